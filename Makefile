@@ -1,0 +1,82 @@
+# Spotter — developer entry points.
+#
+#   make run     PostgreSQL + RabbitMQ up, then the dev stack (all services, one port)
+#   make test    deps, lint, the test suite, then the serial tests that restart the
+#                broker or the database
+#   make lint    rustfmt and clippy, warnings are errors
+#   make deps    only make sure PostgreSQL and RabbitMQ run (SPOTTER_SKIP_DEPS=1: skip)
+#   make bench   benchmarks
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+# nextest profile (.config/nextest.toml); the `ci` profile when $CI is set.
+NEXTEST_PROFILE ?= $(if $(CI),ci,default)
+# Extra arguments for `spotter dev`, e.g. make run ARGS='--port 9090'.
+ARGS ?=
+
+# The services name their default database role after $USER; CI and containers
+# often leave it unset, so set it to the OS user for everything make runs.
+ifeq ($(strip $(USER)),)
+USER := $(shell id -un)
+endif
+export USER
+
+.PHONY: help deps run lint test test-parallel test-serial bench
+
+help:
+	@echo 'make run     start PostgreSQL/RabbitMQ if needed, then the dev stack (spotter dev)'
+	@echo 'make test    deps, lint, tests, then serial tests (broker/database restarts)'
+	@echo 'make lint    cargo fmt --check and clippy -D warnings'
+	@echo 'make deps    make sure PostgreSQL and RabbitMQ are installed and running'
+	@echo 'make bench   cargo bench'
+
+deps:
+	bash deploy/local/ensure-deps.sh
+
+run: deps
+	$(CARGO) build --release -p spotter
+	exec ./target/release/spotter dev $(ARGS)
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Both steps always run; the target fails if either failed.
+test: deps lint
+	@status=0; \
+	$(MAKE) --no-print-directory test-parallel || status=$$?; \
+	$(MAKE) --no-print-directory test-serial || status=$$?; \
+	exit $$status
+
+# Everything not marked #[ignore]. No retries: a flaky test is a broken test.
+test-parallel:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)"; \
+		$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE); \
+	else \
+		echo "cargo-nextest not installed; using cargo test"; \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+# Tests marked #[ignore = "serial: …"] stop/restart RabbitMQ or PostgreSQL, so they
+# run one at a time, after everything else. Whatever they leave stopped is started
+# again by ensure-deps.sh, which runs even when they fail.
+test-serial:
+	@status=0; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "$(CARGO) nextest run --workspace --no-fail-fast --run-ignored only --test-threads 1 --profile $(NEXTEST_PROFILE)"; \
+		NEXTEST_NO_TESTS=warn $(CARGO) nextest run --workspace --no-fail-fast --run-ignored only \
+			--test-threads 1 --profile $(NEXTEST_PROFILE) || status=$$?; \
+	else \
+		echo "$(CARGO) test --workspace --no-fail-fast -- --ignored --test-threads=1"; \
+		$(CARGO) test --workspace --no-fail-fast -- --ignored --test-threads=1 || status=$$?; \
+	fi; \
+	bash deploy/local/ensure-deps.sh || status=$$?; \
+	exit $$status
+
+# Placeholder until benchmarks exist.
+bench:
+	$(CARGO) bench --workspace

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and RabbitMQ are installed, running and reachable on this
+# machine, for the dev stack (`make run`) and the tests (`make test`).
+#
+#   * Something already answers on 127.0.0.1:5432 / 127.0.0.1:5672: left alone.
+#   * Not installed: installed with apt-get (root only; otherwise prints what to do).
+#   * Installed but stopped: started without systemd (works in containers and CI).
+#   * A PostgreSQL superuser role named after the current OS user is created if
+#     missing (the services connect as that user over /var/run/postgresql).
+#   * RabbitMQ feature flags are all enabled (quorum queues' at-least-once
+#     dead-lettering needs `stream_queue`).
+#
+# Idempotent; a couple of seconds when everything is already up.
+# Environment:
+#   SPOTTER_SKIP_DEPS=1           do nothing (dependencies are managed elsewhere)
+#   SPOTTER_DEPS_TIMEOUT=60       seconds to wait for each service to answer
+set -euo pipefail
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+PG_SOCKET_DIR=/var/run/postgresql
+AMQP_HOST=127.0.0.1
+AMQP_PORT=5672
+TIMEOUT="${SPOTTER_DEPS_TIMEOUT:-60}"
+CURRENT_USER="${USER:-$(id -un)}"
+
+say() { printf 'ensure-deps: %s\n' "$*"; }
+die() {
+    printf 'ensure-deps: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+with_timeout() { # seconds command...
+    if have timeout; then timeout "$@"; else shift; "$@"; fi
+}
+
+if [ "${SPOTTER_SKIP_DEPS:-0}" = "1" ]; then
+    say "SPOTTER_SKIP_DEPS=1: not checking PostgreSQL or RabbitMQ"
+    exit 0
+fi
+
+# Debian installs some of the tools below in /usr/sbin, which a non-login root
+# shell does not always have on its PATH.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+# --- probes -----------------------------------------------------------------------
+
+tcp_open() { # host port
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    with_timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+postgres_up() {
+    if have pg_isready; then
+        pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 3
+    else
+        tcp_open "$PG_HOST" "$PG_PORT"
+    fi
+}
+
+rabbitmq_up() { tcp_open "$AMQP_HOST" "$AMQP_PORT"; }
+
+# The Erlang node runs (whether or not the RabbitMQ application in it is started).
+rabbitmq_node_up() {
+    have rabbitmq-diagnostics && with_timeout 15 rabbitmq-diagnostics -q ping >/dev/null 2>&1
+}
+
+postgres_installed() {
+    have pg_ctlcluster && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null
+}
+
+rabbitmq_installed() { have rabbitmq-server && have rabbitmqctl; }
+
+wait_for() { # description seconds probe...
+    local what="$1" seconds="$2"
+    shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            return 1
+        fi
+        sleep 1
+    done
+    say "$what is answering"
+}
+
+# --- install what is missing ------------------------------------------------------
+
+pg_already_up=false
+mq_already_up=false
+postgres_up && pg_already_up=true
+rabbitmq_up && mq_already_up=true
+
+missing=()
+if ! $pg_already_up && ! postgres_installed; then missing+=(postgresql); fi
+if ! $mq_already_up && ! rabbitmq_installed; then missing+=(rabbitmq-server); fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    if is_root && have apt-get; then
+        say "installing ${missing[*]} with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        say "installed ${missing[*]}"
+    else
+        cat >&2 <<EOF
+ensure-deps: ERROR: missing: ${missing[*]}
+  Install and start them (as root, on Debian/Ubuntu):
+    apt-get update && apt-get install -y ${missing[*]}
+    pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql | sort -V | tail -1) main start
+    rabbitmq-server -detached
+  or run them any other way so that PostgreSQL answers on ${PG_HOST}:${PG_PORT} and
+  RabbitMQ (AMQP, guest/guest) on ${AMQP_HOST}:${AMQP_PORT}; then run this again.
+  (SPOTTER_SKIP_DEPS=1 skips this check.)
+EOF
+        exit 1
+    fi
+fi
+
+# --- PostgreSQL ---------------------------------------------------------------------
+
+start_postgres() {
+    local version
+    # shellcheck disable=SC2012 # directory names are PostgreSQL versions
+    if [ -d /etc/postgresql ] && [ -n "$(ls -A /etc/postgresql 2>/dev/null)" ]; then
+        version="$(ls /etc/postgresql | sort -V | tail -1)"
+    else
+        version="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+    fi
+    if [ ! -d "/etc/postgresql/$version/main" ]; then
+        say "postgresql: creating cluster $version/main"
+        pg_createcluster "$version" main >/dev/null
+    fi
+    install -d -o postgres -g postgres -m 2775 "$PG_SOCKET_DIR"
+    say "postgresql: starting cluster $version/main"
+    if ! pg_ctlcluster --skip-systemctl-redirect "$version" main start; then
+        pg_lsclusters >&2 || true
+        die "postgresql: could not start cluster $version/main (see /var/log/postgresql/postgresql-$version-main.log)"
+    fi
+    wait_for "postgresql" "$TIMEOUT" postgres_up ||
+        die "postgresql: cluster $version/main started but nothing answers on ${PG_HOST}:${PG_PORT} after ${TIMEOUT}s (check listen_addresses and port in /etc/postgresql/$version/main/postgresql.conf)"
+}
+
+if $pg_already_up; then
+    say "postgresql: already answering on ${PG_HOST}:${PG_PORT}"
+elif is_root; then
+    start_postgres
+else
+    die "postgresql: installed but not answering on ${PG_HOST}:${PG_PORT}; start it as root:
+    pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql | sort -V | tail -1) main start"
+fi
+
+# --- RabbitMQ -----------------------------------------------------------------------
+
+start_rabbitmq() {
+    if rabbitmq_node_up; then
+        # The node runs but the application was stopped (`rabbitmqctl stop_app`).
+        say "rabbitmq: node is running with the application stopped; starting it"
+        with_timeout 60 rabbitmqctl -q start_app >/dev/null ||
+            die "rabbitmq: 'rabbitmqctl start_app' failed"
+    else
+        say "rabbitmq: starting (rabbitmq-server -detached)"
+        rabbitmq-server -detached >/dev/null 2>&1 ||
+            die "rabbitmq: 'rabbitmq-server -detached' failed (see /var/log/rabbitmq/)"
+    fi
+    # `await_startup` returns once the node has booted; the AMQP listener check below
+    # is what the services need.
+    with_timeout "$TIMEOUT" rabbitmqctl -q await_startup --timeout "$TIMEOUT" >/dev/null 2>&1 || true
+    wait_for "rabbitmq" "$TIMEOUT" rabbitmq_up ||
+        die "rabbitmq: started but nothing answers on ${AMQP_HOST}:${AMQP_PORT} after ${TIMEOUT}s (see /var/log/rabbitmq/)"
+}
+
+if $mq_already_up; then
+    say "rabbitmq: already answering on ${AMQP_HOST}:${AMQP_PORT}"
+elif is_root; then
+    start_rabbitmq
+else
+    die "rabbitmq: installed but not answering on ${AMQP_HOST}:${AMQP_PORT}; start it as root:
+    rabbitmq-server -detached"
+fi
+
+# --- PostgreSQL role for the current OS user -----------------------------------------
+
+psql_as_me() { # sql
+    PGCONNECT_TIMEOUT=5 psql -X -q -A -t -v ON_ERROR_STOP=1 \
+        -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$CURRENT_USER" -d postgres -c "$1" 2>/dev/null
+}
+
+psql_as_postgres() { # sql
+    runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres -c "$1"
+}
+
+quoted_role="\"${CURRENT_USER//\"/\"\"}\""
+
+if ! have psql; then
+    say "postgresql role: psql not installed; not checking role \"$CURRENT_USER\""
+elif [ ! -S "$PG_SOCKET_DIR/.s.PGSQL.$PG_PORT" ]; then
+    say "postgresql role: no local socket in $PG_SOCKET_DIR (server not on this machine?); not checking role \"$CURRENT_USER\" — set SPOTTER_DATABASE__URL"
+elif superuser="$(psql_as_me 'select rolsuper from pg_roles where rolname = current_user')"; then
+    if [ "$superuser" = "t" ]; then
+        say "postgresql role: \"$CURRENT_USER\" exists and is a superuser"
+    elif is_root && id postgres >/dev/null 2>&1; then
+        psql_as_postgres "ALTER ROLE $quoted_role SUPERUSER" >/dev/null
+        say "postgresql role: \"$CURRENT_USER\" existed; made it a superuser"
+    else
+        say "postgresql role: WARNING: \"$CURRENT_USER\" is not a superuser (the dev stack and tests create databases); as root run: runuser -u postgres -- psql -c 'ALTER ROLE $quoted_role SUPERUSER'"
+    fi
+elif is_root && id postgres >/dev/null 2>&1; then
+    out="$(psql_as_postgres "CREATE ROLE $quoted_role SUPERUSER LOGIN" 2>&1)" || {
+        case "$out" in
+            *"already exists"*) ;;
+            *) die "postgresql role: could not create role \"$CURRENT_USER\": $out" ;;
+        esac
+    }
+    psql_as_me 'select 1' >/dev/null ||
+        die "postgresql role: role \"$CURRENT_USER\" exists but 'psql -h $PG_SOCKET_DIR -d postgres' still fails as $CURRENT_USER (check pg_hba.conf allows local peer auth)"
+    say "postgresql role: created superuser \"$CURRENT_USER\""
+else
+    die "postgresql role: cannot connect as \"$CURRENT_USER\" via $PG_SOCKET_DIR; as root run:
+    runuser -u postgres -- psql -c 'CREATE ROLE $quoted_role SUPERUSER LOGIN'"
+fi
+
+# --- RabbitMQ feature flags -----------------------------------------------------------
+
+if ! have rabbitmqctl; then
+    say "rabbitmq feature flags: rabbitmqctl not installed; not checked (quorum queues' at-least-once dead-lettering needs the stream_queue flag)"
+elif with_timeout 30 rabbitmqctl -q enable_feature_flag all >/dev/null 2>&1; then
+    say "rabbitmq feature flags: all enabled"
+else
+    say "rabbitmq feature flags: note: 'rabbitmqctl enable_feature_flag all' failed (not root, or the broker is remote); at-least-once dead-lettering needs the stream_queue flag"
+fi

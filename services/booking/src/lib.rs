@@ -1,0 +1,27 @@
+//! The booking service: clinics, booking policies, physios, hours, time off,
+//! matching and appointments that can never double-book (DESIGN §2, §5).
+
+mod clinics;
+mod openapi;
+mod routes;
+mod schema;
+
+use futures_util::future::BoxFuture;
+use spotter_db::{EmbeddedMigrations, embed_migrations};
+use spotter_platform::ServiceModule;
+use spotter_service::{Foundations, ServiceDefinition};
+
+pub use routes::owns_path;
+
+pub struct Booking;
+
+pub type Application = spotter_service::Application<Booking>;
+
+impl ServiceDefinition for Booking {
+    const NAME: &'static str = "booking";
+    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+    fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>> {
+        Box::pin(async move { routes::module(foundations) })
+    }
+}

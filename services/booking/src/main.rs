@@ -1,0 +1,10 @@
+//! The booking service alone, as production runs it (see deploy/).
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = spotter_platform::settings::load("booking")?;
+    spotter_platform::telemetry::init(&settings.log);
+    let app = booking_service::Application::build(settings).await?;
+    tracing::info!(port = app.port(), "booking service listening");
+    app.run_until_stopped().await
+}

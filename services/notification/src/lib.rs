@@ -1,0 +1,27 @@
+//! The notification service: the in-app inbox, devices, push delivery,
+//! reminders and the live stream (DESIGN §2).
+
+mod inbox;
+mod openapi;
+mod routes;
+mod schema;
+
+use futures_util::future::BoxFuture;
+use spotter_db::{EmbeddedMigrations, embed_migrations};
+use spotter_platform::ServiceModule;
+use spotter_service::{Foundations, ServiceDefinition};
+
+pub use routes::owns_path;
+
+pub struct Notification;
+
+pub type Application = spotter_service::Application<Notification>;
+
+impl ServiceDefinition for Notification {
+    const NAME: &'static str = "notification";
+    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+    fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>> {
+        Box::pin(async move { routes::module(foundations) })
+    }
+}

@@ -1,0 +1,27 @@
+//! The referral service: trainer profiles, clients, injury reports, triage,
+//! referrals and the physio's guidance back to the trainer (DESIGN §2).
+
+mod openapi;
+mod routes;
+mod schema;
+mod trainers;
+
+use futures_util::future::BoxFuture;
+use spotter_db::{EmbeddedMigrations, embed_migrations};
+use spotter_platform::ServiceModule;
+use spotter_service::{Foundations, ServiceDefinition};
+
+pub use routes::owns_path;
+
+pub struct Referral;
+
+pub type Application = spotter_service::Application<Referral>;
+
+impl ServiceDefinition for Referral {
+    const NAME: &'static str = "referral";
+    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+    fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>> {
+        Box::pin(async move { routes::module(foundations) })
+    }
+}

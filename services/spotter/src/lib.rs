@@ -1,0 +1,32 @@
+//! The dev stack as a library, so tests start exactly what `spotter dev` runs.
+
+use booking_service::Booking;
+use notification_service::Notification;
+use referral_service::Referral;
+use spotter_auth::JwtVerifier;
+use spotter_platform::settings::Settings;
+use spotter_platform::{Metrics, Running};
+use spotter_service::prepare_module;
+use tokio_util::sync::CancellationToken;
+
+pub const SERVICES: [&str; 3] = ["referral", "booking", "notification"];
+
+/// Starts the three services behind one listener. `for_service` gives each
+/// service its settings (its own database); the server section of `base`
+/// decides the listener.
+pub async fn start_stack(
+    base: &Settings,
+    for_service: impl Fn(&str) -> Settings,
+    verifier: JwtVerifier,
+) -> anyhow::Result<Running> {
+    let shutdown = CancellationToken::new();
+    let modules = vec![
+        prepare_module::<Referral>(for_service("referral"), verifier.clone(), shutdown.clone())
+            .await?,
+        prepare_module::<Booking>(for_service("booking"), verifier.clone(), shutdown.clone())
+            .await?,
+        prepare_module::<Notification>(for_service("notification"), verifier, shutdown.clone())
+            .await?,
+    ];
+    Running::start(&base.server, modules, Metrics::new()?, shutdown)
+}

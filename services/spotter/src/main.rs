@@ -1,0 +1,62 @@
+//! `spotter`: the dev stack, dev tokens, and each service alone.
+
+mod dev;
+mod token;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "spotter",
+    about = "Spotter: trainers and physiotherapists, connected"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// All three services in one process behind one listener (development only).
+    Dev(dev::DevArgs),
+    /// Print a JWT the dev stack accepts.
+    Token(token::TokenArgs),
+    /// One service alone, configured from SPOTTER_* variables (production shape).
+    Serve {
+        #[arg(value_parser = ["referral", "booking", "notification"])]
+        service: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Dev(args) => dev::run(args).await,
+        Command::Token(args) => token::print(&args),
+        Command::Serve { service } => serve(&service).await,
+    }
+}
+
+async fn serve(service: &str) -> anyhow::Result<()> {
+    let settings = spotter_platform::settings::load(service)?;
+    spotter_platform::telemetry::init(&settings.log);
+    let (port, run) = match service {
+        "referral" => {
+            let app = referral_service::Application::build(settings).await?;
+            (
+                app.port(),
+                Box::pin(app.run_until_stopped()) as std::pin::Pin<Box<dyn Future<Output = _>>>,
+            )
+        }
+        "booking" => {
+            let app = booking_service::Application::build(settings).await?;
+            (app.port(), Box::pin(app.run_until_stopped()) as _)
+        }
+        _ => {
+            let app = notification_service::Application::build(settings).await?;
+            (app.port(), Box::pin(app.run_until_stopped()) as _)
+        }
+    };
+    tracing::info!(service, port, "listening");
+    run.await
+}

@@ -1,0 +1,215 @@
+//! The `spotter` command as a newcomer uses it: `spotter dev` accepts tokens
+//! from `spotter token`; production configuration refuses to run on dev keys.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use uuid::Uuid;
+
+const SPOTTER: &str = env!("CARGO_BIN_EXE_spotter");
+
+struct DevStack {
+    child: Child,
+    base_url: String,
+    keys_dir: PathBuf,
+    db_prefix: String,
+}
+
+impl DevStack {
+    fn start() -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        let keys_dir = std::env::temp_dir().join(format!("spotter-keys-{id}"));
+        let db_prefix = format!("spotter_test_cli_{}_", &id[..12]);
+        let broker_prefix = format!("t{id}.");
+        let mut child = Command::new(SPOTTER)
+            .args(["dev", "--port", "0", "--db-prefix", &db_prefix])
+            .arg("--keys-dir")
+            .arg(&keys_dir)
+            .env(
+                "SPOTTER_BROKER__EXCHANGE",
+                format!("{broker_prefix}spotter.events"),
+            )
+            .env("SPOTTER_BROKER__QUEUE_PREFIX", &broker_prefix)
+            .env("SPOTTER_LOG__LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base_url = loop {
+            let line = lines
+                .next()
+                .expect("spotter dev exited before listening")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("Spotter dev stack listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining the child's stdout so its later lines never hit a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            base_url,
+            keys_dir,
+            db_prefix,
+        }
+    }
+
+    fn token(&self, args: &[&str]) -> String {
+        let output = Command::new(SPOTTER)
+            .arg("token")
+            .args(args)
+            .arg("--keys-dir")
+            .arg(&self.keys_dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for DevStack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.keys_dir);
+        for service in ["referral", "booking", "notification"] {
+            let _ = Command::new("psql")
+                .args(["-h", "/var/run/postgresql", "-d", "postgres", "-qc"])
+                .arg(format!(
+                    "DROP DATABASE IF EXISTS \"{}{service}\" WITH (FORCE)",
+                    self.db_prefix
+                ))
+                .status();
+        }
+    }
+}
+
+#[tokio::test]
+async fn spotter_dev_accepts_spotter_tokens_at_every_service() {
+    let stack = DevStack::start();
+    let client = reqwest::Client::new();
+    let trainer = stack.token(&["--role", "trainer", "--sub", &Uuid::now_v7().to_string()]);
+    let admin = stack.token(&[
+        "--role",
+        "platform_admin",
+        "--sub",
+        &Uuid::now_v7().to_string(),
+        "--ttl",
+        "5m",
+    ]);
+
+    let profile =
+        serde_json::json!({"display_name": "Sam", "location": {"lat": 51.5, "lon": -0.12}});
+    let response = client
+        .put(format!("{}/v1/trainers/me", stack.base_url))
+        .bearer_auth(&trainer)
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let clinic = serde_json::json!({"name": "C", "timezone": "Europe/Paris", "location": {"lat": 48.8, "lon": 2.3}, "service_radius_km": 5.0});
+    let response = client
+        .post(format!("{}/admin/v1/clinics", stack.base_url))
+        .bearer_auth(&admin)
+        .json(&clinic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let response = client
+        .get(format!("{}/v1/notifications", stack.base_url))
+        .bearer_auth(&trainer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A token from another dev key pair (another machine's `spotter token`).
+    let other_keys = std::env::temp_dir().join(format!("spotter-keys-{}", Uuid::new_v4().simple()));
+    let output = Command::new(SPOTTER)
+        .args([
+            "token",
+            "--role",
+            "trainer",
+            "--sub",
+            &Uuid::now_v7().to_string(),
+        ])
+        .arg("--keys-dir")
+        .arg(&other_keys)
+        .output()
+        .unwrap();
+    let foreign = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let _ = std::fs::remove_dir_all(&other_keys);
+    let response = client
+        .get(format!("{}/v1/notifications", stack.base_url))
+        .bearer_auth(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[test]
+fn token_for_a_physio_needs_a_clinic() {
+    let output = Command::new(SPOTTER)
+        .args([
+            "token",
+            "--role",
+            "physio",
+            "--sub",
+            &Uuid::now_v7().to_string(),
+        ])
+        .arg("--keys-dir")
+        .arg(std::env::temp_dir().join(format!("spotter-keys-{}", Uuid::new_v4().simple())))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--clinic"));
+}
+
+#[test]
+fn production_refuses_to_start_without_a_jwks() {
+    let output = Command::new(SPOTTER)
+        .args(["serve", "referral"])
+        .env_remove("SPOTTER_AUTH__JWKS")
+        .env("SPOTTER_AUTH__ISSUER", "https://idp.example.org")
+        .env("SPOTTER_SERVER__PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "started without a JWKS");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .to_lowercase()
+            .contains("jwks")
+    );
+}
+
+#[test]
+fn production_refuses_the_dev_key() {
+    let keys_dir = std::env::temp_dir().join(format!("spotter-keys-{}", Uuid::new_v4().simple()));
+    let keys = spotter_auth::ensure_dev_keys(&keys_dir).unwrap();
+    let output = Command::new(SPOTTER)
+        .args(["serve", "booking"])
+        .env("SPOTTER_AUTH__JWKS", &keys.jwks_path)
+        .env("SPOTTER_AUTH__ISSUER", "https://idp.example.org")
+        .env("SPOTTER_SERVER__PORT", "0")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&keys_dir);
+    assert!(!output.status.success(), "started on the dev key");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dev"));
+}

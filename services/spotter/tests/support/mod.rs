@@ -1,0 +1,170 @@
+//! An in-process dev stack for tests: the three services behind one port, each
+//! with a fresh database, on broker names of its own.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use spotter_auth::Role;
+use spotter_auth::testing::TestAuth;
+use spotter_db::testing::TestDatabase;
+use spotter_platform::settings::Settings;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub struct TestStack {
+    pub base_url: String,
+    pub auth: TestAuth,
+    pub client: reqwest::Client,
+    pub prefix: String,
+    pub databases: HashMap<&'static str, TestDatabase>,
+    shutdown: CancellationToken,
+}
+
+fn migrations_dir(service: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(service)
+        .join("migrations")
+}
+
+impl TestStack {
+    pub async fn start() -> Self {
+        let prefix = spotter_service::testing::broker_prefix();
+        let mut databases = HashMap::new();
+        let mut settings: HashMap<&'static str, Settings> = HashMap::new();
+        for service in spotter::SERVICES {
+            let db = TestDatabase::create(service, &migrations_dir(service))
+                .await
+                .unwrap();
+            settings.insert(
+                service,
+                spotter_service::testing::settings(&db, &prefix).unwrap(),
+            );
+            databases.insert(service, db);
+        }
+        let auth = TestAuth::new();
+        let base = settings["referral"].clone();
+        let running =
+            spotter::start_stack(&base, |name| settings[name].clone(), auth.verifier.clone())
+                .await
+                .unwrap();
+        let base_url = format!("http://127.0.0.1:{}", running.port());
+        let shutdown = running.shutdown_token();
+        tokio::spawn(running.run_until_stopped());
+        Self {
+            base_url,
+            auth,
+            client: reqwest::Client::new(),
+            prefix,
+            databases,
+            shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> String {
+        self.auth.token(role, sub, clinic)
+    }
+
+    /// Polls `/readyz` until it answers `want` (the broker connects in the
+    /// background); fails the test after `within`.
+    pub async fn wait_for_readiness(&self, want: u16, within: Duration) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let response = self.client.get(self.url("/readyz")).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            if status == want {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/readyz still {status} after {within:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Runs `rabbitmqctl` with arguments, returning stdout.
+pub fn rabbitmqctl(args: &[&str]) -> String {
+    let output = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl is installed with RabbitMQ");
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Closes every broker connection whose name contains `needle` (ours only:
+/// other tests share the broker). Returns how many were closed.
+pub fn close_connections_named(needle: &str) -> usize {
+    let listing = rabbitmqctl(&[
+        "list_connections",
+        "-q",
+        "--no-table-headers",
+        "pid",
+        "client_properties",
+    ]);
+    let mut closed = 0;
+    for line in listing.lines() {
+        let mut fields = line.split('\t');
+        if let (Some(pid), Some(properties)) = (fields.next(), fields.next())
+            && properties.contains(needle)
+        {
+            rabbitmqctl(&["close_connection", pid.trim(), "test cuts this connection"]);
+            closed += 1;
+        }
+    }
+    closed
+}
+
+pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// Stops RabbitMQ's application for a serial test and always starts it again,
+/// even when the test fails.
+pub struct BrokerRestart;
+
+impl BrokerRestart {
+    pub fn stop() -> Self {
+        rabbitmqctl(&["stop_app"]);
+        Self
+    }
+}
+
+impl Drop for BrokerRestart {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .arg("start_app")
+            .status();
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["await_startup", "--timeout", "60"])
+            .status();
+    }
+}

@@ -1,0 +1,17 @@
+//! PostgreSQL access shared by the services: a pool of async diesel connections,
+//! embedded migrations applied at start, readiness, and per-test databases.
+//!
+//! Every service owns its own database (database per service); nothing here
+//! ever points one service at another's.
+
+mod create;
+mod errors;
+mod migrate;
+mod pool;
+pub mod testing;
+
+pub use create::ensure_database_exists;
+pub use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+pub use errors::{checkout, db_error, is_exclusion_violation};
+pub use migrate::run_migrations;
+pub use pool::{Conn, DbReadiness, Pool, connect};

@@ -1,0 +1,179 @@
+//! A fresh database per test, cloned from a migrated template.
+//!
+//! PostgreSQL is shared by every test running at once (nextest runs each test in
+//! its own process), so each test gets a database of its own: `CREATE DATABASE …
+//! TEMPLATE` copies a template that was migrated once per migrations content.
+//! The template is built under an advisory lock so concurrent processes agree.
+
+use crate::create::{database_exists, is_plain_identifier};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use spotter_platform::settings::DatabaseSettings;
+use std::path::{Path, PathBuf};
+
+pub struct TestDatabase {
+    /// Settings pointing at this test's own database.
+    pub settings: DatabaseSettings,
+    name: String,
+    server: DatabaseSettings,
+}
+
+impl TestDatabase {
+    /// `label` names the service (`referral`); `migrations_dir` is its
+    /// `migrations/` folder, whose content decides when the template is rebuilt.
+    pub async fn create(label: &str, migrations_dir: &Path) -> anyhow::Result<Self> {
+        let server = server_settings()?;
+        let template = ensure_template(&server, label, migrations_dir).await?;
+        let name = format!("spotter_test_{label}_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = connect(&server, "postgres").await?;
+        let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
+        let mut attempts = 0;
+        // Two CREATE DATABASE … TEMPLATE at the same instant can see each other
+        // as "accessing" the template; a short retry settles it.
+        while let Err(err) = diesel::sql_query(&sql).execute(&mut conn).await {
+            attempts += 1;
+            if attempts >= 20 || !err.to_string().contains("being accessed by other users") {
+                return Err(err.into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempts)).await;
+        }
+        Ok(Self {
+            settings: server.with_database(&name),
+            name,
+            server,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let name = self.name.clone();
+        // Drop cannot await, and may run inside a runtime: use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut conn) = connect(&server, "postgres").await {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = diesel::sql_query(sql).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The server the tests use: `SPOTTER_DATABASE__URL` if set, else the default.
+fn server_settings() -> anyhow::Result<DatabaseSettings> {
+    Ok(spotter_platform::settings::load_from("test", None)?.database)
+}
+
+async fn connect(server: &DatabaseSettings, database: &str) -> anyhow::Result<AsyncPgConnection> {
+    let url = server.with_database(database).url;
+    Ok(AsyncPgConnection::establish(url.expose_secret()).await?)
+}
+
+async fn ensure_template(
+    server: &DatabaseSettings,
+    label: &str,
+    dir: &Path,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(is_plain_identifier(label), "bad label {label:?}");
+    let digest = migrations_digest(dir)?;
+    let template = format!("spotter_tpl_{label}_{}", &digest[..16]);
+    let mut conn = connect(server, "postgres").await?;
+    if database_exists(&mut conn, &template).await? {
+        return Ok(template);
+    }
+    let lock_key = i64::from_str_radix(&digest[..15], 16)?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(lock_key)
+        .execute(&mut conn)
+        .await?;
+    let built = build_template(server, &mut conn, &template, dir).await;
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(lock_key)
+        .execute(&mut conn)
+        .await?;
+    built?;
+    Ok(template)
+}
+
+async fn build_template(
+    server: &DatabaseSettings,
+    conn: &mut AsyncPgConnection,
+    template: &str,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    if database_exists(conn, template).await? {
+        return Ok(()); // another process built it while we waited for the lock
+    }
+    // Built under a temporary name and renamed when complete, so a crash midway
+    // never leaves a half-migrated template behind.
+    let building = format!("{template}_wip");
+    diesel::sql_query(format!(
+        "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+    ))
+    .execute(conn)
+    .await?;
+    diesel::sql_query(format!("CREATE DATABASE \"{building}\""))
+        .execute(conn)
+        .await?;
+    let target = connect(server, &building).await?;
+    let dir: PathBuf = dir.to_owned();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let _guard = handle.enter();
+        let migrations = FileBasedMigrations::from_path(&dir)?;
+        let mut harness = AsyncMigrationHarness::new(target);
+        harness
+            .run_pending_migrations(migrations)
+            .map_err(|e| anyhow::anyhow!("migrating the test template failed: {e}"))?;
+        drop(harness.into_inner());
+        Ok(())
+    })
+    .await??;
+    diesel::sql_query(format!(
+        "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Hash of every file under the migrations folder, so editing a migration
+/// builds a new template instead of reusing a stale one.
+fn migrations_digest(dir: &Path) -> anyhow::Result<String> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files)?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.strip_prefix(dir)?.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&file)?);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

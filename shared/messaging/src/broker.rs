@@ -1,0 +1,207 @@
+//! One supervised AMQP connection per service.
+//!
+//! lapin's auto-recovery has open reports of hanging (PITFALLS: lapin #450), so
+//! we don't rely on it: this supervisor connects, declares the topology, hands
+//! the connection to whoever watches it (relay, consumers), and on any error
+//! drops it and reconnects with back-off. Watchers rebuild their channels when
+//! a new connection is published. Every broker await is bounded by a timeout.
+
+use crate::topology;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use lapin::ConnectionProperties;
+use secrecy::ExposeSecret;
+use spotter_platform::ReadinessCheck;
+use spotter_platform::settings::BrokerSettings;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// How long any single broker operation may take before we call it failed.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Heartbeats find a dead peer that never closed the socket (cable pulled, VM
+/// frozen); RabbitMQ's default of 60 s would leave us "ready" for a minute.
+const HEARTBEAT_SECONDS: u16 = 5;
+
+pub type SharedConnection = Arc<lapin::Connection>;
+
+#[derive(Clone)]
+pub struct Broker {
+    current: watch::Receiver<Option<SharedConnection>>,
+    settings: BrokerSettings,
+    connection_name: String,
+}
+
+impl Broker {
+    /// Starts the supervisor; it runs until `shutdown` is cancelled.
+    /// `connection_name` shows in the broker's management UI and lets tests cut
+    /// exactly this connection with `rabbitmqctl close_connection`.
+    pub fn start(
+        settings: &BrokerSettings,
+        connection_name: &str,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (sender, current) = watch::channel(None);
+        let broker = Self {
+            current,
+            settings: settings.clone(),
+            connection_name: connection_name.to_owned(),
+        };
+        tokio::spawn(supervise(broker.clone(), sender, shutdown));
+        broker
+    }
+
+    pub fn settings(&self) -> &BrokerSettings {
+        &self.settings
+    }
+
+    pub fn connection_name(&self) -> &str {
+        &self.connection_name
+    }
+
+    /// The live connection, if there is one right now.
+    pub fn current(&self) -> Option<SharedConnection> {
+        self.current
+            .borrow()
+            .clone()
+            .filter(|c| c.status().connected())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.current().is_some()
+    }
+
+    /// Waits for a live connection (or returns `None` once `shutdown` fires).
+    pub async fn connected(&self, shutdown: &CancellationToken) -> Option<SharedConnection> {
+        let mut watcher = self.current.clone();
+        loop {
+            if let Some(conn) = watcher
+                .borrow_and_update()
+                .clone()
+                .filter(|c| c.status().connected())
+            {
+                return Some(conn);
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return None,
+                changed = watcher.changed() => if changed.is_err() { return None },
+                // A connection that died without a supervisor update yet.
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    pub fn readiness(&self, name: &str) -> Arc<dyn ReadinessCheck> {
+        Arc::new(BrokerReadiness {
+            name: name.to_owned(),
+            broker: self.clone(),
+        })
+    }
+}
+
+async fn supervise(
+    broker: Broker,
+    sender: watch::Sender<Option<SharedConnection>>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        match connect(&broker).await {
+            Ok(conn) => {
+                tracing::info!(connection = %broker.connection_name, "connected to the broker");
+                backoff = Duration::from_millis(200);
+                let mut events = conn.events_listener();
+                let conn = Arc::new(conn);
+                let _ = sender.send(Some(conn.clone()));
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            let _ = sender.send(None);
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(2),
+                                conn.close(200, "shutting down".into()),
+                            ).await;
+                            return;
+                        }
+                        event = events.next() => match event {
+                            Some(lapin::Event::Error(err)) => {
+                                tracing::warn!(error = %err, "broker connection lost");
+                                break;
+                            }
+                            None => break,
+                            Some(_) => {}
+                        },
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {
+                            if !conn.status().connected() {
+                                tracing::warn!("broker connection no longer open");
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = sender.send(None);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "broker unreachable");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn connect(broker: &Broker) -> anyhow::Result<lapin::Connection> {
+    let uri = with_heartbeat(broker.settings.url.expose_secret());
+    let properties =
+        ConnectionProperties::default().with_connection_name(broker.connection_name.clone().into());
+    let conn = tokio::time::timeout(BROKER_TIMEOUT, lapin::Connection::connect(&uri, properties))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting timed out"))??;
+    let channel = tokio::time::timeout(BROKER_TIMEOUT, conn.create_channel())
+        .await
+        .map_err(|_| anyhow::anyhow!("opening a channel timed out"))??;
+    tokio::time::timeout(
+        BROKER_TIMEOUT,
+        topology::declare_exchange(&channel, &broker.settings.exchange),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("declaring the exchange timed out"))??;
+    let _ = channel.close(200, "topology declared".into()).await;
+    Ok(conn)
+}
+
+fn with_heartbeat(uri: &str) -> String {
+    if uri.contains("heartbeat=") {
+        uri.to_owned()
+    } else if uri.contains('?') {
+        format!("{uri}&heartbeat={HEARTBEAT_SECONDS}")
+    } else {
+        format!("{uri}?heartbeat={HEARTBEAT_SECONDS}")
+    }
+}
+
+struct BrokerReadiness {
+    name: String,
+    broker: Broker,
+}
+
+impl ReadinessCheck for BrokerReadiness {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if self.broker.is_connected() {
+                Ok(())
+            } else {
+                Err("not connected to RabbitMQ; reconnecting".to_owned())
+            }
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! Composes services into one HTTP server.
+//!
+//! A service contributes a [`ServiceModule`]: its routes, the paths it owns, its
+//! readiness checks, its OpenAPI document and its background tasks. Production
+//! serves one module per process; the dev stack serves all three behind one
+//! listener, each module guarded by the path prefixes it owns — the same split a
+//! gateway makes in production, so routes never depend on which shape runs.
+
+use crate::health::{self, Readiness, ReadinessCheck};
+use crate::metrics::{self, Metrics};
+use crate::problem::ApiError;
+use crate::settings::ServerSettings;
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, guard, middleware, web};
+use futures_util::future::BoxFuture;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing_actix_web::TracingLogger;
+
+/// Work a service runs beside its HTTP server (outbox relay, consumers). It must
+/// return soon after the token is cancelled.
+pub type BackgroundTask = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
+
+pub type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+pub struct ServiceModule {
+    pub name: &'static str,
+    /// Whether a request path belongs to this service (see each service's `routes.rs`).
+    pub owns_path: fn(&str) -> bool,
+    pub configure: Configure,
+    pub readiness: Vec<Arc<dyn ReadinessCheck>>,
+    pub openapi: utoipa::openapi::OpenApi,
+    pub tasks: Vec<BackgroundTask>,
+}
+
+/// A started process: HTTP server plus background tasks, stopped together.
+pub struct Running {
+    port: u16,
+    server: Server,
+    tasks: Vec<BackgroundTask>,
+    shutdown: CancellationToken,
+}
+
+impl Running {
+    /// Binds the listener and builds the server. Background tasks start with
+    /// [`Running::run_until_stopped`].
+    pub fn start(
+        settings: &ServerSettings,
+        modules: Vec<ServiceModule>,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let port = listener.local_addr()?.port();
+        let mut tasks = Vec::new();
+        let mut routes = Vec::new();
+        let mut checks = Vec::new();
+        let mut openapi: Option<utoipa::openapi::OpenApi> = None;
+        for module in modules {
+            tasks.extend(module.tasks);
+            checks.extend(module.readiness);
+            openapi = Some(match openapi {
+                None => module.openapi,
+                Some(mut merged) => {
+                    merged.merge(module.openapi);
+                    merged
+                }
+            });
+            routes.push((module.owns_path, module.configure));
+        }
+        let readiness = web::Data::new(Readiness::new(checks));
+        let openapi = web::Data::new(openapi.unwrap_or_default());
+        let metrics = web::Data::new(metrics);
+        let body_limit = settings.body_limit_bytes;
+
+        let server = HttpServer::new(move || {
+            let mut app = App::new()
+                .wrap(middleware::from_fn(metrics::track))
+                .wrap(TracingLogger::default())
+                .app_data(web::PayloadConfig::new(body_limit))
+                .app_data(query_config())
+                .app_data(path_config())
+                .app_data(readiness.clone())
+                .app_data(openapi.clone())
+                .app_data(metrics.clone())
+                .route("/livez", web::get().to(health::livez))
+                .route("/readyz", web::get().to(health::readyz))
+                .route("/metrics", web::get().to(metrics::metrics_endpoint))
+                .route("/openapi.json", web::get().to(openapi_document));
+            for (owns_path, configure) in &routes {
+                let owns_path = *owns_path;
+                let configure = configure.clone();
+                app = app.service(
+                    web::scope("")
+                        .guard(guard::fn_guard(move |ctx| owns_path(ctx.head().uri.path())))
+                        .configure(move |cfg| configure(cfg))
+                        .default_service(web::to(not_found)),
+                );
+            }
+            app.default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        // Signals are ours (see run_until_stopped), so that background tasks stop
+        // with the server instead of being cut off.
+        .disable_signals()
+        .shutdown_timeout(10)
+        .run();
+
+        Ok(Self {
+            port,
+            server,
+            tasks,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until SIGTERM/SIGINT or the shutdown token: then stops accepting,
+    /// drains in-flight requests and lets background tasks finish their step.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown.clone();
+        let mut background = tokio::task::JoinSet::new();
+        for task in self.tasks {
+            background.spawn(task(shutdown.clone()));
+        }
+        let stopper = {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = termination_signal() => {
+                        tracing::info!("termination signal received, shutting down");
+                    }
+                }
+                shutdown.cancel();
+                handle.stop(true).await;
+            })
+        };
+        let served = self.server.await;
+        shutdown.cancel();
+        stopper.abort();
+        while background.join_next().await.is_some() {}
+        served?;
+        Ok(())
+    }
+}
+
+async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn openapi_document(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Query strings that don't fit the handler's type: 422 naming the parameter
+/// where serde says which, else the query as a whole.
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let message = err.to_string();
+        let field = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.contains("field"))
+            .unwrap_or("query")
+            .to_owned();
+        ApiError::invalid(field, message.replace("Query deserialize error: ", "")).into()
+    })
+}
+
+/// A path segment that doesn't parse (say, not a UUID) names nothing that exists.
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| ApiError::NotFound.into())
+}

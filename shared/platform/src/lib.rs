@@ -1,0 +1,21 @@
+//! What every Spotter service needs and none of them owns: configuration,
+//! telemetry, the problem+json error type, request extractors, health, metrics
+//! and the HTTP server that composes services.
+
+pub mod extract;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod openapi;
+pub mod pagination;
+pub mod problem;
+pub mod settings;
+pub mod telemetry;
+pub mod validate;
+
+pub use extract::Json;
+pub use health::{Readiness, ReadinessCheck};
+pub use http::{BackgroundTask, Running, ServiceModule};
+pub use metrics::Metrics;
+pub use problem::{ApiError, ApiResult, FieldError};
+pub use settings::Settings;

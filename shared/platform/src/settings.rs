@@ -1,0 +1,226 @@
+//! Configuration in layers: built-in defaults → an optional TOML file (path in
+//! `SPOTTER_CONFIG`) → `SPOTTER_<SECTION>__<KEY>` environment variables.
+//! Secrets are `SecretString`, so a `{:?}` of the settings never prints them.
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub broker: BrokerSettings,
+    pub auth: AuthConfig,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// Largest request body accepted; larger ones get 413 before any parsing.
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// Full connection URL including the database name.
+    pub url: SecretString,
+    pub max_connections: usize,
+}
+
+impl DatabaseSettings {
+    /// The same server and credentials, another database: how the dev stack gives
+    /// each service its own database from one configured server.
+    pub fn with_database(&self, name: &str) -> Self {
+        Self {
+            url: SecretString::from(replace_database_name(self.url.expose_secret(), name)),
+            max_connections: self.max_connections,
+        }
+    }
+
+    /// The database name at the end of the URL's path.
+    pub fn database_name(&self) -> String {
+        let url = self.url.expose_secret();
+        let without_query = url.split('?').next().unwrap_or(url);
+        let after_scheme = without_query
+            .split_once("://")
+            .map_or(without_query, |(_, r)| r);
+        after_scheme
+            .split_once('/')
+            .map(|(_, db)| db.to_owned())
+            .unwrap_or_default()
+    }
+}
+
+fn replace_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
+    let host = rest.split_once('/').map_or(rest, |(h, _)| h);
+    match query {
+        Some(q) => format!("{scheme}://{host}/{name}?{q}"),
+        None => format!("{scheme}://{host}/{name}"),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BrokerSettings {
+    pub url: SecretString,
+    /// The topic exchange every event goes through. Tests give each run its own.
+    pub exchange: String,
+    /// Prefix for every queue this process declares (tests isolate by it).
+    pub queue_prefix: String,
+}
+
+impl BrokerSettings {
+    pub fn queue_name(&self, name: &str) -> String {
+        format!("{}{}", self.queue_prefix, name)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// A JWKS file path or an https URL. Required outside dev mode.
+    pub jwks: Option<String>,
+    /// Only `spotter dev` sets this: trusts the locally generated dev key.
+    pub dev_mode: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `json` for machines (the default), `pretty` for a terminal.
+    pub format: String,
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+/// Layers the settings of the service called `service` (which names its default
+/// database `spotter_<service>`).
+pub fn load(service: &str) -> anyhow::Result<Settings> {
+    let file = std::env::var("SPOTTER_CONFIG").ok();
+    load_from(service, file.as_deref().map(Path::new))
+}
+
+pub fn load_from(service: &str, file: Option<&Path>) -> anyhow::Result<Settings> {
+    let mut builder = Config::builder()
+        .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+        .set_default("database.url", default_database_url(service))?;
+    if let Some(path) = file {
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+    }
+    let config = builder
+        .add_source(
+            Environment::with_prefix("SPOTTER")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()?;
+    Ok(config.try_deserialize()?)
+}
+
+const DEFAULTS: &str = r#"
+[server]
+host = "127.0.0.1"
+port = 8080
+body_limit_bytes = 65536
+
+[database]
+max_connections = 10
+
+[broker]
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+exchange = "spotter.events"
+queue_prefix = ""
+
+[auth]
+issuer = "spotter-dev"
+audience = "spotter"
+dev_mode = false
+
+[log]
+format = "json"
+level = "info"
+"#;
+
+/// PostgreSQL as the current OS user: over the local socket where the Debian
+/// socket directory exists (peer auth needs no password), else 127.0.0.1:5432.
+fn default_database_url(service: &str) -> String {
+    let user = current_user();
+    let host = if Path::new("/var/run/postgresql").is_dir() {
+        "%2Fvar%2Frun%2Fpostgresql"
+    } else {
+        "127.0.0.1:5432"
+    };
+    format!("postgres://{user}@{host}/spotter_{service}")
+}
+
+/// The OS user, as libpq would pick it: `USER`, then `LOGNAME`; CI shells may
+/// set neither, and there root is the usual caller.
+fn current_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| {
+            if running_as_root() {
+                "root"
+            } else {
+                "postgres"
+            }
+            .to_owned()
+        })
+}
+
+fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn database_name_is_replaced_keeping_host_and_query() {
+        assert_eq!(
+            replace_database_name("postgres://u:p@h:5432/old?sslmode=disable", "new"),
+            "postgres://u:p@h:5432/new?sslmode=disable"
+        );
+        assert_eq!(
+            replace_database_name("postgres://u@h", "new"),
+            "postgres://u@h/new"
+        );
+    }
+
+    #[test]
+    fn defaults_give_each_service_its_own_database() {
+        let settings = load_from("booking", None).unwrap();
+        assert_eq!(settings.database.database_name(), "spotter_booking");
+        assert_eq!(settings.broker.exchange, "spotter.events");
+        assert!(!settings.auth.dev_mode, "production is the default");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let settings = load_from("referral", None).unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("guest:guest"), "{printed}");
+    }
+}

@@ -1,0 +1,116 @@
+//! How a Spotter service goes from settings to a running process.
+//!
+//! A service describes itself once ([`ServiceDefinition`]: name, migrations,
+//! routes). The same description runs alone (production: one process per
+//! service, [`Application`]) or beside the others in the dev stack
+//! ([`prepare_module`] per service, one [`Running`] for all).
+
+pub mod testing;
+
+use futures_util::future::BoxFuture;
+use spotter_auth::{AuthSettings, JwksSource, JwtVerifier};
+use spotter_db::{EmbeddedMigrations, Pool};
+use spotter_messaging::Broker;
+use spotter_platform::settings::{AuthConfig, Settings};
+use spotter_platform::{Metrics, Running, ServiceModule};
+use std::marker::PhantomData;
+use tokio_util::sync::CancellationToken;
+
+/// What a service's routes and tasks are built from.
+#[derive(Clone)]
+pub struct Foundations {
+    pub settings: Settings,
+    pub pool: Pool,
+    pub broker: Broker,
+    pub verifier: JwtVerifier,
+    pub shutdown: CancellationToken,
+}
+
+pub trait ServiceDefinition {
+    /// `referral`, `booking` or `notification`: names its database, queues,
+    /// broker connection and dead-letter path.
+    const NAME: &'static str;
+    const MIGRATIONS: EmbeddedMigrations;
+
+    fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>>;
+}
+
+/// Migrates the service's database, opens its pool and broker connection, and
+/// builds its module. Fails fast when the database is unreachable: a process
+/// that cannot migrate should not report itself started.
+pub async fn prepare_module<S: ServiceDefinition>(
+    settings: Settings,
+    verifier: JwtVerifier,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ServiceModule> {
+    spotter_db::run_migrations(&settings.database.url, S::MIGRATIONS).await?;
+    let pool = spotter_db::connect(&settings.database.url, settings.database.max_connections)?;
+    // Named so operators (and tests) can find and cut exactly this connection.
+    let connection_name = format!(
+        "spotter-{}-{}{}",
+        S::NAME,
+        settings.broker.queue_prefix,
+        std::process::id()
+    );
+    let broker = Broker::start(&settings.broker, &connection_name, shutdown.clone());
+    S::module(Foundations {
+        settings,
+        pool,
+        broker,
+        verifier,
+        shutdown,
+    })
+    .await
+}
+
+/// The JWT verifier a process uses, from its `[auth]` settings.
+pub async fn verifier(auth: &AuthConfig) -> anyhow::Result<JwtVerifier> {
+    JwtVerifier::from_settings(&AuthSettings {
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.clone(),
+        jwks: auth.jwks.as_deref().map(JwksSource::parse).transpose()?,
+        dev_mode: auth.dev_mode,
+    })
+    .await
+}
+
+/// One service running alone: how production and `deploy/` run each service.
+pub struct Application<S> {
+    running: Running,
+    _service: PhantomData<S>,
+}
+
+impl<S: ServiceDefinition> Application<S> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let verifier = verifier(&settings.auth).await?;
+        Self::build_with_verifier(settings, verifier).await
+    }
+
+    /// Tests pass their own verifier (a key they can sign with).
+    pub async fn build_with_verifier(
+        settings: Settings,
+        verifier: JwtVerifier,
+    ) -> anyhow::Result<Self> {
+        let shutdown = CancellationToken::new();
+        let server = settings.server.clone();
+        let module = prepare_module::<S>(settings, verifier, shutdown.clone()).await?;
+        let running = Running::start(&server, vec![module], Metrics::new()?, shutdown)?;
+        Ok(Self {
+            running,
+            _service: PhantomData,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.running.port()
+    }
+
+    /// Cancelling it stops the process as SIGTERM would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.running.shutdown_token()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.running.run_until_stopped().await
+    }
+}
