@@ -43,6 +43,6 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
             foundations.broker.readiness("booking.broker"),
         ],
         openapi: openapi::document(),
-        tasks: Vec::new(),
+        tasks: vec![foundations.outbox_relay()],
     })
 }

@@ -73,7 +73,7 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
             foundations.broker.readiness("referral.broker"),
         ],
         openapi: openapi::document(),
-        tasks: Vec::new(),
+        tasks: vec![foundations.outbox_relay()],
     })
 }
 

@@ -1,1 +1,144 @@
+//! Contracts of every event on the broker, generated from `proto/` (the source
+//! of truth; see `proto/README.md`). Modules mirror the protobuf packages with
+//! the leading `spotter.` dropped, e.g. `spotter.referral.v1.ReferralRequested`
+//! is [`referral::v1::ReferralRequested`].
+//!
+//! Enum fields are `i32` on the wire structs (prost keeps unknown values
+//! instead of failing); use the generated getters, e.g. `event.priority()`,
+//! and setters, e.g. `event.set_priority(Priority::Urgent)`.
 
+// Generated code (each module below allows lints on it): its layout is
+// prost's and its docs are the .proto comments, so style is fixed at the
+// source, not here. Proto comments must not indent lines by 4+ spaces, or
+// rustdoc runs them as doctests.
+macro_rules! generated {
+    ($package:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+    };
+}
+
+/// Types shared by every producer (`spotter.common.v1`).
+pub mod common {
+    pub mod v1 {
+        #![allow(clippy::all, rustdoc::all)]
+        generated!("spotter.common.v1");
+    }
+}
+
+/// Events produced by the referral service (`spotter.referral.v1`).
+pub mod referral {
+    pub mod v1 {
+        #![allow(clippy::all, rustdoc::all)]
+        generated!("spotter.referral.v1");
+    }
+}
+
+/// Events produced by the booking service (`spotter.booking.v1`).
+pub mod booking {
+    pub mod v1 {
+        #![allow(clippy::all, rustdoc::all)]
+        generated!("spotter.booking.v1");
+    }
+}
+
+/// A message published on the `spotter.events` exchange.
+pub trait Event: prost::Message + Default + Sized + 'static {
+    /// protobuf full name, used as the AMQP `type` property, e.g. "spotter.referral.v1.ReferralRequested"
+    const TYPE_NAME: &'static str;
+    /// routing key `<producing service>.<event>.v<major>`, e.g. "referral.referral_requested.v1"
+    const ROUTING_KEY: &'static str;
+    /// the referral this event belongs to (used as correlation_id and ordering key)
+    fn referral_id(&self) -> &str;
+}
+
+/// Implements [`Event`] and builds [`ALL_EVENTS`] from one list, so the two
+/// cannot drift. The producing service is the package name (one package per
+/// producer), which keeps type name and routing key consistent by construction.
+macro_rules! events {
+    ($($service:ident :: $message:ident => $event:literal;)*) => {
+        $(
+            impl Event for $service::v1::$message {
+                const TYPE_NAME: &'static str =
+                    concat!("spotter.", stringify!($service), ".v1.", stringify!($message));
+                const ROUTING_KEY: &'static str =
+                    concat!(stringify!($service), ".", $event, ".v1");
+                fn referral_id(&self) -> &str {
+                    &self.referral_id
+                }
+            }
+        )*
+
+        /// `(type name, routing key)` of every event, e.g. for declaring bindings.
+        pub const ALL_EVENTS: &[(&str, &str)] = &[
+            $((<$service::v1::$message as Event>::TYPE_NAME,
+               <$service::v1::$message as Event>::ROUTING_KEY),)*
+        ];
+
+        /// `(TYPE_NAME, prost's own full name)` per event; a test compares them.
+        #[cfg(test)]
+        const PROST_NAMES: &[(&str, fn() -> String)] = &[
+            $((<$service::v1::$message as Event>::TYPE_NAME,
+               <$service::v1::$message as prost::Name>::full_name),)*
+        ];
+    };
+}
+
+events! {
+    referral::ReferralRequested => "referral_requested";
+    referral::ReferralCancelled => "referral_cancelled";
+    referral::EmergencyAdvised => "emergency_advised";
+    referral::GuidanceShared => "guidance_shared";
+    referral::GuidanceAcknowledged => "guidance_acknowledged";
+    booking::ReferralWaitlisted => "referral_waitlisted";
+    booking::AppointmentBooked => "appointment_booked";
+    booking::AppointmentCancelled => "appointment_cancelled";
+    booking::AppointmentRescheduled => "appointment_rescheduled";
+    booking::AppointmentCompleted => "appointment_completed";
+    booking::AppointmentNoShow => "appointment_no_show";
+}
+
+static DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/spotter_descriptor_set.binpb"));
+
+/// The encoded `google.protobuf.FileDescriptorSet` of every file in `proto/`,
+/// plus the well-known types they import, without source info. Lets tools
+/// (dead-letter inspection, the compatibility test) decode events they were
+/// not compiled against.
+pub fn file_descriptor_set_bytes() -> &'static [u8] {
+    DESCRIPTOR_SET
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_match_the_generated_messages() {
+        for (type_name, prost_name) in PROST_NAMES {
+            assert_eq!(*type_name, prost_name());
+        }
+    }
+
+    #[test]
+    fn routing_keys_are_service_snake_case_event_and_major() {
+        for (type_name, routing_key) in ALL_EVENTS {
+            let parts: Vec<&str> = type_name.split('.').collect();
+            let [_, service, version, message] = parts[..] else {
+                panic!("unexpected type name {type_name}");
+            };
+            let expected = format!("{service}.{}.{version}", snake_case(message));
+            assert_eq!(*routing_key, expected);
+        }
+    }
+
+    fn snake_case(camel: &str) -> String {
+        let mut out = String::new();
+        for c in camel.chars() {
+            if c.is_ascii_uppercase() && !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+}

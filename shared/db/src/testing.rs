@@ -21,11 +21,12 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// `label` names the service (`referral`); `migrations_dir` is its
-    /// `migrations/` folder, whose content decides when the template is rebuilt.
-    pub async fn create(label: &str, migrations_dir: &Path) -> anyhow::Result<Self> {
+    /// `label` names the service (`referral`); `migration_dirs` are the
+    /// `migrations/` folders applied in order (shared crates' first), whose
+    /// content decides when the template is rebuilt.
+    pub async fn create(label: &str, migration_dirs: &[PathBuf]) -> anyhow::Result<Self> {
         let server = server_settings()?;
-        let template = ensure_template(&server, label, migrations_dir).await?;
+        let template = ensure_template(&server, label, migration_dirs).await?;
         let name = format!("spotter_test_{label}_{}", uuid::Uuid::new_v4().simple());
         let mut conn = connect(&server, "postgres").await?;
         let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
@@ -87,10 +88,10 @@ async fn connect(server: &DatabaseSettings, database: &str) -> anyhow::Result<As
 async fn ensure_template(
     server: &DatabaseSettings,
     label: &str,
-    dir: &Path,
+    dirs: &[PathBuf],
 ) -> anyhow::Result<String> {
     anyhow::ensure!(is_plain_identifier(label), "bad label {label:?}");
-    let digest = migrations_digest(dir)?;
+    let digest = migrations_digest(dirs)?;
     let template = format!("spotter_tpl_{label}_{}", &digest[..16]);
     let mut conn = connect(server, "postgres").await?;
     if database_exists(&mut conn, &template).await? {
@@ -101,7 +102,7 @@ async fn ensure_template(
         .bind::<diesel::sql_types::BigInt, _>(lock_key)
         .execute(&mut conn)
         .await?;
-    let built = build_template(server, &mut conn, &template, dir).await;
+    let built = build_template(server, &mut conn, &template, dirs).await;
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<diesel::sql_types::BigInt, _>(lock_key)
         .execute(&mut conn)
@@ -114,7 +115,7 @@ async fn build_template(
     server: &DatabaseSettings,
     conn: &mut AsyncPgConnection,
     template: &str,
-    dir: &Path,
+    dirs: &[PathBuf],
 ) -> anyhow::Result<()> {
     if database_exists(conn, template).await? {
         return Ok(()); // another process built it while we waited for the lock
@@ -131,15 +132,17 @@ async fn build_template(
         .execute(conn)
         .await?;
     let target = connect(server, &building).await?;
-    let dir: PathBuf = dir.to_owned();
+    let dirs = dirs.to_vec();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let _guard = handle.enter();
-        let migrations = FileBasedMigrations::from_path(&dir)?;
         let mut harness = AsyncMigrationHarness::new(target);
-        harness
-            .run_pending_migrations(migrations)
-            .map_err(|e| anyhow::anyhow!("migrating the test template failed: {e}"))?;
+        for dir in &dirs {
+            let migrations = FileBasedMigrations::from_path(dir)?;
+            harness
+                .run_pending_migrations(migrations)
+                .map_err(|e| anyhow::anyhow!("migrating the test template failed: {e}"))?;
+        }
         drop(harness.into_inner());
         Ok(())
     })
@@ -154,14 +157,16 @@ async fn build_template(
 
 /// Hash of every file under the migrations folder, so editing a migration
 /// builds a new template instead of reusing a stale one.
-fn migrations_digest(dir: &Path) -> anyhow::Result<String> {
-    let mut files = Vec::new();
-    collect_files(dir, &mut files)?;
-    files.sort();
+fn migrations_digest(dirs: &[PathBuf]) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
-    for file in files {
-        hasher.update(file.strip_prefix(dir)?.to_string_lossy().as_bytes());
-        hasher.update(std::fs::read(&file)?);
+    for dir in dirs {
+        let mut files = Vec::new();
+        collect_files(dir, &mut files)?;
+        files.sort();
+        for file in files {
+            hasher.update(file.strip_prefix(dir)?.to_string_lossy().as_bytes());
+            hasher.update(std::fs::read(&file)?);
+        }
     }
     Ok(format!("{:x}", hasher.finalize()))
 }

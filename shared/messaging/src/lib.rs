@@ -3,6 +3,18 @@
 //! DESIGN §4 has the rules this crate enforces.
 
 pub mod broker;
+pub mod consumer;
+pub mod outbox;
+mod schema;
+pub mod testing;
 pub mod topology;
+pub mod trace;
 
 pub use broker::Broker;
+pub use consumer::{Consumer, ConsumerSpec, Handler, HandlerError, Incoming};
+
+pub use outbox::{OutboundMessage, Relay, RelayConfig, enqueue, enqueue_message};
+
+/// This crate's tables (outbox, inbox), migrated into every service's database
+/// before the service's own migrations.
+pub const MIGRATIONS: spotter_db::EmbeddedMigrations = spotter_db::embed_migrations!("migrations");

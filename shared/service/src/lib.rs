@@ -43,6 +43,7 @@ pub async fn prepare_module<S: ServiceDefinition>(
     verifier: JwtVerifier,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ServiceModule> {
+    spotter_db::run_migrations(&settings.database.url, spotter_messaging::MIGRATIONS).await?;
     spotter_db::run_migrations(&settings.database.url, S::MIGRATIONS).await?;
     let pool = spotter_db::connect(&settings.database.url, settings.database.max_connections)?;
     // Named so operators (and tests) can find and cut exactly this connection.
@@ -61,6 +62,19 @@ pub async fn prepare_module<S: ServiceDefinition>(
         shutdown,
     })
     .await
+}
+
+impl Foundations {
+    /// The background task publishing this service's outbox (producers only).
+    pub fn outbox_relay(&self) -> spotter_platform::BackgroundTask {
+        let relay = spotter_messaging::Relay::new(
+            self.pool.clone(),
+            self.broker.clone(),
+            self.settings.database.url.clone(),
+            spotter_messaging::RelayConfig::default(),
+        );
+        Box::new(move |shutdown| Box::pin(relay.run(shutdown)))
+    }
 }
 
 /// The JWT verifier a process uses, from its `[auth]` settings.

@@ -22,11 +22,13 @@ pub struct TestStack {
     shutdown: CancellationToken,
 }
 
-fn migrations_dir(service: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(service)
-        .join("migrations")
+/// The shared messaging tables first, then the service's own, as at start-up.
+fn migration_dirs(service: &str) -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    vec![
+        root.join("shared/messaging/migrations"),
+        root.join("services").join(service).join("migrations"),
+    ]
 }
 
 impl TestStack {
@@ -35,7 +37,7 @@ impl TestStack {
         let mut databases = HashMap::new();
         let mut settings: HashMap<&'static str, Settings> = HashMap::new();
         for service in spotter::SERVICES {
-            let db = TestDatabase::create(service, &migrations_dir(service))
+            let db = TestDatabase::create(service, &migration_dirs(service))
                 .await
                 .unwrap();
             settings.insert(

@@ -1,0 +1,405 @@
+//! Idempotent consumers.
+//!
+//! For each delivery: open a transaction, skip it if its message id is in the
+//! inbox, else run the handler and record the id — both commit together — and
+//! only then ack. A crash before the ack redelivers a message whose id is
+//! already recorded, so the effect happens once. Handlers say what kind of
+//! failure they hit: `Transient` goes to a delay queue and comes back
+//! (1 s, 10 s, 60 s), `Permanent` and undecodable messages are parked at once.
+
+use crate::broker::{BROKER_TIMEOUT, Broker};
+use crate::schema::inbox;
+use crate::topology::{self, RETRY_DELAYS};
+use crate::trace;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel};
+use spotter_db::Pool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Might work later (database busy, a dependency down): retried with back-off.
+    #[error("transient: {0}")]
+    Transient(anyhow::Error),
+    /// Will never work (invalid content, impossible state): parked for an operator.
+    #[error("permanent: {0}")]
+    Permanent(anyhow::Error),
+}
+
+impl From<diesel::result::Error> for HandlerError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Transient(err.into())
+    }
+}
+
+/// What a handler sees of a message.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub message_id: Uuid,
+    pub message_type: String,
+    pub routing_key: String,
+    pub correlation_id: Option<String>,
+    pub payload: Vec<u8>,
+    /// 1 on the first delivery, counting our own retries.
+    pub attempt: u32,
+}
+
+impl Incoming {
+    /// Decodes the protobuf payload; a body that doesn't decode is permanent.
+    pub fn decode<E: prost::Message + Default>(&self) -> Result<E, HandlerError> {
+        E::decode(self.payload.as_slice()).map_err(|e| {
+            HandlerError::Permanent(anyhow::anyhow!("undecodable {}: {e}", self.message_type))
+        })
+    }
+}
+
+pub type Handler = Arc<
+    dyn for<'c> Fn(
+            &'c mut AsyncPgConnection,
+            &'c Incoming,
+        ) -> BoxFuture<'c, Result<(), HandlerError>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Clone)]
+pub struct ConsumerSpec {
+    /// `<service>.<purpose>`, e.g. `referral.booking-events`; the queue name
+    /// (with the configured prefix) and the inbox's consumer key.
+    pub name: String,
+    pub routing_keys: Vec<String>,
+    pub handler: Handler,
+    /// Deliveries in flight at once (prefetch and handler concurrency).
+    pub concurrency: u16,
+}
+
+const ATTEMPT_HEADER: &str = "x-spotter-attempt";
+const PARK_REASON_HEADER: &str = "x-spotter-park-reason";
+
+pub struct Consumer {
+    pool: Pool,
+    broker: Broker,
+    spec: ConsumerSpec,
+}
+
+enum Outcome {
+    Done,
+    Retry(String),
+    Park(String),
+}
+
+impl Consumer {
+    pub fn new(pool: Pool, broker: Broker, spec: ConsumerSpec) -> Self {
+        Self { pool, broker, spec }
+    }
+
+    pub fn queue(&self) -> String {
+        self.broker.settings().queue_name(&self.spec.name)
+    }
+
+    /// Consumes until `shutdown`, rebuilding channels and consumer after any
+    /// broker failure (deliveries unacked then come back; the inbox absorbs them).
+    pub async fn run(self, shutdown: CancellationToken) {
+        while let Some(connection) = self.broker.connected(&shutdown).await {
+            if let Err(err) = self.consume(&connection, &shutdown).await {
+                tracing::warn!(error = %err, consumer = %self.spec.name, "consumer stopped; restarting");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+        }
+    }
+
+    async fn consume(
+        &self,
+        connection: &lapin::Connection,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let queue = self.queue();
+        let channel = tokio::time::timeout(BROKER_TIMEOUT, connection.create_channel()).await??;
+        let keys: Vec<&str> = self.spec.routing_keys.iter().map(String::as_str).collect();
+        tokio::time::timeout(
+            BROKER_TIMEOUT,
+            topology::declare_consumer_queues(
+                &channel,
+                &self.broker.settings().exchange,
+                &queue,
+                &keys,
+            ),
+        )
+        .await??;
+        // Per-consumer prefetch: quorum queues refuse global QoS.
+        tokio::time::timeout(
+            BROKER_TIMEOUT,
+            channel.basic_qos(self.spec.concurrency, BasicQosOptions { global: false }),
+        )
+        .await??;
+        let publisher = tokio::time::timeout(BROKER_TIMEOUT, connection.create_channel()).await??;
+        tokio::time::timeout(
+            BROKER_TIMEOUT,
+            publisher.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await??;
+        let deliveries = tokio::time::timeout(
+            BROKER_TIMEOUT,
+            channel.basic_consume(
+                queue.as_str().into(),
+                format!("{}-{}", self.spec.name, Uuid::new_v4().simple())
+                    .as_str()
+                    .into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await??;
+        let concurrency = usize::from(self.spec.concurrency.max(1));
+        let work = deliveries
+            .take_until(shutdown.cancelled())
+            .for_each_concurrent(concurrency, |delivery| {
+                let publisher = &publisher;
+                let queue = &queue;
+                async move {
+                    match delivery {
+                        Ok(delivery) => self.process(delivery, publisher, queue).await,
+                        Err(err) => tracing::warn!(error = %err, "delivery error"),
+                    }
+                }
+            });
+        work.await;
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        anyhow::bail!("the delivery stream ended")
+    }
+
+    #[tracing::instrument(skip_all, fields(consumer = %self.spec.name, message_id, correlation_id))]
+    async fn process(&self, delivery: Delivery, publisher: &Channel, queue: &str) {
+        let incoming = match read(&delivery) {
+            Ok(incoming) => incoming,
+            Err(reason) => {
+                self.settle(&delivery, Outcome::Park(reason), publisher, queue, 1)
+                    .await;
+                return;
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("message_id", tracing::field::display(incoming.message_id));
+        if let Some(correlation) = &incoming.correlation_id {
+            span.record("correlation_id", correlation.as_str());
+        }
+        let trace_id = header_str(&delivery, "traceparent")
+            .as_deref()
+            .and_then(trace::trace_id_of)
+            .unwrap_or_else(|| Uuid::new_v4().simple().to_string());
+        let outcome = trace::in_trace(trace_id, self.handle(&incoming)).await;
+        self.settle(&delivery, outcome, publisher, queue, incoming.attempt)
+            .await;
+    }
+
+    async fn handle(&self, incoming: &Incoming) -> Outcome {
+        let mut conn = match self.pool.get().await {
+            Ok(conn) => conn,
+            Err(err) => return Outcome::Retry(format!("no database connection: {err}")),
+        };
+        let consumer = self.spec.name.clone();
+        let handler = self.spec.handler.clone();
+        let result = conn
+            .transaction::<bool, HandlerError, _>(async |conn| {
+                {
+                    let inserted = diesel::insert_into(inbox::table)
+                        .values((
+                            inbox::message_id.eq(incoming.message_id),
+                            inbox::consumer.eq(&consumer),
+                            inbox::message_type.eq(&incoming.message_type),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute(conn)
+                        .await?;
+                    if inserted == 0 {
+                        return Ok(false); // seen before: its effect already committed
+                    }
+                    handler(conn, incoming).await?;
+                    Ok(true)
+                }
+            })
+            .await;
+        match result {
+            Ok(true) => Outcome::Done,
+            Ok(false) => {
+                tracing::info!("duplicate delivery skipped");
+                Outcome::Done
+            }
+            Err(HandlerError::Transient(err)) => Outcome::Retry(format!("{err:#}")),
+            Err(HandlerError::Permanent(err)) => Outcome::Park(format!("{err:#}")),
+        }
+    }
+
+    /// Acks only once the message is safe elsewhere: handled, or republished
+    /// (with a confirm) to a retry or parking queue. If that republish fails the
+    /// delivery is requeued, and the broker's delivery limit still bounds it.
+    async fn settle(
+        &self,
+        delivery: &Delivery,
+        outcome: Outcome,
+        publisher: &Channel,
+        queue: &str,
+        attempt: u32,
+    ) {
+        let forwarded = match outcome {
+            Outcome::Done => true,
+            Outcome::Retry(reason) => {
+                let step = usize::try_from(attempt)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(1);
+                if step < RETRY_DELAYS.len() {
+                    tracing::warn!(attempt, %reason, "transient failure; retrying later");
+                    forward(
+                        publisher,
+                        delivery,
+                        &topology::retry_queue(queue, step),
+                        attempt + 1,
+                        None,
+                    )
+                    .await
+                } else {
+                    let reason = format!("out of attempts after {attempt}: {reason}");
+                    tracing::error!(%reason, "message parked");
+                    forward(
+                        publisher,
+                        delivery,
+                        &topology::parked_queue(queue),
+                        attempt,
+                        Some(&reason),
+                    )
+                    .await
+                }
+            }
+            Outcome::Park(reason) => {
+                tracing::error!(%reason, "message parked");
+                forward(
+                    publisher,
+                    delivery,
+                    &topology::parked_queue(queue),
+                    attempt,
+                    Some(&reason),
+                )
+                .await
+            }
+        };
+        let settled = if forwarded {
+            delivery.ack(BasicAckOptions::default()).await
+        } else {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await
+        };
+        if let Err(err) = settled {
+            // The channel is gone; the broker redelivers and the inbox absorbs it.
+            tracing::warn!(error = %err, "could not settle a delivery");
+        }
+    }
+}
+
+/// Republishes a delivery, unchanged but for our headers, straight to `queue`
+/// (default exchange), waiting for the broker's confirm.
+async fn forward(
+    publisher: &Channel,
+    delivery: &Delivery,
+    queue: &str,
+    attempt: u32,
+    reason: Option<&str>,
+) -> bool {
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(attempt));
+    headers.insert(
+        "x-spotter-routing-key".into(),
+        AMQPValue::LongString(delivery.routing_key.as_str().into()),
+    );
+    if let Some(reason) = reason {
+        let reason: String = reason.chars().take(1000).collect();
+        headers.insert(
+            PARK_REASON_HEADER.into(),
+            AMQPValue::LongString(reason.as_str().into()),
+        );
+    }
+    let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
+    let published = tokio::time::timeout(
+        BROKER_TIMEOUT,
+        publisher.basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            &delivery.data,
+            properties,
+        ),
+    )
+    .await;
+    let Ok(Ok(confirm)) = published else {
+        return false;
+    };
+    match tokio::time::timeout(BROKER_TIMEOUT, confirm).await {
+        Ok(Ok(confirmation)) => confirmation.is_ack() && confirmation.take_message().is_none(),
+        _ => false,
+    }
+}
+
+fn read(delivery: &Delivery) -> Result<Incoming, String> {
+    let message_id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .and_then(|id| Uuid::parse_str(id.as_str()).ok())
+        .ok_or_else(|| "missing or invalid message_id".to_owned())?;
+    let attempt = match delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(ATTEMPT_HEADER))
+    {
+        Some(AMQPValue::LongUInt(n)) => *n,
+        _ => 1,
+    };
+    Ok(Incoming {
+        message_id,
+        message_type: delivery
+            .properties
+            .kind()
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        routing_key: delivery.routing_key.to_string(),
+        correlation_id: delivery
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.to_string()),
+        payload: delivery.data.clone(),
+        attempt,
+    })
+}
+
+fn header_str(delivery: &Delivery, name: &str) -> Option<String> {
+    match delivery.properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongString(value) => Some(value.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,324 @@
+//! Publishes committed outbox rows to RabbitMQ.
+//!
+//! Each round locks a batch of *heads* — the oldest unpublished row of each
+//! correlation id — with `FOR UPDATE SKIP LOCKED`, so replicas share the work
+//! without ever publishing two events of one referral out of order: a later
+//! event is not a head until the earlier one is marked published. The batch is
+//! published with confirms pipelined (all in flight, then awaited together),
+//! `mandatory` so an unroutable event comes back as a failure instead of
+//! vanishing, and rows are marked only after their confirm. A crash between
+//! confirm and mark republishes; consumers' inbox absorbs the duplicate.
+
+use crate::broker::{BROKER_TIMEOUT, Broker};
+use crate::schema::outbox;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel};
+use spotter_db::Pool;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub batch_size: i64,
+    /// Fallback when a NOTIFY is missed (listener reconnecting).
+    pub poll_interval: Duration,
+    /// Published rows older than this are deleted.
+    pub retention: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_interval: Duration::from_secs(1),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+pub struct Relay {
+    pool: Pool,
+    broker: Broker,
+    listen_url: secrecy::SecretString,
+    config: RelayConfig,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+struct PendingRow {
+    seq: i64,
+    message_id: Uuid,
+    routing_key: String,
+    message_type: String,
+    correlation_id: String,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl Relay {
+    /// `listen_url` is the database URL for the LISTEN connection (a pooled
+    /// connection would lose its LISTEN when recycled).
+    pub fn new(
+        pool: Pool,
+        broker: Broker,
+        listen_url: secrecy::SecretString,
+        config: RelayConfig,
+    ) -> Self {
+        Self {
+            pool,
+            broker,
+            listen_url,
+            config,
+        }
+    }
+
+    /// Runs until `shutdown`; every failure is retried after a pause.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
+        tokio::spawn(listen_for_commits(
+            self.listen_url.clone(),
+            wake_tx,
+            shutdown.clone(),
+        ));
+        while let Some(connection) = self.broker.connected(&shutdown).await {
+            let channel = match open_confirm_channel(&connection).await {
+                Ok(channel) => channel,
+                Err(err) => {
+                    tracing::warn!(error = %err, "relay could not open a channel");
+                    pause(&shutdown, Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            loop {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                match self.publish_batch(&channel).await {
+                    Ok(0) => {
+                        self.prune().await;
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            _ = wake_rx.recv() => {}
+                            () = tokio::time::sleep(self.config.poll_interval) => {}
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "outbox relay round failed; retrying");
+                        pause(&shutdown, Duration::from_millis(500)).await;
+                        break; // a fresh channel, in case this one is broken
+                    }
+                }
+                if !channel.status().connected() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One round: lock heads, publish, await confirms, mark. Returns how many
+    /// rows were published.
+    async fn publish_batch(&self, channel: &Channel) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await?;
+        let exchange = self.broker.settings().exchange.clone();
+        let batch_size = self.config.batch_size;
+        conn.transaction::<usize, anyhow::Error, _>(async |conn| {
+            let rows = lock_heads(conn, batch_size).await?;
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let published = publish_all(channel, &exchange, &rows).await;
+            let confirmed: Vec<i64> = rows
+                .iter()
+                .zip(&published)
+                .filter(|(_, ok)| **ok)
+                .map(|(row, _)| row.seq)
+                .collect();
+            diesel::update(outbox::table.filter(outbox::seq.eq_any(&confirmed)))
+                .set(outbox::published_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+            if confirmed.len() < rows.len() {
+                anyhow::bail!(
+                    "{} of {} events were not confirmed",
+                    rows.len() - confirmed.len(),
+                    rows.len()
+                );
+            }
+            Ok(confirmed.len())
+        })
+        .await
+    }
+
+    async fn prune(&self) {
+        let Ok(mut conn) = self.pool.get().await else {
+            return;
+        };
+        let cutoff =
+            Utc::now() - chrono::Duration::from_std(self.config.retention).unwrap_or_default();
+        let _ = diesel::delete(outbox::table.filter(outbox::published_at.lt(cutoff)))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
+async fn lock_heads(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<PendingRow>> {
+    diesel::sql_query(
+        "SELECT o.seq, o.message_id, o.routing_key, o.message_type, o.correlation_id, \
+                o.payload, o.traceparent, o.created_at \
+         FROM outbox o \
+         WHERE o.published_at IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM outbox p \
+                           WHERE p.correlation_id = o.correlation_id \
+                             AND p.published_at IS NULL AND p.seq < o.seq) \
+         ORDER BY o.seq LIMIT $1 \
+         FOR UPDATE OF o SKIP LOCKED",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load::<PendingRowByName>(conn)
+    .await
+    .map(|rows| rows.into_iter().map(PendingRow::from).collect())
+}
+
+#[derive(QueryableByName)]
+struct PendingRowByName {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    message_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    routing_key: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    message_type: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    correlation_id: String,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    payload: Vec<u8>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    traceparent: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+impl From<PendingRowByName> for PendingRow {
+    fn from(r: PendingRowByName) -> Self {
+        Self {
+            seq: r.seq,
+            message_id: r.message_id,
+            routing_key: r.routing_key,
+            message_type: r.message_type,
+            correlation_id: r.correlation_id,
+            payload: r.payload,
+            traceparent: r.traceparent,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Publishes every row with all confirms in flight at once; `true` per row
+/// that the broker confirmed and routed.
+async fn publish_all(channel: &Channel, exchange: &str, rows: &[PendingRow]) -> Vec<bool> {
+    let mut pending = Vec::with_capacity(rows.len());
+    for row in rows {
+        let publish = channel.basic_publish(
+            exchange.into(),
+            row.routing_key.as_str().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            &row.payload,
+            properties(row),
+        );
+        pending.push(tokio::time::timeout(BROKER_TIMEOUT, publish).await);
+    }
+    let confirms = pending.into_iter().map(|sent| async move {
+        let Ok(Ok(confirm)) = sent else { return false };
+        match tokio::time::timeout(BROKER_TIMEOUT, confirm).await {
+            Ok(Ok(confirmation)) => {
+                let routed = confirmation.is_ack() && confirmation.take_message().is_none();
+                if !routed {
+                    tracing::error!(
+                        "event was nacked or unroutable (no queue bound); it stays in the outbox"
+                    );
+                }
+                routed
+            }
+            _ => false,
+        }
+    });
+    join_all(confirms).await
+}
+
+fn properties(row: &PendingRow) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    if let Some(traceparent) = &row.traceparent {
+        headers.insert(
+            "traceparent".into(),
+            AMQPValue::LongString(traceparent.as_str().into()),
+        );
+    }
+    BasicProperties::default()
+        .with_message_id(ShortString::from(row.message_id.to_string()))
+        .with_type(ShortString::from(row.message_type.as_str()))
+        .with_content_type("application/x-protobuf".into())
+        .with_timestamp(u64::try_from(row.created_at.timestamp()).unwrap_or_default())
+        .with_correlation_id(ShortString::from(row.correlation_id.as_str()))
+        .with_delivery_mode(2)
+        .with_headers(headers)
+}
+
+async fn open_confirm_channel(connection: &lapin::Connection) -> anyhow::Result<Channel> {
+    let channel = tokio::time::timeout(BROKER_TIMEOUT, connection.create_channel()).await??;
+    tokio::time::timeout(
+        BROKER_TIMEOUT,
+        channel.confirm_select(ConfirmSelectOptions::default()),
+    )
+    .await??;
+    Ok(channel)
+}
+
+/// Holds a LISTEN connection and pokes the relay on each commit that enqueued.
+async fn listen_for_commits(
+    url: secrecy::SecretString,
+    wake: tokio::sync::mpsc::Sender<()>,
+    shutdown: CancellationToken,
+) {
+    use secrecy::ExposeSecret;
+    while !shutdown.is_cancelled() {
+        let connected = AsyncPgConnection::establish(url.expose_secret()).await;
+        if let Ok(mut conn) = connected
+            && diesel::sql_query("LISTEN spotter_outbox")
+                .execute(&mut conn)
+                .await
+                .is_ok()
+        {
+            let mut notifications = std::pin::pin!(conn.notifications_stream());
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    next = notifications.next() => match next {
+                        Some(Ok(_)) => { let _ = wake.try_send(()); }
+                        _ => break,
+                    }
+                }
+            }
+        }
+        pause(&shutdown, Duration::from_secs(1)).await;
+    }
+}
+
+async fn pause(shutdown: &CancellationToken, duration: Duration) {
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = tokio::time::sleep(duration) => {}
+    }
+}

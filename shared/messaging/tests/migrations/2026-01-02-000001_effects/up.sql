@@ -1,0 +1,6 @@
+-- A stand-in for a service's state change: one row per handled message.
+CREATE TABLE effects (
+    id BIGSERIAL PRIMARY KEY,
+    message_id UUID NOT NULL,
+    payload BYTEA NOT NULL
+);
