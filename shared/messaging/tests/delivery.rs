@@ -1,6 +1,8 @@
 //! The delivery guarantees, against the real PostgreSQL and RabbitMQ:
 //! committed ⇒ published, rolled back ⇒ never; a duplicate ⇒ one effect.
 
+// Helpers outside #[test] functions unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
