@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use spotter_messaging::testing::BrokerCleanup;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,7 @@ struct DevStack {
     base_url: String,
     keys_dir: PathBuf,
     db_prefix: String,
+    _broker_names: BrokerCleanup,
 }
 
 impl DevStack {
@@ -49,11 +51,20 @@ impl DevStack {
         };
         // Keep draining the child's stdout so its later lines never hit a closed pipe.
         std::thread::spawn(move || lines.for_each(drop));
+        let mut broker = spotter_platform::settings::load_from("test", None)
+            .unwrap()
+            .broker;
+        broker.exchange = format!("{broker_prefix}spotter.events");
+        broker.queue_prefix = broker_prefix;
         Self {
             child,
             base_url,
             keys_dir,
             db_prefix,
+            _broker_names: BrokerCleanup {
+                settings: broker,
+                consumers: Vec::new(),
+            },
         }
     }
 

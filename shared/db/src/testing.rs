@@ -56,22 +56,12 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let server = self.server.clone();
         let name = self.name.clone();
-        // Drop cannot await, and may run inside a runtime: use a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                if let Ok(mut conn) = connect(&server, "postgres").await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = diesel::sql_query(sql).execute(&mut conn).await;
-                }
-            });
-        })
-        .join();
+        spotter_platform::testing::block_on_own_thread(async move {
+            if let Ok(mut conn) = connect(&server, "postgres").await {
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = diesel::sql_query(sql).execute(&mut conn).await;
+            }
+        });
     }
 }
 

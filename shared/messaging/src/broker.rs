@@ -147,10 +147,7 @@ async fn supervise(
                 tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "broker unreachable");
             }
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
+        pause(&shutdown, backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
@@ -173,6 +170,25 @@ async fn connect(broker: &Broker) -> anyhow::Result<lapin::Connection> {
     .map_err(|_| anyhow::anyhow!("declaring the exchange timed out"))??;
     let _ = channel.close(200, "topology declared".into()).await;
     Ok(conn)
+}
+
+/// Sleeps for `duration`, or less if `shutdown` fires first: every retry loop
+/// in this crate waits this way so that stopping is never held up by a back-off.
+pub(crate) async fn pause(shutdown: &CancellationToken, duration: Duration) {
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = tokio::time::sleep(duration) => {}
+    }
+}
+
+/// Awaits a publisher confirm and says whether the message is safe: acked by
+/// the broker and not returned as unroutable (a `mandatory` publish that no
+/// queue took is confirmed *and* returned; PITFALLS: RabbitMQ).
+pub(crate) async fn confirmed(confirm: lapin::PublisherConfirm) -> bool {
+    match tokio::time::timeout(BROKER_TIMEOUT, confirm).await {
+        Ok(Ok(confirmation)) => confirmation.is_ack() && confirmation.take_message().is_none(),
+        _ => false,
+    }
 }
 
 fn with_heartbeat(uri: &str) -> String {

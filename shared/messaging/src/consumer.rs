@@ -7,7 +7,7 @@
 //! failure they hit: `Transient` goes to a delay queue and comes back
 //! (1 s, 10 s, 60 s), `Permanent` and undecodable messages are parked at once.
 
-use crate::broker::{BROKER_TIMEOUT, Broker};
+use crate::broker::{BROKER_TIMEOUT, Broker, confirmed, pause};
 use crate::schema::inbox;
 use crate::topology::{self, RETRY_DELAYS};
 use crate::trace;
@@ -87,6 +87,7 @@ pub struct ConsumerSpec {
 
 const ATTEMPT_HEADER: &str = "x-spotter-attempt";
 const PARK_REASON_HEADER: &str = "x-spotter-park-reason";
+const ROUTING_KEY_HEADER: &str = "x-spotter-routing-key";
 
 pub struct Consumer {
     pool: Pool,
@@ -115,10 +116,7 @@ impl Consumer {
         while let Some(connection) = self.broker.connected(&shutdown).await {
             if let Err(err) = self.consume(&connection, &shutdown).await {
                 tracing::warn!(error = %err, consumer = %self.spec.name, "consumer stopped; restarting");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                }
+                pause(&shutdown, Duration::from_millis(500)).await;
             }
         }
     }
@@ -190,8 +188,7 @@ impl Consumer {
         let incoming = match read(&delivery) {
             Ok(incoming) => incoming,
             Err(reason) => {
-                self.settle(&delivery, Outcome::Park(reason), publisher, queue, 1)
-                    .await;
+                Self::settle(&delivery, Outcome::Park(reason), publisher, queue, 1).await;
                 return;
             }
         };
@@ -200,13 +197,9 @@ impl Consumer {
         if let Some(correlation) = &incoming.correlation_id {
             span.record("correlation_id", correlation.as_str());
         }
-        let trace_id = header_str(&delivery, "traceparent")
-            .as_deref()
-            .and_then(trace::trace_id_of)
-            .unwrap_or_else(|| Uuid::new_v4().simple().to_string());
-        let outcome = trace::in_trace(trace_id, self.handle(&incoming)).await;
-        self.settle(&delivery, outcome, publisher, queue, incoming.attempt)
-            .await;
+        let traceparent = header_str(&delivery, "traceparent");
+        let outcome = trace::in_trace(traceparent.as_deref(), self.handle(&incoming)).await;
+        Self::settle(&delivery, outcome, publisher, queue, incoming.attempt).await;
     }
 
     async fn handle(&self, incoming: &Incoming) -> Outcome {
@@ -218,22 +211,20 @@ impl Consumer {
         let handler = self.spec.handler.clone();
         let result = conn
             .transaction::<bool, HandlerError, _>(async |conn| {
-                {
-                    let inserted = diesel::insert_into(inbox::table)
-                        .values((
-                            inbox::message_id.eq(incoming.message_id),
-                            inbox::consumer.eq(&consumer),
-                            inbox::message_type.eq(&incoming.message_type),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute(conn)
-                        .await?;
-                    if inserted == 0 {
-                        return Ok(false); // seen before: its effect already committed
-                    }
-                    handler(conn, incoming).await?;
-                    Ok(true)
+                let inserted = diesel::insert_into(inbox::table)
+                    .values((
+                        inbox::message_id.eq(incoming.message_id),
+                        inbox::consumer.eq(&consumer),
+                        inbox::message_type.eq(&incoming.message_type),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                if inserted == 0 {
+                    return Ok(false); // seen before: its effect already committed
                 }
+                handler(conn, incoming).await?;
+                Ok(true)
             })
             .await;
         match result {
@@ -251,52 +242,21 @@ impl Consumer {
     /// (with a confirm) to a retry or parking queue. If that republish fails the
     /// delivery is requeued, and the broker's delivery limit still bounds it.
     async fn settle(
-        &self,
         delivery: &Delivery,
         outcome: Outcome,
         publisher: &Channel,
         queue: &str,
         attempt: u32,
     ) {
-        let forwarded = match outcome {
-            Outcome::Done => true,
-            Outcome::Retry(reason) => {
-                let step = usize::try_from(attempt)
-                    .unwrap_or(usize::MAX)
-                    .saturating_sub(1);
-                if step < RETRY_DELAYS.len() {
-                    tracing::warn!(attempt, %reason, "transient failure; retrying later");
-                    forward(
-                        publisher,
-                        delivery,
-                        &topology::retry_queue(queue, step),
-                        attempt + 1,
-                        None,
-                    )
-                    .await
-                } else {
-                    let reason = format!("out of attempts after {attempt}: {reason}");
+        let forwarded = match next_stop(outcome, queue, attempt) {
+            None => true,
+            Some(stop) => {
+                if let Some(reason) = &stop.park_reason {
                     tracing::error!(%reason, "message parked");
-                    forward(
-                        publisher,
-                        delivery,
-                        &topology::parked_queue(queue),
-                        attempt,
-                        Some(&reason),
-                    )
-                    .await
+                } else {
+                    tracing::warn!(attempt, "transient failure; retrying later");
                 }
-            }
-            Outcome::Park(reason) => {
-                tracing::error!(%reason, "message parked");
-                forward(
-                    publisher,
-                    delivery,
-                    &topology::parked_queue(queue),
-                    attempt,
-                    Some(&reason),
-                )
-                .await
+                forward(publisher, delivery, &stop).await
             }
         };
         let settled = if forwarded {
@@ -316,22 +276,58 @@ impl Consumer {
     }
 }
 
-/// Republishes a delivery, unchanged but for our headers, straight to `queue`
-/// (default exchange), waiting for the broker's confirm.
-async fn forward(
-    publisher: &Channel,
-    delivery: &Delivery,
-    queue: &str,
+/// Where a settled delivery goes next, when not simply acked.
+#[derive(Debug, PartialEq, Eq)]
+struct NextStop {
+    queue: String,
+    /// The attempt number the message carries onward.
     attempt: u32,
-    reason: Option<&str>,
-) -> bool {
+    /// Set when the message is parked: why, for the operator.
+    park_reason: Option<String>,
+}
+
+/// Handled messages stop here; transient failures go to the delay queue of
+/// their attempt until the steps run out, then park like permanent ones.
+fn next_stop(outcome: Outcome, queue: &str, attempt: u32) -> Option<NextStop> {
+    let park = |reason: String| NextStop {
+        queue: topology::parked_queue(queue),
+        attempt,
+        park_reason: Some(reason),
+    };
+    match outcome {
+        Outcome::Done => None,
+        Outcome::Park(reason) => Some(park(reason)),
+        Outcome::Retry(reason) => {
+            let step = usize::try_from(attempt)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(1);
+            Some(if step < RETRY_DELAYS.len() {
+                NextStop {
+                    queue: topology::retry_queue(queue, step),
+                    attempt: attempt + 1,
+                    park_reason: None,
+                }
+            } else {
+                park(format!("out of attempts after {attempt}: {reason}"))
+            })
+        }
+    }
+}
+
+/// Republishes a delivery, unchanged but for our headers, straight to the
+/// stop's queue (default exchange), waiting for the broker's confirm.
+async fn forward(publisher: &Channel, delivery: &Delivery, stop: &NextStop) -> bool {
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(attempt));
-    headers.insert(
-        "x-spotter-routing-key".into(),
-        AMQPValue::LongString(delivery.routing_key.as_str().into()),
-    );
-    if let Some(reason) = reason {
+    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(stop.attempt));
+    // Retries come back through a delay queue under the work queue's name;
+    // the first hop records the event's own routing key for handlers.
+    if !headers.inner().contains_key(ROUTING_KEY_HEADER) {
+        headers.insert(
+            ROUTING_KEY_HEADER.into(),
+            AMQPValue::LongString(delivery.routing_key.as_str().into()),
+        );
+    }
+    if let Some(reason) = &stop.park_reason {
         let reason: String = reason.chars().take(1000).collect();
         headers.insert(
             PARK_REASON_HEADER.into(),
@@ -343,7 +339,7 @@ async fn forward(
         BROKER_TIMEOUT,
         publisher.basic_publish(
             "".into(),
-            queue.into(),
+            stop.queue.as_str().into(),
             BasicPublishOptions {
                 mandatory: true,
                 ..BasicPublishOptions::default()
@@ -353,11 +349,8 @@ async fn forward(
         ),
     )
     .await;
-    let Ok(Ok(confirm)) = published else {
-        return false;
-    };
-    match tokio::time::timeout(BROKER_TIMEOUT, confirm).await {
-        Ok(Ok(confirmation)) => confirmation.is_ack() && confirmation.take_message().is_none(),
+    match published {
+        Ok(Ok(confirm)) => confirmed(confirm).await,
         _ => false,
     }
 }
@@ -386,7 +379,8 @@ fn read(delivery: &Delivery) -> Result<Incoming, String> {
             .as_ref()
             .map(|t| t.to_string())
             .unwrap_or_default(),
-        routing_key: delivery.routing_key.to_string(),
+        routing_key: header_str(delivery, ROUTING_KEY_HEADER)
+            .unwrap_or_else(|| delivery.routing_key.to_string()),
         correlation_id: delivery
             .properties
             .correlation_id()
@@ -401,5 +395,35 @@ fn header_str(delivery: &Delivery, name: &str) -> Option<String> {
     match delivery.properties.headers().as_ref()?.inner().get(name)? {
         AMQPValue::LongString(value) => Some(value.to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_walk_the_delay_queues_then_park() {
+        let stops: Vec<_> = (1..=4)
+            .map(|attempt| next_stop(Outcome::Retry("db down".into()), "q", attempt).unwrap())
+            .collect();
+        assert_eq!(stops[0].queue, "q.retry.0");
+        assert_eq!(stops[0].attempt, 2);
+        assert_eq!(stops[1].queue, "q.retry.1");
+        assert_eq!(stops[2].queue, "q.retry.2");
+        assert_eq!(stops[2].park_reason, None);
+        assert_eq!(stops[3].queue, "q.parked");
+        assert_eq!(
+            stops[3].park_reason.as_deref(),
+            Some("out of attempts after 4: db down")
+        );
+    }
+
+    #[test]
+    fn permanent_failures_park_at_once_and_successes_stop() {
+        let stop = next_stop(Outcome::Park("bad body".into()), "q", 1).unwrap();
+        assert_eq!(stop.queue, "q.parked");
+        assert_eq!(stop.park_reason.as_deref(), Some("bad body"));
+        assert_eq!(next_stop(Outcome::Done, "q", 1), None);
     }
 }

@@ -22,36 +22,27 @@ impl Drop for BrokerCleanup {
             queues.extend((0..RETRY_DELAYS.len()).map(|step| retry_queue(&queue, step)));
             queues.push(queue);
         }
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        spotter_platform::testing::block_on_own_thread(async move {
+            let properties = lapin::ConnectionProperties::default();
+            let Ok(conn) =
+                lapin::Connection::connect(settings.url.expose_secret(), properties).await
             else {
                 return;
             };
-            runtime.block_on(async move {
-                let properties = lapin::ConnectionProperties::default();
-                let Ok(conn) =
-                    lapin::Connection::connect(settings.url.expose_secret(), properties).await
-                else {
-                    return;
-                };
-                if let Ok(channel) = conn.create_channel().await {
-                    for queue in queues {
-                        let _ = channel
-                            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                            .await;
-                    }
+            if let Ok(channel) = conn.create_channel().await {
+                for queue in queues {
                     let _ = channel
-                        .exchange_delete(
-                            settings.exchange.as_str().into(),
-                            ExchangeDeleteOptions::default(),
-                        )
+                        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                         .await;
                 }
-                let _ = conn.close(200, "cleaned up".into()).await;
-            });
-        })
-        .join();
+                let _ = channel
+                    .exchange_delete(
+                        settings.exchange.as_str().into(),
+                        ExchangeDeleteOptions::default(),
+                    )
+                    .await;
+            }
+            let _ = conn.close(200, "cleaned up".into()).await;
+        });
     }
 }

@@ -13,7 +13,7 @@ tokio::task_local! {
 pub fn current_traceparent() -> String {
     let trace_id = TRACE_ID
         .try_with(Clone::clone)
-        .unwrap_or_else(|_| Uuid::new_v4().simple().to_string());
+        .unwrap_or_else(|_| new_trace_id());
     let span_id = &Uuid::new_v4().simple().to_string()[..16];
     format!("00-{trace_id}-{span_id}-01")
 }
@@ -33,9 +33,17 @@ pub fn trace_id_of(traceparent: &str) -> Option<String> {
     }
 }
 
-/// Runs `work` as part of the trace `trace_id`.
-pub async fn in_trace<F: Future>(trace_id: String, work: F) -> F::Output {
+/// Runs `work` as part of the trace named by an incoming `traceparent`, or of
+/// a new trace when the message carried none (or a malformed one).
+pub async fn in_trace<F: Future>(traceparent: Option<&str>, work: F) -> F::Output {
+    let trace_id = traceparent
+        .and_then(trace_id_of)
+        .unwrap_or_else(new_trace_id);
     TRACE_ID.scope(trace_id, work).await
+}
+
+fn new_trace_id() -> String {
+    Uuid::new_v4().simple().to_string()
 }
 
 #[cfg(test)]
@@ -46,9 +54,15 @@ mod tests {
     async fn a_handled_message_passes_its_trace_on() {
         let incoming = current_traceparent();
         let trace = trace_id_of(&incoming).unwrap();
-        let outgoing = in_trace(trace.clone(), async { current_traceparent() }).await;
-        assert_eq!(trace_id_of(&outgoing), Some(trace));
+        let outgoing = in_trace(Some(&incoming), async { current_traceparent() }).await;
+        assert_eq!(trace_id_of(&outgoing), Some(trace.clone()));
         assert_ne!(incoming, outgoing, "a new span id");
+        let fresh = in_trace(Some("garbage"), async { current_traceparent() }).await;
+        assert_ne!(
+            trace_id_of(&fresh),
+            Some(trace),
+            "a malformed header starts a new trace"
+        );
         assert_eq!(trace_id_of("garbage"), None);
     }
 }

@@ -11,6 +11,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
 use spotter_db::testing::TestDatabase;
 use spotter_messaging::testing::BrokerCleanup;
+use spotter_messaging::topology::declare_consumer_queues;
 use spotter_messaging::{
     Broker, Consumer, ConsumerSpec, Handler, OutboundMessage, Relay, RelayConfig, enqueue_message,
 };
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const ROUTING_KEY: &str = "test.thing_happened.v1";
+const CONSUMER: &str = "test.effects";
 
 struct Harness {
     db: TestDatabase,
@@ -66,11 +68,23 @@ async fn harness() -> Harness {
     let shutdown = CancellationToken::new();
     let pool = spotter_db::connect(&db.settings.url, 4).unwrap();
     let broker = Broker::start(&settings, &format!("test-{prefix}"), shutdown.clone());
+    // Declared before anything publishes, so no test depends on how soon the
+    // consumer gets to declaring them itself (it does so again, idempotently).
+    let connection = broker.connected(&shutdown).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    declare_consumer_queues(
+        &channel,
+        &settings.exchange,
+        &settings.queue_name(CONSUMER),
+        &[ROUTING_KEY],
+    )
+    .await
+    .unwrap();
     let consumer = Consumer::new(
         pool.clone(),
         broker.clone(),
         ConsumerSpec {
-            name: "test.effects".to_owned(),
+            name: CONSUMER.to_owned(),
             routing_keys: vec![ROUTING_KEY.to_owned()],
             handler: recording_handler(),
             concurrency: 1,
@@ -87,7 +101,7 @@ async fn harness() -> Harness {
     Harness {
         _cleanup: BrokerCleanup {
             settings,
-            consumers: vec!["test.effects".to_owned()],
+            consumers: vec![CONSUMER.to_owned()],
         },
         db,
         pool,
@@ -205,8 +219,6 @@ async fn a_duplicate_delivery_has_one_effect() {
         .confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
-    // The consumer declares and binds its queue once connected; until a
-    // mandatory publish is routed, it isn't there yet.
     let duplicate = Uuid::now_v7();
     let marker = Uuid::now_v7();
     let publish = async |id: Uuid, body: &[u8]| {
@@ -231,14 +243,10 @@ async fn a_duplicate_delivery_has_one_effect() {
             .take_message()
             .is_none()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !publish(duplicate, b"dup").await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the consumer queue never appeared"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert!(
+        publish(duplicate, b"dup").await,
+        "the queue is declared: routed"
+    );
     assert!(publish(duplicate, b"dup").await);
     assert!(publish(marker, b"marker").await);
     // One delivery at a time, in order: once the marker is handled, both copies were seen.

@@ -6,6 +6,7 @@
 use spotter_auth::Role;
 use spotter_auth::testing::TestAuth;
 use spotter_db::testing::TestDatabase;
+use spotter_messaging::testing::BrokerCleanup;
 use spotter_platform::settings::Settings;
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,6 +21,7 @@ pub struct TestStack {
     pub prefix: String,
     pub databases: HashMap<&'static str, TestDatabase>,
     shutdown: CancellationToken,
+    _broker_names: BrokerCleanup,
 }
 
 /// The shared messaging tables first, then the service's own, as at start-up.
@@ -62,6 +64,11 @@ impl TestStack {
             prefix,
             databases,
             shutdown,
+            // The services declare the test's exchange; nothing consumes yet.
+            _broker_names: BrokerCleanup {
+                settings: base.broker.clone(),
+                consumers: Vec::new(),
+            },
         }
     }
 

@@ -9,7 +9,7 @@
 //! vanishing, and rows are marked only after their confirm. A crash between
 //! confirm and mark republishes; consumers' inbox absorbs the duplicate.
 
-use crate::broker::{BROKER_TIMEOUT, Broker};
+use crate::broker::{BROKER_TIMEOUT, Broker, confirmed, pause};
 use crate::schema::outbox;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -20,7 +20,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
 use spotter_db::Pool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -43,24 +43,19 @@ impl Default for RelayConfig {
     }
 }
 
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// What one relay round did.
+struct Round {
+    published: usize,
+    failed: usize,
+}
+
 pub struct Relay {
     pool: Pool,
     broker: Broker,
     listen_url: secrecy::SecretString,
     config: RelayConfig,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = outbox)]
-struct PendingRow {
-    seq: i64,
-    message_id: Uuid,
-    routing_key: String,
-    message_type: String,
-    correlation_id: String,
-    payload: Vec<u8>,
-    traceparent: Option<String>,
-    created_at: DateTime<Utc>,
 }
 
 impl Relay {
@@ -82,6 +77,7 @@ impl Relay {
 
     /// Runs until `shutdown`; every failure is retried after a pause.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut last_prune: Option<Instant> = None;
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
         tokio::spawn(listen_for_commits(
             self.listen_url.clone(),
@@ -102,19 +98,31 @@ impl Relay {
                     return;
                 }
                 match self.publish_batch(&channel).await {
-                    Ok(0) => {
-                        self.prune().await;
+                    Ok(Round {
+                        failed: 0,
+                        published: 0,
+                    }) => {
+                        self.prune_now_and_then(&mut last_prune).await;
                         tokio::select! {
                             () = shutdown.cancelled() => return,
                             _ = wake_rx.recv() => {}
                             () = tokio::time::sleep(self.config.poll_interval) => {}
                         }
                     }
-                    Ok(_) => {}
+                    Ok(Round { failed: 0, .. }) => {}
+                    Ok(Round { failed, published }) => {
+                        tracing::warn!(
+                            failed,
+                            published,
+                            "some events were not confirmed; retrying"
+                        );
+                        pause(&shutdown, Duration::from_millis(500)).await;
+                        break; // a fresh channel, in case this one is broken
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, "outbox relay round failed; retrying");
                         pause(&shutdown, Duration::from_millis(500)).await;
-                        break; // a fresh channel, in case this one is broken
+                        break;
                     }
                 }
                 if !channel.status().connected() {
@@ -124,17 +132,15 @@ impl Relay {
         }
     }
 
-    /// One round: lock heads, publish, await confirms, mark. Returns how many
-    /// rows were published.
-    async fn publish_batch(&self, channel: &Channel) -> anyhow::Result<usize> {
+    /// One round: lock heads, publish, await confirms, mark the confirmed
+    /// rows. The marks commit even when some rows failed, so a partial failure
+    /// only republishes what the broker did not take.
+    async fn publish_batch(&self, channel: &Channel) -> anyhow::Result<Round> {
         let mut conn = self.pool.get().await?;
         let exchange = self.broker.settings().exchange.clone();
         let batch_size = self.config.batch_size;
-        conn.transaction::<usize, anyhow::Error, _>(async |conn| {
+        conn.transaction::<Round, anyhow::Error, _>(async |conn| {
             let rows = lock_heads(conn, batch_size).await?;
-            if rows.is_empty() {
-                return Ok(0);
-            }
             let published = publish_all(channel, &exchange, &rows).await;
             let confirmed: Vec<i64> = rows
                 .iter()
@@ -142,23 +148,27 @@ impl Relay {
                 .filter(|(_, ok)| **ok)
                 .map(|(row, _)| row.seq)
                 .collect();
-            diesel::update(outbox::table.filter(outbox::seq.eq_any(&confirmed)))
-                .set(outbox::published_at.eq(diesel::dsl::now))
-                .execute(conn)
-                .await?;
-            if confirmed.len() < rows.len() {
-                anyhow::bail!(
-                    "{} of {} events were not confirmed",
-                    rows.len() - confirmed.len(),
-                    rows.len()
-                );
+            if !confirmed.is_empty() {
+                diesel::update(outbox::table.filter(outbox::seq.eq_any(&confirmed)))
+                    .set(outbox::published_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
             }
-            Ok(confirmed.len())
+            Ok(Round {
+                published: confirmed.len(),
+                failed: rows.len() - confirmed.len(),
+            })
         })
         .await
     }
 
-    async fn prune(&self) {
+    /// Deletes published rows past retention, at most every `PRUNE_EVERY`:
+    /// idle rounds come every poll interval and need not each run a DELETE.
+    async fn prune_now_and_then(&self, last_prune: &mut Option<Instant>) {
+        if last_prune.is_some_and(|at| at.elapsed() < PRUNE_EVERY) {
+            return;
+        }
+        *last_prune = Some(Instant::now());
         let Ok(mut conn) = self.pool.get().await else {
             return;
         };
@@ -183,13 +193,13 @@ async fn lock_heads(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec
          FOR UPDATE OF o SKIP LOCKED",
     )
     .bind::<diesel::sql_types::BigInt, _>(limit)
-    .load::<PendingRowByName>(conn)
+    .load::<PendingRow>(conn)
     .await
-    .map(|rows| rows.into_iter().map(PendingRow::from).collect())
 }
 
 #[derive(QueryableByName)]
-struct PendingRowByName {
+/// An unpublished outbox row, as the relay reads it.
+struct PendingRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     seq: i64,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
@@ -206,21 +216,6 @@ struct PendingRowByName {
     traceparent: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     created_at: DateTime<Utc>,
-}
-
-impl From<PendingRowByName> for PendingRow {
-    fn from(r: PendingRowByName) -> Self {
-        Self {
-            seq: r.seq,
-            message_id: r.message_id,
-            routing_key: r.routing_key,
-            message_type: r.message_type,
-            correlation_id: r.correlation_id,
-            payload: r.payload,
-            traceparent: r.traceparent,
-            created_at: r.created_at,
-        }
-    }
 }
 
 /// Publishes every row with all confirms in flight at once; `true` per row
@@ -242,18 +237,13 @@ async fn publish_all(channel: &Channel, exchange: &str, rows: &[PendingRow]) -> 
     }
     let confirms = pending.into_iter().map(|sent| async move {
         let Ok(Ok(confirm)) = sent else { return false };
-        match tokio::time::timeout(BROKER_TIMEOUT, confirm).await {
-            Ok(Ok(confirmation)) => {
-                let routed = confirmation.is_ack() && confirmation.take_message().is_none();
-                if !routed {
-                    tracing::error!(
-                        "event was nacked or unroutable (no queue bound); it stays in the outbox"
-                    );
-                }
-                routed
-            }
-            _ => false,
+        let routed = confirmed(confirm).await;
+        if !routed {
+            tracing::error!(
+                "event was nacked or unroutable (no queue bound); it stays in the outbox"
+            );
         }
+        routed
     });
     join_all(confirms).await
 }
@@ -313,12 +303,5 @@ async fn listen_for_commits(
             }
         }
         pause(&shutdown, Duration::from_secs(1)).await;
-    }
-}
-
-async fn pause(shutdown: &CancellationToken, duration: Duration) {
-    tokio::select! {
-        () = shutdown.cancelled() => {}
-        () = tokio::time::sleep(duration) => {}
     }
 }
