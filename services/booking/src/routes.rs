@@ -3,6 +3,7 @@
 use crate::{clinics, openapi};
 use actix_web::web;
 use spotter_platform::ServiceModule;
+use spotter_platform::http::under_any;
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -16,33 +17,20 @@ pub fn owns_path(path: &str) -> bool {
         "/admin/v1/physios",
         "/admin/v1/dead-letters/booking",
     ];
-    PREFIXES.iter().any(|prefix| {
-        path.strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    under_any(path, &PREFIXES)
 }
 
-pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let pool = web::Data::new(foundations.pool.clone());
-    let verifier = web::Data::new(foundations.verifier.clone());
+pub fn module(_foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(pool.clone())
-            .app_data(verifier.clone())
-            .route("/admin/v1/clinics", web::post().to(clinics::create))
+        cfg.route("/admin/v1/clinics", web::post().to(clinics::create))
             .route("/admin/v1/clinics/{clinic_id}", web::get().to(clinics::get));
     });
     Ok(ServiceModule {
         name: "booking",
         owns_path,
         configure,
-        readiness: vec![
-            Arc::new(spotter_db::DbReadiness {
-                name: "booking.database".to_owned(),
-                pool: foundations.pool.clone(),
-            }),
-            foundations.broker.readiness("booking.broker"),
-        ],
+        readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: vec![foundations.outbox_relay()],
+        tasks: Vec::new(),
     })
 }

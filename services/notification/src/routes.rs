@@ -3,6 +3,7 @@
 use crate::{inbox, openapi};
 use actix_web::web;
 use spotter_platform::ServiceModule;
+use spotter_platform::http::under_any;
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -14,31 +15,18 @@ pub fn owns_path(path: &str) -> bool {
         "/v1/notification-preferences",
         "/admin/v1/dead-letters/notification",
     ];
-    PREFIXES.iter().any(|prefix| {
-        path.strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    under_any(path, &PREFIXES)
 }
 
-pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let pool = web::Data::new(foundations.pool.clone());
-    let verifier = web::Data::new(foundations.verifier.clone());
+pub fn module(_foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(pool.clone())
-            .app_data(verifier.clone())
-            .route("/v1/notifications", web::get().to(inbox::list));
+        cfg.route("/v1/notifications", web::get().to(inbox::list));
     });
     Ok(ServiceModule {
         name: "notification",
         owns_path,
         configure,
-        readiness: vec![
-            Arc::new(spotter_db::DbReadiness {
-                name: "notification.database".to_owned(),
-                pool: foundations.pool.clone(),
-            }),
-            foundations.broker.readiness("notification.broker"),
-        ],
+        readiness: Vec::new(),
         openapi: openapi::document(),
         tasks: Vec::new(),
     })

@@ -3,6 +3,7 @@
 use crate::{openapi, trainers};
 use actix_web::web;
 use spotter_platform::ServiceModule;
+use spotter_platform::http::under_any;
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ pub fn owns_path(path: &str) -> bool {
         "/admin/v1/dead-letters/referral",
         "/admin/v1/audit-log",
     ];
-    PREFIXES.iter().any(|p| has_prefix(path, p)) || is_clinic_referrals(path)
+    under_any(path, &PREFIXES) || is_clinic_referrals(path)
 }
 
 /// `/admin/v1/clinics/{id}/referrals` is ours; the rest of `/admin/v1/clinics` is booking's.
@@ -44,36 +45,21 @@ fn is_clinic_referrals(path: &str) -> bool {
     )
 }
 
-fn has_prefix(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let pool = web::Data::new(foundations.pool.clone());
-    let verifier = web::Data::new(foundations.verifier.clone());
+pub fn module(_foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(pool.clone())
-            .app_data(verifier.clone())
-            .service(
-                web::resource("/v1/trainers/me")
-                    .route(web::get().to(trainers::get_me))
-                    .route(web::put().to(trainers::put_me)),
-            );
+        cfg.service(
+            web::resource("/v1/trainers/me")
+                .route(web::get().to(trainers::get_me))
+                .route(web::put().to(trainers::put_me)),
+        );
     });
     Ok(ServiceModule {
         name: "referral",
         owns_path,
         configure,
-        readiness: vec![
-            Arc::new(spotter_db::DbReadiness {
-                name: "referral.database".to_owned(),
-                pool: foundations.pool.clone(),
-            }),
-            foundations.broker.readiness("referral.broker"),
-        ],
+        readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: vec![foundations.outbox_relay()],
+        tasks: Vec::new(),
     })
 }
 

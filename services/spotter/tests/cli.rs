@@ -12,7 +12,8 @@ use uuid::Uuid;
 const SPOTTER: &str = env!("CARGO_BIN_EXE_spotter");
 
 struct DevStack {
-    child: Child,
+    /// Taken by a test that waits for the process to exit itself.
+    child: Option<Child>,
     base_url: String,
     keys_dir: PathBuf,
     db_prefix: String,
@@ -57,7 +58,7 @@ impl DevStack {
         broker.exchange = format!("{broker_prefix}spotter.events");
         broker.queue_prefix = broker_prefix;
         Self {
-            child,
+            child: Some(child),
             base_url,
             keys_dir,
             db_prefix,
@@ -87,8 +88,10 @@ impl DevStack {
 
 impl Drop for DevStack {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.keys_dir);
         for service in ["referral", "booking", "notification"] {
             let _ = Command::new("psql")
@@ -223,4 +226,25 @@ fn production_refuses_the_dev_key() {
     let _ = std::fs::remove_dir_all(&keys_dir);
     assert!(!output.status.success(), "started on the dev key");
     assert!(String::from_utf8_lossy(&output.stderr).contains("dev"));
+}
+
+#[tokio::test]
+async fn spotter_dev_stops_cleanly_on_sigterm() {
+    let mut stack = DevStack::start();
+    let mut child = stack.child.take().unwrap();
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    // The shutdown drains requests (10 s at most) and stops the relay and the
+    // broker connections; a bound keeps a hang from stalling the suite.
+    let exited = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .expect("still running 20 s after SIGTERM");
+    let status = exited.unwrap().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let refused = reqwest::get(format!("{}/livez", stack.base_url)).await;
+    assert!(refused.is_err(), "the listener is closed");
 }

@@ -9,8 +9,9 @@ mod support;
 use serde_json::json;
 use spotter_auth::Role;
 use spotter_auth::testing::TestAuth;
+use spotter_messaging::testing::{BrokerRestart, close_connections_named};
 use std::time::Duration;
-use support::{TestStack, close_connections_named, problem};
+use support::{TestStack, problem};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -263,6 +264,32 @@ async fn bad_input_is_problem_json_naming_the_field_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn an_oversized_body_is_refused_with_413_before_parsing() {
+    let stack = TestStack::start().await;
+    let trainer = stack.token(Role::Trainer, Uuid::now_v7(), None);
+    // Valid JSON, just too large: the default limit is 64 KiB.
+    let padding = "x".repeat(70 * 1024);
+    let body = json!({"display_name": padding, "location": {"lat": 0.0, "lon": 0.0}});
+    let response = stack
+        .client
+        .put(stack.url("/v1/trainers/me"))
+        .bearer_auth(&trainer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 413).await;
+    let response = stack
+        .client
+        .get(stack.url("/v1/trainers/me"))
+        .bearer_auth(&trainer)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+}
+
+#[tokio::test]
 async fn one_openapi_document_covers_every_service() {
     let stack = TestStack::start().await;
     let doc: serde_json::Value = stack
@@ -288,7 +315,7 @@ async fn one_openapi_document_covers_every_service() {
 async fn readiness_follows_the_broker_connection() {
     let stack = TestStack::start().await;
     stack.wait_for_readiness(200, Duration::from_secs(15)).await;
-    let closed = close_connections_named(&stack.prefix);
+    let closed = close_connections_named(&stack.prefix).unwrap();
     assert_eq!(closed, 3, "one connection per service");
     let down = stack.wait_for_readiness(503, Duration::from_secs(5)).await;
     assert!(
@@ -304,13 +331,131 @@ async fn readiness_follows_the_broker_connection() {
 async fn readiness_follows_a_broker_restart() {
     let stack = TestStack::start().await;
     stack.wait_for_readiness(200, Duration::from_secs(15)).await;
-    let _restart = support::BrokerRestart::stop();
+    let _restart = BrokerRestart::stop().unwrap();
     stack.wait_for_readiness(503, Duration::from_secs(10)).await;
     drop(_restart);
     stack.wait_for_readiness(200, Duration::from_secs(30)).await;
 }
 
-async fn count_rows(stack: &TestStack, service: &str, table: &str) -> i64 {
+#[tokio::test]
+async fn platform_admins_list_and_replay_each_services_dead_letters() {
+    let stack = TestStack::start().await;
+    let admin = stack.token(Role::PlatformAdmin, Uuid::now_v7(), None);
+    for service in ["referral", "booking", "notification"] {
+        let page: serde_json::Value = stack
+            .client
+            .get(stack.url(&format!("/admin/v1/dead-letters/{service}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["items"], json!([]), "{service}");
+    }
+    let clinic_admin = stack.token(Role::ClinicAdmin, Uuid::now_v7(), Some(Uuid::now_v7()));
+    let response = stack
+        .client
+        .get(stack.url("/admin/v1/dead-letters/booking"))
+        .bearer_auth(&clinic_admin)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 403).await;
+    let response = stack
+        .client
+        .get(stack.url("/admin/v1/dead-letters/nobody"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+
+    // A message the booking service's consumer parked earlier.
+    let id = Uuid::now_v7();
+    let message_id = Uuid::now_v7();
+    execute(
+        &stack,
+        "booking",
+        &format!(
+            "INSERT INTO dead_letters (id, parking_key, queue, message_id, message_type, routing_key, \
+             correlation_id, payload, reason, attempts) VALUES ('{id}', 'k1', '{}booking.referrals', \
+             '{message_id}', 'spotter.referral.v1.ReferralRequested', 'referral.referral_requested.v1', \
+             'r-1', '\\x0a01', 'permanent: no such clinic', 1)",
+            stack.prefix
+        ),
+    )
+    .await;
+    let page: serde_json::Value = stack
+        .client
+        .get(stack.url("/admin/v1/dead-letters/booking"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["id"], id.to_string());
+    assert_eq!(page["items"][0]["reason"], "permanent: no such clinic");
+    assert!(page["items"][0]["replayed_at"].is_null());
+
+    let replay = stack.url(&format!("/admin/v1/dead-letters/booking/{id}/replay"));
+    let response = stack
+        .client
+        .post(&replay)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let replayed: serde_json::Value = response.json().await.unwrap();
+    assert!(replayed["replayed_at"].is_string());
+    let response = stack
+        .client
+        .post(&replay)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 409).await;
+    // Another service does not know this id.
+    let elsewhere = stack.url(&format!("/admin/v1/dead-letters/referral/{id}/replay"));
+    let response = stack
+        .client
+        .post(&elsewhere)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+    // The replay is on its way to the parked message's own queue, not the exchange.
+    assert_eq!(
+        count_rows(
+            &stack,
+            "booking",
+            &format!("outbox WHERE message_id = '{message_id}' AND exchange = ''"),
+        )
+        .await,
+        1
+    );
+}
+
+async fn execute(stack: &TestStack, service: &str, sql: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    use secrecy::ExposeSecret;
+    let url = stack.databases[service]
+        .settings
+        .url
+        .expose_secret()
+        .to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+}
+
+/// `SELECT count(*) FROM <from_where>` in one service's database.
+async fn count_rows(stack: &TestStack, service: &str, from_where: &str) -> i64 {
     use diesel::sql_types::BigInt;
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     use secrecy::ExposeSecret;
@@ -325,7 +470,7 @@ async fn count_rows(stack: &TestStack, service: &str, table: &str) -> i64 {
         .expose_secret()
         .to_owned();
     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-    let count: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+    let count: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {from_where}"))
         .get_result(&mut conn)
         .await
         .unwrap();

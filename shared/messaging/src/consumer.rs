@@ -10,7 +10,7 @@
 use crate::broker::{BROKER_TIMEOUT, Broker, confirmed, pause};
 use crate::schema::inbox;
 use crate::topology::{self, RETRY_DELAYS};
-use crate::trace;
+use crate::{parked, trace};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
@@ -48,8 +48,9 @@ impl From<diesel::result::Error> for HandlerError {
 #[derive(Debug, Clone)]
 pub struct Incoming {
     pub message_id: Uuid,
+    /// The protobuf full name: what handlers dispatch on (it survives retries
+    /// and replays, which travel under a queue's name as routing key).
     pub message_type: String,
-    pub routing_key: String,
     pub correlation_id: Option<String>,
     pub payload: Vec<u8>,
     /// 1 on the first delivery, counting our own retries.
@@ -85,9 +86,10 @@ pub struct ConsumerSpec {
     pub concurrency: u16,
 }
 
-const ATTEMPT_HEADER: &str = "x-spotter-attempt";
-const PARK_REASON_HEADER: &str = "x-spotter-park-reason";
-const ROUTING_KEY_HEADER: &str = "x-spotter-routing-key";
+pub(crate) const ATTEMPT_HEADER: &str = "x-spotter-attempt";
+pub(crate) const PARK_REASON_HEADER: &str = "x-spotter-park-reason";
+pub(crate) const ROUTING_KEY_HEADER: &str = "x-spotter-routing-key";
+pub(crate) const PARKED_ID_HEADER: &str = "x-spotter-parked-id";
 
 pub struct Consumer {
     pool: Pool,
@@ -176,7 +178,35 @@ impl Consumer {
                     }
                 }
             });
-        work.await;
+        let parked = tokio::time::timeout(
+            BROKER_TIMEOUT,
+            channel.basic_consume(
+                topology::parked_queue(&queue).as_str().into(),
+                format!("{}-parked-{}", self.spec.name, Uuid::new_v4().simple())
+                    .as_str()
+                    .into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await??;
+        let queue = queue.as_str();
+        let record_parked =
+            parked
+                .take_until(shutdown.cancelled())
+                .for_each(|delivery| async move {
+                    match delivery {
+                        Ok(delivery) => {
+                            parked::record(&self.pool, &delivery, queue, shutdown).await
+                        }
+                        Err(err) => tracing::warn!(error = %err, "delivery error"),
+                    }
+                });
+        // Both streams share the channel: when one ends, the channel is gone.
+        tokio::select! {
+            () = work => {}
+            () = record_parked => {}
+        }
         if shutdown.is_cancelled() {
             return Ok(());
         }
@@ -320,7 +350,7 @@ async fn forward(publisher: &Channel, delivery: &Delivery, stop: &NextStop) -> b
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(stop.attempt));
     // Retries come back through a delay queue under the work queue's name;
-    // the first hop records the event's own routing key for handlers.
+    // the first hop records the event's own routing key for the dead-letter list.
     if !headers.inner().contains_key(ROUTING_KEY_HEADER) {
         headers.insert(
             ROUTING_KEY_HEADER.into(),
@@ -332,6 +362,11 @@ async fn forward(publisher: &Channel, delivery: &Delivery, stop: &NextStop) -> b
         headers.insert(
             PARK_REASON_HEADER.into(),
             AMQPValue::LongString(reason.as_str().into()),
+        );
+        // Names this parking, so recording it survives redelivery (see parked.rs).
+        headers.insert(
+            PARKED_ID_HEADER.into(),
+            AMQPValue::LongString(Uuid::now_v7().to_string().into()),
         );
     }
     let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
@@ -379,8 +414,6 @@ fn read(delivery: &Delivery) -> Result<Incoming, String> {
             .as_ref()
             .map(|t| t.to_string())
             .unwrap_or_default(),
-        routing_key: header_str(delivery, ROUTING_KEY_HEADER)
-            .unwrap_or_else(|| delivery.routing_key.to_string()),
         correlation_id: delivery
             .properties
             .correlation_id()
@@ -391,7 +424,7 @@ fn read(delivery: &Delivery) -> Result<Incoming, String> {
     })
 }
 
-fn header_str(delivery: &Delivery, name: &str) -> Option<String> {
+pub(crate) fn header_str(delivery: &Delivery, name: &str) -> Option<String> {
     match delivery.properties.headers().as_ref()?.inner().get(name)? {
         AMQPValue::LongString(value) => Some(value.to_string()),
         _ => None,

@@ -4,7 +4,9 @@
 
 pub mod broker;
 pub mod consumer;
+pub mod dead_letters;
 pub mod outbox;
+mod parked;
 mod schema;
 pub mod testing;
 pub mod topology;

@@ -4,6 +4,7 @@ diesel::table! {
     outbox (seq) {
         seq -> Int8,
         message_id -> Uuid,
+        exchange -> Nullable<Text>,
         routing_key -> Text,
         message_type -> Text,
         correlation_id -> Text,
@@ -20,5 +21,23 @@ diesel::table! {
         consumer -> Text,
         message_type -> Text,
         processed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dead_letters (id) {
+        id -> Uuid,
+        parking_key -> Text,
+        queue -> Text,
+        message_id -> Nullable<Uuid>,
+        message_type -> Text,
+        routing_key -> Text,
+        correlation_id -> Nullable<Text>,
+        payload -> Bytea,
+        traceparent -> Nullable<Text>,
+        reason -> Text,
+        attempts -> Int4,
+        parked_at -> Timestamptz,
+        replayed_at -> Nullable<Timestamptz>,
     }
 }

@@ -34,12 +34,23 @@ pub struct ServiceModule {
     pub tasks: Vec<BackgroundTask>,
 }
 
+/// Whether `path` is under any of `prefixes`, segment-wise: `/v1/clients`
+/// owns `/v1/clients/42` but not `/v1/clientsx`. Services describe the paths
+/// they own with it (the dev stack's routing, and the gateway's in deploy/).
+pub fn under_any(path: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// A started process: HTTP server plus background tasks, stopped together.
 pub struct Running {
     port: u16,
     server: Server,
     tasks: Vec<BackgroundTask>,
     shutdown: CancellationToken,
+    termination: TerminationSignal,
 }
 
 impl Running {
@@ -112,6 +123,7 @@ impl Running {
             server,
             tasks,
             shutdown,
+            termination: TerminationSignal::listen(),
         })
     }
 
@@ -137,7 +149,7 @@ impl Running {
             tokio::spawn(async move {
                 tokio::select! {
                     () = shutdown.cancelled() => {}
-                    () = termination_signal() => {
+                    () = self.termination.received() => {
                         tracing::info!("termination signal received, shutting down");
                     }
                 }
@@ -154,19 +166,39 @@ impl Running {
     }
 }
 
-async fn termination_signal() {
+/// SIGTERM and SIGINT, listened for from the moment the process starts
+/// serving: a signal that arrives between "listening" and the first await
+/// must stop the process gracefully, not kill it outright.
+struct TerminationSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl TerminationSignal {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn received(mut self) {
+        #[cfg(unix)]
+        if let Some((term, int)) = &mut self.streams {
             tokio::select! {
                 _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn openapi_document(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {

@@ -5,8 +5,10 @@
 //! service, [`Application`]) or beside the others in the dev stack
 //! ([`prepare_module`] per service, one [`Running`] for all).
 
+pub mod dead_letters;
 pub mod testing;
 
+use actix_web::web;
 use futures_util::future::BoxFuture;
 use spotter_auth::{AuthSettings, JwksSource, JwtVerifier};
 use spotter_db::{EmbeddedMigrations, Pool};
@@ -14,6 +16,7 @@ use spotter_messaging::Broker;
 use spotter_platform::settings::{AuthConfig, Settings};
 use spotter_platform::{Metrics, Running, ServiceModule};
 use std::marker::PhantomData;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// What a service's routes and tasks are built from.
@@ -54,19 +57,47 @@ pub async fn prepare_module<S: ServiceDefinition>(
         std::process::id()
     );
     let broker = Broker::start(&settings.broker, &connection_name, shutdown.clone());
-    S::module(Foundations {
+    let foundations = Foundations {
         settings,
         pool,
         broker,
         verifier,
         shutdown,
-    })
-    .await
+    };
+    let module = S::module(foundations.clone()).await?;
+    Ok(with_common_parts::<S>(module, &foundations))
+}
+
+/// What every service has beside its own routes: readiness of its database and
+/// broker, the relay of its outbox (replays of dead letters go out through it
+/// too, so even a pure consumer runs one), and the dead-letter admin API.
+fn with_common_parts<S: ServiceDefinition>(
+    mut module: ServiceModule,
+    foundations: &Foundations,
+) -> ServiceModule {
+    module.readiness.push(Arc::new(spotter_db::DbReadiness {
+        name: format!("{}.database", S::NAME),
+        pool: foundations.pool.clone(),
+    }));
+    module
+        .readiness
+        .push(foundations.broker.readiness(&format!("{}.broker", S::NAME)));
+    module.tasks.push(foundations.outbox_relay());
+    module.openapi.merge(dead_letters::openapi());
+    let own_routes = module.configure.clone();
+    let pool = web::Data::new(foundations.pool.clone());
+    let verifier = web::Data::new(foundations.verifier.clone());
+    module.configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(pool.clone()).app_data(verifier.clone());
+        own_routes(cfg);
+        dead_letters::configure(cfg, S::NAME);
+    });
+    module
 }
 
 impl Foundations {
-    /// The background task publishing this service's outbox (producers only).
-    pub fn outbox_relay(&self) -> spotter_platform::BackgroundTask {
+    /// The background task publishing this service's outbox.
+    fn outbox_relay(&self) -> spotter_platform::BackgroundTask {
         let relay = spotter_messaging::Relay::new(
             self.pool.clone(),
             self.broker.clone(),

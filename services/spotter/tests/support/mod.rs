@@ -60,7 +60,12 @@ impl TestStack {
         Self {
             base_url,
             auth,
-            client: reqwest::Client::new(),
+            // No pooled connections: a test that pauses (rabbitmqctl takes
+            // seconds) would otherwise race the server's 5 s keep-alive close.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             prefix,
             databases,
             shutdown,
@@ -106,43 +111,6 @@ impl Drop for TestStack {
     }
 }
 
-/// Runs `rabbitmqctl` with arguments, returning stdout.
-pub fn rabbitmqctl(args: &[&str]) -> String {
-    let output = std::process::Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl is installed with RabbitMQ");
-    assert!(
-        output.status.success(),
-        "rabbitmqctl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Closes every broker connection whose name contains `needle` (ours only:
-/// other tests share the broker). Returns how many were closed.
-pub fn close_connections_named(needle: &str) -> usize {
-    let listing = rabbitmqctl(&[
-        "list_connections",
-        "-q",
-        "--no-table-headers",
-        "pid",
-        "client_properties",
-    ]);
-    let mut closed = 0;
-    for line in listing.lines() {
-        let mut fields = line.split('\t');
-        if let (Some(pid), Some(properties)) = (fields.next(), fields.next())
-            && properties.contains(needle)
-        {
-            rabbitmqctl(&["close_connection", pid.trim(), "test cuts this connection"]);
-            closed += 1;
-        }
-    }
-    closed
-}
-
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status);
     let content_type = response
@@ -154,26 +122,4 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], status);
     body
-}
-
-/// Stops RabbitMQ's application for a serial test and always starts it again,
-/// even when the test fails.
-pub struct BrokerRestart;
-
-impl BrokerRestart {
-    pub fn stop() -> Self {
-        rabbitmqctl(&["stop_app"]);
-        Self
-    }
-}
-
-impl Drop for BrokerRestart {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("rabbitmqctl")
-            .arg("start_app")
-            .status();
-        let _ = std::process::Command::new("rabbitmqctl")
-            .args(["await_startup", "--timeout", "60"])
-            .status();
-    }
 }

@@ -3,7 +3,12 @@
 CREATE TABLE outbox (
     -- Enqueue order; the relay publishes each correlation's events in this order.
     seq BIGSERIAL PRIMARY KEY,
-    message_id UUID NOT NULL UNIQUE,
+    -- Not unique: a replayed dead letter goes out again under its original id,
+    -- so that consumers which did handle it skip it.
+    message_id UUID NOT NULL,
+    -- NULL: the events exchange. '' (the default exchange): straight to the
+    -- queue named by routing_key, which is how a replay reaches one consumer.
+    exchange TEXT,
     routing_key TEXT NOT NULL,
     message_type TEXT NOT NULL,
     -- The referral id: ordering key and AMQP correlation_id.

@@ -182,7 +182,7 @@ impl Relay {
 
 async fn lock_heads(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<PendingRow>> {
     diesel::sql_query(
-        "SELECT o.seq, o.message_id, o.routing_key, o.message_type, o.correlation_id, \
+        "SELECT o.seq, o.message_id, o.exchange, o.routing_key, o.message_type, o.correlation_id, \
                 o.payload, o.traceparent, o.created_at \
          FROM outbox o \
          WHERE o.published_at IS NULL \
@@ -204,6 +204,9 @@ struct PendingRow {
     seq: i64,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     message_id: Uuid,
+    /// `None`: the events exchange; `Some("")`: straight to a queue (replays).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    exchange: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Text)]
     routing_key: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -224,7 +227,7 @@ async fn publish_all(channel: &Channel, exchange: &str, rows: &[PendingRow]) -> 
     let mut pending = Vec::with_capacity(rows.len());
     for row in rows {
         let publish = channel.basic_publish(
-            exchange.into(),
+            row.exchange.as_deref().unwrap_or(exchange).into(),
             row.routing_key.as_str().into(),
             BasicPublishOptions {
                 mandatory: true,

@@ -2,5 +2,7 @@
 CREATE TABLE effects (
     id BIGSERIAL PRIMARY KEY,
     message_id UUID NOT NULL,
-    payload BYTEA NOT NULL
+    payload BYTEA NOT NULL,
+    -- The delivery attempt that succeeded (retries count up from 1).
+    attempt INTEGER NOT NULL
 );
