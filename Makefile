@@ -77,6 +77,7 @@ test-serial:
 	bash deploy/local/ensure-deps.sh || status=$$?; \
 	exit $$status
 
-# Placeholder until benchmarks exist.
-bench:
+# Benchmarks print their figures beside a baseline measured in the same run
+# (e.g. shared/messaging/benches/throughput.rs); none of them asserts a speed.
+bench: deps
 	$(CARGO) bench --workspace

@@ -62,6 +62,9 @@ pub struct Options {
     pub relays: usize,
     /// Extra queues bound to the routing key (a tap that counts publishes).
     pub taps: Vec<&'static str>,
+    /// Whether the consumer runs, and with how many deliveries in flight.
+    pub consume: bool,
+    pub concurrency: u16,
 }
 
 impl Default for Options {
@@ -70,6 +73,8 @@ impl Default for Options {
             handler: recording_handler(),
             relays: 1,
             taps: Vec::new(),
+            consume: true,
+            concurrency: 1,
         }
     }
 }
@@ -94,7 +99,7 @@ impl Harness {
         settings.exchange = format!("{prefix}spotter.events");
         settings.queue_prefix = prefix.clone();
         let shutdown = CancellationToken::new();
-        let pool = spotter_db::connect(&db.settings.url, 8).unwrap();
+        let pool = spotter_db::connect(&db.settings.url, 16).unwrap();
         let broker = Broker::start(&settings, &format!("test-{prefix}"), shutdown.clone());
         // Declared before anything publishes, so no test depends on how soon the
         // consumer gets to declaring them itself (it does so again, idempotently).
@@ -120,17 +125,19 @@ impl Harness {
             .unwrap();
             consumers.push((*tap).to_owned());
         }
-        let consumer = Consumer::new(
-            pool.clone(),
-            broker.clone(),
-            ConsumerSpec {
-                name: CONSUMER.to_owned(),
-                routing_keys: vec![ROUTING_KEY.to_owned()],
-                handler: options.handler,
-                concurrency: 1,
-            },
-        );
-        tokio::spawn(consumer.run(shutdown.clone()));
+        if options.consume {
+            let consumer = Consumer::new(
+                pool.clone(),
+                broker.clone(),
+                ConsumerSpec {
+                    name: CONSUMER.to_owned(),
+                    routing_keys: vec![ROUTING_KEY.to_owned()],
+                    handler: options.handler,
+                    concurrency: options.concurrency,
+                },
+            );
+            tokio::spawn(consumer.run(shutdown.clone()));
+        }
         for _ in 0..options.relays {
             let relay = Relay::new(
                 pool.clone(),

@@ -4,5 +4,7 @@ CREATE TABLE effects (
     message_id UUID NOT NULL,
     payload BYTEA NOT NULL,
     -- The delivery attempt that succeeded (retries count up from 1).
-    attempt INTEGER NOT NULL
+    attempt INTEGER NOT NULL,
+    -- When the effect was written (not the transaction start), for latency.
+    recorded_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
