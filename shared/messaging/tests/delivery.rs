@@ -158,3 +158,43 @@ async fn two_relays_publish_each_event_once_in_order_per_referral() {
         assert_eq!(steps, expected, "{referral} out of order");
     }
 }
+
+#[tokio::test]
+async fn published_rows_past_retention_are_pruned_and_pending_ones_kept() {
+    use diesel_async::RunQueryDsl;
+    // Rows written before the relay starts: one published long ago, one
+    // published recently, one never published (no queue takes it: unroutable).
+    let h = Harness::with(Options {
+        relays: 0,
+        ..Options::default()
+    })
+    .await;
+    let mut conn = h.connection().await;
+    for (age, published) in [("8 days", true), ("1 day", true), ("8 days", false)] {
+        diesel::sql_query(format!(
+            "INSERT INTO outbox (message_id, routing_key, message_type, correlation_id, payload, \
+             created_at, published_at) VALUES ('{}', 'nobody.listens.v1', 't', 'r-{age}-{published}', \
+             '\\x00', now() - interval '{age}', {})",
+            uuid::Uuid::now_v7(),
+            if published { format!("now() - interval '{age}'") } else { "NULL".to_owned() }
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let relay = spotter_messaging::Relay::new(
+        h.pool.clone(),
+        h.broker.clone(),
+        h.db.settings.url.clone(),
+        spotter_messaging::RelayConfig::default(),
+    );
+    tokio::spawn(relay.run(h.shutdown.clone()));
+    // The first idle round prunes; the unroutable row stays pending, retried.
+    h.wait_for_count("SELECT count(*) AS n FROM outbox", 2)
+        .await;
+    assert_eq!(
+        h.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+            .await,
+        1
+    );
+}

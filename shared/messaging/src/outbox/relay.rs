@@ -97,12 +97,14 @@ impl Relay {
                 if shutdown.is_cancelled() {
                     return;
                 }
+                // Rate-limited, and not only when idle: a row that keeps failing
+                // (an unroutable event) must not stop the pruning of the rest.
+                self.prune_now_and_then(&mut last_prune).await;
                 match self.publish_batch(&channel).await {
                     Ok(Round {
                         failed: 0,
                         published: 0,
                     }) => {
-                        self.prune_now_and_then(&mut last_prune).await;
                         tokio::select! {
                             () = shutdown.cancelled() => return,
                             _ = wake_rx.recv() => {}
@@ -163,7 +165,7 @@ impl Relay {
     }
 
     /// Deletes published rows past retention, at most every `PRUNE_EVERY`:
-    /// idle rounds come every poll interval and need not each run a DELETE.
+    /// rounds come many times a second and need not each run a DELETE.
     async fn prune_now_and_then(&self, last_prune: &mut Option<Instant>) {
         if last_prune.is_some_and(|at| at.elapsed() < PRUNE_EVERY) {
             return;
