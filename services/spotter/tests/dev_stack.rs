@@ -1,23 +1,28 @@
 //! The foundation, as a user of the dev stack meets it: health, auth at every
 //! service, problem+json for bad input, one OpenAPI document, readiness that
-//! follows the broker.
+//! follows the broker, the dead-letter admin API.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+use reqwest::Method;
 use serde_json::json;
 use spotter_auth::Role;
 use spotter_auth::testing::TestAuth;
 use spotter_messaging::testing::{BrokerRestart, close_connections_named};
 use std::time::Duration;
-use support::{TestStack, problem};
+use support::{TestStack, body, problem};
 use uuid::Uuid;
+
+fn clinic(name: &str, timezone: &str) -> serde_json::Value {
+    json!({"name": name, "timezone": timezone, "location": {"lat": 51.5, "lon": -0.1}, "service_radius_km": 10.0, "accepts_referrals": true})
+}
 
 #[tokio::test]
 async fn stack_is_live_and_ready_with_every_dependency_checked() {
     let stack = TestStack::start().await;
-    let live = stack.client.get(stack.url("/livez")).send().await.unwrap();
+    let live = stack.send(Method::GET, "/livez", None, None).await;
     assert_eq!(live.status(), 200);
     let ready = stack.wait_for_readiness(200, Duration::from_secs(15)).await;
     for check in [
@@ -30,12 +35,7 @@ async fn stack_is_live_and_ready_with_every_dependency_checked() {
     ] {
         assert_eq!(ready["checks"][check], "ok", "{ready}");
     }
-    let metrics = stack
-        .client
-        .get(stack.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let metrics = stack.send(Method::GET, "/metrics", None, None).await;
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("spotter_http_requests_total"), "{text}");
@@ -51,69 +51,39 @@ async fn each_service_accepts_our_tokens_and_refuses_another_key() {
 
     // referral: a trainer's own profile
     let profile = json!({"display_name": "Sam", "location": {"lat": 51.5, "lon": -0.12}, "certifications": ["REPs L3"]});
-    let put = stack
-        .client
-        .put(stack.url("/v1/trainers/me"))
-        .bearer_auth(&trainer_token)
-        .json(&profile)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
-    let got: serde_json::Value = stack
-        .client
-        .get(stack.url("/v1/trainers/me"))
-        .bearer_auth(&trainer_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    body(
+        stack.put("/v1/trainers/me", &trainer_token, &profile).await,
+        200,
+    )
+    .await;
+    let got = body(stack.get("/v1/trainers/me", &trainer_token).await, 200).await;
     assert_eq!(got["id"], trainer.to_string());
     assert_eq!(got["location"]["lat"], 51.5);
 
     // booking: a platform admin creates a clinic
-    let clinic = json!({"name": "Knee Clinic", "timezone": "Europe/London", "location": {"lat": 51.5, "lon": -0.1}, "service_radius_km": 10.0, "accepts_referrals": true});
-    let created = stack
-        .client
-        .post(stack.url("/admin/v1/clinics"))
-        .bearer_auth(&admin_token)
-        .json(&clinic)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let new_clinic = clinic("Knee Clinic", "Europe/London");
+    body(
+        stack
+            .post("/admin/v1/clinics", &admin_token, &new_clinic)
+            .await,
+        201,
+    )
+    .await;
 
     // notification: the caller's inbox
-    let inbox: serde_json::Value = stack
-        .client
-        .get(stack.url("/v1/notifications"))
-        .bearer_auth(&trainer_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inbox = body(stack.get("/v1/notifications", &trainer_token).await, 200).await;
     assert_eq!(inbox["items"], json!([]));
 
     // The same calls with a token from a key we don't trust.
-    let stranger = TestAuth::new();
-    let forged = stranger.token(Role::PlatformAdmin, admin, None);
+    let forged = TestAuth::new().token(Role::PlatformAdmin, admin, None);
     for (method, path) in [
-        (reqwest::Method::GET, "/v1/trainers/me"),
-        (reqwest::Method::POST, "/admin/v1/clinics"),
-        (reqwest::Method::GET, "/v1/notifications"),
+        (Method::GET, "/v1/trainers/me"),
+        (Method::POST, "/admin/v1/clinics"),
+        (Method::GET, "/v1/notifications"),
     ] {
         let response = stack
-            .client
-            .request(method, stack.url(path))
-            .bearer_auth(&forged)
-            .json(&clinic)
-            .send()
-            .await
-            .unwrap();
+            .send(method, path, Some(&forged), Some(&new_clinic))
+            .await;
         problem(response, 401).await;
     }
 }
@@ -122,59 +92,30 @@ async fn each_service_accepts_our_tokens_and_refuses_another_key() {
 async fn roles_and_clinics_are_enforced() {
     let stack = TestStack::start().await;
     let admin_token = stack.token(Role::PlatformAdmin, Uuid::now_v7(), None);
-    let clinic = json!({"name": "A", "timezone": "Europe/London", "location": {"lat": 51.5, "lon": -0.1}, "service_radius_km": 10.0});
-    let created: serde_json::Value = stack
-        .client
-        .post(stack.url("/admin/v1/clinics"))
-        .bearer_auth(&admin_token)
-        .json(&clinic)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let new_clinic = clinic("A", "Europe/London");
+    let created = body(
+        stack
+            .post("/admin/v1/clinics", &admin_token, &new_clinic)
+            .await,
+        201,
+    )
+    .await;
     let clinic_id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/admin/v1/clinics/{clinic_id}");
 
     let own_admin = stack.token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic_id));
-    let response = stack
-        .client
-        .get(stack.url(&path))
-        .bearer_auth(&own_admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-
+    body(stack.get(&path, &own_admin).await, 200).await;
     let other_admin = stack.token(Role::ClinicAdmin, Uuid::now_v7(), Some(Uuid::now_v7()));
-    let response = stack
-        .client
-        .get(stack.url(&path))
-        .bearer_auth(&other_admin)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 404).await;
-
+    problem(stack.get(&path, &other_admin).await, 404).await;
     let trainer = stack.token(Role::Trainer, Uuid::now_v7(), None);
-    let response = stack
-        .client
-        .get(stack.url(&path))
-        .bearer_auth(&trainer)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 403).await;
-    let response = stack
-        .client
-        .post(stack.url("/admin/v1/clinics"))
-        .bearer_auth(&own_admin)
-        .json(&clinic)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 403).await;
+    problem(stack.get(&path, &trainer).await, 403).await;
+    problem(
+        stack
+            .post("/admin/v1/clinics", &own_admin, &new_clinic)
+            .await,
+        403,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -183,13 +124,11 @@ async fn bad_input_is_problem_json_naming_the_field_and_changes_nothing() {
     let trainer = stack.token(Role::Trainer, Uuid::now_v7(), None);
     let admin = stack.token(Role::PlatformAdmin, Uuid::now_v7(), None);
 
-    let response = stack
-        .client
-        .get(stack.url("/v1/nowhere"))
-        .send()
-        .await
-        .unwrap();
-    problem(response, 404).await;
+    problem(
+        stack.send(Method::GET, "/v1/nowhere", None, None).await,
+        404,
+    )
+    .await;
 
     let response = stack
         .client
@@ -202,27 +141,21 @@ async fn bad_input_is_problem_json_naming_the_field_and_changes_nothing() {
         .unwrap();
     problem(response, 400).await;
 
-    let response = stack
-        .client
-        .put(stack.url("/v1/trainers/me"))
-        .bearer_auth(&trainer)
-        .json(&json!({"display_name": "Sam", "location": {"lat": 123.0, "lon": "east"}}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(response, 422).await;
-    assert_eq!(body["errors"][0]["field"], "location.lon", "{body}");
+    let wrong_type = json!({"display_name": "Sam", "location": {"lat": 123.0, "lon": "east"}});
+    let found = problem(
+        stack.put("/v1/trainers/me", &trainer, &wrong_type).await,
+        422,
+    )
+    .await;
+    assert_eq!(found["errors"][0]["field"], "location.lon", "{found}");
 
-    let response = stack
-        .client
-        .put(stack.url("/v1/trainers/me"))
-        .bearer_auth(&trainer)
-        .json(&json!({"display_name": " ", "location": {"lat": 123.0, "lon": 0.0}}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(response, 422).await;
-    let fields: Vec<&str> = body["errors"]
+    let out_of_range = json!({"display_name": " ", "location": {"lat": 123.0, "lon": 0.0}});
+    let found = problem(
+        stack.put("/v1/trainers/me", &trainer, &out_of_range).await,
+        422,
+    )
+    .await;
+    let fields: Vec<&str> = found["errors"]
         .as_array()
         .unwrap()
         .iter()
@@ -230,37 +163,20 @@ async fn bad_input_is_problem_json_naming_the_field_and_changes_nothing() {
         .collect();
     assert_eq!(fields, ["display_name", "location.lat"]);
 
-    let response = stack
-        .client
-        .post(stack.url("/admin/v1/clinics"))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "A", "timezone": "Mars/Olympus", "location": {"lat": 0.0, "lon": 0.0}, "service_radius_km": 10.0}))
-        .send()
-        .await
-        .unwrap();
-    let body = problem(response, 422).await;
-    assert_eq!(body["errors"][0]["field"], "timezone");
+    let martian = clinic("A", "Mars/Olympus");
+    let found = problem(stack.post("/admin/v1/clinics", &admin, &martian).await, 422).await;
+    assert_eq!(found["errors"][0]["field"], "timezone");
 
     // Nothing was written by any of the refused requests.
-    let response = stack
-        .client
-        .get(stack.url("/v1/trainers/me"))
-        .bearer_auth(&trainer)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 404).await;
+    problem(stack.get("/v1/trainers/me", &trainer).await, 404).await;
     assert_eq!(count_rows(&stack, "booking", "clinics").await, 0);
 
-    let response = stack
-        .client
-        .get(stack.url("/v1/notifications?limit=500"))
-        .bearer_auth(&trainer)
-        .send()
-        .await
-        .unwrap();
-    let body = problem(response, 422).await;
-    assert_eq!(body["errors"][0]["field"], "limit");
+    let found = problem(
+        stack.get("/v1/notifications?limit=500", &trainer).await,
+        422,
+    )
+    .await;
+    assert_eq!(found["errors"][0]["field"], "limit");
 }
 
 #[tokio::test]
@@ -269,40 +185,30 @@ async fn an_oversized_body_is_refused_with_413_before_parsing() {
     let trainer = stack.token(Role::Trainer, Uuid::now_v7(), None);
     // Valid JSON, just too large: the default limit is 64 KiB.
     let padding = "x".repeat(70 * 1024);
-    let body = json!({"display_name": padding, "location": {"lat": 0.0, "lon": 0.0}});
-    let response = stack
-        .client
-        .put(stack.url("/v1/trainers/me"))
-        .bearer_auth(&trainer)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 413).await;
-    let response = stack
-        .client
-        .get(stack.url("/v1/trainers/me"))
-        .bearer_auth(&trainer)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 404).await;
+    let oversized = json!({"display_name": padding, "location": {"lat": 0.0, "lon": 0.0}});
+    problem(
+        stack.put("/v1/trainers/me", &trainer, &oversized).await,
+        413,
+    )
+    .await;
+    problem(stack.get("/v1/trainers/me", &trainer).await, 404).await;
 }
 
 #[tokio::test]
 async fn one_openapi_document_covers_every_service() {
     let stack = TestStack::start().await;
-    let doc: serde_json::Value = stack
-        .client
-        .get(stack.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = body(
+        stack.send(Method::GET, "/openapi.json", None, None).await,
+        200,
+    )
+    .await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/v1/trainers/me", "/admin/v1/clinics", "/v1/notifications"] {
+    for path in [
+        "/v1/trainers/me",
+        "/admin/v1/clinics",
+        "/v1/notifications",
+        "/admin/v1/dead-letters/{service}",
+    ] {
         assert!(
             doc["paths"][path].is_object(),
             "{path} missing from the document"
@@ -342,35 +248,23 @@ async fn platform_admins_list_and_replay_each_services_dead_letters() {
     let stack = TestStack::start().await;
     let admin = stack.token(Role::PlatformAdmin, Uuid::now_v7(), None);
     for service in ["referral", "booking", "notification"] {
-        let page: serde_json::Value = stack
-            .client
-            .get(stack.url(&format!("/admin/v1/dead-letters/{service}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/admin/v1/dead-letters/{service}");
+        let page = body(stack.get(&path, &admin).await, 200).await;
         assert_eq!(page["items"], json!([]), "{service}");
     }
     let clinic_admin = stack.token(Role::ClinicAdmin, Uuid::now_v7(), Some(Uuid::now_v7()));
-    let response = stack
-        .client
-        .get(stack.url("/admin/v1/dead-letters/booking"))
-        .bearer_auth(&clinic_admin)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 403).await;
-    let response = stack
-        .client
-        .get(stack.url("/admin/v1/dead-letters/nobody"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 404).await;
+    problem(
+        stack
+            .get("/admin/v1/dead-letters/booking", &clinic_admin)
+            .await,
+        403,
+    )
+    .await;
+    problem(
+        stack.get("/admin/v1/dead-letters/nobody", &admin).await,
+        404,
+    )
+    .await;
 
     // A message the booking service's consumer parked earlier.
     let id = Uuid::now_v7();
@@ -387,59 +281,25 @@ async fn platform_admins_list_and_replay_each_services_dead_letters() {
         ),
     )
     .await;
-    let page: serde_json::Value = stack
-        .client
-        .get(stack.url("/admin/v1/dead-letters/booking"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = body(
+        stack.get("/admin/v1/dead-letters/booking", &admin).await,
+        200,
+    )
+    .await;
     assert_eq!(page["items"][0]["id"], id.to_string());
     assert_eq!(page["items"][0]["reason"], "permanent: no such clinic");
     assert!(page["items"][0]["replayed_at"].is_null());
 
-    let replay = stack.url(&format!("/admin/v1/dead-letters/booking/{id}/replay"));
-    let response = stack
-        .client
-        .post(&replay)
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let replayed: serde_json::Value = response.json().await.unwrap();
+    let replay = format!("/admin/v1/dead-letters/booking/{id}/replay");
+    let replayed = body(stack.post(&replay, &admin, &json!({})).await, 202).await;
     assert!(replayed["replayed_at"].is_string());
-    let response = stack
-        .client
-        .post(&replay)
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 409).await;
+    problem(stack.post(&replay, &admin, &json!({})).await, 409).await;
     // Another service does not know this id.
-    let elsewhere = stack.url(&format!("/admin/v1/dead-letters/referral/{id}/replay"));
-    let response = stack
-        .client
-        .post(&elsewhere)
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    problem(response, 404).await;
+    let elsewhere = format!("/admin/v1/dead-letters/referral/{id}/replay");
+    problem(stack.post(&elsewhere, &admin, &json!({})).await, 404).await;
     // The replay is on its way to the parked message's own queue, not the exchange.
-    assert_eq!(
-        count_rows(
-            &stack,
-            "booking",
-            &format!("outbox WHERE message_id = '{message_id}' AND exchange = ''"),
-        )
-        .await,
-        1
-    );
+    let outbox = format!("outbox WHERE message_id = '{message_id}' AND exchange = ''");
+    assert_eq!(count_rows(&stack, "booking", &outbox).await, 1);
 }
 
 async fn execute(stack: &TestStack, service: &str, sql: &str) {

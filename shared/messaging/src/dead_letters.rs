@@ -30,14 +30,17 @@ pub struct Parked {
     pub attempts: i32,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A parked message as the admin API shows it (the payload stays in the table).
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = dead_letters)]
 pub struct DeadLetter {
     pub id: Uuid,
+    /// The consumer's work queue, where a replay sends it.
     pub queue: String,
     pub message_id: Option<Uuid>,
     pub message_type: String,
     pub routing_key: String,
+    /// The referral the message belongs to.
     pub correlation_id: Option<String>,
     pub reason: String,
     pub attempts: i32,

@@ -4,53 +4,17 @@
 //! service so a gateway routes it by prefix like everything else.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use spotter_auth::PlatformAdmin;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_messaging::dead_letters::{self, DeadLetter, ReplayError};
 use spotter_platform::pagination::{Page, PageParams};
 use spotter_platform::problem::Problem;
 use spotter_platform::{ApiError, ApiResult};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Which service this process is, for the `{service}` path segment.
 #[derive(Clone, Copy)]
 pub struct ServiceName(pub &'static str);
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetterView {
-    pub id: Uuid,
-    /// The consumer's work queue, where a replay sends it.
-    pub queue: String,
-    pub message_id: Option<Uuid>,
-    pub message_type: String,
-    pub routing_key: String,
-    /// The referral the message belongs to.
-    pub correlation_id: Option<String>,
-    pub reason: String,
-    pub attempts: i32,
-    pub parked_at: DateTime<Utc>,
-    pub replayed_at: Option<DateTime<Utc>>,
-}
-
-impl From<DeadLetter> for DeadLetterView {
-    fn from(d: DeadLetter) -> Self {
-        Self {
-            id: d.id,
-            queue: d.queue,
-            message_id: d.message_id,
-            message_type: d.message_type,
-            routing_key: d.routing_key,
-            correlation_id: d.correlation_id,
-            reason: d.reason,
-            attempts: d.attempts,
-            parked_at: d.parked_at,
-            replayed_at: d.replayed_at,
-        }
-    }
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig, service: &'static str) {
     cfg.app_data(web::Data::new(ServiceName(service)))
@@ -78,7 +42,7 @@ fn check_service(requested: &str, this: &ServiceName) -> ApiResult<()> {
         PageParams,
     ),
     responses(
-        (status = 200, description = "Parked messages, newest first", body = Page<DeadLetterView>),
+        (status = 200, description = "Parked messages, newest first", body = Page<DeadLetter>),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not this service", body = Problem, content_type = "application/problem+json"),
@@ -92,19 +56,14 @@ pub async fn list(
     this: web::Data<ServiceName>,
     service: web::Path<String>,
     params: web::Query<PageParams>,
-) -> ApiResult<web::Json<Page<DeadLetterView>>> {
+) -> ApiResult<web::Json<Page<DeadLetter>>> {
     check_service(&service, &this)?;
     let (limit, cursor) = params.parse()?;
     let mut conn = checkout(&pool).await?;
     let rows = dead_letters::list(&mut conn, limit + 1, cursor)
         .await
         .map_err(db_error)?;
-    let views = rows.into_iter().map(DeadLetterView::from).collect();
-    Ok(web::Json(Page::from_rows(
-        views,
-        limit,
-        |d: &DeadLetterView| d.id,
-    )))
+    Ok(web::Json(Page::from_rows(rows, limit, |d| d.id)))
 }
 
 #[utoipa::path(
@@ -116,7 +75,7 @@ pub async fn list(
         ("id" = Uuid, Path, description = "The dead letter"),
     ),
     responses(
-        (status = 202, description = "Queued for redelivery to its consumer", body = DeadLetterView),
+        (status = 202, description = "Queued for redelivery to its consumer", body = DeadLetter),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such dead letter here", body = Problem, content_type = "application/problem+json"),
@@ -142,13 +101,13 @@ pub async fn replay(
             }
             ReplayError::Database(err) => db_error(err),
         })?;
-    Ok(HttpResponse::Accepted().json(DeadLetterView::from(replayed)))
+    Ok(HttpResponse::Accepted().json(replayed))
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list, replay),
-    components(schemas(DeadLetterView)),
+    components(schemas(DeadLetter)),
     tags((name = "operations", description = "Parked messages: list and replay"))
 )]
 struct DeadLetterApi;

@@ -81,6 +81,49 @@ impl TestStack {
         format!("{}{path}", self.base_url)
     }
 
+    /// A request as the app makes it: bearer token (if any), JSON body (if any).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn put(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
     pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> String {
         self.auth.token(role, sub, clinic)
     }
@@ -109,6 +152,12 @@ impl Drop for TestStack {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Asserts the status of a successful response and returns its JSON body.
+pub async fn body(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status);
+    response.json().await.unwrap()
 }
 
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
