@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Admin, PlatformAdmin};
 use spotter_db::{Pool, checkout, db_error};
-use spotter_platform::problem::Problem;
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::validate::{Location, check_text, finish};
 use spotter_platform::{ApiError, ApiResult, FieldError, Json};
 use utoipa::ToSchema;
@@ -105,10 +105,8 @@ impl NewClinic {
     request_body = NewClinic,
     responses(
         (status = 201, description = "The clinic", body = Clinic),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems,
     ),
     security(("bearer" = []))
 )]
@@ -147,9 +145,8 @@ pub async fn create(
     params(("clinic_id" = Uuid, Path, description = "The clinic")),
     responses(
         (status = 200, description = "The clinic", body = Clinic),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such clinic, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        NotFoundProblem,
     ),
     security(("bearer" = []))
 )]

@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::Trainer;
 use spotter_db::{Pool, checkout, db_error};
+use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
 use spotter_platform::validate::{Location, check_text, finish};
 use spotter_platform::{ApiResult, Json};
@@ -89,9 +90,8 @@ impl TrainerProfileInput {
     tag = "trainers",
     responses(
         (status = 200, description = "The caller's profile", body = TrainerProfile),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a trainer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No profile yet: PUT one first", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
     ),
     security(("bearer" = []))
 )]
@@ -116,10 +116,8 @@ pub async fn get_me(
     request_body = TrainerProfileInput,
     responses(
         (status = 200, description = "The profile as stored", body = TrainerProfile),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a trainer", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems,
     ),
     security(("bearer" = []))
 )]

@@ -215,6 +215,25 @@ async fn one_openapi_document_covers_every_service() {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Errors are documented with their problem+json bodies.
+    let put = &doc["paths"]["/v1/trainers/me"]["put"]["responses"];
+    for status in ["200", "400", "401", "403", "422"] {
+        assert!(
+            put[status].is_object(),
+            "PUT /v1/trainers/me lacks {status}: {put}"
+        );
+    }
+    assert!(
+        put["422"]["content"]["application/problem+json"].is_object(),
+        "{put}"
+    );
+    let replay = &doc["paths"]["/admin/v1/dead-letters/{service}/{id}/replay"]["post"]["responses"];
+    for status in ["202", "401", "403", "404", "409"] {
+        assert!(
+            replay[status].is_object(),
+            "replay lacks {status}: {replay}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -21,3 +21,39 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+use crate::problem::Problem;
+
+/// The 401 and 403 every authenticated endpoint can answer; listed once here
+/// and named in each path's `responses(...)`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its derive is used, by the OpenAPI document
+pub enum AuthProblems {
+    /// No valid token (problem+json)
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The caller's role may not do this (problem+json)
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// The 400 and 422 of an endpoint that reads a JSON body.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum InputProblems {
+    /// Malformed JSON (problem+json)
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// Invalid fields, each named in `errors` (problem+json)
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+}
+
+/// Unknown, or not the caller's to see: the same answer on purpose.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum NotFoundProblem {
+    /// No such resource, or not the caller's (problem+json)
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use spotter_auth::PlatformAdmin;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_messaging::dead_letters::{self, DeadLetter, ReplayError};
+use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
 use spotter_platform::problem::Problem;
 use spotter_platform::{ApiError, ApiResult};
@@ -43,9 +44,8 @@ fn check_service(requested: &str, this: &ServiceName) -> ApiResult<()> {
     ),
     responses(
         (status = 200, description = "Parked messages, newest first", body = Page<DeadLetter>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not this service", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        NotFoundProblem,
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -76,9 +76,8 @@ pub async fn list(
     ),
     responses(
         (status = 202, description = "Queued for redelivery to its consumer", body = DeadLetter),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a platform admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such dead letter here", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        NotFoundProblem,
         (status = 409, description = "Already replayed", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
