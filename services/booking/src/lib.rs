@@ -1,10 +1,15 @@
 //! The booking service: clinics, booking policies, physios, hours, time off,
 //! matching and appointments that can never double-book (DESIGN §2, §5).
 
-mod clinics;
+pub mod admin;
+pub mod appointments;
+pub mod consumer;
+pub mod domain;
+pub mod engine;
 mod openapi;
 mod routes;
 mod schema;
+pub mod waitlist;
 
 use futures_util::future::BoxFuture;
 use spotter_db::{EmbeddedMigrations, embed_migrations};

@@ -1,13 +1,38 @@
+use crate::admin::{clinics, hours, physios, policy, schedule, time_off};
+use crate::appointments::{actions, api};
 use spotter_platform::openapi::BearerAuth;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Spotter booking service", version = "1"),
-    paths(crate::clinics::create, crate::clinics::get),
+    paths(
+        clinics::create,
+        clinics::get,
+        clinics::update,
+        policy::put,
+        physios::add,
+        physios::list,
+        physios::update,
+        hours::put,
+        time_off::add,
+        time_off::remove,
+        schedule::appointments,
+        schedule::waitlist,
+        api::list_mine,
+        api::get,
+        actions::complete,
+        actions::no_show,
+        actions::cancel_by_clinic,
+        actions::reschedule,
+    ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "clinics", description = "Clinics, run by their admins"))
+    tags(
+        (name = "clinics", description = "Clinics, their booking policy, diary and waitlist"),
+        (name = "physios", description = "Physios, their weekly hours and time off"),
+        (name = "appointments", description = "Appointments: the physio's diary and its changes"),
+    )
 )]
 struct BookingApi;
 

@@ -1,9 +1,12 @@
-//! Every path the booking service serves, in one tree.
+//! Every path the booking service serves, in one tree, and its workers.
 
-use crate::{clinics, openapi};
+use crate::admin::{clinics, hours, physios, policy, schedule, time_off};
+use crate::appointments::{actions, api};
+use crate::{consumer, openapi, waitlist};
 use actix_web::web;
-use spotter_platform::ServiceModule;
+use spotter_messaging::Consumer;
 use spotter_platform::http::under_any;
+use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -20,17 +23,83 @@ pub fn owns_path(path: &str) -> bool {
     under_any(path, &PREFIXES)
 }
 
-pub fn module(_foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.route("/admin/v1/clinics", web::post().to(clinics::create))
-            .route("/admin/v1/clinics/{clinic_id}", web::get().to(clinics::get));
-    });
+fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/v1/clinics", web::post().to(clinics::create))
+        .service(
+            web::resource("/admin/v1/clinics/{clinic_id}")
+                .route(web::get().to(clinics::get))
+                .route(web::patch().to(clinics::update)),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/booking-policy",
+            web::put().to(policy::put),
+        )
+        .service(
+            web::resource("/admin/v1/clinics/{clinic_id}/physios")
+                .route(web::post().to(physios::add))
+                .route(web::get().to(physios::list)),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/appointments",
+            web::get().to(schedule::appointments),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/waitlist",
+            web::get().to(schedule::waitlist),
+        )
+        .route(
+            "/admin/v1/physios/{physio_id}",
+            web::patch().to(physios::update),
+        )
+        .route(
+            "/admin/v1/physios/{physio_id}/weekly-hours",
+            web::put().to(hours::put),
+        )
+        .route(
+            "/admin/v1/physios/{physio_id}/time-off",
+            web::post().to(time_off::add),
+        )
+        .route(
+            "/admin/v1/physios/{physio_id}/time-off/{time_off_id}",
+            web::delete().to(time_off::remove),
+        )
+        .route("/v1/appointments", web::get().to(api::list_mine))
+        .route("/v1/appointments/{appointment_id}", web::get().to(api::get))
+        .route(
+            "/v1/appointments/{appointment_id}/complete",
+            web::post().to(actions::complete),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/no-show",
+            web::post().to(actions::no_show),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/cancel",
+            web::post().to(actions::cancel_by_clinic),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/reschedule",
+            web::post().to(actions::reschedule),
+        );
+}
+
+pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
+    let consumer = Consumer::new(
+        foundations.pool.clone(),
+        foundations.broker.clone(),
+        consumer::spec(),
+    );
+    let consume: BackgroundTask = Box::new(move |shutdown| Box::pin(consumer.run(shutdown)));
+    let pool = foundations.pool.clone();
+    let url = foundations.settings.database.url.clone();
+    let retry_waitlist: BackgroundTask =
+        Box::new(move |shutdown| Box::pin(waitlist::run(pool, url, shutdown)));
     Ok(ServiceModule {
         name: "booking",
         owns_path,
-        configure,
+        configure: Arc::new(configure),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: Vec::new(),
+        tasks: vec![consume, retry_waitlist],
     })
 }

@@ -11,5 +11,98 @@ diesel::table! {
         accepts_referrals -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        assessment_minutes -> Int4,
+        follow_up_minutes -> Int4,
+        buffer_minutes -> Int4,
+        min_notice_minutes -> Int4,
+        horizon_days -> Int4,
     }
 }
+
+diesel::table! {
+    physios (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        display_name -> Text,
+        specialties -> Array<Text>,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    weekly_hours (physio_id, weekday, start_time) {
+        physio_id -> Uuid,
+        weekday -> Int2,
+        start_time -> Time,
+        end_time -> Time,
+    }
+}
+
+diesel::table! {
+    time_off (id) {
+        id -> Uuid,
+        physio_id -> Uuid,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    referral_requests (referral_id) {
+        referral_id -> Uuid,
+        trainer_id -> Uuid,
+        client_id -> Uuid,
+        body_region -> Text,
+        priority -> Text,
+        lat -> Float8,
+        lon -> Float8,
+        requested_at -> Timestamptz,
+        attempt -> Int4,
+        state -> Text,
+        waitlisted_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    referral_cancellations (referral_id) {
+        referral_id -> Uuid,
+        cancelled_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    appointments (id) {
+        id -> Uuid,
+        referral_id -> Uuid,
+        trainer_id -> Uuid,
+        client_id -> Uuid,
+        physio_id -> Uuid,
+        clinic_id -> Uuid,
+        priority -> Text,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        status -> Text,
+        target_missed -> Bool,
+        cancelled_by -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(physios -> clinics (clinic_id));
+diesel::joinable!(appointments -> physios (physio_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    clinics,
+    physios,
+    weekly_hours,
+    time_off,
+    referral_requests,
+    referral_cancellations,
+    appointments
+);

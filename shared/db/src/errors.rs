@@ -12,29 +12,10 @@ pub async fn checkout(pool: &Pool) -> Result<crate::Conn, ApiError> {
     })
 }
 
-/// diesel errors as API errors: a missing row is 404, an overlap refused by an
-/// exclusion constraint is 409, a lost connection is 503, anything else is ours.
+/// diesel errors as API errors (the mapping is `ApiError`'s `From`; this
+/// name reads well in `.map_err(db_error)`).
 pub fn db_error(err: diesel::result::Error) -> ApiError {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match &err {
-        Error::NotFound => ApiError::NotFound,
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-            ApiError::Unavailable("the database connection was lost; retry shortly".to_owned())
-        }
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            ApiError::Conflict(format!(
-                "already exists ({})",
-                info.constraint_name().unwrap_or("unique")
-            ))
-        }
-        Error::DatabaseError(_, info) if is_exclusion_violation(info.message()) => {
-            ApiError::Conflict("the time is already taken".to_owned())
-        }
-        _ => ApiError::Internal(anyhow::Error::new(err)),
-    }
+    err.into()
 }
 
-/// SQLSTATE 23P01 surfaces through diesel as an `Unknown` kind; its message is stable.
-pub fn is_exclusion_violation(message: &str) -> bool {
-    message.contains("conflicting key value violates exclusion constraint")
-}
+pub use spotter_platform::problem::is_exclusion_violation;

@@ -6,6 +6,7 @@
 
 mod create;
 mod errors;
+mod listen;
 mod migrate;
 mod pool;
 pub mod testing;
@@ -13,5 +14,6 @@ pub mod testing;
 pub use create::ensure_database_exists;
 pub use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 pub use errors::{checkout, db_error, is_exclusion_violation};
+pub use listen::{listen, notify};
 pub use migrate::run_migrations;
 pub use pool::{Conn, DbReadiness, Pool, connect};

@@ -164,10 +164,10 @@ async fn connect(broker: &Broker) -> anyhow::Result<lapin::Connection> {
         .map_err(|_| anyhow::anyhow!("opening a channel timed out"))??;
     tokio::time::timeout(
         BROKER_TIMEOUT,
-        topology::declare_exchange(&channel, &broker.settings.exchange),
+        topology::declare_all(&channel, &broker.settings),
     )
     .await
-    .map_err(|_| anyhow::anyhow!("declaring the exchange timed out"))??;
+    .map_err(|_| anyhow::anyhow!("declaring the topology timed out"))??;
     let _ = channel.close(200, "topology declared".into()).await;
     Ok(conn)
 }

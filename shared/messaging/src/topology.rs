@@ -13,6 +13,70 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 use std::time::Duration;
 
+/// Every service's consumer queue and the events it takes: the whole system's
+/// topology in one place. Each process declares all of it at every connect, so
+/// an event published before its consumer ever started waits in that
+/// consumer's queue instead of being delivered only to the queues that exist.
+pub struct QueueSpec {
+    /// `<service>.<purpose>`; the configured prefix is added in front.
+    pub name: &'static str,
+    pub routing_keys: &'static [&'static str],
+}
+
+pub const SYSTEM_QUEUES: &[QueueSpec] = &[
+    QueueSpec {
+        name: "booking.referrals",
+        routing_keys: &[
+            "referral.referral_requested.v1",
+            "referral.referral_cancelled.v1",
+        ],
+    },
+    QueueSpec {
+        name: "referral.booking-events",
+        routing_keys: &[
+            "booking.referral_waitlisted.v1",
+            "booking.appointment_booked.v1",
+            "booking.appointment_cancelled.v1",
+            "booking.appointment_rescheduled.v1",
+            "booking.appointment_completed.v1",
+            "booking.appointment_no_show.v1",
+        ],
+    },
+    QueueSpec {
+        name: "notification.events",
+        // Everyone hears about everything that concerns them.
+        routing_keys: &["referral.*.v1", "booking.*.v1"],
+    },
+];
+
+/// The events the system queue `name` takes, for its consumer to bind exactly
+/// as declared (empty for a name that is not a system queue).
+pub fn routing_keys_of(name: &str) -> Vec<String> {
+    SYSTEM_QUEUES
+        .iter()
+        .find(|q| q.name == name)
+        .map(|q| q.routing_keys.iter().map(|k| (*k).to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Declares the exchange and every system queue (idempotent).
+pub async fn declare_all(
+    channel: &Channel,
+    settings: &spotter_platform::settings::BrokerSettings,
+) -> lapin::Result<()> {
+    declare_exchange(channel, &settings.exchange).await?;
+    for queue in SYSTEM_QUEUES {
+        declare_consumer_queues(
+            channel,
+            &settings.exchange,
+            &settings.queue_name(queue.name),
+            queue.routing_keys,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Back-off steps for transient failures; one more failure after the last parks.
 pub const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_secs(1),

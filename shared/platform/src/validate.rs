@@ -44,6 +44,21 @@ pub fn check_text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldEr
     }
 }
 
+/// Where an injury is, in the words every service and the app share
+/// (DESIGN §6). Physios' specialties use the same words, plus `general`.
+pub const BODY_REGIONS: [&str; 10] = [
+    "neck",
+    "shoulder",
+    "elbow",
+    "wrist_hand",
+    "upper_back",
+    "lower_back",
+    "hip",
+    "knee",
+    "ankle_foot",
+    "other",
+];
+
 /// `Ok(())` when nothing was reported, else the 422 naming every field.
 pub fn finish(errors: Vec<FieldError>) -> Result<(), crate::ApiError> {
     if errors.is_empty() {

@@ -14,7 +14,6 @@ use crate::schema::outbox;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::StreamExt;
 use futures_util::future::join_all;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -42,6 +41,9 @@ impl Default for RelayConfig {
         }
     }
 }
+
+/// Notified by the outbox's insert trigger (see the outbox migration).
+const OUTBOX_CHANNEL: &str = "spotter_outbox";
 
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
@@ -79,8 +81,9 @@ impl Relay {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut last_prune: Option<Instant> = None;
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
-        tokio::spawn(listen_for_commits(
+        tokio::spawn(spotter_db::listen(
             self.listen_url.clone(),
+            OUTBOX_CHANNEL,
             wake_tx,
             shutdown.clone(),
         ));
@@ -279,34 +282,4 @@ async fn open_confirm_channel(connection: &lapin::Connection) -> anyhow::Result<
     )
     .await??;
     Ok(channel)
-}
-
-/// Holds a LISTEN connection and pokes the relay on each commit that enqueued.
-async fn listen_for_commits(
-    url: secrecy::SecretString,
-    wake: tokio::sync::mpsc::Sender<()>,
-    shutdown: CancellationToken,
-) {
-    use secrecy::ExposeSecret;
-    while !shutdown.is_cancelled() {
-        let connected = AsyncPgConnection::establish(url.expose_secret()).await;
-        if let Ok(mut conn) = connected
-            && diesel::sql_query("LISTEN spotter_outbox")
-                .execute(&mut conn)
-                .await
-                .is_ok()
-        {
-            let mut notifications = std::pin::pin!(conn.notifications_stream());
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    next = notifications.next() => match next {
-                        Some(Ok(_)) => { let _ = wake.try_send(()); }
-                        _ => break,
-                    }
-                }
-            }
-        }
-        pause(&shutdown, Duration::from_secs(1)).await;
-    }
 }

@@ -1,0 +1,280 @@
+//! Clinics, created by platform admins and run by their own clinic admins.
+
+use super::access::clinic_in_scope;
+use super::policy::BookingPolicy;
+use crate::schema::clinics;
+use crate::waitlist;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use spotter_auth::{Admin, PlatformAdmin};
+use spotter_db::{Pool, checkout, db_error};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::validate::{Location, check_text, finish};
+use spotter_platform::{ApiResult, FieldError, Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClinic {
+    pub name: String,
+    /// IANA zone, e.g. `Europe/London`; weekly hours are local to it.
+    pub timezone: String,
+    pub location: Location,
+    pub service_radius_km: f64,
+    #[serde(default = "accepts_by_default")]
+    pub accepts_referrals: bool,
+}
+
+fn accepts_by_default() -> bool {
+    true
+}
+
+/// `PATCH`: only the fields present change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicChanges {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub location: Option<Location>,
+    pub service_radius_km: Option<f64>,
+    pub accepts_referrals: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Clinic {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+    pub location: Location,
+    pub service_radius_km: f64,
+    pub accepts_referrals: bool,
+    pub booking_policy: BookingPolicy,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = clinics)]
+pub struct ClinicRow {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub service_radius_km: f64,
+    pub accepts_referrals: bool,
+    pub assessment_minutes: i32,
+    pub follow_up_minutes: i32,
+    pub buffer_minutes: i32,
+    pub min_notice_minutes: i32,
+    pub horizon_days: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ClinicRow> for Clinic {
+    fn from(row: ClinicRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            timezone: row.timezone,
+            location: Location {
+                lat: row.lat,
+                lon: row.lon,
+            },
+            service_radius_km: row.service_radius_km,
+            accepts_referrals: row.accepts_referrals,
+            booking_policy: BookingPolicy {
+                assessment_minutes: row.assessment_minutes,
+                follow_up_minutes: row.follow_up_minutes,
+                buffer_minutes: row.buffer_minutes,
+                min_notice_minutes: row.min_notice_minutes,
+                horizon_days: row.horizon_days,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// Referrals travel to clinics by road, not across continents.
+const MAX_RADIUS_KM: f64 = 500.0;
+
+fn check_timezone(timezone: &str, errors: &mut Vec<FieldError>) {
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        errors.push(FieldError::new(
+            "timezone",
+            "must be an IANA time zone such as Europe/London",
+        ));
+    }
+}
+
+fn check_radius(radius: f64, errors: &mut Vec<FieldError>) {
+    if !(radius > 0.0 && radius <= MAX_RADIUS_KM) {
+        errors.push(FieldError::new(
+            "service_radius_km",
+            format!("must be more than 0 and at most {MAX_RADIUS_KM}"),
+        ));
+    }
+}
+
+impl NewClinic {
+    fn validate(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        check_text("name", &self.name, 200, &mut errors);
+        check_timezone(&self.timezone, &mut errors);
+        self.location.check("location", &mut errors);
+        check_radius(self.service_radius_km, &mut errors);
+        finish(errors)
+    }
+}
+
+impl ClinicChanges {
+    fn validate(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        if let Some(name) = &self.name {
+            check_text("name", name, 200, &mut errors);
+        }
+        if let Some(timezone) = &self.timezone {
+            check_timezone(timezone, &mut errors);
+        }
+        if let Some(location) = &self.location {
+            location.check("location", &mut errors);
+        }
+        if let Some(radius) = self.service_radius_km {
+            check_radius(radius, &mut errors);
+        }
+        finish(errors)
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/v1/clinics",
+    tag = "clinics",
+    request_body = NewClinic,
+    responses(
+        (status = 201, description = "The clinic, with the default booking policy", body = Clinic),
+        AuthProblems,
+        InputProblems,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    _admin: PlatformAdmin,
+    pool: web::Data<Pool>,
+    body: Json<NewClinic>,
+) -> ApiResult<HttpResponse> {
+    let input = body.into_inner();
+    input.validate()?;
+    let mut conn = checkout(&pool).await?;
+    let row = diesel::insert_into(clinics::table)
+        .values((
+            clinics::id.eq(Uuid::now_v7()),
+            clinics::name.eq(input.name.trim()),
+            clinics::timezone.eq(&input.timezone),
+            clinics::lat.eq(input.location.lat),
+            clinics::lon.eq(input.location.lon),
+            clinics::service_radius_km.eq(input.service_radius_km),
+            clinics::accepts_referrals.eq(input.accepts_referrals),
+        ))
+        .returning(ClinicRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .map_err(db_error)?;
+    let clinic = Clinic::from(row);
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/admin/v1/clinics/{}", clinic.id)))
+        .json(clinic))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/clinics/{clinic_id}",
+    tag = "clinics",
+    params(("clinic_id" = Uuid, Path, description = "The clinic")),
+    responses(
+        (status = 200, description = "The clinic", body = Clinic),
+        AuthProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    admin: Admin,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Clinic>> {
+    let clinic_id = path.into_inner();
+    clinic_in_scope(&admin, clinic_id)?;
+    let mut conn = checkout(&pool).await?;
+    let row = clinics::table
+        .find(clinic_id)
+        .select(ClinicRow::as_select())
+        .first(&mut conn)
+        .await
+        .map_err(db_error)?;
+    Ok(web::Json(row.into()))
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = clinics)]
+struct ClinicChangeset<'a> {
+    name: Option<&'a str>,
+    timezone: Option<&'a str>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    service_radius_km: Option<f64>,
+    accepts_referrals: Option<bool>,
+    updated_at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/clinics/{clinic_id}",
+    tag = "clinics",
+    params(("clinic_id" = Uuid, Path, description = "The clinic")),
+    request_body = ClinicChanges,
+    responses(
+        (status = 200, description = "The clinic as changed", body = Clinic),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    admin: Admin,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<ClinicChanges>,
+) -> ApiResult<web::Json<Clinic>> {
+    let clinic_id = path.into_inner();
+    clinic_in_scope(&admin, clinic_id)?;
+    let changes = body.into_inner();
+    changes.validate()?;
+    let mut conn = checkout(&pool).await?;
+    let row = diesel::update(clinics::table.find(clinic_id))
+        .set(ClinicChangeset {
+            name: changes.name.as_deref().map(str::trim),
+            timezone: changes.timezone.as_deref(),
+            lat: changes.location.map(|l| l.lat),
+            lon: changes.location.map(|l| l.lon),
+            service_radius_km: changes.service_radius_km,
+            accepts_referrals: changes.accepts_referrals,
+            updated_at: Utc::now(),
+        })
+        .returning(ClinicRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .map_err(db_error)?;
+    // A wider radius or reopened referrals may fit someone waiting.
+    waitlist::capacity_changed(&mut conn)
+        .await
+        .map_err(db_error)?;
+    Ok(web::Json(row.into()))
+}

@@ -1,0 +1,250 @@
+//! Physios of a clinic: added by its admin (the physio's id is their identity
+//! `sub`), listed, updated, deactivated.
+
+use super::access::{clinic_in_scope, physio_clinic_in_scope};
+use crate::appointments::model::Appointment;
+use crate::engine::cancel::{Cancellation, cancel};
+use crate::schema::{appointments, physios};
+use crate::waitlist;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use spotter_auth::Admin;
+use spotter_contracts::booking::v1::AppointmentCancellationReason;
+use spotter_contracts::common::v1::CancelledBy;
+use spotter_db::{Pool, checkout, db_error};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::pagination::{Page, PageParams};
+use spotter_platform::validate::{BODY_REGIONS, check_text, finish};
+use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPhysio {
+    /// The physio's identity-provider subject; also their physio id.
+    pub user_id: Uuid,
+    pub display_name: String,
+    /// Body regions they treat, or `general`.
+    pub specialties: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhysioChanges {
+    pub display_name: Option<String>,
+    pub specialties: Option<Vec<String>>,
+    /// `false` deactivates: no new bookings, and their booked appointments
+    /// are cancelled and re-booked with someone else.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = physios)]
+pub struct Physio {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub display_name: String,
+    pub specialties: Vec<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn check_specialties(specialties: &[String], errors: &mut Vec<FieldError>) {
+    if specialties.is_empty() {
+        errors.push(FieldError::new("specialties", "name at least one"));
+    }
+    for (i, specialty) in specialties.iter().enumerate() {
+        if specialty != "general" && !BODY_REGIONS.contains(&specialty.as_str()) {
+            errors.push(FieldError::new(
+                format!("specialties[{i}]"),
+                format!("must be `general` or one of: {}", BODY_REGIONS.join(", ")),
+            ));
+        }
+    }
+}
+
+fn normalized(specialties: &[String]) -> Vec<String> {
+    let mut unique = specialties.to_vec();
+    unique.sort();
+    unique.dedup();
+    unique
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/v1/clinics/{clinic_id}/physios",
+    tag = "physios",
+    params(("clinic_id" = Uuid, Path, description = "The clinic")),
+    request_body = NewPhysio,
+    responses(
+        (status = 201, description = "The physio", body = Physio),
+        (status = 409, description = "That user is already a physio", body = spotter_platform::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add(
+    admin: Admin,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<NewPhysio>,
+) -> ApiResult<HttpResponse> {
+    let clinic_id = path.into_inner();
+    clinic_in_scope(&admin, clinic_id)?;
+    let input = body.into_inner();
+    let mut errors = Vec::new();
+    check_text("display_name", &input.display_name, 100, &mut errors);
+    check_specialties(&input.specialties, &mut errors);
+    finish(errors)?;
+    let mut conn = checkout(&pool).await?;
+    let physio = conn
+        .transaction::<Physio, diesel::result::Error, _>(async |conn| {
+            let physio = diesel::insert_into(physios::table)
+                .values((
+                    physios::id.eq(input.user_id),
+                    physios::clinic_id.eq(clinic_id),
+                    physios::display_name.eq(input.display_name.trim()),
+                    physios::specialties.eq(normalized(&input.specialties)),
+                ))
+                .returning(Physio::as_returning())
+                .get_result(conn)
+                .await?;
+            waitlist::capacity_changed(conn).await?;
+            Ok(physio)
+        })
+        .await
+        .map_err(db_error)?;
+    Ok(HttpResponse::Created().json(physio))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/clinics/{clinic_id}/physios",
+    tag = "physios",
+    params(("clinic_id" = Uuid, Path, description = "The clinic"), PageParams),
+    responses(
+        (status = 200, description = "The clinic's physios", body = Page<Physio>),
+        AuthProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    admin: Admin,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    params: web::Query<PageParams>,
+) -> ApiResult<web::Json<Page<Physio>>> {
+    let clinic_id = path.into_inner();
+    clinic_in_scope(&admin, clinic_id)?;
+    let (limit, after) = params.parse()?;
+    let mut conn = checkout(&pool).await?;
+    let mut query = physios::table
+        .filter(physios::clinic_id.eq(clinic_id))
+        .order(physios::id.asc())
+        .limit(limit + 1)
+        .select(Physio::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(physios::id.gt(after));
+    }
+    let rows = query.load(&mut conn).await.map_err(db_error)?;
+    Ok(web::Json(Page::from_rows(rows, limit, |p| p.id)))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/physios/{physio_id}",
+    tag = "physios",
+    params(("physio_id" = Uuid, Path, description = "The physio")),
+    request_body = PhysioChanges,
+    responses(
+        (status = 200, description = "The physio as changed", body = Physio),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    admin: Admin,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<PhysioChanges>,
+) -> ApiResult<web::Json<Physio>> {
+    let physio_id = path.into_inner();
+    let changes = body.into_inner();
+    let mut errors = Vec::new();
+    if let Some(name) = &changes.display_name {
+        check_text("display_name", name, 100, &mut errors);
+    }
+    if let Some(specialties) = &changes.specialties {
+        check_specialties(specialties, &mut errors);
+    }
+    finish(errors)?;
+    let mut conn = checkout(&pool).await?;
+    physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
+    let physio = conn
+        .transaction::<Physio, ApiError, _>(async |conn| {
+            let physio = diesel::update(physios::table.find(physio_id))
+                .set((
+                    changes
+                        .display_name
+                        .as_deref()
+                        .map(|n| physios::display_name.eq(n.trim())),
+                    changes
+                        .specialties
+                        .as_deref()
+                        .map(|s| physios::specialties.eq(normalized(s))),
+                    changes.active.map(|a| physios::active.eq(a)),
+                    physios::updated_at.eq(Utc::now()),
+                ))
+                .returning(Physio::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(db_error)?;
+            if changes.active == Some(false) {
+                cancel_future_appointments(conn, physio_id).await?;
+            }
+            waitlist::capacity_changed(conn).await.map_err(db_error)?;
+            Ok(physio)
+        })
+        .await?;
+    Ok(web::Json(physio))
+}
+
+/// A deactivated physio's booked appointments go back to be booked with
+/// someone else (a clinic-side cancellation).
+async fn cancel_future_appointments(
+    conn: &mut diesel_async::AsyncPgConnection,
+    physio_id: Uuid,
+) -> ApiResult<()> {
+    let booked: Vec<Appointment> = appointments::table
+        .filter(appointments::physio_id.eq(physio_id))
+        .filter(appointments::status.eq("booked"))
+        .filter(appointments::starts_at.gt(Utc::now()))
+        .select(Appointment::as_select())
+        .for_update()
+        .load(conn)
+        .await
+        .map_err(db_error)?;
+    for appointment in booked {
+        let how = Cancellation {
+            by: CancelledBy::ClinicAdmin,
+            reason: AppointmentCancellationReason::PhysioDeactivated,
+            note: None,
+            rebook: true,
+        };
+        cancel(conn, &appointment, how)
+            .await
+            .map_err(crate::appointments::api::cancel_error)?;
+    }
+    Ok(())
+}

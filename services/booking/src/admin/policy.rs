@@ -1,0 +1,98 @@
+//! `PUT /admin/v1/clinics/{id}/booking-policy`: how the clinic's diary is filled.
+
+use super::access::clinic_in_scope;
+use super::clinics::{Clinic, ClinicRow};
+use crate::schema::clinics;
+use crate::waitlist;
+use actix_web::web;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use spotter_auth::Admin;
+use spotter_db::{Pool, checkout, db_error};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiResult, FieldError, Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingPolicy {
+    /// Length of a first assessment (15–240).
+    pub assessment_minutes: i32,
+    /// Length of a follow-up (15–240).
+    pub follow_up_minutes: i32,
+    /// Free time kept between two appointments of a physio (0–120).
+    pub buffer_minutes: i32,
+    /// Earliest a booking may start, from now (0–10080, a week).
+    pub min_notice_minutes: i32,
+    /// How far ahead the diary is open (1–90 days).
+    pub horizon_days: i32,
+}
+
+impl BookingPolicy {
+    fn validate(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        let mut range = |field: &str, value: i32, low: i32, high: i32| {
+            if !(low..=high).contains(&value) {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be between {low} and {high}"),
+                ));
+            }
+        };
+        range("assessment_minutes", self.assessment_minutes, 15, 240);
+        range("follow_up_minutes", self.follow_up_minutes, 15, 240);
+        range("buffer_minutes", self.buffer_minutes, 0, 120);
+        range("min_notice_minutes", self.min_notice_minutes, 0, 10_080);
+        range("horizon_days", self.horizon_days, 1, 90);
+        finish(errors)
+    }
+}
+
+#[utoipa::path(
+    put,
+    path = "/admin/v1/clinics/{clinic_id}/booking-policy",
+    tag = "clinics",
+    params(("clinic_id" = Uuid, Path, description = "The clinic")),
+    request_body = BookingPolicy,
+    responses(
+        (status = 200, description = "The clinic with its new policy", body = Clinic),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn put(
+    admin: Admin,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<BookingPolicy>,
+) -> ApiResult<web::Json<Clinic>> {
+    let clinic_id = path.into_inner();
+    clinic_in_scope(&admin, clinic_id)?;
+    let policy = body.into_inner();
+    policy.validate()?;
+    let mut conn = checkout(&pool).await?;
+    let row = diesel::update(clinics::table.find(clinic_id))
+        .set((
+            clinics::assessment_minutes.eq(policy.assessment_minutes),
+            clinics::follow_up_minutes.eq(policy.follow_up_minutes),
+            clinics::buffer_minutes.eq(policy.buffer_minutes),
+            clinics::min_notice_minutes.eq(policy.min_notice_minutes),
+            clinics::horizon_days.eq(policy.horizon_days),
+            clinics::updated_at.eq(Utc::now()),
+        ))
+        .returning(ClinicRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .map_err(db_error)?;
+    // A longer horizon or shorter notice may fit someone waiting.
+    waitlist::capacity_changed(&mut conn)
+        .await
+        .map_err(db_error)?;
+    Ok(web::Json(row.into()))
+}

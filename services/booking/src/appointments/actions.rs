@@ -1,0 +1,264 @@
+//! What a physio (their own) or a clinic admin (their clinic's) does with an
+//! appointment: complete, no-show, cancel, reschedule. Each is a state-machine
+//! transition (an illegal one is 409, never a silent change) and emits its
+//! event in the same transaction.
+
+use super::api::{cancel_error, find_visible};
+use super::model::Appointment;
+use crate::domain::slots::free_slots;
+use crate::domain::status::{AppointmentAction, AppointmentStatus, transition};
+use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::{events, facts};
+use crate::schema::appointments;
+use crate::waitlist;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize;
+use spotter_auth::{Caller, Role};
+use spotter_contracts::booking::v1::AppointmentCancellationReason;
+use spotter_contracts::common::v1::CancelledBy;
+use spotter_db::{Pool, checkout, db_error, is_exclusion_violation};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::problem::Problem;
+use spotter_platform::validate::{check_text, finish};
+use spotter_platform::{ApiError, ApiResult, Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Who acts, as the event records it. Trainers see their referrals'
+/// appointments but change them only through the referral (cancel it).
+fn actor(caller: &Caller) -> ApiResult<CancelledBy> {
+    match caller.role {
+        Role::Physio => Ok(CancelledBy::Physio),
+        Role::ClinicAdmin | Role::PlatformAdmin => Ok(CancelledBy::ClinicAdmin),
+        Role::Trainer => Err(ApiError::Forbidden(
+            "trainers change an appointment through their referral".to_owned(),
+        )),
+    }
+}
+
+fn status_of(a: &Appointment) -> ApiResult<AppointmentStatus> {
+    a.status
+        .parse()
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("unknown status {}", a.status)))
+}
+
+/// The appointment, locked in the caller's transaction, and who acts on it.
+async fn locked_for_action(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<(Appointment, CancelledBy)> {
+    let appointment = find_visible(conn, caller, id, true).await?;
+    let by = actor(caller)?;
+    Ok((appointment, by))
+}
+
+async fn set_status(
+    conn: &mut AsyncPgConnection,
+    appointment: &Appointment,
+    action: AppointmentAction,
+) -> ApiResult<Appointment> {
+    let to = transition(status_of(appointment)?, action)
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    diesel::update(appointments::table.find(appointment.id))
+        .set((
+            appointments::status.eq(to.as_str()),
+            appointments::updated_at.eq(Utc::now()),
+        ))
+        .returning(Appointment::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(db_error)
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/appointments/{appointment_id}/complete",
+    tag = "appointments",
+    params(("appointment_id" = Uuid, Path, description = "The appointment")),
+    responses(
+        (status = 200, description = "Completed: the physio can now share guidance", body = Appointment),
+        (status = 409, description = "Not booked (already completed, cancelled…)", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn complete(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Appointment>> {
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    conn.transaction::<Appointment, ApiError, _>(async |conn| {
+        let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
+        let done = set_status(conn, &appointment, AppointmentAction::Complete).await?;
+        spotter_messaging::enqueue(conn, &events::completed(&done))
+            .await
+            .map_err(db_error)?;
+        Ok(done)
+    })
+    .await
+    .map(web::Json)
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/appointments/{appointment_id}/no-show",
+    tag = "appointments",
+    params(("appointment_id" = Uuid, Path, description = "The appointment")),
+    responses(
+        (status = 200, description = "Recorded as a no-show", body = Appointment),
+        (status = 409, description = "Not booked", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn no_show(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Appointment>> {
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    conn.transaction::<Appointment, ApiError, _>(async |conn| {
+        let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
+        let missed = set_status(conn, &appointment, AppointmentAction::NoShow).await?;
+        spotter_messaging::enqueue(conn, &events::no_show(&missed))
+            .await
+            .map_err(db_error)?;
+        waitlist::capacity_changed(conn).await.map_err(db_error)?;
+        Ok(missed)
+    })
+    .await
+    .map(web::Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// Why, for the clinic's records (not sent to anyone else).
+    pub reason: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/appointments/{appointment_id}/cancel",
+    tag = "appointments",
+    params(("appointment_id" = Uuid, Path, description = "The appointment")),
+    request_body = CancelBody,
+    responses(
+        (status = 200, description = "Cancelled; the referral is re-booked automatically", body = Appointment),
+        (status = 409, description = "Not booked", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel_by_clinic(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<CancelBody>,
+) -> ApiResult<web::Json<Appointment>> {
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    check_text("reason", &body.reason, 500, &mut errors);
+    finish(errors)?;
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    conn.transaction::<Appointment, ApiError, _>(async |conn| {
+        let (appointment, by) = locked_for_action(conn, &caller, id).await?;
+        let how = Cancellation {
+            by,
+            reason: AppointmentCancellationReason::Other,
+            note: Some(body.reason.trim()),
+            rebook: true,
+        };
+        cancel(conn, &appointment, how).await.map_err(cancel_error)
+    })
+    .await
+    .map(web::Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBody {
+    /// The new start (RFC 3339); the length stays the same.
+    pub starts_at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/appointments/{appointment_id}/reschedule",
+    tag = "appointments",
+    params(("appointment_id" = Uuid, Path, description = "The appointment")),
+    request_body = RescheduleBody,
+    responses(
+        (status = 200, description = "Moved", body = Appointment),
+        (status = 409, description = "Not booked, or that time is not free in the physio's diary", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reschedule(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<RescheduleBody>,
+) -> ApiResult<web::Json<Appointment>> {
+    let new_start = body.into_inner().starts_at;
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    conn.transaction::<Appointment, ApiError, _>(async |conn| {
+        let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
+        transition(status_of(&appointment)?, AppointmentAction::Reschedule)
+            .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        let now = Utc::now();
+        let (clinic, physio) = facts::physio_diary(conn, appointment.physio_id, appointment.id, now)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| ApiError::Conflict("the clinic's time zone is invalid".to_owned()))?;
+        let mut rules = clinic.rules;
+        rules.length = appointment.ends_at - appointment.starts_at;
+        let free = free_slots(clinic.tz, &physio.hours, &physio.time_off, &physio.booked, &rules, now);
+        let Some(slot) = free.into_iter().find(|s| s.start == new_start) else {
+            return Err(ApiError::Conflict(
+                "that time is not free in the physio's diary (hours, time off, notice, other appointments)".to_owned(),
+            ));
+        };
+        let moved = conn
+            .transaction::<Appointment, diesel::result::Error, _>(async |conn| {
+                diesel::update(appointments::table.find(appointment.id))
+                    .set((
+                        appointments::starts_at.eq(slot.start),
+                        appointments::ends_at.eq(slot.end),
+                        appointments::updated_at.eq(Utc::now()),
+                    ))
+                    .returning(Appointment::as_returning())
+                    .get_result(conn)
+                    .await
+            })
+            .await
+            .map_err(|err| match &err {
+                diesel::result::Error::DatabaseError(_, info) if is_exclusion_violation(info.message()) => {
+                    ApiError::Conflict("that time was just taken".to_owned())
+                }
+                _ => db_error(err),
+            })?;
+        let event = events::rescheduled(&moved, appointment.starts_at);
+        spotter_messaging::enqueue(conn, &event).await.map_err(db_error)?;
+        waitlist::capacity_changed(conn).await.map_err(db_error)?;
+        Ok(moved)
+    })
+    .await
+    .map(web::Json)
+}

@@ -1,0 +1,109 @@
+//! `GET /v1/appointments` and `GET /v1/appointments/{id}`, with who may see what.
+
+use super::list::{AppointmentPage, AppointmentQuery, Scope, list};
+use super::model::Appointment;
+use crate::engine::cancel::CancelError;
+use crate::schema::appointments;
+use actix_web::web;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use spotter_auth::{Caller, Role};
+use spotter_db::{Pool, checkout, db_error};
+use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
+use spotter_platform::{ApiError, ApiResult};
+use uuid::Uuid;
+
+/// A physio sees their own, a trainer those of their referrals, a clinic
+/// admin their clinic's; anything else does not exist for them.
+pub fn visible_to(caller: &Caller, a: &Appointment) -> bool {
+    match caller.role {
+        Role::Physio => a.physio_id == caller.user_id,
+        Role::Trainer => a.trainer_id == caller.user_id,
+        Role::ClinicAdmin => Some(a.clinic_id) == caller.clinic_id,
+        Role::PlatformAdmin => true,
+    }
+}
+
+fn scope(caller: &Caller) -> ApiResult<Scope> {
+    Ok(match caller.role {
+        Role::Physio => Scope::Physio(caller.user_id),
+        Role::Trainer => Scope::Trainer(caller.user_id),
+        Role::ClinicAdmin => Scope::Clinic(caller.clinic_id.ok_or(ApiError::NotFound)?),
+        Role::PlatformAdmin => Scope::Everyone,
+    })
+}
+
+/// The appointment, locked for update when `for_update`, if the caller may see it.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    for_update: bool,
+) -> ApiResult<Appointment> {
+    let query = appointments::table
+        .find(id)
+        .select(Appointment::as_select());
+    let found = if for_update {
+        query.for_update().first(conn).await
+    } else {
+        query.first(conn).await
+    }
+    .map_err(db_error)?;
+    if visible_to(caller, &found) {
+        Ok(found)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+pub fn cancel_error(err: CancelError) -> ApiError {
+    match err {
+        CancelError::Illegal(illegal) => ApiError::Conflict(illegal.to_string()),
+        CancelError::Database(db) => db_error(db),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/appointments",
+    tag = "appointments",
+    params(AppointmentQuery),
+    responses(
+        (status = 200, description = "The caller's appointments in diary order", body = AppointmentPage),
+        (status = 422, description = "Bad filter or cursor", body = spotter_platform::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_mine(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    query: web::Query<AppointmentQuery>,
+) -> ApiResult<web::Json<AppointmentPage>> {
+    let scope = scope(&caller)?;
+    let mut conn = checkout(&pool).await?;
+    Ok(web::Json(list(&mut conn, scope, &query).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/appointments/{appointment_id}",
+    tag = "appointments",
+    params(("appointment_id" = Uuid, Path, description = "The appointment")),
+    responses(
+        (status = 200, description = "The appointment", body = Appointment),
+        AuthProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Appointment>> {
+    let mut conn = checkout(&pool).await?;
+    Ok(web::Json(
+        find_visible(&mut conn, &caller, path.into_inner(), false).await?,
+    ))
+}

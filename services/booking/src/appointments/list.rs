@@ -1,0 +1,143 @@
+//! Listing appointments in diary order (start time), filtered, with a cursor
+//! that stays correct when appointments are added between pages.
+
+use super::model::Appointment;
+use crate::schema::appointments;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use spotter_db::db_error;
+use spotter_platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiResult, FieldError};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Whose appointments a caller may list.
+pub enum Scope {
+    Physio(Uuid),
+    Trainer(Uuid),
+    Clinic(Uuid),
+    Everyone,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct AppointmentQuery {
+    /// Starting at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// `booked`, `completed`, `no_show` or `cancelled`.
+    pub status: Option<String>,
+    /// Only this physio's (clinic views).
+    pub physio_id: Option<Uuid>,
+    /// 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentPage {
+    pub items: Vec<Appointment>,
+    pub next_cursor: Option<String>,
+}
+
+const STATUSES: [&str; 4] = ["booked", "completed", "no_show", "cancelled"];
+
+struct Cursor {
+    starts_at: DateTime<Utc>,
+    id: Uuid,
+}
+
+fn encode(a: &Appointment) -> String {
+    format!("{}_{}", a.starts_at.timestamp_micros(), a.id)
+}
+
+fn decode(text: &str) -> Option<Cursor> {
+    let (micros, id) = text.split_once('_')?;
+    Some(Cursor {
+        starts_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id: Uuid::parse_str(id).ok()?,
+    })
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    query: &AppointmentQuery,
+) -> ApiResult<AppointmentPage> {
+    let mut errors = Vec::new();
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        errors.push(FieldError::new(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    if let Some(status) = &query.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        errors.push(FieldError::new(
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let cursor = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(text) => {
+            let decoded = decode(text);
+            if decoded.is_none() {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "is not a cursor this API returned",
+                ));
+            }
+            decoded
+        }
+    };
+    finish(errors)?;
+
+    let mut rows = appointments::table
+        .select(Appointment::as_select())
+        .order((appointments::starts_at.asc(), appointments::id.asc()))
+        .limit(limit + 1)
+        .into_boxed();
+    rows = match scope {
+        Scope::Physio(id) => rows.filter(appointments::physio_id.eq(id)),
+        Scope::Trainer(id) => rows.filter(appointments::trainer_id.eq(id)),
+        Scope::Clinic(id) => rows.filter(appointments::clinic_id.eq(id)),
+        Scope::Everyone => rows,
+    };
+    if let Some(from) = query.from {
+        rows = rows.filter(appointments::starts_at.ge(from));
+    }
+    if let Some(to) = query.to {
+        rows = rows.filter(appointments::starts_at.lt(to));
+    }
+    if let Some(status) = &query.status {
+        rows = rows.filter(appointments::status.eq(status.clone()));
+    }
+    if let Some(physio_id) = query.physio_id {
+        rows = rows.filter(appointments::physio_id.eq(physio_id));
+    }
+    if let Some(after) = cursor {
+        rows = rows.filter(
+            appointments::starts_at
+                .gt(after.starts_at)
+                .or(appointments::starts_at
+                    .eq(after.starts_at)
+                    .and(appointments::id.gt(after.id))),
+        );
+    }
+    let mut items = rows.load(conn).await.map_err(db_error)?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(encode)
+    } else {
+        None
+    };
+    Ok(AppointmentPage { items, next_cursor })
+}

@@ -1,0 +1,32 @@
+//! An appointment as stored, and as the app sees it.
+
+use crate::schema::appointments;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = appointments)]
+pub struct Appointment {
+    pub id: Uuid,
+    pub referral_id: Uuid,
+    pub trainer_id: Uuid,
+    pub client_id: Uuid,
+    pub physio_id: Uuid,
+    pub clinic_id: Uuid,
+    /// `urgent` or `routine`.
+    pub priority: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// `booked`, `completed`, `no_show` or `cancelled`.
+    pub status: String,
+    /// Booked later than the priority's target window (48 h urgent, 7 days routine).
+    pub target_missed: bool,
+    /// `trainer`, `physio`, `clinic_admin` or `system`, once cancelled.
+    pub cancelled_by: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,202 @@
+//! What booking hears from the saga: referrals to book, referrals cancelled.
+
+use crate::appointments::model::Appointment;
+use crate::engine::book::book_or_waitlist;
+use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::requests::{ReferralRequest, state};
+use crate::schema::{appointments, referral_cancellations, referral_requests};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use spotter_contracts::Event;
+use spotter_contracts::booking::v1::AppointmentCancellationReason;
+use spotter_contracts::common::v1::{CancelledBy, Priority};
+use spotter_contracts::referral::v1::{
+    ReferralCancellationReason, ReferralCancelled, ReferralRequested,
+};
+use spotter_messaging::topology::routing_keys_of;
+use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
+use std::sync::Arc;
+use uuid::Uuid;
+
+const QUEUE: &str = "booking.referrals";
+
+pub fn spec() -> ConsumerSpec {
+    ConsumerSpec {
+        name: QUEUE.to_owned(),
+        routing_keys: routing_keys_of(QUEUE),
+        handler: Arc::new(|conn, incoming| Box::pin(handle(conn, incoming))),
+        concurrency: 8,
+    }
+}
+
+async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
+    match incoming.message_type.as_str() {
+        ReferralRequested::TYPE_NAME => on_requested(conn, incoming.decode()?).await,
+        ReferralCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
+        other => Err(permanent(format!("booking does not handle {other}"))),
+    }
+}
+
+fn permanent(message: String) -> HandlerError {
+    HandlerError::Permanent(anyhow::anyhow!(message))
+}
+
+fn uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(value).map_err(|_| permanent(format!("{field} is not a UUID")))
+}
+
+fn time(field: &str, value: Option<prost_types::Timestamp>) -> Result<DateTime<Utc>, HandlerError> {
+    value
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .ok_or_else(|| permanent(format!("{field} is missing")))
+}
+
+/// `BODY_REGION_WRIST_HAND` → `wrist_hand`, the API's and physios' vocabulary.
+fn body_region_name(event: &ReferralRequested) -> Result<String, HandlerError> {
+    let name = event.body_region().as_str_name();
+    name.strip_prefix("BODY_REGION_")
+        .filter(|n| *n != "UNSPECIFIED")
+        .map(str::to_ascii_lowercase)
+        .ok_or_else(|| permanent("body_region is unspecified".to_owned()))
+}
+
+async fn on_requested(
+    conn: &mut AsyncPgConnection,
+    event: ReferralRequested,
+) -> Result<(), HandlerError> {
+    let priority = match event.priority() {
+        Priority::Urgent => "urgent",
+        Priority::Routine => "routine",
+        // Red flags go to urgent care, never to a diary.
+        other => {
+            return Err(permanent(format!(
+                "cannot book priority {}",
+                other.as_str_name()
+            )));
+        }
+    };
+    let location = event
+        .trainer_location
+        .ok_or_else(|| permanent("trainer_location is missing".to_owned()))?;
+    let request = ReferralRequest {
+        referral_id: uuid("referral_id", &event.referral_id)?,
+        trainer_id: uuid("trainer_id", &event.trainer_id)?,
+        client_id: uuid("client_id", &event.client_id)?,
+        body_region: body_region_name(&event)?,
+        priority: priority.to_owned(),
+        lat: location.lat,
+        lon: location.lon,
+        requested_at: time("requested_at", event.requested_at)?,
+        attempt: i32::try_from(event.attempt.max(1)).unwrap_or(i32::MAX),
+        state: state::PENDING.to_owned(),
+    };
+    let cancelled = referral_cancellations::table
+        .find(request.referral_id)
+        .select(referral_cancellations::referral_id)
+        .first::<Uuid>(conn)
+        .await
+        .optional()?;
+    if cancelled.is_some() {
+        tracing::info!(referral_id = %request.referral_id, "request for a cancelled referral ignored");
+        return Ok(());
+    }
+    let known: Option<ReferralRequest> = referral_requests::table
+        .find(request.referral_id)
+        .select(ReferralRequest::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    match known {
+        // An older attempt arriving late, or this one again.
+        Some(known) if known.attempt >= request.attempt => {
+            tracing::info!(referral_id = %request.referral_id, "stale referral request ignored");
+            return Ok(());
+        }
+        Some(_) => {
+            diesel::update(referral_requests::table.find(request.referral_id))
+                .set((
+                    referral_requests::attempt.eq(request.attempt),
+                    referral_requests::state.eq(state::PENDING),
+                    referral_requests::updated_at.eq(Utc::now()),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        None => {
+            diesel::insert_into(referral_requests::table)
+                .values(&request)
+                .execute(conn)
+                .await?;
+        }
+    }
+    book_or_waitlist(conn, &request, true).await?;
+    Ok(())
+}
+
+async fn on_cancelled(
+    conn: &mut AsyncPgConnection,
+    event: ReferralCancelled,
+) -> Result<(), HandlerError> {
+    let referral_id = uuid("referral_id", &event.referral_id)?;
+    diesel::insert_into(referral_cancellations::table)
+        .values(referral_cancellations::referral_id.eq(referral_id))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    diesel::update(referral_requests::table.find(referral_id))
+        .set((
+            referral_requests::state.eq(state::CANCELLED),
+            referral_requests::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    let active: Option<Appointment> = appointments::table
+        .filter(appointments::referral_id.eq(referral_id))
+        .filter(appointments::status.eq("booked"))
+        .select(Appointment::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    if let Some(appointment) = active {
+        let reason = match event.reason_code() {
+            ReferralCancellationReason::ConsentWithdrawn => {
+                AppointmentCancellationReason::ConsentWithdrawn
+            }
+            _ => AppointmentCancellationReason::TrainerCancelled,
+        };
+        let how = Cancellation {
+            by: CancelledBy::Trainer,
+            reason,
+            note: None,
+            rebook: false,
+        };
+        cancel(conn, &appointment, how)
+            .await
+            .map_err(|err| match err {
+                crate::engine::cancel::CancelError::Database(db) => HandlerError::from(db),
+                illegal => permanent(illegal.to_string()),
+            })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_takes_exactly_the_events_handled_here() {
+        let mut keys = routing_keys_of(QUEUE);
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                ReferralCancelled::ROUTING_KEY,
+                ReferralRequested::ROUTING_KEY
+            ]
+        );
+    }
+}

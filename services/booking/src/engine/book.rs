@@ -1,0 +1,140 @@
+//! Books one referral: rank the offers, insert the first one the database
+//! accepts, tell the saga. Runs inside the caller's transaction (a consumer's
+//! or the waitlist worker's), so the appointment, the request's new state and
+//! the event commit together.
+
+use super::events;
+use super::facts;
+use super::requests::{ReferralRequest, state};
+use crate::appointments::model::Appointment;
+use crate::domain::geo::Location;
+use crate::domain::matching::{Offer, Priority, Request, ranked_offers};
+use crate::schema::{appointments, referral_requests};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DbError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use spotter_contracts::booking::v1::WaitlistReason;
+use spotter_db::is_exclusion_violation;
+use uuid::Uuid;
+
+/// How many offers to try before waitlisting: each refused one was taken by a
+/// concurrent booking a moment ago, so a few suffice.
+const OFFERS_TO_TRY: usize = 25;
+
+#[derive(Debug)]
+pub enum Outcome {
+    Booked(Box<Appointment>),
+    /// Nothing free within any candidate clinic's horizon (or no candidate).
+    NoSlot(WaitlistReason),
+    /// The referral already has a booked appointment (a redelivery).
+    AlreadyBooked,
+}
+
+pub async fn book(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
+    let priority = match request.priority.as_str() {
+        "urgent" => Priority::Urgent,
+        _ => Priority::Routine,
+    };
+    let (clinics, physios) = facts::load(conn, &request.body_region, now).await?;
+    let wanted = Request {
+        body_region: request.body_region.clone(),
+        trainer_location: Location {
+            lat: request.lat,
+            lon: request.lon,
+        },
+        priority,
+        requested_at: request.requested_at,
+    };
+    let offers = ranked_offers(&wanted, &clinics, &physios, now, OFFERS_TO_TRY);
+    if offers.is_empty() {
+        let any_candidate =
+            !crate::domain::matching::candidates(&wanted, &clinics, &physios).is_empty();
+        let reason = if any_candidate {
+            WaitlistReason::NoFreeSlotInHorizon
+        } else {
+            WaitlistReason::NoCandidatePhysio
+        };
+        return Ok(Outcome::NoSlot(reason));
+    }
+    for offer in offers {
+        match insert(conn, request, &offer).await {
+            Ok(appointment) => {
+                mark(conn, request.referral_id, state::BOOKED).await?;
+                spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
+                return Ok(Outcome::Booked(Box::new(appointment)));
+            }
+            Err(DbError::DatabaseError(_, info)) if is_exclusion_violation(info.message()) => {
+                tracing::info!(physio_id = %offer.physio_id, "slot taken meanwhile; trying the next");
+            }
+            Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Ok(Outcome::AlreadyBooked);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(Outcome::NoSlot(WaitlistReason::NoFreeSlotInHorizon))
+}
+
+/// In a savepoint, so a refused insert leaves the caller's transaction usable.
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    offer: &Offer,
+) -> QueryResult<Appointment> {
+    conn.transaction(async |conn| {
+        diesel::insert_into(appointments::table)
+            .values((
+                appointments::id.eq(Uuid::now_v7()),
+                appointments::referral_id.eq(request.referral_id),
+                appointments::trainer_id.eq(request.trainer_id),
+                appointments::client_id.eq(request.client_id),
+                appointments::physio_id.eq(offer.physio_id),
+                appointments::clinic_id.eq(offer.clinic_id),
+                appointments::priority.eq(&request.priority),
+                appointments::starts_at.eq(offer.slot.start),
+                appointments::ends_at.eq(offer.slot.end),
+                appointments::target_missed.eq(offer.target_missed),
+            ))
+            .returning(Appointment::as_returning())
+            .get_result(conn)
+            .await
+    })
+    .await
+}
+
+pub async fn mark(conn: &mut AsyncPgConnection, referral_id: Uuid, to: &str) -> QueryResult<()> {
+    let waitlisted_at = (to == state::WAITLISTED).then(Utc::now);
+    diesel::update(referral_requests::table.find(referral_id))
+        .set((
+            referral_requests::state.eq(to),
+            referral_requests::waitlisted_at.eq(waitlisted_at),
+            referral_requests::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Books `request` or puts it on the waitlist, telling the saga either way.
+/// `announce_waitlist` is false when retrying from the waitlist: the trainer
+/// has been told once.
+pub async fn book_or_waitlist(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    announce_waitlist: bool,
+) -> QueryResult<Outcome> {
+    let outcome = book(conn, request, Utc::now()).await?;
+    if let Outcome::NoSlot(reason) = &outcome
+        && announce_waitlist
+    {
+        mark(conn, request.referral_id, state::WAITLISTED).await?;
+        let event = events::waitlisted(request, *reason, Utc::now());
+        spotter_messaging::enqueue(conn, &event).await?;
+    }
+    Ok(outcome)
+}

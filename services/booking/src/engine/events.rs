@@ -1,0 +1,121 @@
+//! The booking service's events, built from its rows. Ids and coded values
+//! only: no free text (a cancellation's free-text reason stays here).
+
+use crate::appointments::model::Appointment;
+use crate::engine::requests::ReferralRequest;
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+use spotter_contracts::booking::v1::{
+    AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
+    AppointmentNoShow, AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
+};
+use spotter_contracts::common::v1::{CancelledBy, Priority};
+
+pub fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    })
+}
+
+pub fn priority(name: &str) -> Priority {
+    match name {
+        "urgent" => Priority::Urgent,
+        "routine" => Priority::Routine,
+        "emergency" => Priority::Emergency,
+        _ => Priority::Unspecified,
+    }
+}
+
+pub fn booked(a: &Appointment) -> AppointmentBooked {
+    let mut event = AppointmentBooked {
+        appointment_id: a.id.to_string(),
+        referral_id: a.referral_id.to_string(),
+        trainer_id: a.trainer_id.to_string(),
+        client_id: a.client_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        starts_at: timestamp(a.starts_at),
+        ends_at: timestamp(a.ends_at),
+        target_missed: a.target_missed,
+        booked_at: timestamp(a.created_at),
+        ..Default::default()
+    };
+    event.set_priority(priority(&a.priority));
+    event
+}
+
+pub fn waitlisted(
+    r: &ReferralRequest,
+    reason: WaitlistReason,
+    at: DateTime<Utc>,
+) -> ReferralWaitlisted {
+    let mut event = ReferralWaitlisted {
+        referral_id: r.referral_id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        waitlisted_at: timestamp(at),
+        ..Default::default()
+    };
+    event.set_priority(priority(&r.priority));
+    event.set_reason(reason);
+    event
+}
+
+/// `rebook`: the clinic side cancelled, so the referral goes back to be
+/// booked again; a trainer's cancellation ends it.
+pub fn cancelled(
+    a: &Appointment,
+    by: CancelledBy,
+    reason: AppointmentCancellationReason,
+    rebook: bool,
+) -> AppointmentCancelled {
+    let mut event = AppointmentCancelled {
+        appointment_id: a.id.to_string(),
+        referral_id: a.referral_id.to_string(),
+        trainer_id: a.trainer_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        cancelled_at: timestamp(a.updated_at),
+        rebook,
+        ..Default::default()
+    };
+    event.set_cancelled_by(by);
+    event.set_reason_code(reason);
+    event
+}
+
+pub fn rescheduled(a: &Appointment, previous_start: DateTime<Utc>) -> AppointmentRescheduled {
+    AppointmentRescheduled {
+        appointment_id: a.id.to_string(),
+        referral_id: a.referral_id.to_string(),
+        trainer_id: a.trainer_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        previous_starts_at: timestamp(previous_start),
+        starts_at: timestamp(a.starts_at),
+        ends_at: timestamp(a.ends_at),
+        rescheduled_at: timestamp(a.updated_at),
+    }
+}
+
+pub fn completed(a: &Appointment) -> AppointmentCompleted {
+    AppointmentCompleted {
+        appointment_id: a.id.to_string(),
+        referral_id: a.referral_id.to_string(),
+        trainer_id: a.trainer_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        completed_at: timestamp(a.updated_at),
+    }
+}
+
+pub fn no_show(a: &Appointment) -> AppointmentNoShow {
+    AppointmentNoShow {
+        appointment_id: a.id.to_string(),
+        referral_id: a.referral_id.to_string(),
+        trainer_id: a.trainer_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        recorded_at: timestamp(a.updated_at),
+    }
+}

@@ -1,0 +1,336 @@
+//! Booking through the saga, against the real PostgreSQL and RabbitMQ: the
+//! referral service's requests come in over the broker, the appointment and
+//! the events go out.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::json;
+use spotter_auth::Role;
+use spotter_contracts::booking::v1::{
+    AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentRescheduled,
+    ReferralWaitlisted, WaitlistReason,
+};
+use spotter_contracts::common::v1::{BodyRegion, CancelledBy, Priority};
+use support::{BookingApp, Referral, WAIT, at, body, problem, timestamp_of, weekday_in};
+use uuid::Uuid;
+
+fn morning_tomorrow() -> serde_json::Value {
+    json!([{"weekday": weekday_in(1), "start": "09:00", "end": "12:00"}])
+}
+
+#[tokio::test]
+async fn a_request_is_booked_at_the_earliest_slot_and_announced() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee", "general"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    let referral = Referral::knee();
+    app.request(&referral).await;
+
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(booked.referral_id, referral.id.to_string());
+    assert_eq!(booked.physio_id, physio.to_string());
+    assert_eq!(booked.clinic_id, clinic.to_string());
+    assert_eq!(booked.trainer_id, referral.trainer.to_string());
+    assert_eq!(timestamp_of(&booked.starts_at), at(1, 9, 0));
+    assert_eq!(timestamp_of(&booked.ends_at), at(1, 9, 45));
+    assert_eq!(booked.priority(), Priority::Routine);
+    assert!(!booked.target_missed);
+    assert_eq!(app.count("SELECT count(*) AS n FROM appointments").await, 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_or_repeated_request_books_once() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    let referral = Referral::knee();
+    let first = app.request(&referral).await;
+    app.request_as(&referral, first).await; // the broker redelivers it
+    app.request(&referral).await; // the same request sent again under a new id
+    app.tap.next::<AppointmentBooked>(WAIT).await.unwrap();
+    // Both distinct messages handled (the duplicate id was skipped before that).
+    let handled = "SELECT count(*) AS n FROM inbox WHERE consumer = 'booking.referrals'";
+    for _ in 0..400 {
+        if app.count(handled).await == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count(handled).await, 2);
+    assert_eq!(app.count("SELECT count(*) AS n FROM appointments").await, 1);
+    assert!(
+        app.tap
+            .drain::<AppointmentBooked>()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn without_capacity_it_waits_and_books_when_hours_are_added() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    let referral = Referral::knee();
+    app.request(&referral).await;
+    let waiting: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(waiting.referral_id, referral.id.to_string());
+    assert_eq!(waiting.reason(), WaitlistReason::NoFreeSlotInHorizon);
+    let list = body(
+        app.get(&format!("/admin/v1/clinics/{clinic}/waitlist"), &app.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(list["items"][0]["referral_id"], referral.id.to_string());
+
+    app.hours(physio, morning_tomorrow()).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(booked.referral_id, referral.id.to_string());
+    let list = body(
+        app.get(&format!("/admin/v1/clinics/{clinic}/waitlist"), &app.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn no_physio_for_the_body_region_means_waitlisted_for_lack_of_a_candidate() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    let mut shoulder = Referral::knee();
+    shoulder.region = BodyRegion::Shoulder;
+    app.request(&shoulder).await;
+    let waiting: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(waiting.reason(), WaitlistReason::NoCandidatePhysio);
+}
+
+#[tokio::test]
+async fn a_trainers_cancellation_cancels_the_appointment_for_good() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    let referral = Referral::knee();
+    app.request(&referral).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    app.cancel_referral(&referral).await;
+    let cancelled: AppointmentCancelled = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(cancelled.appointment_id, booked.appointment_id);
+    assert_eq!(cancelled.cancelled_by(), CancelledBy::Trainer);
+    assert!(!cancelled.rebook);
+    // A late retry of the same referral books nothing.
+    let mut retry = referral.clone();
+    retry.attempt = 2;
+    app.request(&retry).await;
+    app.request(&Referral::knee()).await; // a marker that does book
+    let marker: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_ne!(marker.referral_id, referral.id.to_string());
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM appointments WHERE referral_id = '{}' AND status = 'booked'",
+            referral.id
+        ))
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn physios_act_on_their_appointments_through_a_state_machine() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    let referral = Referral::knee();
+    app.request(&referral).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let id = booked.appointment_id.clone();
+    let physio_token = app.auth.token(Role::Physio, physio, Some(clinic));
+    let trainer_token = app.auth.token(Role::Trainer, referral.trainer, None);
+    let stranger = app.auth.token(Role::Physio, Uuid::now_v7(), Some(clinic));
+
+    let mine = body(app.get("/v1/appointments", &physio_token).await, 200).await;
+    assert_eq!(mine["items"][0]["id"], id);
+    let theirs = body(
+        app.get(&format!("/v1/appointments/{id}"), &trainer_token)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["status"], "booked");
+    problem(
+        app.get(&format!("/v1/appointments/{id}"), &stranger).await,
+        404,
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("/v1/appointments/{id}/complete"),
+            &stranger,
+            &json!({}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("/v1/appointments/{id}/complete"),
+            &trainer_token,
+            &json!({}),
+        )
+        .await,
+        403,
+    )
+    .await;
+
+    // Reschedule: to a free quarter-hour, then to somewhere not in the diary.
+    let moved = body(
+        app.post(
+            &format!("/v1/appointments/{id}/reschedule"),
+            &physio_token,
+            &json!({"starts_at": at(1, 10, 0)}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(moved["starts_at"], json!(at(1, 10, 0)));
+    let rescheduled: AppointmentRescheduled = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(timestamp_of(&rescheduled.previous_starts_at), at(1, 9, 0));
+    problem(
+        app.post(
+            &format!("/v1/appointments/{id}/reschedule"),
+            &physio_token,
+            &json!({"starts_at": at(1, 18, 0)}),
+        )
+        .await,
+        409,
+    )
+    .await;
+
+    body(
+        app.post(
+            &format!("/v1/appointments/{id}/complete"),
+            &physio_token,
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let completed: AppointmentCompleted = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(completed.appointment_id, id);
+    // Final states stay final.
+    problem(
+        app.post(
+            &format!("/v1/appointments/{id}/complete"),
+            &physio_token,
+            &json!({}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    let cancel = json!({"reason": "clinic closed"});
+    problem(
+        app.post(
+            &format!("/v1/appointments/{id}/cancel"),
+            &physio_token,
+            &cancel,
+        )
+        .await,
+        409,
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("/v1/appointments/{id}/no-show"),
+            &physio_token,
+            &json!({}),
+        )
+        .await,
+        409,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_clinic_cancellation_sends_the_referral_back_to_be_rebooked() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    app.request(&Referral::knee()).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let path = format!("/v1/appointments/{}/cancel", booked.appointment_id);
+    problem(app.post(&path, &admin, &json!({"reason": " "})).await, 422).await;
+    body(
+        app.post(&path, &admin, &json!({"reason": "physio is ill"}))
+            .await,
+        200,
+    )
+    .await;
+    let cancelled: AppointmentCancelled = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(cancelled.cancelled_by(), CancelledBy::ClinicAdmin);
+    assert!(cancelled.rebook, "the referral service books it again");
+}
+
+#[tokio::test]
+async fn time_off_moves_appointments_out_and_its_removal_frees_the_slot() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    app.request(&Referral::knee()).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    // Away for the whole booking horizon (14 days), so nothing else is free.
+    let off = json!({"start": at(0, 0, 0), "end": at(15, 0, 0), "reason": "training course"});
+    let created = body(
+        app.post(
+            &format!("/admin/v1/physios/{physio}/time-off"),
+            &app.admin,
+            &off,
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        created["cancelled_appointments"],
+        json!([booked.appointment_id])
+    );
+    let cancelled: AppointmentCancelled = app.tap.next(WAIT).await.unwrap();
+    assert!(cancelled.rebook);
+
+    // While away, a new referral waits; when the time off is removed it is booked.
+    let referral = Referral::knee();
+    app.request(&referral).await;
+    let waiting: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(waiting.referral_id, referral.id.to_string());
+    let time_off = created["id"].as_str().unwrap();
+    let response = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/admin/v1/physios/{physio}/time-off/{time_off}"),
+            &app.admin,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(booked.referral_id, referral.id.to_string());
+}
