@@ -1,0 +1,68 @@
+//! Many requests at once for one physio, handled by two replicas of the
+//! service: the exclusion constraint lets exactly as many through as fit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::json;
+use support::{BookingApp, Referral, weekday_in};
+
+#[tokio::test]
+async fn fifty_requests_through_two_replicas_never_double_book() {
+    let mut app = BookingApp::start().await;
+    app.start_replica().await;
+    let clinic = app.clinic().await;
+    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 7});
+    app.put(
+        &format!("/admin/v1/clinics/{clinic}/booking-policy"),
+        &app.admin,
+        &policy,
+    )
+    .await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    // 10:00–11:30 on one day holds four overlapping 45-minute offers (10:00,
+    // 10:15, 10:30, 10:45) but only two appointments that don't overlap.
+    app.hours(
+        physio,
+        json!([{"weekday": weekday_in(1), "start": "10:00", "end": "11:30"}]),
+    )
+    .await;
+
+    let referrals: Vec<Referral> = (0..50).map(|_| Referral::knee()).collect();
+    let publishes = referrals.iter().map(|r| app.request(r));
+    futures_util::future::join_all(publishes).await;
+
+    let settled =
+        "SELECT count(*) AS n FROM referral_requests WHERE state IN ('booked', 'waitlisted')";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while app.count(settled).await < 50 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every request settled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let overlaps = "SELECT count(*) AS n FROM appointments a JOIN appointments b \
+                    ON a.physio_id = b.physio_id AND a.id < b.id \
+                    AND a.status = 'booked' AND b.status = 'booked' \
+                    AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)";
+    assert_eq!(app.count(overlaps).await, 0, "a physio was double-booked");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM appointments WHERE status = 'booked'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM referral_requests WHERE state = 'waitlisted'")
+            .await,
+        48
+    );
+    let starts = "SELECT count(*) AS n FROM appointments WHERE status = 'booked' \
+                  AND ((starts_at AT TIME ZONE 'UTC')::time IN ('10:00', '10:45'))";
+    assert_eq!(
+        app.count(starts).await,
+        2,
+        "the earliest non-overlapping pair"
+    );
+}
