@@ -3,7 +3,7 @@
 use crate::appointments::model::Appointment;
 use crate::engine::book::book_or_waitlist;
 use crate::engine::cancel::{Cancellation, cancel};
-use crate::engine::requests::{ReferralRequest, state};
+use crate::engine::requests::{self, ReferralRequest, state};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -124,12 +124,7 @@ async fn on_requested(
                 .execute(conn)
                 .await?;
         }
-        None => {
-            diesel::insert_into(referral_requests::table)
-                .values(&request)
-                .execute(conn)
-                .await?;
-        }
+        None => requests::insert(conn, &request).await?,
     }
     book_or_waitlist(conn, &request, true).await?;
     Ok(())

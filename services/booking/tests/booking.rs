@@ -334,3 +334,80 @@ async fn time_off_moves_appointments_out_and_its_removal_frees_the_slot() {
     let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
     assert_eq!(booked.referral_id, referral.id.to_string());
 }
+
+#[tokio::test]
+async fn the_waitlist_is_served_most_urgent_then_oldest_first() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    let older_routine = Referral::knee();
+    let mut newer_urgent = Referral::knee();
+    newer_urgent.priority = Priority::Urgent;
+    app.request(&older_routine).await;
+    app.tap.next::<ReferralWaitlisted>(WAIT).await.unwrap();
+    app.request(&newer_urgent).await;
+    app.tap.next::<ReferralWaitlisted>(WAIT).await.unwrap();
+    // Capacity for exactly one appointment.
+    app.hours(
+        physio,
+        json!([{"weekday": weekday_in(1), "start": "09:00", "end": "09:45"}]),
+    )
+    .await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(booked.referral_id, newer_urgent.id.to_string());
+    assert_eq!(booked.priority(), Priority::Urgent);
+}
+
+#[tokio::test]
+async fn a_physios_diary_pages_in_start_order_within_a_date_range() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(
+        physio,
+        json!([{"weekday": weekday_in(1), "start": "09:00", "end": "12:00"}]),
+    )
+    .await;
+    for _ in 0..4 {
+        app.request(&Referral::knee()).await;
+        app.tap.next::<AppointmentBooked>(WAIT).await.unwrap();
+    }
+    let token = app.auth.token(Role::Physio, physio, Some(clinic));
+    let first = body(app.get("/v1/appointments?limit=3", &token).await, 200).await;
+    let starts: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["starts_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 3);
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = body(
+        app.get(&format!("/v1/appointments?limit=3&cursor={cursor}"), &token)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["next_cursor"].is_null());
+    let from = at(1, 9, 30).to_rfc3339().replace('+', "%2B");
+    let ranged = body(
+        app.get(&format!("/v1/appointments?from={from}"), &token)
+            .await,
+        200,
+    )
+    .await;
+    // Booked back to back: 09:00, 09:45, 10:30, 11:15.
+    assert_eq!(
+        ranged["items"].as_array().unwrap().len(),
+        3,
+        "three start after 09:30"
+    );
+    problem(app.get("/v1/appointments?status=lost", &token).await, 422).await;
+    problem(
+        app.get("/v1/appointments?cursor=nonsense", &token).await,
+        422,
+    )
+    .await;
+}

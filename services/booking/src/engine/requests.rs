@@ -3,6 +3,7 @@
 use crate::schema::referral_requests;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -27,4 +28,12 @@ pub mod state {
     pub const WAITLISTED: &str = "waitlisted";
     pub const BOOKED: &str = "booked";
     pub const CANCELLED: &str = "cancelled";
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> QueryResult<()> {
+    diesel::insert_into(referral_requests::table)
+        .values(request)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
