@@ -92,18 +92,13 @@ pub async fn complete(
     pool: web::Data<Pool>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Appointment>> {
-    let id = path.into_inner();
-    let mut conn = checkout(&pool).await?;
-    conn.transaction::<Appointment, ApiError, _>(async |conn| {
-        let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
-        let done = set_status(conn, &appointment, AppointmentAction::Complete).await?;
-        spotter_messaging::enqueue(conn, &events::completed(&done))
-            .await
-            .map_err(db_error)?;
-        Ok(done)
-    })
+    record_outcome(
+        caller,
+        &pool,
+        path.into_inner(),
+        AppointmentAction::Complete,
+    )
     .await
-    .map(web::Json)
 }
 
 #[utoipa::path(
@@ -124,16 +119,27 @@ pub async fn no_show(
     pool: web::Data<Pool>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Appointment>> {
-    let id = path.into_inner();
-    let mut conn = checkout(&pool).await?;
+    record_outcome(caller, &pool, path.into_inner(), AppointmentAction::NoShow).await
+}
+
+/// How the appointment went: completed (the physio can now share guidance) or
+/// a no-show (the slot's time has passed unused, and the referral says so).
+async fn record_outcome(
+    caller: Caller,
+    pool: &Pool,
+    id: Uuid,
+    action: AppointmentAction,
+) -> ApiResult<web::Json<Appointment>> {
+    let mut conn = checkout(pool).await?;
     conn.transaction::<Appointment, ApiError, _>(async |conn| {
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
-        let missed = set_status(conn, &appointment, AppointmentAction::NoShow).await?;
-        spotter_messaging::enqueue(conn, &events::no_show(&missed))
-            .await
-            .map_err(db_error)?;
-        waitlist::capacity_changed(conn).await.map_err(db_error)?;
-        Ok(missed)
+        let recorded = set_status(conn, &appointment, action).await?;
+        if action == AppointmentAction::NoShow {
+            spotter_messaging::enqueue(conn, &events::no_show(&recorded)).await?;
+        } else {
+            spotter_messaging::enqueue(conn, &events::completed(&recorded)).await?;
+        }
+        Ok(recorded)
     })
     .await
     .map(web::Json)
