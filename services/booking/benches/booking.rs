@@ -14,7 +14,6 @@ use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use secrecy::ExposeSecret;
 use spotter_db::testing::TestDatabase;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -23,13 +22,9 @@ const REQUESTS: usize = 300;
 
 #[tokio::main]
 async fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let db = TestDatabase::create(
         "booking",
-        &[
-            root.join("shared/messaging/migrations"),
-            root.join("services/booking/migrations"),
-        ],
+        &spotter_service::testing::migration_dirs("booking"),
     )
     .await
     .unwrap();

@@ -1,7 +1,16 @@
 //! The referral service: trainer profiles, clients, injury reports, triage,
 //! referrals and the physio's guidance back to the trainer (DESIGN §2).
 
+pub mod audit;
+pub mod clients;
+pub mod clinic_view;
+pub mod consumer;
+pub mod domain;
+pub mod events;
+pub mod guidance;
+pub mod injury_reports;
 mod openapi;
+pub mod referrals;
 mod routes;
 mod schema;
 mod trainers;

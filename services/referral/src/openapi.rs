@@ -1,13 +1,36 @@
+use crate::referrals::api;
+use crate::{audit, clients, clinic_view, guidance, injury_reports, trainers};
 use spotter_platform::openapi::BearerAuth;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Spotter referral service", version = "1"),
-    paths(crate::trainers::get_me, crate::trainers::put_me),
+    paths(
+        trainers::get_me,
+        trainers::put_me,
+        clients::create,
+        clients::list,
+        clients::get,
+        injury_reports::create,
+        api::list,
+        api::get,
+        api::cancel,
+        guidance::share,
+        guidance::history,
+        guidance::acknowledge,
+        clinic_view::list,
+        audit::list,
+    ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "trainers", description = "A trainer's own profile"))
+    tags(
+        (name = "trainers", description = "A trainer's own profile"),
+        (name = "clients", description = "A trainer's clients"),
+        (name = "referrals", description = "Injury reports and the referrals they start"),
+        (name = "guidance", description = "The physio's guidance back to the trainer"),
+        (name = "audit", description = "Who read or wrote health data"),
+    )
 )]
 struct ReferralApi;
 

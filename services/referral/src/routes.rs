@@ -1,9 +1,11 @@
 //! Every path the referral service serves, in one tree.
 
-use crate::{openapi, trainers};
+use crate::referrals::api;
+use crate::{audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers};
 use actix_web::web;
-use spotter_platform::ServiceModule;
+use spotter_messaging::Consumer;
 use spotter_platform::http::under_any;
+use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -45,21 +47,55 @@ fn is_clinic_referrals(path: &str) -> bool {
     )
 }
 
-pub fn module(_foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.service(
-            web::resource("/v1/trainers/me")
-                .route(web::get().to(trainers::get_me))
-                .route(web::put().to(trainers::put_me)),
-        );
-    });
+fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v1/trainers/me")
+            .route(web::get().to(trainers::get_me))
+            .route(web::put().to(trainers::put_me)),
+    )
+    .service(
+        web::resource("/v1/clients")
+            .route(web::post().to(clients::create))
+            .route(web::get().to(clients::list)),
+    )
+    .route("/v1/clients/{client_id}", web::get().to(clients::get))
+    .route("/v1/injury-reports", web::post().to(injury_reports::create))
+    .route("/v1/referrals", web::get().to(api::list))
+    .route("/v1/referrals/{referral_id}", web::get().to(api::get))
+    .route(
+        "/v1/referrals/{referral_id}/cancel",
+        web::post().to(api::cancel),
+    )
+    .service(
+        web::resource("/v1/referrals/{referral_id}/guidance")
+            .route(web::post().to(guidance::share))
+            .route(web::get().to(guidance::history)),
+    )
+    .route(
+        "/v1/referrals/{referral_id}/guidance/acknowledge",
+        web::post().to(guidance::acknowledge),
+    )
+    .route(
+        "/admin/v1/clinics/{clinic_id}/referrals",
+        web::get().to(clinic_view::list),
+    )
+    .route("/admin/v1/audit-log", web::get().to(audit::list));
+}
+
+pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
+    let consumer = Consumer::new(
+        foundations.pool.clone(),
+        foundations.broker.clone(),
+        consumer::spec(),
+    );
+    let consume: BackgroundTask = Box::new(move |shutdown| Box::pin(consumer.run(shutdown)));
     Ok(ServiceModule {
         name: "referral",
         owns_path,
-        configure,
+        configure: Arc::new(configure),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: Vec::new(),
+        tasks: vec![consume],
     })
 }
 

@@ -11,3 +11,101 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    clients (id) {
+        id -> Uuid,
+        trainer_id -> Uuid,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    referrals (id) {
+        id -> Uuid,
+        trainer_id -> Uuid,
+        client_id -> Uuid,
+        status -> Text,
+        priority -> Text,
+        attempt -> Int4,
+        target_by -> Nullable<Timestamptz>,
+        appointment_id -> Nullable<Uuid>,
+        appointment_starts_at -> Nullable<Timestamptz>,
+        appointment_ends_at -> Nullable<Timestamptz>,
+        physio_id -> Nullable<Uuid>,
+        clinic_id -> Nullable<Uuid>,
+        target_missed -> Nullable<Bool>,
+        first_booked_at -> Nullable<Timestamptz>,
+        first_guidance_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    injury_reports (referral_id) {
+        referral_id -> Uuid,
+        body_region -> Text,
+        side -> Text,
+        pain_level -> Int2,
+        onset_date -> Date,
+        mechanism -> Text,
+        description -> Text,
+        red_flags -> Array<Text>,
+        consent_method -> Text,
+        consent_recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    referral_timeline (id) {
+        id -> Int8,
+        referral_id -> Uuid,
+        status -> Text,
+        cause -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    guidance (id) {
+        id -> Uuid,
+        referral_id -> Uuid,
+        version -> Int4,
+        physio_id -> Uuid,
+        clearance -> Text,
+        avoid -> Jsonb,
+        exercises -> Jsonb,
+        load_limits -> Jsonb,
+        review_on -> Date,
+        notes_for_trainer -> Text,
+        created_at -> Timestamptz,
+        acknowledged_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_id -> Uuid,
+        actor_role -> Text,
+        action -> Text,
+        referral_id -> Uuid,
+    }
+}
+
+diesel::joinable!(injury_reports -> referrals (referral_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    trainers,
+    clients,
+    referrals,
+    injury_reports,
+    referral_timeline,
+    guidance,
+    audit_log
+);

@@ -6,6 +6,7 @@
 
 mod create;
 mod errors;
+pub mod idempotency;
 mod listen;
 mod migrate;
 mod pool;
@@ -17,3 +18,7 @@ pub use errors::{checkout, db_error, is_exclusion_violation};
 pub use listen::{listen, notify};
 pub use migrate::run_migrations;
 pub use pool::{Conn, DbReadiness, Pool, connect};
+
+/// This crate's tables (idempotency keys), migrated into every service's
+/// database first.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

@@ -81,6 +81,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Deserializes an already parsed JSON value with the same field-path errors
+/// (for handlers that need the raw value too, e.g. to fingerprint it).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = without_position(&err.into_inner().to_string());
+        ApiError::invalid(field_name(&path, &message), message)
+    })
+}
+
 /// "missing field `x`" is reported at the parent's path; name the field itself.
 fn field_name(path: &str, message: &str) -> String {
     let missing = message

@@ -29,7 +29,7 @@ pub struct Foundations {
     pub shutdown: CancellationToken,
 }
 
-pub trait ServiceDefinition {
+pub trait ServiceDefinition: 'static {
     /// `referral`, `booking` or `notification`: names its database, queues,
     /// broker connection and dead-letter path.
     const NAME: &'static str;
@@ -46,6 +46,7 @@ pub async fn prepare_module<S: ServiceDefinition>(
     verifier: JwtVerifier,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ServiceModule> {
+    spotter_db::run_migrations(&settings.database.url, spotter_db::MIGRATIONS).await?;
     spotter_db::run_migrations(&settings.database.url, spotter_messaging::MIGRATIONS).await?;
     spotter_db::run_migrations(&settings.database.url, S::MIGRATIONS).await?;
     let pool = spotter_db::connect(&settings.database.url, settings.database.max_connections)?;
@@ -122,7 +123,7 @@ pub async fn verifier(auth: &AuthConfig) -> anyhow::Result<JwtVerifier> {
 /// One service running alone: how production and `deploy/` run each service.
 pub struct Application<S> {
     running: Running,
-    _service: PhantomData<S>,
+    _service: PhantomData<fn() -> S>,
 }
 
 impl<S: ServiceDefinition> Application<S> {

@@ -23,3 +23,235 @@ pub fn settings(
     settings.auth.dev_mode = true;
     Ok(settings)
 }
+
+/// A service's migration folders in the order start-up applies them: the
+/// shared crates' tables, then the service's own.
+pub fn migration_dirs(service: &str) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    vec![
+        root.join("shared/db/migrations"),
+        root.join("shared/messaging/migrations"),
+        root.join("services").join(service).join("migrations"),
+    ]
+}
+
+/// One service running alone for a test, on its own database and broker
+/// names, with a tap on the exchange (to hear what it tells the saga) whose
+/// channel also publishes as the other services would. Everything it made is
+/// removed when it drops. Test code: it panics on set-up failures.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod service {
+    use crate::{Application, ServiceDefinition};
+    use secrecy::ExposeSecret;
+    use serde_json::Value;
+    use spotter_auth::Role;
+    use spotter_auth::testing::TestAuth;
+    use spotter_db::testing::TestDatabase;
+    use spotter_messaging::testing::{BrokerCleanup, EventTap, publish_event};
+    use spotter_platform::settings::Settings;
+    use std::marker::PhantomData;
+    use tokio_util::sync::CancellationToken;
+    use uuid::Uuid;
+
+    pub struct TestService<S> {
+        pub base_url: String,
+        pub auth: TestAuth,
+        pub client: reqwest::Client,
+        pub db: TestDatabase,
+        pub settings: Settings,
+        pub tap: EventTap,
+        /// A platform admin's token.
+        pub admin: String,
+        shutdowns: Vec<CancellationToken>,
+        _tap_connection: lapin::Connection,
+        _broker_names: BrokerCleanup,
+        _service: PhantomData<fn() -> S>,
+    }
+
+    impl<S: ServiceDefinition> TestService<S> {
+        pub async fn start() -> Self {
+            let db = TestDatabase::create(S::NAME, &super::migration_dirs(S::NAME))
+                .await
+                .unwrap();
+            let prefix = super::broker_prefix();
+            let settings = super::settings(&db, &prefix).unwrap();
+            let auth = TestAuth::new();
+            let (base_url, shutdown) = launch::<S>(&settings, &auth).await;
+            let connection = lapin::Connection::connect(
+                settings.broker.url.expose_secret(),
+                lapin::ConnectionProperties::default(),
+            )
+            .await
+            .unwrap();
+            // As any process does when it connects: the exchange and every
+            // system queue, so nothing published next misses a consumer.
+            let channel = connection.create_channel().await.unwrap();
+            spotter_messaging::topology::declare_all(&channel, &settings.broker)
+                .await
+                .unwrap();
+            let tap = EventTap::bind(&connection, &settings.broker).await.unwrap();
+            let admin = auth.token(Role::PlatformAdmin, Uuid::now_v7(), None);
+            Self {
+                base_url,
+                // No pooled connections: a pause in a test would race the
+                // server's keep-alive close.
+                client: reqwest::Client::builder()
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .unwrap(),
+                db,
+                tap,
+                admin,
+                shutdowns: vec![shutdown],
+                _tap_connection: connection,
+                _broker_names: BrokerCleanup {
+                    settings: settings.broker.clone(),
+                    consumers: Vec::new(),
+                },
+                settings,
+                auth,
+                _service: PhantomData,
+            }
+        }
+
+        /// Another replica on the same database and queues; its base URL.
+        pub async fn start_replica(&mut self) -> String {
+            let (base_url, shutdown) = launch::<S>(&self.settings, &self.auth).await;
+            self.shutdowns.push(shutdown);
+            base_url
+        }
+
+        pub fn url(&self, path: &str) -> String {
+            format!("{}{path}", self.base_url)
+        }
+
+        pub async fn send(
+            &self,
+            method: reqwest::Method,
+            path: &str,
+            token: &str,
+            body: Option<&Value>,
+        ) -> reqwest::Response {
+            let mut request = self
+                .client
+                .request(method, self.url(path))
+                .bearer_auth(token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            request.send().await.unwrap()
+        }
+
+        pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+            self.send(reqwest::Method::GET, path, token, None).await
+        }
+
+        pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+            self.send(reqwest::Method::POST, path, token, Some(body))
+                .await
+        }
+
+        pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+            self.send(reqwest::Method::PUT, path, token, Some(body))
+                .await
+        }
+
+        pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+            self.send(reqwest::Method::PATCH, path, token, Some(body))
+                .await
+        }
+
+        /// Publishes `event` as its producing service would.
+        pub async fn publish<E: spotter_contracts::Event>(&self, event: &E) -> Uuid {
+            let id = Uuid::now_v7();
+            self.publish_as(event, id).await;
+            id
+        }
+
+        /// The same, under a given message id (to play a redelivery).
+        pub async fn publish_as<E: spotter_contracts::Event>(&self, event: &E, id: Uuid) {
+            publish_event(
+                self.tap.channel(),
+                &self.settings.broker.exchange,
+                event,
+                id,
+            )
+            .await
+            .unwrap();
+        }
+
+        /// `SELECT count(*) AS n …` on the service's database.
+        pub async fn count(&self, sql: &str) -> i64 {
+            use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let url = self.db.settings.url.expose_secret().to_owned();
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            diesel::sql_query(sql)
+                .get_result::<Count>(&mut conn)
+                .await
+                .unwrap()
+                .n
+        }
+
+        /// Waits (bounded) until `count(sql)` reaches `want`.
+        pub async fn wait_for_count(&self, sql: &str, want: i64) {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let n = self.count(sql).await;
+                if n == want {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{sql}: {n}, wanted {want}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    impl<S> Drop for TestService<S> {
+        fn drop(&mut self) {
+            for shutdown in &self.shutdowns {
+                shutdown.cancel();
+            }
+        }
+    }
+
+    async fn launch<S: ServiceDefinition>(
+        settings: &Settings,
+        auth: &TestAuth,
+    ) -> (String, CancellationToken) {
+        let app = Application::<S>::build_with_verifier(settings.clone(), auth.verifier.clone())
+            .await
+            .unwrap();
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let shutdown = app.shutdown_token();
+        tokio::spawn(app.run_until_stopped());
+        (base_url, shutdown)
+    }
+
+    /// Asserts the status and returns the JSON body (null when empty).
+    pub async fn body(response: reqwest::Response, status: u16) -> Value {
+        let actual = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(actual, status, "{text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Asserts an RFC 9457 problem with `status` and returns it.
+    pub async fn problem(response: reqwest::Response, status: u16) -> Value {
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            Some("application/problem+json".to_owned())
+        );
+        body(response, status).await
+    }
+}

@@ -2,131 +2,38 @@
 //! a tap on the exchange to hear what it tells the saga and a channel to play
 //! the referral service.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use booking_service::Booking;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Value, json};
-use spotter_auth::Role;
-use spotter_auth::testing::TestAuth;
 use spotter_contracts::common::v1::{BodyRegion, Location, Priority};
 use spotter_contracts::referral::v1::{ReferralCancelled, ReferralRequested};
-use spotter_db::testing::TestDatabase;
-use spotter_messaging::testing::{BrokerCleanup, EventTap, publish_event};
-use spotter_platform::settings::Settings;
-use spotter_service::Application;
-use std::path::Path;
-use tokio_util::sync::CancellationToken;
+pub use spotter_service::testing::service::{TestService, body, problem};
 use uuid::Uuid;
 
 pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-pub struct BookingApp {
-    pub base_url: String,
-    pub auth: TestAuth,
-    pub client: reqwest::Client,
-    pub db: TestDatabase,
-    pub settings: Settings,
-    pub tap: EventTap,
-    pub admin: String,
-    shutdowns: Vec<CancellationToken>,
-    _tap_connection: lapin::Connection,
-    _broker_names: BrokerCleanup,
+/// The booking service under test, with booking-shaped helpers on top of the
+/// generic harness (which it dereferences to).
+pub struct BookingApp(TestService<Booking>);
+
+impl std::ops::Deref for BookingApp {
+    type Target = TestService<Booking>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
-fn migration_dirs() -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    vec![
-        root.join("shared/messaging/migrations"),
-        root.join("services/booking/migrations"),
-    ]
+impl std::ops::DerefMut for BookingApp {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl BookingApp {
     pub async fn start() -> Self {
-        let db = TestDatabase::create("booking", &migration_dirs())
-            .await
-            .unwrap();
-        let prefix = spotter_service::testing::broker_prefix();
-        let settings = spotter_service::testing::settings(&db, &prefix).unwrap();
-        let auth = TestAuth::new();
-        let (base_url, shutdown) = launch(&settings, &auth).await;
-        // The tap (and the test playing the referral service) has its own connection.
-        let connection = lapin::Connection::connect(
-            secrecy::ExposeSecret::expose_secret(&settings.broker.url),
-            lapin::ConnectionProperties::default(),
-        )
-        .await
-        .unwrap();
-        declare_topology(&connection, &settings).await;
-        let tap = EventTap::bind(&connection, &settings.broker).await.unwrap();
-        let admin = auth.token(Role::PlatformAdmin, Uuid::now_v7(), None);
-        Self {
-            base_url,
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
-            db,
-            tap,
-            admin,
-            shutdowns: vec![shutdown],
-            _tap_connection: connection,
-            _broker_names: BrokerCleanup {
-                settings: settings.broker.clone(),
-                consumers: Vec::new(),
-            },
-            settings,
-            auth,
-        }
-    }
-
-    /// Another replica on the same database and queues (another process in
-    /// production); returns its base URL.
-    pub async fn start_replica(&mut self) -> String {
-        let (base_url, shutdown) = launch(&self.settings, &self.auth).await;
-        self.shutdowns.push(shutdown);
-        base_url
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request.send().await.unwrap()
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.send(reqwest::Method::GET, path, token, None).await
-    }
-
-    pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.send(reqwest::Method::POST, path, token, Some(body))
-            .await
-    }
-
-    pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.send(reqwest::Method::PUT, path, token, Some(body))
-            .await
-    }
-
-    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.send(reqwest::Method::PATCH, path, token, Some(body))
-            .await
+        Self(TestService::start().await)
     }
 
     /// A clinic in UTC (so wall clock = UTC in assertions) near central London,
@@ -188,20 +95,11 @@ impl BookingApp {
 
     /// Publishes a `ReferralRequested` as the referral service would.
     pub async fn request(&self, referral: &Referral) -> Uuid {
-        let message_id = Uuid::now_v7();
-        self.request_as(referral, message_id).await;
-        message_id
+        self.publish(&referral.event()).await
     }
 
     pub async fn request_as(&self, referral: &Referral, message_id: Uuid) {
-        publish_event(
-            self.tap.channel(),
-            &self.settings.broker.exchange,
-            &referral.event(),
-            message_id,
-        )
-        .await
-        .unwrap();
+        self.publish_as(&referral.event(), message_id).await;
     }
 
     pub async fn cancel_referral(&self, referral: &Referral) {
@@ -210,59 +108,8 @@ impl BookingApp {
             trainer_id: referral.trainer.to_string(),
             ..Default::default()
         };
-        publish_event(
-            self.tap.channel(),
-            &self.settings.broker.exchange,
-            &event,
-            Uuid::now_v7(),
-        )
-        .await
-        .unwrap();
+        self.publish(&event).await;
     }
-
-    /// A query on the service's database, counted.
-    pub async fn count(&self, sql: &str) -> i64 {
-        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let url = secrecy::ExposeSecret::expose_secret(&self.db.settings.url).to_owned();
-        let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-        diesel::sql_query(sql)
-            .get_result::<Count>(&mut conn)
-            .await
-            .unwrap()
-            .n
-    }
-}
-
-impl Drop for BookingApp {
-    fn drop(&mut self) {
-        for shutdown in &self.shutdowns {
-            shutdown.cancel();
-        }
-    }
-}
-
-async fn launch(settings: &Settings, auth: &TestAuth) -> (String, CancellationToken) {
-    let app = Application::<Booking>::build_with_verifier(settings.clone(), auth.verifier.clone())
-        .await
-        .unwrap();
-    let base_url = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = app.shutdown_token();
-    tokio::spawn(app.run_until_stopped());
-    (base_url, shutdown)
-}
-
-/// As any process does when it connects: the exchange and every system
-/// queue, so nothing published next can miss the booking consumer's queue.
-async fn declare_topology(connection: &lapin::Connection, settings: &Settings) {
-    let channel = connection.create_channel().await.unwrap();
-    spotter_messaging::topology::declare_all(&channel, &settings.broker)
-        .await
-        .unwrap();
 }
 
 /// A referral as the referral service would ask booking to book it.
@@ -326,24 +173,6 @@ pub fn weekday_in(days: i64) -> u32 {
 pub fn at(days: i64, hour: u32, minute: u32) -> DateTime<Utc> {
     let day = (Utc::now() + Duration::days(days)).date_naive();
     day.and_hms_opt(hour, minute, 0).unwrap().and_utc()
-}
-
-pub async fn body(response: reqwest::Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-pub async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        Some("application/problem+json".to_owned())
-    );
-    body(response, status).await
 }
 
 pub fn timestamp_of(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {

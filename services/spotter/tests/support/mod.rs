@@ -9,7 +9,6 @@ use spotter_db::testing::TestDatabase;
 use spotter_messaging::testing::BrokerCleanup;
 use spotter_platform::settings::Settings;
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -24,24 +23,16 @@ pub struct TestStack {
     _broker_names: BrokerCleanup,
 }
 
-/// The shared messaging tables first, then the service's own, as at start-up.
-fn migration_dirs(service: &str) -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    vec![
-        root.join("shared/messaging/migrations"),
-        root.join("services").join(service).join("migrations"),
-    ]
-}
-
 impl TestStack {
     pub async fn start() -> Self {
         let prefix = spotter_service::testing::broker_prefix();
         let mut databases = HashMap::new();
         let mut settings: HashMap<&'static str, Settings> = HashMap::new();
         for service in spotter::SERVICES {
-            let db = TestDatabase::create(service, &migration_dirs(service))
-                .await
-                .unwrap();
+            let db =
+                TestDatabase::create(service, &spotter_service::testing::migration_dirs(service))
+                    .await
+                    .unwrap();
             settings.insert(
                 service,
                 spotter_service::testing::settings(&db, &prefix).unwrap(),

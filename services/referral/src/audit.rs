@@ -1,0 +1,109 @@
+//! The audit log of health data: every read or write of injury or guidance
+//! data records who, what, which referral and when — in the same transaction,
+//! so there is no access without its record. Platform admins read it.
+
+use crate::schema::audit_log;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use spotter_auth::{Caller, PlatformAdmin};
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::AuthProblems;
+use spotter_platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use spotter_platform::{ApiError, ApiResult};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub mod action {
+    pub const INJURY_WRITE: &str = "injury_report.write";
+    pub const INJURY_READ: &str = "injury_report.read";
+    pub const GUIDANCE_WRITE: &str = "guidance.write";
+    pub const GUIDANCE_READ: &str = "guidance.read";
+}
+
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    action: &str,
+    referral_id: Uuid,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::actor_id.eq(caller.user_id),
+            audit_log::actor_role.eq(caller.role.as_str()),
+            audit_log::action.eq(action),
+            audit_log::referral_id.eq(referral_id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: Uuid,
+    pub actor_role: String,
+    pub action: String,
+    pub referral_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Only this referral's entries.
+    pub referral_id: Option<Uuid>,
+    /// 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// Entries older than this id (the last id of the previous page).
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/audit-log",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Health-data access, newest first", body = AuditPage),
+        (status = 422, description = "Bad limit", body = spotter_platform::problem::Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    _admin: PlatformAdmin,
+    pool: web::Data<Pool>,
+    query: web::Query<AuditQuery>,
+) -> ApiResult<web::Json<AuditPage>> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let mut conn = checkout(&pool).await?;
+    let mut rows = audit_log::table
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .into_boxed();
+    if let Some(referral_id) = query.referral_id {
+        rows = rows.filter(audit_log::referral_id.eq(referral_id));
+    }
+    if let Some(before) = query.before {
+        rows = rows.filter(audit_log::id.lt(before));
+    }
+    Ok(web::Json(AuditPage {
+        items: rows.load(&mut conn).await?,
+    }))
+}

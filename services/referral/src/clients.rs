@@ -1,0 +1,143 @@
+//! A trainer's clients: `POST/GET /v1/clients`, `GET /v1/clients/{id}`.
+//! Only ever the caller's own; another trainer's client does not exist.
+
+use crate::schema::clients;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use spotter_auth::Trainer;
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::pagination::{Page, PageParams};
+use spotter_platform::validate::{check_text, finish};
+use spotter_platform::{ApiResult, FieldError, Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    pub display_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = clients)]
+pub struct Client {
+    pub id: Uuid,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl NewClient {
+    fn validate(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        check_text("display_name", &self.display_name, 100, &mut errors);
+        if let Some(email) = &self.email {
+            let plausible = email.len() <= 254
+                && email
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+            if !plausible {
+                errors.push(FieldError::new("email", "is not an email address"));
+            }
+        }
+        if let Some(phone) = &self.phone {
+            let digits = phone.chars().filter(char::is_ascii_digit).count();
+            let allowed = phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+            if !allowed || !(6..=15).contains(&digits) {
+                errors.push(FieldError::new("phone", "is not a phone number"));
+            }
+        }
+        finish(errors)
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/clients",
+    tag = "clients",
+    request_body = NewClient,
+    responses((status = 201, description = "The client", body = Client), AuthProblems, InputProblems),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    trainer: Trainer,
+    pool: web::Data<Pool>,
+    body: Json<NewClient>,
+) -> ApiResult<HttpResponse> {
+    let input = body.into_inner();
+    input.validate()?;
+    let mut conn = checkout(&pool).await?;
+    let client = diesel::insert_into(clients::table)
+        .values((
+            clients::id.eq(Uuid::now_v7()),
+            clients::trainer_id.eq(trainer.id),
+            clients::display_name.eq(input.display_name.trim()),
+            clients::email.eq(input.email.as_deref().map(str::trim)),
+            clients::phone.eq(input.phone.as_deref().map(str::trim)),
+        ))
+        .returning(Client::as_returning())
+        .get_result(&mut conn)
+        .await?;
+    Ok(HttpResponse::Created().json(client))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clients",
+    tag = "clients",
+    params(PageParams),
+    responses((status = 200, description = "The caller's clients, newest first", body = Page<Client>), AuthProblems),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    trainer: Trainer,
+    pool: web::Data<Pool>,
+    params: web::Query<PageParams>,
+) -> ApiResult<web::Json<Page<Client>>> {
+    let (limit, before) = params.parse()?;
+    let mut conn = checkout(&pool).await?;
+    let mut query = clients::table
+        .filter(clients::trainer_id.eq(trainer.id))
+        .order(clients::id.desc())
+        .limit(limit + 1)
+        .select(Client::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(clients::id.lt(before));
+    }
+    let rows = query.load(&mut conn).await?;
+    Ok(web::Json(Page::from_rows(rows, limit, |c| c.id)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{client_id}",
+    tag = "clients",
+    params(("client_id" = Uuid, Path, description = "The client")),
+    responses((status = 200, description = "The client", body = Client), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    trainer: Trainer,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Client>> {
+    let mut conn = checkout(&pool).await?;
+    let client = clients::table
+        .find(path.into_inner())
+        .filter(clients::trainer_id.eq(trainer.id))
+        .select(Client::as_select())
+        .first(&mut conn)
+        .await?;
+    Ok(web::Json(client))
+}

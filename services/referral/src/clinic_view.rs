@@ -1,0 +1,115 @@
+//! `GET /admin/v1/clinics/{id}/referrals`: how fast a clinic serves its
+//! referrals — time from the trainer's flag to a booking, and to guidance —
+//! per referral and as a median and 90th percentile. No health detail.
+
+use crate::referrals::model::Referral;
+use crate::schema::referrals;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Double, Nullable};
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use spotter_auth::Admin;
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
+use spotter_platform::pagination::{Page, PageParams};
+use spotter_platform::{ApiError, ApiResult};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicReferral {
+    pub id: Uuid,
+    pub status: String,
+    pub priority: String,
+    pub created_at: DateTime<Utc>,
+    pub target_missed: Option<bool>,
+    /// Seconds from the injury report to the first booking.
+    pub time_to_book_seconds: Option<i64>,
+    /// Seconds from the injury report to the first guidance.
+    pub time_to_guidance_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema, QueryableByName)]
+pub struct Summary {
+    #[diesel(sql_type = Nullable<Double>)]
+    pub time_to_book_median_seconds: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub time_to_book_p90_seconds: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub time_to_guidance_median_seconds: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub time_to_guidance_p90_seconds: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicReferrals {
+    #[serde(flatten)]
+    pub page: Page<ClinicReferral>,
+    /// Over all the clinic's referrals, not just this page.
+    pub summary: Summary,
+}
+
+fn seconds(from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> Option<i64> {
+    to.map(|to| (to - from).num_seconds())
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/clinics/{clinic_id}/referrals",
+    tag = "referrals",
+    params(("clinic_id" = Uuid, Path, description = "The clinic"), PageParams),
+    responses((status = 200, description = "The clinic's referrals with their timings", body = ClinicReferrals), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    admin: Admin,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    params: web::Query<PageParams>,
+) -> ApiResult<web::Json<ClinicReferrals>> {
+    let clinic_id = path.into_inner();
+    if !admin.may_manage(clinic_id) {
+        return Err(ApiError::NotFound);
+    }
+    let (limit, before) = params.parse()?;
+    let mut conn = checkout(&pool).await?;
+    let mut rows = referrals::table
+        .filter(referrals::clinic_id.eq(clinic_id))
+        .order(referrals::id.desc())
+        .limit(limit + 1)
+        .select(Referral::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        rows = rows.filter(referrals::id.lt(before));
+    }
+    let found: Vec<Referral> = rows.load(&mut conn).await?;
+    let items = found
+        .into_iter()
+        .map(|r| ClinicReferral {
+            id: r.id,
+            status: r.status,
+            priority: r.priority,
+            created_at: r.created_at,
+            target_missed: r.target_missed,
+            time_to_book_seconds: seconds(r.created_at, r.first_booked_at),
+            time_to_guidance_seconds: seconds(r.created_at, r.first_guidance_at),
+        })
+        .collect();
+    let summary: Summary = diesel::sql_query(
+        "SELECT \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - created_at)) AS time_to_book_median_seconds, \
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - created_at)) AS time_to_book_p90_seconds, \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - created_at)) AS time_to_guidance_median_seconds, \
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - created_at)) AS time_to_guidance_p90_seconds \
+         FROM referrals WHERE clinic_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(clinic_id)
+    .get_result(&mut conn)
+    .await?;
+    Ok(web::Json(ClinicReferrals {
+        page: Page::from_rows(items, limit, |r| r.id),
+        summary,
+    }))
+}

@@ -1,0 +1,219 @@
+//! The referral's life (DESIGN §3) as a state machine.
+//!
+//! Events from booking can arrive twice, late, or (after a retried failure)
+//! before the one they follow. Each step therefore says what to do with an
+//! event in every state: apply it, ignore it (a duplicate or stale event:
+//! logged, acknowledged), or retry it later (it is ahead of an event still
+//! on its way, so the referral is not there yet).
+
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    AwaitingBooking,
+    EmergencyAdvised,
+    Waitlisted,
+    Booked,
+    Assessed,
+    GuidanceShared,
+    Acknowledged,
+    Cancelled,
+    NoShow,
+}
+
+impl Status {
+    pub const ALL: [Self; 9] = [
+        Self::AwaitingBooking,
+        Self::EmergencyAdvised,
+        Self::Waitlisted,
+        Self::Booked,
+        Self::Assessed,
+        Self::GuidanceShared,
+        Self::Acknowledged,
+        Self::Cancelled,
+        Self::NoShow,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingBooking => "awaiting_booking",
+            Self::EmergencyAdvised => "emergency_advised",
+            Self::Waitlisted => "waitlisted",
+            Self::Booked => "booked",
+            Self::Assessed => "assessed",
+            Self::GuidanceShared => "guidance_shared",
+            Self::Acknowledged => "acknowledged",
+            Self::Cancelled => "cancelled",
+            Self::NoShow => "no_show",
+        }
+    }
+
+    /// How far along the usual path a referral is; `None` for the ends that
+    /// leave it (emergency, cancelled, no-show).
+    fn progress(self) -> Option<u8> {
+        match self {
+            Self::AwaitingBooking => Some(0),
+            Self::Waitlisted => Some(1),
+            Self::Booked => Some(2),
+            Self::Assessed => Some(3),
+            Self::GuidanceShared => Some(4),
+            Self::Acknowledged => Some(5),
+            Self::EmergencyAdvised | Self::Cancelled | Self::NoShow => None,
+        }
+    }
+
+    /// Whether the trainer can still cancel (there is a booking to stop).
+    pub fn cancellable(self) -> bool {
+        matches!(
+            self,
+            Self::AwaitingBooking | Self::Waitlisted | Self::Booked | Self::EmergencyAdvised
+        )
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown referral status {s:?}"))
+    }
+}
+
+/// What happened to the referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Happening {
+    Booked,
+    Waitlisted,
+    /// The clinic side cancelled: back to be booked again.
+    CancelledByClinic,
+    /// Cancelled for good (the trainer's side).
+    CancelledForGood,
+    Completed,
+    NoShow,
+    GuidanceShared,
+    GuidanceAcknowledged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Apply(Status),
+    /// Already applied or overtaken: acknowledge and move on.
+    Ignore,
+    /// Ahead of an event not yet handled: try again later.
+    Retry,
+}
+
+/// The state a happening leads to, and the states it may come from.
+fn rule(happening: Happening) -> (Status, &'static [Status]) {
+    use Status::*;
+    match happening {
+        Happening::Booked => (Booked, &[AwaitingBooking, Waitlisted]),
+        Happening::Waitlisted => (Waitlisted, &[AwaitingBooking]),
+        Happening::CancelledByClinic => (AwaitingBooking, &[Booked]),
+        Happening::CancelledForGood => (
+            Cancelled,
+            &[AwaitingBooking, Waitlisted, Booked, EmergencyAdvised],
+        ),
+        Happening::Completed => (Assessed, &[Booked]),
+        Happening::NoShow => (NoShow, &[Booked]),
+        // A new version of the guidance replaces the old, acknowledged or not.
+        Happening::GuidanceShared => (GuidanceShared, &[Assessed, GuidanceShared, Acknowledged]),
+        Happening::GuidanceAcknowledged => (Acknowledged, &[GuidanceShared]),
+    }
+}
+
+pub fn decide(current: Status, happening: Happening) -> Decision {
+    let (target, from) = rule(happening);
+    if from.contains(&current) {
+        return Decision::Apply(target);
+    }
+    match (
+        current.progress(),
+        from.iter().filter_map(|s| s.progress()).min(),
+    ) {
+        // Not yet at any state it may come from: an earlier event is pending.
+        (Some(now), Some(needed)) if now < needed => Decision::Retry,
+        _ => Decision::Ignore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Decision, Happening as H, Status as S, decide};
+
+    #[test]
+    fn the_happy_path() {
+        let mut status = S::AwaitingBooking;
+        for happening in [
+            H::Booked,
+            H::Completed,
+            H::GuidanceShared,
+            H::GuidanceAcknowledged,
+        ] {
+            match decide(status, happening) {
+                Decision::Apply(next) => status = next,
+                other => panic!("{happening:?} from {status:?}: {other:?}"),
+            }
+        }
+        assert_eq!(status, S::Acknowledged);
+    }
+
+    #[test]
+    fn duplicates_and_stale_events_are_ignored() {
+        assert_eq!(decide(S::Booked, H::Booked), Decision::Ignore);
+        assert_eq!(decide(S::Assessed, H::Completed), Decision::Ignore);
+        assert_eq!(decide(S::Assessed, H::Booked), Decision::Ignore);
+        assert_eq!(decide(S::Cancelled, H::Booked), Decision::Ignore);
+        assert_eq!(decide(S::EmergencyAdvised, H::Booked), Decision::Ignore);
+        assert_eq!(decide(S::Booked, H::Waitlisted), Decision::Ignore);
+        assert_eq!(decide(S::Cancelled, H::CancelledForGood), Decision::Ignore);
+    }
+
+    #[test]
+    fn events_ahead_of_their_predecessor_are_retried() {
+        assert_eq!(decide(S::AwaitingBooking, H::Completed), Decision::Retry);
+        assert_eq!(decide(S::Waitlisted, H::NoShow), Decision::Retry);
+        assert_eq!(
+            decide(S::AwaitingBooking, H::CancelledByClinic),
+            Decision::Retry
+        );
+    }
+
+    #[test]
+    fn clinic_cancellations_rebook_and_trainer_ones_end_it() {
+        assert_eq!(
+            decide(S::Booked, H::CancelledByClinic),
+            Decision::Apply(S::AwaitingBooking)
+        );
+        assert_eq!(
+            decide(S::Booked, H::CancelledForGood),
+            Decision::Apply(S::Cancelled)
+        );
+        assert_eq!(
+            decide(S::Waitlisted, H::CancelledForGood),
+            Decision::Apply(S::Cancelled)
+        );
+    }
+
+    #[test]
+    fn new_guidance_needs_a_new_acknowledgement() {
+        assert_eq!(
+            decide(S::Acknowledged, H::GuidanceShared),
+            Decision::Apply(S::GuidanceShared)
+        );
+        assert_eq!(decide(S::Booked, H::GuidanceShared), Decision::Retry);
+        assert_eq!(
+            decide(S::Acknowledged, H::GuidanceAcknowledged),
+            Decision::Ignore
+        );
+    }
+
+    #[test]
+    fn every_status_round_trips_through_its_name() {
+        for status in S::ALL {
+            assert_eq!(status.as_str().parse::<S>(), Ok(status));
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The referral's rules as plain functions, tested without I/O: triage, the
+//! referral's life as a state machine, and the vocabulary the app uses.
+
+pub mod lifecycle;
+pub mod triage;
+pub mod vocabulary;

@@ -1,0 +1,425 @@
+//! The physio's guidance back to the trainer: what to avoid, what to do, how
+//! hard, when to review. Versioned: posting again makes a new current version;
+//! older ones stay readable. Every read and write is audited.
+
+use crate::audit::{self, action};
+use crate::domain::lifecycle::{Decision, Happening, decide};
+use crate::domain::vocabulary::CLEARANCES;
+use crate::events::{self, GuidanceFacts};
+use crate::referrals::api::find_visible;
+use crate::referrals::model::move_to;
+use crate::schema::{guidance, referrals};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use spotter_auth::{Caller, Physio, Role, Trainer};
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::problem::Problem;
+use spotter_platform::validate::{check_text, finish};
+use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Avoid {
+    pub movement: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exercise {
+    pub name: String,
+    /// 1–20.
+    pub sets: i64,
+    /// 1–100.
+    pub reps: i64,
+    /// 0–600.
+    #[serde(default)]
+    pub hold_seconds: i64,
+    /// Sessions per week, 1–14.
+    pub per_week: i64,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadLimits {
+    /// Highest rate of perceived exertion allowed, 1–10.
+    pub max_rpe: i64,
+    /// Stop when pain reaches this, 0–10.
+    pub pain_ceiling: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGuidance {
+    /// `no_training`, `modified_training` or `full_training`.
+    pub clearance: String,
+    #[serde(default)]
+    pub avoid: Vec<Avoid>,
+    #[serde(default)]
+    pub exercises: Vec<Exercise>,
+    pub load_limits: LoadLimits,
+    /// When the physio wants to see the client again; in the future.
+    pub review_on: NaiveDate,
+    #[serde(default)]
+    pub notes_for_trainer: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GuidanceView {
+    pub id: Uuid,
+    pub version: i32,
+    pub physio_id: Uuid,
+    pub clearance: String,
+    pub avoid: Vec<Avoid>,
+    pub exercises: Vec<Exercise>,
+    pub load_limits: LoadLimits,
+    pub review_on: NaiveDate,
+    pub notes_for_trainer: String,
+    pub created_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = guidance)]
+struct GuidanceRow {
+    id: Uuid,
+    version: i32,
+    physio_id: Uuid,
+    clearance: String,
+    avoid: serde_json::Value,
+    exercises: serde_json::Value,
+    load_limits: serde_json::Value,
+    review_on: NaiveDate,
+    notes_for_trainer: String,
+    created_at: DateTime<Utc>,
+    acknowledged_at: Option<DateTime<Utc>>,
+}
+
+impl GuidanceRow {
+    fn view(self) -> ApiResult<GuidanceView> {
+        let parse = |e: serde_json::Error| ApiError::Internal(e.into());
+        Ok(GuidanceView {
+            id: self.id,
+            version: self.version,
+            physio_id: self.physio_id,
+            clearance: self.clearance,
+            avoid: serde_json::from_value(self.avoid).map_err(parse)?,
+            exercises: serde_json::from_value(self.exercises).map_err(parse)?,
+            load_limits: serde_json::from_value(self.load_limits).map_err(parse)?,
+            review_on: self.review_on,
+            notes_for_trainer: self.notes_for_trainer,
+            created_at: self.created_at,
+            acknowledged_at: self.acknowledged_at,
+        })
+    }
+}
+
+const MAX_ITEMS: usize = 30;
+
+fn range(field: String, value: i64, low: i64, high: i64, errors: &mut Vec<FieldError>) {
+    if !(low..=high).contains(&value) {
+        errors.push(FieldError::new(
+            field,
+            format!("must be between {low} and {high}"),
+        ));
+    }
+}
+
+impl NewGuidance {
+    fn validate(&self, today: NaiveDate) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        if !CLEARANCES.contains(&self.clearance.as_str()) {
+            errors.push(FieldError::new(
+                "clearance",
+                format!("must be one of: {}", CLEARANCES.join(", ")),
+            ));
+        }
+        if self.avoid.len() > MAX_ITEMS {
+            errors.push(FieldError::new("avoid", format!("at most {MAX_ITEMS}")));
+        }
+        for (i, a) in self.avoid.iter().enumerate() {
+            check_text(
+                &format!("avoid[{i}].movement"),
+                &a.movement,
+                100,
+                &mut errors,
+            );
+            check_text(&format!("avoid[{i}].reason"), &a.reason, 300, &mut errors);
+        }
+        if self.exercises.len() > MAX_ITEMS {
+            errors.push(FieldError::new("exercises", format!("at most {MAX_ITEMS}")));
+        }
+        for (i, e) in self.exercises.iter().enumerate() {
+            check_text(&format!("exercises[{i}].name"), &e.name, 100, &mut errors);
+            range(format!("exercises[{i}].sets"), e.sets, 1, 20, &mut errors);
+            range(format!("exercises[{i}].reps"), e.reps, 1, 100, &mut errors);
+            range(
+                format!("exercises[{i}].hold_seconds"),
+                e.hold_seconds,
+                0,
+                600,
+                &mut errors,
+            );
+            range(
+                format!("exercises[{i}].per_week"),
+                e.per_week,
+                1,
+                14,
+                &mut errors,
+            );
+            if e.notes.as_ref().is_some_and(|n| n.chars().count() > 300) {
+                errors.push(FieldError::new(
+                    format!("exercises[{i}].notes"),
+                    "must be at most 300 characters",
+                ));
+            }
+        }
+        range(
+            "load_limits.max_rpe".to_owned(),
+            self.load_limits.max_rpe,
+            1,
+            10,
+            &mut errors,
+        );
+        range(
+            "load_limits.pain_ceiling".to_owned(),
+            self.load_limits.pain_ceiling,
+            0,
+            10,
+            &mut errors,
+        );
+        if self.review_on <= today {
+            errors.push(FieldError::new("review_on", "must be in the future"));
+        } else if self.review_on > today + Duration::days(366) {
+            errors.push(FieldError::new("review_on", "must be within a year"));
+        }
+        if self.notes_for_trainer.chars().count() > 2000 {
+            errors.push(FieldError::new(
+                "notes_for_trainer",
+                "must be at most 2000 characters",
+            ));
+        }
+        finish(errors)
+    }
+}
+
+/// The latest version, if any (caller audits the read).
+pub async fn current(
+    conn: &mut AsyncPgConnection,
+    referral_id: Uuid,
+) -> ApiResult<Option<GuidanceView>> {
+    let row = guidance::table
+        .filter(guidance::referral_id.eq(referral_id))
+        .order(guidance::version.desc())
+        .select(GuidanceRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(GuidanceRow::view).transpose()
+}
+
+fn to_json<T: Serialize>(value: &T) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/referrals/{referral_id}/guidance",
+    tag = "guidance",
+    params(("referral_id" = Uuid, Path, description = "The referral")),
+    request_body = NewGuidance,
+    responses(
+        (status = 201, description = "The new current version; the trainer is told", body = GuidanceView),
+        (status = 409, description = "The client has not been assessed yet", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn share(
+    physio: Physio,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<NewGuidance>,
+) -> ApiResult<HttpResponse> {
+    let input = body.into_inner();
+    input.validate(Utc::now().date_naive())?;
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    let shared = conn
+        .transaction::<GuidanceView, ApiError, _>(async |conn| {
+            // Only the physio the client saw: anyone else finds nothing.
+            let referral = find_visible(conn, &caller, id, true).await?;
+            let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceShared) else {
+                return Err(ApiError::Conflict(format!(
+                    "guidance follows an assessment; this referral is {}",
+                    referral.status
+                )));
+            };
+            let version = guidance::table
+                .filter(guidance::referral_id.eq(id))
+                .select(diesel::dsl::max(guidance::version))
+                .first::<Option<i32>>(conn)
+                .await?
+                .unwrap_or(0)
+                + 1;
+            let row: GuidanceRow = diesel::insert_into(guidance::table)
+                .values((
+                    guidance::id.eq(Uuid::now_v7()),
+                    guidance::referral_id.eq(id),
+                    guidance::version.eq(version),
+                    guidance::physio_id.eq(physio.id),
+                    guidance::clearance.eq(&input.clearance),
+                    guidance::avoid.eq(to_json(&input.avoid)?),
+                    guidance::exercises.eq(to_json(&input.exercises)?),
+                    guidance::load_limits.eq(to_json(&input.load_limits)?),
+                    guidance::review_on.eq(input.review_on),
+                    guidance::notes_for_trainer.eq(input.notes_for_trainer.trim()),
+                ))
+                .returning(GuidanceRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let moved = move_to(conn, id, to, &format!("guidance_v{version}_shared")).await?;
+            if moved.first_guidance_at.is_none() {
+                diesel::update(referrals::table.find(id))
+                    .set(referrals::first_guidance_at.eq(row.created_at))
+                    .execute(conn)
+                    .await?;
+            }
+            audit::record(conn, &caller, action::GUIDANCE_WRITE, id).await?;
+            let facts = GuidanceFacts {
+                guidance_id: row.id,
+                version,
+                physio_id: physio.id,
+                clearance: &row.clearance,
+                review_on: row.review_on,
+                at: row.created_at,
+            };
+            spotter_messaging::enqueue(conn, &events::guidance_shared(&moved, &facts)).await?;
+            row.view()
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(shared))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GuidanceHistory {
+    /// The latest version, or null before any was shared.
+    pub current: Option<GuidanceView>,
+    /// Every version, newest first.
+    pub versions: Vec<GuidanceView>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/referrals/{referral_id}/guidance",
+    tag = "guidance",
+    params(("referral_id" = Uuid, Path, description = "The referral")),
+    responses((status = 200, description = "Current guidance and every earlier version", body = GuidanceHistory), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+pub async fn history(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<GuidanceHistory>> {
+    if !matches!(caller.role, Role::Trainer | Role::Physio) {
+        return Err(ApiError::NotFound); // health detail: the trainer and the physio only
+    }
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    let versions = conn
+        .transaction::<Vec<GuidanceView>, ApiError, _>(async |conn| {
+            find_visible(conn, &caller, id, false).await?;
+            let rows = guidance::table
+                .filter(guidance::referral_id.eq(id))
+                .order(guidance::version.desc())
+                .select(GuidanceRow::as_select())
+                .load(conn)
+                .await?;
+            audit::record(conn, &caller, action::GUIDANCE_READ, id).await?;
+            rows.into_iter().map(GuidanceRow::view).collect()
+        })
+        .await?;
+    Ok(web::Json(GuidanceHistory {
+        current: <[GuidanceView]>::first(&versions).cloned(),
+        versions,
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/referrals/{referral_id}/guidance/acknowledge",
+    tag = "guidance",
+    params(("referral_id" = Uuid, Path, description = "The referral")),
+    responses(
+        (status = 200, description = "The current guidance, acknowledged; the physio is told", body = GuidanceView),
+        (status = 409, description = "No unacknowledged guidance", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn acknowledge(
+    _trainer: Trainer,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<GuidanceView>> {
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    let acknowledged = conn
+        .transaction::<GuidanceView, ApiError, _>(async |conn| {
+            let referral = find_visible(conn, &caller, id, true).await?;
+            let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceAcknowledged)
+            else {
+                return Err(ApiError::Conflict(format!(
+                    "there is no new guidance to acknowledge; this referral is {}",
+                    referral.status
+                )));
+            };
+            let latest: GuidanceRow = guidance::table
+                .filter(guidance::referral_id.eq(id))
+                .order(guidance::version.desc())
+                .select(GuidanceRow::as_select())
+                .first(conn)
+                .await?;
+            let now = Utc::now();
+            let row: GuidanceRow = diesel::update(guidance::table.find(latest.id))
+                .set(guidance::acknowledged_at.eq(now))
+                .returning(GuidanceRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let moved = move_to(
+                conn,
+                id,
+                to,
+                &format!("guidance_v{}_acknowledged", row.version),
+            )
+            .await?;
+            audit::record(conn, &caller, action::GUIDANCE_READ, id).await?;
+            let facts = GuidanceFacts {
+                guidance_id: row.id,
+                version: row.version,
+                physio_id: row.physio_id,
+                clearance: &row.clearance,
+                review_on: row.review_on,
+                at: now,
+            };
+            spotter_messaging::enqueue(conn, &events::guidance_acknowledged(&moved, &facts))
+                .await?;
+            row.view()
+        })
+        .await?;
+    Ok(web::Json(acknowledged))
+}

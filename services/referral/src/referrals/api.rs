@@ -1,0 +1,284 @@
+//! `GET /v1/referrals`, `GET /v1/referrals/{id}`, `POST /v1/referrals/{id}/cancel`.
+
+use super::access::{sees_health_detail, visible_to};
+use super::model::{Referral, find_for_update, move_to, timeline};
+use super::view::{ClientView, InjuryView, ReferralDetail, ReferralSummary};
+use crate::audit::{self, action};
+use crate::domain::lifecycle::{Decision, Happening, Status, decide};
+use crate::domain::vocabulary::CANCEL_REASONS;
+use crate::events;
+use crate::guidance;
+use crate::schema::{clients, injury_reports, referrals};
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize;
+use spotter_auth::{Caller, Role, Trainer};
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::pagination::{Page, PageParams};
+use spotter_platform::problem::Problem;
+use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReferralQuery {
+    /// Only referrals in this status.
+    pub status: Option<String>,
+    /// Only referrals changed since (RFC 3339): the app's delta sync.
+    pub updated_since: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/referrals",
+    tag = "referrals",
+    params(ReferralQuery),
+    responses(
+        (status = 200, description = "The caller's referrals, newest first", body = Page<ReferralSummary>),
+        (status = 422, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    query: web::Query<ReferralQuery>,
+) -> ApiResult<web::Json<Page<ReferralSummary>>> {
+    let query = query.into_inner();
+    let (limit, before) = PageParams {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .parse()?;
+    if let Some(status) = &query.status
+        && status.parse::<Status>().is_err()
+    {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "status",
+            "is not a referral status",
+        )]));
+    }
+    let mut conn = checkout(&pool).await?;
+    let mut rows = referrals::table
+        .order(referrals::id.desc())
+        .limit(limit + 1)
+        .select(Referral::as_select())
+        .into_boxed();
+    rows = match caller.role {
+        Role::Trainer => rows.filter(referrals::trainer_id.eq(caller.user_id)),
+        Role::Physio => rows.filter(referrals::physio_id.eq(caller.user_id)),
+        Role::ClinicAdmin => {
+            rows.filter(referrals::clinic_id.eq(caller.clinic_id.ok_or(ApiError::NotFound)?))
+        }
+        Role::PlatformAdmin => rows,
+    };
+    if let Some(status) = query.status {
+        rows = rows.filter(referrals::status.eq(status));
+    }
+    if let Some(since) = query.updated_since {
+        rows = rows.filter(referrals::updated_at.gt(since));
+    }
+    if let Some(before) = before {
+        rows = rows.filter(referrals::id.lt(before));
+    }
+    let found: Vec<Referral> = rows.load(&mut conn).await?;
+    let summaries = found.iter().map(ReferralSummary::from).collect();
+    Ok(web::Json(Page::from_rows(
+        summaries,
+        limit,
+        |s: &ReferralSummary| s.id,
+    )))
+}
+
+/// The referral if the caller may see it (404 otherwise, as if it did not exist).
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    lock: bool,
+) -> ApiResult<Referral> {
+    let found = if lock {
+        find_for_update(conn, id).await?
+    } else {
+        referrals::table
+            .find(id)
+            .select(Referral::as_select())
+            .first(conn)
+            .await
+            .optional()?
+    };
+    match found {
+        Some(r) if visible_to(caller, &r) => Ok(r),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/referrals/{referral_id}",
+    tag = "referrals",
+    params(("referral_id" = Uuid, Path, description = "The referral")),
+    responses((status = 200, description = "Status, timeline, appointment; client, injury and guidance for the trainer and the assigned physio", body = ReferralDetail), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<ReferralDetail>> {
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    let detail = conn
+        .transaction::<ReferralDetail, ApiError, _>(async |conn| {
+            let referral = find_visible(conn, &caller, id, false).await?;
+            let timeline = timeline(conn, id).await?;
+            let (client, injury, guidance) = if sees_health_detail(&caller, &referral) {
+                let client = clients::table
+                    .find(referral.client_id)
+                    .select((clients::id, clients::display_name))
+                    .first::<(Uuid, String)>(conn)
+                    .await?;
+                let injury = injury(conn, id).await?;
+                audit::record(conn, &caller, action::INJURY_READ, id).await?;
+                let current = guidance::current(conn, id).await?;
+                if current.is_some() {
+                    audit::record(conn, &caller, action::GUIDANCE_READ, id).await?;
+                }
+                (
+                    Some(ClientView {
+                        id: client.0,
+                        display_name: client.1,
+                    }),
+                    Some(injury),
+                    current,
+                )
+            } else {
+                (None, None, None)
+            };
+            Ok(ReferralDetail {
+                summary: ReferralSummary::from(&referral),
+                timeline,
+                client,
+                injury,
+                guidance,
+            })
+        })
+        .await?;
+    Ok(web::Json(detail))
+}
+
+async fn injury(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<InjuryView> {
+    let row: (
+        String,
+        String,
+        i16,
+        chrono::NaiveDate,
+        String,
+        String,
+        Vec<String>,
+        String,
+        DateTime<Utc>,
+    ) = injury_reports::table
+        .find(id)
+        .select((
+            injury_reports::body_region,
+            injury_reports::side,
+            injury_reports::pain_level,
+            injury_reports::onset_date,
+            injury_reports::mechanism,
+            injury_reports::description,
+            injury_reports::red_flags,
+            injury_reports::consent_method,
+            injury_reports::consent_recorded_at,
+        ))
+        .first(conn)
+        .await?;
+    Ok(InjuryView {
+        body_region: row.0,
+        side: row.1,
+        pain_level: row.2,
+        onset_date: row.3,
+        mechanism: row.4,
+        description: row.5,
+        red_flags: row.6,
+        consent_method: row.7,
+        consent_recorded_at: row.8,
+    })
+}
+
+/// The body region of a referral's injury (to ask booking for a specialist).
+pub async fn body_region(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<String> {
+    injury_reports::table
+        .find(id)
+        .select(injury_reports::body_region)
+        .first(conn)
+        .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelReferral {
+    /// `trainer_cancelled` or `consent_withdrawn` (the client's data may no
+    /// longer be shared: the booking is cancelled).
+    pub reason: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/referrals/{referral_id}/cancel",
+    tag = "referrals",
+    params(("referral_id" = Uuid, Path, description = "The referral")),
+    request_body = CancelReferral,
+    responses(
+        (status = 200, description = "Cancelled; any appointment is cancelled too", body = ReferralSummary),
+        (status = 409, description = "Too late to cancel (already seen, or already ended)", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems,
+        NotFoundProblem,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel(
+    _trainer: Trainer,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+    body: Json<CancelReferral>,
+) -> ApiResult<web::Json<ReferralSummary>> {
+    let reason = body.into_inner().reason;
+    if !CANCEL_REASONS.contains(&reason.as_str()) {
+        return Err(ApiError::invalid(
+            "reason",
+            format!("must be one of: {}", CANCEL_REASONS.join(", ")),
+        ));
+    }
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    let cancelled = conn
+        .transaction::<Referral, ApiError, _>(async |conn| {
+            let referral = find_visible(conn, &caller, id, true).await?;
+            let from = referral.status();
+            let Decision::Apply(to) = decide(from, Happening::CancelledForGood) else {
+                return Err(ApiError::Conflict(format!(
+                    "a referral that is {} can no longer be cancelled",
+                    from.as_str()
+                )));
+            };
+            let cancelled = move_to(conn, id, to, &reason).await?;
+            // Booking holds nothing for an emergency referral; for the others
+            // it may hold an appointment or a waitlist place.
+            if from != Status::EmergencyAdvised {
+                let event = events::cancelled(&cancelled, reason == "consent_withdrawn");
+                spotter_messaging::enqueue(conn, &event).await?;
+            }
+            Ok(cancelled)
+        })
+        .await?;
+    Ok(web::Json(ReferralSummary::from(&cancelled)))
+}

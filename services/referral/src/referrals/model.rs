@@ -1,0 +1,107 @@
+//! A referral as stored, its timeline, and the one way its status changes.
+
+use crate::domain::lifecycle::Status;
+use crate::schema::{referral_timeline, referrals};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = referrals)]
+pub struct Referral {
+    pub id: Uuid,
+    pub trainer_id: Uuid,
+    pub client_id: Uuid,
+    pub status: String,
+    pub priority: String,
+    pub attempt: i32,
+    pub target_by: Option<DateTime<Utc>>,
+    pub appointment_id: Option<Uuid>,
+    pub appointment_starts_at: Option<DateTime<Utc>>,
+    pub appointment_ends_at: Option<DateTime<Utc>>,
+    pub physio_id: Option<Uuid>,
+    pub clinic_id: Option<Uuid>,
+    pub target_missed: Option<bool>,
+    pub first_booked_at: Option<DateTime<Utc>>,
+    pub first_guidance_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Referral {
+    pub fn status(&self) -> Status {
+        // The column is constrained to these names; anything else is a bug
+        // worth noticing, and "cancelled" makes it inert meanwhile.
+        self.status.parse().unwrap_or(Status::Cancelled)
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = referral_timeline)]
+pub struct TimelineEntry {
+    pub status: String,
+    /// What caused the change, e.g. `injury_reported`, `appointment_booked`.
+    pub cause: String,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<Referral>> {
+    referrals::table
+        .find(id)
+        .select(Referral::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Moves the referral to `to` and appends the change to its timeline.
+pub async fn move_to(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    to: Status,
+    cause: &str,
+) -> QueryResult<Referral> {
+    let moved = diesel::update(referrals::table.find(id))
+        .set((
+            referrals::status.eq(to.as_str()),
+            referrals::updated_at.eq(Utc::now()),
+        ))
+        .returning(Referral::as_returning())
+        .get_result(conn)
+        .await?;
+    append_timeline(conn, id, to, cause).await?;
+    Ok(moved)
+}
+
+pub async fn append_timeline(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: Status,
+    cause: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(referral_timeline::table)
+        .values((
+            referral_timeline::referral_id.eq(id),
+            referral_timeline::status.eq(status.as_str()),
+            referral_timeline::cause.eq(cause),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn timeline(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Vec<TimelineEntry>> {
+    referral_timeline::table
+        .filter(referral_timeline::referral_id.eq(id))
+        .order(referral_timeline::id.asc())
+        .select(TimelineEntry::as_select())
+        .load(conn)
+        .await
+}

@@ -1,0 +1,90 @@
+//! How a referral looks to the app.
+
+use super::model::{Referral, TimelineEntry};
+use crate::guidance::GuidanceView;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// No health detail: safe for lists and for clinic admins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralSummary {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    /// `awaiting_booking`, `emergency_advised`, `waitlisted`, `booked`,
+    /// `assessed`, `guidance_shared`, `acknowledged`, `cancelled`, `no_show`.
+    pub status: String,
+    /// `emergency`, `urgent` or `routine`.
+    pub priority: String,
+    /// When the client should have been seen by (none for emergencies).
+    pub target_by: Option<DateTime<Utc>>,
+    pub appointment: Option<AppointmentSummary>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentSummary {
+    pub id: Uuid,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub physio_id: Option<Uuid>,
+    pub clinic_id: Option<Uuid>,
+    /// Booked later than the priority's target window.
+    pub target_missed: Option<bool>,
+}
+
+impl From<&Referral> for ReferralSummary {
+    fn from(r: &Referral) -> Self {
+        Self {
+            id: r.id,
+            client_id: r.client_id,
+            status: r.status.clone(),
+            priority: r.priority.clone(),
+            target_by: r.target_by,
+            appointment: r.appointment_id.map(|id| AppointmentSummary {
+                id,
+                starts_at: r.appointment_starts_at,
+                ends_at: r.appointment_ends_at,
+                physio_id: r.physio_id,
+                clinic_id: r.clinic_id,
+                target_missed: r.target_missed,
+            }),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InjuryView {
+    pub body_region: String,
+    pub side: String,
+    pub pain_level: i16,
+    pub onset_date: NaiveDate,
+    pub mechanism: String,
+    pub description: String,
+    pub red_flags: Vec<String>,
+    pub consent_method: String,
+    pub consent_recorded_at: DateTime<Utc>,
+}
+
+/// `GET /v1/referrals/{id}`: the client, the injury and the guidance only for
+/// the trainer and the assigned physio (null for anyone else who may see it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralDetail {
+    #[serde(flatten)]
+    pub summary: ReferralSummary,
+    pub timeline: Vec<TimelineEntry>,
+    pub client: Option<ClientView>,
+    pub injury: Option<InjuryView>,
+    /// The current (latest) version.
+    pub guidance: Option<GuidanceView>,
+}

@@ -1,0 +1,119 @@
+//! `Idempotency-Key` for POSTs that create something (DESIGN §6): a retry with
+//! the same key and body gets the first response; the same key with another
+//! body is refused. Keys are per caller, so two users cannot collide.
+//!
+//! `begin` runs in the handler's transaction: the key row commits with the
+//! effect, or rolls back with it. A concurrent retry blocks on the first
+//! request's row until it commits, then replays its response.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
+use spotter_platform::{ApiError, ApiResult};
+use uuid::Uuid;
+
+pub enum Begun {
+    /// First time: do the work, then `finish`.
+    New,
+    /// Seen with this body: answer with the stored response.
+    Replay {
+        status: u16,
+        body: serde_json::Value,
+    },
+}
+
+/// Validates the header value: 1–200 visible ASCII characters.
+pub fn parse_key(value: &str) -> ApiResult<String> {
+    let valid =
+        !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid(
+            "Idempotency-Key",
+            "must be 1–200 visible ASCII characters",
+        ))
+    }
+}
+
+/// A fingerprint of the request body as parsed JSON (so whitespace and key
+/// order do not make a retry look like another request).
+pub fn fingerprint(body: &serde_json::Value) -> String {
+    format!("{:x}", Sha256::digest(body.to_string().as_bytes()))
+}
+
+#[derive(QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = Text)]
+    request_hash: String,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    response_status: Option<i16>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    response_body: Option<serde_json::Value>,
+}
+
+pub async fn begin(
+    conn: &mut AsyncPgConnection,
+    caller: Uuid,
+    key: &str,
+    hash: &str,
+) -> ApiResult<Begun> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO idempotency_keys (caller_id, key, request_hash) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(caller)
+    .bind::<Text, _>(key)
+    .bind::<Text, _>(hash)
+    .execute(conn)
+    .await?;
+    if inserted == 1 {
+        return Ok(Begun::New);
+    }
+    let stored: Stored = diesel::sql_query(
+        "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+         WHERE caller_id = $1 AND key = $2",
+    )
+    .bind::<SqlUuid, _>(caller)
+    .bind::<Text, _>(key)
+    .get_result(conn)
+    .await?;
+    if stored.request_hash != hash {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "was already used with a different request body",
+        ));
+    }
+    match (stored.response_status, stored.response_body) {
+        (Some(status), Some(body)) => Ok(Begun::Replay {
+            status: u16::try_from(status).unwrap_or(200),
+            body,
+        }),
+        // Committed without a response: cannot happen when `finish` runs in
+        // the same transaction; refuse rather than repeat the effect.
+        _ => Err(ApiError::Conflict(
+            "a request with this Idempotency-Key is still in progress".to_owned(),
+        )),
+    }
+}
+
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    caller: Uuid,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> ApiResult<()> {
+    diesel::sql_query(
+        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
+         WHERE caller_id = $1 AND key = $2",
+    )
+    .bind::<SqlUuid, _>(caller)
+    .bind::<Text, _>(key)
+    .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(200))
+    .bind::<Jsonb, _>(body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
