@@ -210,3 +210,63 @@ async fn a_clinic_sees_how_fast_its_referrals_are_served() {
         "no health detail for admins"
     );
 }
+
+#[tokio::test]
+async fn the_apps_list_filters_by_status_and_syncs_by_change_time() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let first = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let second = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let before_booking = chrono::Utc::now();
+    app.book(first, &trainer).await;
+    app.wait_for_status(first, &trainer.token, "booked").await;
+
+    let booked = body(
+        app.get("/v1/referrals?status=booked", &trainer.token).await,
+        200,
+    )
+    .await;
+    let ids: Vec<&str> = booked["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [first.to_string()]);
+    let since = before_booking.to_rfc3339().replace('+', "%2B");
+    let changed = body(
+        app.get(
+            &format!("/v1/referrals?updated_since={since}"),
+            &trainer.token,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let ids: Vec<&str> = changed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [first.to_string()], "only what changed since");
+    let page = body(app.get("/v1/referrals?limit=1", &trainer.token).await, 200).await;
+    assert_eq!(page["items"][0]["id"], second.to_string(), "newest first");
+    let next = page["next_cursor"].as_str().unwrap();
+    let page = body(
+        app.get(
+            &format!("/v1/referrals?limit=1&cursor={next}"),
+            &trainer.token,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(page["items"][0]["id"], first.to_string());
+    let bad = problem(
+        app.get("/v1/referrals?status=lost", &trainer.token).await,
+        422,
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["field"], "status");
+}
