@@ -1,20 +1,24 @@
-//! The caller's in-app inbox, newest first.
+//! The caller's in-app inbox: `GET /v1/notifications`, the unread count, and
+//! `POST /v1/notifications/{id}/read`. Clinic admins also see their clinic's.
 
 use crate::schema::notifications;
 use actix_web::web;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable};
 use diesel_async::RunQueryDsl;
-use serde::Serialize;
-use spotter_auth::Caller;
-use spotter_db::{Pool, checkout, db_error};
-use spotter_platform::ApiResult;
+use serde::{Deserialize, Serialize};
+use spotter_auth::{Caller, Role};
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
 use spotter_platform::problem::Problem;
-use utoipa::ToSchema;
+use spotter_platform::{ApiError, ApiResult};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
 #[diesel(table_name = notifications)]
 pub struct Notification {
     pub id: Uuid,
@@ -27,36 +31,142 @@ pub struct Notification {
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+    /// Set for notices to every admin of a clinic.
+    pub clinic_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub type Visible = Box<dyn BoxableExpression<notifications::table, Pg, SqlType = Nullable<Bool>>>;
+
+/// Rows the caller may see: their own, and their clinic's for clinic admins.
+pub fn visible_to(caller: &Caller) -> Visible {
+    let own = notifications::recipient_id.eq(caller.user_id);
+    match (caller.role, caller.clinic_id) {
+        (Role::ClinicAdmin, Some(clinic)) => Box::new(own.or(notifications::clinic_id.eq(clinic))),
+        _ => Box::new(own),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InboxQuery {
+    /// Only notifications not yet read.
+    #[serde(default)]
+    pub unread_only: bool,
+    /// Only notifications created or read since (RFC 3339): the app's delta sync.
+    pub updated_since: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 #[utoipa::path(
     get,
     path = "/v1/notifications",
     tag = "notifications",
-    params(PageParams),
+    params(InboxQuery),
     responses(
         (status = 200, description = "The caller's notifications, newest first", body = Page<Notification>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
     ),
     security(("bearer" = []))
 )]
 pub async fn list(
     caller: Caller,
     pool: web::Data<Pool>,
-    params: web::Query<PageParams>,
+    query: web::Query<InboxQuery>,
 ) -> ApiResult<web::Json<Page<Notification>>> {
-    let (limit, cursor) = params.parse()?;
+    let query = query.into_inner();
+    let (limit, before) = PageParams {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .parse()?;
     let mut conn = checkout(&pool).await?;
-    let mut query = notifications::table
-        .filter(notifications::recipient_id.eq(caller.user_id))
+    let mut rows = notifications::table
+        .filter(visible_to(&caller))
         .order(notifications::id.desc())
         .limit(limit + 1)
         .select(Notification::as_select())
         .into_boxed();
-    if let Some(after) = cursor {
-        query = query.filter(notifications::id.lt(after));
+    if query.unread_only {
+        rows = rows.filter(notifications::read_at.is_null());
     }
-    let rows = query.load(&mut conn).await.map_err(db_error)?;
-    Ok(web::Json(Page::from_rows(rows, limit, |n| n.id)))
+    if let Some(since) = query.updated_since {
+        rows = rows.filter(notifications::updated_at.gt(since));
+    }
+    if let Some(before) = before {
+        rows = rows.filter(notifications::id.lt(before));
+    }
+    let found = rows.load(&mut conn).await?;
+    Ok(web::Json(Page::from_rows(found, limit, |n| n.id)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreadCount {
+    pub unread: i64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/notifications/unread-count",
+    tag = "notifications",
+    responses((status = 200, description = "How many are unread (the app's badge)", body = UnreadCount), AuthProblems),
+    security(("bearer" = []))
+)]
+pub async fn unread_count(
+    caller: Caller,
+    pool: web::Data<Pool>,
+) -> ApiResult<web::Json<UnreadCount>> {
+    let mut conn = checkout(&pool).await?;
+    let unread = notifications::table
+        .filter(visible_to(&caller))
+        .filter(notifications::read_at.is_null())
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    Ok(web::Json(UnreadCount { unread }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/notifications/{notification_id}/read",
+    tag = "notifications",
+    params(("notification_id" = Uuid, Path, description = "The notification")),
+    responses((status = 200, description = "Read (reading again changes nothing)", body = Notification), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+pub async fn mark_read(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Notification>> {
+    let id = path.into_inner();
+    let mut conn = checkout(&pool).await?;
+    let now = Utc::now();
+    let updated: Option<Notification> = diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::read_at.is_null())
+            .filter(visible_to(&caller)),
+    )
+    .set((
+        notifications::read_at.eq(now),
+        notifications::updated_at.eq(now),
+    ))
+    .returning(Notification::as_returning())
+    .get_result(&mut conn)
+    .await
+    .optional()?;
+    if let Some(read) = updated {
+        return Ok(web::Json(read));
+    }
+    // Already read (idempotent), or not the caller's to see (404).
+    let existing = notifications::table
+        .filter(notifications::id.eq(id))
+        .filter(visible_to(&caller))
+        .select(Notification::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    existing.map(web::Json).ok_or(ApiError::NotFound)
 }

@@ -1,10 +1,15 @@
 //! The notification service: the in-app inbox, devices, push delivery,
 //! reminders and the live stream (DESIGN §2).
 
-mod inbox;
+pub mod consumer;
+pub mod devices;
+pub mod inbox;
+pub mod notices;
 mod openapi;
+pub mod preferences;
 mod routes;
 mod schema;
+pub mod stream;
 
 use futures_util::future::BoxFuture;
 use spotter_db::{EmbeddedMigrations, embed_migrations};

@@ -1,13 +1,26 @@
+use crate::{devices, inbox, preferences, stream};
 use spotter_platform::openapi::BearerAuth;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Spotter notification service", version = "1"),
-    paths(crate::inbox::list),
+    paths(
+        inbox::list,
+        inbox::unread_count,
+        inbox::mark_read,
+        stream::stream,
+        devices::register,
+        devices::remove,
+        preferences::get,
+        preferences::put,
+    ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "notifications", description = "The in-app inbox"))
+    tags(
+        (name = "notifications", description = "The in-app inbox, its live stream and push preferences"),
+        (name = "devices", description = "Phones that receive push"),
+    )
 )]
 struct NotificationApi;
 

@@ -1,9 +1,11 @@
 //! Every path the notification service serves, in one tree.
 
-use crate::{inbox, openapi};
+use crate::stream::{self, StreamHub};
+use crate::{consumer, devices, inbox, openapi, preferences};
 use actix_web::web;
-use spotter_platform::ServiceModule;
+use spotter_messaging::Consumer;
 use spotter_platform::http::under_any;
+use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -18,16 +20,47 @@ pub fn owns_path(path: &str) -> bool {
     under_any(path, &PREFIXES)
 }
 
-pub fn module(_foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.route("/v1/notifications", web::get().to(inbox::list));
-    });
+fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/notifications", web::get().to(inbox::list))
+        .route(
+            "/v1/notifications/unread-count",
+            web::get().to(inbox::unread_count),
+        )
+        .route("/v1/notifications/stream", web::get().to(stream::stream))
+        .route(
+            "/v1/notifications/{notification_id}/read",
+            web::post().to(inbox::mark_read),
+        )
+        .route("/v1/devices", web::post().to(devices::register))
+        .route("/v1/devices/{device_id}", web::delete().to(devices::remove))
+        .service(
+            web::resource("/v1/notification-preferences")
+                .route(web::get().to(preferences::get))
+                .route(web::put().to(preferences::put)),
+        );
+}
+
+pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
+    let consumer = Consumer::new(
+        foundations.pool.clone(),
+        foundations.broker.clone(),
+        consumer::spec(),
+    );
+    let consume: BackgroundTask = Box::new(move |shutdown| Box::pin(consumer.run(shutdown)));
+    let hub = StreamHub::new();
+    let url = foundations.settings.database.url.clone();
+    let listener = hub.clone();
+    let fan_out: BackgroundTask = Box::new(move |shutdown| Box::pin(listener.run(url, shutdown)));
+    let hub = web::Data::new(hub);
     Ok(ServiceModule {
         name: "notification",
         owns_path,
-        configure,
+        configure: Arc::new(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(hub.clone());
+            configure(cfg);
+        }),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: Vec::new(),
+        tasks: vec![consume, fan_out],
     })
 }

@@ -3,12 +3,33 @@
 diesel::table! {
     notifications (id) {
         id -> Uuid,
-        recipient_id -> Uuid,
+        recipient_id -> Nullable<Uuid>,
         kind -> Text,
         title -> Text,
         body -> Text,
         data -> Jsonb,
         created_at -> Timestamptz,
         read_at -> Nullable<Timestamptz>,
+        clinic_id -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        platform -> Text,
+        token -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, kind) {
+        user_id -> Uuid,
+        kind -> Text,
+        push -> Bool,
     }
 }

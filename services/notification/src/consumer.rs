@@ -1,0 +1,77 @@
+//! Every event that concerns someone becomes notices in their inbox, once
+//! (the consumer's inbox table absorbs redeliveries).
+
+use crate::notices::{self, Audience, Notice};
+use crate::schema::notifications;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use spotter_contracts::Event;
+use spotter_contracts::booking::v1::{
+    AppointmentBooked, AppointmentCancelled, AppointmentNoShow, AppointmentRescheduled,
+    ReferralWaitlisted,
+};
+use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
+use spotter_messaging::topology::routing_keys_of;
+use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
+use std::sync::Arc;
+use uuid::Uuid;
+
+const QUEUE: &str = "notification.events";
+
+pub fn spec() -> ConsumerSpec {
+    ConsumerSpec {
+        name: QUEUE.to_owned(),
+        routing_keys: routing_keys_of(QUEUE),
+        handler: Arc::new(|conn, incoming| Box::pin(handle(conn, incoming))),
+        concurrency: 4,
+    }
+}
+
+async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
+    let made = match incoming.message_type.as_str() {
+        AppointmentBooked::TYPE_NAME => notices::booked(&incoming.decode()?),
+        ReferralWaitlisted::TYPE_NAME => notices::waitlisted(&incoming.decode()?),
+        EmergencyAdvised::TYPE_NAME => notices::emergency(&incoming.decode()?),
+        AppointmentCancelled::TYPE_NAME => notices::cancelled(&incoming.decode()?),
+        AppointmentRescheduled::TYPE_NAME => notices::rescheduled(&incoming.decode()?),
+        AppointmentNoShow::TYPE_NAME => notices::no_show(&incoming.decode()?),
+        GuidanceShared::TYPE_NAME => notices::guidance_shared(&incoming.decode()?),
+        GuidanceAcknowledged::TYPE_NAME => notices::guidance_acknowledged(&incoming.decode()?),
+        // Requests, cancellations and completions concern no one's inbox:
+        // what follows from them (a booking, a cancelled appointment, the
+        // guidance) does.
+        _ => Ok(Vec::new()),
+    };
+    let made = made.map_err(|reason| HandlerError::Permanent(anyhow::anyhow!(reason)))?;
+    store(conn, &made).await?;
+    Ok(())
+}
+
+pub async fn store(conn: &mut AsyncPgConnection, made: &[Notice]) -> QueryResult<()> {
+    if made.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = made
+        .iter()
+        .map(|n| {
+            let (recipient, clinic) = match n.to {
+                Audience::User(user) => (Some(user), None),
+                Audience::Clinic(clinic) => (None, Some(clinic)),
+            };
+            (
+                notifications::id.eq(Uuid::now_v7()),
+                notifications::recipient_id.eq(recipient),
+                notifications::clinic_id.eq(clinic),
+                notifications::kind.eq(n.kind),
+                notifications::title.eq(&n.title),
+                notifications::body.eq(&n.body),
+                notifications::data.eq(&n.data),
+            )
+        })
+        .collect();
+    diesel::insert_into(notifications::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Phones that receive push: `POST /v1/devices`, `DELETE /v1/devices/{id}`.
+//! A push token identifies one phone; registering it again (a new user
+//! signed in on it) moves it, so nobody gets another user's notifications.
+
+use crate::schema::devices;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use spotter_auth::Caller;
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// `ios` or `android`.
+    pub platform: String,
+    /// The APNs device token or FCM registration token.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = devices)]
+pub struct Device {
+    pub id: Uuid,
+    pub platform: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/devices",
+    tag = "devices",
+    request_body = NewDevice,
+    responses((status = 201, description = "Registered to the caller", body = Device), AuthProblems, InputProblems),
+    security(("bearer" = []))
+)]
+pub async fn register(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    body: Json<NewDevice>,
+) -> ApiResult<HttpResponse> {
+    let input = body.into_inner();
+    let mut errors = Vec::new();
+    if !["ios", "android"].contains(&input.platform.as_str()) {
+        errors.push(FieldError::new("platform", "must be ios or android"));
+    }
+    if input.token.is_empty()
+        || input.token.len() > 4096
+        || !input.token.bytes().all(|b| b.is_ascii_graphic())
+    {
+        errors.push(FieldError::new(
+            "token",
+            "must be a push token (1–4096 visible characters)",
+        ));
+    }
+    finish(errors)?;
+    let mut conn = checkout(&pool).await?;
+    let device = diesel::insert_into(devices::table)
+        .values((
+            devices::id.eq(Uuid::now_v7()),
+            devices::user_id.eq(caller.user_id),
+            devices::platform.eq(&input.platform),
+            devices::token.eq(&input.token),
+        ))
+        .on_conflict(devices::token)
+        .do_update()
+        .set((
+            devices::user_id.eq(excluded(devices::user_id)),
+            devices::platform.eq(excluded(devices::platform)),
+            devices::updated_at.eq(Utc::now()),
+        ))
+        .returning(Device::as_returning())
+        .get_result(&mut conn)
+        .await?;
+    Ok(HttpResponse::Created().json(device))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/devices/{device_id}",
+    tag = "devices",
+    params(("device_id" = Uuid, Path, description = "The device")),
+    responses((status = 204, description = "No more push to it"), AuthProblems, NotFoundProblem),
+    security(("bearer" = []))
+)]
+pub async fn remove(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = checkout(&pool).await?;
+    let removed = diesel::delete(
+        devices::table
+            .filter(devices::id.eq(path.into_inner()))
+            .filter(devices::user_id.eq(caller.user_id)),
+    )
+    .execute(&mut conn)
+    .await?;
+    if removed == 0 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

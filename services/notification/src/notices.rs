@@ -1,0 +1,287 @@
+//! Who hears what (DESIGN §3, issue: notification service), as plain
+//! functions from an event to the notices it causes. Titles and bodies never
+//! carry health detail — no body region, pain or description — only what
+//! happened and when; the app fetches details with the user's own token.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use spotter_contracts::booking::v1::{
+    AppointmentBooked, AppointmentCancelled, AppointmentNoShow, AppointmentRescheduled,
+    ReferralWaitlisted,
+};
+use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    User(Uuid),
+    /// Every admin of the clinic.
+    Clinic(Uuid),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub to: Audience,
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    pub data: Value,
+}
+
+/// Kinds a user can turn push on or off for.
+pub const KINDS: [&str; 9] = [
+    "appointment_booked",
+    "target_missed",
+    "referral_waitlisted",
+    "emergency_advised",
+    "appointment_cancelled",
+    "appointment_rescheduled",
+    "appointment_missed",
+    "guidance_shared",
+    "guidance_acknowledged",
+];
+
+/// Kinds that cannot wait for the next time the app is opened.
+pub fn time_critical(kind: &str) -> bool {
+    matches!(
+        kind,
+        "emergency_advised" | "appointment_cancelled" | "appointment_rescheduled"
+    )
+}
+
+fn id(field: &str, value: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(value).map_err(|_| format!("{field} is not a UUID"))
+}
+
+fn when(t: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    t.as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+}
+
+fn on(t: &Option<prost_types::Timestamp>) -> String {
+    when(t).map_or_else(
+        || "soon".to_owned(),
+        |at| at.format("%a %-d %b, %H:%M UTC").to_string(),
+    )
+}
+
+fn notice(to: Audience, kind: &'static str, title: &str, body: String, data: Value) -> Notice {
+    Notice {
+        to,
+        kind,
+        title: title.to_owned(),
+        body,
+        data,
+    }
+}
+
+pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, String> {
+    let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id, "starts_at": when(&e.starts_at)});
+    let trainer = Audience::User(id("trainer_id", &e.trainer_id)?);
+    let mut notices = vec![
+        notice(
+            trainer.clone(),
+            "appointment_booked",
+            "Appointment booked for your client",
+            format!(
+                "Your client is booked with a physio on {}.",
+                on(&e.starts_at)
+            ),
+            data.clone(),
+        ),
+        notice(
+            Audience::User(id("physio_id", &e.physio_id)?),
+            "appointment_booked",
+            "New appointment booked with you",
+            format!(
+                "A referred client is booked with you on {}.",
+                on(&e.starts_at)
+            ),
+            data.clone(),
+        ),
+    ];
+    if e.target_missed {
+        let body =
+            "The first free appointment is later than the referral's target time.".to_owned();
+        notices.push(notice(
+            trainer,
+            "target_missed",
+            "Booked later than hoped",
+            body.clone(),
+            data.clone(),
+        ));
+        notices.push(notice(
+            Audience::Clinic(id("clinic_id", &e.clinic_id)?),
+            "target_missed",
+            "A referral was booked past its target time",
+            body,
+            data,
+        ));
+    }
+    Ok(notices)
+}
+
+pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, String> {
+    Ok(vec![notice(
+        Audience::User(id("trainer_id", &e.trainer_id)?),
+        "referral_waitlisted",
+        "Referral waitlisted",
+        "No physio nearby is free yet. We'll book automatically as soon as one is.".to_owned(),
+        json!({"referral_id": e.referral_id}),
+    )])
+}
+
+pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, String> {
+    Ok(vec![notice(
+        Audience::User(id("trainer_id", &e.trainer_id)?),
+        "emergency_advised",
+        "Urgent care advised for your client",
+        "Please send your client to urgent medical care. No physio appointment was booked."
+            .to_owned(),
+        json!({"referral_id": e.referral_id}),
+    )])
+}
+
+pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, String> {
+    let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id});
+    let trainer_body = if e.rebook {
+        "The appointment was cancelled by the clinic. We're booking a new one automatically."
+    } else {
+        "The appointment was cancelled."
+    };
+    Ok(vec![
+        notice(
+            Audience::User(id("trainer_id", &e.trainer_id)?),
+            "appointment_cancelled",
+            "Appointment cancelled",
+            trainer_body.to_owned(),
+            data.clone(),
+        ),
+        notice(
+            Audience::User(id("physio_id", &e.physio_id)?),
+            "appointment_cancelled",
+            "Appointment cancelled",
+            "An appointment in your diary was cancelled.".to_owned(),
+            data,
+        ),
+    ])
+}
+
+pub fn rescheduled(e: &AppointmentRescheduled) -> Result<Vec<Notice>, String> {
+    let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id, "starts_at": when(&e.starts_at)});
+    let body = format!("The appointment now starts on {}.", on(&e.starts_at));
+    Ok(vec![
+        notice(
+            Audience::User(id("trainer_id", &e.trainer_id)?),
+            "appointment_rescheduled",
+            "Appointment moved",
+            body.clone(),
+            data.clone(),
+        ),
+        notice(
+            Audience::User(id("physio_id", &e.physio_id)?),
+            "appointment_rescheduled",
+            "Appointment moved",
+            body,
+            data,
+        ),
+    ])
+}
+
+pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, String> {
+    Ok(vec![notice(
+        Audience::User(id("trainer_id", &e.trainer_id)?),
+        "appointment_missed",
+        "Your client missed their appointment",
+        "The clinic recorded a no-show. Flag the injury again to book a new appointment."
+            .to_owned(),
+        json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id}),
+    )])
+}
+
+pub fn guidance_shared(e: &GuidanceShared) -> Result<Vec<Notice>, String> {
+    Ok(vec![notice(
+        Audience::User(id("trainer_id", &e.trainer_id)?),
+        "guidance_shared",
+        "New guidance from the physio",
+        "The physio has shared how your client should train. Read and acknowledge it in the app."
+            .to_owned(),
+        json!({"referral_id": e.referral_id, "guidance_id": e.guidance_id, "version": e.version}),
+    )])
+}
+
+pub fn guidance_acknowledged(e: &GuidanceAcknowledged) -> Result<Vec<Notice>, String> {
+    Ok(vec![notice(
+        Audience::User(id("physio_id", &e.physio_id)?),
+        "guidance_acknowledged",
+        "The trainer acknowledged your guidance",
+        "The trainer has read your guidance and will train the client within it.".to_owned(),
+        json!({"referral_id": e.referral_id, "guidance_id": e.guidance_id, "version": e.version}),
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn booked_event(target_missed: bool) -> AppointmentBooked {
+        AppointmentBooked {
+            appointment_id: Uuid::now_v7().to_string(),
+            referral_id: Uuid::now_v7().to_string(),
+            trainer_id: Uuid::now_v7().to_string(),
+            client_id: Uuid::now_v7().to_string(),
+            physio_id: Uuid::now_v7().to_string(),
+            clinic_id: Uuid::now_v7().to_string(),
+            starts_at: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 0,
+            }),
+            target_missed,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_booking_tells_the_trainer_and_the_physio() {
+        let event = booked_event(false);
+        let notices = booked(&event).unwrap();
+        let to: Vec<&Audience> = notices.iter().map(|n| &n.to).collect();
+        assert_eq!(
+            to,
+            [
+                &Audience::User(event.trainer_id.parse().unwrap()),
+                &Audience::User(event.physio_id.parse().unwrap())
+            ]
+        );
+        assert!(
+            notices[0].body.contains("Fri 15 Jan, 08:00 UTC"),
+            "{}",
+            notices[0].body
+        );
+    }
+
+    #[test]
+    fn a_missed_target_also_tells_the_clinic() {
+        let event = booked_event(true);
+        let notices = booked(&event).unwrap();
+        assert!(notices.iter().any(
+            |n| n.to == Audience::Clinic(event.clinic_id.parse().unwrap())
+                && n.kind == "target_missed"
+        ));
+    }
+
+    #[test]
+    fn garbage_ids_are_refused() {
+        let mut event = booked_event(false);
+        event.trainer_id = "nobody".to_owned();
+        assert!(booked(&event).is_err());
+    }
+
+    #[test]
+    fn every_kind_can_have_its_push_preference() {
+        let event = booked_event(true);
+        for n in booked(&event).unwrap() {
+            assert!(KINDS.contains(&n.kind));
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `GET/PUT /v1/notification-preferences`: push on or off per kind. The inbox
+//! always records; this only decides what buzzes the phone.
+
+use crate::notices::KINDS;
+use crate::schema::notification_preferences;
+use actix_web::web;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use spotter_auth::Caller;
+use spotter_db::{Pool, checkout};
+use spotter_platform::openapi::{AuthProblems, InputProblems};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// Kind → whether to push it (every kind defaults to on).
+    pub push: BTreeMap<String, bool>,
+}
+
+async fn load(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: uuid::Uuid,
+) -> ApiResult<Preferences> {
+    let stored: Vec<(String, bool)> = notification_preferences::table
+        .filter(notification_preferences::user_id.eq(user))
+        .select((
+            notification_preferences::kind,
+            notification_preferences::push,
+        ))
+        .load(conn)
+        .await?;
+    let mut push: BTreeMap<String, bool> = KINDS.iter().map(|k| ((*k).to_owned(), true)).collect();
+    push.extend(stored);
+    Ok(Preferences { push })
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/notification-preferences",
+    tag = "notifications",
+    responses((status = 200, description = "Push on or off, per kind", body = Preferences), AuthProblems),
+    security(("bearer" = []))
+)]
+pub async fn get(caller: Caller, pool: web::Data<Pool>) -> ApiResult<web::Json<Preferences>> {
+    let mut conn = checkout(&pool).await?;
+    Ok(web::Json(load(&mut conn, caller.user_id).await?))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/notification-preferences",
+    tag = "notifications",
+    request_body = Preferences,
+    responses((status = 200, description = "Every kind, as now set", body = Preferences), AuthProblems, InputProblems),
+    security(("bearer" = []))
+)]
+pub async fn put(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    body: Json<Preferences>,
+) -> ApiResult<web::Json<Preferences>> {
+    let wanted = body.into_inner();
+    let errors: Vec<FieldError> = wanted
+        .push
+        .keys()
+        .filter(|kind| !KINDS.contains(&kind.as_str()))
+        .map(|kind| {
+            FieldError::new(
+                format!("push.{kind}"),
+                format!("not a kind; kinds are: {}", KINDS.join(", ")),
+            )
+        })
+        .collect();
+    finish(errors)?;
+    let mut conn = checkout(&pool).await?;
+    conn.transaction::<(), ApiError, _>(async |conn| {
+        for (kind, push) in &wanted.push {
+            diesel::insert_into(notification_preferences::table)
+                .values((
+                    notification_preferences::user_id.eq(caller.user_id),
+                    notification_preferences::kind.eq(kind),
+                    notification_preferences::push.eq(push),
+                ))
+                .on_conflict((
+                    notification_preferences::user_id,
+                    notification_preferences::kind,
+                ))
+                .do_update()
+                .set(notification_preferences::push.eq(excluded(notification_preferences::push)))
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(web::Json(load(&mut conn, caller.user_id).await?))
+}
