@@ -9,6 +9,8 @@ use spotter_platform::{Metrics, Running};
 use spotter_service::prepare_module;
 use tokio_util::sync::CancellationToken;
 
+pub mod testing;
+
 pub const SERVICES: [&str; 3] = ["referral", "booking", "notification"];
 
 /// Starts the three services behind one listener. `for_service` gives each
