@@ -457,3 +457,146 @@ async fn a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio() 
     }
     assert_eq!(w.referral(id).await["status"], "cancelled");
 }
+
+#[tokio::test]
+async fn a_hundred_flags_from_twenty_trainers_against_three_physios() {
+    let w = World::new(World::morning_tomorrow()).await;
+    let stack = &w.stack;
+    // Two more physios with the same morning: 3 × 4 slots a week, two weeks.
+    let mut physios = vec![(w.physio, w.physio_token.clone())];
+    for _ in 0..2 {
+        let physio = Uuid::now_v7();
+        let new = json!({"user_id": physio, "display_name": "Another Physio", "specialties": ["general"]});
+        body(
+            stack
+                .post(
+                    &format!("/admin/v1/clinics/{}/physios", w.clinic),
+                    &w.clinic_admin,
+                    &new,
+                )
+                .await,
+            201,
+        )
+        .await;
+        let hours = json!({"hours": World::morning_tomorrow()});
+        body(
+            stack
+                .put(
+                    &format!("/admin/v1/physios/{physio}/weekly-hours"),
+                    &w.clinic_admin,
+                    &hours,
+                )
+                .await,
+            200,
+        )
+        .await;
+        physios.push((physio, stack.token(Role::Physio, physio, Some(w.clinic))));
+    }
+    let mut trainers = Vec::new();
+    for i in 0..20 {
+        let token = stack.token(Role::Trainer, Uuid::now_v7(), None);
+        let profile = json!({"display_name": format!("Trainer {i}"), "location": {"lat": 51.5, "lon": -0.11}});
+        body(stack.put("/v1/trainers/me", &token, &profile).await, 200).await;
+        let client: Uuid = body(
+            stack
+                .post("/v1/clients", &token, &json!({"display_name": "Client"}))
+                .await,
+            201,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        trainers.push((token, client));
+    }
+    // Five flags per trainer, all at once.
+    let flags = trainers.iter().flat_map(|(token, client)| {
+        (0..5).map(move |_| {
+            let report = json!({
+                "client_id": client, "body_region": "knee", "side": "left", "pain_level": 4,
+                "onset_date": Utc::now().date_naive().to_string(), "mechanism": "overuse",
+                "description": "ache after long runs", "red_flags": [],
+                "consent": {"obtained": true, "method": "verbal"}
+            });
+            async move { body(stack.post("/v1/injury-reports", token, &report).await, 201).await }
+        })
+    });
+    let created = futures_util::future::join_all(flags).await;
+    assert_eq!(created.len(), 100);
+
+    // Every referral ends booked or waitlisted.
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let statuses = loop {
+        let mut statuses = Vec::new();
+        for (token, _) in &trainers {
+            let mine = body(stack.get("/v1/referrals?limit=100", token).await, 200).await;
+            statuses.extend(
+                mine["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["status"].as_str().unwrap().to_owned()),
+            );
+        }
+        if statuses.iter().all(|s| s == "booked" || s == "waitlisted") {
+            break statuses;
+        }
+        assert!(Instant::now() < deadline, "still settling: {statuses:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let booked = statuses.iter().filter(|s| *s == "booked").count();
+    assert_eq!(booked, 24, "3 physios × 4 slots × 2 weeks");
+
+    // No physio double-booked, as the clinic's own diary shows it.
+    let diary = body(
+        stack
+            .get(
+                &format!(
+                    "/admin/v1/clinics/{}/appointments?status=booked&limit=100",
+                    w.clinic
+                ),
+                &w.clinic_admin,
+            )
+            .await,
+        200,
+    )
+    .await;
+    let appointments = diary["items"].as_array().unwrap();
+    assert_eq!(appointments.len(), booked);
+    for (i, a) in appointments.iter().enumerate() {
+        for b in &appointments[i + 1..] {
+            let overlap = a["physio_id"] == b["physio_id"]
+                && a["starts_at"].as_str() < b["ends_at"].as_str()
+                && b["starts_at"].as_str() < a["ends_at"].as_str();
+            assert!(!overlap, "double-booked: {a} and {b}");
+        }
+    }
+    // Every notification delivered once: one per booking to trainer and
+    // physio, one per waitlisting to the trainer.
+    let count = |items: &[Value], kind: &str| items.iter().filter(|n| n["kind"] == kind).count();
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (mut to_trainers_booked, mut waitlisted, mut to_physios) = (0, 0, 0);
+        for (token, _) in &trainers {
+            let inbox = w.inbox(token).await;
+            to_trainers_booked += count(&inbox, "appointment_booked");
+            waitlisted += count(&inbox, "referral_waitlisted");
+        }
+        for (_, token) in &physios {
+            to_physios += count(&w.inbox(token).await, "appointment_booked");
+        }
+        if (to_trainers_booked, waitlisted, to_physios) == (booked, 100 - booked, booked) {
+            break;
+        }
+        assert!(
+            to_trainers_booked <= booked && waitlisted <= 100 - booked && to_physios <= booked,
+            "a notification was duplicated"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "notifications: {to_trainers_booked} {waitlisted} {to_physios}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
