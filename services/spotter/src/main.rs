@@ -1,5 +1,6 @@
 //! `spotter`: the dev stack, dev tokens, and each service alone.
 
+mod demo;
 mod dev;
 mod token;
 
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// All three services in one process behind one listener (development only).
     Dev(dev::DevArgs),
+    /// Play the whole loop against a running `spotter dev`, step by step.
+    Demo(demo::DemoArgs),
     /// Print a JWT the dev stack accepts.
     Token(token::TokenArgs),
     /// One service alone, configured from SPOTTER_* variables (production shape).
@@ -33,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Dev(args) => dev::run(args).await,
         Command::Token(args) => token::print(&args),
+        Command::Demo(args) => demo::run(args).await,
         Command::Serve { service } => serve(&service).await,
     }
 }

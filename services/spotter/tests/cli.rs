@@ -248,3 +248,39 @@ async fn spotter_dev_stops_cleanly_on_sigterm() {
     let refused = reqwest::get(format!("{}/livez", stack.base_url)).await;
     assert!(refused.is_err(), "the listener is closed");
 }
+
+#[tokio::test]
+async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
+    let stack = DevStack::start();
+    for run in 1..=2 {
+        let output = tokio::process::Command::new(SPOTTER)
+            .args(["demo", "--url", &stack.base_url])
+            .arg("--keys-dir")
+            .arg(&stack.keys_dir)
+            .output()
+            .await
+            .unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "run {run}: {printed}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for seen in [
+            "Appointment booked for your client",
+            "New appointment booked with you",
+            "New guidance from the physio",
+            "The trainer acknowledged your guidance",
+            "acknowledged (guidance_v1_acknowledged)",
+        ] {
+            assert!(
+                printed.contains(seen),
+                "run {run} did not show {seen:?}:\n{printed}"
+            );
+        }
+        assert!(
+            !printed.to_lowercase().contains("box jump") || printed.contains("flags a knee"),
+            "{printed}"
+        );
+    }
+}
