@@ -285,7 +285,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "",
         &format!(
             "do: {} {}×{}, {}×/week",
-            current["exercises"][0]["name"],
+            text(&current["exercises"][0]["name"]),
             current["exercises"][0]["sets"],
             current["exercises"][0]["reps"],
             current["exercises"][0]["per_week"]
