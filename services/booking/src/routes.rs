@@ -4,7 +4,6 @@ use crate::admin::{clinics, hours, physios, policy, schedule, time_off};
 use crate::appointments::{actions, api};
 use crate::{consumer, openapi, waitlist};
 use actix_web::web;
-use spotter_messaging::Consumer;
 use spotter_platform::http::under_any;
 use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
@@ -84,12 +83,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let consumer = Consumer::new(
-        foundations.pool.clone(),
-        foundations.broker.clone(),
-        consumer::spec(),
-    );
-    let consume: BackgroundTask = Box::new(move |shutdown| Box::pin(consumer.run(shutdown)));
+    let consume = foundations.consumer(consumer::spec());
     let pool = foundations.pool.clone();
     let url = foundations.settings.database.url.clone();
     let retry_waitlist: BackgroundTask =

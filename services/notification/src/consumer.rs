@@ -47,10 +47,20 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
     Ok(())
 }
 
+/// One lock for every notification insert, held until commit: their `seq`
+/// numbers (and ids) then become visible in increasing order, which is what
+/// lets a live stream resume from the last number it sent without missing a
+/// notification that a slower transaction committed later.
+const ORDER_LOCK: i64 = 0x0053_706f_744e_6f74;
+
 pub async fn store(conn: &mut AsyncPgConnection, made: &[Notice]) -> QueryResult<()> {
     if made.is_empty() {
         return Ok(());
     }
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK)
+        .execute(conn)
+        .await?;
     let rows: Vec<_> = made
         .iter()
         .map(|n| {

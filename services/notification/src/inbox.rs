@@ -34,6 +34,8 @@ pub struct Notification {
     /// Set for notices to every admin of a clinic.
     pub clinic_id: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
+    /// Position in the live stream (its event id).
+    pub seq: i64,
 }
 
 pub type Visible = Box<dyn BoxableExpression<notifications::table, Pg, SqlType = Nullable<Bool>>>;

@@ -3,7 +3,6 @@
 use crate::stream::{self, StreamHub};
 use crate::{consumer, devices, inbox, openapi, preferences};
 use actix_web::web;
-use spotter_messaging::Consumer;
 use spotter_platform::http::under_any;
 use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
@@ -41,12 +40,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let consumer = Consumer::new(
-        foundations.pool.clone(),
-        foundations.broker.clone(),
-        consumer::spec(),
-    );
-    let consume: BackgroundTask = Box::new(move |shutdown| Box::pin(consumer.run(shutdown)));
+    let consume = foundations.consumer(consumer::spec());
     let hub = StreamHub::new();
     let url = foundations.settings.database.url.clone();
     let listener = hub.clone();

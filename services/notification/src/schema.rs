@@ -12,6 +12,7 @@ diesel::table! {
         read_at -> Nullable<Timestamptz>,
         clinic_id -> Nullable<Uuid>,
         updated_at -> Timestamptz,
+        seq -> Int8,
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! New notifications are committed by any replica; the insert trigger's
 //! NOTIFY reaches every replica at commit, which wakes the streams it holds
-//! to read what is new for their caller. `id:` is the notification id, so a
-//! reconnect with `Last-Event-ID` resumes without loss; a comment line every
+//! to read what is new for their caller. `id:` is the notification's stream
+//! position (`seq`, in commit order), so a reconnect with `Last-Event-ID`
+//! resumes without loss; a comment line every
 //! 15 s keeps proxies from closing an idle stream (and re-reads, in case a
 //! NOTIFY was missed while the listener reconnected).
 
@@ -21,7 +22,6 @@ use spotter_platform::openapi::AuthProblems;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 const CHANNEL: &str = "spotter_notifications";
@@ -69,7 +69,7 @@ impl Default for StreamHub {
 struct Cursor {
     caller: Caller,
     pool: Pool,
-    after: Option<Uuid>,
+    after: Option<i64>,
     wake: broadcast::Receiver<()>,
 }
 
@@ -77,26 +77,26 @@ async fn newer(cursor: &Cursor) -> anyhow::Result<Vec<Notification>> {
     let mut conn = cursor.pool.get().await?;
     let mut query = notifications::table
         .filter(visible_to(&cursor.caller))
-        .order(notifications::id.asc())
+        .order(notifications::seq.asc())
         .limit(100)
         .select(Notification::as_select())
         .into_boxed();
     if let Some(after) = cursor.after {
-        query = query.filter(notifications::id.gt(after));
+        query = query.filter(notifications::seq.gt(after));
     }
     Ok(query.load(&mut conn).await?)
 }
 
 fn frame(n: &Notification) -> String {
     let data = serde_json::to_string(n).unwrap_or_else(|_| "{}".to_owned());
-    format!("id: {}\nevent: notification\ndata: {data}\n\n", n.id)
+    format!("id: {}\nevent: notification\ndata: {data}\n\n", n.seq)
 }
 
 #[utoipa::path(
     get,
     path = "/v1/notifications/stream",
     tag = "notifications",
-    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this notification id")),
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (a notification's `seq`)")),
     responses((status = 200, description = "text/event-stream of `notification` events", content_type = "text/event-stream"), AuthProblems),
     security(("bearer" = []))
 )]
@@ -110,7 +110,7 @@ pub async fn stream(
         .headers()
         .get("Last-Event-ID")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| Uuid::parse_str(v.trim()).ok());
+        .and_then(|v| v.trim().parse::<i64>().ok());
     // Subscribe before reading, so nothing committed in between is missed.
     let wake = hub.wake.subscribe();
     let after = match resume {
@@ -120,9 +120,9 @@ pub async fn stream(
             let mut conn = checkout(&pool).await?;
             notifications::table
                 .filter(visible_to(&caller))
-                .order(notifications::id.desc())
-                .select(notifications::id)
-                .first::<Uuid>(&mut conn)
+                .order(notifications::seq.desc())
+                .select(notifications::seq)
+                .first::<i64>(&mut conn)
                 .await
                 .optional()?
         }
@@ -137,7 +137,7 @@ pub async fn stream(
         loop {
             match newer(&cursor).await {
                 Ok(found) if !found.is_empty() => {
-                    cursor.after = found.last().map(|n| n.id);
+                    cursor.after = found.last().map(|n| n.seq);
                     let text: String = found.iter().map(frame).collect();
                     return Some((Ok::<_, actix_web::Error>(Bytes::from(text)), cursor));
                 }

@@ -3,9 +3,8 @@
 use crate::referrals::api;
 use crate::{audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers};
 use actix_web::web;
-use spotter_messaging::Consumer;
+use spotter_platform::ServiceModule;
 use spotter_platform::http::under_any;
-use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -83,12 +82,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let consumer = Consumer::new(
-        foundations.pool.clone(),
-        foundations.broker.clone(),
-        consumer::spec(),
-    );
-    let consume: BackgroundTask = Box::new(move |shutdown| Box::pin(consumer.run(shutdown)));
+    let consume = foundations.consumer(consumer::spec());
     Ok(ServiceModule {
         name: "referral",
         owns_path,

@@ -97,6 +97,17 @@ fn with_common_parts<S: ServiceDefinition>(
 }
 
 impl Foundations {
+    /// A background task consuming the service's system queue (see
+    /// `spotter_messaging::topology::SYSTEM_QUEUES`) with `spec`'s handler.
+    pub fn consumer(
+        &self,
+        spec: spotter_messaging::ConsumerSpec,
+    ) -> spotter_platform::BackgroundTask {
+        let consumer =
+            spotter_messaging::Consumer::new(self.pool.clone(), self.broker.clone(), spec);
+        Box::new(move |shutdown| Box::pin(consumer.run(shutdown)))
+    }
+
     /// The background task publishing this service's outbox.
     fn outbox_relay(&self) -> spotter_platform::BackgroundTask {
         let relay = spotter_messaging::Relay::new(

@@ -5,6 +5,11 @@ ALTER TABLE notifications ADD COLUMN updated_at TIMESTAMPTZ NOT NULL DEFAULT now
 ALTER TABLE notifications ADD CONSTRAINT addressed CHECK (recipient_id IS NOT NULL OR clinic_id IS NOT NULL);
 CREATE INDEX notifications_by_clinic ON notifications (clinic_id, id DESC) WHERE clinic_id IS NOT NULL;
 
+-- The live stream's order: assigned under a lock held to commit (see
+-- consumer.rs), so a higher number never becomes visible before a lower one.
+ALTER TABLE notifications ADD COLUMN seq BIGSERIAL NOT NULL;
+CREATE UNIQUE INDEX notifications_seq ON notifications (seq);
+
 -- Tell every replica's live streams that something arrived (delivered at commit).
 CREATE FUNCTION notifications_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
