@@ -2,13 +2,14 @@
 //! (the consumer's inbox table absorbs redeliveries).
 
 use crate::notices::{self, Audience, Notice};
+use crate::reminders;
 use crate::schema::notifications;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
-    AppointmentBooked, AppointmentCancelled, AppointmentNoShow, AppointmentRescheduled,
-    ReferralWaitlisted,
+    AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
+    AppointmentRescheduled, ReferralWaitlisted,
 };
 use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
 use spotter_messaging::topology::routing_keys_of;
@@ -28,6 +29,7 @@ pub fn spec() -> ConsumerSpec {
 }
 
 async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
+    plan_reminders(conn, incoming).await?;
     let made = match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => notices::booked(&incoming.decode()?),
         ReferralWaitlisted::TYPE_NAME => notices::waitlisted(&incoming.decode()?),
@@ -52,6 +54,72 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
 /// lets a live stream resume from the last number it sent without missing a
 /// notification that a slower transaction committed later.
 const ORDER_LOCK: i64 = 0x0053_706f_744e_6f74;
+
+fn uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(value)
+        .map_err(|_| HandlerError::Permanent(anyhow::anyhow!("{field} is not a UUID")))
+}
+
+fn start(
+    value: &Option<prost_types::Timestamp>,
+) -> Result<chrono::DateTime<chrono::Utc>, HandlerError> {
+    value
+        .as_ref()
+        .and_then(|t| {
+            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        })
+        .ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("starts_at is missing")))
+}
+
+/// Reminders follow the appointment: planned when booked, moved when it
+/// moves, dropped when it is cancelled, completed or missed.
+async fn plan_reminders(
+    conn: &mut AsyncPgConnection,
+    incoming: &Incoming,
+) -> Result<(), HandlerError> {
+    match incoming.message_type.as_str() {
+        AppointmentBooked::TYPE_NAME => {
+            let e: AppointmentBooked = incoming.decode()?;
+            let planned = reminders::Appointment {
+                appointment_id: uuid("appointment_id", &e.appointment_id)?,
+                referral_id: uuid("referral_id", &e.referral_id)?,
+                people: [
+                    uuid("trainer_id", &e.trainer_id)?,
+                    uuid("physio_id", &e.physio_id)?,
+                ],
+                starts_at: start(&e.starts_at)?,
+            };
+            reminders::schedule(conn, &planned).await?;
+        }
+        AppointmentRescheduled::TYPE_NAME => {
+            let e: AppointmentRescheduled = incoming.decode()?;
+            let planned = reminders::Appointment {
+                appointment_id: uuid("appointment_id", &e.appointment_id)?,
+                referral_id: uuid("referral_id", &e.referral_id)?,
+                people: [
+                    uuid("trainer_id", &e.trainer_id)?,
+                    uuid("physio_id", &e.physio_id)?,
+                ],
+                starts_at: start(&e.starts_at)?,
+            };
+            reminders::reschedule(conn, &planned).await?;
+        }
+        AppointmentCancelled::TYPE_NAME => {
+            let e: AppointmentCancelled = incoming.decode()?;
+            reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;
+        }
+        AppointmentCompleted::TYPE_NAME => {
+            let e: AppointmentCompleted = incoming.decode()?;
+            reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;
+        }
+        AppointmentNoShow::TYPE_NAME => {
+            let e: AppointmentNoShow = incoming.decode()?;
+            reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
 
 pub async fn store(conn: &mut AsyncPgConnection, made: &[Notice]) -> QueryResult<()> {
     if made.is_empty() {

@@ -7,6 +7,7 @@ pub mod inbox;
 pub mod notices;
 mod openapi;
 pub mod preferences;
+pub mod reminders;
 mod routes;
 mod schema;
 pub mod stream;

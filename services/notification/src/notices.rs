@@ -29,8 +29,9 @@ pub struct Notice {
 }
 
 /// Kinds a user can turn push on or off for.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "appointment_booked",
+    "appointment_reminder",
     "target_missed",
     "referral_waitlisted",
     "emergency_advised",

@@ -1,7 +1,7 @@
 //! Every path the notification service serves, in one tree.
 
 use crate::stream::{self, StreamHub};
-use crate::{consumer, devices, inbox, openapi, preferences};
+use crate::{consumer, devices, inbox, openapi, preferences, reminders};
 use actix_web::web;
 use spotter_platform::http::under_any;
 use spotter_platform::{BackgroundTask, ServiceModule};
@@ -46,6 +46,12 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let listener = hub.clone();
     let fan_out: BackgroundTask = Box::new(move |shutdown| Box::pin(listener.run(url, shutdown)));
     let hub = web::Data::new(hub);
+    let (pool, url) = (
+        foundations.pool.clone(),
+        foundations.settings.database.url.clone(),
+    );
+    let remind: BackgroundTask =
+        Box::new(move |shutdown| Box::pin(reminders::run(pool, url, shutdown)));
     Ok(ServiceModule {
         name: "notification",
         owns_path,
@@ -55,6 +61,6 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         }),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: vec![consume, fan_out],
+        tasks: vec![consume, fan_out, remind],
     })
 }

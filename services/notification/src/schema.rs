@@ -34,3 +34,17 @@ diesel::table! {
         push -> Bool,
     }
 }
+
+diesel::table! {
+    reminders (id) {
+        id -> Uuid,
+        appointment_id -> Uuid,
+        referral_id -> Uuid,
+        recipient_id -> Uuid,
+        lead -> Text,
+        starts_at -> Timestamptz,
+        due_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}

@@ -1,0 +1,191 @@
+//! Reminders 24 h and 2 h before each booked appointment, to the trainer and
+//! the physio. Stored (they survive restarts), moved when the appointment
+//! moves, cancelled when it is cancelled, completed or missed, never sent for
+//! a time already past, and sent once however many replicas run: a worker
+//! takes due reminders with `FOR UPDATE SKIP LOCKED` and writes the
+//! notification and `sent_at` in one transaction.
+
+use crate::consumer::store;
+use crate::notices::{Audience, Notice};
+use crate::schema::reminders;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
+use spotter_db::Pool;
+use std::time::Duration as StdDuration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const LEADS: [(&str, i64); 2] = [("24h", 24), ("2h", 2)];
+const CHANNEL: &str = "spotter_reminders";
+/// Longest the worker sleeps without looking (a missed NOTIFY costs this much).
+const LONGEST_NAP: StdDuration = StdDuration::from_secs(30);
+
+pub struct Appointment {
+    pub appointment_id: Uuid,
+    pub referral_id: Uuid,
+    pub people: [Uuid; 2],
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Plans the reminders of a newly booked appointment (those still ahead).
+pub async fn schedule(conn: &mut AsyncPgConnection, a: &Appointment) -> QueryResult<()> {
+    let now = Utc::now();
+    for person in a.people {
+        for (lead, hours) in LEADS {
+            let due = a.starts_at - Duration::hours(hours);
+            if due <= now {
+                continue; // never for a time already past
+            }
+            diesel::insert_into(reminders::table)
+                .values((
+                    reminders::id.eq(Uuid::now_v7()),
+                    reminders::appointment_id.eq(a.appointment_id),
+                    reminders::referral_id.eq(a.referral_id),
+                    reminders::recipient_id.eq(person),
+                    reminders::lead.eq(lead),
+                    reminders::starts_at.eq(a.starts_at),
+                    reminders::due_at.eq(due),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The appointment moved: drop what is unsent and plan again from the new time.
+pub async fn reschedule(conn: &mut AsyncPgConnection, a: &Appointment) -> QueryResult<()> {
+    diesel::delete(
+        reminders::table
+            .filter(reminders::appointment_id.eq(a.appointment_id))
+            .filter(reminders::sent_at.is_null()),
+    )
+    .execute(conn)
+    .await?;
+    schedule(conn, a).await
+}
+
+/// The appointment will not happen (or has happened): nothing more to remind.
+pub async fn cancel(conn: &mut AsyncPgConnection, appointment_id: Uuid) -> QueryResult<()> {
+    diesel::update(
+        reminders::table
+            .filter(reminders::appointment_id.eq(appointment_id))
+            .filter(reminders::sent_at.is_null())
+            .filter(reminders::cancelled_at.is_null()),
+    )
+    .set(reminders::cancelled_at.eq(Utc::now()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = reminders)]
+struct Due {
+    id: Uuid,
+    appointment_id: Uuid,
+    referral_id: Uuid,
+    recipient_id: Uuid,
+    lead: String,
+    starts_at: DateTime<Utc>,
+}
+
+fn notice(due: &Due) -> Notice {
+    let (title, when) = if due.lead == "24h" {
+        ("Appointment tomorrow", "tomorrow")
+    } else {
+        ("Appointment in 2 hours", "in 2 hours")
+    };
+    Notice {
+        to: Audience::User(due.recipient_id),
+        kind: "appointment_reminder",
+        title: title.to_owned(),
+        body: format!(
+            "Reminder: the physio appointment is {when}, at {}.",
+            due.starts_at.format("%H:%M UTC")
+        ),
+        data: json!({"referral_id": due.referral_id, "appointment_id": due.appointment_id, "starts_at": due.starts_at}),
+    }
+}
+
+/// Sends every reminder due now. Returns how many were sent.
+pub async fn send_due(pool: &Pool) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
+    let sent = conn
+        .transaction::<usize, diesel::result::Error, _>(async |conn| {
+            let due: Vec<Due> = reminders::table
+                .filter(reminders::sent_at.is_null())
+                .filter(reminders::cancelled_at.is_null())
+                .filter(reminders::due_at.le(Utc::now()))
+                .order(reminders::due_at.asc())
+                .limit(100)
+                .select(Due::as_select())
+                .for_update()
+                .skip_locked()
+                .load(conn)
+                .await?;
+            let now = Utc::now();
+            // A worker that was down past the start does not remind late.
+            let (timely, late): (Vec<Due>, Vec<Due>) =
+                due.into_iter().partition(|d| d.starts_at > now);
+            let notices: Vec<Notice> = timely.iter().map(notice).collect();
+            store(conn, &notices).await?;
+            let timely_ids: Vec<Uuid> = timely.iter().map(|d| d.id).collect();
+            let late_ids: Vec<Uuid> = late.iter().map(|d| d.id).collect();
+            diesel::update(reminders::table.filter(reminders::id.eq_any(&timely_ids)))
+                .set(reminders::sent_at.eq(now))
+                .execute(conn)
+                .await?;
+            diesel::update(reminders::table.filter(reminders::id.eq_any(&late_ids)))
+                .set(reminders::cancelled_at.eq(now))
+                .execute(conn)
+                .await?;
+            Ok(timely_ids.len())
+        })
+        .await?;
+    Ok(sent)
+}
+
+async fn next_due(pool: &Pool) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let mut conn = pool.get().await?;
+    Ok(reminders::table
+        .filter(reminders::sent_at.is_null())
+        .filter(reminders::cancelled_at.is_null())
+        .order(reminders::due_at.asc())
+        .select(reminders::due_at)
+        .first(&mut conn)
+        .await
+        .optional()?)
+}
+
+/// Sends reminders as they fall due until `shutdown`.
+pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: CancellationToken) {
+    let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(spotter_db::listen(
+        database_url,
+        CHANNEL,
+        wake_tx,
+        shutdown.clone(),
+    ));
+    loop {
+        if let Err(err) = send_due(&pool).await {
+            tracing::warn!(error = %err, "sending reminders failed; trying again shortly");
+        }
+        let nap = match next_due(&pool).await {
+            Ok(Some(due)) => (due - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(LONGEST_NAP),
+            Ok(None) => LONGEST_NAP,
+            Err(_) => StdDuration::from_secs(1),
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = wake_rx.recv() => {}
+            () = tokio::time::sleep(nap) => {}
+        }
+    }
+}
