@@ -1,7 +1,7 @@
 //! What booking hears from the saga: referrals to book, referrals cancelled.
 
 use crate::appointments::model::Appointment;
-use crate::engine::book::book_or_waitlist;
+use crate::engine::book::{Outcome, book_or_waitlist};
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::requests::{self, ReferralRequest, state};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
@@ -126,8 +126,12 @@ async fn on_requested(
         }
         None => requests::insert(conn, &request).await?,
     }
-    book_or_waitlist(conn, &request, true).await?;
-    Ok(())
+    match book_or_waitlist(conn, &request, true).await? {
+        Outcome::Contended => Err(HandlerError::Transient(anyhow::anyhow!(
+            "every offer was taken by concurrent bookings; retrying"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 async fn on_cancelled(

@@ -66,3 +66,44 @@ async fn fifty_requests_through_two_replicas_never_double_book() {
         "the earliest non-overlapping pair"
     );
 }
+
+#[tokio::test]
+async fn contention_never_waitlists_a_request_that_capacity_could_serve() {
+    let mut app = BookingApp::start().await;
+    app.start_replica().await;
+    let clinic = app.clinic().await;
+    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 7});
+    app.put(
+        &format!("/admin/v1/clinics/{clinic}/booking-policy"),
+        &app.admin,
+        &policy,
+    )
+    .await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    // 07:00–21:00 on one day: exactly 18 back-to-back 45-minute appointments,
+    // offered on a quarter-hour grid, so concurrent bookings keep colliding.
+    app.hours(
+        physio,
+        json!([{"weekday": weekday_in(1), "start": "07:00", "end": "20:30"}]),
+    )
+    .await;
+    let referrals: Vec<Referral> = (0..30).map(|_| Referral::knee()).collect();
+    futures_util::future::join_all(referrals.iter().map(|r| app.request(r))).await;
+
+    let settled =
+        "SELECT count(*) AS n FROM referral_requests WHERE state IN ('booked', 'waitlisted')";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while app.count(settled).await < 30 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every request settled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM appointments WHERE status = 'booked'")
+            .await,
+        18,
+        "every appointment the day holds was booked before anyone was waitlisted"
+    );
+}

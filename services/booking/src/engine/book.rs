@@ -21,6 +21,8 @@ use uuid::Uuid;
 /// How many offers to try before waitlisting: each refused one was taken by a
 /// concurrent booking a moment ago, so a few suffice.
 const OFFERS_TO_TRY: usize = 25;
+/// Rounds of fresh offers before giving up for now (see `Outcome::Contended`).
+const ROUNDS: usize = 5;
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -29,6 +31,9 @@ pub enum Outcome {
     NoSlot(WaitlistReason),
     /// The referral already has a booked appointment (a redelivery).
     AlreadyBooked,
+    /// Every offer was taken by concurrent bookings, round after round: free
+    /// capacity may remain, so this is worth retrying, not a waitlisting.
+    Contended,
 }
 
 pub async fn book(
@@ -40,7 +45,6 @@ pub async fn book(
         "urgent" => Priority::Urgent,
         _ => Priority::Routine,
     };
-    let (clinics, physios) = facts::load(conn, &request.body_region, now).await?;
     let wanted = Request {
         body_region: request.body_region.clone(),
         trainer_location: Location {
@@ -50,34 +54,39 @@ pub async fn book(
         priority,
         requested_at: request.requested_at,
     };
-    let offers = ranked_offers(&wanted, &clinics, &physios, now, OFFERS_TO_TRY);
-    if offers.is_empty() {
-        let any_candidate =
-            !crate::domain::matching::candidates(&wanted, &clinics, &physios).is_empty();
-        let reason = if any_candidate {
-            WaitlistReason::NoFreeSlotInHorizon
-        } else {
-            WaitlistReason::NoCandidatePhysio
-        };
-        return Ok(Outcome::NoSlot(reason));
-    }
-    for offer in offers {
-        match insert(conn, request, &offer).await {
-            Ok(appointment) => {
-                mark(conn, request.referral_id, state::BOOKED).await?;
-                spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
-                return Ok(Outcome::Booked(Box::new(appointment)));
+    // Every refusal means a concurrent booking just committed that slot; the
+    // next round's facts include it, so its offers are genuinely free ones.
+    for _round in 0..ROUNDS {
+        let (clinics, physios) = facts::load(conn, &request.body_region, now).await?;
+        let offers = ranked_offers(&wanted, &clinics, &physios, now, OFFERS_TO_TRY);
+        if offers.is_empty() {
+            let any_candidate =
+                !crate::domain::matching::candidates(&wanted, &clinics, &physios).is_empty();
+            let reason = if any_candidate {
+                WaitlistReason::NoFreeSlotInHorizon
+            } else {
+                WaitlistReason::NoCandidatePhysio
+            };
+            return Ok(Outcome::NoSlot(reason));
+        }
+        for offer in offers {
+            match insert(conn, request, &offer).await {
+                Ok(appointment) => {
+                    mark(conn, request.referral_id, state::BOOKED).await?;
+                    spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
+                    return Ok(Outcome::Booked(Box::new(appointment)));
+                }
+                Err(DbError::DatabaseError(_, info)) if is_exclusion_violation(info.message()) => {
+                    tracing::info!(physio_id = %offer.physio_id, "slot taken meanwhile; trying the next");
+                }
+                Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    return Ok(Outcome::AlreadyBooked);
+                }
+                Err(err) => return Err(err),
             }
-            Err(DbError::DatabaseError(_, info)) if is_exclusion_violation(info.message()) => {
-                tracing::info!(physio_id = %offer.physio_id, "slot taken meanwhile; trying the next");
-            }
-            Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                return Ok(Outcome::AlreadyBooked);
-            }
-            Err(err) => return Err(err),
         }
     }
-    Ok(Outcome::NoSlot(WaitlistReason::NoFreeSlotInHorizon))
+    Ok(Outcome::Contended)
 }
 
 /// In a savepoint, so a refused insert leaves the caller's transaction usable.
