@@ -26,7 +26,9 @@ pub fn spec() -> ConsumerSpec {
         name: QUEUE.to_owned(),
         routing_keys: routing_keys_of(QUEUE),
         handler: Arc::new(|conn, incoming| Box::pin(handle(conn, incoming))),
-        concurrency: 8,
+        // Concurrent bookings chase the same earliest slots; a few at a
+        // time per replica keeps the refusals (and their retries) rare.
+        concurrency: 4,
     }
 }
 

@@ -263,7 +263,10 @@ impl Consumer {
                 tracing::info!("duplicate delivery skipped");
                 Outcome::Done
             }
-            Err(HandlerError::Transient(err)) => Outcome::Retry(format!("{err:#}")),
+            Err(HandlerError::Transient(err)) => {
+                tracing::warn!(attempt = incoming.attempt, error = %format!("{err:#}"), "transient failure; will retry");
+                Outcome::Retry(format!("{err:#}"))
+            }
             Err(HandlerError::Permanent(err)) => Outcome::Park(format!("{err:#}")),
         }
     }
@@ -284,7 +287,7 @@ impl Consumer {
                 if let Some(reason) = &stop.park_reason {
                     tracing::error!(%reason, "message parked");
                 } else {
-                    tracing::warn!(attempt, "transient failure; retrying later");
+                    tracing::debug!(attempt, queue = %stop.queue, "sent to its delay queue");
                 }
                 forward(publisher, delivery, &stop).await
             }

@@ -134,7 +134,10 @@ port = 8080
 body_limit_bytes = 65536
 
 [database]
-max_connections = 10
+# Every consumer delivery in flight holds a connection for its transaction,
+# beside HTTP requests, the outbox relay and the workers: keep this well above
+# the consumers' concurrency.
+max_connections = 20
 
 [broker]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"

@@ -17,7 +17,7 @@ pub fn settings(
     let mut settings = spotter_platform::settings::load_from("test", None)?;
     settings.server.port = 0;
     settings.database = database.settings.clone();
-    settings.database.max_connections = 4;
+    settings.database.max_connections = 12;
     settings.broker.exchange = format!("{prefix}spotter.events");
     settings.broker.queue_prefix = prefix.to_owned();
     settings.auth.dev_mode = true;

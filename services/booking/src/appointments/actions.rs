@@ -7,6 +7,7 @@ use super::api::{cancel_error, find_visible};
 use super::model::Appointment;
 use crate::domain::slots::free_slots;
 use crate::domain::status::{AppointmentAction, AppointmentStatus, transition};
+use crate::engine::book::lock_clinic_diary;
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::{events, facts};
 use crate::schema::appointments;
@@ -228,6 +229,7 @@ pub async fn reschedule(
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
         transition(status_of(&appointment)?, AppointmentAction::Reschedule)
             .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        lock_clinic_diary(conn, appointment.clinic_id).await?;
         let now = Utc::now();
         let (clinic, physio) = facts::physio_diary(conn, appointment.physio_id, appointment.id, now)
             .await

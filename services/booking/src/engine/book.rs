@@ -16,6 +16,7 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::booking::v1::WaitlistReason;
 use spotter_db::is_exclusion_violation;
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// How many offers to try before waitlisting: each refused one was taken by a
@@ -54,8 +55,20 @@ pub async fn book(
         priority,
         requested_at: request.requested_at,
     };
-    // Every refusal means a concurrent booking just committed that slot; the
-    // next round's facts include it, so its offers are genuinely free ones.
+    // Bookings into the same clinics take turns: without this, concurrent
+    // inserts wait on each other's uncommitted rows under the exclusion
+    // constraint, deadlock, and each deadlock costs the database's detection
+    // delay. Locks are taken in id order, so taking them cannot deadlock.
+    let (clinics, physios) = facts::load(conn, &request.body_region, now).await?;
+    let involved: BTreeSet<Uuid> = crate::domain::matching::candidates(&wanted, &clinics, &physios)
+        .into_iter()
+        .map(|(clinic, _)| clinic.id)
+        .collect();
+    for clinic in involved {
+        lock_clinic_diary(conn, clinic).await?;
+    }
+    // The constraint stays the last word: a refusal means a booking that took
+    // no lock (or a stale read) got there first; fresh facts show it.
     for _round in 0..ROUNDS {
         let (clinics, physios) = facts::load(conn, &request.body_region, now).await?;
         let offers = ranked_offers(&wanted, &clinics, &physios, now, OFFERS_TO_TRY);
@@ -76,7 +89,13 @@ pub async fn book(
                     spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
                     return Ok(Outcome::Booked(Box::new(appointment)));
                 }
-                Err(DbError::DatabaseError(_, info)) if is_exclusion_violation(info.message()) => {
+                // Taken meanwhile, or two bookings each waiting on the
+                // other's tentative row (exclusion checks can deadlock):
+                // either way that slot is not ours; the savepoint is undone.
+                Err(DbError::DatabaseError(_, info))
+                    if is_exclusion_violation(info.message())
+                        || info.message().contains("deadlock detected") =>
+                {
                     tracing::info!(physio_id = %offer.physio_id, "slot taken meanwhile; trying the next");
                 }
                 Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
@@ -88,6 +107,21 @@ pub async fn book(
     }
     Ok(Outcome::Contended)
 }
+
+/// Held until the caller's transaction ends: who may write a clinic's diary now.
+pub async fn lock_clinic_diary(conn: &mut AsyncPgConnection, clinic: Uuid) -> QueryResult<()> {
+    // The random half of the id: two clinics sharing a key only take turns.
+    let (_, random) = clinic.as_u64_pair();
+    let key = i64::from_ne_bytes(random.to_ne_bytes()) ^ DIARY_LOCK_SALT;
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Keeps diary locks apart from the other advisory locks in the database.
+const DIARY_LOCK_SALT: i64 = 0x0044_6961_7279_0000;
 
 /// In a savepoint, so a refused insert leaves the caller's transaction usable.
 async fn insert(
