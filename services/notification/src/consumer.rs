@@ -71,6 +71,21 @@ fn start(
         .ok_or_else(|| HandlerError::Permanent(anyhow::anyhow!("starts_at is missing")))
 }
 
+/// The appointment as reminders need it, from an event's fields.
+fn planned(
+    appointment_id: &str,
+    referral_id: &str,
+    [trainer, physio]: [&str; 2],
+    starts_at: &Option<prost_types::Timestamp>,
+) -> Result<reminders::Appointment, HandlerError> {
+    Ok(reminders::Appointment {
+        appointment_id: uuid("appointment_id", appointment_id)?,
+        referral_id: uuid("referral_id", referral_id)?,
+        people: [uuid("trainer_id", trainer)?, uuid("physio_id", physio)?],
+        starts_at: start(starts_at)?,
+    })
+}
+
 /// Reminders follow the appointment: planned when booked, moved when it
 /// moves, dropped when it is cancelled, completed or missed.
 async fn plan_reminders(
@@ -80,28 +95,22 @@ async fn plan_reminders(
     match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
-            let planned = reminders::Appointment {
-                appointment_id: uuid("appointment_id", &e.appointment_id)?,
-                referral_id: uuid("referral_id", &e.referral_id)?,
-                people: [
-                    uuid("trainer_id", &e.trainer_id)?,
-                    uuid("physio_id", &e.physio_id)?,
-                ],
-                starts_at: start(&e.starts_at)?,
-            };
+            let planned = planned(
+                &e.appointment_id,
+                &e.referral_id,
+                [&e.trainer_id, &e.physio_id],
+                &e.starts_at,
+            )?;
             reminders::schedule(conn, &planned).await?;
         }
         AppointmentRescheduled::TYPE_NAME => {
             let e: AppointmentRescheduled = incoming.decode()?;
-            let planned = reminders::Appointment {
-                appointment_id: uuid("appointment_id", &e.appointment_id)?,
-                referral_id: uuid("referral_id", &e.referral_id)?,
-                people: [
-                    uuid("trainer_id", &e.trainer_id)?,
-                    uuid("physio_id", &e.physio_id)?,
-                ],
-                starts_at: start(&e.starts_at)?,
-            };
+            let planned = planned(
+                &e.appointment_id,
+                &e.referral_id,
+                [&e.trainer_id, &e.physio_id],
+                &e.starts_at,
+            )?;
             reminders::reschedule(conn, &planned).await?;
         }
         AppointmentCancelled::TYPE_NAME => {
