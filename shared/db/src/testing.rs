@@ -142,7 +142,41 @@ async fn build_template(
     ))
     .execute(conn)
     .await?;
+    drop_older_templates(conn, template).await;
     Ok(())
+}
+
+/// Templates of the same service built from older migrations are dead
+/// weight once a new one exists; best effort (one still being copied from
+/// by a test of an older checkout stays until next time).
+async fn drop_older_templates(conn: &mut AsyncPgConnection, current: &str) {
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let Some(label_prefix) = current
+        .rsplit_once('_')
+        .map(|(prefix, _)| format!("{prefix}_"))
+    else {
+        return;
+    };
+    let older: Vec<Name> = diesel::sql_query(
+        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2",
+    )
+    .bind::<diesel::sql_types::Text, _>(&label_prefix)
+    .bind::<diesel::sql_types::Text, _>(current)
+    .load(conn)
+    .await
+    .unwrap_or_default();
+    for name in older
+        .into_iter()
+        .filter(|n| is_plain_identifier(&n.datname))
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\"", name.datname))
+            .execute(conn)
+            .await;
+    }
 }
 
 /// Hash of every file under the migrations folder, so editing a migration
