@@ -2,6 +2,7 @@
 //! (the consumer's inbox table absorbs redeliveries).
 
 use crate::notices::{self, Audience, Notice};
+use crate::push;
 use crate::reminders;
 use crate::schema::notifications;
 use diesel::prelude::*;
@@ -19,16 +20,25 @@ use uuid::Uuid;
 
 const QUEUE: &str = "notification.events";
 
-pub fn spec() -> ConsumerSpec {
+/// `push_platforms`: where push reaches (`Providers::platforms`).
+pub fn spec(push_platforms: Vec<&'static str>) -> ConsumerSpec {
+    let push_platforms: Arc<[&'static str]> = push_platforms.into();
     ConsumerSpec {
         name: QUEUE.to_owned(),
         routing_keys: routing_keys_of(QUEUE),
-        handler: Arc::new(|conn, incoming| Box::pin(handle(conn, incoming))),
+        handler: Arc::new(move |conn, incoming| {
+            let push_platforms = push_platforms.clone();
+            Box::pin(async move { handle(conn, incoming, &push_platforms).await })
+        }),
         concurrency: 4,
     }
 }
 
-async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
+async fn handle(
+    conn: &mut AsyncPgConnection,
+    incoming: &Incoming,
+    push_platforms: &[&str],
+) -> Result<(), HandlerError> {
     plan_reminders(conn, incoming).await?;
     let made = match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => notices::booked(&incoming.decode()?),
@@ -45,7 +55,7 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
         _ => Ok(Vec::new()),
     };
     let made = made.map_err(|reason| HandlerError::Permanent(anyhow::anyhow!(reason)))?;
-    store(conn, &made).await?;
+    store(conn, &made, push_platforms).await?;
     Ok(())
 }
 
@@ -130,7 +140,13 @@ async fn plan_reminders(
     Ok(())
 }
 
-pub async fn store(conn: &mut AsyncPgConnection, made: &[Notice]) -> QueryResult<()> {
+/// Writes the notices to the inbox and plans their pushes, in the caller's
+/// transaction.
+pub async fn store(
+    conn: &mut AsyncPgConnection,
+    made: &[Notice],
+    push_platforms: &[&str],
+) -> QueryResult<()> {
     if made.is_empty() {
         return Ok(());
     }
@@ -138,15 +154,17 @@ pub async fn store(conn: &mut AsyncPgConnection, made: &[Notice]) -> QueryResult
         .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK)
         .execute(conn)
         .await?;
+    let ids: Vec<Uuid> = made.iter().map(|_| Uuid::now_v7()).collect();
     let rows: Vec<_> = made
         .iter()
-        .map(|n| {
+        .zip(&ids)
+        .map(|(n, id)| {
             let (recipient, clinic) = match n.to {
                 Audience::User(user) => (Some(user), None),
                 Audience::Clinic(clinic) => (None, Some(clinic)),
             };
             (
-                notifications::id.eq(Uuid::now_v7()),
+                notifications::id.eq(*id),
                 notifications::recipient_id.eq(recipient),
                 notifications::clinic_id.eq(clinic),
                 notifications::kind.eq(n.kind),
@@ -160,5 +178,5 @@ pub async fn store(conn: &mut AsyncPgConnection, made: &[Notice]) -> QueryResult
         .values(rows)
         .execute(conn)
         .await?;
-    Ok(())
+    push::delivery::plan(conn, &ids, push_platforms).await
 }

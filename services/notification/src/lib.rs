@@ -7,10 +7,12 @@ pub mod inbox;
 pub mod notices;
 mod openapi;
 pub mod preferences;
+pub mod push;
 pub mod reminders;
 mod routes;
 mod schema;
 pub mod stream;
+mod wake;
 
 use futures_util::future::BoxFuture;
 use spotter_db::{EmbeddedMigrations, embed_migrations};

@@ -42,11 +42,16 @@ pub const KINDS: [&str; 10] = [
     "guidance_acknowledged",
 ];
 
-/// Kinds that cannot wait for the next time the app is opened.
+/// Kinds that cannot wait for the next time the app is opened: pushed at
+/// high priority, waking a dozing phone.
 pub fn time_critical(kind: &str) -> bool {
     matches!(
         kind,
-        "emergency_advised" | "appointment_cancelled" | "appointment_rescheduled"
+        "emergency_advised"
+            | "appointment_booked"
+            | "appointment_cancelled"
+            | "appointment_rescheduled"
+            | "appointment_reminder"
     )
 }
 

@@ -8,19 +8,18 @@
 use crate::consumer::store;
 use crate::notices::{Audience, Notice};
 use crate::schema::reminders;
+use crate::wake::{DueWork, run_when_due};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::future::BoxFuture;
 use serde_json::json;
 use spotter_db::Pool;
-use std::time::Duration as StdDuration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const LEADS: [(&str, i64); 2] = [("24h", 24), ("2h", 2)];
 const CHANNEL: &str = "spotter_reminders";
-/// Longest the worker sleeps without looking (a missed NOTIFY costs this much).
-const LONGEST_NAP: StdDuration = StdDuration::from_secs(30);
 
 pub struct Appointment {
     pub appointment_id: Uuid,
@@ -112,7 +111,7 @@ fn notice(due: &Due) -> Notice {
 }
 
 /// Sends every reminder due now. Returns how many were sent.
-pub async fn send_due(pool: &Pool) -> anyhow::Result<usize> {
+pub async fn send_due(pool: &Pool, push_platforms: &[&str]) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let sent = conn
         .transaction::<usize, diesel::result::Error, _>(async |conn| {
@@ -132,7 +131,7 @@ pub async fn send_due(pool: &Pool) -> anyhow::Result<usize> {
             let (timely, late): (Vec<Due>, Vec<Due>) =
                 due.into_iter().partition(|d| d.starts_at > now);
             let notices: Vec<Notice> = timely.iter().map(notice).collect();
-            store(conn, &notices).await?;
+            store(conn, &notices, push_platforms).await?;
             let timely_ids: Vec<Uuid> = timely.iter().map(|d| d.id).collect();
             let late_ids: Vec<Uuid> = late.iter().map(|d| d.id).collect();
             diesel::update(reminders::table.filter(reminders::id.eq_any(&timely_ids)))
@@ -162,30 +161,30 @@ async fn next_due(pool: &Pool) -> anyhow::Result<Option<DateTime<Utc>>> {
 }
 
 /// Sends reminders as they fall due until `shutdown`.
-pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: CancellationToken) {
-    let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(spotter_db::listen(
-        database_url,
-        CHANNEL,
-        wake_tx,
-        shutdown.clone(),
-    ));
-    loop {
-        if let Err(err) = send_due(&pool).await {
-            tracing::warn!(error = %err, "sending reminders failed; trying again shortly");
-        }
-        let nap = match next_due(&pool).await {
-            Ok(Some(due)) => (due - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .min(LONGEST_NAP),
-            Ok(None) => LONGEST_NAP,
-            Err(_) => StdDuration::from_secs(1),
-        };
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = wake_rx.recv() => {}
-            () = tokio::time::sleep(nap) => {}
-        }
+pub async fn run(
+    pool: Pool,
+    database_url: secrecy::SecretString,
+    push_platforms: Vec<&'static str>,
+    shutdown: CancellationToken,
+) {
+    let due = Reminders {
+        pool,
+        push_platforms,
+    };
+    run_when_due("reminders", database_url, CHANNEL, shutdown, due).await;
+}
+
+struct Reminders {
+    pool: Pool,
+    push_platforms: Vec<&'static str>,
+}
+
+impl DueWork for Reminders {
+    fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move { send_due(&self.pool, &self.push_platforms).await.map(drop) })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, anyhow::Result<Option<DateTime<Utc>>>> {
+        Box::pin(next_due(&self.pool))
     }
 }

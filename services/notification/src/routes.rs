@@ -1,5 +1,6 @@
 //! Every path the notification service serves, in one tree.
 
+use crate::push::{Providers, delivery};
 use crate::stream::{self, StreamHub};
 use crate::{consumer, devices, inbox, openapi, preferences, reminders};
 use actix_web::web;
@@ -40,7 +41,12 @@ fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let consume = foundations.consumer(consumer::spec());
+    let providers = Providers::from_settings(&foundations.settings.push)?;
+    let push_platforms = providers.platforms();
+    if push_platforms.is_empty() {
+        tracing::info!("push is off: no push provider configured (the inbox still records)");
+    }
+    let consume = foundations.consumer(consumer::spec(push_platforms.clone()));
     let hub = StreamHub::new();
     let url = foundations.settings.database.url.clone();
     let listener = hub.clone();
@@ -51,7 +57,13 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         foundations.settings.database.url.clone(),
     );
     let remind: BackgroundTask =
-        Box::new(move |shutdown| Box::pin(reminders::run(pool, url, shutdown)));
+        Box::new(move |shutdown| Box::pin(reminders::run(pool, url, push_platforms, shutdown)));
+    let (pool, url) = (
+        foundations.pool.clone(),
+        foundations.settings.database.url.clone(),
+    );
+    let push: BackgroundTask =
+        Box::new(move |shutdown| Box::pin(delivery::run(pool, url, providers, shutdown)));
     Ok(ServiceModule {
         name: "notification",
         owns_path,
@@ -61,6 +73,6 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         }),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: vec![consume, fan_out, remind],
+        tasks: vec![consume, fan_out, remind, push],
     })
 }

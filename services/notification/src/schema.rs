@@ -48,3 +48,35 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    push_deliveries (id) {
+        id -> Uuid,
+        notification_id -> Uuid,
+        device_id -> Uuid,
+        provider -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    push_attempts (delivery_id, attempt) {
+        delivery_id -> Uuid,
+        attempt -> Int4,
+        device_id -> Uuid,
+        provider -> Text,
+        outcome -> Text,
+        http_status -> Nullable<Int4>,
+        reason -> Nullable<Text>,
+        attempted_at -> Timestamptz,
+        retry_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(push_deliveries -> notifications (notification_id));
+diesel::joinable!(push_deliveries -> devices (device_id));
+diesel::allow_tables_to_appear_in_same_query!(push_deliveries, notifications, devices);

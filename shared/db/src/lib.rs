@@ -19,6 +19,6 @@ pub use listen::{listen, notify};
 pub use migrate::run_migrations;
 pub use pool::{Conn, DbReadiness, Pool, connect};
 
-/// This crate's tables (idempotency keys), migrated into every service's
-/// database first.
+/// This crate's tables (idempotency keys) and the `spotter_notify(channel)`
+/// trigger function, migrated into every service's database first.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

@@ -18,5 +18,6 @@ pub use consumer::{Consumer, ConsumerSpec, Handler, HandlerError, Incoming};
 pub use outbox::{OutboundMessage, Relay, RelayConfig, enqueue, enqueue_message};
 
 /// This crate's tables (outbox, inbox), migrated into every service's database
-/// before the service's own migrations.
+/// after [`spotter_db::MIGRATIONS`] (whose `spotter_notify()` wakes the relay)
+/// and before the service's own migrations.
 pub const MIGRATIONS: spotter_db::EmbeddedMigrations = spotter_db::embed_migrations!("migrations");

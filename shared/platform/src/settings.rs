@@ -14,6 +14,9 @@ pub struct Settings {
     pub broker: BrokerSettings,
     pub auth: AuthConfig,
     pub log: LogSettings,
+    /// Push to phones (the notification service). Absent: push is off.
+    #[serde(default)]
+    pub push: PushSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +95,50 @@ pub struct AuthConfig {
     pub jwks: Option<String>,
     /// Only `spotter dev` sets this: trusts the locally generated dev key.
     pub dev_mode: bool,
+}
+
+/// Each provider is on when its section is present, off otherwise; the inbox
+/// records either way.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PushSettings {
+    pub fcm: Option<FcmSettings>,
+    pub apns: Option<ApnsSettings>,
+}
+
+/// Firebase Cloud Messaging (HTTP v1), for Android phones.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FcmSettings {
+    /// The Google service-account key (JSON, as downloaded from the Firebase
+    /// console): its `project_id`, `client_email`, `private_key` and `token_uri`.
+    pub service_account_file: String,
+    /// Where `messages:send` lives; only tests change it.
+    #[serde(default = "default_fcm_endpoint")]
+    pub endpoint: String,
+}
+
+fn default_fcm_endpoint() -> String {
+    "https://fcm.googleapis.com".to_owned()
+}
+
+/// Apple Push Notification service, token-based, for iPhones.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApnsSettings {
+    /// The `.p8` signing key from the Apple developer account.
+    pub key_file: String,
+    /// The key's 10-character id.
+    pub key_id: String,
+    /// The developer team's 10-character id.
+    pub team_id: String,
+    /// The app's bundle id.
+    pub topic: String,
+    /// `https://api.push.apple.com`, or `https://api.sandbox.push.apple.com`
+    /// for development builds of the app.
+    #[serde(default = "default_apns_endpoint")]
+    pub endpoint: String,
+}
+
+fn default_apns_endpoint() -> String {
+    "https://api.push.apple.com".to_owned()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -70,11 +70,18 @@ pub mod service {
 
     impl<S: ServiceDefinition> TestService<S> {
         pub async fn start() -> Self {
+            Self::start_with(|_| {}).await
+        }
+
+        /// Starts it with the test's own changes to the settings (a push
+        /// provider pointed at a fake, say).
+        pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> Self {
             let db = TestDatabase::create(S::NAME, &super::migration_dirs(S::NAME))
                 .await
                 .unwrap();
             let prefix = super::broker_prefix();
-            let settings = super::settings(&db, &prefix).unwrap();
+            let mut settings = super::settings(&db, &prefix).unwrap();
+            configure(&mut settings);
             let auth = TestAuth::new();
             let (base_url, shutdown) = launch::<S>(&settings, &auth).await;
             let connection = lapin::Connection::connect(

@@ -88,7 +88,12 @@ impl Harness {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let db = TestDatabase::create(
             "messaging",
-            &[root.join("migrations"), root.join("tests/migrations")],
+            // The shared trigger function first (the outbox's wake-up uses it).
+            &[
+                root.join("../db/migrations"),
+                root.join("migrations"),
+                root.join("tests/migrations"),
+            ],
         )
         .await
         .unwrap();

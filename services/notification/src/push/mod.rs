@@ -1,0 +1,167 @@
+//! Push to phones. A notification for a user becomes one delivery per phone
+//! of theirs (unless they turned that kind off), written in the
+//! notification's own transaction; a worker in every replica sends what is
+//! due through the phone's provider and records each attempt. The consumer
+//! and the inbox never wait on a provider: a dead one only leaves deliveries
+//! pending.
+//!
+//! Clinic-wide notices are not pushed: clinic admins work from the admin
+//! tools, not the phone app.
+
+pub mod apns;
+pub mod delivery;
+pub mod fcm;
+mod message;
+
+pub use message::PushMessage;
+
+use futures_util::future::BoxFuture;
+use spotter_platform::settings::PushSettings;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a provider answered, as the delivery queue acts on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    /// Try again later; `after` is the provider's `Retry-After`, if it gave one.
+    Retry {
+        after: Option<Duration>,
+    },
+    /// The token is dead (app uninstalled, token rotated): forget the device.
+    DeviceGone,
+    /// The provider will never take this message; trying again is pointless.
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub verdict: Verdict,
+    pub http_status: Option<u16>,
+    /// The provider's reason code, or what went wrong on the way to it.
+    pub reason: Option<String>,
+}
+
+impl Answer {
+    pub fn delivered(status: u16) -> Self {
+        Self {
+            verdict: Verdict::Delivered,
+            http_status: Some(status),
+            reason: None,
+        }
+    }
+
+    /// The provider could not be reached or answered nonsense: transient.
+    pub fn unreachable(what: impl std::fmt::Display) -> Self {
+        Self {
+            verdict: Verdict::Retry { after: None },
+            http_status: None,
+            reason: Some(what.to_string()),
+        }
+    }
+}
+
+/// One push service (FCM, APNs).
+pub trait Provider: Send + Sync {
+    /// `fcm` or `apns`, as deliveries record it.
+    fn name(&self) -> &'static str;
+    fn send<'a>(&'a self, device_token: &'a str, message: &'a PushMessage)
+    -> BoxFuture<'a, Answer>;
+}
+
+/// The providers configured for this process; none means push is off.
+#[derive(Clone, Default)]
+pub struct Providers {
+    fcm: Option<Arc<dyn Provider>>,
+    apns: Option<Arc<dyn Provider>>,
+}
+
+impl Providers {
+    /// Reads the key files now, so a bad configuration stops start-up rather
+    /// than every push.
+    pub fn from_settings(settings: &PushSettings) -> anyhow::Result<Self> {
+        let fcm = match &settings.fcm {
+            Some(fcm) => Some(Arc::new(fcm::Fcm::from_settings(fcm)?) as Arc<dyn Provider>),
+            None => None,
+        };
+        let apns = match &settings.apns {
+            Some(apns) => Some(Arc::new(apns::Apns::from_settings(apns)?) as Arc<dyn Provider>),
+            None => None,
+        };
+        Ok(Self { fcm, apns })
+    }
+
+    /// The provider that reaches phones of `platform` (`android`, `ios`).
+    pub fn for_platform(&self, platform: &str) -> Option<&Arc<dyn Provider>> {
+        match platform {
+            "android" => self.fcm.as_ref(),
+            "ios" => self.apns.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn by_name(&self, provider: &str) -> Option<&Arc<dyn Provider>> {
+        [&self.fcm, &self.apns]
+            .into_iter()
+            .flatten()
+            .find(|p| p.name() == provider)
+    }
+
+    /// The platforms push reaches now: deliveries are only planned for these.
+    pub fn platforms(&self) -> Vec<&'static str> {
+        let mut platforms = Vec::new();
+        if self.fcm.is_some() {
+            platforms.push("android");
+        }
+        if self.apns.is_some() {
+            platforms.push("ios");
+        }
+        platforms
+    }
+}
+
+/// The shared HTTP client settings: a provider that hangs costs one
+/// delivery a few seconds, never the worker.
+fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+        .or(Some(Duration::ZERO))
+}
+
+/// What 429 and 5xx mean for every provider: busy or broken, try later.
+fn is_transient(status: reqwest::StatusCode) -> bool {
+    status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let after = retry_after(&headers).unwrap();
+        assert!(after > Duration::from_secs(100) && after <= Duration::from_secs(120));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}

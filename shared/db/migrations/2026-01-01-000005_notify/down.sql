@@ -1,0 +1,1 @@
+DROP FUNCTION spotter_notify();
