@@ -1,8 +1,8 @@
 # Spotter — developer entry points.
 #
 #   make run     PostgreSQL + RabbitMQ up, then the dev stack (all services, one port)
-#   make test    deps, lint, the test suite, then the serial tests that restart the
-#                broker or the database
+#   make test    deps (and nginx), lint, the test suite, then the serial tests that
+#                restart the broker or the database
 #   make lint    rustfmt and clippy, warnings are errors
 #   make deps    only make sure PostgreSQL and RabbitMQ run (SPOTTER_SKIP_DEPS=1: skip)
 #   make bench   benchmarks
@@ -24,7 +24,7 @@ USER := $(shell id -un)
 endif
 export USER
 
-.PHONY: help deps run lint test test-parallel test-serial bench
+.PHONY: help deps deps-test run lint test test-parallel test-serial bench
 
 help:
 	@echo 'make run     start PostgreSQL/RabbitMQ if needed, then the dev stack (spotter dev)'
@@ -36,6 +36,10 @@ help:
 deps:
 	bash deploy/local/ensure-deps.sh
 
+# The tests also need nginx installed (they start their own gateway).
+deps-test:
+	SPOTTER_WITH_GATEWAY=1 bash deploy/local/ensure-deps.sh
+
 run: deps
 	$(CARGO) build --release -p spotter
 	exec ./target/release/spotter dev $(ARGS)
@@ -45,7 +49,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Both steps always run; the target fails if either failed.
-test: deps lint
+test: deps-test lint
 	@status=0; \
 	$(MAKE) --no-print-directory test-parallel || status=$$?; \
 	$(MAKE) --no-print-directory test-serial || status=$$?; \

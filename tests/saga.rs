@@ -1,22 +1,26 @@
 //! The whole loop, end to end, through the public HTTP API only — as the
-//! mobile app and the admin tools use it — against the dev stack (three
-//! services, three databases, RabbitMQ between them).
+//! mobile app and the admin tools use it — in both shapes: the dev stack
+//! (three services in one process) and three separate service processes
+//! behind the nginx gateway of `deploy/nginx/`. Each has three databases and
+//! RabbitMQ between the services.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use chrono::{Datelike, Duration, Utc};
 use serde_json::{Value, json};
-use spotter::testing::TestStack;
 use spotter_auth::Role;
 use spotter_service::testing::service::body;
 use std::time::Instant;
+use support::{Shape, Stack};
 use uuid::Uuid;
 
 /// Generous bounds: these wait for the saga, they do not time it.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(20);
 
 struct World {
-    stack: TestStack,
+    stack: Stack,
     clinic: Uuid,
     clinic_admin: String,
     physio: Uuid,
@@ -43,8 +47,8 @@ fn tomorrow_at(hour: u32) -> String {
 impl World {
     /// A clinic (UTC, no minimum notice) with a knee physio working `hours`,
     /// and a trainer nearby with one client.
-    async fn new(hours: Value) -> Self {
-        let stack = TestStack::start().await;
+    async fn new(shape: Shape, hours: Value) -> Self {
+        let stack = Stack::start(shape).await;
         let admin = stack.token(Role::PlatformAdmin, Uuid::now_v7(), None);
         let clinic = json!({"name": "Thames Physio", "timezone": "UTC", "location": {"lat": 51.51, "lon": -0.12}, "service_radius_km": 15.0, "accepts_referrals": true});
         let clinic: Uuid = body(stack.post("/admin/v1/clinics", &admin, &clinic).await, 201).await
@@ -243,9 +247,8 @@ fn no_health_detail(notices: &[Value]) {
     }
 }
 
-#[tokio::test]
-async fn happy_path_from_flag_to_acknowledged_guidance() {
-    let w = World::new(World::morning_tomorrow()).await;
+async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
     let flagged = Instant::now();
     let id = w.flag(5, json!([])).await;
     let booked = w.wait_for_status(id, "booked").await;
@@ -333,9 +336,8 @@ async fn happy_path_from_flag_to_acknowledged_guidance() {
     no_health_detail(&w.inbox(&w.physio_token).await);
 }
 
-#[tokio::test]
-async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing() {
-    let w = World::new(World::morning_tomorrow()).await;
+async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
     let id = w.flag(3, json!(["head_injury"])).await;
     let referral = w.referral(id).await;
     assert_eq!(referral["status"], "emergency_advised");
@@ -349,9 +351,8 @@ async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing() {
     assert!(w.inbox(&w.physio_token).await.is_empty());
 }
 
-#[tokio::test]
-async fn without_capacity_it_waits_then_books_when_hours_are_added() {
-    let w = World::new(json!([])).await;
+async fn without_capacity_it_waits_then_books_when_hours_are_added(shape: Shape) {
+    let w = World::new(shape, json!([])).await;
     let id = w.flag(5, json!([])).await;
     w.wait_for_status(id, "waitlisted").await;
     w.wait_for_notices(&w.trainer_token, "referral_waitlisted", 1)
@@ -385,9 +386,8 @@ async fn without_capacity_it_waits_then_books_when_hours_are_added() {
         .await;
 }
 
-#[tokio::test]
-async fn a_physio_cancellation_rebooks_into_another_slot() {
-    let w = World::new(World::morning_tomorrow()).await;
+async fn a_physio_cancellation_rebooks_into_another_slot(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
     let id = w.flag(5, json!([])).await;
     let first = w.wait_for_status(id, "booked").await;
     let first_appointment = first["appointment"]["id"].as_str().unwrap().to_owned();
@@ -424,9 +424,8 @@ async fn a_physio_cancellation_rebooks_into_another_slot() {
     assert!(causes(&rebooked).contains(&"appointment_cancelled_by_clinic".to_owned()));
 }
 
-#[tokio::test]
-async fn a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio() {
-    let w = World::new(World::morning_tomorrow()).await;
+async fn a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
     let id = w.flag(5, json!([])).await;
     w.wait_for_status(id, "booked").await;
     w.wait_for_notices(&w.physio_token, "appointment_booked", 1)
@@ -458,9 +457,8 @@ async fn a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio() 
     assert_eq!(w.referral(id).await["status"], "cancelled");
 }
 
-#[tokio::test]
-async fn a_hundred_flags_from_twenty_trainers_against_three_physios() {
-    let w = World::new(World::morning_tomorrow()).await;
+async fn a_hundred_flags_from_twenty_trainers_against_three_physios(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
     let stack = &w.stack;
     // Two more physios with the same morning: 3 × 4 slots a week, two weeks.
     let mut physios = vec![(w.physio, w.physio_token.clone())];
@@ -600,3 +598,72 @@ async fn a_hundred_flags_from_twenty_trainers_against_three_physios() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+async fn a_killed_booking_process_loses_and_doubles_nothing(shape: Shape) {
+    let hours = json!([{"weekday": weekday_in(1), "start": "07:00", "end": "21:00"}]);
+    let mut w = World::new(shape, hours).await;
+    // Ten referrals flagged, the booking process SIGKILLed while the first
+    // are in flight, and started again once the rest wait in its queue.
+    let mut referrals = Vec::new();
+    for i in 0..10 {
+        if i == 3 {
+            w.stack.processes().kill("booking");
+        }
+        referrals.push(w.flag(5, json!([])).await);
+    }
+    w.stack.processes().restart("booking");
+    for id in &referrals {
+        w.wait_for_status(*id, "booked").await;
+    }
+    // None booked twice: one appointment per referral in the clinic's diary.
+    let mut booked: Vec<String> = w
+        .clinic_appointments()
+        .await
+        .iter()
+        .map(|a| a["referral_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(booked.len(), referrals.len());
+    booked.sort_unstable();
+    booked.dedup();
+    assert_eq!(booked.len(), referrals.len(), "a referral was booked twice");
+    // One notification per booking, none doubled.
+    w.wait_for_notices(&w.trainer_token, "appointment_booked", referrals.len())
+        .await;
+    w.wait_for_notices(&w.physio_token, "appointment_booked", referrals.len())
+        .await;
+}
+
+/// Every scenario, in each shape.
+macro_rules! in_both_shapes {
+    ($($scenario:ident),* $(,)?) => {
+        mod dev_stack {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Shape::Dev).await;
+            })*
+        }
+        mod separate_processes {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Shape::Processes).await;
+            })*
+        }
+    };
+}
+
+mod separate_processes_only {
+    /// Only here does booking have a process of its own to kill.
+    #[tokio::test]
+    async fn a_killed_booking_process_loses_and_doubles_nothing() {
+        super::a_killed_booking_process_loses_and_doubles_nothing(super::Shape::Processes).await;
+    }
+}
+
+in_both_shapes!(
+    happy_path_from_flag_to_acknowledged_guidance,
+    a_red_flag_sends_the_client_to_urgent_care_and_books_nothing,
+    without_capacity_it_waits_then_books_when_hours_are_added,
+    a_physio_cancellation_rebooks_into_another_slot,
+    a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio,
+    a_hundred_flags_from_twenty_trainers_against_three_physios,
+);

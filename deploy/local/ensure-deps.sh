@@ -10,9 +10,14 @@
 #   * RabbitMQ feature flags are all enabled (quorum queues' at-least-once
 #     dead-lettering needs `stream_queue`).
 #
+#   * With SPOTTER_WITH_GATEWAY=1 (make test): nginx is installed if missing, and
+#     not started — the separate-process tests start their own, on a free port,
+#     with deploy/nginx/spotter.conf.
+#
 # Idempotent; a couple of seconds when everything is already up.
 # Environment:
 #   SPOTTER_SKIP_DEPS=1           do nothing (dependencies are managed elsewhere)
+#   SPOTTER_WITH_GATEWAY=1        also make sure nginx is installed
 #   SPOTTER_DEPS_TIMEOUT=60       seconds to wait for each service to answer
 set -euo pipefail
 
@@ -228,4 +233,33 @@ elif with_timeout 30 rabbitmqctl -q enable_feature_flag all >/dev/null 2>&1; the
     say "rabbitmq feature flags: all enabled"
 else
     say "rabbitmq feature flags: note: 'rabbitmqctl enable_feature_flag all' failed (not root, or the broker is remote); at-least-once dead-lettering needs the stream_queue flag"
+fi
+
+# --- nginx, for the tests that go through the gateway -------------------------------
+
+nginx_installed() { have nginx || [ -x /usr/sbin/nginx ]; }
+
+if [ "${SPOTTER_WITH_GATEWAY:-0}" != "1" ]; then
+    :
+elif nginx_installed; then
+    say "nginx: installed (the tests start their own)"
+elif is_root && have apt-get; then
+    say "nginx: installing with apt-get"
+    # Debian's package starts an nginx on port 80 when installed; the tests need
+    # only the binary, so keep the package's service from starting (policy-rc.d
+    # exit 101 = "not allowed"), unless a policy is already in place.
+    added_policy=false
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        added_policy=true
+    fi
+    apt-get update -qq
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null || status=$?
+    if $added_policy; then rm -f /usr/sbin/policy-rc.d; fi
+    [ "$status" -eq 0 ] || die "nginx: apt-get install nginx failed"
+    say "nginx: installed"
+else
+    die "nginx: not installed; the gateway tests need it. As root: apt-get install -y nginx"
 fi

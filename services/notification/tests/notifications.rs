@@ -3,13 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use futures_util::StreamExt;
 use notification_service::Notification;
 use serde_json::{Value, json};
 use spotter_auth::Role;
 use spotter_contracts::booking::v1::{AppointmentBooked, AppointmentCancelled};
 use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceShared};
-use spotter_service::testing::service::{TestService, body, problem};
+use spotter_service::testing::service::{TestService, body, problem, read_events};
 use uuid::Uuid;
 
 type App = TestService<Notification>;
@@ -137,33 +136,6 @@ async fn reading_is_idempotent_and_only_the_recipients() {
     )
     .await;
     assert_eq!(unread["items"], json!([]));
-}
-
-/// Reads server-sent events until `count` notifications arrived.
-async fn read_events(response: reqwest::Response, count: usize) -> Vec<(String, Value)> {
-    let mut bytes = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    while events.len() < count {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), bytes.next())
-            .await
-            .expect("an event within 20 s")
-            .unwrap()
-            .unwrap();
-        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            let id = frame
-                .lines()
-                .find_map(|l| l.strip_prefix("id: "))
-                .map(str::to_owned);
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: "));
-            if let (Some(id), Some(data)) = (id, data) {
-                events.push((id, serde_json::from_str(data).unwrap()));
-            }
-        }
-    }
-    events
 }
 
 #[tokio::test]

@@ -32,3 +32,33 @@ pub async fn start_stack(
     ];
     Running::start(&base.server, modules, Metrics::new()?, shutdown)
 }
+
+/// `spotter serve <service>`: one service alone, configured from `SPOTTER_*`
+/// variables (the production shape). Logs `listening` with its port.
+pub async fn serve(service: &str) -> anyhow::Result<()> {
+    let settings = spotter_platform::settings::load(service)?;
+    spotter_platform::telemetry::init(&settings.log);
+    let (port, run) = match service {
+        "referral" => {
+            let app = referral_service::Application::build(settings).await?;
+            (
+                app.port(),
+                Box::pin(app.run_until_stopped()) as std::pin::Pin<Box<dyn Future<Output = _>>>,
+            )
+        }
+        "booking" => {
+            let app = booking_service::Application::build(settings).await?;
+            (app.port(), Box::pin(app.run_until_stopped()) as _)
+        }
+        "notification" => {
+            let app = notification_service::Application::build(settings).await?;
+            (app.port(), Box::pin(app.run_until_stopped()) as _)
+        }
+        other => anyhow::bail!(
+            "no service called {other}; services: {}",
+            SERVICES.join(", ")
+        ),
+    };
+    tracing::info!(service, port, "listening");
+    run.await
+}

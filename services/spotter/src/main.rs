@@ -37,30 +37,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(args).await,
         Command::Token(args) => token::print(&args),
         Command::Demo(args) => demo::run(args).await,
-        Command::Serve { service } => serve(&service).await,
+        Command::Serve { service } => spotter::serve(&service).await,
     }
-}
-
-async fn serve(service: &str) -> anyhow::Result<()> {
-    let settings = spotter_platform::settings::load(service)?;
-    spotter_platform::telemetry::init(&settings.log);
-    let (port, run) = match service {
-        "referral" => {
-            let app = referral_service::Application::build(settings).await?;
-            (
-                app.port(),
-                Box::pin(app.run_until_stopped()) as std::pin::Pin<Box<dyn Future<Output = _>>>,
-            )
-        }
-        "booking" => {
-            let app = booking_service::Application::build(settings).await?;
-            (app.port(), Box::pin(app.run_until_stopped()) as _)
-        }
-        _ => {
-            let app = notification_service::Application::build(settings).await?;
-            (app.port(), Box::pin(app.run_until_stopped()) as _)
-        }
-    };
-    tracing::info!(service, port, "listening");
-    run.await
 }

@@ -242,6 +242,35 @@ pub mod service {
         (base_url, shutdown)
     }
 
+    /// Reads server-sent events (`id:` and JSON `data:`) until `count` have
+    /// arrived; fails the test if one takes over 20 s.
+    pub async fn read_events(response: reqwest::Response, count: usize) -> Vec<(String, Value)> {
+        use futures_util::StreamExt;
+        let mut bytes = response.bytes_stream();
+        let mut buffer = String::new();
+        let mut events = Vec::new();
+        while events.len() < count {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), bytes.next())
+                .await
+                .expect("an event within 20 s")
+                .unwrap()
+                .unwrap();
+            buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+            while let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                let id = frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix("id: "))
+                    .map(str::to_owned);
+                let data = frame.lines().find_map(|l| l.strip_prefix("data: "));
+                if let (Some(id), Some(data)) = (id, data) {
+                    events.push((id, serde_json::from_str(data).unwrap()));
+                }
+            }
+        }
+        events
+    }
+
     /// Asserts the status and returns the JSON body (null when empty).
     pub async fn body(response: reqwest::Response, status: u16) -> Value {
         let actual = response.status().as_u16();

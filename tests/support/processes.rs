@@ -1,0 +1,170 @@
+//! The production shape: each service its own process (`spotter serve …`)
+//! with its own database, configured only through `SPOTTER_*` variables and
+//! an identity provider's JWKS (no dev key), talking only through RabbitMQ,
+//! reached through the nginx gateway of `deploy/nginx/`.
+
+use super::gateway::Gateway;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use spotter_auth::{Role, SigningKey, token_for};
+use spotter_db::testing::TestDatabase;
+use spotter_messaging::testing::BrokerCleanup;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use uuid::Uuid;
+
+const SERVE: &str = env!("CARGO_BIN_EXE_spotter-serve");
+const ISSUER: &str = "https://idp.spotter.test";
+
+/// One service process and the port it listens on.
+struct Process {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct ProcessStack {
+    pub base_url: String,
+    key: SigningKey,
+    jwks: tempfile::NamedTempFile,
+    prefix: String,
+    databases: HashMap<&'static str, TestDatabase>,
+    processes: HashMap<&'static str, Process>,
+    /// Where each service listens; a restarted one comes back on its port,
+    /// so the gateway's upstreams stay right.
+    ports: HashMap<&'static str, u16>,
+    pub client: reqwest::Client,
+    _gateway: Gateway,
+    _broker_names: BrokerCleanup,
+}
+
+impl ProcessStack {
+    pub async fn start() -> Self {
+        let key = SigningKey::generate("e2e-idp-key").unwrap();
+        let jwks = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(jwks.path(), serde_json::to_vec(&key.jwks()).unwrap()).unwrap();
+        let prefix = spotter_service::testing::broker_prefix();
+        let mut databases = HashMap::new();
+        for service in spotter::SERVICES {
+            let dirs = spotter_service::testing::migration_dirs(service);
+            databases.insert(service, TestDatabase::create(service, &dirs).await.unwrap());
+        }
+        let mut broker = spotter_platform::settings::load_from("test", None)
+            .unwrap()
+            .broker;
+        broker.exchange = format!("{prefix}spotter.events");
+        broker.queue_prefix = prefix.clone();
+        let mut processes = HashMap::new();
+        let mut ports = HashMap::new();
+        for service in spotter::SERVICES {
+            let process = launch(service, 0, &databases[service], &prefix, &jwks);
+            ports.insert(service, process.port);
+            processes.insert(service, process);
+        }
+        let upstreams: Vec<(&str, u16)> = ports.iter().map(|(s, p)| (*s, *p)).collect();
+        let gateway = Gateway::start(&upstreams);
+        Self {
+            base_url: format!("http://127.0.0.1:{}", gateway.port),
+            key,
+            jwks,
+            prefix,
+            databases,
+            processes,
+            ports,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+            _gateway: gateway,
+            _broker_names: BrokerCleanup {
+                settings: broker,
+                consumers: Vec::new(),
+            },
+        }
+    }
+
+    /// SIGKILL: no graceful anything.
+    pub fn kill(&mut self, service: &str) {
+        let mut process = self.processes.remove(service).unwrap();
+        process.child.kill().unwrap();
+        process.child.wait().unwrap();
+    }
+
+    /// Starts a killed service again, on its old port.
+    pub fn restart(&mut self, service: &'static str) {
+        let port = self.ports[service];
+        let process = launch(
+            service,
+            port,
+            &self.databases[service],
+            &self.prefix,
+            &self.jwks,
+        );
+        self.processes.insert(service, process);
+    }
+
+    /// A token from the identity provider the services trust.
+    pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> String {
+        token_for(
+            &self.key,
+            ISSUER,
+            "spotter",
+            role,
+            sub,
+            clinic,
+            std::time::Duration::from_secs(3600),
+        )
+        .unwrap()
+    }
+}
+
+/// Starts one service and waits until its log says it listens.
+fn launch(
+    service: &'static str,
+    port: u16,
+    database: &TestDatabase,
+    prefix: &str,
+    jwks: &tempfile::NamedTempFile,
+) -> Process {
+    let mut child = Command::new(SERVE)
+        .arg(service)
+        .env("SPOTTER_SERVER__PORT", port.to_string())
+        .env(
+            "SPOTTER_DATABASE__URL",
+            database.settings.url.expose_secret(),
+        )
+        .env(
+            "SPOTTER_BROKER__EXCHANGE",
+            format!("{prefix}spotter.events"),
+        )
+        .env("SPOTTER_BROKER__QUEUE_PREFIX", prefix)
+        .env("SPOTTER_AUTH__JWKS", jwks.path())
+        .env("SPOTTER_AUTH__ISSUER", ISSUER)
+        .env("SPOTTER_LOG__FORMAT", "json")
+        .env("SPOTTER_LOG__LEVEL", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("the service exited before listening")
+            .unwrap();
+        if let Ok(log) = serde_json::from_str::<Value>(&line)
+            && log["message"] == "listening"
+        {
+            break u16::try_from(log["port"].as_u64().unwrap()).unwrap();
+        }
+    };
+    // Keep draining its logs so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Process { child, port }
+}
