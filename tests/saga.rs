@@ -357,6 +357,10 @@ async fn without_capacity_it_waits_then_books_when_hours_are_added(shape: Shape)
     w.wait_for_status(id, "waitlisted").await;
     w.wait_for_notices(&w.trainer_token, "referral_waitlisted", 1)
         .await;
+    let to_clinic = w
+        .wait_for_notices(&w.clinic_admin, "referral_waitlisted", 1)
+        .await;
+    no_health_detail(&to_clinic);
     let waiting = body(
         w.stack
             .get(

@@ -76,11 +76,16 @@ async fn without_capacity_it_waits_and_books_when_hours_are_added() {
     let app = BookingApp::start().await;
     let clinic = app.clinic().await;
     let physio = app.physio(clinic, &["knee"]).await;
+    // A clinic in Manchester does not cover a London trainer.
+    let far = json!({"name": "Far Physio", "timezone": "UTC", "location": {"lat": 53.48, "lon": -2.24}, "service_radius_km": 20.0});
+    body(app.post("/admin/v1/clinics", &app.admin, &far).await, 201).await;
     let referral = Referral::knee();
     app.request(&referral).await;
     let waiting: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
     assert_eq!(waiting.referral_id, referral.id.to_string());
     assert_eq!(waiting.reason(), WaitlistReason::NoFreeSlotInHorizon);
+    // The clinics whose waitlist shows it, to be told.
+    assert_eq!(waiting.clinic_ids, [clinic.to_string()]);
     let list = body(
         app.get(&format!("/admin/v1/clinics/{clinic}/waitlist"), &app.admin)
             .await,

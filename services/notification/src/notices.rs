@@ -127,14 +127,27 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, String> {
     Ok(notices)
 }
 
+/// The trainer, and the admins of every clinic whose area covers them (more
+/// hours there would book it).
 pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, String> {
-    Ok(vec![notice(
+    let data = json!({"referral_id": e.referral_id});
+    let mut notices = vec![notice(
         Audience::User(id("trainer_id", &e.trainer_id)?),
         "referral_waitlisted",
         "Referral waitlisted",
         "No physio nearby is free yet. We'll book automatically as soon as one is.".to_owned(),
-        json!({"referral_id": e.referral_id}),
-    )])
+        data.clone(),
+    )];
+    for clinic in &e.clinic_ids {
+        notices.push(notice(
+            Audience::Clinic(id("clinic_ids", clinic)?),
+            "referral_waitlisted",
+            "A referral is waiting for a free slot",
+            "A referral in your area could not be booked: no physio is free. It is on your waitlist and will be booked as soon as a slot opens.".to_owned(),
+            data.clone(),
+        ));
+    }
+    Ok(notices)
 }
 
 pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, String> {
@@ -274,6 +287,27 @@ mod tests {
             |n| n.to == Audience::Clinic(event.clinic_id.parse().unwrap())
                 && n.kind == "target_missed"
         ));
+    }
+
+    #[test]
+    fn a_waitlisting_tells_the_trainer_and_each_covering_clinic() {
+        let clinics = [Uuid::now_v7(), Uuid::now_v7()];
+        let event = ReferralWaitlisted {
+            referral_id: Uuid::now_v7().to_string(),
+            trainer_id: Uuid::now_v7().to_string(),
+            clinic_ids: clinics.iter().map(Uuid::to_string).collect(),
+            ..Default::default()
+        };
+        let notices = waitlisted(&event).unwrap();
+        let to: Vec<&Audience> = notices.iter().map(|n| &n.to).collect();
+        assert_eq!(
+            to,
+            [
+                &Audience::User(event.trainer_id.parse().unwrap()),
+                &Audience::Clinic(clinics[0]),
+                &Audience::Clinic(clinics[1]),
+            ]
+        );
     }
 
     #[test]

@@ -86,12 +86,14 @@ fn every_event_carries_a_string_referral_id() {
 }
 
 // Events carry ids and coded values, never health free text (descriptions,
-// notes, mechanism): a string field must be an id or on CODED_STRINGS.
+// notes, mechanism): a string field must be an id (`_id`, or `_ids` when
+// repeated) or on CODED_STRINGS.
 #[test]
 fn string_fields_are_ids_or_coded() {
     fn walk(m: &DescriptorProto, bad: &mut Vec<String>) {
         for f in m.field.iter().filter(|f| f.r#type() == Type::String) {
-            if !f.name().ends_with("_id") && !CODED_STRINGS.contains(&f.name()) {
+            let is_id = f.name().ends_with("_id") || f.name().ends_with("_ids");
+            if !is_id && !CODED_STRINGS.contains(&f.name()) {
                 bad.push(format!("{}.{}", m.name(), f.name()));
             }
         }

@@ -176,7 +176,12 @@ pub async fn book_or_waitlist(
         && announce_waitlist
     {
         mark(conn, request.referral_id, state::WAITLISTED).await?;
-        let event = events::waitlisted(request, *reason, Utc::now());
+        let at = Location {
+            lat: request.lat,
+            lon: request.lon,
+        };
+        let clinics = facts::covering_clinics(conn, at).await?;
+        let event = events::waitlisted(request, *reason, Utc::now(), &clinics);
         spotter_messaging::enqueue(conn, &event).await?;
     }
     Ok(outcome)

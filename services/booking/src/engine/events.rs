@@ -10,6 +10,7 @@ use spotter_contracts::booking::v1::{
     AppointmentNoShow, AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::common::v1::{CancelledBy, Priority};
+use uuid::Uuid;
 
 pub fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
     Some(Timestamp {
@@ -49,11 +50,13 @@ pub fn waitlisted(
     r: &ReferralRequest,
     reason: WaitlistReason,
     at: DateTime<Utc>,
+    covering_clinics: &[Uuid],
 ) -> ReferralWaitlisted {
     let mut event = ReferralWaitlisted {
         referral_id: r.referral_id.to_string(),
         trainer_id: r.trainer_id.to_string(),
         waitlisted_at: timestamp(at),
+        clinic_ids: covering_clinics.iter().map(Uuid::to_string).collect(),
         ..Default::default()
     };
     event.set_priority(priority(&r.priority));

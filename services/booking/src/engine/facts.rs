@@ -1,7 +1,7 @@
 //! Loads what the matching rules need: candidate clinics and physios with
 //! their hours, time off and booked appointments from now on.
 
-use crate::domain::geo::Location;
+use crate::domain::geo::{Location, distance_km};
 use crate::domain::hours::WeeklyHours;
 use crate::domain::matching::{ClinicFacts, PhysioFacts};
 use crate::domain::slots::{Interval, SlotRules};
@@ -92,6 +92,29 @@ pub async fn load(
         })
         .collect();
     Ok((clinics, physios))
+}
+
+/// Clinics accepting referrals whose service area covers `at`: those whose
+/// waitlist shows a referral from there.
+pub async fn covering_clinics(
+    conn: &mut AsyncPgConnection,
+    at: Location,
+) -> QueryResult<Vec<Uuid>> {
+    let rows: Vec<(Uuid, f64, f64, f64)> = clinics::table
+        .filter(clinics::accepts_referrals.eq(true))
+        .select((
+            clinics::id,
+            clinics::lat,
+            clinics::lon,
+            clinics::service_radius_km,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|&(_, lat, lon, radius)| distance_km(Location { lat, lon }, at) <= radius)
+        .map(|(id, ..)| id)
+        .collect())
 }
 
 /// One physio's diary and their clinic's rules (for a reschedule), leaving
