@@ -1,68 +1,90 @@
-//! The two shapes the end-to-end scenarios run against, behind one face.
+//! The two shapes the end-to-end scenarios run against, behind one face:
+//! one base URL, tokens its identity provider accepts, and a way to kill the
+//! process that holds the booking service.
 
 #![allow(dead_code)]
 
 pub mod gateway;
 pub mod processes;
 
-use processes::ProcessStack;
-use spotter::testing::TestStack;
+use processes::{ProcessStack, SPOTTER};
+use spotter::testing::DevProcess;
 use spotter_auth::Role;
+use std::path::Path;
 use uuid::Uuid;
-
-/// The system under test, as the app and the admin tools reach it: one base URL.
-pub enum Stack {
-    /// `spotter dev`'s stack: the three services in one process, one port.
-    Dev(TestStack),
-    /// Three `spotter serve` processes behind nginx.
-    Processes(ProcessStack),
-}
 
 #[derive(Clone, Copy, Debug)]
 pub enum Shape {
+    /// `spotter dev`: the three services in one process, one port.
     Dev,
+    /// Three `spotter serve` processes behind nginx.
     Processes,
+}
+
+enum Running {
+    Dev(DevProcess),
+    Processes(ProcessStack),
+}
+
+/// The system under test, as the app and the admin tools reach it.
+pub struct Stack {
+    running: Running,
+    client: reqwest::Client,
 }
 
 impl Stack {
     pub async fn start(shape: Shape) -> Self {
-        match shape {
-            Shape::Dev => Self::Dev(TestStack::start().await),
-            Shape::Processes => Self::Processes(ProcessStack::start().await),
+        let running = match shape {
+            Shape::Dev => Running::Dev(DevProcess::start(Path::new(SPOTTER)).await),
+            Shape::Processes => Running::Processes(ProcessStack::start().await),
+        };
+        Self {
+            running,
+            // No pooled connections: a killed process leaves none behind.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
         }
     }
 
-    /// The separate processes, to kill and restart one.
+    /// SIGKILLs the process running the booking service: the booking
+    /// process alone, or in the dev shape the whole stack.
+    pub fn kill_booking(&mut self) {
+        match &mut self.running {
+            Running::Dev(dev) => dev.kill(),
+            Running::Processes(processes) => processes.kill("booking"),
+        }
+    }
+
+    pub fn restart_booking(&mut self) {
+        match &mut self.running {
+            Running::Dev(dev) => dev.restart(),
+            Running::Processes(processes) => processes.restart("booking"),
+        }
+    }
+
+    /// The separate processes, to kill and restart any one.
     pub fn processes(&mut self) -> &mut ProcessStack {
-        match self {
-            Self::Processes(processes) => processes,
-            Self::Dev(_) => panic!("the dev stack has no process per service"),
-        }
-    }
-
-    fn base_url(&self) -> &str {
-        match self {
-            Self::Dev(stack) => &stack.base_url,
-            Self::Processes(stack) => &stack.base_url,
-        }
-    }
-
-    fn client(&self) -> &reqwest::Client {
-        match self {
-            Self::Dev(stack) => &stack.client,
-            Self::Processes(stack) => &stack.client,
+        match &mut self.running {
+            Running::Processes(processes) => processes,
+            Running::Dev(_) => panic!("the dev stack has no process per service"),
         }
     }
 
     pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> String {
-        match self {
-            Self::Dev(stack) => stack.token(role, sub, clinic),
-            Self::Processes(stack) => stack.token(role, sub, clinic),
+        match &self.running {
+            Running::Dev(dev) => dev.token(role, sub, clinic),
+            Running::Processes(processes) => processes.token(role, sub, clinic),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url())
+        let base = match &self.running {
+            Running::Dev(dev) => &dev.base_url,
+            Running::Processes(processes) => &processes.base_url,
+        };
+        format!("{base}{path}")
     }
 
     pub async fn send(
@@ -73,7 +95,7 @@ impl Stack {
         body: Option<&serde_json::Value>,
     ) -> reqwest::Response {
         let mut request = self
-            .client()
+            .client
             .request(method, self.url(path))
             .bearer_auth(token);
         if let Some(body) = body {

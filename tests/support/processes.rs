@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use uuid::Uuid;
 
-const SERVE: &str = env!("CARGO_BIN_EXE_spotter-serve");
+pub const SPOTTER: &str = env!("CARGO_BIN_EXE_spotter-under-test");
 const ISSUER: &str = "https://idp.spotter.test";
 
 /// One service process and the port it listens on.
@@ -40,7 +40,6 @@ pub struct ProcessStack {
     /// Where each service listens; a restarted one comes back on its port,
     /// so the gateway's upstreams stay right.
     ports: HashMap<&'static str, u16>,
-    pub client: reqwest::Client,
     _gateway: Gateway,
     _broker_names: BrokerCleanup,
 }
@@ -78,10 +77,6 @@ impl ProcessStack {
             databases,
             processes,
             ports,
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
             _gateway: gateway,
             _broker_names: BrokerCleanup {
                 settings: broker,
@@ -133,8 +128,8 @@ fn launch(
     prefix: &str,
     jwks: &tempfile::NamedTempFile,
 ) -> Process {
-    let mut child = Command::new(SERVE)
-        .arg(service)
+    let mut child = Command::new(SPOTTER)
+        .args(["serve", service])
         .env("SPOTTER_SERVER__PORT", port.to_string())
         .env(
             "SPOTTER_DATABASE__URL",

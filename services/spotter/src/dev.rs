@@ -4,8 +4,8 @@
 //! RabbitMQ, exactly as in production; only the HTTP listener is shared, split
 //! by path prefix the way the production gateway splits it.
 
+use crate::{SERVICES, start_stack};
 use clap::Args;
-use spotter::{SERVICES, start_stack};
 use spotter_auth::{DEFAULT_AUDIENCE, DEV_ISSUER, ensure_dev_keys};
 use spotter_platform::settings::{AuthConfig, Settings};
 use std::path::PathBuf;

@@ -9,7 +9,11 @@ use spotter_platform::{Metrics, Running};
 use spotter_service::prepare_module;
 use tokio_util::sync::CancellationToken;
 
+pub mod cli;
+mod demo;
+mod dev;
 pub mod testing;
+mod token;
 
 pub const SERVICES: [&str; 3] = ["referral", "booking", "notification"];
 

@@ -1,42 +1,6 @@
-//! `spotter`: the dev stack, dev tokens, and each service alone.
-
-mod demo;
-mod dev;
-mod token;
-
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "spotter",
-    about = "Spotter: trainers and physiotherapists, connected"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// All three services in one process behind one listener (development only).
-    Dev(dev::DevArgs),
-    /// Play the whole loop against a running `spotter dev`, step by step.
-    Demo(demo::DemoArgs),
-    /// Print a JWT the dev stack accepts.
-    Token(token::TokenArgs),
-    /// One service alone, configured from SPOTTER_* variables (production shape).
-    Serve {
-        #[arg(value_parser = ["referral", "booking", "notification"])]
-        service: String,
-    },
-}
+//! `spotter`: the dev stack, dev tokens, the demo, and each service alone.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Dev(args) => dev::run(args).await,
-        Command::Token(args) => token::print(&args),
-        Command::Demo(args) => demo::run(args).await,
-        Command::Serve { service } => spotter::serve(&service).await,
-    }
+    spotter::cli::run().await
 }

@@ -3,6 +3,9 @@
 //! set-up failures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod dev_process;
+pub use dev_process::DevProcess;
+
 use spotter_auth::Role;
 use spotter_auth::testing::TestAuth;
 use spotter_db::testing::TestDatabase;

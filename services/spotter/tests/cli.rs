@@ -3,121 +3,49 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use spotter_messaging::testing::BrokerCleanup;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use spotter::testing::DevProcess;
+use std::path::Path;
+use std::process::Command;
 use uuid::Uuid;
 
 const SPOTTER: &str = env!("CARGO_BIN_EXE_spotter");
 
-struct DevStack {
-    /// Taken by a test that waits for the process to exit itself.
-    child: Option<Child>,
-    base_url: String,
-    keys_dir: PathBuf,
-    db_prefix: String,
-    _broker_names: BrokerCleanup,
-}
-
-impl DevStack {
-    fn start() -> Self {
-        let id = Uuid::new_v4().simple().to_string();
-        let keys_dir = std::env::temp_dir().join(format!("spotter-keys-{id}"));
-        let db_prefix = format!("spotter_test_cli_{}_", &id[..12]);
-        let broker_prefix = format!("t{id}.");
-        let mut child = Command::new(SPOTTER)
-            .args(["dev", "--port", "0", "--db-prefix", &db_prefix])
-            .arg("--keys-dir")
-            .arg(&keys_dir)
-            .env(
-                "SPOTTER_BROKER__EXCHANGE",
-                format!("{broker_prefix}spotter.events"),
-            )
-            .env("SPOTTER_BROKER__QUEUE_PREFIX", &broker_prefix)
-            .env("SPOTTER_LOG__LEVEL", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let base_url = loop {
-            let line = lines
-                .next()
-                .expect("spotter dev exited before listening")
-                .unwrap();
-            if let Some(url) = line.strip_prefix("Spotter dev stack listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        // Keep draining the child's stdout so its later lines never hit a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let mut broker = spotter_platform::settings::load_from("test", None)
-            .unwrap()
-            .broker;
-        broker.exchange = format!("{broker_prefix}spotter.events");
-        broker.queue_prefix = broker_prefix;
-        Self {
-            child: Some(child),
-            base_url,
-            keys_dir,
-            db_prefix,
-            _broker_names: BrokerCleanup {
-                settings: broker,
-                consumers: Vec::new(),
-            },
-        }
-    }
-
-    fn token(&self, args: &[&str]) -> String {
-        let output = Command::new(SPOTTER)
-            .arg("token")
-            .args(args)
-            .arg("--keys-dir")
-            .arg(&self.keys_dir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-}
-
-impl Drop for DevStack {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.keys_dir);
-        for service in ["referral", "booking", "notification"] {
-            let _ = Command::new("psql")
-                .args(["-h", "/var/run/postgresql", "-d", "postgres", "-qc"])
-                .arg(format!(
-                    "DROP DATABASE IF EXISTS \"{}{service}\" WITH (FORCE)",
-                    self.db_prefix
-                ))
-                .status();
-        }
-    }
+/// `spotter token` against the dev process's keys.
+fn token(stack: &DevProcess, args: &[&str]) -> String {
+    let output = Command::new(SPOTTER)
+        .arg("token")
+        .args(args)
+        .arg("--keys-dir")
+        .arg(&stack.keys_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 #[tokio::test]
 async fn spotter_dev_accepts_spotter_tokens_at_every_service() {
-    let stack = DevStack::start();
+    let stack = DevProcess::start(Path::new(SPOTTER)).await;
     let client = reqwest::Client::new();
-    let trainer = stack.token(&["--role", "trainer", "--sub", &Uuid::now_v7().to_string()]);
-    let admin = stack.token(&[
-        "--role",
-        "platform_admin",
-        "--sub",
-        &Uuid::now_v7().to_string(),
-        "--ttl",
-        "5m",
-    ]);
+    let trainer = token(
+        &stack,
+        &["--role", "trainer", "--sub", &Uuid::now_v7().to_string()],
+    );
+    let admin = token(
+        &stack,
+        &[
+            "--role",
+            "platform_admin",
+            "--sub",
+            &Uuid::now_v7().to_string(),
+            "--ttl",
+            "5m",
+        ],
+    );
 
     let profile =
         serde_json::json!({"display_name": "Sam", "location": {"lat": 51.5, "lon": -0.12}});
@@ -230,7 +158,7 @@ fn production_refuses_the_dev_key() {
 
 #[tokio::test]
 async fn spotter_dev_stops_cleanly_on_sigterm() {
-    let mut stack = DevStack::start();
+    let mut stack = DevProcess::start(Path::new(SPOTTER)).await;
     let mut child = stack.child.take().unwrap();
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -251,7 +179,7 @@ async fn spotter_dev_stops_cleanly_on_sigterm() {
 
 #[tokio::test]
 async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
-    let stack = DevStack::start();
+    let stack = DevProcess::start_from_nothing(Path::new(SPOTTER)).await;
     for run in 1..=2 {
         let output = tokio::process::Command::new(SPOTTER)
             .args(["demo", "--url", &stack.base_url])

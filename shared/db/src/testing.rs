@@ -25,9 +25,20 @@ impl TestDatabase {
     /// `migrations/` folders applied in order (shared crates' first), whose
     /// content decides when the template is rebuilt.
     pub async fn create(label: &str, migration_dirs: &[PathBuf]) -> anyhow::Result<Self> {
+        let name = format!("spotter_test_{label}_{}", uuid::Uuid::new_v4().simple());
+        Self::create_named(name, label, migration_dirs).await
+    }
+
+    /// The same, under a name the test chooses (a process that names its own
+    /// databases, like `spotter dev --db-prefix`, then finds them made).
+    pub async fn create_named(
+        name: String,
+        label: &str,
+        migration_dirs: &[PathBuf],
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(is_plain_identifier(&name), "bad database name {name:?}");
         let server = server_settings()?;
         let template = ensure_template(&server, label, migration_dirs).await?;
-        let name = format!("spotter_test_{label}_{}", uuid::Uuid::new_v4().simple());
         let mut conn = connect(&server, "postgres").await?;
         let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
         let mut attempts = 0;
@@ -40,6 +51,18 @@ impl TestDatabase {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50 * attempts)).await;
         }
+        Ok(Self {
+            settings: server.with_database(&name),
+            name,
+            server,
+        })
+    }
+
+    /// A database a process under test creates itself (`spotter dev` does):
+    /// nothing is made here, but it is dropped with this value.
+    pub fn claim(name: String) -> anyhow::Result<Self> {
+        anyhow::ensure!(is_plain_identifier(&name), "bad database name {name:?}");
+        let server = server_settings()?;
         Ok(Self {
             settings: server.with_database(&name),
             name,
