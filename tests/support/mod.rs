@@ -10,6 +10,7 @@ pub mod processes;
 use processes::{ProcessStack, SPOTTER};
 use spotter::testing::DevProcess;
 use spotter_auth::Role;
+use spotter_service::testing::service::Api;
 use std::path::Path;
 use uuid::Uuid;
 
@@ -29,7 +30,9 @@ enum Running {
 /// The system under test, as the app and the admin tools reach it.
 pub struct Stack {
     running: Running,
-    client: reqwest::Client,
+    /// One base URL in either shape (a restarted process keeps its port);
+    /// also reached through `Deref`: `stack.post(…)`.
+    api: Api,
 }
 
 impl Stack {
@@ -38,13 +41,13 @@ impl Stack {
             Shape::Dev => Running::Dev(DevProcess::start(Path::new(SPOTTER)).await),
             Shape::Processes => Running::Processes(ProcessStack::start().await),
         };
+        let base_url = match &running {
+            Running::Dev(dev) => dev.base_url.clone(),
+            Running::Processes(processes) => processes.base_url.clone(),
+        };
         Self {
             running,
-            // No pooled connections: a killed process leaves none behind.
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
+            api: Api::new(base_url),
         }
     }
 
@@ -78,53 +81,12 @@ impl Stack {
             Running::Processes(processes) => processes.token(role, sub, clinic),
         }
     }
+}
 
-    pub fn url(&self, path: &str) -> String {
-        let base = match &self.running {
-            Running::Dev(dev) => &dev.base_url,
-            Running::Processes(processes) => &processes.base_url,
-        };
-        format!("{base}{path}")
-    }
+impl std::ops::Deref for Stack {
+    type Target = Api;
 
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<&serde_json::Value>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request.send().await.unwrap()
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.send(reqwest::Method::GET, path, token, None).await
-    }
-
-    pub async fn post(
-        &self,
-        path: &str,
-        token: &str,
-        body: &serde_json::Value,
-    ) -> reqwest::Response {
-        self.send(reqwest::Method::POST, path, token, Some(body))
-            .await
-    }
-
-    pub async fn put(
-        &self,
-        path: &str,
-        token: &str,
-        body: &serde_json::Value,
-    ) -> reqwest::Response {
-        self.send(reqwest::Method::PUT, path, token, Some(body))
-            .await
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }

@@ -11,15 +11,16 @@ use spotter_auth::testing::TestAuth;
 use spotter_db::testing::TestDatabase;
 use spotter_messaging::testing::BrokerCleanup;
 use spotter_platform::settings::Settings;
+use spotter_service::testing::service::Api;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub struct TestStack {
-    pub base_url: String,
+    /// Its HTTP API (also reached through `Deref`: `stack.post(…)`).
+    pub api: Api,
     pub auth: TestAuth,
-    pub client: reqwest::Client,
     pub prefix: String,
     pub databases: HashMap<&'static str, TestDatabase>,
     shutdown: CancellationToken,
@@ -52,14 +53,8 @@ impl TestStack {
         let shutdown = running.shutdown_token();
         tokio::spawn(running.run_until_stopped());
         Self {
-            base_url,
+            api: Api::new(base_url),
             auth,
-            // No pooled connections: a test that pauses (rabbitmqctl takes
-            // seconds) would otherwise race the server's 5 s keep-alive close.
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
             prefix,
             databases,
             shutdown,
@@ -69,53 +64,6 @@ impl TestStack {
                 consumers: Vec::new(),
             },
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    /// A request as the app makes it: bearer token (if any), JSON body (if any).
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&serde_json::Value>,
-    ) -> reqwest::Response {
-        let mut request = self.client.request(method, self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request.send().await.unwrap()
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.send(reqwest::Method::GET, path, Some(token), None)
-            .await
-    }
-
-    pub async fn put(
-        &self,
-        path: &str,
-        token: &str,
-        body: &serde_json::Value,
-    ) -> reqwest::Response {
-        self.send(reqwest::Method::PUT, path, Some(token), Some(body))
-            .await
-    }
-
-    pub async fn post(
-        &self,
-        path: &str,
-        token: &str,
-        body: &serde_json::Value,
-    ) -> reqwest::Response {
-        self.send(reqwest::Method::POST, path, Some(token), Some(body))
-            .await
     }
 
     pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> String {
@@ -139,6 +87,14 @@ impl TestStack {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+impl std::ops::Deref for TestStack {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 

@@ -22,7 +22,7 @@ fn clinic(name: &str, timezone: &str) -> serde_json::Value {
 #[tokio::test]
 async fn stack_is_live_and_ready_with_every_dependency_checked() {
     let stack = TestStack::start().await;
-    let live = stack.send(Method::GET, "/livez", None, None).await;
+    let live = stack.anonymous(Method::GET, "/livez").await;
     assert_eq!(live.status(), 200);
     let ready = stack.wait_for_readiness(200, Duration::from_secs(15)).await;
     for check in [
@@ -35,7 +35,7 @@ async fn stack_is_live_and_ready_with_every_dependency_checked() {
     ] {
         assert_eq!(ready["checks"][check], "ok", "{ready}");
     }
-    let metrics = stack.send(Method::GET, "/metrics", None, None).await;
+    let metrics = stack.anonymous(Method::GET, "/metrics").await;
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert!(text.contains("spotter_http_requests_total"), "{text}");
@@ -81,9 +81,7 @@ async fn each_service_accepts_our_tokens_and_refuses_another_key() {
         (Method::POST, "/admin/v1/clinics"),
         (Method::GET, "/v1/notifications"),
     ] {
-        let response = stack
-            .send(method, path, Some(&forged), Some(&new_clinic))
-            .await;
+        let response = stack.send(method, path, &forged, Some(&new_clinic)).await;
         problem(response, 401).await;
     }
 }
@@ -124,11 +122,7 @@ async fn bad_input_is_problem_json_naming_the_field_and_changes_nothing() {
     let trainer = stack.token(Role::Trainer, Uuid::now_v7(), None);
     let admin = stack.token(Role::PlatformAdmin, Uuid::now_v7(), None);
 
-    problem(
-        stack.send(Method::GET, "/v1/nowhere", None, None).await,
-        404,
-    )
-    .await;
+    problem(stack.anonymous(Method::GET, "/v1/nowhere").await, 404).await;
 
     let response = stack
         .client
@@ -197,11 +191,7 @@ async fn an_oversized_body_is_refused_with_413_before_parsing() {
 #[tokio::test]
 async fn one_openapi_document_covers_every_service() {
     let stack = TestStack::start().await;
-    let doc = body(
-        stack.send(Method::GET, "/openapi.json", None, None).await,
-        200,
-    )
-    .await;
+    let doc = body(stack.anonymous(Method::GET, "/openapi.json").await, 200).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/v1/trainers/me",

@@ -54,9 +54,9 @@ pub mod service {
     use uuid::Uuid;
 
     pub struct TestService<S> {
-        pub base_url: String,
+        /// Its HTTP API (also reached through `Deref`: `app.post(…)`).
+        pub api: Api,
         pub auth: TestAuth,
-        pub client: reqwest::Client,
         pub db: TestDatabase,
         pub settings: Settings,
         pub tap: EventTap,
@@ -99,13 +99,7 @@ pub mod service {
             let tap = EventTap::bind(&connection, &settings.broker).await.unwrap();
             let admin = auth.token(Role::PlatformAdmin, Uuid::now_v7(), None);
             Self {
-                base_url,
-                // No pooled connections: a pause in a test would race the
-                // server's keep-alive close.
-                client: reqwest::Client::builder()
-                    .pool_max_idle_per_host(0)
-                    .build()
-                    .unwrap(),
+                api: Api::new(base_url),
                 db,
                 tap,
                 admin,
@@ -126,46 +120,6 @@ pub mod service {
             let (base_url, shutdown) = launch::<S>(&self.settings, &self.auth).await;
             self.shutdowns.push(shutdown);
             base_url
-        }
-
-        pub fn url(&self, path: &str) -> String {
-            format!("{}{path}", self.base_url)
-        }
-
-        pub async fn send(
-            &self,
-            method: reqwest::Method,
-            path: &str,
-            token: &str,
-            body: Option<&Value>,
-        ) -> reqwest::Response {
-            let mut request = self
-                .client
-                .request(method, self.url(path))
-                .bearer_auth(token);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            request.send().await.unwrap()
-        }
-
-        pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-            self.send(reqwest::Method::GET, path, token, None).await
-        }
-
-        pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-            self.send(reqwest::Method::POST, path, token, Some(body))
-                .await
-        }
-
-        pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-            self.send(reqwest::Method::PUT, path, token, Some(body))
-                .await
-        }
-
-        pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-            self.send(reqwest::Method::PATCH, path, token, Some(body))
-                .await
         }
 
         /// Publishes `event` as its producing service would.
@@ -218,6 +172,83 @@ pub mod service {
                 );
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
+        }
+    }
+
+    impl<S> std::ops::Deref for TestService<S> {
+        type Target = Api;
+
+        fn deref(&self) -> &Api {
+            &self.api
+        }
+    }
+
+    /// A running API as the app calls it: a base URL, bearer tokens, JSON.
+    pub struct Api {
+        pub base_url: String,
+        pub client: reqwest::Client,
+    }
+
+    impl Api {
+        pub fn new(base_url: String) -> Self {
+            Self {
+                base_url,
+                // No pooled connections: a pause in a test would race the
+                // server's keep-alive close, and a killed server leaves none.
+                client: reqwest::Client::builder()
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .unwrap(),
+            }
+        }
+
+        pub fn url(&self, path: &str) -> String {
+            format!("{}{path}", self.base_url)
+        }
+
+        /// Without a token (health, metrics, the OpenAPI document).
+        pub async fn anonymous(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+            self.client
+                .request(method, self.url(path))
+                .send()
+                .await
+                .unwrap()
+        }
+
+        pub async fn send(
+            &self,
+            method: reqwest::Method,
+            path: &str,
+            token: &str,
+            body: Option<&Value>,
+        ) -> reqwest::Response {
+            let mut request = self
+                .client
+                .request(method, self.url(path))
+                .bearer_auth(token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            request.send().await.unwrap()
+        }
+
+        pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+            self.send(reqwest::Method::GET, path, token, None).await
+        }
+
+        pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+            self.send(reqwest::Method::POST, path, token, Some(body))
+                .await
+        }
+
+        pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+            self.send(reqwest::Method::PUT, path, token, Some(body))
+                .await
+        }
+
+        pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+            self.send(reqwest::Method::PATCH, path, token, Some(body))
+                .await
         }
     }
 

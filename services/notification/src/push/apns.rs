@@ -3,9 +3,8 @@
 //! token older than an hour and throttles renewing more often than every 20
 //! minutes, so one is kept for 50 minutes. APNs speaks only HTTP/2.
 
-use super::{Answer, Provider, PushMessage, Verdict, http_client, is_transient, retry_after};
+use super::{Answer, Failure, HttpProvider, PushMessage, http_client, is_transient};
 use anyhow::Context;
-use futures_util::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde::Serialize;
@@ -89,10 +88,6 @@ impl Apns {
         Ok(value)
     }
 
-    fn forget_token(&self) {
-        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
     fn payload(message: &PushMessage) -> Value {
         let mut payload = Map::new();
         payload.insert(
@@ -108,6 +103,11 @@ impl Apns {
         }
         Value::Object(payload)
     }
+}
+
+impl HttpProvider for Apns {
+    const NAME: &'static str = "apns";
+    const STALE_CREDENTIALS: StatusCode = StatusCode::FORBIDDEN;
 
     async fn post(
         &self,
@@ -135,60 +135,26 @@ impl Apns {
             .map_err(|e| Answer::unreachable(format!("APNs: {e}")))
     }
 
-    async fn deliver(&self, device_token: &str, message: &PushMessage) -> Answer {
-        let mut response = match self.post(device_token, message).await {
-            Ok(response) => response,
-            Err(answer) => return answer,
+    async fn forget_credentials(&self) {
+        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// 410, or a 400 about the token itself: the token is dead; 429, 5xx and
+    /// a still-refused provider token are passing; anything else will not
+    /// change.
+    fn classify(status: StatusCode, body: &Value) -> (Failure, String) {
+        let reason = body["reason"]
+            .as_str()
+            .unwrap_or("no reason given")
+            .to_owned();
+        let failure = if status == StatusCode::GONE || DEAD_TOKEN_REASONS.contains(&reason.as_str())
+        {
+            Failure::DeviceGone
+        } else if is_transient(status) || status == StatusCode::FORBIDDEN {
+            Failure::Transient
+        } else {
+            Failure::Refused
         };
-        if response.status() == StatusCode::FORBIDDEN {
-            // ExpiredProviderToken and the like: one try with a new token.
-            self.forget_token();
-            response = match self.post(device_token, message).await {
-                Ok(response) => response,
-                Err(answer) => return answer,
-            };
-        }
-        judge(response).await
-    }
-}
-
-/// APNs' answer as a verdict: 410, or a 400 about the token itself, means the
-/// token is dead; 429 and 5xx are passing; anything else will not change.
-async fn judge(response: reqwest::Response) -> Answer {
-    let status = response.status();
-    if status.is_success() {
-        return Answer::delivered(status.as_u16());
-    }
-    let after = retry_after(response.headers());
-    let body: Value = response.json().await.unwrap_or_default();
-    let reason = body["reason"]
-        .as_str()
-        .unwrap_or("no reason given")
-        .to_owned();
-    let verdict = if status == StatusCode::GONE || DEAD_TOKEN_REASONS.contains(&reason.as_str()) {
-        Verdict::DeviceGone
-    } else if is_transient(status) || status == StatusCode::FORBIDDEN {
-        Verdict::Retry { after }
-    } else {
-        Verdict::Refused
-    };
-    Answer {
-        verdict,
-        http_status: Some(status.as_u16()),
-        reason: Some(reason),
-    }
-}
-
-impl Provider for Apns {
-    fn name(&self) -> &'static str {
-        "apns"
-    }
-
-    fn send<'a>(
-        &'a self,
-        device_token: &'a str,
-        message: &'a PushMessage,
-    ) -> BoxFuture<'a, Answer> {
-        Box::pin(self.deliver(device_token, message))
+        (failure, reason)
     }
 }

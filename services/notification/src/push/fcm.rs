@@ -3,9 +3,10 @@
 //! (RS256) with the service account's key; the token is kept until shortly
 //! before it expires, and shared by every send.
 
-use super::{Answer, Provider, PushMessage, Verdict, http_client, is_transient, retry_after};
+use super::{
+    Answer, Failure, HttpProvider, PushMessage, Verdict, http_client, is_transient, retry_after,
+};
 use anyhow::Context;
-use futures_util::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -94,10 +95,6 @@ impl Fcm {
         Ok(value)
     }
 
-    async fn forget_token(&self) {
-        *self.token.lock().await = None;
-    }
-
     async fn fetch_token(&self) -> Result<AccessToken, Answer> {
         let now = chrono::Utc::now().timestamp();
         let claims = Assertion {
@@ -159,6 +156,11 @@ impl Fcm {
             }
         })
     }
+}
+
+impl HttpProvider for Fcm {
+    const NAME: &'static str = "fcm";
+    const STALE_CREDENTIALS: StatusCode = StatusCode::UNAUTHORIZED;
 
     async fn post(
         &self,
@@ -175,65 +177,29 @@ impl Fcm {
             .map_err(|e| Answer::unreachable(format!("messages:send: {e}")))
     }
 
-    async fn deliver(&self, device_token: &str, message: &PushMessage) -> Answer {
-        let mut response = match self.post(device_token, message).await {
-            Ok(response) => response,
-            Err(answer) => return answer,
+    async fn forget_credentials(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// UNREGISTERED or NOT_FOUND: the app is gone from that phone; 429, 5xx
+    /// and a still-refused token are passing; anything else will not change.
+    fn classify(status: StatusCode, body: &Value) -> (Failure, String) {
+        let error = &body["error"];
+        let code = error["details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|d| d["errorCode"].as_str())
+            .or_else(|| error["status"].as_str())
+            .unwrap_or("no error code")
+            .to_owned();
+        let failure = if code == "UNREGISTERED" || status == StatusCode::NOT_FOUND {
+            Failure::DeviceGone
+        } else if is_transient(status) || status == StatusCode::UNAUTHORIZED {
+            Failure::Transient
+        } else {
+            Failure::Refused
         };
-        if response.status() == StatusCode::UNAUTHORIZED {
-            // The token expired or was revoked early: one fresh try.
-            self.forget_token().await;
-            response = match self.post(device_token, message).await {
-                Ok(response) => response,
-                Err(answer) => return answer,
-            };
-        }
-        judge(response).await
-    }
-}
-
-/// FCM's answer as a verdict: UNREGISTERED or NOT_FOUND means the app is gone
-/// from that phone; 429 and 5xx are passing; anything else will not change.
-async fn judge(response: reqwest::Response) -> Answer {
-    let status = response.status();
-    if status.is_success() {
-        return Answer::delivered(status.as_u16());
-    }
-    let after = retry_after(response.headers());
-    let body: Value = response.json().await.unwrap_or_default();
-    let error = &body["error"];
-    let code = error["details"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find_map(|d| d["errorCode"].as_str())
-        .or_else(|| error["status"].as_str())
-        .unwrap_or("no error code")
-        .to_owned();
-    let verdict = if code == "UNREGISTERED" || status == StatusCode::NOT_FOUND {
-        Verdict::DeviceGone
-    } else if is_transient(status) || status == StatusCode::UNAUTHORIZED {
-        Verdict::Retry { after }
-    } else {
-        Verdict::Refused
-    };
-    Answer {
-        verdict,
-        http_status: Some(status.as_u16()),
-        reason: Some(code),
-    }
-}
-
-impl Provider for Fcm {
-    fn name(&self) -> &'static str {
-        "fcm"
-    }
-
-    fn send<'a>(
-        &'a self,
-        device_token: &'a str,
-        message: &'a PushMessage,
-    ) -> BoxFuture<'a, Answer> {
-        Box::pin(self.deliver(device_token, message))
+        (failure, code)
     }
 }

@@ -120,6 +120,87 @@ impl Providers {
     }
 }
 
+/// What FCM and APNs have in common: a POST with credentials that may go
+/// stale, and an error body saying why a push failed.
+trait HttpProvider: Send + Sync {
+    const NAME: &'static str;
+    /// The status that means "your credentials are stale": renew them and
+    /// try once more.
+    const STALE_CREDENTIALS: reqwest::StatusCode;
+
+    fn post(
+        &self,
+        device_token: &str,
+        message: &PushMessage,
+    ) -> impl Future<Output = Result<reqwest::Response, Answer>> + Send;
+
+    fn forget_credentials(&self) -> impl Future<Output = ()> + Send;
+
+    /// A failed answer's status and JSON body: what kind of failure, and the
+    /// provider's reason code.
+    fn classify(status: reqwest::StatusCode, body: &serde_json::Value) -> (Failure, String);
+}
+
+enum Failure {
+    DeviceGone,
+    Transient,
+    Refused,
+}
+
+impl<P: HttpProvider> Provider for P {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn send<'a>(
+        &'a self,
+        device_token: &'a str,
+        message: &'a PushMessage,
+    ) -> BoxFuture<'a, Answer> {
+        Box::pin(deliver(self, device_token, message))
+    }
+}
+
+async fn deliver<P: HttpProvider>(
+    provider: &P,
+    device_token: &str,
+    message: &PushMessage,
+) -> Answer {
+    let mut response = match provider.post(device_token, message).await {
+        Ok(response) => response,
+        Err(answer) => return answer,
+    };
+    if response.status() == P::STALE_CREDENTIALS {
+        // Expired or revoked early: one try with fresh credentials.
+        provider.forget_credentials().await;
+        response = match provider.post(device_token, message).await {
+            Ok(response) => response,
+            Err(answer) => return answer,
+        };
+    }
+    judge::<P>(response).await
+}
+
+async fn judge<P: HttpProvider>(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    if status.is_success() {
+        return Answer::delivered(status.as_u16());
+    }
+    let after = retry_after(response.headers());
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let (failure, reason) = P::classify(status, &body);
+    let verdict = match failure {
+        Failure::DeviceGone => Verdict::DeviceGone,
+        Failure::Transient => Verdict::Retry { after },
+        Failure::Refused => Verdict::Refused,
+    };
+    Answer {
+        verdict,
+        http_status: Some(status.as_u16()),
+        reason: Some(reason),
+    }
+}
+
 /// The shared HTTP client settings: a provider that hangs costs one
 /// delivery a few seconds, never the worker.
 fn http_client() -> reqwest::ClientBuilder {
