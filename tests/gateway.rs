@@ -70,3 +70,45 @@ async fn an_unknown_path_and_a_service_that_is_down_answer_as_problems() {
     stack.processes().restart("notification");
     body(stack.get("/v1/notifications", &trainer).await, 200).await;
 }
+
+/// Every operation each service documents reaches that service through the
+/// gateway: routed elsewhere it would be the other service's 404. Without a
+/// token the right service answers 401 (or 403 for a public one) instead.
+#[tokio::test]
+async fn the_gateway_routes_every_documented_operation_to_its_service() {
+    let mut stack = Stack::start(Shape::Processes).await;
+    let mut checked = 0;
+    for service in spotter::SERVICES {
+        let url = stack.processes().direct_url(service, "/openapi.json");
+        let document: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        for (path, operations) in document["paths"].as_object().unwrap() {
+            // Any id will do: the route is what is being checked. The
+            // dead-letter API is each service's own, under its name.
+            let concrete = path
+                .split('/')
+                .map(|part| match part {
+                    "{service}" => service.to_owned(),
+                    _ if part.starts_with('{') => Uuid::now_v7().to_string(),
+                    _ => part.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            for method in operations.as_object().unwrap().keys() {
+                let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let response = stack
+                    .client
+                    .request(method.clone(), stack.url(&concrete))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    response.status(),
+                    401,
+                    "{method} {path} ({service}) through the gateway"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} operations documented?");
+}

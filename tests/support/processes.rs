@@ -105,6 +105,11 @@ impl ProcessStack {
         self.processes.insert(service, process);
     }
 
+    /// A service's own address, bypassing the gateway (its `/openapi.json`).
+    pub fn direct_url(&self, service: &str, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ports[service])
+    }
+
     /// A token from the identity provider the services trust.
     pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> String {
         token_for(
