@@ -5,14 +5,17 @@ use crate::schema::clients;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_auth::Trainer;
+use spotter_db::idempotency::Once;
 use spotter_db::{Pool, checkout};
+use spotter_platform::extract::{IdempotencyKey, from_value};
+use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
 use spotter_platform::validate::{check_text, finish};
-use spotter_platform::{ApiResult, FieldError, Json};
+use spotter_platform::{ApiError, ApiResult, FieldError, Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -66,29 +69,51 @@ impl NewClient {
     path = "/v1/clients",
     tag = "clients",
     request_body = NewClient,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (one client)")),
     responses((status = 201, description = "The client", body = Client), AuthProblems, InputProblems),
     security(("bearer" = []))
 )]
 pub async fn create(
     trainer: Trainer,
+    key: IdempotencyKey,
     pool: web::Data<Pool>,
-    body: Json<NewClient>,
+    body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let raw = body.into_inner();
+    let once = Once::new(trainer.id, key.0, "POST /v1/clients", &raw);
+    let input: NewClient = from_value(raw)?;
     input.validate()?;
     let mut conn = checkout(&pool).await?;
-    let client = diesel::insert_into(clients::table)
+    let (status, client) = conn
+        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
+            if let Some(replay) = once.replay(conn).await? {
+                return Ok(replay);
+            }
+            let client = insert(conn, trainer.id, &input).await?;
+            let body = serde_json::to_value(client).map_err(|e| ApiError::Internal(e.into()))?;
+            once.record(conn, 201, &body).await?;
+            Ok((201, body))
+        })
+        .await?;
+    Ok(json_response(status, client))
+}
+
+async fn insert(
+    conn: &mut diesel_async::AsyncPgConnection,
+    trainer_id: Uuid,
+    input: &NewClient,
+) -> ApiResult<Client> {
+    Ok(diesel::insert_into(clients::table)
         .values((
             clients::id.eq(Uuid::now_v7()),
-            clients::trainer_id.eq(trainer.id),
+            clients::trainer_id.eq(trainer_id),
             clients::display_name.eq(input.display_name.trim()),
             clients::email.eq(input.email.as_deref().map(str::trim)),
             clients::phone.eq(input.phone.as_deref().map(str::trim)),
         ))
         .returning(Client::as_returning())
-        .get_result(&mut conn)
-        .await?;
-    Ok(HttpResponse::Created().json(client))
+        .get_result(conn)
+        .await?)
 }
 
 #[utoipa::path(

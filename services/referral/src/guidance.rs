@@ -15,7 +15,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Caller, Physio, Role, Trainer};
+use spotter_db::idempotency::Once;
 use spotter_db::{Pool, checkout};
+use spotter_platform::extract::{IdempotencyKey, from_value};
+use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
 use spotter_platform::validate::{check_text, finish};
@@ -234,7 +237,10 @@ fn to_json<T: Serialize>(value: &T) -> ApiResult<serde_json::Value> {
     post,
     path = "/v1/referrals/{referral_id}/guidance",
     tag = "guidance",
-    params(("referral_id" = Uuid, Path, description = "The referral")),
+    params(
+        ("referral_id" = Uuid, Path, description = "The referral"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (and share one version)"),
+    ),
     request_body = NewGuidance,
     responses(
         (status = 201, description = "The new current version; the trainer is told", body = GuidanceView),
@@ -248,16 +254,27 @@ fn to_json<T: Serialize>(value: &T) -> ApiResult<serde_json::Value> {
 pub async fn share(
     physio: Physio,
     caller: Caller,
+    key: IdempotencyKey,
     pool: web::Data<Pool>,
     path: web::Path<Uuid>,
-    body: Json<NewGuidance>,
+    body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
-    input.validate(Utc::now().date_naive())?;
     let id = path.into_inner();
+    let raw = body.into_inner();
+    let once = Once::new(
+        physio.id,
+        key.0,
+        &format!("POST /v1/referrals/{id}/guidance"),
+        &raw,
+    );
+    let input: NewGuidance = from_value(raw)?;
+    input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
-    let shared = conn
-        .transaction::<GuidanceView, ApiError, _>(async |conn| {
+    let (status, shared) = conn
+        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
+            if let Some(replay) = once.replay(conn).await? {
+                return Ok(replay);
+            }
             // Only the physio the client saw: anyone else finds nothing.
             let referral = find_visible(conn, &caller, id, true).await?;
             let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceShared) else {
@@ -306,10 +323,12 @@ pub async fn share(
                 at: row.created_at,
             };
             spotter_messaging::enqueue(conn, &events::guidance_shared(&moved, &facts)).await?;
-            row.view()
+            let body = to_json(&row.view()?)?;
+            once.record(conn, 201, &body).await?;
+            Ok((201, body))
         })
         .await?;
-    Ok(HttpResponse::Created().json(shared))
+    Ok(json_response(status, shared))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,15 +10,16 @@ use crate::events::{self, Where};
 use crate::referrals::model::{Referral, append_timeline};
 use crate::referrals::view::ReferralSummary;
 use crate::schema::{clients, injury_reports, referrals, trainers};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use spotter_auth::{Caller, Trainer};
-use spotter_db::idempotency::{self, Begun};
+use spotter_db::idempotency::Once;
 use spotter_db::{Pool, checkout};
-use spotter_platform::extract::from_value;
+use spotter_platform::extract::{IdempotencyKey, from_value};
+use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
 use spotter_platform::validate::{check_text, finish};
@@ -111,44 +112,27 @@ impl NewInjuryReport {
 pub async fn create(
     trainer: Trainer,
     caller: Caller,
-    request: HttpRequest,
+    key: IdempotencyKey,
     pool: web::Data<Pool>,
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
-    let key = request
-        .headers()
-        .get("Idempotency-Key")
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))
-        })
-        .transpose()?
-        .map(idempotency::parse_key)
-        .transpose()?;
     let raw = body.into_inner();
-    let fingerprint = idempotency::fingerprint(&raw);
+    let once = Once::new(trainer.id, key.0, "POST /v1/injury-reports", &raw);
     let input: NewInjuryReport = from_value(raw)?;
     input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
     let (status, body) = conn
         .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
-            if let Some(key) = &key
-                && let Begun::Replay { status, body } =
-                    idempotency::begin(conn, trainer.id, key, &fingerprint).await?
-            {
-                return Ok((status, body));
+            if let Some(replay) = once.replay(conn).await? {
+                return Ok(replay);
             }
             let summary = write_report(conn, &caller, trainer.id, &input).await?;
             let body = serde_json::to_value(&summary).map_err(|e| ApiError::Internal(e.into()))?;
-            if let Some(key) = &key {
-                idempotency::finish(conn, trainer.id, key, 201, &body).await?;
-            }
+            once.record(conn, 201, &body).await?;
             Ok((201, body))
         })
         .await?;
-    let status = actix_web::http::StatusCode::from_u16(status)
-        .unwrap_or(actix_web::http::StatusCode::CREATED);
-    Ok(HttpResponse::build(status).json(body))
+    Ok(json_response(status, body))
 }
 
 async fn write_report(

@@ -263,3 +263,34 @@ async fn guidance_is_the_assigned_physios_once_assessed_and_versioned() {
     assert!(history["versions"][1]["acknowledged_at"].is_string());
     assert!(history["current"]["acknowledged_at"].is_null());
 }
+
+#[tokio::test]
+async fn a_retried_guidance_post_shares_one_version() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let booked = app.book(id, &trainer).await;
+    app.complete(id, &trainer, &booked).await;
+    app.wait_for_status(id, &trainer.token, "assessed").await;
+    let physio = app
+        .auth
+        .token(Role::Physio, booked.physio, Some(booked.clinic));
+    let path = format!("/v1/referrals/{id}/guidance");
+
+    let first = body(app.post_once(&path, &physio, "g-1", &guidance()).await, 201).await;
+    let retry = body(app.post_once(&path, &physio, "g-1", &guidance()).await, 201).await;
+    assert_eq!(first, retry);
+    assert_eq!(app.count("SELECT count(*) AS n FROM guidance").await, 1);
+    let shared: GuidanceShared = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(shared.version, 1);
+    // One GuidanceShared only: the trainer is told once.
+    assert!(app.tap.drain::<GuidanceShared>().await.unwrap().is_empty());
+
+    let mut changed = guidance();
+    changed["notes_for_trainer"] = json!("Something else.");
+    let refused = problem(app.post_once(&path, &physio, "g-1", &changed).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "Idempotency-Key");
+    // A new key is a new version.
+    let v2 = body(app.post_once(&path, &physio, "g-2", &changed).await, 201).await;
+    assert_eq!(v2["version"], 2);
+}

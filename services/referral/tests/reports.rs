@@ -228,3 +228,43 @@ async fn clients_are_their_trainers_only() {
     .await;
     assert_eq!(bad["errors"][0]["field"], "email");
 }
+
+#[tokio::test]
+async fn a_retried_client_post_makes_one_client_and_a_key_is_per_route() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let before = app.count("SELECT count(*) AS n FROM clients").await;
+    let new = json!({"display_name": "Robin"});
+    let first = body(
+        app.post_once("/v1/clients", &trainer.token, "c-1", &new)
+            .await,
+        201,
+    )
+    .await;
+    let retry = body(
+        app.post_once("/v1/clients", &trainer.token, "c-1", &new)
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(first["id"], retry["id"]);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM clients").await,
+        before + 1
+    );
+    // The same key and body on another route is not a replay of this one.
+    let report = ReferralApp::report(&trainer);
+    let refused = problem(
+        app.post_once("/v1/injury-reports", &trainer.token, "c-1", &report)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "Idempotency-Key");
+    let bad_key = problem(
+        app.post_once("/v1/clients", &trainer.token, "", &new).await,
+        422,
+    )
+    .await;
+    assert_eq!(bad_key["errors"][0]["field"], "Idempotency-Key");
+}

@@ -13,7 +13,56 @@ use sha2::{Digest, Sha256};
 use spotter_platform::{ApiError, ApiResult};
 use uuid::Uuid;
 
-pub enum Begun {
+/// One creating request under the caller's optional `Idempotency-Key`,
+/// scoped to what it asks (`route` and body): the same key on another route,
+/// another resource or with another body is refused, never replayed.
+///
+/// In the handler's transaction: `replay` first (a stored response ends
+/// there), then the work, then `record` the response.
+pub struct Once {
+    caller: Uuid,
+    key: Option<String>,
+    hash: String,
+}
+
+impl Once {
+    pub fn new(caller: Uuid, key: Option<String>, route: &str, body: &serde_json::Value) -> Self {
+        Self {
+            caller,
+            key,
+            hash: fingerprint(&serde_json::json!({"route": route, "body": body})),
+        }
+    }
+
+    /// The stored response of an earlier request with this key, if any.
+    pub async fn replay(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> ApiResult<Option<(u16, serde_json::Value)>> {
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        Ok(match begin(conn, self.caller, key, &self.hash).await? {
+            Begun::New => None,
+            Begun::Replay { status, body } => Some((status, body)),
+        })
+    }
+
+    /// Stores the response for retries (commits with the work).
+    pub async fn record(
+        &self,
+        conn: &mut AsyncPgConnection,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> ApiResult<()> {
+        match &self.key {
+            Some(key) => finish(conn, self.caller, key, status, body).await,
+            None => Ok(()),
+        }
+    }
+}
+
+enum Begun {
     /// First time: do the work, then `finish`.
     New,
     /// Seen with this body: answer with the stored response.
@@ -21,20 +70,6 @@ pub enum Begun {
         status: u16,
         body: serde_json::Value,
     },
-}
-
-/// Validates the header value: 1–200 visible ASCII characters.
-pub fn parse_key(value: &str) -> ApiResult<String> {
-    let valid =
-        !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic());
-    if valid {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::invalid(
-            "Idempotency-Key",
-            "must be 1–200 visible ASCII characters",
-        ))
-    }
 }
 
 /// A fingerprint of the request body as parsed JSON (so whitespace and key
@@ -53,7 +88,7 @@ struct Stored {
     response_body: Option<serde_json::Value>,
 }
 
-pub async fn begin(
+async fn begin(
     conn: &mut AsyncPgConnection,
     caller: Uuid,
     key: &str,
@@ -98,7 +133,7 @@ pub async fn begin(
     }
 }
 
-pub async fn finish(
+async fn finish(
     conn: &mut AsyncPgConnection,
     caller: Uuid,
     key: &str,

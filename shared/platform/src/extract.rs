@@ -165,3 +165,36 @@ mod tests {
         ));
     }
 }
+
+/// The request's `Idempotency-Key` header, if it sent one: 1–200 visible
+/// ASCII characters, else 422 naming the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl IdempotencyKey {
+    pub fn parse(value: &[u8]) -> Result<String, ApiError> {
+        let valid =
+            !value.is_empty() && value.len() <= 200 && value.iter().all(u8::is_ascii_graphic);
+        match std::str::from_utf8(value) {
+            Ok(key) if valid => Ok(key.to_owned()),
+            _ => Err(ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1–200 visible ASCII characters",
+            )),
+        }
+    }
+}
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = req
+            .headers()
+            .get("Idempotency-Key")
+            .map(|v| Self::parse(v.as_bytes()))
+            .transpose();
+        std::future::ready(key.map(Self))
+    }
+}

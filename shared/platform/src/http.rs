@@ -228,3 +228,11 @@ fn query_config() -> web::QueryConfig {
 fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err, _req| ApiError::NotFound.into())
 }
+
+/// A JSON response with a status chosen at run time (a first response, or
+/// one replayed for an `Idempotency-Key`).
+pub fn json_response(status: u16, body: serde_json::Value) -> actix_web::HttpResponse {
+    let status =
+        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
+    actix_web::HttpResponse::build(status).json(body)
+}

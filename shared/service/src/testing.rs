@@ -241,6 +241,24 @@ pub mod service {
                 .await
         }
 
+        /// A POST under an `Idempotency-Key`, as an app retrying it sends it.
+        pub async fn post_once(
+            &self,
+            path: &str,
+            token: &str,
+            key: &str,
+            body: &Value,
+        ) -> reqwest::Response {
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(body)
+                .send()
+                .await
+                .unwrap()
+        }
+
         pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
             self.send(reqwest::Method::PUT, path, token, Some(body))
                 .await
