@@ -92,6 +92,7 @@ diesel::table! {
         cancel_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        blocked_until -> Timestamptz,
     }
 }
 

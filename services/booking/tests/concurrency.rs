@@ -6,6 +6,7 @@
 mod support;
 
 use serde_json::json;
+use spotter_service::testing::service::body;
 use support::{BookingApp, Referral, weekday_in};
 
 #[tokio::test]
@@ -106,4 +107,68 @@ async fn contention_never_waitlists_a_request_that_capacity_could_serve() {
         18,
         "every appointment the day holds was booked before anyone was waitlisted"
     );
+}
+
+/// Runs one statement on the service's database, as a booking that skipped
+/// the slot rules (a bug, a stale read) would write.
+async fn execute(app: &BookingApp, sql: &str) -> Result<usize, diesel::result::Error> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    use secrecy::ExposeSecret;
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query(sql).execute(&mut conn).await
+}
+
+#[tokio::test]
+async fn the_database_keeps_the_buffer_even_for_a_booking_that_skips_the_rules() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 15, "min_notice_minutes": 0, "horizon_days": 7});
+    body(
+        app.put(
+            &format!("/admin/v1/clinics/{clinic}/booking-policy"),
+            &app.admin,
+            &policy,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    // Room for one appointment: the second request waits on the list.
+    app.hours(
+        physio,
+        json!([{"weekday": weekday_in(1), "start": "10:00", "end": "10:45"}]),
+    )
+    .await;
+    let (first, second) = (Referral::knee(), Referral::knee());
+    app.request(&first).await;
+    app.request(&second).await;
+    let settled =
+        "SELECT count(*) AS n FROM referral_requests WHERE state IN ('booked', 'waitlisted')";
+    app.wait_for_count(settled, 2).await;
+    let booked = "SELECT count(*) AS n FROM appointments WHERE status = 'booked' \
+                  AND blocked_until = ends_at + interval '15 minutes'";
+    assert_eq!(app.count(booked).await, 1);
+
+    // The waiting referral squeezed in 5 minutes after the first: refused.
+    let squeeze = |gap: &str| {
+        format!(
+            "INSERT INTO appointments (id, referral_id, trainer_id, client_id, physio_id, \
+               clinic_id, priority, starts_at, ends_at, blocked_until, status, target_missed) \
+             SELECT gen_random_uuid(), r.referral_id, r.trainer_id, r.client_id, a.physio_id, \
+               a.clinic_id, r.priority, a.ends_at + interval '{gap}', \
+               a.ends_at + interval '{gap}' + interval '45 minutes', \
+               a.ends_at + interval '{gap}' + interval '60 minutes', 'booked', false \
+             FROM appointments a, referral_requests r \
+             WHERE a.status = 'booked' AND r.state = 'waitlisted'"
+        )
+    };
+    let refused = execute(&app, &squeeze("5 minutes")).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("no_overlap_with_buffer"),
+        "{refused}"
+    );
+    // A full buffer later it fits.
+    assert_eq!(execute(&app, &squeeze("15 minutes")).await.unwrap(), 1);
 }

@@ -249,6 +249,7 @@ pub async fn reschedule(
                     .set((
                         appointments::starts_at.eq(slot.start),
                         appointments::ends_at.eq(slot.end),
+                        appointments::blocked_until.eq(slot.end + rules.buffer),
                         appointments::updated_at.eq(Utc::now()),
                     ))
                     .returning(Appointment::as_returning())

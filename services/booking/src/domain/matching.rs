@@ -67,6 +67,8 @@ pub struct Offer {
     /// Booked anyway, but later than the priority's target: the referral is
     /// marked `sla_breached` and the clinic's admins are told.
     pub target_missed: bool,
+    /// The clinic's buffer, kept free after the slot (the database holds it).
+    pub buffer: chrono::Duration,
 }
 
 /// Active physios treating the region (or `general`), at clinics taking
@@ -132,6 +134,7 @@ pub fn ranked_offers(
                 clinic_id: clinic.id,
                 slot,
                 target_missed: target.is_some_and(|t| slot.start > t),
+                buffer: clinic.rules.buffer,
             };
             ranked.push(((slot.start, load.on_day_of(slot.start), physio.id), offer));
         }

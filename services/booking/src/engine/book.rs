@@ -141,6 +141,7 @@ async fn insert(
                 appointments::priority.eq(&request.priority),
                 appointments::starts_at.eq(offer.slot.start),
                 appointments::ends_at.eq(offer.slot.end),
+                appointments::blocked_until.eq(offer.slot.end + offer.buffer),
                 appointments::target_missed.eq(offer.target_missed),
             ))
             .returning(Appointment::as_returning())
