@@ -109,16 +109,6 @@ async fn contention_never_waitlists_a_request_that_capacity_could_serve() {
     );
 }
 
-/// Runs one statement on the service's database, as a booking that skipped
-/// the slot rules (a bug, a stale read) would write.
-async fn execute(app: &BookingApp, sql: &str) -> Result<usize, diesel::result::Error> {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-    use secrecy::ExposeSecret;
-    let url = app.db.settings.url.expose_secret().to_owned();
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-    diesel::sql_query(sql).execute(&mut conn).await
-}
-
 #[tokio::test]
 async fn the_database_keeps_the_buffer_even_for_a_booking_that_skips_the_rules() {
     let app = BookingApp::start().await;
@@ -164,11 +154,11 @@ async fn the_database_keeps_the_buffer_even_for_a_booking_that_skips_the_rules()
              WHERE a.status = 'booked' AND r.state = 'waitlisted'"
         )
     };
-    let refused = execute(&app, &squeeze("5 minutes")).await.unwrap_err();
+    let refused = app.execute(&squeeze("5 minutes")).await.unwrap_err();
     assert!(
         refused.to_string().contains("no_overlap_with_buffer"),
         "{refused}"
     );
     // A full buffer later it fits.
-    assert_eq!(execute(&app, &squeeze("15 minutes")).await.unwrap(), 1);
+    assert_eq!(app.execute(&squeeze("15 minutes")).await.unwrap(), 1);
 }

@@ -184,7 +184,11 @@ impl DueWork for Reminders {
         Box::pin(async move { send_due(&self.pool, &self.push_platforms).await.map(drop) })
     }
 
-    fn next_due(&self) -> BoxFuture<'_, anyhow::Result<Option<DateTime<Utc>>>> {
-        Box::pin(next_due(&self.pool))
+    fn until_next(&self) -> BoxFuture<'_, anyhow::Result<Option<std::time::Duration>>> {
+        Box::pin(async move {
+            // Due times are the app's clock, as `send_due` compares them.
+            let next = next_due(&self.pool).await?;
+            Ok(next.map(|due| (due - Utc::now()).to_std().unwrap_or_default()))
+        })
     }
 }

@@ -3,7 +3,6 @@
 //! something new arrived, or a while has passed (a missed NOTIFY costs at
 //! most that), whichever comes first.
 
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 use std::time::Duration;
@@ -11,13 +10,17 @@ use tokio_util::sync::CancellationToken;
 
 /// Longest a worker sleeps without looking.
 const LONGEST_NAP: Duration = Duration::from_secs(30);
+/// Shortest: something due but taken by another replica is not spun on.
+const SHORTEST_NAP: Duration = Duration::from_millis(250);
+/// After a failed round (database away): no warning storm.
+const ERROR_NAP: Duration = Duration::from_secs(1);
 
 /// A worker's two questions, answered against the database.
 pub trait DueWork: Send + Sync {
     /// Does what is due now.
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>>;
-    /// When the next thing falls due, if anything is waiting.
-    fn next_due(&self) -> BoxFuture<'_, anyhow::Result<Option<DateTime<Utc>>>>;
+    /// How long until the next thing falls due (zero: now), if anything waits.
+    fn until_next(&self) -> BoxFuture<'_, anyhow::Result<Option<Duration>>>;
 }
 
 pub async fn run_when_due(
@@ -35,16 +38,16 @@ pub async fn run_when_due(
         shutdown.clone(),
     ));
     loop {
-        if let Err(err) = due.work().await {
-            tracing::warn!(worker, error = %err, "worker round failed; trying again shortly");
-        }
-        let nap = match due.next_due().await {
-            Ok(Some(due)) => (due - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .min(LONGEST_NAP),
-            Ok(None) => LONGEST_NAP,
-            Err(_) => Duration::from_secs(1),
+        let nap = match due.work().await {
+            Err(err) => {
+                tracing::warn!(worker, error = %err, "worker round failed; trying again shortly");
+                ERROR_NAP
+            }
+            Ok(()) => match due.until_next().await {
+                Ok(Some(wait)) => wait.clamp(SHORTEST_NAP, LONGEST_NAP),
+                Ok(None) => LONGEST_NAP,
+                Err(_) => ERROR_NAP,
+            },
         };
         tokio::select! {
             () = shutdown.cancelled() => return,

@@ -159,8 +159,8 @@ async fn a_503_is_tried_again_after_its_retry_after_then_delivered() {
     let app = with_push(&fake, &keys).await;
     let pair = Pair::new();
     pair.register(&app).await;
-    fake.script(&pair.android, &[Failure::Unavailable]);
-    fake.script(&pair.iphone, &[Failure::Unavailable]);
+    fake.script(&pair.android, &[Failure::Unavailable(1)]);
+    fake.script(&pair.iphone, &[Failure::Unavailable(1)]);
     app.publish(&pair.booked()).await;
     app.wait_for_count(&deliveries("delivered"), 2).await;
 
@@ -245,31 +245,108 @@ async fn with_no_provider_configured_push_is_off_and_the_inbox_still_works() {
 }
 
 #[tokio::test]
-async fn a_provider_that_never_answers_holds_up_neither_the_inbox_nor_the_queue() {
+async fn a_provider_that_never_answers_holds_up_neither_the_inbox_nor_the_other_provider() {
     let (fake, keys) = FakePush::start().await;
     // Accepts connections (the kernel's backlog) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_url = format!("http://{}", silent.local_addr().unwrap());
     let app = App::start_with(|settings| {
         fake.configure(settings, &keys);
-        let fcm = settings.push.fcm.as_mut().unwrap();
-        fcm.endpoint = silent_url.clone();
         settings.push.apns.as_mut().unwrap().endpoint = silent_url;
     })
     .await;
     let pair = Pair::new();
     pair.register(&app).await;
-    for _ in 0..5 {
+    for _ in 0..3 {
         app.publish(&pair.booked()).await;
     }
-    app.wait_for_count("SELECT count(*) AS n FROM notifications", 10)
+    // The inbox fills, and FCM delivers, while APNs hangs.
+    app.wait_for_count("SELECT count(*) AS n FROM notifications", 6)
         .await;
-    assert_eq!(app.count(&deliveries("delivered")).await, 0);
-    assert_eq!(
-        app.count("SELECT count(*) AS n FROM push_deliveries").await,
-        10
+    let fcm_delivered = "SELECT count(*) AS n FROM push_deliveries \
+                         WHERE provider = 'fcm' AND status = 'delivered'";
+    app.wait_for_count(fcm_delivered, 3).await;
+    assert_eq!(app.count(&deliveries("delivered")).await, 3);
+
+    // Each hung attempt is cut off (the client's timeout) and kept for a
+    // retry, and what is recorded never holds the device token (the APNs
+    // URL does).
+    let cut_off = "SELECT count(*) AS n FROM push_attempts \
+                   WHERE provider = 'apns' AND outcome = 'retry' AND http_status IS NULL";
+    app.wait_for_count(cut_off, 3).await;
+    let leaked = format!(
+        "SELECT count(*) AS n FROM push_attempts WHERE position('{}' in reason) > 0",
+        pair.iphone
     );
+    assert_eq!(app.count(&leaked).await, 0);
     drop(silent);
+}
+
+#[tokio::test]
+async fn a_wrong_endpoint_or_topic_fails_the_push_and_keeps_the_phones() {
+    let (fake, keys) = FakePush::start().await;
+    let app = App::start_with(|settings| {
+        fake.configure(settings, &keys);
+        // A 404 that is not FCM's own answer.
+        let fcm = settings.push.fcm.as_mut().unwrap();
+        fcm.endpoint = format!("{}/not-fcm", fcm.endpoint);
+    })
+    .await;
+    let mut pair = Pair::new();
+    // What APNs calls a bad token for this topic (as after a topic or
+    // sandbox mix-up).
+    pair.iphone = "not-a-hex-token".to_owned();
+    pair.register(&app).await;
+    app.publish(&pair.booked()).await;
+    let fcm = "SELECT count(*) AS n FROM push_attempts WHERE provider = 'fcm' \
+               AND outcome = 'retry' AND http_status = 404";
+    app.wait_for_count(fcm, 1).await;
+    let apns = "SELECT count(*) AS n FROM push_attempts WHERE provider = 'apns' \
+                AND outcome = 'refused' AND http_status = 400 AND reason = 'BadDeviceToken'";
+    app.wait_for_count(apns, 1).await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM devices").await, 2);
+}
+
+#[tokio::test]
+async fn a_kind_turned_off_after_a_failed_attempt_is_not_retried() {
+    let (fake, keys) = FakePush::start().await;
+    let app = with_push(&fake, &keys).await;
+    let pair = Pair::new();
+    pair.register(&app).await;
+    fake.script(&pair.iphone, &[Failure::Unavailable(3600)]);
+    app.publish(&pair.booked()).await;
+    let waiting =
+        "SELECT count(*) AS n FROM push_attempts WHERE provider = 'apns' AND outcome = 'retry'";
+    app.wait_for_count(waiting, 1).await;
+    let off = json!({"push": {"appointment_booked": false}});
+    body(
+        app.put(
+            "/v1/notification-preferences",
+            &pair.physio_token(&app),
+            &off,
+        )
+        .await,
+        200,
+    )
+    .await;
+    // An hour passes (the provider's Retry-After), and the worker is woken.
+    app.execute("UPDATE push_deliveries SET next_attempt_at = now() WHERE status = 'pending'")
+        .await
+        .unwrap();
+    app.execute("SELECT pg_notify('spotter_push', '')")
+        .await
+        .unwrap();
+    let dropped = "SELECT count(*) AS n FROM push_attempts WHERE provider = 'apns' \
+                   AND attempt = 2 AND outcome = 'turned_off'";
+    app.wait_for_count(dropped, 1).await;
+    assert_eq!(app.count(&deliveries("dropped")).await, 1);
+    // The trainer, who kept it on, had theirs.
+    let fcm_delivered = "SELECT count(*) AS n FROM push_deliveries \
+                         WHERE provider = 'fcm' AND status = 'delivered'";
+    app.wait_for_count(fcm_delivered, 1).await;
+    let received = fake.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].device_token, pair.android);
 }
 
 #[tokio::test]

@@ -158,6 +158,15 @@ pub mod service {
                 .n
         }
 
+        /// Runs one statement on the service's database (to play what the
+        /// API would never do: a racing writer, a clock moving on).
+        pub async fn execute(&self, sql: &str) -> Result<usize, diesel::result::Error> {
+            use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+            let url = self.db.settings.url.expose_secret().to_owned();
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            diesel::sql_query(sql).execute(&mut conn).await
+        }
+
         /// Waits (bounded) until `count(sql)` reaches `want`.
         pub async fn wait_for_count(&self, sql: &str, want: i64) {
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);

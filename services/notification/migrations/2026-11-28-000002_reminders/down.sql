@@ -1,2 +1,2 @@
 DROP TABLE reminders;
-DROP FUNCTION reminders_notify();
+DROP FUNCTION IF EXISTS reminders_notify(); -- gone since the push migration

@@ -3,7 +3,7 @@
 //! token older than an hour and throttles renewing more often than every 20
 //! minutes, so one is kept for 50 minutes. APNs speaks only HTTP/2.
 
-use super::{Answer, Failure, HttpProvider, PushMessage, http_client, is_transient};
+use super::{Answer, Failure, HttpProvider, PushMessage, Reply, http_client, is_transient};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
@@ -17,8 +17,6 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(50 * 60);
 /// How long APNs keeps trying a phone that is off: a push older than a day
 /// (a reminder for an appointment already past) is noise.
 const EXPIRE_AFTER: chrono::Duration = chrono::Duration::days(1);
-/// Device-token problems that mean this token will never work again.
-const DEAD_TOKEN_REASONS: [&str; 3] = ["BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered"];
 
 #[derive(Serialize)]
 struct ProviderClaims<'a> {
@@ -107,13 +105,12 @@ impl Apns {
 
 impl HttpProvider for Apns {
     const NAME: &'static str = "apns";
-    const STALE_CREDENTIALS: StatusCode = StatusCode::FORBIDDEN;
 
     async fn post(
         &self,
         device_token: &str,
         message: &PushMessage,
-    ) -> Result<reqwest::Response, Answer> {
+    ) -> Result<(Reply, String), Answer> {
         let token = self.provider_token()?;
         let mut url = self.endpoint.clone();
         url.path_segments_mut()
@@ -121,7 +118,8 @@ impl HttpProvider for Apns {
             .pop_if_empty()
             .extend(["3", "device", device_token]);
         let expires = (chrono::Utc::now() + EXPIRE_AFTER).timestamp();
-        self.client
+        let response = self
+            .client
             .post(url)
             .header("authorization", format!("bearer {token}"))
             .header("apns-topic", &self.topic)
@@ -132,25 +130,35 @@ impl HttpProvider for Apns {
             .json(&Self::payload(message))
             .send()
             .await
-            .map_err(|e| Answer::unreachable(format!("APNs: {e}")))
+            .map_err(|e| Answer::transport("APNs", e))?;
+        Ok((Reply::read(response).await, token))
     }
 
-    async fn forget_credentials(&self) {
-        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    /// Only an expired token is renewed: Apple throttles renewals
+    /// (TooManyProviderTokenUpdates), and a refused key stays refused.
+    fn is_stale(reply: &Reply) -> bool {
+        reply.status == StatusCode::FORBIDDEN && reply.body["reason"] == "ExpiredProviderToken"
     }
 
-    /// 410, or a 400 about the token itself: the token is dead; 429, 5xx and
-    /// a still-refused provider token are passing; anything else will not
-    /// change.
-    fn classify(status: StatusCode, body: &Value) -> (Failure, String) {
-        let reason = body["reason"]
+    async fn forget_credentials(&self, used: &str) {
+        let mut cached = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.as_ref().is_some_and(|t| t.value == used) {
+            *cached = None;
+        }
+    }
+
+    /// 410 Unregistered: the app is gone from that phone. 429, 5xx and a
+    /// refused provider token (a key to fix) are passing. A token APNs calls
+    /// bad for this topic is refused but the device kept: that is also what
+    /// a wrong `topic` or a sandbox/production mix-up looks like.
+    fn classify(reply: &Reply) -> (Failure, String) {
+        let reason = reply.body["reason"]
             .as_str()
             .unwrap_or("no reason given")
             .to_owned();
-        let failure = if status == StatusCode::GONE || DEAD_TOKEN_REASONS.contains(&reason.as_str())
-        {
+        let failure = if reply.status == StatusCode::GONE || reason == "Unregistered" {
             Failure::DeviceGone
-        } else if is_transient(status) || status == StatusCode::FORBIDDEN {
+        } else if is_transient(reply.status) || reply.status == StatusCode::FORBIDDEN {
             Failure::Transient
         } else {
             Failure::Refused

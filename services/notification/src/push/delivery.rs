@@ -1,30 +1,36 @@
 //! The push queue: deliveries are planned in the notification's transaction
-//! and sent by whichever replica takes them first (`SKIP LOCKED`). Taking a
-//! delivery leases it for a while instead of holding a lock through the
-//! provider's answer, so a replica that dies mid-send only delays it.
+//! and sent by whichever replica takes them first (`SKIP LOCKED`), one worker
+//! per provider. Taking a delivery leases it instead of holding a lock
+//! through the provider's answer, so a replica that dies mid-send only delays
+//! it; an attempt is cut off well inside its lease, and its outcome is
+//! written only while the lease is still that attempt's (a fenced write), so
+//! a slow attempt can never overwrite a newer one.
+//!
+//! Times are the database's (`now()`), whatever the replicas' clocks say.
 
-use super::{Answer, Providers, PushMessage, Verdict};
-use crate::schema::{devices, push_attempts, push_deliveries};
+use super::{Answer, Provider, Providers, PushMessage, Verdict};
 use crate::wake::{DueWork, run_when_due};
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, Bool, Double, Int4, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use spotter_db::Pool;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const CHANNEL: &str = "spotter_push";
-/// Deliveries taken per round, and how many of them are in flight at once.
-const BATCH: i64 = 64;
-const IN_FLIGHT: usize = 16;
-/// After this many attempts a delivery is given up (`failed`).
-pub const MAX_ATTEMPTS: i32 = 8;
-/// A `Retry-After` longer than this is not honoured to the letter.
-const LONGEST_WAIT: Duration = Duration::from_secs(3600);
+/// Deliveries one worker takes and sends at once.
+const IN_FLIGHT: i64 = 16;
+/// How long a taken delivery stays the taker's (the `interval` in `take`).
+const LEASE: Duration = Duration::from_secs(120);
+/// An attempt that takes longer is cut off, well inside the lease.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(45);
+/// A push older than this is given up: the news is stale (APNs drops it
+/// after a day too).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Plans a push to each phone of each notification's recipient, on the
 /// platforms push reaches, unless the recipient turned that kind off.
@@ -36,7 +42,6 @@ pub async fn plan(
     if notification_ids.is_empty() || platforms.is_empty() {
         return Ok(());
     }
-    // The platform → provider mapping is the one in `Providers::for_platform`.
     diesel::sql_query(
         "INSERT INTO push_deliveries (id, notification_id, device_id, provider)
          SELECT gen_random_uuid(), n.id, d.id,
@@ -61,10 +66,11 @@ struct Taken {
     id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     device_id: Uuid,
-    #[diesel(sql_type = Text)]
-    provider: String,
     #[diesel(sql_type = Int4)]
     attempts: i32,
+    /// Seconds since the delivery was planned.
+    #[diesel(sql_type = Double)]
+    age: f64,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     notification_id: Uuid,
     #[diesel(sql_type = Text)]
@@ -78,59 +84,78 @@ struct Taken {
     /// None when the device was removed or now belongs to someone else.
     #[diesel(sql_type = Nullable<Text>)]
     token: Option<String>,
+    /// False once the recipient turned this kind off.
+    #[diesel(sql_type = Bool)]
+    wanted: bool,
 }
 
-async fn take_due(pool: &Pool) -> anyhow::Result<Vec<Taken>> {
+async fn take(pool: &Pool, provider: &str) -> anyhow::Result<Vec<Taken>> {
     let mut conn = pool.get().await?;
     Ok(diesel::sql_query(
         "WITH taken AS (
              UPDATE push_deliveries
              SET attempts = attempts + 1, updated_at = now(),
-                 next_attempt_at = now() + interval '2 minutes'
+                 next_attempt_at = now() + make_interval(secs => $3)
              WHERE id IN (
                  SELECT id FROM push_deliveries
-                 WHERE status = 'pending' AND next_attempt_at <= now()
+                 WHERE status = 'pending' AND provider = $2 AND next_attempt_at <= now()
                  ORDER BY next_attempt_at LIMIT $1
                  FOR UPDATE SKIP LOCKED)
-             RETURNING id, notification_id, device_id, provider, attempts)
-         SELECT t.id, t.device_id, t.provider, t.attempts, n.id AS notification_id,
-                n.kind, n.title, n.body, n.data, d.token
+             RETURNING id, notification_id, device_id, attempts, created_at)
+         SELECT t.id, t.device_id, t.attempts,
+                extract(epoch FROM now() - t.created_at)::float8 AS age,
+                n.id AS notification_id, n.kind, n.title, n.body, n.data, d.token,
+                NOT EXISTS (
+                    SELECT 1 FROM notification_preferences p
+                    WHERE p.user_id = n.recipient_id AND p.kind = n.kind AND NOT p.push
+                ) AS wanted
          FROM taken t
          JOIN notifications n ON n.id = t.notification_id
          LEFT JOIN devices d ON d.id = t.device_id AND d.user_id = n.recipient_id",
     )
-    .bind::<BigInt, _>(BATCH)
+    .bind::<diesel::sql_types::BigInt, _>(IN_FLIGHT)
+    .bind::<Text, _>(provider)
+    .bind::<Double, _>(LEASE.as_secs_f64())
     .load(&mut conn)
     .await?)
 }
 
-/// Sends every delivery due now. Returns how many were attempted.
-pub async fn send_due(pool: &Pool, providers: &Providers) -> anyhow::Result<usize> {
-    let taken = take_due(pool).await?;
+/// Sends what is due for `provider`, until nothing is or `shutdown`.
+/// Returns how many were attempted in the last round.
+pub async fn send_due(
+    pool: &Pool,
+    provider: &dyn Provider,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<usize> {
+    let taken = take(pool, provider.name()).await?;
     let count = taken.len();
-    futures_util::stream::iter(taken)
-        .for_each_concurrent(IN_FLIGHT, |delivery| async move {
-            let answer = attempt(providers, &delivery).await;
-            if let Err(err) = record(pool, &delivery, &answer).await {
-                // The lease runs out and the delivery is tried again.
-                tracing::warn!(delivery = %delivery.id, error = %err, "recording a push attempt failed");
-            }
-        })
-        .await;
-    Ok(count)
+    let sends = futures_util::stream::iter(taken).for_each_concurrent(None, |delivery| async move {
+        let answer = attempt(provider, &delivery).await;
+        if let Err(err) = record(pool, provider.name(), &delivery, &answer).await {
+            // The lease runs out and the delivery is tried again.
+            tracing::warn!(delivery = %delivery.id, error = %err, "recording a push attempt failed");
+        }
+    });
+    tokio::select! {
+        // Unrecorded attempts are taken again when their lease runs out.
+        () = shutdown.cancelled() => Ok(0),
+        () = sends => Ok(count),
+    }
 }
 
-async fn attempt(providers: &Providers, delivery: &Taken) -> Answer {
+/// Why a delivery ends without a send.
+enum Skip {
+    DeviceGone,
+    TurnedOff,
+}
+
+async fn attempt(provider: &dyn Provider, delivery: &Taken) -> Result<Answer, Skip> {
     let Some(token) = &delivery.token else {
-        return Answer {
-            verdict: Verdict::DeviceGone,
-            http_status: None,
-            reason: Some("device removed or signed in as someone else".into()),
-        };
+        return Err(Skip::DeviceGone);
     };
-    let Some(provider) = providers.by_name(&delivery.provider) else {
-        return Answer::unreachable(format!("push.{} is not configured here", delivery.provider));
-    };
+    if !delivery.wanted {
+        return Err(Skip::TurnedOff);
+    }
     let message = PushMessage::new(
         delivery.notification_id,
         &delivery.kind,
@@ -138,23 +163,23 @@ async fn attempt(providers: &Providers, delivery: &Taken) -> Answer {
         &delivery.body,
         &delivery.data,
     );
-    provider.send(token, &message).await
+    Ok(
+        tokio::time::timeout(ATTEMPT_LIMIT, provider.send(token, &message))
+            .await
+            .unwrap_or_else(|_| Answer::unreachable("no answer in time")),
+    )
 }
 
-/// When to try again, or None to give up.
-fn next_attempt(
-    attempts: i32,
-    after: Option<Duration>,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    if attempts >= MAX_ATTEMPTS {
-        return None;
-    }
-    let wait = after.map_or_else(|| backoff(attempts), |after| after.min(LONGEST_WAIT));
-    Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX))
+/// Seconds until the next attempt, or None to give up (the push is stale by
+/// then). `Retry-After` is honoured as given; without one, 5 s doubling to
+/// 10 minutes.
+fn retry_in(attempts: i32, after: Option<Duration>, age: Duration) -> Option<Duration> {
+    let wait = after
+        .unwrap_or_else(|| backoff(attempts))
+        .max(Duration::from_secs(1));
+    (age + wait <= GIVE_UP_AFTER).then_some(wait)
 }
 
-/// 5 s, 10 s, 20 s … up to 10 minutes.
 fn backoff(attempts: i32) -> Duration {
     let doublings = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
@@ -162,60 +187,98 @@ fn backoff(attempts: i32) -> Duration {
     (Duration::from_secs(5) * 2u32.pow(doublings)).min(Duration::from_secs(600))
 }
 
-async fn record(pool: &Pool, delivery: &Taken, answer: &Answer) -> anyhow::Result<()> {
-    let now = Utc::now();
-    let (status, outcome, retry_at) = match answer.verdict {
-        Verdict::Delivered => ("delivered", "delivered", None),
-        Verdict::DeviceGone => ("dropped", "device_gone", None),
-        Verdict::Refused => ("failed", "refused", None),
-        Verdict::Retry { after } => match next_attempt(delivery.attempts, after, now) {
-            Some(at) => ("pending", "retry", Some(at)),
-            None => ("failed", "retry", None),
+/// What the attempt comes to: the delivery's status, the attempt's outcome,
+/// and when to try again.
+fn outcome(
+    delivery: &Taken,
+    answer: &Result<Answer, Skip>,
+) -> (&'static str, &'static str, Option<Duration>) {
+    match answer {
+        Err(Skip::DeviceGone) => ("dropped", "device_gone", None),
+        Err(Skip::TurnedOff) => ("dropped", "turned_off", None),
+        Ok(answer) => match answer.verdict {
+            Verdict::Delivered => ("delivered", "delivered", None),
+            Verdict::DeviceGone => ("dropped", "device_gone", None),
+            Verdict::Refused => ("failed", "refused", None),
+            Verdict::Retry { after } => {
+                let age = Duration::from_secs_f64(delivery.age.max(0.0));
+                match retry_in(delivery.attempts, after, age) {
+                    Some(wait) => ("pending", "retry", Some(wait)),
+                    None => ("failed", "gave_up", None),
+                }
+            }
         },
+    }
+}
+
+async fn record(
+    pool: &Pool,
+    provider: &str,
+    delivery: &Taken,
+    answer: &Result<Answer, Skip>,
+) -> anyhow::Result<()> {
+    let (status, outcome, retry) = outcome(delivery, answer);
+    let (http_status, reason) = match answer {
+        Ok(answer) => (answer.http_status.map(i32::from), answer.reason.clone()),
+        Err(Skip::DeviceGone) => (
+            None,
+            Some("device removed or signed in as someone else".into()),
+        ),
+        Err(Skip::TurnedOff) => (None, Some("the recipient turned this kind off".into())),
     };
     tracing::info!(
         delivery = %delivery.id,
-        provider = %delivery.provider,
+        provider,
         attempt = delivery.attempts,
         outcome,
-        http_status = answer.http_status,
-        reason = answer.reason.as_deref().unwrap_or(""),
+        http_status,
+        reason = reason.as_deref().unwrap_or(""),
         "push attempt"
     );
+    let retry_secs = retry.map(|wait| wait.as_secs_f64());
     let mut conn = pool.get().await?;
     conn.transaction::<(), diesel::result::Error, _>(async |conn| {
-        diesel::insert_into(push_attempts::table)
-            .values((
-                push_attempts::delivery_id.eq(delivery.id),
-                push_attempts::attempt.eq(delivery.attempts),
-                push_attempts::device_id.eq(delivery.device_id),
-                push_attempts::provider.eq(&delivery.provider),
-                push_attempts::outcome.eq(outcome),
-                push_attempts::http_status.eq(answer.http_status.map(i32::from)),
-                push_attempts::reason.eq(&answer.reason),
-                push_attempts::attempted_at.eq(now),
-                push_attempts::retry_at.eq(retry_at),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        diesel::update(push_deliveries::table.find(delivery.id))
-            .set((
-                push_deliveries::status.eq(status),
-                push_deliveries::next_attempt_at.eq(retry_at.unwrap_or(now)),
-                push_deliveries::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
-        if answer.verdict == Verdict::DeviceGone && delivery.token.is_some() {
-            // The provider says this token is dead: no more pushes to it.
-            diesel::delete(
-                devices::table
-                    .filter(devices::id.eq(delivery.device_id))
-                    .filter(devices::token.nullable().eq(&delivery.token)),
-            )
-            .execute(conn)
-            .await?;
+        // Only while the lease is still this attempt's: a newer attempt's
+        // outcome is never overwritten.
+        let fenced = diesel::sql_query(
+            "UPDATE push_deliveries
+             SET status = $3, updated_at = now(),
+                 next_attempt_at = now() + make_interval(secs => coalesce($4, 0))
+             WHERE id = $1 AND attempts = $2 AND status = 'pending'",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(delivery.id)
+        .bind::<Int4, _>(delivery.attempts)
+        .bind::<Text, _>(status)
+        .bind::<Nullable<Double>, _>(retry_secs)
+        .execute(conn)
+        .await?;
+        if fenced == 0 {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "INSERT INTO push_attempts (delivery_id, attempt, device_id, provider, outcome,
+                                        http_status, reason, attempted_at, retry_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now(),
+                     now() + make_interval(secs => $8))",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(delivery.id)
+        .bind::<Int4, _>(delivery.attempts)
+        .bind::<diesel::sql_types::Uuid, _>(delivery.device_id)
+        .bind::<Text, _>(provider)
+        .bind::<Text, _>(outcome)
+        .bind::<Nullable<Int4>, _>(http_status)
+        .bind::<Nullable<Text>, _>(&reason)
+        .bind::<Nullable<Double>, _>(retry_secs)
+        .execute(conn)
+        .await?;
+        let provider_says_gone = matches!(answer, Ok(a) if a.verdict == Verdict::DeviceGone);
+        if provider_says_gone {
+            // No more pushes to a token the provider retired.
+            diesel::sql_query("DELETE FROM devices WHERE id = $1 AND token = $2")
+                .bind::<diesel::sql_types::Uuid, _>(delivery.device_id)
+                .bind::<Nullable<Text>, _>(&delivery.token)
+                .execute(conn)
+                .await?;
         }
         Ok(())
     })
@@ -223,44 +286,64 @@ async fn record(pool: &Pool, delivery: &Taken, answer: &Answer) -> anyhow::Resul
     Ok(())
 }
 
-async fn next_due(pool: &Pool) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let mut conn = pool.get().await?;
-    Ok(push_deliveries::table
-        .filter(push_deliveries::status.eq("pending"))
-        .order(push_deliveries::next_attempt_at.asc())
-        .select(push_deliveries::next_attempt_at)
-        .first(&mut conn)
-        .await
-        .optional()?)
+#[derive(QueryableByName)]
+struct Wait {
+    #[diesel(sql_type = Nullable<Double>)]
+    seconds: Option<f64>,
 }
 
-/// Sends pushes as they fall due until `shutdown`.
+/// How long until `provider`'s next pending delivery is due, by the
+/// database's clock.
+async fn until_next(pool: &Pool, provider: &str) -> anyhow::Result<Option<Duration>> {
+    let mut conn = pool.get().await?;
+    let wait: Wait = diesel::sql_query(
+        "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8 AS seconds
+         FROM push_deliveries WHERE status = 'pending' AND provider = $1",
+    )
+    .bind::<Text, _>(provider)
+    .get_result(&mut conn)
+    .await?;
+    Ok(wait.seconds.map(|s| Duration::from_secs_f64(s.max(0.0))))
+}
+
+/// Sends pushes as they fall due until `shutdown`: one worker per configured
+/// provider, so a provider that is down holds up only its own pushes.
 pub async fn run(
     pool: Pool,
     database_url: secrecy::SecretString,
     providers: Providers,
     shutdown: CancellationToken,
 ) {
-    let due = Pushes { pool, providers };
-    run_when_due("push", database_url, CHANNEL, shutdown, due).await;
+    let workers = providers.each().map(|provider| {
+        let due = Pushes {
+            pool: pool.clone(),
+            provider: provider.clone(),
+            shutdown: shutdown.clone(),
+        };
+        run_when_due("push", database_url.clone(), CHANNEL, shutdown.clone(), due)
+    });
+    futures_util::future::join_all(workers).await;
 }
 
 struct Pushes {
     pool: Pool,
-    providers: Providers,
+    provider: Arc<dyn Provider>,
+    shutdown: CancellationToken,
 }
 
 impl DueWork for Pushes {
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            // A full batch may mean more are waiting.
-            while send_due(&self.pool, &self.providers).await? == usize::try_from(BATCH)? {}
+            // A full round may mean more are waiting.
+            while send_due(&self.pool, self.provider.as_ref(), &self.shutdown).await?
+                == usize::try_from(IN_FLIGHT)?
+            {}
             Ok(())
         })
     }
 
-    fn next_due(&self) -> BoxFuture<'_, anyhow::Result<Option<DateTime<Utc>>>> {
-        Box::pin(next_due(&self.pool))
+    fn until_next(&self) -> BoxFuture<'_, anyhow::Result<Option<Duration>>> {
+        Box::pin(until_next(&self.pool, self.provider.name()))
     }
 }
 
@@ -270,14 +353,42 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_and_back_off_doubles_to_a_cap() {
-        let now = Utc::now();
-        let at = next_attempt(1, Some(Duration::from_secs(30)), now);
-        assert_eq!(at, Some(now + chrono::Duration::seconds(30)));
-        let capped = next_attempt(1, Some(Duration::from_secs(86_400)), now);
-        assert_eq!(capped, Some(now + chrono::Duration::hours(1)));
+        let young = Duration::from_secs(60);
+        assert_eq!(
+            retry_in(1, Some(Duration::from_secs(30)), young),
+            Some(Duration::from_secs(30))
+        );
+        // Never a busy loop, even for `Retry-After: 0`.
+        assert_eq!(
+            retry_in(1, Some(Duration::ZERO), young),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(backoff(1), Duration::from_secs(5));
         assert_eq!(backoff(3), Duration::from_secs(20));
         assert_eq!(backoff(20), Duration::from_secs(600));
-        assert_eq!(next_attempt(MAX_ATTEMPTS, None, now), None);
+        assert_eq!(retry_in(20, None, young), Some(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn a_push_is_given_up_once_its_news_would_be_a_day_old() {
+        let almost_a_day = GIVE_UP_AFTER - Duration::from_secs(30);
+        // The third attempt's 20 s fits; the fourth's 40 s does not.
+        assert_eq!(
+            retry_in(3, None, almost_a_day),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(retry_in(4, None, almost_a_day), None);
+        // A Retry-After reaching past the day is not cut short: given up.
+        assert_eq!(
+            retry_in(1, Some(GIVE_UP_AFTER), Duration::from_secs(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn an_attempt_is_cut_off_well_inside_its_lease() {
+        // Token fetch, send, and one renewal and resend each take at most
+        // the HTTP client's 10 s timeout.
+        assert!(ATTEMPT_LIMIT < LEASE / 2);
     }
 }

@@ -4,7 +4,7 @@
 //! before it expires, and shared by every send.
 
 use super::{
-    Answer, Failure, HttpProvider, PushMessage, Verdict, http_client, is_transient, retry_after,
+    Answer, Failure, HttpProvider, PushMessage, Reply, Verdict, http_client, is_transient,
 };
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
+const FCM_ERROR_TYPE: &str = "type.googleapis.com/google.firebase.fcm.v1.FcmError";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Renew this long before the token's stated expiry (clock skew, slow sends).
 const RENEW_EARLY: Duration = Duration::from_secs(60);
@@ -117,24 +118,24 @@ impl Fcm {
             ])
             .send()
             .await
-            .map_err(|e| Answer::unreachable(format!("token endpoint: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
+            .map_err(|e| Answer::transport("token endpoint", e))?;
+        if !response.status().is_success() {
             // A refused assertion (wrong key, revoked account) is worth
             // retrying: the operator may fix the configuration meanwhile.
-            let after = retry_after(response.headers());
-            let body: Value = response.json().await.unwrap_or_default();
-            let error = body["error"].as_str().unwrap_or("no error code");
+            let reply = Reply::read(response).await;
+            let error = reply.body["error"].as_str().unwrap_or("no error code");
             return Err(Answer {
-                verdict: Verdict::Retry { after },
-                http_status: Some(status.as_u16()),
+                verdict: Verdict::Retry {
+                    after: reply.retry_after,
+                },
+                http_status: Some(reply.status.as_u16()),
                 reason: Some(format!("token endpoint: {error}")),
             });
         }
         let token: TokenResponse = response
             .json()
             .await
-            .map_err(|e| Answer::unreachable(format!("token endpoint answer: {e}")))?;
+            .map_err(|e| Answer::transport("token endpoint answer", e))?;
         let lifetime = Duration::from_secs(token.expires_in).saturating_sub(RENEW_EARLY);
         Ok(AccessToken {
             value: token.access_token,
@@ -160,45 +161,64 @@ impl Fcm {
 
 impl HttpProvider for Fcm {
     const NAME: &'static str = "fcm";
-    const STALE_CREDENTIALS: StatusCode = StatusCode::UNAUTHORIZED;
 
     async fn post(
         &self,
         device_token: &str,
         message: &PushMessage,
-    ) -> Result<reqwest::Response, Answer> {
+    ) -> Result<(Reply, String), Answer> {
         let token = self.access_token().await?;
-        self.client
+        let response = self
+            .client
             .post(&self.send_url)
             .bearer_auth(token.expose_secret())
             .json(&Self::payload(device_token, message))
             .send()
             .await
-            .map_err(|e| Answer::unreachable(format!("messages:send: {e}")))
+            .map_err(|e| Answer::transport("messages:send", e))?;
+        Ok((
+            Reply::read(response).await,
+            token.expose_secret().to_owned(),
+        ))
     }
 
-    async fn forget_credentials(&self) {
-        *self.token.lock().await = None;
+    fn is_stale(reply: &Reply) -> bool {
+        reply.status == StatusCode::UNAUTHORIZED
     }
 
-    /// UNREGISTERED or NOT_FOUND: the app is gone from that phone; 429, 5xx
-    /// and a still-refused token are passing; anything else will not change.
-    fn classify(status: StatusCode, body: &Value) -> (Failure, String) {
-        let error = &body["error"];
-        let code = error["details"]
+    async fn forget_credentials(&self, used: &str) {
+        let mut cached = self.token.lock().await;
+        if cached
+            .as_ref()
+            .is_some_and(|t| t.value.expose_secret() == used)
+        {
+            *cached = None;
+        }
+    }
+
+    /// UNREGISTERED (FCM's 404): the app is gone from that phone. 429, 5xx,
+    /// a still-refused token, and anything that is not FCM's own error body (a
+    /// wrong endpoint, a proxy) are passing: the device is kept. Anything
+    /// else will not change.
+    fn classify(reply: &Reply) -> (Failure, String) {
+        let error = &reply.body["error"];
+        let fcm_code = error["details"]
             .as_array()
             .into_iter()
             .flatten()
-            .find_map(|d| d["errorCode"].as_str())
+            .find(|d| d["@type"] == FCM_ERROR_TYPE)
+            .and_then(|d| d["errorCode"].as_str());
+        let code = fcm_code
             .or_else(|| error["status"].as_str())
-            .unwrap_or("no error code")
+            .unwrap_or("not an FCM error body")
             .to_owned();
-        let failure = if code == "UNREGISTERED" || status == StatusCode::NOT_FOUND {
-            Failure::DeviceGone
-        } else if is_transient(status) || status == StatusCode::UNAUTHORIZED {
-            Failure::Transient
-        } else {
-            Failure::Refused
+        let failure = match fcm_code {
+            Some("UNREGISTERED") => Failure::DeviceGone,
+            _ if is_transient(reply.status) || reply.status == StatusCode::UNAUTHORIZED => {
+                Failure::Transient
+            }
+            None if error["status"].as_str().is_none() => Failure::Transient,
+            _ => Failure::Refused,
         };
         (failure, code)
     }

@@ -1,9 +1,9 @@
 //! Push to phones. A notification for a user becomes one delivery per phone
 //! of theirs (unless they turned that kind off), written in the
-//! notification's own transaction; a worker in every replica sends what is
-//! due through the phone's provider and records each attempt. The consumer
-//! and the inbox never wait on a provider: a dead one only leaves deliveries
-//! pending.
+//! notification's own transaction; in every replica a worker per provider
+//! sends what is due and records each attempt. The consumer and the inbox
+//! never wait on a provider, and one provider never waits on another: a dead
+//! one only leaves its own deliveries pending.
 //!
 //! Clinic-wide notices are not pushed: clinic admins work from the admin
 //! tools, not the phone app.
@@ -16,6 +16,8 @@ mod message;
 pub use message::PushMessage;
 
 use futures_util::future::BoxFuture;
+use reqwest::StatusCode;
+use serde_json::Value;
 use spotter_platform::settings::PushSettings;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +41,7 @@ pub struct Answer {
     pub verdict: Verdict,
     pub http_status: Option<u16>,
     /// The provider's reason code, or what went wrong on the way to it.
+    /// Never the device token (it is recorded and logged).
     pub reason: Option<String>,
 }
 
@@ -58,6 +61,12 @@ impl Answer {
             http_status: None,
             reason: Some(what.to_string()),
         }
+    }
+
+    /// A failed call: reqwest names the URL in its errors, and an APNs URL
+    /// holds the device token, so the URL is left out.
+    fn transport(what: &str, error: reqwest::Error) -> Self {
+        Self::unreachable(format!("{what}: {}", error.without_url()))
     }
 }
 
@@ -91,20 +100,9 @@ impl Providers {
         Ok(Self { fcm, apns })
     }
 
-    /// The provider that reaches phones of `platform` (`android`, `ios`).
-    pub fn for_platform(&self, platform: &str) -> Option<&Arc<dyn Provider>> {
-        match platform {
-            "android" => self.fcm.as_ref(),
-            "ios" => self.apns.as_ref(),
-            _ => None,
-        }
-    }
-
-    pub fn by_name(&self, provider: &str) -> Option<&Arc<dyn Provider>> {
-        [&self.fcm, &self.apns]
-            .into_iter()
-            .flatten()
-            .find(|p| p.name() == provider)
+    /// Every configured provider.
+    pub fn each(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        [&self.fcm, &self.apns].into_iter().flatten()
     }
 
     /// The platforms push reaches now: deliveries are only planned for these.
@@ -120,25 +118,48 @@ impl Providers {
     }
 }
 
+/// A provider's answer, read once.
+pub struct Reply {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    /// The JSON body, or null when there was none (or it was not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let body = response.json().await.unwrap_or_default();
+        Self {
+            status,
+            retry_after,
+            body,
+        }
+    }
+}
+
 /// What FCM and APNs have in common: a POST with credentials that may go
 /// stale, and an error body saying why a push failed.
 trait HttpProvider: Send + Sync {
     const NAME: &'static str;
-    /// The status that means "your credentials are stale": renew them and
-    /// try once more.
-    const STALE_CREDENTIALS: reqwest::StatusCode;
 
+    /// Sends with the current credentials; the reply, and the credential used.
     fn post(
         &self,
         device_token: &str,
         message: &PushMessage,
-    ) -> impl Future<Output = Result<reqwest::Response, Answer>> + Send;
+    ) -> impl Future<Output = Result<(Reply, String), Answer>> + Send;
 
-    fn forget_credentials(&self) -> impl Future<Output = ()> + Send;
+    /// Whether the reply says the credential used has gone stale.
+    fn is_stale(reply: &Reply) -> bool;
 
-    /// A failed answer's status and JSON body: what kind of failure, and the
-    /// provider's reason code.
-    fn classify(status: reqwest::StatusCode, body: &serde_json::Value) -> (Failure, String);
+    /// Forgets `used` if it is still the current credential: of many sends
+    /// refused at once, only the first renews it.
+    fn forget_credentials(&self, used: &str) -> impl Future<Output = ()> + Send;
+
+    /// A failed reply: what kind of failure, and the provider's reason code.
+    fn classify(reply: &Reply) -> (Failure, String);
 }
 
 enum Failure {
@@ -166,37 +187,36 @@ async fn deliver<P: HttpProvider>(
     device_token: &str,
     message: &PushMessage,
 ) -> Answer {
-    let mut response = match provider.post(device_token, message).await {
-        Ok(response) => response,
+    let (mut reply, used) = match provider.post(device_token, message).await {
+        Ok(sent) => sent,
         Err(answer) => return answer,
     };
-    if response.status() == P::STALE_CREDENTIALS {
-        // Expired or revoked early: one try with fresh credentials.
-        provider.forget_credentials().await;
-        response = match provider.post(device_token, message).await {
-            Ok(response) => response,
+    if P::is_stale(&reply) {
+        // Expired early (or revoked): one try with fresh credentials.
+        provider.forget_credentials(&used).await;
+        reply = match provider.post(device_token, message).await {
+            Ok((reply, _)) => reply,
             Err(answer) => return answer,
         };
     }
-    judge::<P>(response).await
+    judge::<P>(&reply)
 }
 
-async fn judge<P: HttpProvider>(response: reqwest::Response) -> Answer {
-    let status = response.status();
-    if status.is_success() {
-        return Answer::delivered(status.as_u16());
+fn judge<P: HttpProvider>(reply: &Reply) -> Answer {
+    if reply.status.is_success() {
+        return Answer::delivered(reply.status.as_u16());
     }
-    let after = retry_after(response.headers());
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    let (failure, reason) = P::classify(status, &body);
+    let (failure, reason) = P::classify(reply);
     let verdict = match failure {
         Failure::DeviceGone => Verdict::DeviceGone,
-        Failure::Transient => Verdict::Retry { after },
+        Failure::Transient => Verdict::Retry {
+            after: reply.retry_after,
+        },
         Failure::Refused => Verdict::Refused,
     };
     Answer {
         verdict,
-        http_status: Some(status.as_u16()),
+        http_status: Some(reply.status.as_u16()),
         reason: Some(reason),
     }
 }
@@ -223,8 +243,8 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// What 429 and 5xx mean for every provider: busy or broken, try later.
-fn is_transient(status: reqwest::StatusCode) -> bool {
-    status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+fn is_transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
 #[cfg(test)]

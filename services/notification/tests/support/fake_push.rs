@@ -69,8 +69,8 @@ impl Keys {
 /// What a test can make a provider answer for one device token (once each).
 #[derive(Debug, Clone, Copy)]
 pub enum Failure {
-    /// 503 with `Retry-After: 1`.
-    Unavailable,
+    /// 503 with `Retry-After` of this many seconds.
+    Unavailable(u64),
     /// FCM: 404 UNREGISTERED; APNs: 410 Unregistered.
     Unregistered,
 }
@@ -341,11 +341,12 @@ async fn fcm_send(
         .unwrap_or_default()
         .to_owned();
     match next_failure(&trust.record, &device_token) {
-        Some(Failure::Unavailable) => {
+        Some(Failure::Unavailable(seconds)) => {
             let mut response = fcm_error(503, "UNAVAILABLE", Some("UNAVAILABLE"));
-            response
-                .headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, "1".parse().unwrap());
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                seconds.to_string().parse().unwrap(),
+            );
             return response;
         }
         Some(Failure::Unregistered) => return fcm_error(404, "NOT_FOUND", Some("UNREGISTERED")),
@@ -439,9 +440,9 @@ async fn apns_send(
         return apns_error(400, "BadDeviceToken");
     }
     match next_failure(&trust.record, &device_token) {
-        Some(Failure::Unavailable) => {
+        Some(Failure::Unavailable(seconds)) => {
             return HttpResponse::ServiceUnavailable()
-                .insert_header(("retry-after", "1"))
+                .insert_header(("retry-after", seconds.to_string()))
                 .json(json!({"reason": "ServiceUnavailable"}));
         }
         Some(Failure::Unregistered) => {

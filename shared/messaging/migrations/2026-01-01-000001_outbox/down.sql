@@ -1,2 +1,2 @@
 DROP TABLE outbox;
-DROP FUNCTION outbox_notify();
+DROP FUNCTION IF EXISTS outbox_notify(); -- gone since 000006_outbox_notify
