@@ -166,13 +166,7 @@ async fn health_detail_is_for_the_trainer_and_the_assigned_physio_only() {
 async fn a_clinic_sees_how_fast_its_referrals_are_served() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
-    let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
-    let booked = app.book(id, &trainer).await;
-    app.complete(id, &trainer, &booked).await;
-    app.wait_for_status(id, &trainer.token, "assessed").await;
-    let physio = app
-        .auth
-        .token(Role::Physio, booked.physio, Some(booked.clinic));
+    let (id, booked, physio) = app.assessed(&trainer).await;
     body(
         app.post(
             &format!("/v1/referrals/{id}/guidance"),

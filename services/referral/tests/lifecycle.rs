@@ -268,13 +268,7 @@ async fn guidance_is_the_assigned_physios_once_assessed_and_versioned() {
 async fn a_retried_guidance_post_shares_one_version() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
-    let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
-    let booked = app.book(id, &trainer).await;
-    app.complete(id, &trainer, &booked).await;
-    app.wait_for_status(id, &trainer.token, "assessed").await;
-    let physio = app
-        .auth
-        .token(Role::Physio, booked.physio, Some(booked.clinic));
+    let (id, _booked, physio) = app.assessed(&trainer).await;
     let path = format!("/v1/referrals/{id}/guidance");
 
     let first = body(app.post_once(&path, &physio, "g-1", &guidance()).await, 201).await;

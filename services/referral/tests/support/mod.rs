@@ -125,6 +125,21 @@ impl ReferralApp {
         booked
     }
 
+    /// A referral of the trainer's, booked and assessed; its booking and its
+    /// physio's token.
+    pub async fn assessed(&self, trainer: &TrainerWithClient) -> (Uuid, Booked, String) {
+        let id = self.refer(trainer, &Self::report(trainer)).await;
+        let booked = self.book(id, trainer).await;
+        self.complete(id, trainer, &booked).await;
+        self.wait_for_status(id, &trainer.token, "assessed").await;
+        let physio = self.auth.token(
+            spotter_auth::Role::Physio,
+            booked.physio,
+            Some(booked.clinic),
+        );
+        (id, booked, physio)
+    }
+
     pub async fn complete(&self, referral: Uuid, trainer: &TrainerWithClient, booked: &Booked) {
         self.publish(&AppointmentCompleted {
             appointment_id: booked.appointment.to_string(),
