@@ -281,3 +281,39 @@ async fn bad_input_on_every_write_is_422_naming_the_field_and_changes_nothing() 
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_retried_clinic_or_time_off_with_its_key_is_made_once() {
+    let app = BookingApp::start().await;
+    let clinic = json!({"name": "Retry Physio", "timezone": "UTC", "location": {"lat": 51.5, "lon": -0.1}, "service_radius_km": 10.0});
+    let first = app
+        .post_once("/admin/v1/clinics", &app.admin, "k-1", &clinic)
+        .await;
+    let location = first.headers()["location"].to_str().unwrap().to_owned();
+    let first = body(first, 201).await;
+    assert_eq!(
+        location,
+        format!("/admin/v1/clinics/{}", first["id"].as_str().unwrap())
+    );
+    let again = body(
+        app.post_once("/admin/v1/clinics", &app.admin, "k-1", &clinic)
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(first, again);
+    assert_eq!(app.count("SELECT count(*) AS n FROM clinics").await, 1);
+
+    let physio = app
+        .physio(first["id"].as_str().unwrap().parse().unwrap(), &["knee"])
+        .await;
+    let path = format!("/admin/v1/physios/{physio}/time-off");
+    let off = json!({"start": at(3, 9, 0), "end": at(3, 17, 0), "reason": "course"});
+    let first = body(app.post_once(&path, &app.admin, "k-2", &off).await, 201).await;
+    let again = body(app.post_once(&path, &app.admin, "k-2", &off).await, 201).await;
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(app.count("SELECT count(*) AS n FROM time_off").await, 1);
+    // The clinic's key again, on another route: refused, not replayed.
+    let refused = problem(app.post_once(&path, &app.admin, "k-1", &off).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "Idempotency-Key");
+}

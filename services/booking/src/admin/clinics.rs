@@ -7,13 +7,16 @@ use crate::waitlist;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Admin, PlatformAdmin};
+use spotter_db::idempotency::Once;
 use spotter_db::{Pool, checkout, db_error};
+use spotter_platform::extract::{IdempotencyKey, from_value};
+use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::validate::{Location, check_text, finish};
-use spotter_platform::{ApiResult, FieldError, Json};
+use spotter_platform::{ApiError, ApiResult, FieldError, Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -157,6 +160,7 @@ impl ClinicChanges {
     path = "/admin/v1/clinics",
     tag = "clinics",
     request_body = NewClinic,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (one clinic)")),
     responses(
         (status = 201, description = "The clinic, with the default booking policy", body = Clinic),
         AuthProblems,
@@ -165,31 +169,52 @@ impl ClinicChanges {
     security(("bearer" = []))
 )]
 pub async fn create(
-    _admin: PlatformAdmin,
+    admin: PlatformAdmin,
+    key: IdempotencyKey,
     pool: web::Data<Pool>,
-    body: Json<NewClinic>,
+    body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
-    let input = body.into_inner();
+    let raw = body.into_inner();
+    let once = Once::new(admin.id, key.0, "POST /admin/v1/clinics", &raw);
+    let input: NewClinic = from_value(raw)?;
     input.validate()?;
     let mut conn = checkout(&pool).await?;
-    let row = diesel::insert_into(clinics::table)
-        .values((
-            clinics::id.eq(Uuid::now_v7()),
-            clinics::name.eq(input.name.trim()),
-            clinics::timezone.eq(&input.timezone),
-            clinics::lat.eq(input.location.lat),
-            clinics::lon.eq(input.location.lon),
-            clinics::service_radius_km.eq(input.service_radius_km),
-            clinics::accepts_referrals.eq(input.accepts_referrals),
-        ))
-        .returning(ClinicRow::as_returning())
-        .get_result(&mut conn)
-        .await
-        .map_err(db_error)?;
-    let clinic = Clinic::from(row);
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/admin/v1/clinics/{}", clinic.id)))
-        .json(clinic))
+    let (status, clinic) = conn
+        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
+            if let Some(replay) = once.replay(conn).await? {
+                return Ok(replay);
+            }
+            let row = diesel::insert_into(clinics::table)
+                .values((
+                    clinics::id.eq(Uuid::now_v7()),
+                    clinics::name.eq(input.name.trim()),
+                    clinics::timezone.eq(&input.timezone),
+                    clinics::lat.eq(input.location.lat),
+                    clinics::lon.eq(input.location.lon),
+                    clinics::service_radius_km.eq(input.service_radius_km),
+                    clinics::accepts_referrals.eq(input.accepts_referrals),
+                ))
+                .returning(ClinicRow::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(db_error)?;
+            let body = serde_json::to_value(Clinic::from(row))
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            once.record(conn, 201, &body).await?;
+            Ok((201, body))
+        })
+        .await?;
+    let location = format!(
+        "/admin/v1/clinics/{}",
+        clinic["id"].as_str().unwrap_or_default()
+    );
+    let mut response = json_response(status, clinic);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::LOCATION, value);
+    }
+    Ok(response)
 }
 
 #[utoipa::path(

@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use spotter_auth::Admin;
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
 use spotter_contracts::common::v1::CancelledBy;
+use spotter_db::idempotency::Once;
 use spotter_db::{Pool, checkout, db_error};
+use spotter_platform::extract::{IdempotencyKey, from_value};
+use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::validate::{check_text, finish};
 use spotter_platform::{ApiError, ApiResult, FieldError, Json};
@@ -79,7 +82,10 @@ impl NewTimeOff {
     post,
     path = "/admin/v1/physios/{physio_id}/time-off",
     tag = "physios",
-    params(("physio_id" = Uuid, Path, description = "The physio")),
+    params(
+        ("physio_id" = Uuid, Path, description = "The physio"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (one time off)"),
+    ),
     request_body = NewTimeOff,
     responses(
         (status = 201, description = "The time off", body = TimeOffCreated),
@@ -91,17 +97,28 @@ impl NewTimeOff {
 )]
 pub async fn add(
     admin: Admin,
+    key: IdempotencyKey,
     pool: web::Data<Pool>,
     path: web::Path<Uuid>,
-    body: Json<NewTimeOff>,
+    body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let physio_id = path.into_inner();
-    let input = body.into_inner();
+    let raw = body.into_inner();
+    let once = Once::new(
+        admin.id(),
+        key.0,
+        &format!("POST /admin/v1/physios/{physio_id}/time-off"),
+        &raw,
+    );
+    let input: NewTimeOff = from_value(raw)?;
     input.validate(Utc::now())?;
     let mut conn = checkout(&pool).await?;
     physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
-    let created = conn
-        .transaction::<TimeOffCreated, ApiError, _>(async |conn| {
+    let (status, created) = conn
+        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
+            if let Some(replay) = once.replay(conn).await? {
+                return Ok(replay);
+            }
             let time_off = diesel::insert_into(time_off::table)
                 .values((
                     time_off::id.eq(Uuid::now_v7()),
@@ -115,13 +132,16 @@ pub async fn add(
                 .await
                 .map_err(db_error)?;
             let cancelled_appointments = cancel_overlapping(conn, &time_off).await?;
-            Ok(TimeOffCreated {
+            let created = TimeOffCreated {
                 time_off,
                 cancelled_appointments,
-            })
+            };
+            let body = serde_json::to_value(created).map_err(|e| ApiError::Internal(e.into()))?;
+            once.record(conn, 201, &body).await?;
+            Ok((201, body))
         })
         .await?;
-    Ok(HttpResponse::Created().json(created))
+    Ok(json_response(status, created))
 }
 
 async fn cancel_overlapping(conn: &mut AsyncPgConnection, off: &TimeOff) -> ApiResult<Vec<Uuid>> {
