@@ -9,8 +9,8 @@ mod support;
 use serde_json::json;
 use spotter_auth::Role;
 use spotter_contracts::booking::v1::{
-    AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentRescheduled,
-    ReferralWaitlisted, WaitlistReason,
+    AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
+    AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::common::v1::{BodyRegion, CancelledBy, Priority};
 use support::{BookingApp, Referral, WAIT, at, body, problem, timestamp_of, weekday_in};
@@ -415,4 +415,32 @@ async fn a_physios_diary_pages_in_start_order_within_a_date_range() {
         422,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_no_show_is_recorded_only_once_the_appointment_has_started() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    app.request(&Referral::knee()).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let id = booked.appointment_id.clone();
+    let physio_token = app.auth.token(Role::Physio, physio, Some(clinic));
+    let path = format!("/v1/appointments/{id}/no-show");
+
+    let early = problem(app.post(&path, &physio_token, &json!({})).await, 409).await;
+    assert!(early["detail"].as_str().unwrap().contains("not started"));
+    // Tomorrow comes: the appointment began ten minutes ago.
+    app.execute(&format!(
+        "UPDATE appointments SET starts_at = now() - interval '10 minutes', \
+         ends_at = now() + interval '35 minutes', blocked_until = now() + interval '35 minutes' \
+         WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    let missed = body(app.post(&path, &physio_token, &json!({})).await, 200).await;
+    assert_eq!(missed["status"], "no_show");
+    let event: AppointmentNoShow = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(event.appointment_id, id);
 }

@@ -109,7 +109,7 @@ pub async fn complete(
     params(("appointment_id" = Uuid, Path, description = "The appointment")),
     responses(
         (status = 200, description = "Recorded as a no-show", body = Appointment),
-        (status = 409, description = "Not booked", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not booked, or not started yet", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
         NotFoundProblem,
     ),
@@ -134,6 +134,14 @@ async fn record_outcome(
     let mut conn = checkout(pool).await?;
     conn.transaction::<Appointment, ApiError, _>(async |conn| {
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
+        // Nobody has missed an appointment that has not begun. (Completing
+        // early stays allowed: a client may be seen before the booked time.)
+        if action == AppointmentAction::NoShow && appointment.starts_at > Utc::now() {
+            return Err(ApiError::Conflict(
+                "the appointment has not started yet; a no-show can be recorded from its start"
+                    .to_owned(),
+            ));
+        }
         let recorded = set_status(conn, &appointment, action).await?;
         if action == AppointmentAction::NoShow {
             spotter_messaging::enqueue(conn, &events::no_show(&recorded)).await?;
