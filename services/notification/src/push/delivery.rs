@@ -385,6 +385,84 @@ mod tests {
         );
     }
 
+    /// A slow attempt whose lease ran out, so that another replica took the
+    /// delivery again, must not overwrite what that newer attempt recorded.
+    #[tokio::test]
+    async fn a_stale_attempt_never_overwrites_a_newer_one() {
+        #![allow(clippy::unwrap_used)]
+        let dirs = spotter_service::testing::migration_dirs("notification");
+        let db = spotter_db::testing::TestDatabase::create("notification", &dirs)
+            .await
+            .unwrap();
+        let pool = spotter_db::connect(&db.settings.url, 2).unwrap();
+        let mut conn = pool.get().await.unwrap();
+        let (notification, delivery, device) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        for sql in [
+            format!(
+                "INSERT INTO notifications (id, recipient_id, kind, title, body) \
+                 VALUES ('{notification}', gen_random_uuid(), 'appointment_booked', 't', 'b')"
+            ),
+            format!(
+                "INSERT INTO push_deliveries (id, notification_id, device_id, provider, attempts) \
+                 VALUES ('{delivery}', '{notification}', '{device}', 'fcm', 2)"
+            ),
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+        }
+        drop(conn);
+        // Attempt 1 answers late, after attempt 2 took the delivery.
+        let stale = Taken {
+            id: delivery,
+            device_id: device,
+            attempts: 1,
+            age: 1.0,
+            notification_id: notification,
+            kind: "appointment_booked".into(),
+            title: "t".into(),
+            body: "b".into(),
+            data: serde_json::json!({}),
+            token: Some("tok".into()),
+            wanted: true,
+        };
+        let gone = Answer {
+            verdict: Verdict::DeviceGone,
+            http_status: Some(404),
+            reason: None,
+        };
+        record(&pool, "fcm", &stale, &Ok(gone)).await.unwrap();
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            status: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            recorded: i64,
+        }
+        let mut conn = pool.get().await.unwrap();
+        let row: Row = diesel::sql_query(
+            "SELECT status, (SELECT count(*) FROM push_attempts) AS recorded FROM push_deliveries",
+        )
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!((row.status.as_str(), row.recorded), ("pending", 0));
+        // The current attempt's outcome is written.
+        let current = Taken {
+            attempts: 2,
+            ..stale
+        };
+        let delivered = Answer::delivered(200);
+        record(&pool, "fcm", &current, &Ok(delivered))
+            .await
+            .unwrap();
+        let row: Row = diesel::sql_query(
+            "SELECT status, (SELECT count(*) FROM push_attempts) AS recorded FROM push_deliveries",
+        )
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!((row.status.as_str(), row.recorded), ("delivered", 1));
+    }
+
     #[test]
     fn an_attempt_is_cut_off_well_inside_its_lease() {
         // Token fetch, send, and one renewal and resend each take at most
