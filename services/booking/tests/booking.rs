@@ -13,12 +13,10 @@ use spotter_contracts::booking::v1::{
     AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::common::v1::{BodyRegion, CancelledBy, Priority};
-use support::{BookingApp, Referral, WAIT, at, body, problem, timestamp_of, weekday_in};
+use support::{
+    BookingApp, Referral, WAIT, at, body, morning_tomorrow, problem, timestamp_of, weekday_in,
+};
 use uuid::Uuid;
-
-fn morning_tomorrow() -> serde_json::Value {
-    json!([{"weekday": weekday_in(1), "start": "09:00", "end": "12:00"}])
-}
 
 #[tokio::test]
 async fn a_request_is_booked_at_the_earliest_slot_and_announced() {
@@ -122,12 +120,8 @@ async fn no_physio_for_the_body_region_means_waitlisted_for_lack_of_a_candidate(
 #[tokio::test]
 async fn a_trainers_cancellation_cancels_the_appointment_for_good() {
     let app = BookingApp::start().await;
-    let clinic = app.clinic().await;
-    let physio = app.physio(clinic, &["knee"]).await;
-    app.hours(physio, morning_tomorrow()).await;
     let referral = Referral::knee();
-    app.request(&referral).await;
-    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let booked = app.booked(&referral).await.event;
     app.cancel_referral(&referral).await;
     let cancelled: AppointmentCancelled = app.tap.next(WAIT).await.unwrap();
     assert_eq!(cancelled.appointment_id, booked.appointment_id);
@@ -153,12 +147,12 @@ async fn a_trainers_cancellation_cancels_the_appointment_for_good() {
 #[tokio::test]
 async fn physios_act_on_their_appointments_through_a_state_machine() {
     let app = BookingApp::start().await;
-    let clinic = app.clinic().await;
-    let physio = app.physio(clinic, &["knee"]).await;
-    app.hours(physio, morning_tomorrow()).await;
     let referral = Referral::knee();
-    app.request(&referral).await;
-    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let support::Booked {
+        clinic,
+        physio,
+        event: booked,
+    } = app.booked(&referral).await;
     let id = booked.appointment_id.clone();
     let physio_token = app.auth.token(Role::Physio, physio, Some(clinic));
     let trainer_token = app.auth.token(Role::Trainer, referral.trainer, None);
@@ -273,11 +267,11 @@ async fn physios_act_on_their_appointments_through_a_state_machine() {
 #[tokio::test]
 async fn a_clinic_cancellation_sends_the_referral_back_to_be_rebooked() {
     let app = BookingApp::start().await;
-    let clinic = app.clinic().await;
-    let physio = app.physio(clinic, &["knee"]).await;
-    app.hours(physio, morning_tomorrow()).await;
-    app.request(&Referral::knee()).await;
-    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let support::Booked {
+        clinic,
+        event: booked,
+        ..
+    } = app.booked(&Referral::knee()).await;
     let admin = app
         .auth
         .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
@@ -297,11 +291,11 @@ async fn a_clinic_cancellation_sends_the_referral_back_to_be_rebooked() {
 #[tokio::test]
 async fn time_off_moves_appointments_out_and_its_removal_frees_the_slot() {
     let app = BookingApp::start().await;
-    let clinic = app.clinic().await;
-    let physio = app.physio(clinic, &["knee"]).await;
-    app.hours(physio, morning_tomorrow()).await;
-    app.request(&Referral::knee()).await;
-    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let support::Booked {
+        physio,
+        event: booked,
+        ..
+    } = app.booked(&Referral::knee()).await;
     // Away for the whole booking horizon (14 days), so nothing else is free.
     let off = json!({"start": at(0, 0, 0), "end": at(15, 0, 0), "reason": "training course"});
     let created = body(
@@ -420,11 +414,11 @@ async fn a_physios_diary_pages_in_start_order_within_a_date_range() {
 #[tokio::test]
 async fn a_no_show_is_recorded_only_once_the_appointment_has_started() {
     let app = BookingApp::start().await;
-    let clinic = app.clinic().await;
-    let physio = app.physio(clinic, &["knee"]).await;
-    app.hours(physio, morning_tomorrow()).await;
-    app.request(&Referral::knee()).await;
-    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    let support::Booked {
+        clinic,
+        physio,
+        event: booked,
+    } = app.booked(&Referral::knee()).await;
     let id = booked.appointment_id.clone();
     let physio_token = app.auth.token(Role::Physio, physio, Some(clinic));
     let path = format!("/v1/appointments/{id}/no-show");

@@ -6,7 +6,6 @@
 mod support;
 
 use serde_json::json;
-use spotter_service::testing::service::body;
 use support::{BookingApp, Referral, weekday_in};
 
 #[tokio::test]
@@ -14,13 +13,7 @@ async fn fifty_requests_through_two_replicas_never_double_book() {
     let mut app = BookingApp::start().await;
     app.start_replica().await;
     let clinic = app.clinic().await;
-    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 7});
-    app.put(
-        &format!("/admin/v1/clinics/{clinic}/booking-policy"),
-        &app.admin,
-        &policy,
-    )
-    .await;
+    app.policy(clinic, 0, 7).await;
     let physio = app.physio(clinic, &["knee"]).await;
     // 10:00–11:30 on one day holds four overlapping 45-minute offers (10:00,
     // 10:15, 10:30, 10:45) but only two appointments that don't overlap.
@@ -73,13 +66,7 @@ async fn contention_never_waitlists_a_request_that_capacity_could_serve() {
     let mut app = BookingApp::start().await;
     app.start_replica().await;
     let clinic = app.clinic().await;
-    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 7});
-    app.put(
-        &format!("/admin/v1/clinics/{clinic}/booking-policy"),
-        &app.admin,
-        &policy,
-    )
-    .await;
+    app.policy(clinic, 0, 7).await;
     let physio = app.physio(clinic, &["knee"]).await;
     // 07:00–21:00 on one day: exactly 18 back-to-back 45-minute appointments,
     // offered on a quarter-hour grid, so concurrent bookings keep colliding.
@@ -113,17 +100,7 @@ async fn contention_never_waitlists_a_request_that_capacity_could_serve() {
 async fn the_database_keeps_the_buffer_even_for_a_booking_that_skips_the_rules() {
     let app = BookingApp::start().await;
     let clinic = app.clinic().await;
-    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 15, "min_notice_minutes": 0, "horizon_days": 7});
-    body(
-        app.put(
-            &format!("/admin/v1/clinics/{clinic}/booking-policy"),
-            &app.admin,
-            &policy,
-        )
-        .await,
-        200,
-    )
-    .await;
+    app.policy(clinic, 15, 7).await;
     let physio = app.physio(clinic, &["knee"]).await;
     // Room for one appointment: the second request waits on the list.
     app.hours(

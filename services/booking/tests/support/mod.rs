@@ -7,6 +7,7 @@
 use booking_service::Booking;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Value, json};
+use spotter_contracts::booking::v1::AppointmentBooked;
 use spotter_contracts::common::v1::{BodyRegion, Location, Priority};
 use spotter_contracts::referral::v1::{ReferralCancelled, ReferralRequested};
 pub use spotter_service::testing::service::{TestService, body, problem};
@@ -50,10 +51,16 @@ impl BookingApp {
         )
         .await;
         let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
-        let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 14});
+        self.policy(id, 0, 14).await;
+        id
+    }
+
+    /// 45-minute assessments, no minimum notice; the given buffer and horizon.
+    pub async fn policy(&self, clinic: Uuid, buffer_minutes: u32, horizon_days: u32) {
+        let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": buffer_minutes, "min_notice_minutes": 0, "horizon_days": horizon_days});
         body(
             self.put(
-                &format!("/admin/v1/clinics/{id}/booking-policy"),
+                &format!("/admin/v1/clinics/{clinic}/booking-policy"),
                 &self.admin,
                 &policy,
             )
@@ -61,7 +68,21 @@ impl BookingApp {
             200,
         )
         .await;
-        id
+    }
+
+    /// A clinic with one knee physio working tomorrow 09:00–12:00, and
+    /// `referral` booked with them.
+    pub async fn booked(&self, referral: &Referral) -> Booked {
+        let clinic = self.clinic().await;
+        let physio = self.physio(clinic, &["knee"]).await;
+        self.hours(physio, morning_tomorrow()).await;
+        self.request(referral).await;
+        let event: AppointmentBooked = self.tap.next(WAIT).await.unwrap();
+        Booked {
+            clinic,
+            physio,
+            event,
+        }
     }
 
     pub async fn physio(&self, clinic: Uuid, specialties: &[&str]) -> Uuid {
@@ -110,6 +131,17 @@ impl BookingApp {
         };
         self.publish(&event).await;
     }
+}
+
+pub struct Booked {
+    pub clinic: Uuid,
+    pub physio: Uuid,
+    pub event: AppointmentBooked,
+}
+
+/// Tomorrow 09:00–12:00 (UTC).
+pub fn morning_tomorrow() -> Value {
+    json!([{"weekday": weekday_in(1), "start": "09:00", "end": "12:00"}])
 }
 
 /// A referral as the referral service would ask booking to book it.
