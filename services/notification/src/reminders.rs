@@ -134,14 +134,18 @@ pub async fn send_due(pool: &Pool, push_platforms: &[&str]) -> anyhow::Result<us
             store(conn, &notices, push_platforms).await?;
             let timely_ids: Vec<Uuid> = timely.iter().map(|d| d.id).collect();
             let late_ids: Vec<Uuid> = late.iter().map(|d| d.id).collect();
-            diesel::update(reminders::table.filter(reminders::id.eq_any(&timely_ids)))
-                .set(reminders::sent_at.eq(now))
-                .execute(conn)
-                .await?;
-            diesel::update(reminders::table.filter(reminders::id.eq_any(&late_ids)))
-                .set(reminders::cancelled_at.eq(now))
-                .execute(conn)
-                .await?;
+            if !timely_ids.is_empty() {
+                diesel::update(reminders::table.filter(reminders::id.eq_any(&timely_ids)))
+                    .set(reminders::sent_at.eq(now))
+                    .execute(conn)
+                    .await?;
+            }
+            if !late_ids.is_empty() {
+                diesel::update(reminders::table.filter(reminders::id.eq_any(&late_ids)))
+                    .set(reminders::cancelled_at.eq(now))
+                    .execute(conn)
+                    .await?;
+            }
             Ok(timely_ids.len())
         })
         .await?;

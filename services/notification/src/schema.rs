@@ -76,7 +76,3 @@ diesel::table! {
         retry_at -> Nullable<Timestamptz>,
     }
 }
-
-diesel::joinable!(push_deliveries -> notifications (notification_id));
-diesel::joinable!(push_deliveries -> devices (device_id));
-diesel::allow_tables_to_appear_in_same_query!(push_deliveries, notifications, devices);

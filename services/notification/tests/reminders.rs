@@ -55,13 +55,27 @@ impl Booking {
 
 const SENT: &str = "SELECT count(*) AS n FROM notifications WHERE kind = 'appointment_reminder'";
 
+/// Once the 2 h reminders are planned, ten minutes pass: they fall due now,
+/// and the workers are woken (as a new reminder would wake them).
+async fn two_hour_reminders_fall_due(app: &App) {
+    let planned = "SELECT count(*) AS n FROM reminders WHERE lead = '2h' AND sent_at IS NULL";
+    app.wait_for_count(planned, 2).await;
+    app.execute("UPDATE reminders SET due_at = now() WHERE lead = '2h'")
+        .await
+        .unwrap();
+    app.execute("SELECT pg_notify('spotter_reminders', '')")
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn the_two_hour_reminder_goes_to_both_and_a_past_one_is_never_planned() {
     let app = App::start().await;
     let b = Booking::new();
     // Starts in just over 2 hours: the 24 h reminder is already past.
-    app.publish(&b.booked(Utc::now() + Duration::hours(2) + Duration::seconds(2)))
+    app.publish(&b.booked(Utc::now() + Duration::hours(2) + Duration::minutes(10)))
         .await;
+    two_hour_reminders_fall_due(&app).await;
     app.wait_for_count(SENT, 2).await;
     assert_eq!(
         app.count("SELECT count(*) AS n FROM reminders WHERE lead = '24h'")
@@ -86,8 +100,9 @@ async fn a_reschedule_moves_the_reminders_and_a_cancellation_drops_them() {
         4,
     )
     .await;
-    // Moved to just over two hours from now: only the 2 h reminders remain, and go out.
-    let new_start = Utc::now() + Duration::hours(2) + Duration::seconds(2);
+    // Moved to just over two hours from now: only the 2 h reminders remain,
+    // and go out when due.
+    let new_start = Utc::now() + Duration::hours(2) + Duration::minutes(10);
     app.publish(&AppointmentRescheduled {
         appointment_id: b.appointment.to_string(),
         referral_id: b.referral.to_string(),
@@ -97,6 +112,7 @@ async fn a_reschedule_moves_the_reminders_and_a_cancellation_drops_them() {
         ..Default::default()
     })
     .await;
+    two_hour_reminders_fall_due(&app).await;
     app.wait_for_count(SENT, 2).await;
     assert_eq!(
         app.count("SELECT count(*) AS n FROM reminders WHERE lead = '24h'")
@@ -129,8 +145,9 @@ async fn two_replicas_send_each_reminder_once() {
     let mut app = App::start().await;
     app.start_replica().await;
     let b = Booking::new();
-    app.publish(&b.booked(Utc::now() + Duration::hours(2) + Duration::seconds(2)))
+    app.publish(&b.booked(Utc::now() + Duration::hours(2) + Duration::minutes(10)))
         .await;
+    two_hour_reminders_fall_due(&app).await;
     app.wait_for_count(
         "SELECT count(*) AS n FROM reminders WHERE sent_at IS NOT NULL",
         2,

@@ -206,9 +206,10 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
                 "run {run} did not show {seen:?}:\n{printed}"
             );
         }
+        // The injury's story stays out of every notification shown.
         assert!(
-            !printed.to_lowercase().contains("box jump") || printed.contains("flags a knee"),
-            "{printed}"
+            !printed.to_lowercase().contains("box jump"),
+            "health detail printed:\n{printed}"
         );
     }
 }

@@ -6,7 +6,7 @@
 use super::api::{cancel_error, find_visible};
 use super::model::Appointment;
 use crate::domain::slots::free_slots;
-use crate::domain::status::{AppointmentAction, AppointmentStatus, transition};
+use crate::domain::status::{AppointmentAction, AppointmentStatus, may_record_no_show, transition};
 use crate::engine::book::lock_clinic_diary;
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::{events, facts};
@@ -134,9 +134,9 @@ async fn record_outcome(
     let mut conn = checkout(pool).await?;
     conn.transaction::<Appointment, ApiError, _>(async |conn| {
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
-        // Nobody has missed an appointment that has not begun. (Completing
-        // early stays allowed: a client may be seen before the booked time.)
-        if action == AppointmentAction::NoShow && appointment.starts_at > Utc::now() {
+        if action == AppointmentAction::NoShow
+            && !may_record_no_show(appointment.starts_at, Utc::now())
+        {
             return Err(ApiError::Conflict(
                 "the appointment has not started yet; a no-show can be recorded from its start"
                     .to_owned(),

@@ -1,6 +1,7 @@
 //! The appointment's life: booked until it is completed, missed or cancelled.
 //! Those three are final, so the outcome the referral saga acted on never changes.
 
+use chrono::{DateTime, Utc};
 use std::fmt;
 use std::str::FromStr;
 
@@ -122,6 +123,12 @@ impl fmt::Display for IllegalTransition {
 
 impl std::error::Error for IllegalTransition {}
 
+/// Nobody has missed an appointment that has not begun. (Completing early
+/// stays allowed: a client may be seen before the booked time.)
+pub fn may_record_no_show(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    starts_at <= now
+}
+
 #[cfg(test)]
 mod tests {
     use super::AppointmentAction as A;
@@ -168,6 +175,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_no_show_only_from_the_start() {
+        let start = Utc::now();
+        assert!(!may_record_no_show(
+            start,
+            start - chrono::Duration::seconds(1)
+        ));
+        assert!(may_record_no_show(start, start));
+        assert!(may_record_no_show(
+            start,
+            start + chrono::Duration::minutes(50)
+        ));
     }
 
     #[test]

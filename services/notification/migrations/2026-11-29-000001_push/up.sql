@@ -6,7 +6,11 @@ CREATE TRIGGER notifications_notify AFTER INSERT ON notifications
     FOR EACH STATEMENT EXECUTE FUNCTION spotter_notify('spotter_notifications');
 DROP TRIGGER reminders_notify ON reminders;
 DROP FUNCTION reminders_notify();
-CREATE TRIGGER reminders_notify AFTER INSERT OR UPDATE ON reminders
+-- On insert only: a moved reminder is deleted and inserted again, and the
+-- workers' own updates (sent, cancelled) must not wake them. A statement
+-- trigger fires even when no row changed, so waking on UPDATE made every
+-- round of every worker wake every worker again, forever.
+CREATE TRIGGER reminders_notify AFTER INSERT ON reminders
     FOR EACH STATEMENT EXECUTE FUNCTION spotter_notify('spotter_reminders');
 
 -- Push to phones: one row per notification and device, written in the

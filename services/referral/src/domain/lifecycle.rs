@@ -61,14 +61,6 @@ impl Status {
             Self::EmergencyAdvised | Self::Cancelled | Self::NoShow => None,
         }
     }
-
-    /// Whether the trainer can still cancel (there is a booking to stop).
-    pub fn cancellable(self) -> bool {
-        matches!(
-            self,
-            Self::AwaitingBooking | Self::Waitlisted | Self::Booked | Self::EmergencyAdvised
-        )
-    }
 }
 
 impl FromStr for Status {
