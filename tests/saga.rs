@@ -645,6 +645,71 @@ async fn a_killed_booking_process_loses_and_doubles_nothing(shape: Shape) {
         .await;
 }
 
+/// Two booking processes share one physio's diary: 18 back-to-back
+/// appointments fit the day, and 50 flags arrive at once.
+#[tokio::test]
+async fn two_booking_processes_fill_one_diary_exactly_without_overlap() {
+    let hours = json!([{"weekday": weekday_in(1), "start": "07:00", "end": "20:30"}]);
+    let mut w = World::new(Shape::Processes, hours).await;
+    w.stack.processes().start_replica("booking");
+    // A 7-day horizon holds only tomorrow's hours: 13.5 h of 45 minutes.
+    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 7});
+    let path = format!("/admin/v1/clinics/{}/booking-policy", w.clinic);
+    body(w.stack.put(&path, &w.clinic_admin, &policy).await, 200).await;
+    let mut clients = Vec::new();
+    for i in 0..50 {
+        let client = json!({"display_name": format!("Client {i}")});
+        let created = body(
+            w.stack.post("/v1/clients", &w.trainer_token, &client).await,
+            201,
+        )
+        .await;
+        clients.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let flags = clients.iter().map(|client| {
+        let report = json!({
+            "client_id": client, "body_region": "knee", "side": "left", "pain_level": 4,
+            "onset_date": Utc::now().date_naive().to_string(), "mechanism": "overuse",
+            "description": "ache after squats", "red_flags": [],
+            "consent": {"obtained": true, "method": "verbal"}
+        });
+        let stack = &w.stack;
+        let token = &w.trainer_token;
+        async move { body(stack.post("/v1/injury-reports", token, &report).await, 201).await }
+    });
+    let created = futures_util::future::join_all(flags).await;
+    let ids: Vec<Uuid> = created
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let statuses = loop {
+        let mut statuses = Vec::new();
+        for id in &ids {
+            statuses.push(w.referral(*id).await["status"].as_str().unwrap().to_owned());
+        }
+        if statuses.iter().all(|s| s == "booked" || s == "waitlisted") {
+            break statuses;
+        }
+        assert!(Instant::now() < deadline, "still settling: {statuses:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let booked = statuses.iter().filter(|s| *s == "booked").count();
+    assert_eq!(
+        booked, 18,
+        "every slot the day holds, and no one waitlisted while one was free"
+    );
+    let appointments = w.clinic_appointments().await;
+    assert_eq!(appointments.len(), 18);
+    for (i, a) in appointments.iter().enumerate() {
+        for b in &appointments[i + 1..] {
+            let overlap = a["starts_at"].as_str() < b["ends_at"].as_str()
+                && b["starts_at"].as_str() < a["ends_at"].as_str();
+            assert!(!overlap, "double-booked: {a} and {b}");
+        }
+    }
+}
+
 /// Every scenario, in each shape.
 macro_rules! in_both_shapes {
     ($($scenario:ident),* $(,)?) => {

@@ -37,6 +37,8 @@ pub struct ProcessStack {
     prefix: String,
     databases: HashMap<&'static str, TestDatabase>,
     processes: HashMap<&'static str, Process>,
+    /// Further processes of a service, beside the one the gateway reaches.
+    replicas: Vec<Process>,
     /// Where each service listens; a restarted one comes back on its port,
     /// so the gateway's upstreams stay right.
     ports: HashMap<&'static str, u16>,
@@ -76,6 +78,7 @@ impl ProcessStack {
             prefix,
             databases,
             processes,
+            replicas: Vec::new(),
             ports,
             _gateway: gateway,
             _broker_names: BrokerCleanup {
@@ -103,6 +106,19 @@ impl ProcessStack {
             &self.jwks,
         );
         self.processes.insert(service, process);
+    }
+
+    /// Another process of `service` on its own port, sharing its database
+    /// and queues: replicas as production runs them.
+    pub fn start_replica(&mut self, service: &'static str) {
+        let replica = launch(
+            service,
+            0,
+            &self.databases[service],
+            &self.prefix,
+            &self.jwks,
+        );
+        self.replicas.push(replica);
     }
 
     /// A service's own address, bypassing the gateway (its `/openapi.json`).

@@ -1,9 +1,12 @@
-//! What booking hears from the saga: referrals to book, referrals cancelled.
+//! What booking hears from the saga: referrals to book, referrals cancelled,
+//! in two lanes (see `lanes`).
 
 use crate::appointments::model::Appointment;
 use crate::engine::book::{Outcome, book_or_waitlist};
 use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::diary_lock::lock_referral;
 use crate::engine::requests::{self, ReferralRequest, state};
+use crate::lanes::{Lane, LaneMetrics};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -19,22 +22,40 @@ use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
 use std::sync::Arc;
 use uuid::Uuid;
 
-const QUEUE: &str = "booking.referrals";
-
-pub fn spec() -> ConsumerSpec {
-    ConsumerSpec {
-        name: QUEUE.to_owned(),
-        routing_keys: routing_keys_of(QUEUE),
-        handler: Arc::new(|conn, incoming| Box::pin(handle(conn, incoming))),
-        // Concurrent bookings chase the same earliest slots; a few at a
-        // time per replica keeps the refusals (and their retries) rare.
-        concurrency: 4,
-    }
+/// One consumer per lane, the same handler behind both.
+pub fn specs(metrics: &LaneMetrics) -> Vec<ConsumerSpec> {
+    Lane::ALL
+        .into_iter()
+        .map(|lane| {
+            let metrics = metrics.clone();
+            ConsumerSpec {
+                name: lane.queue().to_owned(),
+                routing_keys: routing_keys_of(lane.queue()),
+                handler: Arc::new(move |conn, incoming| {
+                    let metrics = metrics.clone();
+                    Box::pin(async move { handle(conn, incoming, lane, &metrics).await })
+                }),
+                concurrency: lane.concurrency(),
+            }
+        })
+        .collect()
 }
 
-async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
+async fn handle(
+    conn: &mut AsyncPgConnection,
+    incoming: &Incoming,
+    lane: Lane,
+    metrics: &LaneMetrics,
+) -> Result<(), HandlerError> {
     match incoming.message_type.as_str() {
-        ReferralRequested::TYPE_NAME => on_requested(conn, incoming.decode()?).await,
+        ReferralRequested::TYPE_NAME => {
+            let event: ReferralRequested = incoming.decode()?;
+            if let Some(requested_at) = event.requested_at {
+                let waited = Utc::now().timestamp() - requested_at.seconds;
+                metrics.taken(lane, chrono::Duration::seconds(waited));
+            }
+            on_requested(conn, event).await
+        }
         ReferralCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
         other => Err(permanent(format!("booking does not handle {other}"))),
     }
@@ -93,6 +114,7 @@ async fn on_requested(
         attempt: i32::try_from(event.attempt.max(1)).unwrap_or(i32::MAX),
         state: state::PENDING.to_owned(),
     };
+    lock_referral(conn, request.referral_id).await?;
     let cancelled = referral_cancellations::table
         .find(request.referral_id)
         .select(referral_cancellations::referral_id)
@@ -141,6 +163,7 @@ async fn on_cancelled(
     event: ReferralCancelled,
 ) -> Result<(), HandlerError> {
     let referral_id = uuid("referral_id", &event.referral_id)?;
+    lock_referral(conn, referral_id).await?;
     diesel::insert_into(referral_cancellations::table)
         .values(referral_cancellations::referral_id.eq(referral_id))
         .on_conflict_do_nothing()
@@ -189,15 +212,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_queue_takes_exactly_the_events_handled_here() {
-        let mut keys = routing_keys_of(QUEUE);
-        keys.sort();
-        assert_eq!(
-            keys,
-            [
-                ReferralCancelled::ROUTING_KEY,
-                ReferralRequested::ROUTING_KEY
-            ]
-        );
+    fn the_lanes_take_exactly_the_events_handled_here() {
+        let urgent = routing_keys_of(Lane::Urgent.queue());
+        let routine = routing_keys_of(Lane::Routine.queue());
+        assert!(urgent.contains(&"referral.referral_requested.v1.urgent".to_owned()));
+        assert!(urgent.contains(&ReferralCancelled::ROUTING_KEY.to_owned()));
+        assert!(routine.contains(&"referral.referral_requested.v1.routine".to_owned()));
+        for key in urgent.iter().chain(&routine) {
+            assert!(
+                key.starts_with(ReferralRequested::ROUTING_KEY)
+                    || key == ReferralCancelled::ROUTING_KEY,
+                "{key}"
+            );
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! The booking service: clinics, booking policies, physios, hours, time off,
-//! matching and appointments that can never double-book (DESIGN §2, §5).
+//! matching and appointments that can never double-book
+//! (docs/architecture.md, "Booking").
 
 pub mod admin;
 pub mod appointments;
 pub mod consumer;
 pub mod domain;
 pub mod engine;
+pub mod lanes;
 mod openapi;
 mod routes;
 mod schema;

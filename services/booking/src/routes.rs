@@ -2,6 +2,7 @@
 
 use crate::admin::{clinics, hours, physios, policy, schedule, time_off};
 use crate::appointments::{actions, api};
+use crate::lanes::{self, LaneMetrics};
 use crate::{consumer, openapi, waitlist};
 use actix_web::web;
 use spotter_platform::http::under_any;
@@ -83,17 +84,27 @@ fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let consume = foundations.consumer(consumer::spec());
+    let metrics = LaneMetrics::new()?;
+    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics)
+        .into_iter()
+        .map(|spec| foundations.consumer(spec))
+        .collect();
     let pool = foundations.pool.clone();
     let url = foundations.settings.database.url.clone();
-    let retry_waitlist: BackgroundTask =
-        Box::new(move |shutdown| Box::pin(waitlist::run(pool, url, shutdown)));
+    tasks.push(Box::new(move |shutdown| {
+        Box::pin(waitlist::run(pool, url, shutdown))
+    }));
+    let (broker, lane_metrics) = (foundations.broker.clone(), metrics.clone());
+    tasks.push(Box::new(move |shutdown| {
+        Box::pin(lanes::probe_depths(broker, lane_metrics, shutdown))
+    }));
     Ok(ServiceModule {
         name: "booking",
         owns_path,
         configure: Arc::new(configure),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: vec![consume, retry_waitlist],
+        tasks,
+        collectors: metrics.collectors(),
     })
 }

@@ -107,3 +107,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     referral_cancellations,
     appointments
 );
+
+diesel::table! {
+    capacity_changes (clinic_id) {
+        clinic_id -> Uuid,
+        changed_at -> Timestamptz,
+    }
+}

@@ -3,14 +3,18 @@
 //! (hours added, time off removed, an appointment cancelled, a clinic's
 //! policy or radius changed).
 //!
-//! Whatever changes capacity sends a NOTIFY in its transaction; it reaches
-//! every replica's worker at commit. Workers also sweep on a timer, so a
-//! missed notification only delays a retry. Several replicas share the list
-//! with `FOR UPDATE SKIP LOCKED`: a referral is retried by one at a time.
+//! Whatever changes capacity records which clinic changed and sends a NOTIFY
+//! in its transaction; it reaches every replica's worker at commit. A wake-up
+//! retries only the referrals waiting within reach of the clinics that
+//! changed (found through a spatial index), so a change in one town does not
+//! retry the whole country's waitlist. Workers also sweep everyone on a
+//! timer, so a missed notification only delays a retry. Several replicas
+//! share the list with `FOR UPDATE SKIP LOCKED`: a referral is retried by one
+//! at a time.
 
 use crate::engine::book::{Outcome, book_or_waitlist};
 use crate::engine::requests::{ReferralRequest, state};
-use crate::schema::referral_requests;
+use crate::schema::{capacity_changes, referral_requests};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use spotter_db::Pool;
@@ -21,8 +25,14 @@ use uuid::Uuid;
 const CAPACITY_CHANNEL: &str = "spotter_booking_capacity";
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// Tells the waitlist workers to look again once this transaction commits.
-pub async fn capacity_changed(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+/// Tells the waitlist workers to look again around `clinic` once this
+/// transaction commits.
+pub async fn capacity_changed(conn: &mut AsyncPgConnection, clinic: Uuid) -> QueryResult<()> {
+    diesel::insert_into(capacity_changes::table)
+        .values(capacity_changes::clinic_id.eq(clinic))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
     spotter_db::notify(conn, CAPACITY_CHANNEL).await
 }
 
@@ -34,16 +44,59 @@ pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: Canc
         wake_tx,
         shutdown.clone(),
     ));
+    let mut sweep = true; // everyone at start: changes may predate this process
     loop {
-        if let Err(err) = retry_waitlist(&pool).await {
+        let retried = if sweep {
+            retry_waitlist(&pool).await
+        } else {
+            retry_where_capacity_changed(&pool).await
+        };
+        if let Err(err) = retried {
             tracing::warn!(error = %err, "waitlist retry failed; trying again later");
         }
-        tokio::select! {
+        sweep = tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = wake_rx.recv() => {}
-            () = tokio::time::sleep(SWEEP_EVERY) => {}
-        }
+            _ = wake_rx.recv() => false,
+            () = tokio::time::sleep(SWEEP_EVERY) => true,
+        };
     }
+}
+
+/// Retries the referrals waiting within reach of the clinics whose capacity
+/// changed since the last look. Returns how many were booked.
+pub async fn retry_where_capacity_changed(pool: &Pool) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
+    let changed: Vec<Uuid> = diesel::delete(capacity_changes::table)
+        .returning(capacity_changes::clinic_id)
+        .get_results(&mut conn)
+        .await?;
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let waiting: Vec<Uuid> = diesel::sql_query(WAITING_NEAR)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&changed)
+        .load::<Waiting>(&mut conn)
+        .await?
+        .into_iter()
+        .map(|w| w.referral_id)
+        .collect();
+    drop(conn);
+    retry(pool, waiting).await
+}
+
+/// Waiting referrals inside the (1%-padded) area of any of the given
+/// clinics, most urgent then oldest first; `book` checks the exact distance.
+/// `ll_to_earth(r.lat, r.lon)` is the `waitlist_by_place` index expression.
+const WAITING_NEAR: &str = "SELECT DISTINCT r.referral_id, (r.priority = 'urgent') AS urgent, r.requested_at \
+     FROM clinics c JOIN referral_requests r \
+       ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
+     WHERE c.id = ANY($1) AND r.state = 'waitlisted' \
+     ORDER BY urgent DESC, r.requested_at";
+
+#[derive(diesel::QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    referral_id: Uuid,
 }
 
 /// One pass over the waitlist in priority order. Returns how many were booked.
@@ -58,6 +111,13 @@ pub async fn retry_waitlist(pool: &Pool) -> anyhow::Result<usize> {
         .select(referral_requests::referral_id)
         .load(&mut conn)
         .await?;
+    drop(conn);
+    retry(pool, waiting).await
+}
+
+/// Retries each referral in turn, each in its own transaction.
+async fn retry(pool: &Pool, waiting: Vec<Uuid>) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
     let mut booked = 0;
     for referral_id in waiting {
         let outcome = conn

@@ -51,7 +51,7 @@ async fn a_redelivered_or_repeated_request_books_once() {
     app.request(&referral).await; // the same request sent again under a new id
     app.tap.next::<AppointmentBooked>(WAIT).await.unwrap();
     // Both distinct messages handled (the duplicate id was skipped before that).
-    let handled = "SELECT count(*) AS n FROM inbox WHERE consumer = 'booking.referrals'";
+    let handled = "SELECT count(*) AS n FROM inbox WHERE consumer = 'booking.referrals.routine'";
     for _ in 0..400 {
         if app.count(handled).await == 2 {
             break;

@@ -74,5 +74,6 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         readiness: Vec::new(),
         openapi: openapi::document(),
         tasks: vec![consume, fan_out, remind, push],
+        collectors: Vec::new(),
     })
 }

@@ -90,6 +90,7 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         readiness: Vec::new(),
         openapi: openapi::document(),
         tasks: vec![consume],
+        collectors: Vec::new(),
     })
 }
 

@@ -298,7 +298,7 @@ async fn platform_admins_list_and_replay_each_services_dead_letters() {
         "booking",
         &format!(
             "INSERT INTO dead_letters (id, parking_key, queue, message_id, message_type, routing_key, \
-             correlation_id, payload, reason, attempts) VALUES ('{id}', 'k1', '{}booking.referrals', \
+             correlation_id, payload, reason, attempts) VALUES ('{id}', 'k1', '{}booking.referrals.routine', \
              '{message_id}', 'spotter.referral.v1.ReferralRequested', 'referral.referral_requested.v1', \
              'r-1', '\\x0a01', 'permanent: no such clinic', 1)",
             stack.prefix

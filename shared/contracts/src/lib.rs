@@ -49,13 +49,35 @@ pub trait Event: prost::Message + Default + Sized + 'static {
     const ROUTING_KEY: &'static str;
     /// the referral this event belongs to (used as correlation_id and ordering key)
     fn referral_id(&self) -> &str;
+    /// The lane this message travels in, for events whose consumer takes
+    /// urgent work first (see [`lane`]); `None` for most events.
+    fn lane(&self) -> Option<&'static str> {
+        None
+    }
+    /// The key this message is published under: [`Event::ROUTING_KEY`], with
+    /// the lane as a last word when it has one
+    /// (`referral.referral_requested.v1.urgent`), so that a topic binding can
+    /// route each lane to its own queue.
+    fn routing_key(&self) -> String {
+        match self.lane() {
+            Some(lane) => format!("{}.{lane}", Self::ROUTING_KEY),
+            None => Self::ROUTING_KEY.to_owned(),
+        }
+    }
+}
+
+/// Booking's lanes (docs/architecture.md, "Booking lanes"): referral requests
+/// travel by priority, so an urgent one never waits behind routine ones.
+pub mod lane {
+    pub const URGENT: &str = "urgent";
+    pub const ROUTINE: &str = "routine";
 }
 
 /// Implements [`Event`] and builds [`ALL_EVENTS`] from one list, so the two
 /// cannot drift. The producing service is the package name (one package per
 /// producer), which keeps type name and routing key consistent by construction.
 macro_rules! events {
-    ($($service:ident :: $message:ident => $event:literal;)*) => {
+    ($($service:ident :: $message:ident => $event:literal $(in lane $lane:path)?;)*) => {
         $(
             impl Event for $service::v1::$message {
                 const TYPE_NAME: &'static str =
@@ -65,6 +87,9 @@ macro_rules! events {
                 fn referral_id(&self) -> &str {
                     &self.referral_id
                 }
+                $(fn lane(&self) -> Option<&'static str> {
+                    Some($lane(self))
+                })?
             }
         )*
 
@@ -84,7 +109,7 @@ macro_rules! events {
 }
 
 events! {
-    referral::ReferralRequested => "referral_requested";
+    referral::ReferralRequested => "referral_requested" in lane requested_lane;
     referral::ReferralCancelled => "referral_cancelled";
     referral::EmergencyAdvised => "emergency_advised";
     referral::GuidanceShared => "guidance_shared";
@@ -95,6 +120,15 @@ events! {
     booking::AppointmentRescheduled => "appointment_rescheduled";
     booking::AppointmentCompleted => "appointment_completed";
     booking::AppointmentNoShow => "appointment_no_show";
+}
+
+/// Urgent referrals are booked first; everything else bookable is routine
+/// (emergencies are never sent to booking).
+fn requested_lane(event: &referral::v1::ReferralRequested) -> &'static str {
+    match event.priority() {
+        common::v1::Priority::Urgent => lane::URGENT,
+        _ => lane::ROUTINE,
+    }
 }
 
 static DESCRIPTOR_SET: &[u8] =
@@ -129,6 +163,26 @@ mod tests {
             let expected = format!("{service}.{}.{version}", snake_case(message));
             assert_eq!(*routing_key, expected);
         }
+    }
+
+    #[test]
+    fn referral_requests_travel_in_their_priority_lane() {
+        use referral::v1::{ReferralCancelled, ReferralRequested};
+        let mut request = ReferralRequested::default();
+        request.set_priority(common::v1::Priority::Urgent);
+        assert_eq!(
+            request.routing_key(),
+            "referral.referral_requested.v1.urgent"
+        );
+        request.set_priority(common::v1::Priority::Routine);
+        assert_eq!(
+            request.routing_key(),
+            "referral.referral_requested.v1.routine"
+        );
+        assert_eq!(
+            ReferralCancelled::default().routing_key(),
+            ReferralCancelled::ROUTING_KEY
+        );
     }
 
     fn snake_case(camel: &str) -> String {

@@ -93,6 +93,29 @@ impl Broker {
         }
     }
 
+    /// How many messages wait in `queue` (its full name, prefix included)
+    /// right now: a passive declare, which creates nothing.
+    pub async fn queue_depth(&self, queue: &str) -> anyhow::Result<u32> {
+        let connection = self
+            .current()
+            .ok_or_else(|| anyhow::anyhow!("not connected to the broker"))?;
+        let channel = tokio::time::timeout(BROKER_TIMEOUT, connection.create_channel()).await??;
+        let declared = tokio::time::timeout(
+            BROKER_TIMEOUT,
+            channel.queue_declare(
+                queue.into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            ),
+        )
+        .await??;
+        let _ = channel.close(200, "done".into()).await;
+        Ok(declared.message_count())
+    }
+
     pub fn readiness(&self, name: &str) -> Arc<dyn ReadinessCheck> {
         Arc::new(BrokerReadiness {
             name: name.to_owned(),

@@ -145,7 +145,7 @@ pub async fn publish_event<E: spotter_contracts::Event>(
     let confirm = channel
         .basic_publish(
             exchange.into(),
-            E::ROUTING_KEY.into(),
+            event.routing_key().as_str().into(),
             BasicPublishOptions {
                 mandatory: true,
                 ..BasicPublishOptions::default()

@@ -24,11 +24,26 @@ pub struct QueueSpec {
 }
 
 pub const SYSTEM_QUEUES: &[QueueSpec] = &[
+    // Booking's lanes (docs/architecture.md, "Booking lanes"): RabbitMQ 3.10's
+    // quorum queues have no priorities, so urgent requests get a queue (and
+    // consumers) of their own and never wait behind a routine backlog.
+    // Cancellations ride the urgent lane: cheap, and they should take effect
+    // before a booking that is no longer wanted.
     QueueSpec {
-        name: "booking.referrals",
+        name: "booking.referrals.urgent",
         routing_keys: &[
-            "referral.referral_requested.v1",
+            "referral.referral_requested.v1.urgent",
             "referral.referral_cancelled.v1",
+        ],
+    },
+    QueueSpec {
+        name: "booking.referrals.routine",
+        routing_keys: &[
+            "referral.referral_requested.v1.routine",
+            // Requests published without a lane (by a referral service from
+            // before lanes, during a rolling upgrade) are booked as routine
+            // is: the handler reads the priority from the message itself.
+            "referral.referral_requested.v1",
         ],
     },
     QueueSpec {

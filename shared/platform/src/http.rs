@@ -32,6 +32,9 @@ pub struct ServiceModule {
     pub readiness: Vec<Arc<dyn ReadinessCheck>>,
     pub openapi: utoipa::openapi::OpenApi,
     pub tasks: Vec<BackgroundTask>,
+    /// The service's own Prometheus collectors, served at `/metrics` beside
+    /// the HTTP ones (names must be unique across the services of a process).
+    pub collectors: Vec<Box<dyn prometheus::core::Collector>>,
 }
 
 /// Whether `path` is under any of `prefixes`, segment-wise: `/v1/clients`
@@ -69,6 +72,9 @@ impl Running {
         let mut checks = Vec::new();
         let mut openapi: Option<utoipa::openapi::OpenApi> = None;
         for module in modules {
+            for collector in module.collectors {
+                metrics.registry().register(collector)?;
+            }
             tasks.extend(module.tasks);
             checks.extend(module.readiness);
             openapi = Some(match openapi {

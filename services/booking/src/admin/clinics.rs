@@ -298,7 +298,7 @@ pub async fn update(
         .await
         .map_err(db_error)?;
     // A wider radius or reopened referrals may fit someone waiting.
-    waitlist::capacity_changed(&mut conn)
+    waitlist::capacity_changed(&mut conn, clinic_id)
         .await
         .map_err(db_error)?;
     Ok(web::Json(row.into()))

@@ -77,7 +77,7 @@ pub async fn put(
         )
     })?;
     let mut conn = checkout(&pool).await?;
-    physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
+    let clinic_id = physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
     conn.transaction::<(), diesel::result::Error, _>(async |conn| {
         diesel::delete(weekly_hours::table.filter(weekly_hours::physio_id.eq(physio_id)))
             .execute(conn)
@@ -97,7 +97,7 @@ pub async fn put(
             .values(rows)
             .execute(conn)
             .await?;
-        waitlist::capacity_changed(conn).await
+        waitlist::capacity_changed(conn, clinic_id).await
     })
     .await
     .map_err(db_error)?;

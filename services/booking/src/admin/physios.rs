@@ -116,7 +116,7 @@ pub async fn add(
                 .returning(Physio::as_returning())
                 .get_result(conn)
                 .await?;
-            waitlist::capacity_changed(conn).await?;
+            waitlist::capacity_changed(conn, clinic_id).await?;
             Ok(physio)
         })
         .await
@@ -213,7 +213,9 @@ pub async fn update(
             if changes.active == Some(false) {
                 cancel_future_appointments(conn, physio_id).await?;
             }
-            waitlist::capacity_changed(conn).await.map_err(db_error)?;
+            waitlist::capacity_changed(conn, physio.clinic_id)
+                .await
+                .map_err(db_error)?;
             Ok(physio)
         })
         .await?;

@@ -91,7 +91,7 @@ pub async fn put(
         .await
         .map_err(db_error)?;
     // A longer horizon or shorter notice may fit someone waiting.
-    waitlist::capacity_changed(&mut conn)
+    waitlist::capacity_changed(&mut conn, clinic_id)
         .await
         .map_err(db_error)?;
     Ok(web::Json(row.into()))

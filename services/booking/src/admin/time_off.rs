@@ -193,7 +193,7 @@ pub async fn remove(
 ) -> ApiResult<HttpResponse> {
     let (physio_id, time_off_id) = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
+    let clinic_id = physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
     let removed = conn
         .transaction::<usize, diesel::result::Error, _>(async |conn| {
             let removed = diesel::delete(
@@ -203,7 +203,7 @@ pub async fn remove(
             )
             .execute(conn)
             .await?;
-            waitlist::capacity_changed(conn).await?;
+            waitlist::capacity_changed(conn, clinic_id).await?;
             Ok(removed)
         })
         .await

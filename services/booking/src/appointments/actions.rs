@@ -7,8 +7,8 @@ use super::api::{cancel_error, find_visible};
 use super::model::Appointment;
 use crate::domain::slots::free_slots;
 use crate::domain::status::{AppointmentAction, AppointmentStatus, may_record_no_show, transition};
-use crate::engine::book::lock_clinic_diary;
 use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::diary_lock::lock_physio;
 use crate::engine::{events, facts};
 use crate::schema::appointments;
 use crate::waitlist;
@@ -237,7 +237,9 @@ pub async fn reschedule(
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
         transition(status_of(&appointment)?, AppointmentAction::Reschedule)
             .map_err(|e| ApiError::Conflict(e.to_string()))?;
-        lock_clinic_diary(conn, appointment.clinic_id).await?;
+        if !lock_physio(conn, appointment.physio_id).await? {
+            return Err(ApiError::Conflict("the physio's diary is busy; try again".to_owned()));
+        }
         let now = Utc::now();
         let (clinic, physio) = facts::physio_diary(conn, appointment.physio_id, appointment.id, now)
             .await
@@ -273,7 +275,9 @@ pub async fn reschedule(
             })?;
         let event = events::rescheduled(&moved, appointment.starts_at);
         spotter_messaging::enqueue(conn, &event).await.map_err(db_error)?;
-        waitlist::capacity_changed(conn).await.map_err(db_error)?;
+        waitlist::capacity_changed(conn, appointment.clinic_id)
+            .await
+            .map_err(db_error)?;
         Ok(moved)
     })
     .await

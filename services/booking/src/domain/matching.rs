@@ -3,7 +3,7 @@
 
 use super::geo::{Location, distance_km};
 use super::hours::WeeklyHours;
-use super::slots::{Interval, SlotRules, earliest_free_slots};
+use super::slots::{Interval, SlotRules, earliest_free_slots_within};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -110,22 +110,41 @@ pub fn ranked_offers(
     now: DateTime<Utc>,
     limit: usize,
 ) -> Vec<Offer> {
-    let Some(window) = target_window(request.priority) else {
+    let always = Interval {
+        start: DateTime::<Utc>::MIN_UTC,
+        end: DateTime::<Utc>::MAX_UTC,
+    };
+    ranked_offers_within(request, clinics, physios, now, always, limit)
+}
+
+/// [`ranked_offers`] starting within `window`. Every offer of an earlier
+/// window ranks before every offer of a later one (earliest start first), so
+/// the best offers overall are those of the first window that has any.
+pub fn ranked_offers_within(
+    request: &Request,
+    clinics: &[ClinicFacts],
+    physios: &[PhysioFacts],
+    now: DateTime<Utc>,
+    window: Interval,
+    limit: usize,
+) -> Vec<Offer> {
+    let Some(target_window) = target_window(request.priority) else {
         return Vec::new();
     };
-    let target = request.requested_at.checked_add_signed(window);
+    let target = request.requested_at.checked_add_signed(target_window);
 
     let mut ranked: Vec<(Rank, Offer)> = Vec::new();
     for (clinic, physio) in candidates(request, clinics, physios) {
         let mut load = DayLoad::new(clinic.tz, &physio.booked);
         // Each physio's slots come in rank order, so only their first `limit` can make the cut.
-        let slots = earliest_free_slots(
+        let slots = earliest_free_slots_within(
             clinic.tz,
             &physio.hours,
             &physio.time_off,
             &physio.booked,
             &clinic.rules,
             now,
+            window,
             limit,
         );
         for slot in slots {

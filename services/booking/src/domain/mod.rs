@@ -4,7 +4,8 @@
 //! here and the service around it only loads facts and stores outcomes.
 //!
 //! This code picks a slot that *was* free when the facts were read; it cannot
-//! see a concurrent booking. The database's exclusion constraint on (physio,
+//! see a concurrent booking (bookings take turns per physio diary, see
+//! `engine::book`). The database's exclusion constraint on (physio,
 //! time range) of active appointments is the last word against double
 //! booking, and a conflict there means "try the next offer".
 
@@ -18,9 +19,9 @@ pub use geo::{Location, distance_km};
 pub use hours::{FieldProblem, HoursInput, MAX_RANGES, WeeklyHours, parse_weekly_hours};
 pub use matching::{
     ClinicFacts, GENERAL, Offer, PhysioFacts, Priority, Request, candidates, ranked_offers,
-    target_window,
+    ranked_offers_within, target_window,
 };
-pub use slots::{Interval, SlotRules, earliest_free_slots, free_slots};
+pub use slots::{Interval, SlotRules, earliest_free_slots, earliest_free_slots_within, free_slots};
 pub use status::{
     AppointmentAction, AppointmentStatus, IllegalTransition, UnknownStatus, transition,
 };

@@ -61,6 +61,29 @@ pub fn earliest_free_slots(
     now: DateTime<Utc>,
     max: usize,
 ) -> Vec<Interval> {
+    let always = Interval {
+        start: DateTime::<Utc>::MIN_UTC,
+        end: DateTime::<Utc>::MAX_UTC,
+    };
+    earliest_free_slots_within(tz, hours, time_off, booked, rules, now, always, max)
+}
+
+/// [`earliest_free_slots`] whose starts also lie within `window`: booking
+/// searches forward from now a window at a time, so it reads (and the caller
+/// passes) only the diary that can hold those slots, never the whole horizon.
+/// The result is exactly the part of the unwindowed result that starts within
+/// `window`, so searching consecutive windows in order finds the same slots.
+#[allow(clippy::too_many_arguments)] // each is one of the rule's inputs
+pub fn earliest_free_slots_within(
+    tz: Tz,
+    hours: &[WeeklyHours],
+    time_off: &[Interval],
+    booked: &[Interval],
+    rules: &SlotRules,
+    now: DateTime<Utc>,
+    window: Interval,
+    max: usize,
+) -> Vec<Interval> {
     if rules.length <= Duration::zero() || rules.step <= Duration::zero() {
         return Vec::new();
     }
@@ -70,12 +93,20 @@ pub fn earliest_free_slots(
     ) else {
         return Vec::new();
     };
+    let (earliest, horizon) = (earliest.max(window.start), horizon.min(window.end));
+    if earliest >= horizon {
+        return Vec::new();
+    }
     let busy = Busy::new(time_off, booked, rules.buffer);
-    let today = now.with_timezone(&tz).date_naive();
+    // Weekly hours never cross midnight, so no earlier local date holds a
+    // start at or after `earliest`, and none later than the horizon's date.
+    let first = earliest.with_timezone(&tz).date_naive();
+    let last = horizon.with_timezone(&tz).date_naive();
+    let days = u32::try_from((last - first).num_days()).unwrap_or(0);
 
     let mut slots = Vec::new();
     let mut starts = Vec::new();
-    let dates = (0..=rules.horizon_days).map_while(|n| today.checked_add_days(Days::new(n.into())));
+    let dates = (0..=days).map_while(|n| first.checked_add_days(Days::new(n.into())));
     for date in dates {
         // A later local date's starts (first occurrences) all come after an
         // earlier date's, so once a whole date is done the first `max` are known.
@@ -321,6 +352,65 @@ mod tests {
         assert_eq!(slots[0].start, utc("2027-05-03T08:00:00Z"));
         assert_eq!(slots[21].start, utc("2027-05-10T10:30:00Z"));
         assert_strictly_increasing(&slots);
+    }
+
+    #[test]
+    fn searching_window_by_window_finds_exactly_the_unwindowed_slots() {
+        // Across the autumn DST change in London, with appointments and time
+        // off, windows of uneven length, cut at awkward instants.
+        let hours = [
+            open(Weekday::Mon, (9, 0), (12, 0)),
+            open(Weekday::Sat, (0, 30), (3, 0)),
+            open(Weekday::Sun, (0, 30), (3, 0)),
+        ];
+        let now = utc("2027-10-25T07:10:00Z");
+        let booked = [span("2027-10-25T09:00:00Z", "2027-10-25T09:45:00Z")];
+        let away = [span("2027-11-01T09:30:00Z", "2027-11-01T10:30:00Z")];
+        let rules = rules(45, 15, 10, 30, 21);
+        let all = free_slots(London, &hours, &away, &booked, &rules, now);
+        let cuts = [
+            now,
+            utc("2027-10-26T00:00:00Z"),
+            utc("2027-10-31T01:20:00Z"),
+            utc("2027-11-01T09:07:00Z"),
+            utc("2027-11-05T23:59:00Z"),
+            now + Duration::days(30),
+        ];
+        let windowed: Vec<Interval> = cuts
+            .windows(2)
+            .flat_map(|w| {
+                let window = Interval {
+                    start: w[0],
+                    end: w[1],
+                };
+                earliest_free_slots_within(
+                    London,
+                    &hours,
+                    &away,
+                    &booked,
+                    &rules,
+                    now,
+                    window,
+                    usize::MAX,
+                )
+            })
+            .collect();
+        assert!(!all.is_empty());
+        assert_eq!(windowed, all);
+        // And the first few of a window are the first few of that window.
+        let window = Interval {
+            start: cuts[2],
+            end: cuts[4],
+        };
+        let first_three =
+            earliest_free_slots_within(London, &hours, &away, &booked, &rules, now, window, 3);
+        let expected: Vec<Interval> = all
+            .iter()
+            .filter(|s| window.start <= s.start && s.start < window.end)
+            .take(3)
+            .copied()
+            .collect();
+        assert_eq!(first_three, expected);
     }
 
     #[test]

@@ -1,29 +1,36 @@
-//! Books one referral: rank the offers, insert the first one the database
-//! accepts, tell the saga. Runs inside the caller's transaction (a consumer's
-//! or the waitlist worker's), so the appointment, the request's new state and
+//! Books one referral: find who could take it, search their diaries forward
+//! from now a window at a time, take the best offer under that physio's diary
+//! lock, tell the saga. Runs inside the caller's transaction (a consumer's or
+//! the waitlist worker's), so the appointment, the request's new state and
 //! the event commit together.
 
+use super::diary_lock::{lock_physio, try_lock_physio};
 use super::events;
-use super::facts;
+use super::facts::{self, Candidates};
 use super::requests::{ReferralRequest, state};
 use crate::appointments::model::Appointment;
 use crate::domain::geo::Location;
-use crate::domain::matching::{Offer, Priority, Request, ranked_offers};
+use crate::domain::matching::{Offer, Priority, Request, ranked_offers_within};
+use crate::domain::slots::Interval;
 use crate::schema::{appointments, referral_requests};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::booking::v1::WaitlistReason;
 use spotter_db::is_exclusion_violation;
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use uuid::Uuid;
 
-/// How many offers to try before waitlisting: each refused one was taken by a
-/// concurrent booking a moment ago, so a few suffice.
+/// How many offers to rank: each refused one was taken by a concurrent
+/// booking a moment ago, so a few suffice.
 const OFFERS_TO_TRY: usize = 25;
-/// Rounds of fresh offers before giving up for now (see `Outcome::Contended`).
-const ROUNDS: usize = 5;
+/// Rounds of fresh offers per window before giving up for now (see
+/// `Outcome::Contended`).
+const ROUNDS: usize = 6;
+/// Search windows, as days from now: most referrals book within the first,
+/// whose diaries are small; a full network only costs the later ones.
+const WINDOW_ENDS_DAYS: [i64; 4] = [2, 9, 30, 91];
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -37,91 +44,184 @@ pub enum Outcome {
     Contended,
 }
 
+/// What one attempt at the ranked offers came to.
+enum Claim {
+    Booked(Box<Appointment>),
+    AlreadyBooked,
+    /// The offer was stale (taken meanwhile): rank again from fresh diaries.
+    Lost,
+}
+
 pub async fn book(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
     now: DateTime<Utc>,
 ) -> QueryResult<Outcome> {
-    let priority = match request.priority.as_str() {
-        "urgent" => Priority::Urgent,
-        _ => Priority::Routine,
-    };
     let wanted = Request {
         body_region: request.body_region.clone(),
         trainer_location: Location {
             lat: request.lat,
             lon: request.lon,
         },
-        priority,
+        priority: match request.priority.as_str() {
+            "urgent" => Priority::Urgent,
+            _ => Priority::Routine,
+        },
         requested_at: request.requested_at,
     };
-    // Bookings into the same clinics take turns: without this, concurrent
-    // inserts wait on each other's uncommitted rows under the exclusion
-    // constraint, deadlock, and each deadlock costs the database's detection
-    // delay. Locks are taken in id order, so taking them cannot deadlock.
-    let (clinics, physios) = facts::load(conn, &request.body_region, now).await?;
-    let involved: BTreeSet<Uuid> = crate::domain::matching::candidates(&wanted, &clinics, &physios)
-        .into_iter()
-        .map(|(clinic, _)| clinic.id)
-        .collect();
-    for clinic in involved {
-        lock_clinic_diary(conn, clinic).await?;
+    let mut candidates =
+        facts::candidates(conn, &request.body_region, wanted.trainer_location).await?;
+    if crate::domain::matching::candidates(&wanted, &candidates.clinics, &candidates.physios)
+        .is_empty()
+    {
+        return Ok(Outcome::NoSlot(WaitlistReason::NoCandidatePhysio));
     }
-    // The constraint stays the last word: a refusal means a booking that took
-    // no lock (or a stale read) got there first; fresh facts show it.
-    for _round in 0..ROUNDS {
-        let (clinics, physios) = facts::load(conn, &request.body_region, now).await?;
-        let offers = ranked_offers(&wanted, &clinics, &physios, now, OFFERS_TO_TRY);
-        if offers.is_empty() {
-            let any_candidate =
-                !crate::domain::matching::candidates(&wanted, &clinics, &physios).is_empty();
-            let reason = if any_candidate {
-                WaitlistReason::NoFreeSlotInHorizon
-            } else {
-                WaitlistReason::NoCandidatePhysio
-            };
-            return Ok(Outcome::NoSlot(reason));
-        }
-        for offer in offers {
-            match insert(conn, request, &offer).await {
-                Ok(appointment) => {
+    for window in windows(now, candidates.horizon_end(now)) {
+        let mut rounds = 0;
+        loop {
+            facts::load_diaries(conn, &mut candidates.physios, window).await?;
+            let offers = ranked_offers_within(
+                &wanted,
+                &candidates.clinics,
+                &candidates.physios,
+                now,
+                window,
+                OFFERS_TO_TRY,
+            );
+            if offers.is_empty() {
+                break; // this window is full: search the next one
+            }
+            match claim(
+                conn,
+                request,
+                &wanted,
+                &mut candidates,
+                &offers,
+                now,
+                window,
+            )
+            .await?
+            {
+                Claim::Booked(appointment) => {
                     mark(conn, request.referral_id, state::BOOKED).await?;
                     spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
-                    return Ok(Outcome::Booked(Box::new(appointment)));
+                    return Ok(Outcome::Booked(appointment));
                 }
-                // Taken meanwhile, or two bookings each waiting on the
-                // other's tentative row (exclusion checks can deadlock):
-                // either way that slot is not ours; the savepoint is undone.
-                Err(DbError::DatabaseError(_, info))
-                    if is_exclusion_violation(info.message())
-                        || info.message().contains("deadlock detected") =>
-                {
-                    tracing::info!(physio_id = %offer.physio_id, "slot taken meanwhile; trying the next");
-                }
-                Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                    return Ok(Outcome::AlreadyBooked);
-                }
-                Err(err) => return Err(err),
+                Claim::AlreadyBooked => return Ok(Outcome::AlreadyBooked),
+                Claim::Lost => {}
+            }
+            rounds += 1;
+            if rounds == ROUNDS {
+                return Ok(Outcome::Contended);
             }
         }
     }
-    Ok(Outcome::Contended)
+    Ok(Outcome::NoSlot(WaitlistReason::NoFreeSlotInHorizon))
 }
 
-/// Held until the caller's transaction ends: who may write a clinic's diary now.
-pub async fn lock_clinic_diary(conn: &mut AsyncPgConnection, clinic: Uuid) -> QueryResult<()> {
-    // The random half of the id: two clinics sharing a key only take turns.
-    let (_, random) = clinic.as_u64_pair();
-    let key = i64::from_ne_bytes(random.to_ne_bytes()) ^ DIARY_LOCK_SALT;
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(key)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Consecutive search windows from `now` to `end`.
+fn windows(now: DateTime<Utc>, end: DateTime<Utc>) -> impl Iterator<Item = Interval> {
+    let mut start = now;
+    WINDOW_ENDS_DAYS.into_iter().map_while(move |days| {
+        let window_end = (now + Duration::days(days)).min(end);
+        let window = Interval {
+            start,
+            end: window_end,
+        };
+        start = window_end;
+        (window.start < window.end).then_some(window)
+    })
 }
 
-/// Keeps diary locks apart from the other advisory locks in the database.
-const DIARY_LOCK_SALT: i64 = 0x0044_6961_7279_0000;
+/// Books the best offer it can write, writing only a diary whose lock it
+/// holds. A diary read after taking its lock is the whole truth (every writer
+/// takes it), so the first physio whose lock is free gets their best slot
+/// recomputed from a fresh read of that one diary, and that is booked: one
+/// small query instead of a refused insert and a whole new round. Physios
+/// whose diary another booking is writing are passed over; if every one is,
+/// this waits for the best one's. So a booking holds one diary lock, and
+/// more only when a physio it locked has filled up meanwhile.
+async fn claim(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    wanted: &Request,
+    candidates: &mut Candidates,
+    offers: &[Offer],
+    now: DateTime<Utc>,
+    window: Interval,
+) -> QueryResult<Claim> {
+    let mut tried: HashSet<Uuid> = HashSet::new();
+    let mut locked_any = false;
+    for offer in offers {
+        if !tried.insert(offer.physio_id) || !try_lock_physio(conn, offer.physio_id).await? {
+            continue;
+        }
+        locked_any = true;
+        if let Some(best) =
+            fresh_best_offer(conn, candidates, wanted, offer.physio_id, now, window).await?
+        {
+            return insert_offer(conn, request, &best).await;
+        }
+    }
+    if locked_any {
+        return Ok(Claim::Lost); // every diary we could lock had filled up
+    }
+    // Holding no diary lock, this wait cannot close a cycle.
+    let best = offers[0].physio_id;
+    if lock_physio(conn, best).await?
+        && let Some(offer) = fresh_best_offer(conn, candidates, wanted, best, now, window).await?
+    {
+        return insert_offer(conn, request, &offer).await;
+    }
+    Ok(Claim::Lost)
+}
+
+/// The physio's best offer in `window`, from their diary as it is now.
+async fn fresh_best_offer(
+    conn: &mut AsyncPgConnection,
+    candidates: &mut Candidates,
+    wanted: &Request,
+    physio_id: Uuid,
+    now: DateTime<Utc>,
+    window: Interval,
+) -> QueryResult<Option<Offer>> {
+    let Some(physio) = candidates.physios.iter_mut().find(|p| p.id == physio_id) else {
+        return Ok(None);
+    };
+    facts::load_diaries(conn, std::slice::from_mut(physio), window).await?;
+    let best = ranked_offers_within(
+        wanted,
+        &candidates.clinics,
+        std::slice::from_ref(physio),
+        now,
+        window,
+        1,
+    );
+    Ok(best.into_iter().next())
+}
+
+async fn insert_offer(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    offer: &Offer,
+) -> QueryResult<Claim> {
+    match insert(conn, request, offer).await {
+        Ok(appointment) => Ok(Claim::Booked(Box::new(appointment))),
+        // A writer that took no lock got there first: that slot is not ours;
+        // the savepoint is undone and fresh diaries show what is.
+        Err(DbError::DatabaseError(_, info))
+            if is_exclusion_violation(info.message())
+                || info.message().contains("deadlock detected") =>
+        {
+            tracing::info!(physio_id = %offer.physio_id, "slot taken meanwhile; ranking again");
+            Ok(Claim::Lost)
+        }
+        Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Ok(Claim::AlreadyBooked)
+        }
+        Err(err) => Err(err),
+    }
+}
 
 /// In a savepoint, so a refused insert leaves the caller's transaction usable.
 async fn insert(
@@ -186,4 +286,20 @@ pub async fn book_or_waitlist(
         spotter_messaging::enqueue(conn, &event).await?;
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_now_to_the_horizon_without_gaps() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let all: Vec<Interval> = windows(now, now + Duration::days(28)).collect();
+        assert_eq!(all[0].start, now);
+        assert_eq!(all.last().map(|w| w.end), Some(now + Duration::days(28)));
+        assert!(all.windows(2).all(|pair| pair[0].end == pair[1].start));
+        assert_eq!(all.len(), 3, "2, 9, then 28 days");
+        assert_eq!(windows(now, now).count(), 0);
+    }
 }

@@ -54,7 +54,7 @@ pub async fn cancel(
         .await?;
     let event = events::cancelled(&cancelled, how.by, how.reason, how.rebook);
     spotter_messaging::enqueue(conn, &event).await?;
-    waitlist::capacity_changed(conn).await?;
+    waitlist::capacity_changed(conn, appointment.clinic_id).await?;
     Ok(cancelled)
 }
 

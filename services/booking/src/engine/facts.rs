@@ -1,5 +1,9 @@
-//! Loads what the matching rules need: candidate clinics and physios with
-//! their hours, time off and booked appointments from now on.
+//! Loads what the matching rules need, and only that: the clinics whose
+//! service area covers the trainer (found through a GiST index on each
+//! clinic's area, not by reading every clinic), their active physios who
+//! treat the region, and those physios' diaries one search window at a time.
+//! A booking's reads so depend on the trainer's neighbourhood and the window,
+//! never on the size of the network (docs/architecture.md, "Booking").
 
 use crate::domain::geo::{Location, distance_km};
 use crate::domain::hours::WeeklyHours;
@@ -7,13 +11,31 @@ use crate::domain::matching::{ClinicFacts, PhysioFacts};
 use crate::domain::slots::{Interval, SlotRules};
 use crate::schema::{appointments, clinics, physios, time_off, weekly_hours};
 use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Float8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Slots start on a quarter-hour grid of the clinic's local time.
 pub const SLOT_STEP_MINUTES: i64 = 15;
+
+/// "The clinic's area may cover the point": the bounding box of its service
+/// area (`earth_box`, in metres) contains the trainer. Written exactly as the
+/// `clinics_service_area` index expression so the planner uses the index.
+/// The box is 1% wider than the radius because `earthdistance` measures on a
+/// slightly larger sphere than our haversine (6,378.168 vs 6,371.009 km, 0.11%
+/// apart); the exact test is `distance_km`, the same function as ever.
+const AREA_COVERS: &str =
+    "earth_box(ll_to_earth(lat, lon), service_radius_km * 1010.0) @> ll_to_earth(";
+
+/// An appointment is at most 4 h plus a 2 h buffer long (the policy's caps),
+/// so one that starts more than this before a window cannot reach into it.
+const LONGEST_BLOCK: Duration = Duration::days(1);
+/// A physio's load on a slot's local day counts appointments up to two days
+/// either side (see `DayLoad`): diaries are read that much beyond the window.
+const DAY_REACH: Duration = Duration::days(2);
 
 const CLINIC_COLUMNS: (
     clinics::id,
@@ -53,19 +75,39 @@ struct ClinicColumns {
     horizon_days: i32,
 }
 
-/// Clinics accepting referrals, and their active physios who treat
-/// `body_region` (or anything: `general`). The radius is the domain's check.
-pub async fn load(
+/// Who could take a referral: covering clinics and their suitable physios,
+/// with weekly hours; diaries (`time_off`, `booked`) come per window from
+/// [`load_diaries`].
+#[derive(Debug, Default)]
+pub struct Candidates {
+    pub clinics: Vec<ClinicFacts>,
+    pub physios: Vec<PhysioFacts>,
+}
+
+impl Candidates {
+    /// The furthest any candidate clinic books ahead, from `now`.
+    pub fn horizon_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let days = self
+            .clinics
+            .iter()
+            .map(|c| c.rules.horizon_days)
+            .max()
+            .unwrap_or(0);
+        now + Duration::days(i64::from(days))
+    }
+}
+
+/// Clinics accepting referrals whose area covers `at`, and their active
+/// physios who treat `body_region` (or anything: `general`).
+pub async fn candidates(
     conn: &mut AsyncPgConnection,
     body_region: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<(Vec<ClinicFacts>, Vec<PhysioFacts>)> {
-    let clinic_rows: Vec<ClinicColumns> = clinics::table
-        .filter(clinics::accepts_referrals.eq(true))
-        .select(CLINIC_COLUMNS)
-        .load(conn)
-        .await?;
-    let clinics: Vec<ClinicFacts> = clinic_rows.into_iter().filter_map(clinic_facts).collect();
+    at: Location,
+) -> QueryResult<Candidates> {
+    let clinics = covering(conn, at).await?;
+    if clinics.is_empty() {
+        return Ok(Candidates::default());
+    }
     let clinic_ids: Vec<Uuid> = clinics.iter().map(|c| c.id).collect();
     let wanted = vec![body_region.to_owned(), "general".to_owned()];
     let physio_rows: Vec<(Uuid, Uuid, Vec<String>)> = physios::table
@@ -77,8 +119,6 @@ pub async fn load(
         .await?;
     let physio_ids: Vec<Uuid> = physio_rows.iter().map(|(id, _, _)| *id).collect();
     let mut hours = load_hours(conn, &physio_ids).await?;
-    let mut away = load_intervals_time_off(conn, &physio_ids, now).await?;
-    let mut booked = load_booked(conn, &physio_ids, now).await?;
     let physios = physio_rows
         .into_iter()
         .map(|(id, clinic_id, specialties)| PhysioFacts {
@@ -87,33 +127,73 @@ pub async fn load(
             active: true,
             specialties,
             hours: hours.remove(&id).unwrap_or_default(),
-            time_off: away.remove(&id).unwrap_or_default(),
-            booked: booked.remove(&id).unwrap_or_default(),
+            time_off: Vec::new(),
+            booked: Vec::new(),
         })
         .collect();
-    Ok((clinics, physios))
+    Ok(Candidates { clinics, physios })
 }
 
-/// Clinics accepting referrals whose service area covers `at`: those whose
-/// waitlist shows a referral from there.
+/// Fills each physio's time off and booked appointments that matter to slots
+/// starting within `window` (and to the day-load tie-break around them),
+/// replacing what an earlier window or round loaded. Read through the
+/// `(physio_id, starts_at)` indexes: the cost follows the window, not the diary.
+pub async fn load_diaries(
+    conn: &mut AsyncPgConnection,
+    physios: &mut [PhysioFacts],
+    window: Interval,
+) -> QueryResult<()> {
+    let ids: Vec<Uuid> = physios.iter().map(|p| p.id).collect();
+    let (from, until) = (window.start - DAY_REACH, window.end + DAY_REACH);
+    let mut away = load_time_off(conn, &ids, from, until).await?;
+    let mut booked = load_booked(conn, &ids, from, until).await?;
+    for physio in physios {
+        physio.time_off = away.remove(&physio.id).unwrap_or_default();
+        physio.booked = booked.remove(&physio.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Ids of the clinics accepting referrals whose area covers `at`: those whose
+/// admins hear of a referral waitlisted from there.
 pub async fn covering_clinics(
     conn: &mut AsyncPgConnection,
     at: Location,
 ) -> QueryResult<Vec<Uuid>> {
-    let rows: Vec<(Uuid, f64, f64, f64)> = clinics::table
+    Ok(covering(conn, at)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect())
+}
+
+/// The index narrows the search to clinics whose area's bounding box holds
+/// the point; the great-circle distance then decides, exactly as before.
+async fn covering(conn: &mut AsyncPgConnection, at: Location) -> QueryResult<Vec<ClinicFacts>> {
+    let rows: Vec<ClinicColumns> = clinics::table
         .filter(clinics::accepts_referrals.eq(true))
-        .select((
-            clinics::id,
-            clinics::lat,
-            clinics::lon,
-            clinics::service_radius_km,
-        ))
+        .filter(
+            sql::<Bool>(AREA_COVERS)
+                .bind::<Float8, _>(at.lat)
+                .sql(", ")
+                .bind::<Float8, _>(at.lon)
+                .sql(")"),
+        )
+        .select(CLINIC_COLUMNS)
         .load(conn)
         .await?;
     Ok(rows
         .into_iter()
-        .filter(|&(_, lat, lon, radius)| distance_km(Location { lat, lon }, at) <= radius)
-        .map(|(id, ..)| id)
+        .filter(|row| {
+            distance_km(
+                Location {
+                    lat: row.lat,
+                    lon: row.lon,
+                },
+                at,
+            ) <= row.service_radius_km
+        })
+        .filter_map(clinic_facts)
         .collect())
 }
 
@@ -138,8 +218,10 @@ pub async fn physio_diary(
     let Some(clinic) = clinic_facts(row) else {
         return Ok(None);
     };
+    // A reschedule may land anywhere within the clinic's horizon.
+    let until = now + Duration::days(i64::from(clinic.rules.horizon_days) + 1);
     let ids = [physio_id];
-    let booked = load_booked(conn, &ids, now)
+    let booked = load_booked(conn, &ids, now, until)
         .await?
         .remove(&physio_id)
         .unwrap_or_default();
@@ -158,7 +240,7 @@ pub async fn physio_diary(
             .await?
             .remove(&physio_id)
             .unwrap_or_default(),
-        time_off: load_intervals_time_off(conn, &ids, now)
+        time_off: load_time_off(conn, &ids, now, until)
             .await?
             .remove(&physio_id)
             .unwrap_or_default(),
@@ -244,29 +326,36 @@ pub fn weekday_number(weekday: Weekday) -> i16 {
     i16::try_from(weekday.number_from_monday()).unwrap_or(1)
 }
 
-async fn load_intervals_time_off(
+async fn load_time_off(
     conn: &mut AsyncPgConnection,
     physio_ids: &[Uuid],
-    now: DateTime<Utc>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> QueryResult<HashMap<Uuid, Vec<Interval>>> {
     let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = time_off::table
         .filter(time_off::physio_id.eq_any(physio_ids))
-        .filter(time_off::ends_at.gt(now))
+        .filter(time_off::ends_at.gt(from))
+        .filter(time_off::starts_at.lt(until))
         .select((time_off::physio_id, time_off::starts_at, time_off::ends_at))
         .load(conn)
         .await?;
     Ok(group(rows))
 }
 
+/// Booked appointments overlapping `[from, until)`.
 async fn load_booked(
     conn: &mut AsyncPgConnection,
     physio_ids: &[Uuid],
-    now: DateTime<Utc>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> QueryResult<HashMap<Uuid, Vec<Interval>>> {
     let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = appointments::table
         .filter(appointments::physio_id.eq_any(physio_ids))
         .filter(appointments::status.eq("booked"))
-        .filter(appointments::ends_at.gt(now))
+        // A lower bound on starts_at keeps this a range scan of the index.
+        .filter(appointments::starts_at.ge(from - LONGEST_BLOCK))
+        .filter(appointments::starts_at.lt(until))
+        .filter(appointments::ends_at.gt(from))
         .select((
             appointments::physio_id,
             appointments::starts_at,

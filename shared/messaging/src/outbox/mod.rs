@@ -25,7 +25,7 @@ pub struct OutboundMessage {
 impl OutboundMessage {
     pub fn from_event<E: spotter_contracts::Event>(event: &E) -> Self {
         Self {
-            routing_key: E::ROUTING_KEY.to_owned(),
+            routing_key: event.routing_key(),
             message_type: E::TYPE_NAME.to_owned(),
             correlation_id: event.referral_id().to_owned(),
             payload: event.encode_to_vec(),
