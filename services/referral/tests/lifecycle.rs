@@ -60,6 +60,49 @@ async fn booking_events_move_the_referral_and_duplicates_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_queued_referral_says_when_it_should_be_booked_at_the_recent_pace() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    // Nothing booked lately: queued, with no pace to go by.
+    let first = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let waiting = app.referral(first, &trainer.token).await;
+    assert_eq!(waiting["status"], "awaiting_booking");
+    assert_eq!(waiting["booking_queue"]["state"], "queued");
+    assert!(waiting["booking_queue"]["typical_wait_seconds"].is_null());
+    assert!(waiting["booking_queue"]["expected_by"].is_null());
+
+    // The first is booked (having waited a little); the next one is expected
+    // at that pace, and a booked referral is no longer queued.
+    app.execute(&format!(
+        "UPDATE referrals SET created_at = now() - interval '90 seconds' WHERE id = '{first}'"
+    ))
+    .await
+    .unwrap();
+    app.book(first, &trainer).await;
+    let booked = app.wait_for_status(first, &trainer.token, "booked").await;
+    assert!(booked["booking_queue"].is_null());
+    let second = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let queued = app.referral(second, &trainer.token).await;
+    let typical = queued["booking_queue"]["typical_wait_seconds"]
+        .as_i64()
+        .unwrap();
+    assert!((90..120).contains(&typical), "{typical}");
+    let expected: chrono::DateTime<chrono::Utc> = queued["booking_queue"]["expected_by"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let flagged: chrono::DateTime<chrono::Utc> =
+        queued["created_at"].as_str().unwrap().parse().unwrap();
+    // Just flagged, so at the pace of the last booking: flag time + its wait.
+    let at_pace = flagged + chrono::Duration::seconds(typical);
+    assert!(
+        (expected - at_pace).num_milliseconds().abs() < 1000,
+        "{expected} vs {at_pace}"
+    );
+}
+
+#[tokio::test]
 async fn an_event_ahead_of_its_predecessor_waits_for_it() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;

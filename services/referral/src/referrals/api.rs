@@ -2,6 +2,7 @@
 
 use super::access::{sees_health_detail, visible_to};
 use super::model::{Referral, find_for_update, move_to, timeline};
+use super::queue;
 use super::view::{ClientView, InjuryView, ReferralDetail, ReferralSummary};
 use crate::audit::{self, action};
 use crate::domain::lifecycle::{Decision, Happening, Status, decide};
@@ -161,12 +162,19 @@ pub async fn get(
             } else {
                 (None, None, None)
             };
+            let booking_queue = if referral.status == "awaiting_booking" {
+                let now = Utc::now();
+                Some(queue::estimate(conn, &referral.priority, referral.created_at, now).await?)
+            } else {
+                None
+            };
             Ok(ReferralDetail {
                 summary: ReferralSummary::from(&referral),
                 timeline,
                 client,
                 injury,
                 guidance,
+                booking_queue,
             })
         })
         .await?;

@@ -4,4 +4,5 @@
 pub mod access;
 pub mod api;
 pub mod model;
+pub mod queue;
 pub mod view;

@@ -87,4 +87,6 @@ pub struct ReferralDetail {
     pub injury: Option<InjuryView>,
     /// The current (latest) version.
     pub guidance: Option<GuidanceView>,
+    /// While `awaiting_booking`: queued, and when booking is expected.
+    pub booking_queue: Option<super::queue::BookingQueue>,
 }

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS referrals_recently_booked;
