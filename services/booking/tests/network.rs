@@ -208,3 +208,73 @@ async fn metrics_show_each_lanes_depth_and_the_age_of_its_head() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_queue_before_lanes_stops_filling_and_goes_once_empty() {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    use spotter_messaging::topology::{RETIRED_QUEUES, retire_old_queues};
+    let app = BookingApp::start().await;
+    let settings = &app.settings.broker;
+    let connection = lapin::Connection::connect(
+        settings.url.expose_secret(),
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .unwrap();
+    let old = settings.queue_name(RETIRED_QUEUES[0].name);
+    let channel = connection.create_channel().await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(old.as_str().into(), durable, FieldTable::default())
+        .await
+        .unwrap();
+    for key in RETIRED_QUEUES[0].routing_keys {
+        channel
+            .queue_bind(
+                old.as_str().into(),
+                settings.exchange.as_str().into(),
+                (*key).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let depth = || async {
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let channel = connection.create_channel().await.unwrap();
+        channel
+            .queue_declare(old.as_str().into(), passive, FieldTable::default())
+            .await
+            .map(|q| q.message_count())
+    };
+    // An earlier version's replica would still be draining it: kept, unbound.
+    app.cancel_referral(&Referral::knee()).await;
+    assert_eq!(depth().await.unwrap(), 1);
+    assert!(
+        retire_old_queues(&connection, settings)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.cancel_referral(&Referral::knee()).await;
+    assert_eq!(depth().await.unwrap(), 1, "still bound after retiring");
+    // Drained: deleted at the next look.
+    channel
+        .basic_get(
+            old.as_str().into(),
+            lapin::options::BasicGetOptions { no_ack: true },
+        )
+        .await
+        .unwrap();
+    let deleted = retire_old_queues(&connection, settings).await.unwrap();
+    assert!(deleted.contains(&old), "{deleted:?}");
+    assert!(depth().await.is_err(), "the retired queue is gone");
+}

@@ -192,6 +192,19 @@ async fn connect(broker: &Broker) -> anyhow::Result<lapin::Connection> {
     .await
     .map_err(|_| anyhow::anyhow!("declaring the topology timed out"))??;
     let _ = channel.close(200, "topology declared".into()).await;
+    let retired = tokio::time::timeout(
+        BROKER_TIMEOUT,
+        topology::retire_old_queues(&conn, &broker.settings),
+    )
+    .await;
+    match retired {
+        Ok(Ok(deleted)) if !deleted.is_empty() => tracing::info!(?deleted, "retired old queues"),
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "retiring old queues failed; trying at the next connect")
+        }
+        Err(_) => tracing::warn!("retiring old queues timed out; trying at the next connect"),
+    }
     Ok(conn)
 }
 

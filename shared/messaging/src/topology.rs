@@ -64,6 +64,85 @@ pub const SYSTEM_QUEUES: &[QueueSpec] = &[
     },
 ];
 
+/// Queues of earlier versions, with the keys they were bound by. At every
+/// connect they are unbound, so they stop filling, and deleted once empty (a
+/// replica of the earlier version may still be draining one during a rolling
+/// upgrade; one that still holds messages is left for the operator, with a
+/// warning). `booking.referrals` became the two booking lanes.
+pub const RETIRED_QUEUES: &[QueueSpec] = &[QueueSpec {
+    name: "booking.referrals",
+    routing_keys: &[
+        "referral.referral_requested.v1",
+        "referral.referral_cancelled.v1",
+    ],
+}];
+
+/// Unbinds every retired queue that exists here and deletes those that are
+/// empty, with their delay and parking queues. Returns the names deleted.
+pub async fn retire_old_queues(
+    connection: &lapin::Connection,
+    settings: &spotter_platform::settings::BrokerSettings,
+) -> lapin::Result<Vec<String>> {
+    let mut deleted = Vec::new();
+    for queue in RETIRED_QUEUES {
+        let name = settings.queue_name(queue.name);
+        // A channel of its own: asking after a queue that does not exist
+        // closes the channel that asked.
+        let channel = connection.create_channel().await?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let Ok(found) = channel
+            .queue_declare(name.as_str().into(), passive, FieldTable::default())
+            .await
+        else {
+            continue; // never existed here
+        };
+        for key in queue.routing_keys {
+            channel
+                .queue_unbind(
+                    name.as_str().into(),
+                    settings.exchange.as_str().into(),
+                    (*key).into(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        if found.message_count() > 0 {
+            tracing::warn!(
+                queue = %name,
+                messages = found.message_count(),
+                "a retired queue still holds messages: an earlier version's replica may be draining it; \
+                 if none is running, move them to the booking lanes (docs/architecture.md, \"Booking lanes\")"
+            );
+            let _ = channel.close(200, "retired queue kept".into()).await;
+            continue;
+        }
+        let empty_only = lapin::options::QueueDeleteOptions {
+            if_empty: true,
+            ..lapin::options::QueueDeleteOptions::default()
+        };
+        let mut names = vec![name.clone(), parked_queue(&name)];
+        names.extend((0..RETRY_DELAYS.len()).map(|step| retry_queue(&name, step)));
+        for doomed in names {
+            // Its own channel again: a delay or parking queue may be missing
+            // or not empty, and either refusal closes the channel.
+            let channel = connection.create_channel().await?;
+            if channel
+                .queue_delete(doomed.as_str().into(), empty_only)
+                .await
+                .is_ok()
+            {
+                deleted.push(doomed);
+                let _ = channel.close(200, "retired".into()).await;
+            }
+        }
+        let _ = channel.close(200, "retired".into()).await;
+    }
+    Ok(deleted)
+}
+
 /// The events the system queue `name` takes, for its consumer to bind exactly
 /// as declared (empty for a name that is not a system queue).
 pub fn routing_keys_of(name: &str) -> Vec<String> {
