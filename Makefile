@@ -5,7 +5,8 @@
 #                restart the broker or the database
 #   make lint    rustfmt and clippy, warnings are errors
 #   make deps    only make sure PostgreSQL and RabbitMQ run (SPOTTER_SKIP_DEPS=1: skip)
-#   make bench   benchmarks
+#   make bench   benchmarks, then the whole stack under load (bench-load)
+#   make bench-load  a release dev stack of its own, loaded by `spotter bench`
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,14 +25,15 @@ USER := $(shell id -un)
 endif
 export USER
 
-.PHONY: help deps deps-test run lint test test-parallel test-serial bench
+.PHONY: help deps deps-test run lint test test-parallel test-serial bench bench-load
 
 help:
 	@echo 'make run     start PostgreSQL/RabbitMQ if needed, then the dev stack (spotter dev)'
 	@echo 'make test    deps, lint, tests, then serial tests (broker/database restarts)'
 	@echo 'make lint    cargo fmt --check and clippy -D warnings'
 	@echo 'make deps    make sure PostgreSQL and RabbitMQ are installed and running'
-	@echo 'make bench   cargo bench'
+	@echo 'make bench   cargo bench, then make bench-load'
+	@echo 'make bench-load  the whole stack under load: spotter bench against its own release dev stack'
 
 deps:
 	bash deploy/local/ensure-deps.sh
@@ -85,3 +87,33 @@ test-serial:
 # (e.g. shared/messaging/benches/throughput.rs); none of them asserts a speed.
 bench: deps
 	$(CARGO) bench --workspace
+	$(MAKE) --no-print-directory bench-load
+
+# The whole stack under load, driven over HTTP as the app drives it
+# (services/spotter/src/bench): a release `spotter dev` of its own on
+# BENCH_PORT, with databases (spotter_bench_*), an exchange and queue names of
+# its own, so a `make run` stack beside it is neither loaded nor disturbed,
+# and its 100,000 seeded appointments never land in the dev databases. The
+# stack is stopped however the run ends (the trap). Knobs: BENCH_ARGS, e.g.
+# make bench-load BENCH_ARGS='--rate 100 --open-for 30s'; see spotter bench --help.
+BENCH_PORT ?= 18080
+BENCH_ARGS ?=
+BENCH_EXCHANGE := spotter.bench.events
+bench-load: deps
+	$(CARGO) build --release -p spotter
+	@export SPOTTER_BROKER__EXCHANGE=$(BENCH_EXCHANGE) SPOTTER_BROKER__QUEUE_PREFIX=bench. \
+		SPOTTER_LOG__LEVEL=warn; \
+	log=target/bench-load-stack.log; \
+	./target/release/spotter dev --port $(BENCH_PORT) --db-prefix spotter_bench_ >$$log 2>&1 & \
+	pid=$$!; \
+	trap 'kill $$pid 2>/dev/null && wait $$pid 2>/dev/null; true' EXIT; \
+	url=http://127.0.0.1:$(BENCH_PORT); \
+	for _ in $$(seq 1 240); do \
+		curl -fs -o /dev/null $$url/readyz && break; \
+		kill -0 $$pid 2>/dev/null || { echo "the bench stack exited; see $$log"; exit 1; }; \
+		sleep 0.5; \
+	done; \
+	curl -fs -o /dev/null $$url/readyz || { echo "the bench stack is not ready after 2 minutes; see $$log"; exit 1; }; \
+	echo "bench stack (pid $$pid) ready at $$url; its log: $$log"; \
+	./target/release/spotter bench --url $$url --pid $$pid --exchange $(BENCH_EXCHANGE) \
+		--booking-db spotter_bench_booking --pg-user $(USER) $(BENCH_ARGS)

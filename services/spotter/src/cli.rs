@@ -1,8 +1,8 @@
-//! The `spotter` command line: the dev stack, dev tokens, the demo, and each
-//! service alone. A library module so the end-to-end tests can build the
-//! same command into their own package.
+//! The `spotter` command line: the dev stack, dev tokens, the demo, the load
+//! benchmark, and each service alone. A library module so the end-to-end
+//! tests can build the same command into their own package.
 
-use crate::{demo, dev, token};
+use crate::{bench, demo, dev, token};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -21,6 +21,9 @@ enum Command {
     Dev(dev::DevArgs),
     /// Play the whole loop against a running `spotter dev`, step by step.
     Demo(demo::DemoArgs),
+    /// Load a running stack like the app would and print its figures beside their targets.
+    // Boxed: its many knobs would make every other variant as large.
+    Bench(Box<bench::BenchArgs>),
     /// Print a JWT the dev stack accepts.
     Token(token::TokenArgs),
     /// One service alone, configured from SPOTTER_* variables (production shape).
@@ -36,6 +39,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(args).await,
         Command::Token(args) => token::print(&args),
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(*args).await,
         Command::Serve { service } => crate::serve(&service).await,
     }
 }

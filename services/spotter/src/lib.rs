@@ -9,6 +9,7 @@ use spotter_platform::{Metrics, Running};
 use spotter_service::prepare_module;
 use tokio_util::sync::CancellationToken;
 
+mod bench;
 pub mod cli;
 mod demo;
 mod dev;
