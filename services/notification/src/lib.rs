@@ -1,5 +1,5 @@
 //! The notification service: the in-app inbox, devices, push delivery,
-//! reminders and the live stream (DESIGN §2).
+//! reminders and the live stream (docs/architecture.md, "Ownership").
 
 pub mod consumer;
 pub mod devices;

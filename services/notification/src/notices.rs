@@ -1,4 +1,4 @@
-//! Who hears what (DESIGN §3, issue: notification service), as plain
+//! Who hears what (docs/architecture.md, "The saga"), as plain
 //! functions from an event to the notices it causes. Titles and bodies never
 //! carry health detail — no body region, pain or description — only what
 //! happened and when; the app fetches details with the user's own token.

@@ -1,5 +1,6 @@
 //! The referral service's events. Ids and coded values only: descriptions,
-//! mechanisms and notes never leave this service (DESIGN §4).
+//! mechanisms and notes never leave this service (docs/architecture.md,
+//! "Messaging").
 
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};

@@ -1,5 +1,6 @@
 //! The referral service: trainer profiles, clients, injury reports, triage,
-//! referrals and the physio's guidance back to the trainer (DESIGN §2).
+//! referrals and the physio's guidance back to the trainer
+//! (docs/architecture.md, "Ownership").
 
 pub mod audit;
 pub mod clients;

@@ -1,6 +1,7 @@
-//! `Idempotency-Key` for POSTs that create something (DESIGN §6): a retry with
-//! the same key and body gets the first response; the same key with another
-//! body is refused. Keys are per caller, so two users cannot collide.
+//! `Idempotency-Key` for POSTs that create something (docs/architecture.md,
+//! "HTTP conventions"): a retry with the same key and body gets the first
+//! response; the same key with another body is refused. Keys are per caller,
+//! so two users cannot collide.
 //!
 //! `begin` runs in the handler's transaction: the key row commits with the
 //! effect, or rolls back with it. A concurrent retry blocks on the first

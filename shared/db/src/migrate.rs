@@ -12,7 +12,8 @@ pub async fn run_migrations(
     let mut conn = AsyncPgConnection::establish(url.expose_secret()).await?;
     lock(&mut conn, true).await?;
     // The harness drives the async connection with `block_in_place`, which only
-    // works off the async workers: run it on a blocking thread (PITFALLS: diesel-async).
+    // works off the async workers: run it on a blocking thread
+    // (docs/decisions/0005-diesel-async.md).
     let handle = tokio::runtime::Handle::current();
     let (mut conn, result) = tokio::task::spawn_blocking(move || {
         let _guard = handle.enter();

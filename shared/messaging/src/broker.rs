@@ -1,6 +1,6 @@
 //! One supervised AMQP connection per service.
 //!
-//! lapin's auto-recovery has open reports of hanging (PITFALLS: lapin #450), so
+//! lapin's auto-recovery has open reports of hanging (amqp-rs/lapin#450), so
 //! we don't rely on it: this supervisor connects, declares the topology, hands
 //! the connection to whoever watches it (relay, consumers), and on any error
 //! drops it and reconnects with back-off. Watchers rebuild their channels when
@@ -219,7 +219,7 @@ pub(crate) async fn pause(shutdown: &CancellationToken, duration: Duration) {
 
 /// Awaits a publisher confirm and says whether the message is safe: acked by
 /// the broker and not returned as unroutable (a `mandatory` publish that no
-/// queue took is confirmed *and* returned; PITFALLS: RabbitMQ).
+/// queue took is confirmed *and* returned; docs/architecture.md, "Messaging").
 pub(crate) async fn confirmed(confirm: lapin::PublisherConfirm) -> bool {
     match tokio::time::timeout(BROKER_TIMEOUT, confirm).await {
         Ok(Ok(confirmation)) => confirmation.is_ack() && confirmation.take_message().is_none(),

@@ -1,6 +1,6 @@
 //! Everything that crosses RabbitMQ: the supervised connection, the topology,
 //! the transactional outbox and its relay, and idempotent consumers.
-//! DESIGN §4 has the rules this crate enforces.
+//! The rules this crate enforces are in docs/architecture.md, "Messaging".
 
 pub mod broker;
 pub mod consumer;

@@ -183,8 +183,9 @@ pub const RETRY_DELAYS: [Duration; 3] = [
 /// message before it can ack or park it, again and again.
 pub const DELIVERY_LIMIT: i64 = 10;
 
-/// The one topic exchange all events go through (DESIGN §4). Durable, so it
-/// survives a broker restart together with the queues bound to it.
+/// The one topic exchange all events go through (docs/architecture.md,
+/// "Messaging"). Durable, so it survives a broker restart together with the
+/// queues bound to it.
 pub async fn declare_exchange(channel: &Channel, exchange: &str) -> lapin::Result<()> {
     channel
         .exchange_declare(

@@ -1,5 +1,6 @@
-//! Cursor pagination for every list (DESIGN §6): `?limit=` (1–100) and
-//! `?cursor=` → `{ "items": [...], "next_cursor": ... }`.
+//! Cursor pagination for every list (docs/architecture.md,
+//! "HTTP conventions"): `?limit=` (1–100) and `?cursor=` →
+//! `{ "items": [...], "next_cursor": ... }`.
 //!
 //! Ids are UUID v7, which sort by creation time, so the cursor is simply the
 //! last id of the page: stable under inserts, no offsets that shift.

@@ -45,7 +45,8 @@ pub fn check_text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldEr
 }
 
 /// Where an injury is, in the words every service and the app share
-/// (DESIGN §6). Physios' specialties use the same words, plus `general`.
+/// (docs/architecture.md, "HTTP conventions"). Physios' specialties use the
+/// same words, plus `general`.
 pub const BODY_REGIONS: [&str; 10] = [
     "neck",
     "shoulder",

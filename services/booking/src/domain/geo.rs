@@ -1,5 +1,5 @@
 //! Distances on the earth's surface: a clinic takes referrals only from
-//! trainers within its service radius (DESIGN §5).
+//! trainers within its service radius (docs/architecture.md, "Booking rules").
 
 /// A point in WGS84 degrees, as clinics and trainers give it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,5 +1,6 @@
-//! Choosing a physio and a slot for a referral (DESIGN §5): the earliest free
-//! start among suitable physios; ties go to the physio with the lighter day.
+//! Choosing a physio and a slot for a referral (docs/architecture.md,
+//! "Booking rules"): the earliest free start among suitable physios; ties go
+//! to the physio with the lighter day.
 
 use super::geo::{Location, distance_km};
 use super::hours::WeeklyHours;

@@ -1,7 +1,8 @@
-//! The booking rules (DESIGN §5) as plain functions over plain data: opening
-//! hours, free slots across DST, matching a referral to a physio and a slot,
-//! and the appointment's state machine. No I/O, so every rule is unit-tested
-//! here and the service around it only loads facts and stores outcomes.
+//! The booking rules (docs/architecture.md, "Booking rules") as plain
+//! functions over plain data: opening hours, free slots across DST, matching
+//! a referral to a physio and a slot, and the appointment's state machine. No
+//! I/O, so every rule is unit-tested here and the service around it only
+//! loads facts and stores outcomes.
 //!
 //! This code picks a slot that *was* free when the facts were read; it cannot
 //! see a concurrent booking (bookings take turns per physio diary, see

@@ -1,5 +1,6 @@
--- The in-app inbox. Titles and bodies never carry health detail (DESIGN §6);
--- `data` holds only ids the app uses to fetch details with its own token.
+-- The in-app inbox. Titles and bodies never carry health detail
+-- (docs/architecture.md, "HTTP conventions"); `data` holds only ids the app
+-- uses to fetch details with its own token.
 CREATE TABLE notifications (
     id UUID PRIMARY KEY,
     recipient_id UUID NOT NULL,

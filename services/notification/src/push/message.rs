@@ -1,5 +1,6 @@
-//! What a push says: the notification's title and body (no health detail,
-//! DESIGN §6) and the ids the app opens with its own token.
+//! What a push says: the notification's title and body (no health detail:
+//! docs/architecture.md, "HTTP conventions") and the ids the app opens with
+//! its own token.
 
 use crate::notices::time_critical;
 use serde_json::Value;

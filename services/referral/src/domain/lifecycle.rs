@@ -1,4 +1,4 @@
-//! The referral's life (DESIGN §3) as a state machine.
+//! The referral's life (docs/architecture.md, "The saga") as a state machine.
 //!
 //! Events from booking can arrive twice, late, or (after a retried failure)
 //! before the one they follow. Each step therefore says what to do with an

@@ -20,8 +20,8 @@ impl Priority {
         }
     }
 
-    /// How soon the client should be seen (DESIGN §3); none for emergencies,
-    /// which are never booked.
+    /// How soon the client should be seen (docs/architecture.md,
+    /// "Booking rules"); none for emergencies, which are never booked.
     pub fn target_window(self) -> Option<Duration> {
         match self {
             Self::Emergency => None,

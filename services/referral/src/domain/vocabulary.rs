@@ -1,5 +1,5 @@
-//! The coded values of DESIGN §6. Free text stays free text; everything a
-//! rule depends on is one of these.
+//! The coded values of the API (docs/architecture.md, "HTTP conventions").
+//! Free text stays free text; everything a rule depends on is one of these.
 
 pub use spotter_platform::validate::BODY_REGIONS;
 

@@ -1,5 +1,6 @@
 -- Transactional outbox: an event row commits together with the state change
--- that caused it; the relay publishes it afterwards (DESIGN §4).
+-- that caused it; the relay publishes it afterwards (docs/architecture.md,
+-- "Messaging").
 CREATE TABLE outbox (
     -- Enqueue order; the relay publishes each correlation's events in this order.
     seq BIGSERIAL PRIMARY KEY,
