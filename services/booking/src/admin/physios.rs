@@ -4,6 +4,7 @@
 use super::access::{clinic_in_scope, physio_clinic_in_scope};
 use crate::appointments::model::Appointment;
 use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::diary_lock::lock_physio;
 use crate::schema::{appointments, physios};
 use crate::waitlist;
 use actix_web::{HttpResponse, web};
@@ -193,6 +194,12 @@ pub async fn update(
     physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
     let physio = conn
         .transaction::<Physio, ApiError, _>(async |conn| {
+            // No booking may land with a physio being deactivated.
+            if changes.active == Some(false) && !lock_physio(conn, physio_id).await? {
+                return Err(ApiError::Conflict(
+                    "the physio's diary is busy; try again".to_owned(),
+                ));
+            }
             let physio = diesel::update(physios::table.find(physio_id))
                 .set((
                     changes

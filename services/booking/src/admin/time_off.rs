@@ -5,6 +5,7 @@
 use super::access::physio_clinic_in_scope;
 use crate::appointments::model::Appointment;
 use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::diary_lock::lock_physio;
 use crate::schema::{appointments, time_off};
 use crate::waitlist;
 use actix_web::{HttpResponse, web};
@@ -118,6 +119,12 @@ pub async fn add(
         .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
             if let Some(replay) = once.replay(conn).await? {
                 return Ok(replay);
+            }
+            // No booking may land in the new time off while it is written.
+            if !lock_physio(conn, physio_id).await? {
+                return Err(ApiError::Conflict(
+                    "the physio's diary is busy; try again".to_owned(),
+                ));
             }
             let time_off = diesel::insert_into(time_off::table)
                 .values((

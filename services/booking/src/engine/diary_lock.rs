@@ -1,8 +1,8 @@
 //! Who may write a physio's diary now: a transaction-scoped advisory lock
 //! per physio (docs/architecture.md, "Booking").
 //!
-//! Every writer of booked time (booking, the waitlist, a reschedule) takes
-//! the physio's lock before inserting, so an insert never waits on another
+//! Every writer of a diary (booking, the waitlist, a reschedule, new time
+//! off, a deactivation) takes the physio's lock before writing, so an insert never waits on another
 //! transaction's uncommitted row under the exclusion constraint (such waits
 //! deadlock, and each deadlock costs the database's detection delay), and a
 //! diary read after taking the lock is the whole truth. Bookings at different
@@ -65,10 +65,10 @@ pub async fn lock_physio(conn: &mut AsyncPgConnection, physio: Uuid) -> QueryRes
     }
 }
 
-/// Serialises everything booking does for one referral (its request, its
-/// cancellation, a waitlist retry), which may arrive on different lanes and
-/// replicas at once: without it a cancellation could miss a booking still
-/// being committed.
+/// Serialises a referral's request and its cancellation, which arrive on
+/// different lanes (and replicas) at once: without it a cancellation could
+/// miss a booking still being committed. (A waitlist retry holds the
+/// request's row lock, which the cancellation's update waits for.)
 pub async fn lock_referral(conn: &mut AsyncPgConnection, referral: Uuid) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
         .bind::<BigInt, _>(key(referral, REFERRAL_LOCK_SALT))
