@@ -2,11 +2,12 @@
 //! (`make run`), printing what each person sees, so a newcomer can watch the
 //! product work. Seeds what it needs once and reuses it on later runs.
 
+use crate::dev_api::Api;
 use anyhow::{Context, bail};
 use clap::Args;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use spotter_auth::{DEFAULT_AUDIENCE, DEV_ISSUER, Role, ensure_dev_keys, token_for};
+use spotter_auth::Role;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -28,63 +29,20 @@ const PHYSIO: Uuid = Uuid::from_u128(0x0193_a1b0_0000_7000_8000_0000_0000_0d03);
 const TRAINER: Uuid = Uuid::from_u128(0x0193_a1b0_0000_7000_8000_0000_0000_0d04);
 
 struct Demo {
-    http: Client,
-    url: String,
-    keys: spotter_auth::DevKeys,
+    api: Api,
     state_file: PathBuf,
 }
 
+/// The demo calls the stack as the app does.
+impl std::ops::Deref for Demo {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
 impl Demo {
-    fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> anyhow::Result<String> {
-        token_for(
-            &self.keys.key,
-            DEV_ISSUER,
-            DEFAULT_AUDIENCE,
-            role,
-            sub,
-            clinic,
-            Duration::from_secs(3600),
-        )
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<(StatusCode, Value)> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("is `make run` running at {}?", self.url))?;
-        let status = response.status();
-        let text = response.text().await?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-    }
-
-    /// A call that must succeed; its body.
-    async fn ok(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
-        let (status, answer) = self.call(method.clone(), path, token, body).await?;
-        if !status.is_success() {
-            bail!("{method} {path} answered {status}: {answer}");
-        }
-        Ok(answer)
-    }
-
     /// The demo clinic: made on the first run, remembered beside the keys.
     async fn clinic(&self, admin: &str) -> anyhow::Result<Uuid> {
         if let Ok(saved) = std::fs::read_to_string(&self.state_file)
@@ -121,12 +79,9 @@ fn step(title: &str) {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let keys = ensure_dev_keys(&args.keys_dir)?;
     let demo = Demo {
-        http: Client::new(),
-        url: args.url.trim_end_matches('/').to_owned(),
+        api: Api::new(&args.url, &args.keys_dir)?,
         state_file: args.keys_dir.join("demo-clinic"),
-        keys,
     };
     let admin = demo.token(Role::PlatformAdmin, ADMIN, None)?;
 

@@ -13,6 +13,7 @@ mod bench;
 pub mod cli;
 mod demo;
 mod dev;
+mod dev_api;
 pub mod testing;
 mod token;
 

@@ -1,9 +1,9 @@
 //! One flag as the app sends it (`POST /v1/injury-reports`), and the wait
 //! for its booking on the broker.
 
-use super::api::Api;
 use super::subjects::Slot;
 use super::tap::Tap;
+use crate::dev_api::Api;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::sync::Arc;

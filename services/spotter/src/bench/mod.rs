@@ -8,7 +8,6 @@
 //! the whole saga (referral → outbox → broker → booking → outbox → broker),
 //! not one service.
 
-mod api;
 mod backlog;
 mod cost;
 mod flag;
@@ -131,7 +130,7 @@ pub struct Knobs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let k = &args.knobs;
     let rss_before = args.pid.map(machine::rss);
-    let api = api::Api::new(&args.url, &args.keys_dir)?;
+    let api = crate::dev_api::Api::new(&args.url, &args.keys_dir)?;
     api.ready().await?;
 
     // Bound before the first flag (an event is only routed to a queue that

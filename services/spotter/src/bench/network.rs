@@ -10,7 +10,7 @@
 //! loads their diaries, so every run starts with the same empty capacity
 //! instead of diaries filled by the runs before it.
 
-use super::api::{Api, id_of};
+use crate::dev_api::{Api, id_of};
 use futures_util::future::try_join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

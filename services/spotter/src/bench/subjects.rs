@@ -3,7 +3,7 @@
 //! A client created here serves one flag per body region; clients are made
 //! ahead of each phase so that the timed part does no set-up work.
 
-use super::api::{Api, id_of};
+use crate::dev_api::{Api, id_of};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use reqwest::Method;
 use serde_json::json;

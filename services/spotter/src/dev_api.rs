@@ -1,5 +1,6 @@
-//! The stack's HTTP API as the app calls it: dev tokens signed with the dev
-//! key pair (as `spotter token` mints them), JSON in and out.
+//! A running dev stack's HTTP API as the app calls it, for `spotter demo` and
+//! `spotter bench`: dev tokens signed with the dev key pair (as `spotter
+//! token` mints them), JSON in and out.
 
 use anyhow::{Context, bail};
 use reqwest::{Client, Method, StatusCode};
@@ -68,7 +69,7 @@ impl Api {
         Ok(())
     }
 
-    /// One call; a creating POST gets a fresh Idempotency-Key, as the app sends one.
+    /// One call; a POST gets a fresh Idempotency-Key, as the app sends one.
     pub async fn call(
         &self,
         method: Method,
@@ -86,7 +87,10 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("is the stack running at {}?", self.url))?;
         let status = response.status();
         let text = response.text().await?;
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
