@@ -73,7 +73,7 @@ async fn main() {
             lon: -0.1,
         },
         priority: Priority::Routine,
-        requested_at: Utc::now(),
+        target_by: Some(Utc::now() + chrono::Duration::days(7)),
     };
     let mut matching = Vec::with_capacity(REQUESTS);
     for _ in 0..REQUESTS {
@@ -274,6 +274,7 @@ fn referral_request() -> ReferralRequest {
         lat: 51.51,
         lon: -0.11,
         requested_at: Utc::now(),
+        target_by: Some(Utc::now() + chrono::Duration::days(7)),
         attempt: 1,
         state: "pending".to_owned(),
     }

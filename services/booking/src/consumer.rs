@@ -111,6 +111,7 @@ async fn on_requested(
         lat: location.lat,
         lon: location.lon,
         requested_at: time("requested_at", event.requested_at)?,
+        target_by: time("target_by", event.target_by).ok(),
         attempt: i32::try_from(event.attempt.max(1)).unwrap_or(i32::MAX),
         state: state::PENDING.to_owned(),
     };

@@ -65,6 +65,7 @@ diesel::table! {
         state -> Text,
         waitlisted_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        target_by -> Nullable<Timestamptz>,
     }
 }
 

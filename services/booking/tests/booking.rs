@@ -40,6 +40,26 @@ async fn a_request_is_booked_at_the_earliest_slot_and_announced() {
 }
 
 #[tokio::test]
+async fn a_slot_after_triages_target_is_booked_and_flagged() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    // Triage's target, not a window of booking's own, decides: here it is
+    // an hour away, and the only slot is tomorrow.
+    let referral = Referral::knee();
+    let mut request = referral.event();
+    request.target_by = Some(prost_types::Timestamp {
+        seconds: (chrono::Utc::now() + chrono::Duration::hours(1)).timestamp(),
+        nanos: 0,
+    });
+    app.publish(&request).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(booked.referral_id, referral.id.to_string());
+    assert!(booked.target_missed);
+}
+
+#[tokio::test]
 async fn a_redelivered_or_repeated_request_books_once() {
     let app = BookingApp::start().await;
     let clinic = app.clinic().await;

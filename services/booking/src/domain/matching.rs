@@ -20,16 +20,6 @@ pub enum Priority {
     Routine,
 }
 
-/// How soon the client should be seen. Emergencies have no window because
-/// they are never booked: red flags mean urgent medical care, not physio.
-pub fn target_window(priority: Priority) -> Option<Duration> {
-    match priority {
-        Priority::Emergency => None,
-        Priority::Urgent => Some(Duration::hours(48)),
-        Priority::Routine => Some(Duration::days(7)),
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ClinicFacts {
     pub id: Uuid,
@@ -56,8 +46,12 @@ pub struct PhysioFacts {
 pub struct Request {
     pub body_region: String,
     pub trainer_location: Location,
+    /// Emergencies are never booked: red flags mean urgent medical care, not physio.
     pub priority: Priority,
-    pub requested_at: DateTime<Utc>,
+    /// When the client should have been seen by, as triage set it (the
+    /// referral service owns the priorities' windows); a later slot is still
+    /// offered, flagged.
+    pub target_by: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,10 +123,10 @@ pub fn ranked_offers_within(
     window: Interval,
     limit: usize,
 ) -> Vec<Offer> {
-    let Some(target_window) = target_window(request.priority) else {
+    if request.priority == Priority::Emergency {
         return Vec::new();
-    };
-    let target = request.requested_at.checked_add_signed(target_window);
+    }
+    let target = request.target_by;
 
     let mut ranked: Vec<(Rank, Offer)> = Vec::new();
     for (clinic, physio) in candidates(request, clinics, physios) {
@@ -303,7 +297,12 @@ mod tests {
             body_region: "knee".into(),
             trainer_location: TRAINER,
             priority,
-            requested_at: utc(NOW),
+            // As the referral service's triage sets it.
+            target_by: match priority {
+                Priority::Emergency => None,
+                Priority::Urgent => Some(utc(NOW) + Duration::hours(48)),
+                Priority::Routine => Some(utc(NOW) + Duration::days(7)),
+            },
         }
     }
 
@@ -325,13 +324,6 @@ mod tests {
         Weekday::Thu,
         Weekday::Fri,
     ];
-
-    #[test]
-    fn target_windows() {
-        assert_eq!(target_window(Priority::Urgent), Some(Duration::hours(48)));
-        assert_eq!(target_window(Priority::Routine), Some(Duration::days(7)));
-        assert_eq!(target_window(Priority::Emergency), None);
-    }
 
     #[test]
     fn specialty_must_match_or_be_general() {

@@ -20,7 +20,7 @@ pub use geo::{Location, distance_km};
 pub use hours::{FieldProblem, HoursInput, MAX_RANGES, WeeklyHours, parse_weekly_hours};
 pub use matching::{
     ClinicFacts, GENERAL, Offer, PhysioFacts, Priority, Request, candidates, ranked_offers,
-    ranked_offers_within, target_window,
+    ranked_offers_within,
 };
 pub use slots::{Interval, SlotRules, earliest_free_slots, earliest_free_slots_within, free_slots};
 pub use status::{

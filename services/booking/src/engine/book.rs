@@ -67,7 +67,7 @@ pub async fn book(
             "urgent" => Priority::Urgent,
             _ => Priority::Routine,
         },
-        requested_at: request.requested_at,
+        target_by: request.target_by,
     };
     let mut candidates =
         facts::candidates(conn, &request.body_region, wanted.trainer_location).await?;

@@ -18,6 +18,8 @@ pub struct ReferralRequest {
     pub lat: f64,
     pub lon: f64,
     pub requested_at: DateTime<Utc>,
+    /// When the client should have been seen by (triage's target).
+    pub target_by: Option<DateTime<Utc>>,
     pub attempt: i32,
     /// `pending`, `waitlisted`, `booked` or `cancelled`.
     pub state: String,

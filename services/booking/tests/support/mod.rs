@@ -185,6 +185,16 @@ impl Referral {
                 seconds: Utc::now().timestamp(),
                 nanos: 0,
             }),
+            // As triage sets it: 48 h for urgent, 7 days for routine.
+            target_by: Some(prost_types::Timestamp {
+                seconds: (Utc::now()
+                    + match self.priority {
+                        Priority::Urgent => Duration::hours(48),
+                        _ => Duration::days(7),
+                    })
+                .timestamp(),
+                nanos: 0,
+            }),
             attempt: self.attempt,
             ..Default::default()
         };

@@ -1,0 +1,1 @@
+ALTER TABLE referral_requests DROP COLUMN target_by;
