@@ -62,7 +62,7 @@ async fn main() {
         start: now,
         end: now + chrono::Duration::days(57),
     };
-    facts::load_diaries(&mut conn, &mut found.physios, everything)
+    facts::load_diaries(&mut conn, &mut found.physios, &found.clinics, everything)
         .await
         .unwrap();
     let (clinics, physios) = (found.clinics, found.physios);

@@ -44,9 +44,13 @@ pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: Canc
         wake_tx,
         shutdown.clone(),
     ));
-    let mut sweep = true; // everyone at start: changes may predate this process
+    // Everyone at start (changes may predate this process), then every
+    // minute however often wake-ups come: time passing frees capacity too (a
+    // new day enters the horizon), and a failed targeted retry is caught up.
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
-        let retried = if sweep {
+        let retried = if tokio::time::Instant::now() >= next_sweep {
+            next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
             retry_waitlist(&pool).await
         } else {
             retry_where_capacity_changed(&pool).await
@@ -54,11 +58,11 @@ pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: Canc
         if let Err(err) = retried {
             tracing::warn!(error = %err, "waitlist retry failed; trying again later");
         }
-        sweep = tokio::select! {
+        tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = wake_rx.recv() => false,
-            () = tokio::time::sleep(SWEEP_EVERY) => true,
-        };
+            _ = wake_rx.recv() => {}
+            () = tokio::time::sleep_until(next_sweep) => {}
+        }
     }
 }
 

@@ -60,6 +60,26 @@ async fn a_slot_after_triages_target_is_booked_and_flagged() {
 }
 
 #[tokio::test]
+async fn a_shorter_buffer_still_keeps_clear_the_buffer_an_appointment_was_booked_with() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    app.policy(clinic, 30, 14).await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    let first = Referral::knee();
+    app.request(&first).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(timestamp_of(&booked.starts_at), at(1, 9, 0));
+    // 09:00–09:45 holds the diary until 10:15; the clinic now wants 10 minutes.
+    app.policy(clinic, 10, 14).await;
+    let second = Referral::knee();
+    app.request(&second).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(booked.referral_id, second.id.to_string());
+    assert_eq!(timestamp_of(&booked.starts_at), at(1, 10, 15));
+}
+
+#[tokio::test]
 async fn a_redelivered_or_repeated_request_books_once() {
     let app = BookingApp::start().await;
     let clinic = app.clinic().await;

@@ -94,26 +94,12 @@ impl Broker {
     }
 
     /// How many messages wait in `queue` (its full name, prefix included)
-    /// right now: a passive declare, which creates nothing.
+    /// right now.
     pub async fn queue_depth(&self, queue: &str) -> anyhow::Result<u32> {
         let connection = self
             .current()
             .ok_or_else(|| anyhow::anyhow!("not connected to the broker"))?;
-        let channel = tokio::time::timeout(BROKER_TIMEOUT, connection.create_channel()).await??;
-        let declared = tokio::time::timeout(
-            BROKER_TIMEOUT,
-            channel.queue_declare(
-                queue.into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                lapin::types::FieldTable::default(),
-            ),
-        )
-        .await??;
-        let _ = channel.close(200, "done".into()).await;
-        Ok(declared.message_count())
+        tokio::time::timeout(BROKER_TIMEOUT, ready_messages(&connection, queue)).await?
     }
 
     pub fn readiness(&self, name: &str) -> Arc<dyn ReadinessCheck> {
@@ -198,14 +184,40 @@ async fn connect(broker: &Broker) -> anyhow::Result<lapin::Connection> {
     )
     .await;
     match retired {
-        Ok(Ok(deleted)) if !deleted.is_empty() => tracing::info!(?deleted, "retired old queues"),
-        Ok(Ok(_)) => {}
+        Ok(Ok(found)) => {
+            for (queue, messages) in found {
+                tracing::warn!(
+                    %queue,
+                    messages,
+                    "a retired queue is still here (unbound: it no longer fills); once empty \
+                     and no earlier version consumes it, delete it (docs/architecture.md, \"Booking lanes\")"
+                );
+            }
+        }
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "retiring old queues failed; trying at the next connect")
         }
         Err(_) => tracing::warn!("retiring old queues timed out; trying at the next connect"),
     }
     Ok(conn)
+}
+
+/// Messages ready in `queue`: a passive declare, which creates nothing (on a
+/// channel of its own, since asking after a missing queue closes it).
+pub async fn ready_messages(connection: &lapin::Connection, queue: &str) -> anyhow::Result<u32> {
+    let channel = connection.create_channel().await?;
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await?;
+    let _ = channel.close(200, "counted".into()).await;
+    Ok(declared.message_count())
 }
 
 /// Sleeps for `duration`, or less if `shutdown` fires first: every retry loop

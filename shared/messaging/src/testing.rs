@@ -91,21 +91,7 @@ pub fn close_connections_named(needle: &str) -> anyhow::Result<usize> {
 /// Messages ready in `queue` (not counting unacknowledged ones), as the
 /// broker answers a passive declare: exact, unlike `rabbitmqctl list_queues`,
 /// whose quorum-queue counts lag by seconds.
-pub async fn ready_messages(connection: &lapin::Connection, queue: &str) -> anyhow::Result<u32> {
-    let channel = connection.create_channel().await?;
-    let declared = channel
-        .queue_declare(
-            queue.into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await?;
-    let _ = channel.close(200, "counted".into()).await;
-    Ok(declared.message_count())
-}
+pub use crate::broker::ready_messages;
 
 /// Stops RabbitMQ's application for a serial test (`make test-serial`) and
 /// always starts it again on drop, even when the test fails.

@@ -65,10 +65,11 @@ pub const SYSTEM_QUEUES: &[QueueSpec] = &[
 ];
 
 /// Queues of earlier versions, with the keys they were bound by. At every
-/// connect they are unbound, so they stop filling, and deleted once empty (a
+/// connect they are unbound, so they stop filling. They are not deleted: a
 /// replica of the earlier version may still be draining one during a rolling
-/// upgrade; one that still holds messages is left for the operator, with a
-/// warning). `booking.referrals` became the two booking lanes.
+/// upgrade, and RabbitMQ cannot delete a quorum queue only if it is empty.
+/// Once one is empty an operator deletes it (docs/architecture.md, "Booking
+/// lanes"). `booking.referrals` became the two booking lanes.
 pub const RETIRED_QUEUES: &[QueueSpec] = &[QueueSpec {
     name: "booking.referrals",
     routing_keys: &[
@@ -77,13 +78,13 @@ pub const RETIRED_QUEUES: &[QueueSpec] = &[QueueSpec {
     ],
 }];
 
-/// Unbinds every retired queue that exists here and deletes those that are
-/// empty, with their delay and parking queues. Returns the names deleted.
+/// Unbinds every retired queue that exists here. Returns the names of those
+/// found, with how many messages each still holds.
 pub async fn retire_old_queues(
     connection: &lapin::Connection,
     settings: &spotter_platform::settings::BrokerSettings,
-) -> lapin::Result<Vec<String>> {
-    let mut deleted = Vec::new();
+) -> lapin::Result<Vec<(String, u32)>> {
+    let mut found = Vec::new();
     for queue in RETIRED_QUEUES {
         let name = settings.queue_name(queue.name);
         // A channel of its own: asking after a queue that does not exist
@@ -93,7 +94,7 @@ pub async fn retire_old_queues(
             passive: true,
             ..QueueDeclareOptions::default()
         };
-        let Ok(found) = channel
+        let Ok(declared) = channel
             .queue_declare(name.as_str().into(), passive, FieldTable::default())
             .await
         else {
@@ -109,38 +110,10 @@ pub async fn retire_old_queues(
                 )
                 .await?;
         }
-        if found.message_count() > 0 {
-            tracing::warn!(
-                queue = %name,
-                messages = found.message_count(),
-                "a retired queue still holds messages: an earlier version's replica may be draining it; \
-                 if none is running, move them to the booking lanes (docs/architecture.md, \"Booking lanes\")"
-            );
-            let _ = channel.close(200, "retired queue kept".into()).await;
-            continue;
-        }
-        let empty_only = lapin::options::QueueDeleteOptions {
-            if_empty: true,
-            ..lapin::options::QueueDeleteOptions::default()
-        };
-        let mut names = vec![name.clone(), parked_queue(&name)];
-        names.extend((0..RETRY_DELAYS.len()).map(|step| retry_queue(&name, step)));
-        for doomed in names {
-            // Its own channel again: a delay or parking queue may be missing
-            // or not empty, and either refusal closes the channel.
-            let channel = connection.create_channel().await?;
-            if channel
-                .queue_delete(doomed.as_str().into(), empty_only)
-                .await
-                .is_ok()
-            {
-                deleted.push(doomed);
-                let _ = channel.close(200, "retired".into()).await;
-            }
-        }
         let _ = channel.close(200, "retired".into()).await;
+        found.push((name, declared.message_count()));
     }
-    Ok(deleted)
+    Ok(found)
 }
 
 /// The events the system queue `name` takes, for its consumer to bind exactly

@@ -7,6 +7,19 @@
 CREATE EXTENSION IF NOT EXISTS cube;
 CREATE EXTENSION IF NOT EXISTS earthdistance;
 
+-- earthdistance 1.1 (PostgreSQL 15) writes ll_to_earth and earth_box as SQL
+-- functions calling cube() and earth() unqualified; where the search_path is
+-- empty (autovacuum's ANALYZE, pg_restore) the indexes below would fail to
+-- evaluate. Pinning their search_path keeps them working everywhere.
+DO $$
+DECLARE s text;
+BEGIN
+    SELECT n.nspname INTO s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'earthdistance';
+    EXECUTE format('ALTER FUNCTION %I.ll_to_earth(float8, float8) SET search_path = %I, pg_catalog', s, s);
+    EXECUTE format('ALTER FUNCTION %I.earth_box(%I.earth, float8) SET search_path = %I, pg_catalog', s, s, s);
+END $$;
+
 CREATE INDEX clinics_service_area ON clinics
     USING gist (earth_box(ll_to_earth(lat, lon), service_radius_km * 1010.0))
     WHERE accepts_referrals;

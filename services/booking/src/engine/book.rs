@@ -79,7 +79,7 @@ pub async fn book(
     for window in windows(now, candidates.horizon_end(now)) {
         let mut rounds = 0;
         loop {
-            facts::load_diaries(conn, &mut candidates.physios, window).await?;
+            facts::load_diaries(conn, &mut candidates.physios, &candidates.clinics, window).await?;
             let offers = ranked_offers_within(
                 &wanted,
                 &candidates.clinics,
@@ -140,7 +140,7 @@ fn windows(now: DateTime<Utc>, end: DateTime<Utc>) -> impl Iterator<Item = Inter
 /// small query instead of a refused insert and a whole new round. Physios
 /// whose diary another booking is writing are passed over; if every one is,
 /// this waits for the best one's. So a booking holds one diary lock, and
-/// more only when a physio it locked has filled up meanwhile.
+/// more only when a physio it locked has filled up or left meanwhile.
 async fn claim(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
@@ -166,7 +166,9 @@ async fn claim(
     if locked_any {
         return Ok(Claim::Lost); // every diary we could lock had filled up
     }
-    // Holding no diary lock, this wait cannot close a cycle.
+    // This booking usually holds no diary lock here; one it took in an
+    // earlier round could close a cycle with another booking, which the
+    // database then breaks (the wait gives up, and a fresh round follows).
     let best = offers[0].physio_id;
     if lock_physio(conn, best).await?
         && let Some(offer) = fresh_best_offer(conn, candidates, wanted, best, now, window).await?
@@ -185,13 +187,19 @@ async fn fresh_best_offer(
     now: DateTime<Utc>,
     window: Interval,
 ) -> QueryResult<Option<Offer>> {
-    let Some(physio) = candidates.physios.iter_mut().find(|p| p.id == physio_id) else {
+    let Candidates { clinics, physios } = candidates;
+    let Some(physio) = physios.iter_mut().find(|p| p.id == physio_id) else {
         return Ok(None);
     };
-    facts::load_diaries(conn, std::slice::from_mut(physio), window).await?;
+    // Deactivated since the candidates were read? Then not theirs to take
+    // (a deactivation holds this lock while it cancels their diary).
+    if !facts::still_active(conn, physio_id).await? {
+        return Ok(None);
+    }
+    facts::load_diaries(conn, std::slice::from_mut(physio), clinics, window).await?;
     let best = ranked_offers_within(
         wanted,
-        &candidates.clinics,
+        clinics,
         std::slice::from_ref(physio),
         now,
         window,

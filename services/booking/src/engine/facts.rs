@@ -141,6 +141,7 @@ pub async fn candidates(
 pub async fn load_diaries(
     conn: &mut AsyncPgConnection,
     physios: &mut [PhysioFacts],
+    clinics: &[ClinicFacts],
     window: Interval,
 ) -> QueryResult<()> {
     let ids: Vec<Uuid> = physios.iter().map(|p| p.id).collect();
@@ -148,10 +149,31 @@ pub async fn load_diaries(
     let mut away = load_time_off(conn, &ids, from, until).await?;
     let mut booked = load_booked(conn, &ids, from, until).await?;
     for physio in physios {
+        let buffer = clinics
+            .iter()
+            .find(|c| c.id == physio.clinic_id)
+            .map_or(Duration::zero(), |c| c.rules.buffer);
         physio.time_off = away.remove(&physio.id).unwrap_or_default();
-        physio.booked = booked.remove(&physio.id).unwrap_or_default();
+        physio.booked = booked
+            .remove(&physio.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| b.as_seen_with(buffer))
+            .collect();
     }
     Ok(())
+}
+
+/// Whether the physio still takes appointments (read after taking their
+/// diary lock, so a deactivation that committed meanwhile is seen).
+pub async fn still_active(conn: &mut AsyncPgConnection, physio: Uuid) -> QueryResult<bool> {
+    Ok(physios::table
+        .find(physio)
+        .select(physios::active)
+        .first::<bool>(conn)
+        .await
+        .optional()?
+        .unwrap_or(false))
 }
 
 /// Ids of the clinics accepting referrals whose area covers `at`: those whose
@@ -221,13 +243,18 @@ pub async fn physio_diary(
     // A reschedule may land anywhere within the clinic's horizon.
     let until = now + Duration::days(i64::from(clinic.rules.horizon_days) + 1);
     let ids = [physio_id];
-    let booked = load_booked(conn, &ids, now, until)
+    let buffer = clinic.rules.buffer;
+    let booked: Vec<Interval> = load_booked(conn, &ids, now, until)
         .await?
         .remove(&physio_id)
-        .unwrap_or_default();
-    let moving_interval: Option<(DateTime<Utc>, DateTime<Utc>)> = appointments::table
+        .unwrap_or_default()
+        .into_iter()
+        .map(|b| b.as_seen_with(buffer))
+        .collect();
+    // A physio's booked appointments never share a start (the constraint).
+    let moving_start: Option<DateTime<Utc>> = appointments::table
         .find(moving)
-        .select((appointments::starts_at, appointments::ends_at))
+        .select(appointments::starts_at)
         .first(conn)
         .await
         .optional()?;
@@ -246,7 +273,7 @@ pub async fn physio_diary(
             .unwrap_or_default(),
         booked: booked
             .into_iter()
-            .filter(|i| Some((i.start, i.end)) != moving_interval)
+            .filter(|i| Some(i.start) != moving_start)
             .collect(),
     };
     Ok(Some((clinic, physio)))
@@ -342,28 +369,56 @@ async fn load_time_off(
     Ok(group(rows))
 }
 
-/// Booked appointments overlapping `[from, until)`.
+/// A booked appointment as the database holds it: the time it takes and the
+/// buffer after it that it was booked with (`blocked_until`).
+#[derive(Queryable)]
+struct BookedSpan {
+    physio_id: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    blocked_until: DateTime<Utc>,
+}
+
+impl BookedSpan {
+    /// The interval slot generation keeps `buffer` away from. Slots pad each
+    /// appointment with the clinic's buffer *now*; an appointment booked under
+    /// a longer buffer still blocks its own (the exclusion constraint holds
+    /// `blocked_until`), so its end is stretched to keep that clear too.
+    fn as_seen_with(&self, buffer: Duration) -> Interval {
+        Interval {
+            start: self.start,
+            end: self.end.max(self.blocked_until - buffer),
+        }
+    }
+}
+
+/// Booked appointments whose blocked time overlaps `[from, until)`.
 async fn load_booked(
     conn: &mut AsyncPgConnection,
     physio_ids: &[Uuid],
     from: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> QueryResult<HashMap<Uuid, Vec<Interval>>> {
-    let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = appointments::table
+) -> QueryResult<HashMap<Uuid, Vec<BookedSpan>>> {
+    let rows: Vec<BookedSpan> = appointments::table
         .filter(appointments::physio_id.eq_any(physio_ids))
         .filter(appointments::status.eq("booked"))
         // A lower bound on starts_at keeps this a range scan of the index.
         .filter(appointments::starts_at.ge(from - LONGEST_BLOCK))
         .filter(appointments::starts_at.lt(until))
-        .filter(appointments::ends_at.gt(from))
+        .filter(appointments::blocked_until.gt(from))
         .select((
             appointments::physio_id,
             appointments::starts_at,
             appointments::ends_at,
+            appointments::blocked_until,
         ))
         .load(conn)
         .await?;
-    Ok(group(rows))
+    let mut by_physio: HashMap<Uuid, Vec<BookedSpan>> = HashMap::new();
+    for row in rows {
+        by_physio.entry(row.physio_id).or_default().push(row);
+    }
+    Ok(by_physio)
 }
 
 fn group(rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>) -> HashMap<Uuid, Vec<Interval>> {
