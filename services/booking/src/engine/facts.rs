@@ -1,15 +1,16 @@
 //! Loads what the matching rules need, and only that: the clinics whose
 //! service area covers the trainer (found through a GiST index on each
 //! clinic's area, not by reading every clinic), their active physios who
-//! treat the region, and those physios' diaries one search window at a time.
-//! A booking's reads so depend on the trainer's neighbourhood and the window,
-//! never on the size of the network (docs/architecture.md, "Booking").
+//! treat the region (their diaries, a search window at a time, are in
+//! `diaries`). A booking's reads so depend on the trainer's neighbourhood and
+//! the window, never on the size of the network (docs/architecture.md,
+//! "Booking").
 
 use crate::domain::geo::{Location, distance_km};
 use crate::domain::hours::WeeklyHours;
 use crate::domain::matching::{ClinicFacts, PhysioFacts};
-use crate::domain::slots::{Interval, SlotRules};
-use crate::schema::{appointments, clinics, physios, time_off, weekly_hours};
+use crate::domain::slots::SlotRules;
+use crate::schema::{clinics, physios, weekly_hours};
 use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -17,6 +18,8 @@ use diesel::sql_types::{Bool, Float8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::collections::HashMap;
 use uuid::Uuid;
+
+pub use super::diaries::{load_diaries, physio_diary};
 
 /// Slots start on a quarter-hour grid of the clinic's local time.
 pub const SLOT_STEP_MINUTES: i64 = 15;
@@ -30,14 +33,7 @@ pub const SLOT_STEP_MINUTES: i64 = 15;
 const AREA_COVERS: &str =
     "earth_box(ll_to_earth(lat, lon), service_radius_km * 1010.0) @> ll_to_earth(";
 
-/// An appointment is at most 4 h plus a 2 h buffer long (the policy's caps),
-/// so one that starts more than this before a window cannot reach into it.
-const LONGEST_BLOCK: Duration = Duration::days(1);
-/// A physio's load on a slot's local day counts appointments up to two days
-/// either side (see `DayLoad`): diaries are read that much beyond the window.
-const DAY_REACH: Duration = Duration::days(2);
-
-const CLINIC_COLUMNS: (
+pub(super) const CLINIC_COLUMNS: (
     clinics::id,
     clinics::timezone,
     clinics::lat,
@@ -62,7 +58,7 @@ const CLINIC_COLUMNS: (
 );
 
 #[derive(Queryable)]
-struct ClinicColumns {
+pub(super) struct ClinicColumns {
     id: Uuid,
     timezone: String,
     lat: f64,
@@ -134,36 +130,6 @@ pub async fn candidates(
     Ok(Candidates { clinics, physios })
 }
 
-/// Fills each physio's time off and booked appointments that matter to slots
-/// starting within `window` (and to the day-load tie-break around them),
-/// replacing what an earlier window or round loaded. Read through the
-/// `(physio_id, starts_at)` indexes: the cost follows the window, not the diary.
-pub async fn load_diaries(
-    conn: &mut AsyncPgConnection,
-    physios: &mut [PhysioFacts],
-    clinics: &[ClinicFacts],
-    window: Interval,
-) -> QueryResult<()> {
-    let ids: Vec<Uuid> = physios.iter().map(|p| p.id).collect();
-    let (from, until) = (window.start - DAY_REACH, window.end + DAY_REACH);
-    let mut away = load_time_off(conn, &ids, from, until).await?;
-    let mut booked = load_booked(conn, &ids, from, until).await?;
-    for physio in physios {
-        let buffer = clinics
-            .iter()
-            .find(|c| c.id == physio.clinic_id)
-            .map_or(Duration::zero(), |c| c.rules.buffer);
-        physio.time_off = away.remove(&physio.id).unwrap_or_default();
-        physio.booked = booked
-            .remove(&physio.id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|b| b.as_seen_with(buffer))
-            .collect();
-    }
-    Ok(())
-}
-
 /// Whether the physio still takes appointments (read after taking their
 /// diary lock, so a deactivation that committed meanwhile is seen).
 pub async fn still_active(conn: &mut AsyncPgConnection, physio: Uuid) -> QueryResult<bool> {
@@ -219,67 +185,7 @@ async fn covering(conn: &mut AsyncPgConnection, at: Location) -> QueryResult<Vec
         .collect())
 }
 
-/// One physio's diary and their clinic's rules (for a reschedule), leaving
-/// out the appointment being moved.
-pub async fn physio_diary(
-    conn: &mut AsyncPgConnection,
-    physio_id: Uuid,
-    moving: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<(ClinicFacts, PhysioFacts)>> {
-    let (clinic_id, specialties, active): (Uuid, Vec<String>, bool) = physios::table
-        .find(physio_id)
-        .select((physios::clinic_id, physios::specialties, physios::active))
-        .first(conn)
-        .await?;
-    let row: ClinicColumns = clinics::table
-        .find(clinic_id)
-        .select(CLINIC_COLUMNS)
-        .first(conn)
-        .await?;
-    let Some(clinic) = clinic_facts(row) else {
-        return Ok(None);
-    };
-    // A reschedule may land anywhere within the clinic's horizon.
-    let until = now + Duration::days(i64::from(clinic.rules.horizon_days) + 1);
-    let ids = [physio_id];
-    let buffer = clinic.rules.buffer;
-    let booked: Vec<Interval> = load_booked(conn, &ids, now, until)
-        .await?
-        .remove(&physio_id)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|b| b.as_seen_with(buffer))
-        .collect();
-    // A physio's booked appointments never share a start (the constraint).
-    let moving_start: Option<DateTime<Utc>> = appointments::table
-        .find(moving)
-        .select(appointments::starts_at)
-        .first(conn)
-        .await
-        .optional()?;
-    let physio = PhysioFacts {
-        id: physio_id,
-        clinic_id,
-        active,
-        specialties,
-        hours: load_hours(conn, &ids)
-            .await?
-            .remove(&physio_id)
-            .unwrap_or_default(),
-        time_off: load_time_off(conn, &ids, now, until)
-            .await?
-            .remove(&physio_id)
-            .unwrap_or_default(),
-        booked: booked
-            .into_iter()
-            .filter(|i| Some(i.start) != moving_start)
-            .collect(),
-    };
-    Ok(Some((clinic, physio)))
-}
-
-fn clinic_facts(row: ClinicColumns) -> Option<ClinicFacts> {
+pub(super) fn clinic_facts(row: ClinicColumns) -> Option<ClinicFacts> {
     // A zone is validated on write; a row that still fails to parse is skipped
     // (and logged) rather than breaking booking for every other clinic.
     let tz = match row.timezone.parse::<chrono_tz::Tz>() {
@@ -308,7 +214,7 @@ fn clinic_facts(row: ClinicColumns) -> Option<ClinicFacts> {
     })
 }
 
-async fn load_hours(
+pub(super) async fn load_hours(
     conn: &mut AsyncPgConnection,
     physio_ids: &[Uuid],
 ) -> QueryResult<HashMap<Uuid, Vec<WeeklyHours>>> {
@@ -351,83 +257,4 @@ pub fn weekday_from_number(n: i16) -> Option<Weekday> {
 
 pub fn weekday_number(weekday: Weekday) -> i16 {
     i16::try_from(weekday.number_from_monday()).unwrap_or(1)
-}
-
-async fn load_time_off(
-    conn: &mut AsyncPgConnection,
-    physio_ids: &[Uuid],
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> QueryResult<HashMap<Uuid, Vec<Interval>>> {
-    let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = time_off::table
-        .filter(time_off::physio_id.eq_any(physio_ids))
-        .filter(time_off::ends_at.gt(from))
-        .filter(time_off::starts_at.lt(until))
-        .select((time_off::physio_id, time_off::starts_at, time_off::ends_at))
-        .load(conn)
-        .await?;
-    Ok(group(rows))
-}
-
-/// A booked appointment as the database holds it: the time it takes and the
-/// buffer after it that it was booked with (`blocked_until`).
-#[derive(Queryable)]
-struct BookedSpan {
-    physio_id: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    blocked_until: DateTime<Utc>,
-}
-
-impl BookedSpan {
-    /// The interval slot generation keeps `buffer` away from. Slots pad each
-    /// appointment with the clinic's buffer *now*; an appointment booked under
-    /// a longer buffer still blocks its own (the exclusion constraint holds
-    /// `blocked_until`), so its end is stretched to keep that clear too.
-    fn as_seen_with(&self, buffer: Duration) -> Interval {
-        Interval {
-            start: self.start,
-            end: self.end.max(self.blocked_until - buffer),
-        }
-    }
-}
-
-/// Booked appointments whose blocked time overlaps `[from, until)`.
-async fn load_booked(
-    conn: &mut AsyncPgConnection,
-    physio_ids: &[Uuid],
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> QueryResult<HashMap<Uuid, Vec<BookedSpan>>> {
-    let rows: Vec<BookedSpan> = appointments::table
-        .filter(appointments::physio_id.eq_any(physio_ids))
-        .filter(appointments::status.eq("booked"))
-        // A lower bound on starts_at keeps this a range scan of the index.
-        .filter(appointments::starts_at.ge(from - LONGEST_BLOCK))
-        .filter(appointments::starts_at.lt(until))
-        .filter(appointments::blocked_until.gt(from))
-        .select((
-            appointments::physio_id,
-            appointments::starts_at,
-            appointments::ends_at,
-            appointments::blocked_until,
-        ))
-        .load(conn)
-        .await?;
-    let mut by_physio: HashMap<Uuid, Vec<BookedSpan>> = HashMap::new();
-    for row in rows {
-        by_physio.entry(row.physio_id).or_default().push(row);
-    }
-    Ok(by_physio)
-}
-
-fn group(rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>) -> HashMap<Uuid, Vec<Interval>> {
-    let mut by_physio: HashMap<Uuid, Vec<Interval>> = HashMap::new();
-    for (physio_id, start, end) in rows {
-        by_physio
-            .entry(physio_id)
-            .or_default()
-            .push(Interval { start, end });
-    }
-    by_physio
 }

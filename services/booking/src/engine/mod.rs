@@ -7,6 +7,7 @@
 
 pub mod book;
 pub mod cancel;
+mod diaries;
 pub mod diary_lock;
 pub mod events;
 pub mod facts;
