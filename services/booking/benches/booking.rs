@@ -276,6 +276,6 @@ fn referral_request() -> ReferralRequest {
         requested_at: Utc::now(),
         target_by: Some(Utc::now() + chrono::Duration::days(7)),
         attempt: 1,
-        state: "pending".to_owned(),
+        state: requests::RequestState::Pending,
     }
 }

@@ -5,7 +5,7 @@ use crate::appointments::model::Appointment;
 use crate::engine::book::{Outcome, book_or_waitlist};
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_referral;
-use crate::engine::requests::{self, ReferralRequest, state};
+use crate::engine::requests::{self, ReferralRequest, RequestState};
 use crate::lanes::{Lane, LaneMetrics};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
 use chrono::{DateTime, Utc};
@@ -113,7 +113,7 @@ async fn on_requested(
         requested_at: time("requested_at", event.requested_at)?,
         target_by: time("target_by", event.target_by).ok(),
         attempt: i32::try_from(event.attempt.max(1)).unwrap_or(i32::MAX),
-        state: state::PENDING.to_owned(),
+        state: RequestState::Pending,
     };
     lock_referral(conn, request.referral_id).await?;
     let cancelled = referral_cancellations::table
@@ -143,7 +143,7 @@ async fn on_requested(
             diesel::update(referral_requests::table.find(request.referral_id))
                 .set((
                     referral_requests::attempt.eq(request.attempt),
-                    referral_requests::state.eq(state::PENDING),
+                    referral_requests::state.eq(RequestState::Pending),
                     referral_requests::updated_at.eq(Utc::now()),
                 ))
                 .execute(conn)
@@ -172,7 +172,7 @@ async fn on_cancelled(
         .await?;
     diesel::update(referral_requests::table.find(referral_id))
         .set((
-            referral_requests::state.eq(state::CANCELLED),
+            referral_requests::state.eq(RequestState::Cancelled),
             referral_requests::updated_at.eq(Utc::now()),
         ))
         .execute(conn)

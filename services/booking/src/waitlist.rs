@@ -13,7 +13,7 @@
 //! at a time.
 
 use crate::engine::book::{Outcome, book_or_waitlist};
-use crate::engine::requests::{ReferralRequest, state};
+use crate::engine::requests::{ReferralRequest, RequestState};
 use crate::schema::{capacity_changes, referral_requests};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -107,7 +107,7 @@ struct Waiting {
 pub async fn retry_waitlist(pool: &Pool) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let waiting: Vec<Uuid> = referral_requests::table
-        .filter(referral_requests::state.eq(state::WAITLISTED))
+        .filter(referral_requests::state.eq(RequestState::Waitlisted))
         .order((
             diesel::dsl::sql::<diesel::sql_types::Bool>("priority = 'urgent'").desc(),
             referral_requests::requested_at.asc(),
@@ -128,7 +128,7 @@ async fn retry(pool: &Pool, waiting: Vec<Uuid>) -> anyhow::Result<usize> {
             .transaction::<Option<Outcome>, diesel::result::Error, _>(async |conn| {
                 let locked: Option<ReferralRequest> = referral_requests::table
                     .find(referral_id)
-                    .filter(referral_requests::state.eq(state::WAITLISTED))
+                    .filter(referral_requests::state.eq(RequestState::Waitlisted))
                     .select(ReferralRequest::as_select())
                     .for_update()
                     .skip_locked()

@@ -3,7 +3,7 @@
 use super::access::clinic_in_scope;
 use crate::appointments::list::{AppointmentPage, AppointmentQuery, Scope, list};
 use crate::domain::geo::{Location, distance_km};
-use crate::engine::requests::state;
+use crate::engine::requests::RequestState;
 use crate::schema::{clinics, referral_requests};
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -98,7 +98,7 @@ pub async fn waitlist(
         f64,
     );
     let rows: Vec<Row> = referral_requests::table
-        .filter(referral_requests::state.eq(state::WAITLISTED))
+        .filter(referral_requests::state.eq(RequestState::Waitlisted))
         .order((
             diesel::dsl::sql::<diesel::sql_types::Bool>("priority = 'urgent'").desc(),
             referral_requests::requested_at.asc(),

@@ -7,7 +7,7 @@
 use super::diary_lock::{lock_physio, try_lock_physio};
 use super::events;
 use super::facts::{self, Candidates};
-use super::requests::{ReferralRequest, state};
+use super::requests::{ReferralRequest, RequestState};
 use crate::appointments::model::Appointment;
 use crate::domain::geo::Location;
 use crate::domain::matching::{Offer, Priority, Request, ranked_offers_within};
@@ -103,7 +103,7 @@ pub async fn book(
             .await?
             {
                 Claim::Booked(appointment) => {
-                    mark(conn, request.referral_id, state::BOOKED).await?;
+                    mark(conn, request.referral_id, RequestState::Booked).await?;
                     spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
                     return Ok(Outcome::Booked(appointment));
                 }
@@ -259,8 +259,12 @@ async fn insert(
     .await
 }
 
-pub async fn mark(conn: &mut AsyncPgConnection, referral_id: Uuid, to: &str) -> QueryResult<()> {
-    let waitlisted_at = (to == state::WAITLISTED).then(Utc::now);
+pub async fn mark(
+    conn: &mut AsyncPgConnection,
+    referral_id: Uuid,
+    to: RequestState,
+) -> QueryResult<()> {
+    let waitlisted_at = (to == RequestState::Waitlisted).then(Utc::now);
     diesel::update(referral_requests::table.find(referral_id))
         .set((
             referral_requests::state.eq(to),
@@ -284,7 +288,7 @@ pub async fn book_or_waitlist(
     if let Outcome::NoSlot(reason) = &outcome
         && announce_waitlist
     {
-        mark(conn, request.referral_id, state::WAITLISTED).await?;
+        mark(conn, request.referral_id, RequestState::Waitlisted).await?;
         let at = Location {
             lat: request.lat,
             lon: request.lon,

@@ -2,7 +2,12 @@
 
 use crate::schema::referral_requests;
 use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -21,15 +26,57 @@ pub struct ReferralRequest {
     /// When the client should have been seen by (triage's target).
     pub target_by: Option<DateTime<Utc>>,
     pub attempt: i32,
-    /// `pending`, `waitlisted`, `booked` or `cancelled`.
-    pub state: String,
+    pub state: RequestState,
 }
 
-pub mod state {
-    pub const PENDING: &str = "pending";
-    pub const WAITLISTED: &str = "waitlisted";
-    pub const BOOKED: &str = "booked";
-    pub const CANCELLED: &str = "cancelled";
+/// Where booking stands with a referral. Stored as text under a CHECK of the
+/// same four values, mapped here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum RequestState {
+    /// Being booked (or about to be).
+    Pending,
+    /// Nothing fitted; retried when capacity appears.
+    Waitlisted,
+    Booked,
+    /// The trainer cancelled the referral: never booked again.
+    Cancelled,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Waitlisted => "waitlisted",
+            Self::Booked => "booked",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Waitlisted,
+            Self::Booked,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+}
+
+impl ToSql<Text, Pg> for RequestState {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(self.as_str(), &mut out.reborrow())
+    }
+}
+
+impl FromSql<Text, Pg> for RequestState {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+        // The column's CHECK allows nothing else; a new value needs a migration here too.
+        Self::parse(&text).ok_or_else(|| format!("unknown referral request state {text:?}").into())
+    }
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> QueryResult<()> {
@@ -38,4 +85,22 @@ pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> 
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_reads_back_as_written() {
+        for state in [
+            RequestState::Pending,
+            RequestState::Waitlisted,
+            RequestState::Booked,
+            RequestState::Cancelled,
+        ] {
+            assert_eq!(RequestState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(RequestState::parse("lost"), None);
+    }
 }
