@@ -49,12 +49,11 @@ async fn handle(
 ) -> Result<(), HandlerError> {
     match incoming.message_type.as_str() {
         ReferralRequested::TYPE_NAME => {
-            let event: ReferralRequested = incoming.decode()?;
-            if let Some(requested_at) = event.requested_at {
-                let waited = Utc::now().timestamp() - requested_at.seconds;
-                metrics.taken(lane, chrono::Duration::seconds(waited));
+            // Since it was requested (a re-request too), not since the flag.
+            if let Some(enqueued_at) = incoming.enqueued_at {
+                metrics.taken(lane, Utc::now() - enqueued_at);
             }
-            on_requested(conn, event).await
+            on_requested(conn, incoming.decode()?).await
         }
         ReferralCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
         other => Err(permanent(format!("booking does not handle {other}"))),

@@ -70,7 +70,7 @@ impl LaneMetrics {
                 Opts::new(
                     "booking_lane_oldest_age_seconds",
                     "How long the request at the head of each booking lane had waited \
-                     since it was flagged (0 when the lane is empty)",
+                     since it was requested (0 when the lane is empty)",
                 ),
                 &["lane"],
             )?,
@@ -84,7 +84,7 @@ impl LaneMetrics {
         ]
     }
 
-    /// A request taken from `lane` had waited `waited` since it was flagged.
+    /// A request taken from `lane` had waited `waited` since it was requested.
     pub fn taken(&self, lane: Lane, waited: chrono::Duration) {
         let seconds = waited.num_milliseconds().max(0) as f64 / 1000.0;
         self.head_age.with_label_values(&[lane.name()]).set(seconds);

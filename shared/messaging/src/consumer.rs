@@ -55,6 +55,9 @@ pub struct Incoming {
     pub payload: Vec<u8>,
     /// 1 on the first delivery, counting our own retries.
     pub attempt: u32,
+    /// When the event was written to its producer's outbox (the AMQP
+    /// `timestamp`, kept through retries): how long it has been on its way.
+    pub enqueued_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Incoming {
@@ -424,6 +427,9 @@ fn read(delivery: &Delivery) -> Result<Incoming, String> {
             .map(|c| c.to_string()),
         payload: delivery.data.clone(),
         attempt,
+        enqueued_at: (*delivery.properties.timestamp())
+            .and_then(|seconds| i64::try_from(seconds).ok())
+            .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0)),
     })
 }
 
