@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
-use spotter_auth::{DEFAULT_AUDIENCE, DEV_ISSUER, Role, SigningKey, ensure_dev_keys, token_for};
+use spotter_auth::{Role, SigningKey, dev_token, ensure_dev_keys};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,15 +39,7 @@ impl Api {
     }
 
     pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> anyhow::Result<String> {
-        token_for(
-            &self.key,
-            DEV_ISSUER,
-            DEFAULT_AUDIENCE,
-            role,
-            sub,
-            clinic,
-            TOKEN_TTL,
-        )
+        dev_token(&self.key, role, sub, clinic, TOKEN_TTL)
     }
 
     /// The stack must be up and ready before anything is timed.

@@ -1,7 +1,7 @@
 //! `spotter token`: a dev token signed with the dev stack's key.
 
 use clap::Args;
-use spotter_auth::{DEFAULT_AUDIENCE, DEV_ISSUER, Role, ensure_dev_keys, token_for};
+use spotter_auth::{Role, dev_token, ensure_dev_keys};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -29,15 +29,7 @@ pub fn print(args: &TokenArgs) -> anyhow::Result<()> {
         anyhow::bail!("--clinic is required for {}", args.role);
     }
     let keys = ensure_dev_keys(&args.keys_dir)?;
-    let token = token_for(
-        &keys.key,
-        DEV_ISSUER,
-        DEFAULT_AUDIENCE,
-        args.role,
-        args.sub,
-        args.clinic,
-        *args.ttl,
-    )?;
+    let token = dev_token(&keys.key, args.role, args.sub, args.clinic, *args.ttl)?;
     println!("{token}");
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! [`PlatformAdmin`], [`Admin`] or plain [`Caller`] and get a 401/403
 //! problem+json for free when the caller does not fit.
 //!
-//! The dev stack mints its own tokens with [`ensure_dev_keys`] and [`token_for`];
+//! The dev stack mints its own tokens with [`ensure_dev_keys`] and [`dev_token`];
 //! those keys carry [`DEV_KID_PREFIX`] so a production verifier can refuse them.
 
 mod claims;
@@ -26,7 +26,7 @@ pub use error::AuthError;
 pub use extractors::{Admin, ClinicAdmin, Physio, PlatformAdmin, Trainer};
 pub use role::{Caller, Role, UnknownRole};
 pub use settings::{AuthSettings, JwksSource};
-pub use signing::{SigningKey, token_for};
+pub use signing::{SigningKey, dev_token, token_for};
 pub use verifier::JwtVerifier;
 
 /// Key ids of keys made by the dev stack start with this; production refuses them.

@@ -124,6 +124,26 @@ impl SigningKey {
 }
 
 /// A signed token for `sub` in `role`, valid from now for `ttl`.
+/// A token the dev stack accepts: signed with `key`, the dev issuer and the
+/// default audience (`spotter token`, `spotter demo`, `spotter bench`, tests).
+pub fn dev_token(
+    key: &SigningKey,
+    role: Role,
+    sub: Uuid,
+    clinic_id: Option<Uuid>,
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    token_for(
+        key,
+        crate::DEV_ISSUER,
+        crate::DEFAULT_AUDIENCE,
+        role,
+        sub,
+        clinic_id,
+        ttl,
+    )
+}
+
 pub fn token_for(
     key: &SigningKey,
     issuer: &str,

@@ -12,7 +12,7 @@ use actix_web::web;
 use uuid::Uuid;
 
 use crate::{
-    DEFAULT_AUDIENCE, DEV_ISSUER, DEV_KID_PREFIX, JwtVerifier, Role, SigningKey, token_for,
+    DEFAULT_AUDIENCE, DEV_ISSUER, DEV_KID_PREFIX, JwtVerifier, Role, SigningKey, dev_token,
 };
 
 /// A fresh key and a verifier (dev mode, [`DEV_ISSUER`], [`DEFAULT_AUDIENCE`]) that trusts it.
@@ -33,16 +33,8 @@ impl TestAuth {
 
     /// A token valid for an hour.
     pub fn token(&self, role: Role, sub: Uuid, clinic_id: Option<Uuid>) -> String {
-        token_for(
-            &self.key,
-            DEV_ISSUER,
-            DEFAULT_AUDIENCE,
-            role,
-            sub,
-            clinic_id,
-            Duration::from_secs(3600),
-        )
-        .expect("signing a test token")
+        dev_token(&self.key, role, sub, clinic_id, Duration::from_secs(3600))
+            .expect("signing a test token")
     }
 
     /// `(Authorization, "Bearer …")`, ready for `TestRequest::insert_header`.

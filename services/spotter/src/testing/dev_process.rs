@@ -2,7 +2,7 @@
 //! own, on databases and broker names of the test's own, with its dev key.
 //! It can be SIGKILLed and started again on the same port.
 
-use spotter_auth::{DEFAULT_AUDIENCE, DEV_ISSUER, Role, SigningKey, ensure_dev_keys, token_for};
+use spotter_auth::{Role, SigningKey, dev_token, ensure_dev_keys};
 use spotter_db::testing::TestDatabase;
 use spotter_messaging::testing::BrokerCleanup;
 use std::io::{BufRead, BufReader};
@@ -126,10 +126,8 @@ impl DevProcess {
 
     /// A token signed with the dev key, as `spotter token` makes it.
     pub fn token(&self, role: Role, sub: Uuid, clinic: Option<Uuid>) -> String {
-        token_for(
+        dev_token(
             &self.key,
-            DEV_ISSUER,
-            DEFAULT_AUDIENCE,
             role,
             sub,
             clinic,
