@@ -123,7 +123,9 @@ async fn load_time_off(
         .select((time_off::physio_id, time_off::starts_at, time_off::ends_at))
         .load(conn)
         .await?;
-    Ok(group(rows))
+    Ok(by_physio(rows.into_iter().map(
+        |(physio_id, start, end)| (physio_id, Interval { start, end }),
+    )))
 }
 
 /// A booked appointment as the database holds it: the time it takes and the
@@ -171,20 +173,13 @@ async fn load_booked(
         ))
         .load(conn)
         .await?;
-    let mut by_physio: HashMap<Uuid, Vec<BookedSpan>> = HashMap::new();
-    for row in rows {
-        by_physio.entry(row.physio_id).or_default().push(row);
-    }
-    Ok(by_physio)
+    Ok(by_physio(rows.into_iter().map(|row| (row.physio_id, row))))
 }
 
-fn group(rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>) -> HashMap<Uuid, Vec<Interval>> {
-    let mut by_physio: HashMap<Uuid, Vec<Interval>> = HashMap::new();
-    for (physio_id, start, end) in rows {
-        by_physio
-            .entry(physio_id)
-            .or_default()
-            .push(Interval { start, end });
+fn by_physio<T>(rows: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
+    let mut grouped: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for (physio_id, row) in rows {
+        grouped.entry(physio_id).or_default().push(row);
     }
-    by_physio
+    grouped
 }
