@@ -28,30 +28,38 @@ pub struct Appointment {
     pub starts_at: DateTime<Utc>,
 }
 
-/// Plans the reminders of a newly booked appointment (those still ahead).
+/// Plans the reminders of a newly booked appointment (those still ahead), in
+/// one statement: this runs for every appointment booked.
 pub async fn schedule(conn: &mut AsyncPgConnection, a: &Appointment) -> QueryResult<()> {
     let now = Utc::now();
-    for person in a.people {
-        for (lead, hours) in LEADS {
-            let due = a.starts_at - Duration::hours(hours);
-            if due <= now {
-                continue; // never for a time already past
-            }
-            diesel::insert_into(reminders::table)
-                .values((
-                    reminders::id.eq(Uuid::now_v7()),
-                    reminders::appointment_id.eq(a.appointment_id),
-                    reminders::referral_id.eq(a.referral_id),
-                    reminders::recipient_id.eq(person),
-                    reminders::lead.eq(lead),
-                    reminders::starts_at.eq(a.starts_at),
-                    reminders::due_at.eq(due),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-        }
+    let rows: Vec<_> = a
+        .people
+        .iter()
+        .flat_map(|&person| {
+            LEADS.map(|(lead, hours)| (person, lead, a.starts_at - Duration::hours(hours)))
+        })
+        // never for a time already past
+        .filter(|&(_, _, due)| due > now)
+        .map(|(person, lead, due)| {
+            (
+                reminders::id.eq(Uuid::now_v7()),
+                reminders::appointment_id.eq(a.appointment_id),
+                reminders::referral_id.eq(a.referral_id),
+                reminders::recipient_id.eq(person),
+                reminders::lead.eq(lead),
+                reminders::starts_at.eq(a.starts_at),
+                reminders::due_at.eq(due),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
+    diesel::insert_into(reminders::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Longest a worker sleeps without looking.
+/// Longest a worker sleeps without looking. The reminders' NOTIFY trigger
+/// counts on it: it wakes the workers only for a reminder due within two
+/// minutes (migration 2026-12-01-000001_reminders_wake_when_soon).
 const LONGEST_NAP: Duration = Duration::from_secs(30);
 /// Shortest: something due but taken by another replica is not spun on.
 const SHORTEST_NAP: Duration = Duration::from_millis(250);

@@ -160,10 +160,14 @@ async fn on_booked(conn: &mut AsyncPgConnection, e: AppointmentBooked) -> Result
                     referrals::clinic_id.eq(uuid("clinic_id", &e.clinic_id)?),
                     referrals::target_missed.eq(e.target_missed),
                     referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
+                    // The move itself, in the same statement (what `move_to`
+                    // writes): this runs once per booking.
+                    referrals::status.eq(to.as_str()),
+                    referrals::updated_at.eq(now),
                 ))
                 .execute(conn)
                 .await?;
-            move_to(conn, referral.id, to, "appointment_booked").await?;
+            append_timeline(conn, referral.id, to, "appointment_booked").await?;
             Ok(())
         }
         Decision::Ignore => ignore(&referral, "appointment_booked"),

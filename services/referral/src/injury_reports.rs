@@ -12,6 +12,7 @@ use crate::referrals::view::ReferralSummary;
 use crate::schema::{clients, injury_reports, referrals, trainers};
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
@@ -141,26 +142,42 @@ async fn write_report(
     trainer_id: Uuid,
     input: &NewInjuryReport,
 ) -> ApiResult<ReferralSummary> {
-    let owned = clients::table
-        .find(input.client_id)
-        .filter(clients::trainer_id.eq(trainer_id))
-        .select(clients::id)
-        .first::<Uuid>(conn)
-        .await
-        .optional()?;
-    if owned.is_none() {
-        return Err(ApiError::invalid("client_id", "no such client of yours"));
-    }
-    let location: Option<(f64, f64)> = trainers::table
+    // One round trip for both facts the report needs (this runs per flag):
+    // the trainer's location, and whether the client is theirs.
+    let found: Option<(f64, f64, bool)> = trainers::table
         .find(trainer_id)
-        .select((trainers::lat, trainers::lon))
+        .select((
+            trainers::lat,
+            trainers::lon,
+            exists(
+                clients::table
+                    .find(input.client_id)
+                    .filter(clients::trainer_id.eq(trainer_id)),
+            ),
+        ))
         .first(conn)
         .await
         .optional()?;
-    let Some((lat, lon)) = location else {
-        return Err(ApiError::Conflict(
-            "set up your trainer profile first (PUT /v1/trainers/me): its location decides which clinics can take the referral".to_owned(),
-        ));
+    let no_client = || ApiError::invalid("client_id", "no such client of yours");
+    let (lat, lon) = match found {
+        Some((lat, lon, true)) => (lat, lon),
+        Some((.., false)) => return Err(no_client()),
+        None => {
+            // No profile yet; the client is still checked first, as always.
+            let owned = clients::table
+                .find(input.client_id)
+                .filter(clients::trainer_id.eq(trainer_id))
+                .select(clients::id)
+                .first::<Uuid>(conn)
+                .await
+                .optional()?;
+            if owned.is_none() {
+                return Err(no_client());
+            }
+            return Err(ApiError::Conflict(
+                "set up your trainer profile first (PUT /v1/trainers/me): its location decides which clinics can take the referral".to_owned(),
+            ));
+        }
     };
     let pain = u8::try_from(input.pain_level).unwrap_or(10);
     let priority = triage(pain, &input.red_flags);

@@ -1,6 +1,8 @@
 use deadpool::Runtime;
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use spotter_platform::ReadinessCheck;
@@ -12,8 +14,18 @@ pub type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnect
 /// A pool that never makes a request wait forever: while PostgreSQL is down,
 /// handlers fail fast with 503 and readiness reports it; connections are made
 /// again once it is back (deadpool discards broken ones on recycle).
+///
+/// Recycling is `Fast`: no `SELECT 1` each time a connection is taken, which
+/// was a sixth of every booking flow's statements. A connection whose socket
+/// closed (a database restart) or whose transaction broke is still discarded:
+/// diesel-async's `is_broken` checks both before any recycling method runs.
 pub fn connect(url: &SecretString, max_connections: usize) -> anyhow::Result<Pool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.expose_secret());
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        url.expose_secret(),
+        config,
+    );
     let pool = Pool::builder(manager)
         .max_size(max_connections)
         .runtime(Runtime::Tokio1)

@@ -9,6 +9,7 @@ use crate::domain::slots::Interval;
 use crate::schema::{appointments, clinics, physios, time_off};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -32,8 +33,7 @@ pub async fn load_diaries(
 ) -> QueryResult<()> {
     let ids: Vec<Uuid> = physios.iter().map(|p| p.id).collect();
     let (from, until) = (window.start - DAY_REACH, window.end + DAY_REACH);
-    let mut away = load_time_off(conn, &ids, from, until).await?;
-    let mut booked = load_booked(conn, &ids, from, until).await?;
+    let (mut away, mut booked) = load_time_off_and_booked(conn, &ids, from, until).await?;
     for physio in physios {
         let buffer = clinics
             .iter()
@@ -130,15 +130,22 @@ async fn load_time_off(
 
 /// A booked appointment as the database holds it: the time it takes and the
 /// buffer after it that it was booked with (`blocked_until`).
-#[derive(Queryable)]
 struct BookedSpan {
-    physio_id: Uuid,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     blocked_until: DateTime<Utc>,
 }
 
 impl BookedSpan {
+    fn from_row((physio_id, start, end, blocked_until, _): SpanRow) -> (Uuid, Self) {
+        let span = Self {
+            start,
+            end,
+            blocked_until,
+        };
+        (physio_id, span)
+    }
+
     /// The interval slot generation keeps `buffer` away from. Slots pad each
     /// appointment with the clinic's buffer *now*; an appointment booked under
     /// a longer buffer still blocks its own (the exclusion constraint holds
@@ -158,7 +165,17 @@ async fn load_booked(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> QueryResult<HashMap<Uuid, Vec<BookedSpan>>> {
-    let rows: Vec<BookedSpan> = appointments::table
+    let rows: Vec<SpanRow> = booked_within(physio_ids, from, until).load(conn).await?;
+    Ok(by_physio(rows.into_iter().map(BookedSpan::from_row)))
+}
+
+/// The query behind `load_booked`.
+fn booked_within<'a>(
+    physio_ids: &'a [Uuid],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> BoxedSpans<'a> {
+    appointments::table
         .filter(appointments::physio_id.eq_any(physio_ids))
         .filter(appointments::status.eq("booked"))
         // A lower bound on starts_at keeps this a range scan of the index.
@@ -170,10 +187,52 @@ async fn load_booked(
             appointments::starts_at,
             appointments::ends_at,
             appointments::blocked_until,
+            true.into_sql::<Bool>(),
         ))
+        .into_boxed()
+}
+
+type SpanRow = (Uuid, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, bool);
+type BoxedSpans<'a> = diesel::internal::table_macro::BoxedSelectStatement<
+    'a,
+    (SqlUuid, Timestamptz, Timestamptz, Timestamptz, Bool),
+    diesel::internal::table_macro::FromClause<appointments::table>,
+    diesel::pg::Pg,
+>;
+
+/// Time off and booked appointments overlapping `[from, until)` in one round
+/// trip (`UNION ALL`): a booking reads a diary at least twice, so the round
+/// trips count (docs/architecture.md, "What one flow costs").
+async fn load_time_off_and_booked(
+    conn: &mut AsyncPgConnection,
+    physio_ids: &[Uuid],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> QueryResult<(HashMap<Uuid, Vec<Interval>>, HashMap<Uuid, Vec<BookedSpan>>)> {
+    let away = time_off::table
+        .filter(time_off::physio_id.eq_any(physio_ids))
+        .filter(time_off::ends_at.gt(from))
+        .filter(time_off::starts_at.lt(until))
+        .select((
+            time_off::physio_id,
+            time_off::starts_at,
+            time_off::ends_at,
+            time_off::ends_at,
+            false.into_sql::<Bool>(),
+        ));
+    let rows: Vec<SpanRow> = booked_within(physio_ids, from, until)
+        .union_all(away)
         .load(conn)
         .await?;
-    Ok(by_physio(rows.into_iter().map(|row| (row.physio_id, row))))
+    let (booked, away): (Vec<SpanRow>, Vec<SpanRow>) =
+        rows.into_iter().partition(|&(.., is_booking)| is_booking);
+    Ok((
+        by_physio(
+            away.into_iter()
+                .map(|(physio_id, start, end, ..)| (physio_id, Interval { start, end })),
+        ),
+        by_physio(booked.into_iter().map(BookedSpan::from_row)),
+    ))
 }
 
 fn by_physio<T>(rows: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<T>> {

@@ -1,0 +1,1 @@
+CREATE INDEX outbox_pending_seq ON outbox (seq) WHERE published_at IS NULL;
