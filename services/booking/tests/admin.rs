@@ -304,9 +304,8 @@ async fn a_retried_clinic_or_time_off_with_its_key_is_made_once() {
     assert_eq!(first, again);
     assert_eq!(app.count("SELECT count(*) AS n FROM clinics").await, 1);
 
-    let physio = app
-        .physio(first["id"].as_str().unwrap().parse().unwrap(), &["knee"])
-        .await;
+    let clinic_id: uuid::Uuid = first["id"].as_str().unwrap().parse().unwrap();
+    let physio = app.physio(clinic_id, &["knee"]).await;
     let path = format!("/admin/v1/physios/{physio}/time-off");
     let off = json!({"start": at(3, 9, 0), "end": at(3, 17, 0), "reason": "course"});
     let first = body(app.post_once(&path, &app.admin, "k-2", &off).await, 201).await;
@@ -316,4 +315,11 @@ async fn a_retried_clinic_or_time_off_with_its_key_is_made_once() {
     // The clinic's key again, on another route: refused, not replayed.
     let refused = problem(app.post_once(&path, &app.admin, "k-1", &off).await, 422).await;
     assert_eq!(refused["errors"][0]["field"], "Idempotency-Key");
+    // The same key and body on the same route for another physio: another
+    // resource, so refused, never answered with the first physio's time off.
+    let colleague = app.physio(clinic_id, &["knee"]).await;
+    let theirs = format!("/admin/v1/physios/{colleague}/time-off");
+    let refused = problem(app.post_once(&theirs, &app.admin, "k-2", &off).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(app.count("SELECT count(*) AS n FROM time_off").await, 1);
 }

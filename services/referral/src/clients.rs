@@ -5,17 +5,16 @@ use crate::schema::clients;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::Trainer;
-use spotter_db::idempotency::Once;
+use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
-use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
 use spotter_platform::validate::{check_text, finish};
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::{ApiResult, FieldError, Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -80,22 +79,14 @@ pub async fn create(
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
-    let once = Once::new(trainer.id, key.0, "POST /v1/clients", &raw);
-    let input: NewClient = from_value(raw)?;
+    let input: NewClient = from_value(raw.clone())?;
     input.validate()?;
     let mut conn = checkout(&pool).await?;
-    let (status, client) = conn
-        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
-            if let Some(replay) = once.replay(conn).await? {
-                return Ok(replay);
-            }
-            let client = insert(conn, trainer.id, &input).await?;
-            let body = serde_json::to_value(client).map_err(|e| ApiError::Internal(e.into()))?;
-            once.record(conn, 201, &body).await?;
-            Ok((201, body))
-        })
-        .await?;
-    Ok(json_response(status, client))
+    create_once(&mut conn, trainer.id, &key, &raw, async |conn| {
+        insert(conn, trainer.id, &input).await
+    })
+    .await
+    .map(Created::response)
 }
 
 async fn insert(

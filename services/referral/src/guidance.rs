@@ -15,10 +15,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Caller, Physio, Role, Trainer};
-use spotter_db::idempotency::Once;
+use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
-use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
 use spotter_platform::validate::{check_text, finish};
@@ -261,74 +260,74 @@ pub async fn share(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let raw = body.into_inner();
-    let once = Once::new(
-        physio.id,
-        key.0,
-        &format!("POST /v1/referrals/{id}/guidance"),
-        &raw,
-    );
-    let input: NewGuidance = from_value(raw)?;
+    let input: NewGuidance = from_value(raw.clone())?;
     input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
-    let (status, shared) = conn
-        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
-            if let Some(replay) = once.replay(conn).await? {
-                return Ok(replay);
-            }
-            // Only the physio the client saw: anyone else finds nothing.
-            let referral = find_visible(conn, &caller, id, true).await?;
-            let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceShared) else {
-                return Err(ApiError::Conflict(format!(
-                    "guidance follows an assessment; this referral is {}",
-                    referral.status
-                )));
-            };
-            let version = guidance::table
-                .filter(guidance::referral_id.eq(id))
-                .select(diesel::dsl::max(guidance::version))
-                .first::<Option<i32>>(conn)
-                .await?
-                .unwrap_or(0)
-                + 1;
-            let row: GuidanceRow = diesel::insert_into(guidance::table)
-                .values((
-                    guidance::id.eq(Uuid::now_v7()),
-                    guidance::referral_id.eq(id),
-                    guidance::version.eq(version),
-                    guidance::physio_id.eq(physio.id),
-                    guidance::clearance.eq(&input.clearance),
-                    guidance::avoid.eq(to_json(&input.avoid)?),
-                    guidance::exercises.eq(to_json(&input.exercises)?),
-                    guidance::load_limits.eq(to_json(&input.load_limits)?),
-                    guidance::review_on.eq(input.review_on),
-                    guidance::notes_for_trainer.eq(input.notes_for_trainer.trim()),
-                ))
-                .returning(GuidanceRow::as_returning())
-                .get_result(conn)
-                .await?;
-            let moved = move_to(conn, id, to, &format!("guidance_v{version}_shared")).await?;
-            if moved.first_guidance_at.is_none() {
-                diesel::update(referrals::table.find(id))
-                    .set(referrals::first_guidance_at.eq(row.created_at))
-                    .execute(conn)
-                    .await?;
-            }
-            audit::record(conn, &caller, action::GUIDANCE_WRITE, id).await?;
-            let facts = GuidanceFacts {
-                guidance_id: row.id,
-                version,
-                physio_id: physio.id,
-                clearance: &row.clearance,
-                review_on: row.review_on,
-                at: row.created_at,
-            };
-            spotter_messaging::enqueue(conn, &events::guidance_shared(&moved, &facts)).await?;
-            let body = to_json(&row.view()?)?;
-            once.record(conn, 201, &body).await?;
-            Ok((201, body))
-        })
+    create_once(&mut conn, physio.id, &key, &raw, async |conn| {
+        write_guidance(conn, &caller, physio.id, id, &input).await
+    })
+    .await
+    .map(Created::response)
+}
+
+/// Versions and stores the guidance, moves the referral, audits, and tells
+/// the saga, in the caller's transaction.
+async fn write_guidance(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    physio_id: Uuid,
+    id: Uuid,
+    input: &NewGuidance,
+) -> ApiResult<GuidanceView> {
+    // Only the physio the client saw: anyone else finds nothing.
+    let referral = find_visible(conn, caller, id, true).await?;
+    let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceShared) else {
+        return Err(ApiError::Conflict(format!(
+            "guidance follows an assessment; this referral is {}",
+            referral.status
+        )));
+    };
+    let version = guidance::table
+        .filter(guidance::referral_id.eq(id))
+        .select(diesel::dsl::max(guidance::version))
+        .first::<Option<i32>>(conn)
+        .await?
+        .unwrap_or(0)
+        + 1;
+    let row: GuidanceRow = diesel::insert_into(guidance::table)
+        .values((
+            guidance::id.eq(Uuid::now_v7()),
+            guidance::referral_id.eq(id),
+            guidance::version.eq(version),
+            guidance::physio_id.eq(physio_id),
+            guidance::clearance.eq(&input.clearance),
+            guidance::avoid.eq(to_json(&input.avoid)?),
+            guidance::exercises.eq(to_json(&input.exercises)?),
+            guidance::load_limits.eq(to_json(&input.load_limits)?),
+            guidance::review_on.eq(input.review_on),
+            guidance::notes_for_trainer.eq(input.notes_for_trainer.trim()),
+        ))
+        .returning(GuidanceRow::as_returning())
+        .get_result(conn)
         .await?;
-    Ok(json_response(status, shared))
+    let moved = move_to(conn, id, to, &format!("guidance_v{version}_shared")).await?;
+    if moved.first_guidance_at.is_none() {
+        diesel::update(referrals::table.find(id))
+            .set(referrals::first_guidance_at.eq(row.created_at))
+            .execute(conn)
+            .await?;
+    }
+    audit::record(conn, caller, action::GUIDANCE_WRITE, id).await?;
+    let facts = GuidanceFacts {
+        guidance_id: row.id,
+        version,
+        physio_id,
+        clearance: &row.clearance,
+        review_on: row.review_on,
+        at: row.created_at,
+    };
+    spotter_messaging::enqueue(conn, &events::guidance_shared(&moved, &facts)).await?;
+    row.view()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

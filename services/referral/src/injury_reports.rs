@@ -14,13 +14,12 @@ use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use spotter_auth::{Caller, Trainer};
-use spotter_db::idempotency::Once;
+use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
-use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
 use spotter_platform::validate::{check_text, finish};
@@ -118,22 +117,14 @@ pub async fn create(
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
-    let once = Once::new(trainer.id, key.0, "POST /v1/injury-reports", &raw);
-    let input: NewInjuryReport = from_value(raw)?;
+    let input: NewInjuryReport = from_value(raw.clone())?;
     input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
-    let (status, body) = conn
-        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
-            if let Some(replay) = once.replay(conn).await? {
-                return Ok(replay);
-            }
-            let summary = write_report(conn, &caller, trainer.id, &input).await?;
-            let body = serde_json::to_value(&summary).map_err(|e| ApiError::Internal(e.into()))?;
-            once.record(conn, 201, &body).await?;
-            Ok((201, body))
-        })
-        .await?;
-    Ok(json_response(status, body))
+    create_once(&mut conn, trainer.id, &key, &raw, async |conn| {
+        write_report(conn, &caller, trainer.id, &input).await
+    })
+    .await
+    .map(Created::response)
 }
 
 async fn write_report(

@@ -3,40 +3,117 @@
 //! response; the same key with another body is refused. Keys are per caller,
 //! so two users cannot collide.
 //!
-//! `begin` runs in the handler's transaction: the key row commits with the
-//! effect, or rolls back with it. A concurrent retry blocks on the first
-//! request's row until it commits, then replays its response.
+//! The key row is written in the handler's transaction (`create_once`): it
+//! commits with the effect, or rolls back with it. A concurrent retry blocks
+//! on the first request's row until it commits, then replays its response.
 
+use actix_web::HttpResponse;
 use diesel::prelude::*;
 use diesel::sql_types::{Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use spotter_platform::extract::IdempotencyKey;
+use spotter_platform::http::json_response;
 use spotter_platform::{ApiError, ApiResult};
 use uuid::Uuid;
 
+/// Runs a POST that creates something, the one way every such handler does
+/// (docs/architecture.md, "HTTP conventions"): in one transaction, a stored
+/// response for the caller's `Idempotency-Key` (same route, resource and
+/// body) is replayed; otherwise `work` runs, and what it made is the `201`
+/// body, stored for retries in the transaction that made it.
+pub async fn create_once<T, W>(
+    conn: &mut AsyncPgConnection,
+    caller: Uuid,
+    key: &IdempotencyKey,
+    body: &serde_json::Value,
+    work: W,
+) -> ApiResult<Created>
+where
+    T: Serialize + Send,
+    // The `AsyncFnOnce` bound lets a plain `async |conn| …` closure be
+    // inferred as taking any connection borrow; `Work` adds that its future
+    // is `Send`, which the transaction requires.
+    for<'c> W: AsyncFnOnce(&'c mut AsyncPgConnection) -> ApiResult<T> + Work<'c, T> + Send,
+{
+    let once = Once::new(caller, key, body);
+    let (status, body) = conn
+        .transaction::<(u16, serde_json::Value), ApiError, _>(async move |conn| {
+            if let Some(replay) = once.replay(conn).await? {
+                return Ok(replay);
+            }
+            let made = work(conn).await?;
+            let body = serde_json::to_value(made).map_err(|e| ApiError::Internal(e.into()))?;
+            once.record(conn, 201, &body).await?;
+            Ok((201, body))
+        })
+        .await?;
+    Ok(Created { status, body })
+}
+
+/// What `create_once` answered: the new resource, or the replayed answer.
+pub struct Created {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl Created {
+    pub fn response(self) -> HttpResponse {
+        json_response(self.status, self.body)
+    }
+
+    /// With a `Location` header, from the body's `id`: `at(id)` is the
+    /// resource's path.
+    pub fn response_at(self, at: impl FnOnce(&str) -> String) -> HttpResponse {
+        let location = self.body["id"].as_str().map(at);
+        let mut response = self.response();
+        if let Some(value) =
+            location.and_then(|l| actix_web::http::header::HeaderValue::from_str(&l).ok())
+        {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::LOCATION, value);
+        }
+        response
+    }
+}
+
+/// What `create_once` runs: an async closure over the transaction's
+/// connection whose future is `Send` (as a transaction's must be).
+pub trait Work<'c, T>: FnOnce(&'c mut AsyncPgConnection) -> Self::Made {
+    type Made: Future<Output = ApiResult<T>> + Send;
+}
+
+impl<'c, T, F, Made> Work<'c, T> for F
+where
+    F: FnOnce(&'c mut AsyncPgConnection) -> Made,
+    Made: Future<Output = ApiResult<T>> + Send,
+{
+    type Made = Made;
+}
+
 /// One creating request under the caller's optional `Idempotency-Key`,
-/// scoped to what it asks (`route` and body): the same key on another route,
-/// another resource or with another body is refused, never replayed.
-///
-/// In the handler's transaction: `replay` first (a stored response ends
-/// there), then the work, then `record` the response.
-pub struct Once {
+/// scoped to what it asks (the key's route scope and the body): the same key
+/// on another route, another resource or with another body is refused, never
+/// replayed.
+struct Once {
     caller: Uuid,
     key: Option<String>,
     hash: String,
 }
 
 impl Once {
-    pub fn new(caller: Uuid, key: Option<String>, route: &str, body: &serde_json::Value) -> Self {
+    fn new(caller: Uuid, key: &IdempotencyKey, body: &serde_json::Value) -> Self {
         Self {
             caller,
-            key,
-            hash: fingerprint(&serde_json::json!({"route": route, "body": body})),
+            key: key.key.clone(),
+            hash: fingerprint(&serde_json::json!({"route": key.scope, "body": body})),
         }
     }
 
     /// The stored response of an earlier request with this key, if any.
-    pub async fn replay(
+    async fn replay(
         &self,
         conn: &mut AsyncPgConnection,
     ) -> ApiResult<Option<(u16, serde_json::Value)>> {
@@ -50,7 +127,7 @@ impl Once {
     }
 
     /// Stores the response for retries (commits with the work).
-    pub async fn record(
+    async fn record(
         &self,
         conn: &mut AsyncPgConnection,
         status: u16,

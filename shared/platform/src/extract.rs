@@ -166,10 +166,16 @@ mod tests {
     }
 }
 
-/// The request's `Idempotency-Key` header, if it sent one: 1–200 visible
-/// ASCII characters, else 422 naming the header.
+/// The request's `Idempotency-Key` header, if it sent one (1–200 visible
+/// ASCII characters, else 422 naming the header), and what the key is for:
+/// the method, the route pattern actix matched and that route's path
+/// parameters. The same key sent to another route, or for another resource
+/// on the same route, is another request, never a replay of this one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(pub Option<String>);
+pub struct IdempotencyKey {
+    pub key: Option<String>,
+    pub scope: String,
+}
 
 impl IdempotencyKey {
     pub fn parse(value: &[u8]) -> Result<String, ApiError> {
@@ -183,6 +189,17 @@ impl IdempotencyKey {
             )),
         }
     }
+
+    /// `POST /v1/referrals/{id}/guidance id=0190…`: from the routing table,
+    /// so no handler spells its own route.
+    fn scope_of(req: &HttpRequest) -> String {
+        let pattern = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+        let mut scope = format!("{} {pattern}", req.method());
+        for (name, value) in req.match_info().iter() {
+            scope.push_str(&format!(" {name}={value}"));
+        }
+        scope
+    }
 }
 
 impl FromRequest for IdempotencyKey {
@@ -195,6 +212,9 @@ impl FromRequest for IdempotencyKey {
             .get("Idempotency-Key")
             .map(|v| Self::parse(v.as_bytes()))
             .transpose();
-        std::future::ready(key.map(Self))
+        std::future::ready(key.map(|key| Self {
+            key,
+            scope: Self::scope_of(req),
+        }))
     }
 }

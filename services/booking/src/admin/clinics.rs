@@ -7,16 +7,15 @@ use crate::waitlist;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Admin, PlatformAdmin};
-use spotter_db::idempotency::Once;
+use spotter_db::idempotency::create_once;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
-use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::validate::{Location, check_text, finish};
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::{ApiResult, FieldError, Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -175,46 +174,28 @@ pub async fn create(
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
-    let once = Once::new(admin.id, key.0, "POST /admin/v1/clinics", &raw);
-    let input: NewClinic = from_value(raw)?;
+    let input: NewClinic = from_value(raw.clone())?;
     input.validate()?;
     let mut conn = checkout(&pool).await?;
-    let (status, clinic) = conn
-        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
-            if let Some(replay) = once.replay(conn).await? {
-                return Ok(replay);
-            }
-            let row = diesel::insert_into(clinics::table)
-                .values((
-                    clinics::id.eq(Uuid::now_v7()),
-                    clinics::name.eq(input.name.trim()),
-                    clinics::timezone.eq(&input.timezone),
-                    clinics::lat.eq(input.location.lat),
-                    clinics::lon.eq(input.location.lon),
-                    clinics::service_radius_km.eq(input.service_radius_km),
-                    clinics::accepts_referrals.eq(input.accepts_referrals),
-                ))
-                .returning(ClinicRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(db_error)?;
-            let body = serde_json::to_value(Clinic::from(row))
-                .map_err(|e| ApiError::Internal(e.into()))?;
-            once.record(conn, 201, &body).await?;
-            Ok((201, body))
-        })
-        .await?;
-    let location = format!(
-        "/admin/v1/clinics/{}",
-        clinic["id"].as_str().unwrap_or_default()
-    );
-    let mut response = json_response(status, clinic);
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&location) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::LOCATION, value);
-    }
-    Ok(response)
+    create_once(&mut conn, admin.id, &key, &raw, async |conn| {
+        let row = diesel::insert_into(clinics::table)
+            .values((
+                clinics::id.eq(Uuid::now_v7()),
+                clinics::name.eq(input.name.trim()),
+                clinics::timezone.eq(&input.timezone),
+                clinics::lat.eq(input.location.lat),
+                clinics::lon.eq(input.location.lon),
+                clinics::service_radius_km.eq(input.service_radius_km),
+                clinics::accepts_referrals.eq(input.accepts_referrals),
+            ))
+            .returning(ClinicRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(db_error)?;
+        Ok(Clinic::from(row))
+    })
+    .await
+    .map(|created| created.response_at(|id| format!("/admin/v1/clinics/{id}")))
 }
 
 #[utoipa::path(

@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use spotter_auth::Admin;
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
 use spotter_contracts::common::v1::CancelledBy;
-use spotter_db::idempotency::Once;
+use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
-use spotter_platform::http::json_response;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::validate::{check_text, finish};
 use spotter_platform::{ApiError, ApiResult, FieldError, Json};
@@ -105,50 +104,38 @@ pub async fn add(
 ) -> ApiResult<HttpResponse> {
     let physio_id = path.into_inner();
     let raw = body.into_inner();
-    let once = Once::new(
-        admin.id(),
-        key.0,
-        &format!("POST /admin/v1/physios/{physio_id}/time-off"),
-        &raw,
-    );
-    let input: NewTimeOff = from_value(raw)?;
+    let input: NewTimeOff = from_value(raw.clone())?;
     input.validate(Utc::now())?;
     let mut conn = checkout(&pool).await?;
     physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
-    let (status, created) = conn
-        .transaction::<(u16, serde_json::Value), ApiError, _>(async |conn| {
-            if let Some(replay) = once.replay(conn).await? {
-                return Ok(replay);
-            }
-            // No booking may land in the new time off while it is written.
-            if !lock_physio(conn, physio_id).await? {
-                return Err(ApiError::Conflict(
-                    "the physio's diary is busy; try again".to_owned(),
-                ));
-            }
-            let time_off = diesel::insert_into(time_off::table)
-                .values((
-                    time_off::id.eq(Uuid::now_v7()),
-                    time_off::physio_id.eq(physio_id),
-                    time_off::starts_at.eq(input.start),
-                    time_off::ends_at.eq(input.end),
-                    time_off::reason.eq(input.reason.trim()),
-                ))
-                .returning(TimeOff::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(db_error)?;
-            let cancelled_appointments = cancel_overlapping(conn, &time_off).await?;
-            let created = TimeOffCreated {
-                time_off,
-                cancelled_appointments,
-            };
-            let body = serde_json::to_value(created).map_err(|e| ApiError::Internal(e.into()))?;
-            once.record(conn, 201, &body).await?;
-            Ok((201, body))
-        })
-        .await?;
-    Ok(json_response(status, created))
+    create_once(&mut conn, admin.id(), &key, &raw, async |conn| {
+        // No booking may land in the new time off while it is written.
+        if !lock_physio(conn, physio_id).await? {
+            return Err(ApiError::Conflict(
+                "the physio's diary is busy; try again".to_owned(),
+            ));
+        }
+        let time_off = diesel::insert_into(time_off::table)
+            .values((
+                time_off::id.eq(Uuid::now_v7()),
+                time_off::physio_id.eq(physio_id),
+                time_off::starts_at.eq(input.start),
+                time_off::ends_at.eq(input.end),
+                time_off::reason.eq(input.reason.trim()),
+            ))
+            .returning(TimeOff::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(db_error)?;
+        let cancelled_appointments = cancel_overlapping(conn, &time_off).await?;
+        let created = TimeOffCreated {
+            time_off,
+            cancelled_appointments,
+        };
+        Ok(created)
+    })
+    .await
+    .map(Created::response)
 }
 
 async fn cancel_overlapping(conn: &mut AsyncPgConnection, off: &TimeOff) -> ApiResult<Vec<Uuid>> {
