@@ -10,6 +10,7 @@ use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::Caller;
+use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::validate::finish;
@@ -80,7 +81,8 @@ pub async fn register(
         ))
         .returning(Device::as_returning())
         .get_result(&mut conn)
-        .await?;
+        .await
+        .map_err(db_error)?;
     Ok(HttpResponse::Created().json(device))
 }
 
@@ -104,7 +106,8 @@ pub async fn remove(
             .filter(devices::user_id.eq(caller.user_id)),
     )
     .execute(&mut conn)
-    .await?;
+    .await
+    .map_err(db_error)?;
     if removed == 0 {
         return Err(ApiError::NotFound);
     }

@@ -10,6 +10,7 @@ use diesel::sql_types::{Bool, Nullable};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Caller, Role};
+use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
@@ -99,7 +100,7 @@ pub async fn list(
     if let Some(before) = before {
         rows = rows.filter(notifications::id.lt(before));
     }
-    let found = rows.load(&mut conn).await?;
+    let found = rows.load(&mut conn).await.map_err(db_error)?;
     Ok(web::Json(Page::from_rows(found, limit, |n| n.id)))
 }
 
@@ -125,7 +126,8 @@ pub async fn unread_count(
         .filter(notifications::read_at.is_null())
         .count()
         .get_result(&mut conn)
-        .await?;
+        .await
+        .map_err(db_error)?;
     Ok(web::Json(UnreadCount { unread }))
 }
 
@@ -158,7 +160,8 @@ pub async fn mark_read(
     .returning(Notification::as_returning())
     .get_result(&mut conn)
     .await
-    .optional()?;
+    .optional()
+    .map_err(db_error)?;
     if let Some(read) = updated {
         return Ok(web::Json(read));
     }
@@ -169,6 +172,7 @@ pub async fn mark_read(
         .select(Notification::as_select())
         .first(&mut conn)
         .await
-        .optional()?;
+        .optional()
+        .map_err(db_error)?;
     existing.map(web::Json).ok_or(ApiError::NotFound)
 }

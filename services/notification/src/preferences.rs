@@ -6,13 +6,14 @@ use crate::schema::notification_preferences;
 use actix_web::web;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::Caller;
+use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::validate::finish;
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::{ApiResult, FieldError, Json};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -34,7 +35,8 @@ async fn load(
             notification_preferences::push,
         ))
         .load(conn)
-        .await?;
+        .await
+        .map_err(db_error)?;
     let mut push: BTreeMap<String, bool> = KINDS.iter().map(|k| ((*k).to_owned(), true)).collect();
     push.extend(stored);
     Ok(Preferences { push })
@@ -79,7 +81,7 @@ pub async fn put(
         .collect();
     finish(errors)?;
     let mut conn = checkout(&pool).await?;
-    conn.transaction::<(), ApiError, _>(async |conn| {
+    spotter_db::transaction(&mut conn, async |conn| {
         for (kind, push) in &wanted.push {
             diesel::insert_into(notification_preferences::table)
                 .values((
@@ -94,7 +96,8 @@ pub async fn put(
                 .do_update()
                 .set(notification_preferences::push.eq(excluded(notification_preferences::push)))
                 .execute(conn)
-                .await?;
+                .await
+                .map_err(db_error)?;
         }
         Ok(())
     })

@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::stream;
 use spotter_auth::Caller;
+use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::ApiResult;
 use spotter_platform::openapi::AuthProblems;
@@ -124,7 +125,8 @@ pub async fn stream(
                 .select(notifications::seq)
                 .first::<i64>(&mut conn)
                 .await
-                .optional()?
+                .optional()
+                .map_err(db_error)?
         }
     };
     let cursor = Cursor {

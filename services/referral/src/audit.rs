@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Caller, PlatformAdmin};
+use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::AuthProblems;
 use spotter_platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -104,6 +105,6 @@ pub async fn list(
         rows = rows.filter(audit_log::id.lt(before));
     }
     Ok(web::Json(AuditPage {
-        items: rows.load(&mut conn).await?,
+        items: rows.load(&mut conn).await.map_err(db_error)?,
     }))
 }

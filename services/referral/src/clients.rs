@@ -8,6 +8,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::Trainer;
+use spotter_db::OrNotFound;
+use spotter_db::db_error;
 use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
@@ -94,7 +96,7 @@ async fn insert(
     trainer_id: Uuid,
     input: &NewClient,
 ) -> ApiResult<Client> {
-    Ok(diesel::insert_into(clients::table)
+    diesel::insert_into(clients::table)
         .values((
             clients::id.eq(Uuid::now_v7()),
             clients::trainer_id.eq(trainer_id),
@@ -104,7 +106,8 @@ async fn insert(
         ))
         .returning(Client::as_returning())
         .get_result(conn)
-        .await?)
+        .await
+        .map_err(db_error)
 }
 
 #[utoipa::path(
@@ -131,7 +134,7 @@ pub async fn list(
     if let Some(before) = before {
         query = query.filter(clients::id.lt(before));
     }
-    let rows = query.load(&mut conn).await?;
+    let rows = query.load(&mut conn).await.map_err(db_error)?;
     Ok(web::Json(Page::from_rows(rows, limit, |c| c.id)))
 }
 
@@ -154,6 +157,7 @@ pub async fn get(
         .filter(clients::trainer_id.eq(trainer.id))
         .select(Client::as_select())
         .first(&mut conn)
-        .await?;
+        .await
+        .or_not_found()?;
     Ok(web::Json(client))
 }

@@ -11,6 +11,7 @@ use diesel::sql_types::{Double, Nullable};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use spotter_auth::Admin;
+use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
@@ -84,7 +85,7 @@ pub async fn list(
     if let Some(before) = before {
         rows = rows.filter(referrals::id.lt(before));
     }
-    let found: Vec<Referral> = rows.load(&mut conn).await?;
+    let found: Vec<Referral> = rows.load(&mut conn).await.map_err(db_error)?;
     let items = found
         .into_iter()
         .map(|r| ClinicReferral {
@@ -107,7 +108,7 @@ pub async fn list(
     )
     .bind::<diesel::sql_types::Uuid, _>(clinic_id)
     .get_result(&mut conn)
-    .await?;
+    .await.map_err(db_error)?;
     Ok(web::Json(ClinicReferrals {
         page: Page::from_rows(items, limit, |r| r.id),
         summary,

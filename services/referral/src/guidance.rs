@@ -12,9 +12,10 @@ use crate::schema::{guidance, referrals};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Caller, Physio, Role, Trainer};
+use spotter_db::db_error;
 use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
@@ -224,7 +225,8 @@ pub async fn current(
         .select(GuidanceRow::as_select())
         .first(conn)
         .await
-        .optional()?;
+        .optional()
+        .map_err(db_error)?;
     row.map(GuidanceRow::view).transpose()
 }
 
@@ -291,7 +293,8 @@ async fn write_guidance(
         .filter(guidance::referral_id.eq(id))
         .select(diesel::dsl::max(guidance::version))
         .first::<Option<i32>>(conn)
-        .await?
+        .await
+        .map_err(db_error)?
         .unwrap_or(0)
         + 1;
     let row: GuidanceRow = diesel::insert_into(guidance::table)
@@ -309,15 +312,21 @@ async fn write_guidance(
         ))
         .returning(GuidanceRow::as_returning())
         .get_result(conn)
-        .await?;
-    let moved = move_to(conn, id, to, &format!("guidance_v{version}_shared")).await?;
+        .await
+        .map_err(db_error)?;
+    let moved = move_to(conn, id, to, &format!("guidance_v{version}_shared"))
+        .await
+        .map_err(db_error)?;
     if moved.first_guidance_at.is_none() {
         diesel::update(referrals::table.find(id))
             .set(referrals::first_guidance_at.eq(row.created_at))
             .execute(conn)
-            .await?;
+            .await
+            .map_err(db_error)?;
     }
-    audit::record(conn, caller, action::GUIDANCE_WRITE, id).await?;
+    audit::record(conn, caller, action::GUIDANCE_WRITE, id)
+        .await
+        .map_err(db_error)?;
     let facts = GuidanceFacts {
         guidance_id: row.id,
         version,
@@ -326,7 +335,9 @@ async fn write_guidance(
         review_on: row.review_on,
         at: row.created_at,
     };
-    spotter_messaging::enqueue(conn, &events::guidance_shared(&moved, &facts)).await?;
+    spotter_messaging::enqueue(conn, &events::guidance_shared(&moved, &facts))
+        .await
+        .map_err(db_error)?;
     row.view()
 }
 
@@ -356,19 +367,23 @@ pub async fn history(
     }
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    let versions = conn
-        .transaction::<Vec<GuidanceView>, ApiError, _>(async |conn| {
-            find_visible(conn, &caller, id, false).await?;
-            let rows = guidance::table
-                .filter(guidance::referral_id.eq(id))
-                .order(guidance::version.desc())
-                .select(GuidanceRow::as_select())
-                .load(conn)
-                .await?;
-            audit::record(conn, &caller, action::GUIDANCE_READ, id).await?;
-            rows.into_iter().map(GuidanceRow::view).collect()
-        })
-        .await?;
+    let versions = spotter_db::transaction(&mut conn, async |conn| {
+        find_visible(conn, &caller, id, false).await?;
+        let rows = guidance::table
+            .filter(guidance::referral_id.eq(id))
+            .order(guidance::version.desc())
+            .select(GuidanceRow::as_select())
+            .load(conn)
+            .await
+            .map_err(db_error)?;
+        audit::record(conn, &caller, action::GUIDANCE_READ, id)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter()
+            .map(GuidanceRow::view)
+            .collect::<ApiResult<Vec<_>>>()
+    })
+    .await?;
     Ok(web::Json(GuidanceHistory {
         current: <[GuidanceView]>::first(&versions).cloned(),
         versions,
@@ -396,48 +411,52 @@ pub async fn acknowledge(
 ) -> ApiResult<web::Json<GuidanceView>> {
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    let acknowledged = conn
-        .transaction::<GuidanceView, ApiError, _>(async |conn| {
-            let referral = find_visible(conn, &caller, id, true).await?;
-            let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceAcknowledged)
-            else {
-                return Err(ApiError::Conflict(format!(
-                    "there is no new guidance to acknowledge; this referral is {}",
-                    referral.status
-                )));
-            };
-            let latest: GuidanceRow = guidance::table
-                .filter(guidance::referral_id.eq(id))
-                .order(guidance::version.desc())
-                .select(GuidanceRow::as_select())
-                .first(conn)
-                .await?;
-            let now = Utc::now();
-            let row: GuidanceRow = diesel::update(guidance::table.find(latest.id))
-                .set(guidance::acknowledged_at.eq(now))
-                .returning(GuidanceRow::as_returning())
-                .get_result(conn)
-                .await?;
-            let moved = move_to(
-                conn,
-                id,
-                to,
-                &format!("guidance_v{}_acknowledged", row.version),
-            )
-            .await?;
-            audit::record(conn, &caller, action::GUIDANCE_READ, id).await?;
-            let facts = GuidanceFacts {
-                guidance_id: row.id,
-                version: row.version,
-                physio_id: row.physio_id,
-                clearance: &row.clearance,
-                review_on: row.review_on,
-                at: now,
-            };
-            spotter_messaging::enqueue(conn, &events::guidance_acknowledged(&moved, &facts))
-                .await?;
-            row.view()
-        })
-        .await?;
+    let acknowledged = spotter_db::transaction(&mut conn, async |conn| {
+        let referral = find_visible(conn, &caller, id, true).await?;
+        let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceAcknowledged) else {
+            return Err(ApiError::Conflict(format!(
+                "there is no new guidance to acknowledge; this referral is {}",
+                referral.status
+            )));
+        };
+        let latest: GuidanceRow = guidance::table
+            .filter(guidance::referral_id.eq(id))
+            .order(guidance::version.desc())
+            .select(GuidanceRow::as_select())
+            .first(conn)
+            .await
+            .map_err(db_error)?;
+        let now = Utc::now();
+        let row: GuidanceRow = diesel::update(guidance::table.find(latest.id))
+            .set(guidance::acknowledged_at.eq(now))
+            .returning(GuidanceRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(db_error)?;
+        let moved = move_to(
+            conn,
+            id,
+            to,
+            &format!("guidance_v{}_acknowledged", row.version),
+        )
+        .await
+        .map_err(db_error)?;
+        audit::record(conn, &caller, action::GUIDANCE_READ, id)
+            .await
+            .map_err(db_error)?;
+        let facts = GuidanceFacts {
+            guidance_id: row.id,
+            version: row.version,
+            physio_id: row.physio_id,
+            clearance: &row.clearance,
+            review_on: row.review_on,
+            at: now,
+        };
+        spotter_messaging::enqueue(conn, &events::guidance_acknowledged(&moved, &facts))
+            .await
+            .map_err(db_error)?;
+        row.view()
+    })
+    .await?;
     Ok(web::Json(acknowledged))
 }

@@ -17,6 +17,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use spotter_auth::{Caller, Trainer};
+use spotter_db::db_error;
 use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
@@ -148,7 +149,8 @@ async fn write_report(
         ))
         .first(conn)
         .await
-        .optional()?;
+        .optional()
+        .map_err(db_error)?;
     let no_client = || ApiError::invalid("client_id", "no such client of yours");
     let (lat, lon) = match found {
         Some((lat, lon, true)) => (lat, lon),
@@ -161,7 +163,8 @@ async fn write_report(
                 .select(clients::id)
                 .first::<Uuid>(conn)
                 .await
-                .optional()?;
+                .optional()
+                .map_err(db_error)?;
             if owned.is_none() {
                 return Err(no_client());
             }
@@ -189,7 +192,8 @@ async fn write_report(
         ))
         .returning(Referral::as_returning())
         .get_result(conn)
-        .await?;
+        .await
+        .map_err(db_error)?;
     diesel::insert_into(injury_reports::table)
         .values((
             injury_reports::referral_id.eq(referral.id),
@@ -203,15 +207,24 @@ async fn write_report(
             injury_reports::consent_method.eq(&input.consent.method),
         ))
         .execute(conn)
-        .await?;
-    append_timeline(conn, referral.id, status, "injury_reported").await?;
-    audit::record(conn, caller, action::INJURY_WRITE, referral.id).await?;
+        .await
+        .map_err(db_error)?;
+    append_timeline(conn, referral.id, status, "injury_reported")
+        .await
+        .map_err(db_error)?;
+    audit::record(conn, caller, action::INJURY_WRITE, referral.id)
+        .await
+        .map_err(db_error)?;
     if priority == Priority::Emergency {
         // Trainers may not diagnose: a red flag means urgent medical care, not a booking.
-        spotter_messaging::enqueue(conn, &events::emergency_advised(&referral)).await?;
+        spotter_messaging::enqueue(conn, &events::emergency_advised(&referral))
+            .await
+            .map_err(db_error)?;
     } else {
         let event = events::requested(&referral, &input.body_region, Where { lat, lon });
-        spotter_messaging::enqueue(conn, &event).await?;
+        spotter_messaging::enqueue(conn, &event)
+            .await
+            .map_err(db_error)?;
     }
     Ok(ReferralSummary::from(&referral))
 }

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::Trainer;
+use spotter_db::OrNotFound;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
@@ -105,7 +106,7 @@ pub async fn get_me(
         .select(TrainerRow::as_select())
         .first(&mut conn)
         .await
-        .map_err(db_error)?;
+        .or_not_found()?;
     Ok(web::Json(row.into()))
 }
 

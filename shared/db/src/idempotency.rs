@@ -7,10 +7,11 @@
 //! commits with the effect, or rolls back with it. A concurrent retry blocks
 //! on the first request's row until it commits, then replays its response.
 
+use crate::errors::{Work, db_error, transaction};
 use actix_web::HttpResponse;
 use diesel::prelude::*;
 use diesel::sql_types::{Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use spotter_platform::extract::IdempotencyKey;
@@ -38,17 +39,16 @@ where
     for<'c> W: AsyncFnOnce(&'c mut AsyncPgConnection) -> ApiResult<T> + Work<'c, T> + Send,
 {
     let once = Once::new(caller, key, body);
-    let (status, body) = conn
-        .transaction::<(u16, serde_json::Value), ApiError, _>(async move |conn| {
-            if let Some(replay) = once.replay(conn).await? {
-                return Ok(replay);
-            }
-            let made = work(conn).await?;
-            let body = serde_json::to_value(made).map_err(|e| ApiError::Internal(e.into()))?;
-            once.record(conn, 201, &body).await?;
-            Ok((201, body))
-        })
-        .await?;
+    let (status, body) = transaction(conn, async move |conn| {
+        if let Some(replay) = once.replay(conn).await? {
+            return Ok(replay);
+        }
+        let made = work(conn).await?;
+        let body = serde_json::to_value(made).map_err(|e| ApiError::Internal(e.into()))?;
+        once.record(conn, 201, &body).await?;
+        Ok((201, body))
+    })
+    .await?;
     Ok(Created { status, body })
 }
 
@@ -77,20 +77,6 @@ impl Created {
         }
         response
     }
-}
-
-/// What `create_once` runs: an async closure over the transaction's
-/// connection whose future is `Send` (as a transaction's must be).
-pub trait Work<'c, T>: FnOnce(&'c mut AsyncPgConnection) -> Self::Made {
-    type Made: Future<Output = ApiResult<T>> + Send;
-}
-
-impl<'c, T, F, Made> Work<'c, T> for F
-where
-    F: FnOnce(&'c mut AsyncPgConnection) -> Made,
-    Made: Future<Output = ApiResult<T>> + Send,
-{
-    type Made = Made;
 }
 
 /// One creating request under the caller's optional `Idempotency-Key`,
@@ -180,7 +166,8 @@ async fn begin(
     .bind::<Text, _>(key)
     .bind::<Text, _>(hash)
     .execute(conn)
-    .await?;
+    .await
+    .map_err(db_error)?;
     if inserted == 1 {
         return Ok(Begun::New);
     }
@@ -191,7 +178,8 @@ async fn begin(
     .bind::<SqlUuid, _>(caller)
     .bind::<Text, _>(key)
     .get_result(conn)
-    .await?;
+    .await
+    .map_err(db_error)?;
     if stored.request_hash != hash {
         return Err(ApiError::invalid(
             "Idempotency-Key",
@@ -227,6 +215,7 @@ async fn finish(
     .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(200))
     .bind::<Jsonb, _>(body)
     .execute(conn)
-    .await?;
+    .await
+    .map_err(db_error)?;
     Ok(())
 }

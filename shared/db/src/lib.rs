@@ -14,7 +14,7 @@ pub mod testing;
 
 pub use create::ensure_database_exists;
 pub use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-pub use errors::{checkout, db_error, is_exclusion_violation};
+pub use errors::{OrNotFound, Work, checkout, db_error, is_exclusion_violation, transaction};
 pub use listen::{listen, notify};
 pub use migrate::run_migrations;
 pub use pool::{Conn, DbReadiness, Pool, connect};

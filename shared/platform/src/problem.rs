@@ -151,36 +151,6 @@ impl ResponseError for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// diesel errors as API errors: a missing row is 404, a unique or exclusion
-/// constraint refusing the write is 409, a lost connection is 503, anything
-/// else is ours (500, logged).
-impl From<diesel::result::Error> for ApiError {
-    fn from(err: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match &err {
-            Error::NotFound => Self::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                Self::Unavailable("the database connection was lost; retry shortly".to_owned())
-            }
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Self::Conflict(format!(
-                    "already exists ({})",
-                    info.constraint_name().unwrap_or("unique")
-                ))
-            }
-            Error::DatabaseError(_, info) if is_exclusion_violation(info.message()) => {
-                Self::Conflict("the time is already taken".to_owned())
-            }
-            _ => Self::Internal(anyhow::Error::new(err)),
-        }
-    }
-}
-
-/// SQLSTATE 23P01 surfaces through diesel as an `Unknown` kind; its message is stable.
-pub fn is_exclusion_violation(message: &str) -> bool {
-    message.contains("conflicting key value violates exclusion constraint")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@ use crate::schema::physios;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_auth::Admin;
-use spotter_db::db_error;
+use spotter_db::OrNotFound;
 use spotter_platform::{ApiError, ApiResult};
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ pub async fn physio_clinic_in_scope(
         .select(physios::clinic_id)
         .first(conn)
         .await
-        .map_err(db_error)?;
+        .or_not_found()?;
     clinic_in_scope(admin, clinic_id)?;
     Ok(clinic_id)
 }

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Admin, PlatformAdmin};
+use spotter_db::OrNotFound;
 use spotter_db::idempotency::create_once;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
@@ -223,7 +224,7 @@ pub async fn get(
         .select(ClinicRow::as_select())
         .first(&mut conn)
         .await
-        .map_err(db_error)?;
+        .or_not_found()?;
     Ok(web::Json(row.into()))
 }
 
@@ -277,7 +278,7 @@ pub async fn update(
         .returning(ClinicRow::as_returning())
         .get_result(&mut conn)
         .await
-        .map_err(db_error)?;
+        .or_not_found()?;
     // A wider radius or reopened referrals may fit someone waiting.
     waitlist::capacity_changed(&mut conn, clinic_id)
         .await

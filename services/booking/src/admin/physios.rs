@@ -192,40 +192,39 @@ pub async fn update(
     finish(errors)?;
     let mut conn = checkout(&pool).await?;
     physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
-    let physio = conn
-        .transaction::<Physio, ApiError, _>(async |conn| {
-            // No booking may land with a physio being deactivated.
-            if changes.active == Some(false) && !lock_physio(conn, physio_id).await? {
-                return Err(ApiError::Conflict(
-                    "the physio's diary is busy; try again".to_owned(),
-                ));
-            }
-            let physio = diesel::update(physios::table.find(physio_id))
-                .set((
-                    changes
-                        .display_name
-                        .as_deref()
-                        .map(|n| physios::display_name.eq(n.trim())),
-                    changes
-                        .specialties
-                        .as_deref()
-                        .map(|s| physios::specialties.eq(normalized(s))),
-                    changes.active.map(|a| physios::active.eq(a)),
-                    physios::updated_at.eq(Utc::now()),
-                ))
-                .returning(Physio::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(db_error)?;
-            if changes.active == Some(false) {
-                cancel_future_appointments(conn, physio_id).await?;
-            }
-            waitlist::capacity_changed(conn, physio.clinic_id)
-                .await
-                .map_err(db_error)?;
-            Ok(physio)
-        })
-        .await?;
+    let physio = spotter_db::transaction(&mut conn, async |conn| {
+        // No booking may land with a physio being deactivated.
+        if changes.active == Some(false) && !lock_physio(conn, physio_id).await.map_err(db_error)? {
+            return Err(ApiError::Conflict(
+                "the physio's diary is busy; try again".to_owned(),
+            ));
+        }
+        let physio = diesel::update(physios::table.find(physio_id))
+            .set((
+                changes
+                    .display_name
+                    .as_deref()
+                    .map(|n| physios::display_name.eq(n.trim())),
+                changes
+                    .specialties
+                    .as_deref()
+                    .map(|s| physios::specialties.eq(normalized(s))),
+                changes.active.map(|a| physios::active.eq(a)),
+                physios::updated_at.eq(Utc::now()),
+            ))
+            .returning(Physio::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(db_error)?;
+        if changes.active == Some(false) {
+            cancel_future_appointments(conn, physio_id).await?;
+        }
+        waitlist::capacity_changed(conn, physio.clinic_id)
+            .await
+            .map_err(db_error)?;
+        Ok(physio)
+    })
+    .await?;
     Ok(web::Json(physio))
 }
 

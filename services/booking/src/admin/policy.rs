@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use spotter_auth::Admin;
+use spotter_db::OrNotFound;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::validate::finish;
@@ -89,7 +90,7 @@ pub async fn put(
         .returning(ClinicRow::as_returning())
         .get_result(&mut conn)
         .await
-        .map_err(db_error)?;
+        .or_not_found()?;
     // A longer horizon or shorter notice may fit someone waiting.
     waitlist::capacity_changed(&mut conn, clinic_id)
         .await

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use spotter_auth::Admin;
+use spotter_db::OrNotFound;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::ApiResult;
 use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
@@ -87,7 +88,7 @@ pub async fn waitlist(
         .select((clinics::lat, clinics::lon, clinics::service_radius_km))
         .first(&mut conn)
         .await
-        .map_err(db_error)?;
+        .or_not_found()?;
     type Row = (
         Uuid,
         String,

@@ -110,7 +110,7 @@ pub async fn add(
     physio_clinic_in_scope(&mut conn, &admin, physio_id).await?;
     create_once(&mut conn, admin.id(), &key, &raw, async |conn| {
         // No booking may land in the new time off while it is written.
-        if !lock_physio(conn, physio_id).await? {
+        if !lock_physio(conn, physio_id).await.map_err(db_error)? {
             return Err(ApiError::Conflict(
                 "the physio's diary is busy; try again".to_owned(),
             ));

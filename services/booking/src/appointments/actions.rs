@@ -132,7 +132,7 @@ async fn record_outcome(
     action: AppointmentAction,
 ) -> ApiResult<web::Json<Appointment>> {
     let mut conn = checkout(pool).await?;
-    conn.transaction::<Appointment, ApiError, _>(async |conn| {
+    spotter_db::transaction(&mut conn, async |conn| {
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
         if action == AppointmentAction::NoShow
             && !may_record_no_show(appointment.starts_at, Utc::now())
@@ -144,9 +144,13 @@ async fn record_outcome(
         }
         let recorded = set_status(conn, &appointment, action).await?;
         if action == AppointmentAction::NoShow {
-            spotter_messaging::enqueue(conn, &events::no_show(&recorded)).await?;
+            spotter_messaging::enqueue(conn, &events::no_show(&recorded))
+                .await
+                .map_err(db_error)?;
         } else {
-            spotter_messaging::enqueue(conn, &events::completed(&recorded)).await?;
+            spotter_messaging::enqueue(conn, &events::completed(&recorded))
+                .await
+                .map_err(db_error)?;
         }
         Ok(recorded)
     })
@@ -188,7 +192,7 @@ pub async fn cancel_by_clinic(
     finish(errors)?;
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    conn.transaction::<Appointment, ApiError, _>(async |conn| {
+    spotter_db::transaction(&mut conn, async |conn| {
         let (appointment, by) = locked_for_action(conn, &caller, id).await?;
         let how = Cancellation {
             by,
@@ -233,11 +237,11 @@ pub async fn reschedule(
     let new_start = body.into_inner().starts_at;
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    conn.transaction::<Appointment, ApiError, _>(async |conn| {
+    spotter_db::transaction(&mut conn, async |conn| {
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
         transition(status_of(&appointment)?, AppointmentAction::Reschedule)
             .map_err(|e| ApiError::Conflict(e.to_string()))?;
-        if !lock_physio(conn, appointment.physio_id).await? {
+        if !lock_physio(conn, appointment.physio_id).await.map_err(db_error)? {
             return Err(ApiError::Conflict("the physio's diary is busy; try again".to_owned()));
         }
         let now = Utc::now();

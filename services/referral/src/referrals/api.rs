@@ -13,9 +13,10 @@ use crate::schema::{clients, injury_reports, referrals};
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use spotter_auth::{Caller, Role, Trainer};
+use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
@@ -88,7 +89,7 @@ pub async fn list(
     if let Some(before) = before {
         rows = rows.filter(referrals::id.lt(before));
     }
-    let found: Vec<Referral> = rows.load(&mut conn).await?;
+    let found: Vec<Referral> = rows.load(&mut conn).await.map_err(db_error)?;
     let summaries = found.iter().map(ReferralSummary::from).collect();
     Ok(web::Json(Page::from_rows(
         summaries,
@@ -105,14 +106,15 @@ pub async fn find_visible(
     lock: bool,
 ) -> ApiResult<Referral> {
     let found = if lock {
-        find_for_update(conn, id).await?
+        find_for_update(conn, id).await.map_err(db_error)?
     } else {
         referrals::table
             .find(id)
             .select(Referral::as_select())
             .first(conn)
             .await
-            .optional()?
+            .optional()
+            .map_err(db_error)?
     };
     match found {
         Some(r) if visible_to(caller, &r) => Ok(r),
@@ -135,49 +137,57 @@ pub async fn get(
 ) -> ApiResult<web::Json<ReferralDetail>> {
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    let detail = conn
-        .transaction::<ReferralDetail, ApiError, _>(async |conn| {
-            let referral = find_visible(conn, &caller, id, false).await?;
-            let timeline = timeline(conn, id).await?;
-            let (client, injury, guidance) = if sees_health_detail(&caller, &referral) {
-                let client = clients::table
-                    .find(referral.client_id)
-                    .select((clients::id, clients::display_name))
-                    .first::<(Uuid, String)>(conn)
-                    .await?;
-                let injury = injury(conn, id).await?;
-                audit::record(conn, &caller, action::INJURY_READ, id).await?;
-                let current = guidance::current(conn, id).await?;
-                if current.is_some() {
-                    audit::record(conn, &caller, action::GUIDANCE_READ, id).await?;
-                }
-                (
-                    Some(ClientView {
-                        id: client.0,
-                        display_name: client.1,
-                    }),
-                    Some(injury),
-                    current,
-                )
-            } else {
-                (None, None, None)
-            };
-            let booking_queue = if referral.status == "awaiting_booking" {
-                let now = Utc::now();
-                Some(queue::estimate(conn, &referral.priority, referral.created_at, now).await?)
-            } else {
-                None
-            };
-            Ok(ReferralDetail {
-                summary: ReferralSummary::from(&referral),
-                timeline,
-                client,
-                injury,
-                guidance,
-                booking_queue,
-            })
+    let detail = spotter_db::transaction(&mut conn, async |conn| {
+        let referral = find_visible(conn, &caller, id, false).await?;
+        let timeline = timeline(conn, id).await.map_err(db_error)?;
+        let (client, injury, guidance) = if sees_health_detail(&caller, &referral) {
+            let client = clients::table
+                .find(referral.client_id)
+                .select((clients::id, clients::display_name))
+                .first::<(Uuid, String)>(conn)
+                .await
+                .map_err(db_error)?;
+            let injury = injury(conn, id).await.map_err(db_error)?;
+            audit::record(conn, &caller, action::INJURY_READ, id)
+                .await
+                .map_err(db_error)?;
+            let current = guidance::current(conn, id).await?;
+            if current.is_some() {
+                audit::record(conn, &caller, action::GUIDANCE_READ, id)
+                    .await
+                    .map_err(db_error)?;
+            }
+            (
+                Some(ClientView {
+                    id: client.0,
+                    display_name: client.1,
+                }),
+                Some(injury),
+                current,
+            )
+        } else {
+            (None, None, None)
+        };
+        let booking_queue = if referral.status == "awaiting_booking" {
+            let now = Utc::now();
+            Some(
+                queue::estimate(conn, &referral.priority, referral.created_at, now)
+                    .await
+                    .map_err(db_error)?,
+            )
+        } else {
+            None
+        };
+        Ok(ReferralDetail {
+            summary: ReferralSummary::from(&referral),
+            timeline,
+            client,
+            injury,
+            guidance,
+            booking_queue,
         })
-        .await?;
+    })
+    .await?;
     Ok(web::Json(detail))
 }
 
@@ -268,25 +278,26 @@ pub async fn cancel(
     }
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    let cancelled = conn
-        .transaction::<Referral, ApiError, _>(async |conn| {
-            let referral = find_visible(conn, &caller, id, true).await?;
-            let from = referral.status();
-            let Decision::Apply(to) = decide(from, Happening::CancelledForGood) else {
-                return Err(ApiError::Conflict(format!(
-                    "a referral that is {} can no longer be cancelled",
-                    from.as_str()
-                )));
-            };
-            let cancelled = move_to(conn, id, to, &reason).await?;
-            // Booking holds nothing for an emergency referral; for the others
-            // it may hold an appointment or a waitlist place.
-            if from != Status::EmergencyAdvised {
-                let event = events::cancelled(&cancelled, reason == "consent_withdrawn");
-                spotter_messaging::enqueue(conn, &event).await?;
-            }
-            Ok(cancelled)
-        })
-        .await?;
+    let cancelled = spotter_db::transaction(&mut conn, async |conn| {
+        let referral = find_visible(conn, &caller, id, true).await?;
+        let from = referral.status();
+        let Decision::Apply(to) = decide(from, Happening::CancelledForGood) else {
+            return Err(ApiError::Conflict(format!(
+                "a referral that is {} can no longer be cancelled",
+                from.as_str()
+            )));
+        };
+        let cancelled = move_to(conn, id, to, &reason).await.map_err(db_error)?;
+        // Booking holds nothing for an emergency referral; for the others
+        // it may hold an appointment or a waitlist place.
+        if from != Status::EmergencyAdvised {
+            let event = events::cancelled(&cancelled, reason == "consent_withdrawn");
+            spotter_messaging::enqueue(conn, &event)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(cancelled)
+    })
+    .await?;
     Ok(web::Json(ReferralSummary::from(&cancelled)))
 }

@@ -2,8 +2,6 @@
 //! never handed out again (the pool heals without a restart), and a pool with
 //! nothing free answers a request with a 503 the client may retry.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use diesel_async::RunQueryDsl;
 use spotter_db::testing::TestDatabase;
 use std::path::PathBuf;

@@ -1,0 +1,6 @@
+//! spotter-db's integration tests, one binary (each module a subject).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+mod pool;
