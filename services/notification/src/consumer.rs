@@ -1,12 +1,10 @@
 //! Every event that concerns someone becomes notices in their inbox, once
 //! (the consumer's inbox table absorbs redeliveries).
 
-use crate::notices::{self, Audience, Notice};
-use crate::push;
+use crate::notices;
 use crate::reminders;
-use crate::schema::notifications;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use crate::store::store;
+use diesel_async::AsyncPgConnection;
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
@@ -58,12 +56,6 @@ async fn handle(
     store(conn, &made, push_platforms).await?;
     Ok(())
 }
-
-/// One lock for every notification insert, held until commit: their `seq`
-/// numbers (and ids) then become visible in increasing order, which is what
-/// lets a live stream resume from the last number it sent without missing a
-/// notification that a slower transaction committed later.
-const ORDER_LOCK: i64 = 0x0053_706f_744e_6f74;
 
 fn uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(value)
@@ -138,45 +130,4 @@ async fn plan_reminders(
         _ => {}
     }
     Ok(())
-}
-
-/// Writes the notices to the inbox and plans their pushes, in the caller's
-/// transaction.
-pub async fn store(
-    conn: &mut AsyncPgConnection,
-    made: &[Notice],
-    push_platforms: &[&str],
-) -> QueryResult<()> {
-    if made.is_empty() {
-        return Ok(());
-    }
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK)
-        .execute(conn)
-        .await?;
-    let ids: Vec<Uuid> = made.iter().map(|_| Uuid::now_v7()).collect();
-    let rows: Vec<_> = made
-        .iter()
-        .zip(&ids)
-        .map(|(n, id)| {
-            let (recipient, clinic) = match n.to {
-                Audience::User(user) => (Some(user), None),
-                Audience::Clinic(clinic) => (None, Some(clinic)),
-            };
-            (
-                notifications::id.eq(*id),
-                notifications::recipient_id.eq(recipient),
-                notifications::clinic_id.eq(clinic),
-                notifications::kind.eq(n.kind),
-                notifications::title.eq(&n.title),
-                notifications::body.eq(&n.body),
-                notifications::data.eq(&n.data),
-            )
-        })
-        .collect();
-    diesel::insert_into(notifications::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
-    push::delivery::plan(conn, &ids, push_platforms).await
 }

@@ -11,6 +11,7 @@ pub mod push;
 pub mod reminders;
 mod routes;
 mod schema;
+mod store;
 pub mod stream;
 mod wake;
 

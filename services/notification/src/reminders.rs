@@ -5,9 +5,9 @@
 //! takes due reminders with `FOR UPDATE SKIP LOCKED` and writes the
 //! notification and `sent_at` in one transaction.
 
-use crate::consumer::store;
 use crate::notices::{Audience, Notice};
 use crate::schema::reminders;
+use crate::store::store;
 use crate::wake::{DueWork, run_when_due};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;

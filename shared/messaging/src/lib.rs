@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod consumer;
 pub mod dead_letters;
+mod delivery;
 pub mod outbox;
 mod parked;
 mod schema;

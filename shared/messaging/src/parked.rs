@@ -6,10 +6,10 @@
 //! settle them). Either way the row is committed before the ack.
 
 use crate::broker::pause;
-use crate::consumer::{
+use crate::dead_letters::{self, Parked};
+use crate::delivery::{
     ATTEMPT_HEADER, PARK_REASON_HEADER, PARKED_ID_HEADER, ROUTING_KEY_HEADER, header_str,
 };
-use crate::dead_letters::{self, Parked};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
