@@ -4,6 +4,7 @@
 //! parking recorder reads back.
 
 use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use uuid::Uuid;
 
@@ -94,5 +95,21 @@ pub(crate) fn header_str(delivery: &Delivery, name: &str) -> Option<String> {
     match delivery.properties.headers().as_ref()?.inner().get(name)? {
         AMQPValue::LongString(value) => Some(value.to_string()),
         _ => None,
+    }
+}
+
+/// Acks a delivery whose outcome is safely stored or forwarded; otherwise
+/// gives it back to the broker, which redelivers it (the inbox absorbs a
+/// repeat).
+pub(crate) async fn ack_or_requeue(delivery: &Delivery, done: bool) -> lapin::Result<bool> {
+    if done {
+        delivery.ack(BasicAckOptions::default()).await
+    } else {
+        delivery
+            .nack(BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            })
+            .await
     }
 }

@@ -8,10 +8,10 @@
 use crate::broker::pause;
 use crate::dead_letters::{self, Parked};
 use crate::delivery::{
-    ATTEMPT_HEADER, PARK_REASON_HEADER, PARKED_ID_HEADER, ROUTING_KEY_HEADER, header_str,
+    ATTEMPT_HEADER, PARK_REASON_HEADER, PARKED_ID_HEADER, ROUTING_KEY_HEADER, ack_or_requeue,
+    header_str,
 };
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use spotter_db::Pool;
 use std::time::Duration;
@@ -31,19 +31,11 @@ pub(crate) async fn record(
             .map_err(anyhow::Error::from),
         Err(err) => Err(anyhow::Error::from(err)),
     };
-    let settled = match stored {
-        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not record a parked message; it stays parked");
-            pause(shutdown, Duration::from_secs(1)).await;
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await
-        }
-    };
+    if let Err(err) = &stored {
+        tracing::warn!(error = %err, "could not record a parked message; it stays parked");
+        pause(shutdown, Duration::from_secs(1)).await;
+    }
+    let settled = ack_or_requeue(delivery, stored.is_ok()).await;
     if let Err(err) = settled {
         tracing::warn!(error = %err, "could not settle a parked message");
     }

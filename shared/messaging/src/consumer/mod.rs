@@ -9,7 +9,7 @@
 
 use crate::broker::{BROKER_TIMEOUT, Broker, pause};
 pub use crate::delivery::{HandlerError, Incoming};
-use crate::delivery::{header_str, read};
+use crate::delivery::{ack_or_requeue, header_str, read};
 use crate::schema::inbox;
 use crate::topology;
 use crate::{parked, trace};
@@ -22,9 +22,7 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::Channel;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
-};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use retry::{Outcome, forward, next_stop};
 use spotter_db::Pool;
@@ -248,16 +246,7 @@ impl Consumer {
                 forward(publisher, delivery, &stop).await
             }
         };
-        let settled = if forwarded {
-            delivery.ack(BasicAckOptions::default()).await
-        } else {
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await
-        };
+        let settled = ack_or_requeue(delivery, forwarded).await;
         if let Err(err) = settled {
             // The channel is gone; the broker redelivers and the inbox absorbs it.
             tracing::warn!(error = %err, "could not settle a delivery");
