@@ -8,7 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/mod.rs"]
+// The tests' harness; the benchmark uses only part of it.
+#[path = "../tests/messaging/support/mod.rs"]
+#[allow(dead_code)]
 mod support;
 
 use futures_util::future::join_all;

@@ -1,0 +1,9 @@
+//! The crate's integration tests, one binary (each module a subject).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod booking;
+mod concurrency;
+mod network;
+mod support;

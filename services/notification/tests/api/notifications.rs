@@ -1,0 +1,258 @@
+//! The inbox as the app meets it: who is told what (and nobody else, once),
+//! reading, the live stream with resume, devices and push preferences.
+
+use notification_service::Notification;
+use serde_json::{Value, json};
+use spotter_auth::Role;
+use spotter_contracts::booking::v1::{AppointmentBooked, AppointmentCancelled};
+use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceShared};
+use spotter_service::testing::service::{TestService, body, problem, read_events};
+use uuid::Uuid;
+
+type App = TestService<Notification>;
+
+struct People {
+    trainer: Uuid,
+    physio: Uuid,
+    clinic: Uuid,
+}
+
+fn people() -> People {
+    People {
+        trainer: Uuid::now_v7(),
+        physio: Uuid::now_v7(),
+        clinic: Uuid::now_v7(),
+    }
+}
+
+fn booked(p: &People, target_missed: bool) -> AppointmentBooked {
+    AppointmentBooked {
+        appointment_id: Uuid::now_v7().to_string(),
+        referral_id: Uuid::now_v7().to_string(),
+        trainer_id: p.trainer.to_string(),
+        client_id: Uuid::now_v7().to_string(),
+        physio_id: p.physio.to_string(),
+        clinic_id: p.clinic.to_string(),
+        starts_at: Some(prost_types::Timestamp {
+            seconds: 1_900_000_000,
+            nanos: 0,
+        }),
+        target_missed,
+        ..Default::default()
+    }
+}
+
+async fn inbox(app: &App, token: &str) -> Vec<Value> {
+    let page = body(app.get("/v1/notifications", token).await, 200).await;
+    page["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn each_event_tells_the_right_people_once_without_health_detail() {
+    let app = App::start().await;
+    let p = people();
+    let trainer = app.auth.token(Role::Trainer, p.trainer, None);
+    let physio = app.auth.token(Role::Physio, p.physio, Some(p.clinic));
+    let clinic_admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(p.clinic));
+    let bystander = app.auth.token(Role::Trainer, Uuid::now_v7(), None);
+
+    let event = booked(&p, true);
+    let id = app.publish(&event).await;
+    app.publish_as(&event, id).await; // redelivered
+    app.publish(&EmergencyAdvised {
+        referral_id: Uuid::now_v7().to_string(),
+        trainer_id: p.trainer.to_string(),
+        ..Default::default()
+    })
+    .await;
+    // Trainer: booked, target missed, emergency; physio: booked; clinic: target missed.
+    app.wait_for_count("SELECT count(*) AS n FROM notifications", 5)
+        .await;
+
+    let kinds = |items: &[Value]| {
+        let mut kinds: Vec<String> = items
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_owned())
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(
+        kinds(&inbox(&app, &trainer).await),
+        ["appointment_booked", "emergency_advised", "target_missed"]
+    );
+    assert_eq!(kinds(&inbox(&app, &physio).await), ["appointment_booked"]);
+    assert_eq!(kinds(&inbox(&app, &clinic_admin).await), ["target_missed"]);
+    assert!(inbox(&app, &bystander).await.is_empty());
+
+    let everything = inbox(&app, &trainer).await;
+    for n in &everything {
+        let text = format!("{} {}", n["title"], n["body"]).to_lowercase();
+        for health_word in ["knee", "pain", "injury", "swelling", "ligament"] {
+            assert!(!text.contains(health_word), "{text}");
+        }
+        assert!(n["data"]["referral_id"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn reading_is_idempotent_and_only_the_recipients() {
+    let app = App::start().await;
+    let p = people();
+    let trainer = app.auth.token(Role::Trainer, p.trainer, None);
+    let other = app.auth.token(Role::Trainer, Uuid::now_v7(), None);
+    app.publish(&booked(&p, false)).await;
+    app.wait_for_count("SELECT count(*) AS n FROM notifications", 2)
+        .await;
+    let count = body(
+        app.get("/v1/notifications/unread-count", &trainer).await,
+        200,
+    )
+    .await;
+    assert_eq!(count["unread"], 1);
+    let id = inbox(&app, &trainer).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/notifications/{id}/read");
+    problem(app.post(&path, &other, &json!({})).await, 404).await;
+    let first = body(app.post(&path, &trainer, &json!({})).await, 200).await;
+    let again = body(app.post(&path, &trainer, &json!({})).await, 200).await;
+    assert_eq!(first["read_at"], again["read_at"]);
+    let count = body(
+        app.get("/v1/notifications/unread-count", &trainer).await,
+        200,
+    )
+    .await;
+    assert_eq!(count["unread"], 0);
+    let unread = body(
+        app.get("/v1/notifications?unread_only=true", &trainer)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(unread["items"], json!([]));
+}
+
+#[tokio::test]
+async fn the_live_stream_delivers_new_notifications_and_resumes_without_loss() {
+    let app = App::start().await;
+    let p = people();
+    let trainer = app.auth.token(Role::Trainer, p.trainer, None);
+    let open = |last: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/v1/notifications/stream"))
+            .bearer_auth(&trainer);
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last);
+        }
+        request.send()
+    };
+    let live = open(None).await.unwrap();
+    assert_eq!(live.headers()["content-type"], "text/event-stream");
+    app.publish(&booked(&p, false)).await;
+    let got = read_events(live, 1).await;
+    assert_eq!(got[0].1["kind"], "appointment_booked");
+
+    // The app goes away; two more arrive; it comes back with the last id.
+    let last_id = got[0].0.clone();
+    app.publish(&GuidanceShared {
+        referral_id: Uuid::now_v7().to_string(),
+        trainer_id: p.trainer.to_string(),
+        physio_id: p.physio.to_string(),
+        version: 1,
+        ..Default::default()
+    })
+    .await;
+    app.publish(&AppointmentCancelled {
+        appointment_id: Uuid::now_v7().to_string(),
+        referral_id: Uuid::now_v7().to_string(),
+        trainer_id: p.trainer.to_string(),
+        physio_id: p.physio.to_string(),
+        rebook: true,
+        ..Default::default()
+    })
+    .await;
+    app.wait_for_count(
+        "SELECT count(*) AS n FROM notifications WHERE recipient_id IS NOT NULL",
+        5,
+    )
+    .await;
+    let resumed = read_events(open(Some(last_id)).await.unwrap(), 2).await;
+    // Both, whichever was handled first (events are handled concurrently).
+    let mut kinds: Vec<&str> = resumed
+        .iter()
+        .map(|(_, n)| n["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["appointment_cancelled", "guidance_shared"]);
+}
+
+#[tokio::test]
+async fn a_device_token_belongs_to_whoever_registered_it_last() {
+    let app = App::start().await;
+    let alice = app.auth.token(Role::Trainer, Uuid::now_v7(), None);
+    let bob = app.auth.token(Role::Trainer, Uuid::now_v7(), None);
+    let phone = json!({"platform": "ios", "token": "a1b2c3d4"});
+    let first = body(app.post("/v1/devices", &alice, &phone).await, 201).await;
+    let moved = body(app.post("/v1/devices", &bob, &phone).await, 201).await;
+    assert_eq!(first["id"], moved["id"], "one phone, one row");
+    assert_eq!(app.count("SELECT count(*) AS n FROM devices").await, 1);
+    let path = format!("/v1/devices/{}", first["id"].as_str().unwrap());
+    problem(
+        app.send(reqwest::Method::DELETE, &path, &alice, None).await,
+        404,
+    )
+    .await;
+    let gone = app.send(reqwest::Method::DELETE, &path, &bob, None).await;
+    assert_eq!(gone.status(), 204);
+    let bad = problem(
+        app.post(
+            "/v1/devices",
+            &alice,
+            &json!({"platform": "palm", "token": " "}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    let fields: Vec<&str> = bad["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["platform", "token"]);
+}
+
+#[tokio::test]
+async fn push_preferences_default_to_on_and_name_unknown_kinds() {
+    let app = App::start().await;
+    let me = app
+        .auth
+        .token(Role::Physio, Uuid::now_v7(), Some(Uuid::now_v7()));
+    let defaults = body(app.get("/v1/notification-preferences", &me).await, 200).await;
+    assert_eq!(defaults["push"]["appointment_booked"], true);
+    let set = json!({"push": {"appointment_booked": false}});
+    let now = body(
+        app.put("/v1/notification-preferences", &me, &set).await,
+        200,
+    )
+    .await;
+    assert_eq!(now["push"]["appointment_booked"], false);
+    assert_eq!(now["push"]["guidance_acknowledged"], true);
+    let bad = problem(
+        app.put(
+            "/v1/notification-preferences",
+            &me,
+            &json!({"push": {"gossip": true}}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["field"], "push.gossip");
+}

@@ -1,0 +1,8 @@
+//! The crate's integration tests, one binary (each module a subject).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod access;
+mod lifecycle;
+mod reports;
+mod support;

@@ -1,0 +1,213 @@
+//! The `spotter` command as a newcomer uses it: `spotter dev` accepts tokens
+//! from `spotter token`; production configuration refuses to run on dev keys.
+
+use spotter::testing::DevProcess;
+use std::path::Path;
+use std::process::Command;
+use uuid::Uuid;
+
+const SPOTTER: &str = env!("CARGO_BIN_EXE_spotter");
+
+/// `spotter token` against the dev process's keys.
+fn token(stack: &DevProcess, args: &[&str]) -> String {
+    let output = Command::new(SPOTTER)
+        .arg("token")
+        .args(args)
+        .arg("--keys-dir")
+        .arg(&stack.keys_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn spotter_dev_accepts_spotter_tokens_at_every_service() {
+    let stack = DevProcess::start(Path::new(SPOTTER)).await;
+    let client = reqwest::Client::new();
+    let trainer = token(
+        &stack,
+        &["--role", "trainer", "--sub", &Uuid::now_v7().to_string()],
+    );
+    let admin = token(
+        &stack,
+        &[
+            "--role",
+            "platform_admin",
+            "--sub",
+            &Uuid::now_v7().to_string(),
+            "--ttl",
+            "5m",
+        ],
+    );
+
+    let profile =
+        serde_json::json!({"display_name": "Sam", "location": {"lat": 51.5, "lon": -0.12}});
+    let response = client
+        .put(format!("{}/v1/trainers/me", stack.base_url))
+        .bearer_auth(&trainer)
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let clinic = serde_json::json!({"name": "C", "timezone": "Europe/Paris", "location": {"lat": 48.8, "lon": 2.3}, "service_radius_km": 5.0});
+    let response = client
+        .post(format!("{}/admin/v1/clinics", stack.base_url))
+        .bearer_auth(&admin)
+        .json(&clinic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let response = client
+        .get(format!("{}/v1/notifications", stack.base_url))
+        .bearer_auth(&trainer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A token from another dev key pair (another machine's `spotter token`).
+    let other_keys = std::env::temp_dir().join(format!("spotter-keys-{}", Uuid::new_v4().simple()));
+    let output = Command::new(SPOTTER)
+        .args([
+            "token",
+            "--role",
+            "trainer",
+            "--sub",
+            &Uuid::now_v7().to_string(),
+        ])
+        .arg("--keys-dir")
+        .arg(&other_keys)
+        .output()
+        .unwrap();
+    let foreign = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let _ = std::fs::remove_dir_all(&other_keys);
+    let response = client
+        .get(format!("{}/v1/notifications", stack.base_url))
+        .bearer_auth(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[test]
+fn token_for_a_physio_needs_a_clinic() {
+    let output = Command::new(SPOTTER)
+        .args([
+            "token",
+            "--role",
+            "physio",
+            "--sub",
+            &Uuid::now_v7().to_string(),
+        ])
+        .arg("--keys-dir")
+        .arg(std::env::temp_dir().join(format!("spotter-keys-{}", Uuid::new_v4().simple())))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--clinic"));
+}
+
+#[test]
+fn production_refuses_to_start_without_a_jwks() {
+    let output = Command::new(SPOTTER)
+        .args(["serve", "referral"])
+        .env_remove("SPOTTER_AUTH__JWKS")
+        .env("SPOTTER_AUTH__ISSUER", "https://idp.example.org")
+        .env("SPOTTER_SERVER__PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "started without a JWKS");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .to_lowercase()
+            .contains("jwks")
+    );
+}
+
+#[test]
+fn production_refuses_the_dev_key() {
+    let keys_dir = std::env::temp_dir().join(format!("spotter-keys-{}", Uuid::new_v4().simple()));
+    let keys = spotter_auth::ensure_dev_keys(&keys_dir).unwrap();
+    let output = Command::new(SPOTTER)
+        .args(["serve", "booking"])
+        .env("SPOTTER_AUTH__JWKS", &keys.jwks_path)
+        .env("SPOTTER_AUTH__ISSUER", "https://idp.example.org")
+        .env("SPOTTER_SERVER__PORT", "0")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&keys_dir);
+    assert!(!output.status.success(), "started on the dev key");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dev"));
+}
+
+#[tokio::test]
+async fn spotter_dev_stops_cleanly_on_sigterm() {
+    let mut stack = DevProcess::start(Path::new(SPOTTER)).await;
+    let mut child = stack.child.take().unwrap();
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    // The shutdown drains requests (10 s at most) and stops the relay and the
+    // broker connections; a bound keeps a hang from stalling the suite.
+    let exited = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .expect("still running 20 s after SIGTERM");
+    let status = exited.unwrap().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let refused = reqwest::get(format!("{}/livez", stack.base_url)).await;
+    assert!(refused.is_err(), "the listener is closed");
+}
+
+#[tokio::test]
+async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
+    let stack = DevProcess::start_from_nothing(Path::new(SPOTTER)).await;
+    for run in 1..=2 {
+        let output = tokio::process::Command::new(SPOTTER)
+            .args(["demo", "--url", &stack.base_url])
+            .arg("--keys-dir")
+            .arg(&stack.keys_dir)
+            .output()
+            .await
+            .unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "run {run}: {printed}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for seen in [
+            "Appointment booked for your client",
+            "New appointment booked with you",
+            "New guidance from the physio",
+            "The trainer acknowledged your guidance",
+            "acknowledged (guidance_v1_acknowledged)",
+        ] {
+            assert!(
+                printed.contains(seen),
+                "run {run} did not show {seen:?}:\n{printed}"
+            );
+        }
+        // The injury's story stays out of every notification shown.
+        assert!(
+            !printed.to_lowercase().contains("box jump"),
+            "health detail printed:\n{printed}"
+        );
+    }
+}

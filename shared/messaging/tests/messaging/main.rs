@@ -1,0 +1,7 @@
+//! The crate's integration tests, one binary (each module a subject).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod delivery;
+mod faults;
+mod support;

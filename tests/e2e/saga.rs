@@ -1,0 +1,735 @@
+//! The whole loop, end to end, through the public HTTP API only — as the
+//! mobile app and the admin tools use it — in both shapes: the dev stack
+//! (three services in one process) and three separate service processes
+//! behind the nginx gateway of `deploy/nginx/`. Each has three databases and
+//! RabbitMQ between the services.
+
+use crate::support::{Shape, Stack};
+use chrono::{Datelike, Duration, Utc};
+use serde_json::{Value, json};
+use spotter_auth::Role;
+use spotter_service::testing::service::body;
+use std::time::Instant;
+use uuid::Uuid;
+
+/// Generous bounds: these wait for the saga, they do not time it.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(20);
+
+struct World {
+    stack: Stack,
+    clinic: Uuid,
+    clinic_admin: String,
+    physio: Uuid,
+    physio_token: String,
+    trainer_token: String,
+    client: Uuid,
+}
+
+/// ISO weekday (1 = Monday) `days` from today, UTC.
+fn weekday_in(days: i64) -> u32 {
+    (Utc::now() + Duration::days(days))
+        .weekday()
+        .number_from_monday()
+}
+
+fn tomorrow_at(hour: u32) -> String {
+    let day = (Utc::now() + Duration::days(1)).date_naive();
+    day.and_hms_opt(hour, 0, 0)
+        .unwrap()
+        .and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl World {
+    /// A clinic (UTC, no minimum notice) with a knee physio working `hours`,
+    /// and a trainer nearby with one client.
+    async fn new(shape: Shape, hours: Value) -> Self {
+        let stack = Stack::start(shape).await;
+        let admin = stack.token(Role::PlatformAdmin, Uuid::now_v7(), None);
+        let clinic = json!({"name": "Thames Physio", "timezone": "UTC", "location": {"lat": 51.51, "lon": -0.12}, "service_radius_km": 15.0, "accepts_referrals": true});
+        let clinic: Uuid = body(stack.post("/admin/v1/clinics", &admin, &clinic).await, 201).await
+            ["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let clinic_admin = stack.token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+        let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 14});
+        body(
+            stack
+                .put(
+                    &format!("/admin/v1/clinics/{clinic}/booking-policy"),
+                    &clinic_admin,
+                    &policy,
+                )
+                .await,
+            200,
+        )
+        .await;
+        let physio = Uuid::now_v7();
+        let new_physio = json!({"user_id": physio, "display_name": "Alex Morgan", "specialties": ["knee", "general"]});
+        body(
+            stack
+                .post(
+                    &format!("/admin/v1/clinics/{clinic}/physios"),
+                    &clinic_admin,
+                    &new_physio,
+                )
+                .await,
+            201,
+        )
+        .await;
+        body(
+            stack
+                .put(
+                    &format!("/admin/v1/physios/{physio}/weekly-hours"),
+                    &clinic_admin,
+                    &json!({"hours": hours}),
+                )
+                .await,
+            200,
+        )
+        .await;
+        let trainer = Uuid::now_v7();
+        let trainer_token = stack.token(Role::Trainer, trainer, None);
+        let profile = json!({"display_name": "Sam Carter", "location": {"lat": 51.52, "lon": -0.10}, "certifications": ["REPs L3"]});
+        body(
+            stack.put("/v1/trainers/me", &trainer_token, &profile).await,
+            200,
+        )
+        .await;
+        let client = json!({"display_name": "Jo Client"});
+        let client: Uuid = body(
+            stack.post("/v1/clients", &trainer_token, &client).await,
+            201,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        Self {
+            physio_token: stack.token(Role::Physio, physio, Some(clinic)),
+            stack,
+            clinic,
+            clinic_admin,
+            physio,
+            trainer_token,
+            client,
+        }
+    }
+
+    fn morning_tomorrow() -> Value {
+        json!([{"weekday": weekday_in(1), "start": "09:00", "end": "12:00"}])
+    }
+
+    /// The trainer flags a knee injury; the new referral's id.
+    async fn flag(&self, pain: i64, red_flags: Value) -> Uuid {
+        let report = json!({
+            "client_id": self.client, "body_region": "knee", "side": "right", "pain_level": pain,
+            "onset_date": Utc::now().date_naive().to_string(),
+            "mechanism": "landed awkwardly from a box jump",
+            "description": "sharp knee pain on the inner side, swelling within the hour",
+            "red_flags": red_flags, "consent": {"obtained": true, "method": "in_app"}
+        });
+        body(
+            self.stack
+                .post("/v1/injury-reports", &self.trainer_token, &report)
+                .await,
+            201,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    async fn referral(&self, id: Uuid) -> Value {
+        body(
+            self.stack
+                .get(&format!("/v1/referrals/{id}"), &self.trainer_token)
+                .await,
+            200,
+        )
+        .await
+    }
+
+    async fn wait_for_status(&self, id: Uuid, status: &str) -> Value {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let referral = self.referral(id).await;
+            if referral["status"] == status {
+                return referral;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "referral still {} (wanted {status})",
+                referral["status"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn inbox(&self, token: &str) -> Vec<Value> {
+        body(
+            self.stack.get("/v1/notifications?limit=100", token).await,
+            200,
+        )
+        .await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Waits until `token`'s inbox holds `count` notifications of `kind`.
+    async fn wait_for_notices(&self, token: &str, kind: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let matching: Vec<Value> = self
+                .inbox(token)
+                .await
+                .into_iter()
+                .filter(|n| n["kind"] == kind)
+                .collect();
+            if matching.len() >= count {
+                assert_eq!(matching.len(), count, "{kind}: more than expected");
+                return matching;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind}: {} of {count}",
+                matching.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn clinic_appointments(&self) -> Vec<Value> {
+        body(
+            self.stack
+                .get(
+                    &format!("/admin/v1/clinics/{}/appointments", self.clinic),
+                    &self.clinic_admin,
+                )
+                .await,
+            200,
+        )
+        .await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+fn causes(referral: &Value) -> Vec<String> {
+    referral["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["cause"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn no_health_detail(notices: &[Value]) {
+    for n in notices {
+        let text = format!("{} {}", n["title"], n["body"]).to_lowercase();
+        for word in ["knee", "box jump", "swelling", "pain"] {
+            assert!(
+                !text.contains(word),
+                "health detail in a notification: {text}"
+            );
+        }
+    }
+}
+
+async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let flagged = Instant::now();
+    let id = w.flag(5, json!([])).await;
+    let booked = w.wait_for_status(id, "booked").await;
+    println!("booked {:?} after the flag", flagged.elapsed());
+    assert_eq!(booked["priority"], "routine");
+    assert_eq!(
+        booked["appointment"]["starts_at"],
+        tomorrow_at(9),
+        "the earliest allowed slot"
+    );
+    assert_eq!(booked["appointment"]["physio_id"], w.physio.to_string());
+    let appointment = booked["appointment"]["id"].as_str().unwrap().to_owned();
+    w.wait_for_notices(&w.trainer_token, "appointment_booked", 1)
+        .await;
+    w.wait_for_notices(&w.physio_token, "appointment_booked", 1)
+        .await;
+    assert_eq!(
+        w.inbox(&w.trainer_token).await.len(),
+        1,
+        "exactly one new notification"
+    );
+    assert_eq!(w.inbox(&w.physio_token).await.len(), 1);
+
+    body(
+        w.stack
+            .post(
+                &format!("/v1/appointments/{appointment}/complete"),
+                &w.physio_token,
+                &json!({}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    w.wait_for_status(id, "assessed").await;
+    let guidance = json!({
+        "clearance": "modified_training",
+        "avoid": [{"movement": "deep squats", "reason": "protect the healing ligament"}],
+        "exercises": [{"name": "terminal knee extension", "sets": 3, "reps": 15, "hold_seconds": 2, "per_week": 5}],
+        "load_limits": {"max_rpe": 6, "pain_ceiling": 3},
+        "review_on": (Utc::now().date_naive() + Duration::days(21)).to_string(),
+        "notes_for_trainer": "Upper body as normal."
+    });
+    body(
+        w.stack
+            .post(
+                &format!("/v1/referrals/{id}/guidance"),
+                &w.physio_token,
+                &guidance,
+            )
+            .await,
+        201,
+    )
+    .await;
+    w.wait_for_notices(&w.trainer_token, "guidance_shared", 1)
+        .await;
+    let read = w.referral(id).await;
+    assert_eq!(read["guidance"]["avoid"][0]["movement"], "deep squats");
+    body(
+        w.stack
+            .post(
+                &format!("/v1/referrals/{id}/guidance/acknowledge"),
+                &w.trainer_token,
+                &json!({}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    w.wait_for_notices(&w.physio_token, "guidance_acknowledged", 1)
+        .await;
+
+    let done = w.wait_for_status(id, "acknowledged").await;
+    assert_eq!(
+        causes(&done),
+        [
+            "injury_reported",
+            "appointment_booked",
+            "appointment_completed",
+            "guidance_v1_shared",
+            "guidance_v1_acknowledged"
+        ]
+    );
+    no_health_detail(&w.inbox(&w.trainer_token).await);
+    no_health_detail(&w.inbox(&w.physio_token).await);
+}
+
+async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let id = w.flag(3, json!(["head_injury"])).await;
+    let referral = w.referral(id).await;
+    assert_eq!(referral["status"], "emergency_advised");
+    assert_eq!(referral["priority"], "emergency");
+    w.wait_for_notices(&w.trainer_token, "emergency_advised", 1)
+        .await;
+    assert!(
+        w.clinic_appointments().await.is_empty(),
+        "no appointment anywhere"
+    );
+    assert!(w.inbox(&w.physio_token).await.is_empty());
+}
+
+async fn without_capacity_it_waits_then_books_when_hours_are_added(shape: Shape) {
+    let w = World::new(shape, json!([])).await;
+    let id = w.flag(5, json!([])).await;
+    w.wait_for_status(id, "waitlisted").await;
+    w.wait_for_notices(&w.trainer_token, "referral_waitlisted", 1)
+        .await;
+    let to_clinic = w
+        .wait_for_notices(&w.clinic_admin, "referral_waitlisted", 1)
+        .await;
+    no_health_detail(&to_clinic);
+    let waiting = body(
+        w.stack
+            .get(
+                &format!("/admin/v1/clinics/{}/waitlist", w.clinic),
+                &w.clinic_admin,
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(waiting["items"][0]["referral_id"], id.to_string());
+    let hours = json!({"hours": World::morning_tomorrow()});
+    body(
+        w.stack
+            .put(
+                &format!("/admin/v1/physios/{}/weekly-hours", w.physio),
+                &w.clinic_admin,
+                &hours,
+            )
+            .await,
+        200,
+    )
+    .await;
+    let booked = w.wait_for_status(id, "booked").await;
+    assert_eq!(booked["appointment"]["starts_at"], tomorrow_at(9));
+    w.wait_for_notices(&w.trainer_token, "appointment_booked", 1)
+        .await;
+}
+
+async fn a_physio_cancellation_rebooks_into_another_slot(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let id = w.flag(5, json!([])).await;
+    let first = w.wait_for_status(id, "booked").await;
+    let first_appointment = first["appointment"]["id"].as_str().unwrap().to_owned();
+    // The physio can't make 09:00 after all: that slot becomes time off, so
+    // booking must find another one.
+    let off = json!({"start": tomorrow_at(9), "end": tomorrow_at(10), "reason": "clinic meeting"});
+    body(
+        w.stack
+            .post(
+                &format!("/admin/v1/physios/{}/time-off", w.physio),
+                &w.clinic_admin,
+                &off,
+            )
+            .await,
+        201,
+    )
+    .await;
+    let deadline = Instant::now() + SETTLE;
+    let rebooked = loop {
+        let referral = w.referral(id).await;
+        if referral["status"] == "booked"
+            && referral["appointment"]["id"] != first_appointment.as_str()
+        {
+            break referral;
+        }
+        assert!(Instant::now() < deadline, "not rebooked: {referral}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(rebooked["appointment"]["starts_at"], tomorrow_at(10));
+    w.wait_for_notices(&w.trainer_token, "appointment_cancelled", 1)
+        .await;
+    w.wait_for_notices(&w.trainer_token, "appointment_booked", 2)
+        .await;
+    assert!(causes(&rebooked).contains(&"appointment_cancelled_by_clinic".to_owned()));
+}
+
+async fn a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let id = w.flag(5, json!([])).await;
+    w.wait_for_status(id, "booked").await;
+    w.wait_for_notices(&w.physio_token, "appointment_booked", 1)
+        .await;
+    let cancelled = body(
+        w.stack
+            .post(
+                &format!("/v1/referrals/{id}/cancel"),
+                &w.trainer_token,
+                &json!({"reason": "consent_withdrawn"}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    w.wait_for_notices(&w.physio_token, "appointment_cancelled", 1)
+        .await;
+    let deadline = Instant::now() + SETTLE;
+    while w
+        .clinic_appointments()
+        .await
+        .iter()
+        .any(|a| a["status"] == "booked")
+    {
+        assert!(Instant::now() < deadline, "appointment still booked");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(w.referral(id).await["status"], "cancelled");
+}
+
+async fn a_hundred_flags_from_twenty_trainers_against_three_physios(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let stack = &w.stack;
+    // Two more physios with the same morning: 3 × 4 slots a week, two weeks.
+    let mut physios = vec![(w.physio, w.physio_token.clone())];
+    for _ in 0..2 {
+        let physio = Uuid::now_v7();
+        let new = json!({"user_id": physio, "display_name": "Another Physio", "specialties": ["general"]});
+        body(
+            stack
+                .post(
+                    &format!("/admin/v1/clinics/{}/physios", w.clinic),
+                    &w.clinic_admin,
+                    &new,
+                )
+                .await,
+            201,
+        )
+        .await;
+        let hours = json!({"hours": World::morning_tomorrow()});
+        body(
+            stack
+                .put(
+                    &format!("/admin/v1/physios/{physio}/weekly-hours"),
+                    &w.clinic_admin,
+                    &hours,
+                )
+                .await,
+            200,
+        )
+        .await;
+        physios.push((physio, stack.token(Role::Physio, physio, Some(w.clinic))));
+    }
+    let mut trainers = Vec::new();
+    for i in 0..20 {
+        let token = stack.token(Role::Trainer, Uuid::now_v7(), None);
+        let profile = json!({"display_name": format!("Trainer {i}"), "location": {"lat": 51.5, "lon": -0.11}});
+        body(stack.put("/v1/trainers/me", &token, &profile).await, 200).await;
+        let client: Uuid = body(
+            stack
+                .post("/v1/clients", &token, &json!({"display_name": "Client"}))
+                .await,
+            201,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        trainers.push((token, client));
+    }
+    // Five flags per trainer, all at once.
+    let flags = trainers.iter().flat_map(|(token, client)| {
+        (0..5).map(move |_| {
+            let report = json!({
+                "client_id": client, "body_region": "knee", "side": "left", "pain_level": 4,
+                "onset_date": Utc::now().date_naive().to_string(), "mechanism": "overuse",
+                "description": "ache after long runs", "red_flags": [],
+                "consent": {"obtained": true, "method": "verbal"}
+            });
+            async move { body(stack.post("/v1/injury-reports", token, &report).await, 201).await }
+        })
+    });
+    let created = futures_util::future::join_all(flags).await;
+    assert_eq!(created.len(), 100);
+
+    // Every referral ends booked or waitlisted.
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let statuses = loop {
+        let mut statuses = Vec::new();
+        for (token, _) in &trainers {
+            let mine = body(stack.get("/v1/referrals?limit=100", token).await, 200).await;
+            statuses.extend(
+                mine["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["status"].as_str().unwrap().to_owned()),
+            );
+        }
+        if statuses.iter().all(|s| s == "booked" || s == "waitlisted") {
+            break statuses;
+        }
+        assert!(Instant::now() < deadline, "still settling: {statuses:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let booked = statuses.iter().filter(|s| *s == "booked").count();
+    assert_eq!(booked, 24, "3 physios × 4 slots × 2 weeks");
+
+    // No physio double-booked, as the clinic's own diary shows it.
+    let diary = body(
+        stack
+            .get(
+                &format!(
+                    "/admin/v1/clinics/{}/appointments?status=booked&limit=100",
+                    w.clinic
+                ),
+                &w.clinic_admin,
+            )
+            .await,
+        200,
+    )
+    .await;
+    let appointments = diary["items"].as_array().unwrap();
+    assert_eq!(appointments.len(), booked);
+    for (i, a) in appointments.iter().enumerate() {
+        for b in &appointments[i + 1..] {
+            let overlap = a["physio_id"] == b["physio_id"]
+                && a["starts_at"].as_str() < b["ends_at"].as_str()
+                && b["starts_at"].as_str() < a["ends_at"].as_str();
+            assert!(!overlap, "double-booked: {a} and {b}");
+        }
+    }
+    // Every notification delivered once: one per booking to trainer and
+    // physio, one per waitlisting to the trainer.
+    let count = |items: &[Value], kind: &str| items.iter().filter(|n| n["kind"] == kind).count();
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (mut to_trainers_booked, mut waitlisted, mut to_physios) = (0, 0, 0);
+        for (token, _) in &trainers {
+            let inbox = w.inbox(token).await;
+            to_trainers_booked += count(&inbox, "appointment_booked");
+            waitlisted += count(&inbox, "referral_waitlisted");
+        }
+        for (_, token) in &physios {
+            to_physios += count(&w.inbox(token).await, "appointment_booked");
+        }
+        if (to_trainers_booked, waitlisted, to_physios) == (booked, 100 - booked, booked) {
+            break;
+        }
+        assert!(
+            to_trainers_booked <= booked && waitlisted <= 100 - booked && to_physios <= booked,
+            "a notification was duplicated"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "notifications: {to_trainers_booked} {waitlisted} {to_physios}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn a_killed_booking_process_loses_and_doubles_nothing(shape: Shape) {
+    let hours = json!([{"weekday": weekday_in(1), "start": "07:00", "end": "21:00"}]);
+    let mut w = World::new(shape, hours).await;
+    // Ten referrals flagged, the process holding booking SIGKILLed while
+    // the first are in flight, and started again.
+    let mut referrals = Vec::new();
+    for _ in 0..3 {
+        referrals.push(w.flag(5, json!([])).await);
+    }
+    w.stack.kill_booking();
+    if matches!(shape, Shape::Dev) {
+        // The whole stack died with it: nothing takes a flag until it is back.
+        w.stack.restart_booking();
+    }
+    for _ in 3..10 {
+        referrals.push(w.flag(5, json!([])).await);
+    }
+    if matches!(shape, Shape::Processes) {
+        // Only booking died: these seven waited in its queue meanwhile.
+        w.stack.restart_booking();
+    }
+    for id in &referrals {
+        w.wait_for_status(*id, "booked").await;
+    }
+    // None booked twice: one appointment per referral in the clinic's diary.
+    let mut booked: Vec<String> = w
+        .clinic_appointments()
+        .await
+        .iter()
+        .map(|a| a["referral_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(booked.len(), referrals.len());
+    booked.sort_unstable();
+    booked.dedup();
+    assert_eq!(booked.len(), referrals.len(), "a referral was booked twice");
+    // One notification per booking, none doubled.
+    w.wait_for_notices(&w.trainer_token, "appointment_booked", referrals.len())
+        .await;
+    w.wait_for_notices(&w.physio_token, "appointment_booked", referrals.len())
+        .await;
+}
+
+/// Two booking processes share one physio's diary: 18 back-to-back
+/// appointments fit the day, and 50 flags arrive at once.
+#[tokio::test]
+async fn two_booking_processes_fill_one_diary_exactly_without_overlap() {
+    let hours = json!([{"weekday": weekday_in(1), "start": "07:00", "end": "20:30"}]);
+    let mut w = World::new(Shape::Processes, hours).await;
+    w.stack.processes().start_replica("booking");
+    // A 7-day horizon holds only tomorrow's hours: 13.5 h of 45 minutes.
+    let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 7});
+    let path = format!("/admin/v1/clinics/{}/booking-policy", w.clinic);
+    body(w.stack.put(&path, &w.clinic_admin, &policy).await, 200).await;
+    let mut clients = Vec::new();
+    for i in 0..50 {
+        let client = json!({"display_name": format!("Client {i}")});
+        let created = body(
+            w.stack.post("/v1/clients", &w.trainer_token, &client).await,
+            201,
+        )
+        .await;
+        clients.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let flags = clients.iter().map(|client| {
+        let report = json!({
+            "client_id": client, "body_region": "knee", "side": "left", "pain_level": 4,
+            "onset_date": Utc::now().date_naive().to_string(), "mechanism": "overuse",
+            "description": "ache after squats", "red_flags": [],
+            "consent": {"obtained": true, "method": "verbal"}
+        });
+        let stack = &w.stack;
+        let token = &w.trainer_token;
+        async move { body(stack.post("/v1/injury-reports", token, &report).await, 201).await }
+    });
+    let created = futures_util::future::join_all(flags).await;
+    let ids: Vec<Uuid> = created
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let statuses = loop {
+        let mut statuses = Vec::new();
+        for id in &ids {
+            statuses.push(w.referral(*id).await["status"].as_str().unwrap().to_owned());
+        }
+        if statuses.iter().all(|s| s == "booked" || s == "waitlisted") {
+            break statuses;
+        }
+        assert!(Instant::now() < deadline, "still settling: {statuses:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let booked = statuses.iter().filter(|s| *s == "booked").count();
+    assert_eq!(
+        booked, 18,
+        "every slot the day holds, and no one waitlisted while one was free"
+    );
+    let appointments = w.clinic_appointments().await;
+    assert_eq!(appointments.len(), 18);
+    for (i, a) in appointments.iter().enumerate() {
+        for b in &appointments[i + 1..] {
+            let overlap = a["starts_at"].as_str() < b["ends_at"].as_str()
+                && b["starts_at"].as_str() < a["ends_at"].as_str();
+            assert!(!overlap, "double-booked: {a} and {b}");
+        }
+    }
+}
+
+/// Every scenario, in each shape.
+macro_rules! in_both_shapes {
+    ($($scenario:ident),* $(,)?) => {
+        mod dev_stack {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Shape::Dev).await;
+            })*
+        }
+        mod separate_processes {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Shape::Processes).await;
+            })*
+        }
+    };
+}
+
+in_both_shapes!(
+    happy_path_from_flag_to_acknowledged_guidance,
+    a_red_flag_sends_the_client_to_urgent_care_and_books_nothing,
+    without_capacity_it_waits_then_books_when_hours_are_added,
+    a_physio_cancellation_rebooks_into_another_slot,
+    a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio,
+    a_hundred_flags_from_twenty_trainers_against_three_physios,
+    a_killed_booking_process_loses_and_doubles_nothing,
+);
