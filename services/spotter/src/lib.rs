@@ -14,6 +14,7 @@ pub mod cli;
 mod demo;
 mod dev;
 mod dev_api;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod token;
 

@@ -17,6 +17,7 @@ mod jwks;
 mod role;
 mod settings;
 mod signing;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod verifier;
 

@@ -10,6 +10,7 @@ pub mod idempotency;
 mod listen;
 mod migrate;
 mod pool;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use create::ensure_database_exists;

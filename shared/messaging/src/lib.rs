@@ -9,6 +9,7 @@ mod delivery;
 pub mod outbox;
 mod parked;
 mod schema;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod topology;
 pub mod trace;

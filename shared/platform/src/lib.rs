@@ -11,6 +11,7 @@ pub mod pagination;
 pub mod problem;
 pub mod settings;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod validate;
 

@@ -6,6 +6,7 @@
 //! ([`prepare_module`] per service, one [`Running`] for all).
 
 pub mod dead_letters;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use actix_web::web;
