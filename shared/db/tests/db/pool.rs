@@ -75,3 +75,17 @@ async fn a_connection_the_server_dropped_is_replaced_not_reused() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_is_a_503_the_client_may_retry() {
+    let db = database().await;
+    let pool = spotter_db::connect(&db.settings.url, 1).unwrap();
+    let _only = pool.get().await.unwrap();
+
+    let err = spotter_db::checkout(&pool)
+        .await
+        .err()
+        .expect("no connection free");
+    let response = actix_web::ResponseError::error_response(&err);
+    assert_eq!(response.status(), 503);
+}
