@@ -5,7 +5,7 @@
 //! RabbitMQ between the services.
 
 use crate::support::{Shape, Stack};
-use chrono::{Datelike, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use spotter_auth::Role;
 use spotter_service::testing::service::body;
@@ -25,18 +25,10 @@ struct World {
     client: Uuid,
 }
 
-/// ISO weekday (1 = Monday) `days` from today, UTC.
-fn weekday_in(days: i64) -> u32 {
-    (Utc::now() + Duration::days(days))
-        .weekday()
-        .number_from_monday()
-}
+use spotter_service::testing::clock::weekday_in;
 
 fn tomorrow_at(hour: u32) -> String {
-    let day = (Utc::now() + Duration::days(1)).date_naive();
-    day.and_hms_opt(hour, 0, 0)
-        .unwrap()
-        .and_utc()
+    spotter_service::testing::clock::at(1, hour, 0)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 

@@ -349,3 +349,40 @@ pub mod service {
         body(response, status).await
     }
 }
+
+/// Dates for tests, from one "today" per test process (nextest runs each test
+/// in a process of its own): a test that sets hours for "tomorrow" and then
+/// asserts on "tomorrow" means the same day even if midnight UTC passes in
+/// between, and nothing is pinned to a calendar date that will one day be
+/// in the past.
+pub mod clock {
+    use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+    use std::sync::LazyLock;
+
+    static TODAY: LazyLock<NaiveDate> = LazyLock::new(|| Utc::now().date_naive());
+
+    /// Today (UTC) as this test process first saw it.
+    pub fn today() -> NaiveDate {
+        *TODAY
+    }
+
+    /// ISO weekday (1 = Monday) `days` after `today()`.
+    pub fn weekday_in(days: i64) -> u32 {
+        (today() + Duration::days(days))
+            .weekday()
+            .number_from_monday()
+    }
+
+    /// `hour:minute` UTC on the day `days` after `today()` (an hour or minute
+    /// out of range is clamped: these are test fixtures).
+    pub fn at(days: i64, hour: u32, minute: u32) -> DateTime<Utc> {
+        let time =
+            chrono::NaiveTime::from_hms_opt(hour.min(23), minute.min(59), 0).unwrap_or_default();
+        (today() + Duration::days(days)).and_time(time).and_utc()
+    }
+
+    /// Well ahead of any test's run, yet never a fixed date: a year from now.
+    pub fn a_year_ahead() -> DateTime<Utc> {
+        Utc::now() + Duration::days(365)
+    }
+}

@@ -34,7 +34,7 @@ fn booked(p: &People, target_missed: bool) -> AppointmentBooked {
         physio_id: p.physio.to_string(),
         clinic_id: p.clinic.to_string(),
         starts_at: Some(prost_types::Timestamp {
-            seconds: 1_900_000_000,
+            seconds: spotter_service::testing::clock::a_year_ahead().timestamp(),
             nanos: 0,
         }),
         target_missed,

@@ -69,7 +69,7 @@ impl Pair {
             physio_id: self.physio.to_string(),
             clinic_id: self.clinic.to_string(),
             starts_at: Some(prost_types::Timestamp {
-                seconds: 1_900_000_000,
+                seconds: spotter_service::testing::clock::a_year_ahead().timestamp(),
                 nanos: 0,
             }),
             ..Default::default()

@@ -105,7 +105,8 @@ async fn every_invalid_report_names_its_field_and_writes_nothing() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
     let stranger = app.trainer().await;
-    let tomorrow = (Utc::now().date_naive() + chrono::Duration::days(1)).to_string();
+    // Two days ahead: still in the future if midnight passes mid-test.
+    let tomorrow = (Utc::now().date_naive() + chrono::Duration::days(2)).to_string();
     let cases: Vec<(&str, serde_json::Value, &str)> = vec![
         ("client_id", json!(stranger.client), "client_id"),
         ("pain_level", json!(11), "pain_level"),

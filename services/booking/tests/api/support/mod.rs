@@ -3,7 +3,7 @@
 //! the referral service.
 
 use booking_service::Booking;
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use spotter_contracts::booking::v1::AppointmentBooked;
 use spotter_contracts::common::v1::{BodyRegion, Location, Priority};
@@ -202,18 +202,7 @@ impl Referral {
     }
 }
 
-/// ISO weekday number (1 = Monday) of `days` from today, in UTC.
-pub fn weekday_in(days: i64) -> u32 {
-    (Utc::now() + Duration::days(days))
-        .weekday()
-        .number_from_monday()
-}
-
-/// `HH:MM` on the day `days` from today at `hour`, as a UTC instant.
-pub fn at(days: i64, hour: u32, minute: u32) -> DateTime<Utc> {
-    let day = (Utc::now() + Duration::days(days)).date_naive();
-    day.and_hms_opt(hour, minute, 0).unwrap().and_utc()
-}
+pub use spotter_service::testing::clock::{at, weekday_in};
 
 pub fn timestamp_of(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
     let t = t.as_ref().unwrap();
