@@ -17,8 +17,12 @@ use crate::engine::requests::{ReferralRequest, RequestState};
 use crate::schema::{capacity_changes, referral_requests};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::future::BoxFuture;
 use spotter_db::Pool;
+use spotter_db::wake::{DueWork, run_when_due};
+use std::sync::Mutex;
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -36,33 +40,51 @@ pub async fn capacity_changed(conn: &mut AsyncPgConnection, clinic: Uuid) -> Que
     spotter_db::notify(conn, CAPACITY_CHANNEL).await
 }
 
+/// Retries the waitlist as capacity appears, until `shutdown`.
 pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: CancellationToken) {
-    let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(spotter_db::listen(
-        database_url,
-        CAPACITY_CHANNEL,
-        wake_tx,
-        shutdown.clone(),
-    ));
-    // Everyone at start (changes may predate this process), then every
-    // minute however often wake-ups come: time passing frees capacity too (a
-    // new day enters the horizon), and a failed targeted retry is caught up.
-    let mut next_sweep = tokio::time::Instant::now();
-    loop {
-        let retried = if tokio::time::Instant::now() >= next_sweep {
-            next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
-            retry_waitlist(&pool).await
-        } else {
-            retry_where_capacity_changed(&pool).await
-        };
-        if let Err(err) = retried {
-            tracing::warn!(error = %err, "waitlist retry failed; trying again later");
+    let worker = Waitlist {
+        pool,
+        // Everyone at start: changes may predate this process.
+        next_sweep: Mutex::new(Instant::now()),
+    };
+    run_when_due("waitlist", database_url, CAPACITY_CHANNEL, shutdown, worker).await;
+}
+
+/// On a NOTIFY, a targeted retry around the clinics that changed; every
+/// minute, however often wake-ups come, a sweep of everyone: time passing
+/// frees capacity too (a new day enters the horizon), and a failed targeted
+/// retry is caught up.
+struct Waitlist {
+    pool: Pool,
+    next_sweep: Mutex<Instant>,
+}
+
+impl Waitlist {
+    fn sweep_due(&self) -> bool {
+        let mut next = self.next_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        if Instant::now() < *next {
+            return false;
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = wake_rx.recv() => {}
-            () = tokio::time::sleep_until(next_sweep) => {}
-        }
+        *next = Instant::now() + SWEEP_EVERY;
+        true
+    }
+}
+
+impl DueWork for Waitlist {
+    fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            if self.sweep_due() {
+                retry_waitlist(&self.pool).await?;
+            } else {
+                retry_where_capacity_changed(&self.pool).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn until_next(&self) -> BoxFuture<'_, anyhow::Result<Option<Duration>>> {
+        let next = *self.next_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        Box::pin(async move { Ok(Some(next.saturating_duration_since(Instant::now()))) })
     }
 }
 
@@ -77,7 +99,7 @@ pub async fn retry_where_capacity_changed(pool: &Pool) -> anyhow::Result<usize> 
     if changed.is_empty() {
         return Ok(0);
     }
-    let waiting: Vec<Uuid> = diesel::sql_query(WAITING_NEAR)
+    let waiting: Vec<Uuid> = diesel::sql_query(waiting_near())
         .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&changed)
         .load::<Waiting>(&mut conn)
         .await?
@@ -91,11 +113,26 @@ pub async fn retry_where_capacity_changed(pool: &Pool) -> anyhow::Result<usize> 
 /// Waiting referrals inside the (1%-padded) area of any of the given
 /// clinics, most urgent then oldest first; `book` checks the exact distance.
 /// `ll_to_earth(r.lat, r.lon)` is the `waitlist_by_place` index expression.
-const WAITING_NEAR: &str = "SELECT DISTINCT r.referral_id, (r.priority = 'urgent') AS urgent, r.requested_at \
-     FROM clinics c JOIN referral_requests r \
-       ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
-     WHERE c.id = ANY($1) AND r.state = 'waitlisted' \
-     ORDER BY urgent DESC, r.requested_at";
+fn waiting_near() -> String {
+    format!(
+        "SELECT DISTINCT r.referral_id, (r.priority = 'urgent'), r.requested_at \
+         FROM clinics c JOIN referral_requests r \
+           ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
+         WHERE c.id = ANY($1) AND r.state = 'waitlisted' {WAITLIST_ORDER}"
+    )
+}
+
+/// Everyone waiting, in waitlist order.
+fn waiting() -> String {
+    format!(
+        "SELECT r.referral_id FROM referral_requests r WHERE r.state = 'waitlisted' {WAITLIST_ORDER}"
+    )
+}
+
+/// The waitlist's order, the one place it is written: most urgent first,
+/// then longest waiting. (A `SELECT DISTINCT` must select these expressions
+/// as written here.)
+const WAITLIST_ORDER: &str = "ORDER BY (r.priority = 'urgent') DESC, r.requested_at";
 
 #[derive(diesel::QueryableByName)]
 struct Waiting {
@@ -106,15 +143,12 @@ struct Waiting {
 /// One pass over the waitlist in priority order. Returns how many were booked.
 pub async fn retry_waitlist(pool: &Pool) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
-    let waiting: Vec<Uuid> = referral_requests::table
-        .filter(referral_requests::state.eq(RequestState::Waitlisted))
-        .order((
-            diesel::dsl::sql::<diesel::sql_types::Bool>("priority = 'urgent'").desc(),
-            referral_requests::requested_at.asc(),
-        ))
-        .select(referral_requests::referral_id)
-        .load(&mut conn)
-        .await?;
+    let waiting: Vec<Uuid> = diesel::sql_query(waiting())
+        .load::<Waiting>(&mut conn)
+        .await?
+        .into_iter()
+        .map(|w| w.referral_id)
+        .collect();
     drop(conn);
     retry(pool, waiting).await
 }

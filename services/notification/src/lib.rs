@@ -13,7 +13,6 @@ mod routes;
 mod schema;
 mod store;
 pub mod stream;
-mod wake;
 
 use futures_util::future::BoxFuture;
 use spotter_db::{EmbeddedMigrations, embed_migrations};

@@ -8,13 +8,13 @@
 use crate::notices::{Audience, Notice};
 use crate::schema::reminders;
 use crate::store::store;
-use crate::wake::{DueWork, run_when_due};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use spotter_db::Pool;
+use spotter_db::wake::{DueWork, run_when_due};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -12,6 +12,7 @@ mod migrate;
 mod pool;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wake;
 
 pub use create::ensure_database_exists;
 pub use diesel_migrations::{EmbeddedMigrations, embed_migrations};

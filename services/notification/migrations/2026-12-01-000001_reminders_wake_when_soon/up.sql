@@ -1,5 +1,5 @@
 -- Wake the reminder workers only for a reminder due soon. A worker never
--- naps longer than 30 s (LONGEST_NAP in src/wake.rs) and plans its next nap
+-- naps longer than 30 s (LONGEST_NAP in shared/db/src/wake.rs) and plans its next nap
 -- from the earliest due reminder, so one due later than two minutes from now
 -- is found by an ordinary round anyway. Waking on every insert made the
 -- workers query twice for every appointment booked (docs/architecture.md,

@@ -9,13 +9,13 @@
 //! Times are the database's (`now()`), whatever the replicas' clocks say.
 
 use super::{Answer, Provider, Providers, PushMessage, Verdict};
-use crate::wake::{DueWork, run_when_due};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Double, Int4, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use spotter_db::Pool;
+use spotter_db::wake::{DueWork, run_when_due};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

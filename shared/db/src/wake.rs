@@ -1,4 +1,5 @@
-//! The loop behind the notification service's workers (reminders, push):
+//! The loop behind the services' background workers (notification's
+//! reminders and push, booking's waitlist):
 //! do what is due, then sleep until the next thing falls due, a NOTIFY says
 //! something new arrived, or a while has passed (a missed NOTIFY costs at
 //! most that), whichever comes first.
@@ -33,7 +34,7 @@ pub async fn run_when_due(
     due: impl DueWork,
 ) {
     let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(spotter_db::listen(
+    tokio::spawn(crate::listen(
         database_url,
         channel,
         wake_tx,
