@@ -8,6 +8,7 @@
 //!
 //! Times are the database's (`now()`), whatever the replicas' clocks say.
 
+use super::policy::{Skip, outcome};
 use super::{Answer, Provider, Providers, PushMessage, Verdict};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Double, Int4, Jsonb, Nullable, Text};
@@ -28,10 +29,6 @@ const IN_FLIGHT: i64 = 16;
 const LEASE: Duration = Duration::from_secs(120);
 /// An attempt that takes longer is cut off, well inside the lease.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(45);
-/// A push older than this is given up: the news is stale (APNs drops it
-/// after a day too).
-const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
-
 /// Plans a push to each phone of each notification's recipient, on the
 /// platforms push reaches, unless the recipient turned that kind off.
 pub async fn plan(
@@ -143,12 +140,6 @@ pub async fn send_due(
     }
 }
 
-/// Why a delivery ends without a send.
-enum Skip {
-    DeviceGone,
-    TurnedOff,
-}
-
 async fn attempt(provider: &dyn Provider, delivery: &Taken) -> Result<Answer, Skip> {
     let Some(token) = &delivery.token else {
         return Err(Skip::DeviceGone);
@@ -170,54 +161,14 @@ async fn attempt(provider: &dyn Provider, delivery: &Taken) -> Result<Answer, Sk
     )
 }
 
-/// Seconds until the next attempt, or None to give up (the push is stale by
-/// then). `Retry-After` is honoured as given; without one, 5 s doubling to
-/// 10 minutes.
-fn retry_in(attempts: i32, after: Option<Duration>, age: Duration) -> Option<Duration> {
-    let wait = after
-        .unwrap_or_else(|| backoff(attempts))
-        .max(Duration::from_secs(1));
-    (age + wait <= GIVE_UP_AFTER).then_some(wait)
-}
-
-fn backoff(attempts: i32) -> Duration {
-    let doublings = u32::try_from(attempts.saturating_sub(1))
-        .unwrap_or(0)
-        .min(7);
-    (Duration::from_secs(5) * 2u32.pow(doublings)).min(Duration::from_secs(600))
-}
-
-/// What the attempt comes to: the delivery's status, the attempt's outcome,
-/// and when to try again.
-fn outcome(
-    delivery: &Taken,
-    answer: &Result<Answer, Skip>,
-) -> (&'static str, &'static str, Option<Duration>) {
-    match answer {
-        Err(Skip::DeviceGone) => ("dropped", "device_gone", None),
-        Err(Skip::TurnedOff) => ("dropped", "turned_off", None),
-        Ok(answer) => match answer.verdict {
-            Verdict::Delivered => ("delivered", "delivered", None),
-            Verdict::DeviceGone => ("dropped", "device_gone", None),
-            Verdict::Refused => ("failed", "refused", None),
-            Verdict::Retry { after } => {
-                let age = Duration::from_secs_f64(delivery.age.max(0.0));
-                match retry_in(delivery.attempts, after, age) {
-                    Some(wait) => ("pending", "retry", Some(wait)),
-                    None => ("failed", "gave_up", None),
-                }
-            }
-        },
-    }
-}
-
 async fn record(
     pool: &Pool,
     provider: &str,
     delivery: &Taken,
     answer: &Result<Answer, Skip>,
 ) -> anyhow::Result<()> {
-    let (status, outcome, retry) = outcome(delivery, answer);
+    let age = Duration::from_secs_f64(delivery.age.max(0.0));
+    let (status, outcome, retry) = outcome(delivery.attempts, age, answer);
     let (http_status, reason) = match answer {
         Ok(answer) => (answer.http_status.map(i32::from), answer.reason.clone()),
         Err(Skip::DeviceGone) => (
@@ -350,40 +301,6 @@ impl DueWork for Pushes {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_is_honoured_and_back_off_doubles_to_a_cap() {
-        let young = Duration::from_secs(60);
-        assert_eq!(
-            retry_in(1, Some(Duration::from_secs(30)), young),
-            Some(Duration::from_secs(30))
-        );
-        // Never a busy loop, even for `Retry-After: 0`.
-        assert_eq!(
-            retry_in(1, Some(Duration::ZERO), young),
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(backoff(1), Duration::from_secs(5));
-        assert_eq!(backoff(3), Duration::from_secs(20));
-        assert_eq!(backoff(20), Duration::from_secs(600));
-        assert_eq!(retry_in(20, None, young), Some(Duration::from_secs(600)));
-    }
-
-    #[test]
-    fn a_push_is_given_up_once_its_news_would_be_a_day_old() {
-        let almost_a_day = GIVE_UP_AFTER - Duration::from_secs(30);
-        // The third attempt's 20 s fits; the fourth's 40 s does not.
-        assert_eq!(
-            retry_in(3, None, almost_a_day),
-            Some(Duration::from_secs(20))
-        );
-        assert_eq!(retry_in(4, None, almost_a_day), None);
-        // A Retry-After reaching past the day is not cut short: given up.
-        assert_eq!(
-            retry_in(1, Some(GIVE_UP_AFTER), Duration::from_secs(1)),
-            None
-        );
-    }
 
     /// A slow attempt whose lease ran out, so that another replica took the
     /// delivery again, must not overwrite what that newer attempt recorded.

@@ -12,6 +12,7 @@ pub mod apns;
 pub mod delivery;
 pub mod fcm;
 mod message;
+mod policy;
 
 pub use message::PushMessage;
 
