@@ -99,40 +99,42 @@ pub async fn retry_where_capacity_changed(pool: &Pool) -> anyhow::Result<usize> 
     if changed.is_empty() {
         return Ok(0);
     }
-    let waiting: Vec<Uuid> = diesel::sql_query(waiting_near())
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&changed)
-        .load::<Waiting>(&mut conn)
-        .await?
-        .into_iter()
-        .map(|w| w.referral_id)
-        .collect();
+    let waiting = waiting_in_order(&mut conn, Some(&changed)).await?;
     drop(conn);
     retry(pool, waiting).await
 }
 
-/// Waiting referrals inside the (1%-padded) area of any of the given
-/// clinics, most urgent then oldest first; `book` checks the exact distance.
-/// `ll_to_earth(r.lat, r.lon)` is the `waitlist_by_place` index expression.
-fn waiting_near() -> String {
-    format!(
-        "SELECT DISTINCT r.referral_id, (r.priority = 'urgent'), r.requested_at \
-         FROM clinics c JOIN referral_requests r \
-           ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
-         WHERE c.id = ANY($1) AND r.state = 'waitlisted' {WAITLIST_ORDER}"
-    )
+/// The waiting referrals in waitlist order (most urgent, then longest
+/// waiting): everyone, or only those inside the (1%-padded) area of any of
+/// the clinics `near` (through the `waitlist_by_place` index on
+/// `ll_to_earth(r.lat, r.lon)`; `book` checks the exact distance).
+async fn waiting_in_order(
+    conn: &mut AsyncPgConnection,
+    near: Option<&[Uuid]>,
+) -> QueryResult<Vec<Uuid>> {
+    const ORDER: &str = "ORDER BY (r.priority = 'urgent') DESC, r.requested_at";
+    let rows: Vec<Waiting> = match near {
+        // DISTINCT: a referral inside two changed clinics' areas once. It
+        // must select the ORDER BY expressions as written there.
+        Some(clinics) => diesel::sql_query(format!(
+            "SELECT DISTINCT r.referral_id, (r.priority = 'urgent'), r.requested_at \
+             FROM clinics c JOIN referral_requests r \
+               ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
+             WHERE c.id = ANY($1) AND r.state = 'waitlisted' {ORDER}"
+        ))
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(clinics)
+        .load(conn)
+        .await?,
+        None => {
+            diesel::sql_query(format!(
+                "SELECT r.referral_id FROM referral_requests r WHERE r.state = 'waitlisted' {ORDER}"
+            ))
+            .load(conn)
+            .await?
+        }
+    };
+    Ok(rows.into_iter().map(|w| w.referral_id).collect())
 }
-
-/// Everyone waiting, in waitlist order.
-fn waiting() -> String {
-    format!(
-        "SELECT r.referral_id FROM referral_requests r WHERE r.state = 'waitlisted' {WAITLIST_ORDER}"
-    )
-}
-
-/// The waitlist's order, the one place it is written: most urgent first,
-/// then longest waiting. (A `SELECT DISTINCT` must select these expressions
-/// as written here.)
-const WAITLIST_ORDER: &str = "ORDER BY (r.priority = 'urgent') DESC, r.requested_at";
 
 #[derive(diesel::QueryableByName)]
 struct Waiting {
@@ -143,12 +145,7 @@ struct Waiting {
 /// One pass over the waitlist in priority order. Returns how many were booked.
 pub async fn retry_waitlist(pool: &Pool) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
-    let waiting: Vec<Uuid> = diesel::sql_query(waiting())
-        .load::<Waiting>(&mut conn)
-        .await?
-        .into_iter()
-        .map(|w| w.referral_id)
-        .collect();
+    let waiting = waiting_in_order(&mut conn, None).await?;
     drop(conn);
     retry(pool, waiting).await
 }
