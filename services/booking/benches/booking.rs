@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use booking_service::domain::matching::{Priority, Request, ranked_offers};
+use booking_service::domain::matching::{BodyRegion, Priority, Request, ranked_offers};
 use booking_service::engine::book::{Outcome, book_or_waitlist};
 use booking_service::engine::facts;
 use booking_service::engine::requests::{self, ReferralRequest};
@@ -56,7 +56,9 @@ async fn main() {
         lat: 51.5,
         lon: -0.1,
     };
-    let mut found = facts::candidates(&mut conn, "knee", at).await.unwrap();
+    let mut found = facts::candidates(&mut conn, BodyRegion::Knee, at)
+        .await
+        .unwrap();
     let now = Utc::now();
     let everything = booking_service::domain::slots::Interval {
         start: now,
@@ -67,7 +69,7 @@ async fn main() {
         .unwrap();
     let (clinics, physios) = (found.clinics, found.physios);
     let request = Request {
-        body_region: "knee".to_owned(),
+        body_region: BodyRegion::Knee,
         trainer_location: booking_service::domain::geo::Location {
             lat: 51.5,
             lon: -0.1,
@@ -269,8 +271,8 @@ fn referral_request() -> ReferralRequest {
         referral_id: Uuid::now_v7(),
         trainer_id: Uuid::now_v7(),
         client_id: Uuid::now_v7(),
-        body_region: "knee".to_owned(),
-        priority: "routine".to_owned(),
+        body_region: BodyRegion::Knee,
+        priority: Priority::Routine,
         lat: 51.51,
         lon: -0.11,
         requested_at: Utc::now(),

@@ -2,23 +2,26 @@
 //! in two lanes (see `lanes`).
 
 use crate::appointments::model::Appointment;
+use crate::domain::AppointmentStatus;
 use crate::engine::book::{Outcome, book_or_waitlist};
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_referral;
 use crate::engine::requests::{self, ReferralRequest, RequestState};
 use crate::lanes::{Lane, LaneMetrics};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
-use spotter_contracts::common::v1::{CancelledBy, Priority};
+use spotter_contracts::common::v1::CancelledBy;
+use spotter_contracts::convert::{optional_time, time, uuid};
 use spotter_contracts::referral::v1::{
     ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
+use spotter_platform::vocabulary::{BodyRegion, Priority};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -64,40 +67,15 @@ fn permanent(message: String) -> HandlerError {
     HandlerError::Permanent(anyhow::anyhow!(message))
 }
 
-fn uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value).map_err(|_| permanent(format!("{field} is not a UUID")))
-}
-
-fn time(field: &str, value: Option<prost_types::Timestamp>) -> Result<DateTime<Utc>, HandlerError> {
-    value
-        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-        .ok_or_else(|| permanent(format!("{field} is missing")))
-}
-
-/// `BODY_REGION_WRIST_HAND` → `wrist_hand`, the API's and physios' vocabulary.
-fn body_region_name(event: &ReferralRequested) -> Result<String, HandlerError> {
-    let name = event.body_region().as_str_name();
-    name.strip_prefix("BODY_REGION_")
-        .filter(|n| *n != "UNSPECIFIED")
-        .map(str::to_ascii_lowercase)
-        .ok_or_else(|| permanent("body_region is unspecified".to_owned()))
-}
-
 async fn on_requested(
     conn: &mut AsyncPgConnection,
     event: ReferralRequested,
 ) -> Result<(), HandlerError> {
-    let priority = match event.priority() {
-        Priority::Urgent => "urgent",
-        Priority::Routine => "routine",
+    let priority = Priority::try_from(event.priority())?;
+    if priority == Priority::Emergency {
         // Red flags go to urgent care, never to a diary.
-        other => {
-            return Err(permanent(format!(
-                "cannot book priority {}",
-                other.as_str_name()
-            )));
-        }
-    };
+        return Err(permanent("cannot book an emergency".to_owned()));
+    }
     let location = event
         .trainer_location
         .ok_or_else(|| permanent("trainer_location is missing".to_owned()))?;
@@ -105,12 +83,12 @@ async fn on_requested(
         referral_id: uuid("referral_id", &event.referral_id)?,
         trainer_id: uuid("trainer_id", &event.trainer_id)?,
         client_id: uuid("client_id", &event.client_id)?,
-        body_region: body_region_name(&event)?,
-        priority: priority.to_owned(),
+        body_region: BodyRegion::try_from(event.body_region())?,
+        priority,
         lat: location.lat,
         lon: location.lon,
         requested_at: time("requested_at", event.requested_at)?,
-        target_by: time("target_by", event.target_by).ok(),
+        target_by: optional_time(event.target_by),
         attempt: i32::try_from(event.attempt.max(1)).unwrap_or(i32::MAX),
         state: RequestState::Pending,
     };
@@ -178,7 +156,7 @@ async fn on_cancelled(
         .await?;
     let active: Option<Appointment> = appointments::table
         .filter(appointments::referral_id.eq(referral_id))
-        .filter(appointments::status.eq("booked"))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
         .select(Appointment::as_select())
         .for_update()
         .first(conn)
@@ -219,9 +197,9 @@ mod tests {
             keys
         };
         let mut urgent_request = ReferralRequested::default();
-        urgent_request.set_priority(Priority::Urgent);
+        urgent_request.set_priority(Priority::Urgent.into());
         let mut routine_request = ReferralRequested::default();
-        routine_request.set_priority(Priority::Routine);
+        routine_request.set_priority(Priority::Routine.into());
         assert_eq!(
             sorted(Lane::Urgent),
             [

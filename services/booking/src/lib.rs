@@ -8,7 +8,7 @@ pub mod consumer;
 pub mod domain;
 pub mod engine;
 pub mod lanes;
-mod openapi;
+pub mod openapi;
 mod routes;
 mod schema;
 pub mod waitlist;

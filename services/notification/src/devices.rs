@@ -21,17 +21,26 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
-    /// `ios` or `android`.
-    pub platform: String,
-    /// The APNs device token or FCM registration token.
+    pub platform: Platform,
+    /// The APNs device token or FCM registration token: visible ASCII.
+    #[schema(min_length = 1, max_length = 4096, pattern = "^[!-~]+$")]
     pub token: String,
+}
+
+spotter_platform::coded! {
+    /// Which push service reaches the phone: APNs for `ios`, FCM for `android`.
+    pub enum Platform {
+        Ios = "ios",
+        Android = "android",
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
 #[diesel(table_name = devices)]
 pub struct Device {
     pub id: Uuid,
-    pub platform: String,
+    #[diesel(deserialize_as = String)]
+    pub platform: Platform,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -51,9 +60,6 @@ pub async fn register(
 ) -> ApiResult<HttpResponse> {
     let input = body.into_inner();
     let mut errors = Vec::new();
-    if !["ios", "android"].contains(&input.platform.as_str()) {
-        errors.push(FieldError::new("platform", "must be ios or android"));
-    }
     if input.token.is_empty()
         || input.token.len() > 4096
         || !input.token.bytes().all(|b| b.is_ascii_graphic())
@@ -69,7 +75,7 @@ pub async fn register(
         .values((
             devices::id.eq(Uuid::now_v7()),
             devices::user_id.eq(caller.user_id),
-            devices::platform.eq(&input.platform),
+            devices::platform.eq(input.platform.as_str()),
             devices::token.eq(&input.token),
         ))
         .on_conflict(devices::token)

@@ -57,7 +57,11 @@ pub struct InboxQuery {
     pub unread_only: bool,
     /// Only notifications created or read since (RFC 3339): the app's delta sync.
     pub updated_since: Option<DateTime<Utc>>,
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
 }
 

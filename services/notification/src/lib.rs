@@ -5,7 +5,7 @@ pub mod consumer;
 pub mod devices;
 pub mod inbox;
 pub mod notices;
-mod openapi;
+pub mod openapi;
 pub mod preferences;
 pub mod push;
 pub mod reminders;

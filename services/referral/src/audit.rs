@@ -57,9 +57,11 @@ pub struct AuditEntry {
 pub struct AuditQuery {
     /// Only this referral's entries.
     pub referral_id: Option<Uuid>,
-    /// 1–100 (default 20).
+    /// Entries per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Entries older than this id (the last id of the previous page).
+    #[param(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub before: Option<i64>,
 }
 

@@ -15,17 +15,19 @@ use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
-use spotter_platform::validate::{check_text, finish};
-use spotter_platform::{ApiResult, FieldError, Json};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiResult, FieldError, Json, Text};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
-    pub display_name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub display_name: Text<100>,
+    /// An address with a domain, e.g. `sam@example.com`.
+    pub email: Option<Text<254>>,
+    /// 6 to 15 digits; spaces, `+`, `-` and brackets allowed between them.
+    pub phone: Option<Text<32>>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
@@ -42,19 +44,19 @@ pub struct Client {
 impl NewClient {
     fn validate(&self) -> ApiResult<()> {
         let mut errors = Vec::new();
-        check_text("display_name", &self.display_name, 100, &mut errors);
         if let Some(email) = &self.email {
-            let plausible = email.len() <= 254
-                && email
-                    .split_once('@')
-                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+            let plausible = email
+                .as_str()
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
             if !plausible {
                 errors.push(FieldError::new("email", "is not an email address"));
             }
         }
         if let Some(phone) = &self.phone {
-            let digits = phone.chars().filter(char::is_ascii_digit).count();
+            let digits = phone.as_str().chars().filter(char::is_ascii_digit).count();
             let allowed = phone
+                .as_str()
                 .chars()
                 .all(|c| c.is_ascii_digit() || " +-()".contains(c));
             if !allowed || !(6..=15).contains(&digits) {
@@ -100,9 +102,9 @@ async fn insert(
         .values((
             clients::id.eq(Uuid::now_v7()),
             clients::trainer_id.eq(trainer_id),
-            clients::display_name.eq(input.display_name.trim()),
-            clients::email.eq(input.email.as_deref().map(str::trim)),
-            clients::phone.eq(input.phone.as_deref().map(str::trim)),
+            clients::display_name.eq(input.display_name.as_str()),
+            clients::email.eq(input.email.as_ref().map(Text::as_str)),
+            clients::phone.eq(input.phone.as_ref().map(Text::as_str)),
         ))
         .returning(Client::as_returning())
         .get_result(conn)

@@ -2,6 +2,8 @@
 //! referrals — time from the trainer's flag to a booking, and to guidance —
 //! per referral and as a median and 90th percentile. No health detail.
 
+use crate::domain::lifecycle::Status;
+use crate::domain::vocabulary::Priority;
 use crate::referrals::model::Referral;
 use crate::schema::referrals;
 use actix_web::web;
@@ -22,8 +24,8 @@ use uuid::Uuid;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClinicReferral {
     pub id: Uuid,
-    pub status: String,
-    pub priority: String,
+    pub status: Status,
+    pub priority: Priority,
     pub created_at: DateTime<Utc>,
     pub target_missed: Option<bool>,
     /// Seconds from the injury report to the first booking.

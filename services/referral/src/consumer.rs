@@ -123,7 +123,7 @@ async fn step(
             None => return retry(&referral, cause),
         }
     }
-    match decide(referral.status(), happening) {
+    match decide(referral.status, happening) {
         Decision::Apply(to) => {
             move_to(conn, referral.id, to, cause).await?;
             Ok(())
@@ -148,7 +148,7 @@ fn retry(referral: &Referral, cause: &str) -> Result<(), HandlerError> {
 
 async fn on_booked(conn: &mut AsyncPgConnection, e: AppointmentBooked) -> Result<(), HandlerError> {
     let referral = load(conn, &e.referral_id).await?;
-    match decide(referral.status(), Happening::Booked) {
+    match decide(referral.status, Happening::Booked) {
         Decision::Apply(to) => {
             let now = Utc::now();
             diesel::update(referrals::table.find(referral.id))
@@ -196,7 +196,7 @@ async fn on_cancelled(
         Some(false) => return ignore(&referral, "appointment_cancelled_by_clinic"),
         None => return retry(&referral, "appointment_cancelled_by_clinic"),
     }
-    match decide(referral.status(), Happening::CancelledByClinic) {
+    match decide(referral.status, Happening::CancelledByClinic) {
         Decision::Apply(to) => rebook(conn, &referral, to).await,
         Decision::Ignore => ignore(&referral, "appointment_cancelled_by_clinic"),
         Decision::Retry => retry(&referral, "appointment_cancelled_by_clinic"),
@@ -229,11 +229,8 @@ async fn rebook(
         .select((trainers::lat, trainers::lon))
         .first(conn)
         .await?;
-    spotter_messaging::enqueue(
-        conn,
-        &events::requested(&moved, &region, Where { lat, lon }),
-    )
-    .await?;
+    spotter_messaging::enqueue(conn, &events::requested(&moved, region, Where { lat, lon }))
+        .await?;
     Ok(())
 }
 
@@ -243,7 +240,7 @@ async fn on_rescheduled(
 ) -> Result<(), HandlerError> {
     let referral = load(conn, &e.referral_id).await?;
     match about_current(&referral, &e.appointment_id) {
-        Some(true) if referral.status() == Status::Booked => {
+        Some(true) if referral.status == Status::Booked => {
             diesel::update(referrals::table.find(referral.id))
                 .set((
                     referrals::appointment_starts_at.eq(time(e.starts_at)),

@@ -2,44 +2,24 @@
 //! mechanisms and notes never leave this service (docs/architecture.md,
 //! "Messaging").
 
+use crate::domain::vocabulary::{BodyRegion, Clearance};
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
-use prost_types::Timestamp;
-use spotter_contracts::common::v1::{BodyRegion, Location, Priority};
+use spotter_contracts::common::v1::Location;
 use spotter_contracts::referral::v1::{
-    Clearance, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason,
-    ReferralCancelled, ReferralRequested,
+    Clearance as WireClearance, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
+    ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
 use uuid::Uuid;
 
-pub fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
-}
-
-fn priority(name: &str) -> Priority {
-    match name {
-        "emergency" => Priority::Emergency,
-        "urgent" => Priority::Urgent,
-        "routine" => Priority::Routine,
-        _ => Priority::Unspecified,
-    }
-}
-
-/// `wrist_hand` → `BodyRegion::WristHand`.
-fn body_region(name: &str) -> BodyRegion {
-    BodyRegion::from_str_name(&format!("BODY_REGION_{}", name.to_ascii_uppercase()))
-        .unwrap_or(BodyRegion::Unspecified)
-}
+pub use spotter_contracts::convert::timestamp;
 
 pub struct Where {
     pub lat: f64,
     pub lon: f64,
 }
 
-pub fn requested(r: &Referral, region: &str, trainer_at: Where) -> ReferralRequested {
+pub fn requested(r: &Referral, region: BodyRegion, trainer_at: Where) -> ReferralRequested {
     let mut event = ReferralRequested {
         referral_id: r.id.to_string(),
         trainer_id: r.trainer_id.to_string(),
@@ -53,8 +33,8 @@ pub fn requested(r: &Referral, region: &str, trainer_at: Where) -> ReferralReque
         attempt: u32::try_from(r.attempt).unwrap_or(1),
         ..Default::default()
     };
-    event.set_priority(priority(&r.priority));
-    event.set_body_region(body_region(region));
+    event.set_priority(r.priority.into());
+    event.set_body_region(region.into());
     event
 }
 
@@ -82,16 +62,16 @@ pub fn cancelled(r: &Referral, consent_withdrawn: bool) -> ReferralCancelled {
     event
 }
 
-pub struct GuidanceFacts<'a> {
+pub struct GuidanceFacts {
     pub guidance_id: Uuid,
     pub version: i32,
     pub physio_id: Uuid,
-    pub clearance: &'a str,
+    pub clearance: Clearance,
     pub review_on: chrono::NaiveDate,
     pub at: DateTime<Utc>,
 }
 
-pub fn guidance_shared(r: &Referral, g: &GuidanceFacts<'_>) -> GuidanceShared {
+pub fn guidance_shared(r: &Referral, g: &GuidanceFacts) -> GuidanceShared {
     let mut event = GuidanceShared {
         referral_id: r.id.to_string(),
         guidance_id: g.guidance_id.to_string(),
@@ -102,14 +82,11 @@ pub fn guidance_shared(r: &Referral, g: &GuidanceFacts<'_>) -> GuidanceShared {
         shared_at: timestamp(g.at),
         ..Default::default()
     };
-    event.set_clearance(
-        Clearance::from_str_name(&format!("CLEARANCE_{}", g.clearance.to_ascii_uppercase()))
-            .unwrap_or(Clearance::Unspecified),
-    );
+    event.set_clearance(wire_clearance(g.clearance));
     event
 }
 
-pub fn guidance_acknowledged(r: &Referral, g: &GuidanceFacts<'_>) -> GuidanceAcknowledged {
+pub fn guidance_acknowledged(r: &Referral, g: &GuidanceFacts) -> GuidanceAcknowledged {
     GuidanceAcknowledged {
         referral_id: r.id.to_string(),
         guidance_id: g.guidance_id.to_string(),
@@ -120,17 +97,25 @@ pub fn guidance_acknowledged(r: &Referral, g: &GuidanceFacts<'_>) -> GuidanceAck
     }
 }
 
+fn wire_clearance(clearance: Clearance) -> WireClearance {
+    match clearance {
+        Clearance::NoTraining => WireClearance::NoTraining,
+        Clearance::ModifiedTraining => WireClearance::ModifiedTraining,
+        Clearance::FullTraining => WireClearance::FullTraining,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn api_words_map_onto_the_contract_enums() {
-        assert_eq!(body_region("wrist_hand"), BodyRegion::WristHand);
-        assert_eq!(body_region("knee"), BodyRegion::Knee);
-        assert_eq!(priority("urgent"), Priority::Urgent);
-        for region in crate::domain::vocabulary::BODY_REGIONS {
-            assert_ne!(body_region(region), BodyRegion::Unspecified, "{region}");
+    fn every_clearance_has_its_own_wire_name() {
+        for clearance in Clearance::ALL {
+            assert_eq!(
+                wire_clearance(*clearance).as_str_name(),
+                format!("CLEARANCE_{}", clearance.as_str().to_ascii_uppercase())
+            );
         }
     }
 }

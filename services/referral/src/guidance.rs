@@ -4,7 +4,7 @@
 
 use crate::audit::{self, action};
 use crate::domain::lifecycle::{Decision, Happening, decide};
-use crate::domain::vocabulary::CLEARANCES;
+use crate::domain::vocabulary::Clearance;
 use crate::events::{self, GuidanceFacts};
 use crate::referrals::api::find_visible;
 use crate::referrals::model::move_to;
@@ -21,58 +21,63 @@ use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
-use spotter_platform::validate::{check_text, finish};
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text, Within};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Avoid {
-    pub movement: String,
-    pub reason: String,
+    pub movement: Text<100>,
+    pub reason: Text<300>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Exercise {
-    pub name: String,
-    /// 1–20.
-    pub sets: i64,
-    /// 1–100.
-    pub reps: i64,
-    /// 0–600.
+    pub name: Text<100>,
+    pub sets: Within<1, 20>,
+    pub reps: Within<1, 100>,
+    #[serde(default = "Within::lowest")]
+    pub hold_seconds: Within<0, 600>,
+    /// Sessions per week.
+    pub per_week: Within<1, 14>,
     #[serde(default)]
-    pub hold_seconds: i64,
-    /// Sessions per week, 1–14.
-    pub per_week: i64,
-    #[serde(default)]
-    pub notes: Option<String>,
+    pub notes: Option<Text<300, 0>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadLimits {
-    /// Highest rate of perceived exertion allowed, 1–10.
-    pub max_rpe: i64,
-    /// Stop when pain reaches this, 0–10.
-    pub pain_ceiling: i64,
+    /// Highest rate of perceived exertion allowed.
+    pub max_rpe: Within<1, 10>,
+    /// Stop when pain reaches this.
+    pub pain_ceiling: Within<0, 10>,
 }
+
+/// The most avoid entries, and the most exercises, one version may list.
+const MAX_ITEMS: usize = 30;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGuidance {
-    /// `no_training`, `modified_training` or `full_training`.
-    pub clearance: String,
+    pub clearance: Clearance,
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub avoid: Vec<Avoid>,
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub exercises: Vec<Exercise>,
     pub load_limits: LoadLimits,
-    /// When the physio wants to see the client again; in the future.
+    /// When the physio wants to see the client again; in the future, within a year.
     pub review_on: NaiveDate,
-    #[serde(default)]
-    pub notes_for_trainer: String,
+    #[serde(default = "no_notes")]
+    pub notes_for_trainer: Text<2000, 0>,
+}
+
+fn no_notes() -> Text<2000, 0> {
+    Text::default()
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -80,7 +85,7 @@ pub struct GuidanceView {
     pub id: Uuid,
     pub version: i32,
     pub physio_id: Uuid,
-    pub clearance: String,
+    pub clearance: Clearance,
     pub avoid: Vec<Avoid>,
     pub exercises: Vec<Exercise>,
     pub load_limits: LoadLimits,
@@ -96,7 +101,8 @@ struct GuidanceRow {
     id: Uuid,
     version: i32,
     physio_id: Uuid,
-    clearance: String,
+    #[diesel(deserialize_as = String)]
+    clearance: Clearance,
     avoid: serde_json::Value,
     exercises: serde_json::Value,
     load_limits: serde_json::Value,
@@ -125,90 +131,20 @@ impl GuidanceRow {
     }
 }
 
-const MAX_ITEMS: usize = 30;
-
-fn range(field: String, value: i64, low: i64, high: i64, errors: &mut Vec<FieldError>) {
-    if !(low..=high).contains(&value) {
-        errors.push(FieldError::new(
-            field,
-            format!("must be between {low} and {high}"),
-        ));
-    }
-}
-
 impl NewGuidance {
+    /// What the types cannot say: list lengths and the review date.
     fn validate(&self, today: NaiveDate) -> ApiResult<()> {
         let mut errors = Vec::new();
-        if !CLEARANCES.contains(&self.clearance.as_str()) {
-            errors.push(FieldError::new(
-                "clearance",
-                format!("must be one of: {}", CLEARANCES.join(", ")),
-            ));
-        }
         if self.avoid.len() > MAX_ITEMS {
             errors.push(FieldError::new("avoid", format!("at most {MAX_ITEMS}")));
-        }
-        for (i, a) in self.avoid.iter().enumerate() {
-            check_text(
-                &format!("avoid[{i}].movement"),
-                &a.movement,
-                100,
-                &mut errors,
-            );
-            check_text(&format!("avoid[{i}].reason"), &a.reason, 300, &mut errors);
         }
         if self.exercises.len() > MAX_ITEMS {
             errors.push(FieldError::new("exercises", format!("at most {MAX_ITEMS}")));
         }
-        for (i, e) in self.exercises.iter().enumerate() {
-            check_text(&format!("exercises[{i}].name"), &e.name, 100, &mut errors);
-            range(format!("exercises[{i}].sets"), e.sets, 1, 20, &mut errors);
-            range(format!("exercises[{i}].reps"), e.reps, 1, 100, &mut errors);
-            range(
-                format!("exercises[{i}].hold_seconds"),
-                e.hold_seconds,
-                0,
-                600,
-                &mut errors,
-            );
-            range(
-                format!("exercises[{i}].per_week"),
-                e.per_week,
-                1,
-                14,
-                &mut errors,
-            );
-            if e.notes.as_ref().is_some_and(|n| n.chars().count() > 300) {
-                errors.push(FieldError::new(
-                    format!("exercises[{i}].notes"),
-                    "must be at most 300 characters",
-                ));
-            }
-        }
-        range(
-            "load_limits.max_rpe".to_owned(),
-            self.load_limits.max_rpe,
-            1,
-            10,
-            &mut errors,
-        );
-        range(
-            "load_limits.pain_ceiling".to_owned(),
-            self.load_limits.pain_ceiling,
-            0,
-            10,
-            &mut errors,
-        );
         if self.review_on <= today {
             errors.push(FieldError::new("review_on", "must be in the future"));
         } else if self.review_on > today + Duration::days(366) {
             errors.push(FieldError::new("review_on", "must be within a year"));
-        }
-        if self.notes_for_trainer.chars().count() > 2000 {
-            errors.push(FieldError::new(
-                "notes_for_trainer",
-                "must be at most 2000 characters",
-            ));
         }
         finish(errors)
     }
@@ -283,7 +219,7 @@ async fn write_guidance(
 ) -> ApiResult<GuidanceView> {
     // Only the physio the client saw: anyone else finds nothing.
     let referral = find_visible(conn, caller, id, true).await?;
-    let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceShared) else {
+    let Decision::Apply(to) = decide(referral.status, Happening::GuidanceShared) else {
         return Err(ApiError::Conflict(format!(
             "guidance follows an assessment; this referral is {}",
             referral.status
@@ -303,12 +239,12 @@ async fn write_guidance(
             guidance::referral_id.eq(id),
             guidance::version.eq(version),
             guidance::physio_id.eq(physio_id),
-            guidance::clearance.eq(&input.clearance),
+            guidance::clearance.eq(input.clearance.as_str()),
             guidance::avoid.eq(to_json(&input.avoid)?),
             guidance::exercises.eq(to_json(&input.exercises)?),
             guidance::load_limits.eq(to_json(&input.load_limits)?),
             guidance::review_on.eq(input.review_on),
-            guidance::notes_for_trainer.eq(input.notes_for_trainer.trim()),
+            guidance::notes_for_trainer.eq(input.notes_for_trainer.as_str()),
         ))
         .returning(GuidanceRow::as_returning())
         .get_result(conn)
@@ -331,7 +267,7 @@ async fn write_guidance(
         guidance_id: row.id,
         version,
         physio_id,
-        clearance: &row.clearance,
+        clearance: row.clearance,
         review_on: row.review_on,
         at: row.created_at,
     };
@@ -413,7 +349,7 @@ pub async fn acknowledge(
     let mut conn = checkout(&pool).await?;
     let acknowledged = spotter_db::transaction(&mut conn, async |conn| {
         let referral = find_visible(conn, &caller, id, true).await?;
-        let Decision::Apply(to) = decide(referral.status(), Happening::GuidanceAcknowledged) else {
+        let Decision::Apply(to) = decide(referral.status, Happening::GuidanceAcknowledged) else {
             return Err(ApiError::Conflict(format!(
                 "there is no new guidance to acknowledge; this referral is {}",
                 referral.status
@@ -448,7 +384,7 @@ pub async fn acknowledge(
             guidance_id: row.id,
             version: row.version,
             physio_id: row.physio_id,
-            clearance: &row.clearance,
+            clearance: row.clearance,
             review_on: row.review_on,
             at: now,
         };

@@ -4,8 +4,9 @@
 
 use crate::audit::{self, action};
 use crate::domain::lifecycle::Status;
-use crate::domain::triage::{Priority, triage};
-use crate::domain::vocabulary::{BODY_REGIONS, CONSENT_METHODS, RED_FLAGS, SIDES};
+use crate::domain::triage::{target_window, triage};
+use crate::domain::vocabulary::Priority;
+use crate::domain::vocabulary::{BodyRegion, ConsentMethod, RedFlag, Side};
 use crate::events::{self, Where};
 use crate::referrals::model::{Referral, append_timeline};
 use crate::referrals::view::ReferralSummary;
@@ -23,8 +24,8 @@ use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
-use spotter_platform::validate::{check_text, finish};
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text, Within};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -33,51 +34,42 @@ use uuid::Uuid;
 pub struct Consent {
     /// Must be true: no consent, no referral.
     pub obtained: bool,
-    /// `verbal`, `written` or `in_app`.
-    pub method: String,
+    pub method: ConsentMethod,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInjuryReport {
     pub client_id: Uuid,
-    pub body_region: String,
-    pub side: String,
-    /// 0–10.
-    pub pain_level: i64,
+    pub body_region: BodyRegion,
+    pub side: Side,
+    pub pain_level: Within<0, 10>,
     /// The day it started; not in the future.
     pub onset_date: NaiveDate,
-    pub mechanism: String,
-    pub description: String,
+    pub mechanism: Text<500>,
+    pub description: Text<2000>,
     #[serde(default)]
-    pub red_flags: Vec<String>,
+    /// Each at most once (so at most all eight).
+    #[schema(max_items = 8)]
+    pub red_flags: Vec<RedFlag>,
     pub consent: Consent,
 }
 
-fn one_of(field: &str, value: &str, allowed: &[&str], errors: &mut Vec<FieldError>) {
-    if !allowed.contains(&value) {
-        errors.push(FieldError::new(
-            field,
-            format!("must be one of: {}", allowed.join(", ")),
-        ));
-    }
-}
-
 impl NewInjuryReport {
+    /// What the types cannot say: dates relative to today, consent given,
+    /// and each red flag once.
     fn validate(&self, today: NaiveDate) -> ApiResult<()> {
         let mut errors = Vec::new();
-        one_of("body_region", &self.body_region, &BODY_REGIONS, &mut errors);
-        one_of("side", &self.side, &SIDES, &mut errors);
-        if !(0..=10).contains(&self.pain_level) {
-            errors.push(FieldError::new("pain_level", "must be between 0 and 10"));
-        }
         if self.onset_date > today {
             errors.push(FieldError::new("onset_date", "must not be in the future"));
         }
-        check_text("mechanism", &self.mechanism, 500, &mut errors);
-        check_text("description", &self.description, 2000, &mut errors);
         for (i, flag) in self.red_flags.iter().enumerate() {
-            one_of(&format!("red_flags[{i}]"), flag, &RED_FLAGS, &mut errors);
+            if self.red_flags[..i].contains(flag) {
+                errors.push(FieldError::new(
+                    format!("red_flags[{i}]"),
+                    "is listed twice",
+                ));
+            }
         }
         if !self.consent.obtained {
             // The client's health data may not be shared without it.
@@ -86,12 +78,6 @@ impl NewInjuryReport {
                 "the client's consent is required to refer them",
             ));
         }
-        one_of(
-            "consent.method",
-            &self.consent.method,
-            &CONSENT_METHODS,
-            &mut errors,
-        );
         finish(errors)
     }
 }
@@ -173,7 +159,7 @@ async fn write_report(
             ));
         }
     };
-    let pain = u8::try_from(input.pain_level).unwrap_or(10);
+    let pain = input.pain_level.get();
     let priority = triage(pain, &input.red_flags);
     let status = if priority == Priority::Emergency {
         Status::EmergencyAdvised
@@ -188,7 +174,7 @@ async fn write_report(
             referrals::client_id.eq(input.client_id),
             referrals::status.eq(status.as_str()),
             referrals::priority.eq(priority.as_str()),
-            referrals::target_by.eq(priority.target_window().map(|w| now + w)),
+            referrals::target_by.eq(target_window(priority).map(|w| now + w)),
         ))
         .returning(Referral::as_returning())
         .get_result(conn)
@@ -197,14 +183,18 @@ async fn write_report(
     diesel::insert_into(injury_reports::table)
         .values((
             injury_reports::referral_id.eq(referral.id),
-            injury_reports::body_region.eq(&input.body_region),
-            injury_reports::side.eq(&input.side),
-            injury_reports::pain_level.eq(i16::from(pain)),
+            injury_reports::body_region.eq(input.body_region.as_str()),
+            injury_reports::side.eq(input.side.as_str()),
+            injury_reports::pain_level.eq(pain as i16),
             injury_reports::onset_date.eq(input.onset_date),
-            injury_reports::mechanism.eq(input.mechanism.trim()),
-            injury_reports::description.eq(input.description.trim()),
-            injury_reports::red_flags.eq(&input.red_flags),
-            injury_reports::consent_method.eq(&input.consent.method),
+            injury_reports::mechanism.eq(input.mechanism.as_str()),
+            injury_reports::description.eq(input.description.as_str()),
+            injury_reports::red_flags.eq(input
+                .red_flags
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()),
+            injury_reports::consent_method.eq(input.consent.method.as_str()),
         ))
         .execute(conn)
         .await
@@ -221,7 +211,7 @@ async fn write_report(
             .await
             .map_err(db_error)?;
     } else {
-        let event = events::requested(&referral, &input.body_region, Where { lat, lon });
+        let event = events::requested(&referral, input.body_region, Where { lat, lon });
         spotter_messaging::enqueue(conn, &event)
             .await
             .map_err(db_error)?;

@@ -10,7 +10,7 @@ pub mod domain;
 pub mod events;
 pub mod guidance;
 pub mod injury_reports;
-mod openapi;
+pub mod openapi;
 pub mod referrals;
 mod routes;
 mod schema;

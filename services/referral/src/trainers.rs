@@ -13,18 +13,19 @@ use spotter_db::OrNotFound;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
-use spotter_platform::validate::{Location, check_text, finish};
-use spotter_platform::{ApiResult, Json};
+use spotter_platform::validate::{Location, finish};
+use spotter_platform::{ApiResult, Json, Text};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainerProfileInput {
-    pub display_name: String,
+    pub display_name: Text<100>,
     pub location: Location,
     #[serde(default)]
-    pub certifications: Vec<String>,
+    #[schema(max_items = 20)]
+    pub certifications: Vec<Text<100>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,16 +71,12 @@ const MAX_CERTIFICATIONS: usize = 20;
 impl TrainerProfileInput {
     fn validate(&self) -> ApiResult<()> {
         let mut errors = Vec::new();
-        check_text("display_name", &self.display_name, 100, &mut errors);
         self.location.check("location", &mut errors);
         if self.certifications.len() > MAX_CERTIFICATIONS {
             errors.push(spotter_platform::FieldError::new(
                 "certifications",
                 format!("at most {MAX_CERTIFICATIONS} certifications"),
             ));
-        }
-        for (i, cert) in self.certifications.iter().enumerate() {
-            check_text(&format!("certifications[{i}]"), cert, 100, &mut errors);
         }
         finish(errors)
     }
@@ -132,13 +129,13 @@ pub async fn put_me(
     let certifications: Vec<String> = input
         .certifications
         .iter()
-        .map(|c| c.trim().to_owned())
+        .map(|c| c.as_str().to_owned())
         .collect();
     let mut conn = checkout(&pool).await?;
     let row = diesel::insert_into(trainers::table)
         .values((
             trainers::id.eq(trainer.id),
-            trainers::display_name.eq(input.display_name.trim()),
+            trainers::display_name.eq(input.display_name.as_str()),
             trainers::lat.eq(input.location.lat),
             trainers::lon.eq(input.location.lon),
             trainers::certifications.eq(&certifications),
@@ -146,7 +143,7 @@ pub async fn put_me(
         .on_conflict(trainers::id)
         .do_update()
         .set((
-            trainers::display_name.eq(input.display_name.trim()),
+            trainers::display_name.eq(input.display_name.as_str()),
             trainers::lat.eq(input.location.lat),
             trainers::lon.eq(input.location.lon),
             trainers::certifications.eq(&certifications),

@@ -17,6 +17,8 @@ macro_rules! generated {
     };
 }
 
+pub mod convert;
+
 /// Types shared by every producer (`spotter.common.v1`).
 pub mod common {
     pub mod v1 {

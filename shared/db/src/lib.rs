@@ -4,6 +4,7 @@
 //! Every service owns its own database (database per service); nothing here
 //! ever points one service at another's.
 
+pub mod coded;
 mod create;
 mod errors;
 pub mod idempotency;

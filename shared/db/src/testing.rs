@@ -73,6 +73,42 @@ impl TestDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The names a text (or text array) column's CHECK allows: every quoted
+    /// literal of the CHECK constraints on that column alone, sorted. Lets a
+    /// test compare a column with the Rust enum it stores.
+    pub async fn allowed_values(&self, table: &str, column: &str) -> anyhow::Result<Vec<String>> {
+        #[derive(diesel::QueryableByName)]
+        struct Definition {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            definition: String,
+        }
+        let mut conn = connect(&self.server, &self.name).await?;
+        let definitions: Vec<Definition> = diesel::sql_query(
+            "SELECT pg_get_constraintdef(c.oid) AS definition \
+             FROM pg_constraint c \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) \
+             WHERE c.contype = 'c' AND c.conrelid = $1::regclass AND a.attname = $2 \
+               AND cardinality(c.conkey) = 1",
+        )
+        .bind::<diesel::sql_types::Text, _>(table)
+        .bind::<diesel::sql_types::Text, _>(column)
+        .load(&mut conn)
+        .await?;
+        let mut values: Vec<String> = definitions
+            .iter()
+            .flat_map(|d| {
+                d.definition
+                    .split('\'')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_owned)
+            })
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
 }
 
 impl Drop for TestDatabase {

@@ -18,6 +18,13 @@ pub enum HandlerError {
     Permanent(anyhow::Error),
 }
 
+/// A field no retry can fix: park the message.
+impl From<spotter_contracts::convert::Malformed> for HandlerError {
+    fn from(err: spotter_contracts::convert::Malformed) -> Self {
+        Self::Permanent(err.into())
+    }
+}
+
 impl From<diesel::result::Error> for HandlerError {
     fn from(err: diesel::result::Error) -> Self {
         Self::Transient(err.into())

@@ -2,10 +2,12 @@
 //! telemetry, the problem+json error type, request extractors, health, metrics
 //! and the HTTP server that composes services.
 
+pub mod coded;
 pub mod extract;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod number;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
@@ -13,11 +15,15 @@ pub mod settings;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod validate;
+pub mod vocabulary;
 
 pub use extract::Json;
 pub use health::{Readiness, ReadinessCheck};
 pub use http::{BackgroundTask, Running, ServiceModule};
 pub use metrics::Metrics;
+pub use number::Within;
 pub use problem::{ApiError, ApiResult, FieldError};
 pub use settings::Settings;
+pub use text::Text;

@@ -14,9 +14,11 @@ pub const MAX_LIMIT: i64 = 100;
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct PageParams {
-    /// Items per page, 1–100 (default 20).
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
 }
 
@@ -93,6 +95,16 @@ mod tests {
                 other => panic!("{limit}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_published_limit_is_the_enforced_one() {
+        use utoipa::IntoParams;
+        let params = PageParams::into_params(|| None);
+        let limit = serde_json::to_value(&params[0]).unwrap();
+        assert_eq!(limit["name"], "limit");
+        assert_eq!(limit["schema"]["maximum"].as_f64(), Some(MAX_LIMIT as f64));
+        assert_eq!(limit["schema"]["minimum"].as_f64(), Some(1.0));
     }
 
     #[test]

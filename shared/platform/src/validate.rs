@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 /// great-circle distance between them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Location {
-    /// Degrees, -90 to 90.
+    /// Degrees.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
-    /// Degrees, -180 to 180.
+    /// Degrees.
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: f64,
 }
 
@@ -43,22 +45,6 @@ pub fn check_text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldEr
         ));
     }
 }
-
-/// Where an injury is, in the words every service and the app share
-/// (docs/architecture.md, "HTTP conventions"). Physios' specialties use the
-/// same words, plus `general`.
-pub const BODY_REGIONS: [&str; 10] = [
-    "neck",
-    "shoulder",
-    "elbow",
-    "wrist_hand",
-    "upper_back",
-    "lower_back",
-    "hip",
-    "knee",
-    "ankle_foot",
-    "other",
-];
 
 /// `Ok(())` when nothing was reported, else the 422 naming every field.
 pub fn finish(errors: Vec<FieldError>) -> Result<(), crate::ApiError> {

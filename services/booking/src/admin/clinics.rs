@@ -15,18 +15,20 @@ use spotter_db::idempotency::create_once;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
-use spotter_platform::validate::{Location, check_text, finish};
-use spotter_platform::{ApiResult, FieldError, Json};
+use spotter_platform::validate::{Location, finish};
+use spotter_platform::{ApiResult, FieldError, Json, Text, Within};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClinic {
-    pub name: String,
+    pub name: Text<200>,
     /// IANA zone, e.g. `Europe/London`; weekly hours are local to it.
-    pub timezone: String,
+    pub timezone: Text<64>,
     pub location: Location,
+    /// More than 0, at most 500.
+    #[schema(exclusive_minimum = 0, maximum = 500)]
     pub service_radius_km: f64,
     #[serde(default = "accepts_by_default")]
     pub accepts_referrals: bool,
@@ -40,9 +42,12 @@ fn accepts_by_default() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClinicChanges {
-    pub name: Option<String>,
-    pub timezone: Option<String>,
+    pub name: Option<Text<200>>,
+    /// IANA zone, e.g. `Europe/London`.
+    pub timezone: Option<Text<64>>,
     pub location: Option<Location>,
+    /// More than 0, at most 500.
+    #[schema(exclusive_minimum = 0, maximum = 500)]
     pub service_radius_km: Option<f64>,
     pub accepts_referrals: Option<bool>,
 }
@@ -70,11 +75,16 @@ pub struct ClinicRow {
     pub lon: f64,
     pub service_radius_km: f64,
     pub accepts_referrals: bool,
-    pub assessment_minutes: i32,
-    pub follow_up_minutes: i32,
-    pub buffer_minutes: i32,
-    pub min_notice_minutes: i32,
-    pub horizon_days: i32,
+    #[diesel(deserialize_as = i32)]
+    pub assessment_minutes: Within<15, 240>,
+    #[diesel(deserialize_as = i32)]
+    pub follow_up_minutes: Within<15, 240>,
+    #[diesel(deserialize_as = i32)]
+    pub buffer_minutes: Within<0, 120>,
+    #[diesel(deserialize_as = i32)]
+    pub min_notice_minutes: Within<0, 10_080>,
+    #[diesel(deserialize_as = i32)]
+    pub horizon_days: Within<1, 90>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -128,8 +138,7 @@ fn check_radius(radius: f64, errors: &mut Vec<FieldError>) {
 impl NewClinic {
     fn validate(&self) -> ApiResult<()> {
         let mut errors = Vec::new();
-        check_text("name", &self.name, 200, &mut errors);
-        check_timezone(&self.timezone, &mut errors);
+        check_timezone(self.timezone.as_str(), &mut errors);
         self.location.check("location", &mut errors);
         check_radius(self.service_radius_km, &mut errors);
         finish(errors)
@@ -139,11 +148,8 @@ impl NewClinic {
 impl ClinicChanges {
     fn validate(&self) -> ApiResult<()> {
         let mut errors = Vec::new();
-        if let Some(name) = &self.name {
-            check_text("name", name, 200, &mut errors);
-        }
         if let Some(timezone) = &self.timezone {
-            check_timezone(timezone, &mut errors);
+            check_timezone(timezone.as_str(), &mut errors);
         }
         if let Some(location) = &self.location {
             location.check("location", &mut errors);
@@ -182,8 +188,8 @@ pub async fn create(
         let row = diesel::insert_into(clinics::table)
             .values((
                 clinics::id.eq(Uuid::now_v7()),
-                clinics::name.eq(input.name.trim()),
-                clinics::timezone.eq(&input.timezone),
+                clinics::name.eq(input.name.as_str()),
+                clinics::timezone.eq(input.timezone.as_str()),
                 clinics::lat.eq(input.location.lat),
                 clinics::lon.eq(input.location.lon),
                 clinics::service_radius_km.eq(input.service_radius_km),
@@ -267,8 +273,8 @@ pub async fn update(
     let mut conn = checkout(&pool).await?;
     let row = diesel::update(clinics::table.find(clinic_id))
         .set(ClinicChangeset {
-            name: changes.name.as_deref().map(str::trim),
-            timezone: changes.timezone.as_deref(),
+            name: changes.name.as_ref().map(Text::as_str),
+            timezone: changes.timezone.as_ref().map(Text::as_str),
             lat: changes.location.map(|l| l.lat),
             lon: changes.location.map(|l| l.lon),
             service_radius_km: changes.service_radius_km,

@@ -24,16 +24,31 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct HoursRange {
     /// 1 = Monday … 7 = Sunday.
+    #[schema(minimum = 1, maximum = 7)]
     pub weekday: i64,
     /// "HH:MM", local to the clinic.
+    #[schema(
+        pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        min_length = 5,
+        max_length = 5
+    )]
     pub start: String,
     /// "HH:MM", after `start`, same day.
+    #[schema(
+        pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        min_length = 5,
+        max_length = 5
+    )]
     pub end: String,
 }
 
+/// The limits above are the domain's (`domain/hours.rs` checks them and
+/// names the range at fault); `tests::the_schema_states_the_domain_limits`
+/// keeps the two the same.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyHoursBody {
+    #[schema(max_items = 50)]
     pub hours: Vec<HoursRange>,
 }
 
@@ -122,4 +137,28 @@ pub async fn put(
         })
         .collect();
     Ok(web::Json(WeeklyHoursBody { hours }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::hours::MAX_RANGES;
+
+    #[test]
+    fn the_schema_states_the_domain_limits() {
+        use utoipa::PartialSchema;
+        let body = serde_json::to_value(WeeklyHoursBody::schema()).unwrap();
+        assert_eq!(body["properties"]["hours"]["maxItems"], MAX_RANGES);
+        let mut refused = Vec::new();
+        for (start, end) in [("24:00", "24:30"), ("9:00", "10:00"), ("09:00", "10:00")] {
+            let input = [HoursInput {
+                weekday: 8,
+                start: start.to_owned(),
+                end: end.to_owned(),
+            }];
+            refused.push(parse_weekly_hours(&input).is_err());
+        }
+        // Weekday 8 is refused whatever the times, as the schema's maximum says.
+        assert_eq!(refused, [true, true, true]);
+    }
 }

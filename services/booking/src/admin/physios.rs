@@ -3,6 +3,7 @@
 
 use super::access::{clinic_in_scope, physio_clinic_in_scope};
 use crate::appointments::model::Appointment;
+use crate::domain::specialty::Specialty;
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_physio;
 use crate::schema::{appointments, physios};
@@ -18,8 +19,8 @@ use spotter_contracts::common::v1::CancelledBy;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
-use spotter_platform::validate::{BODY_REGIONS, check_text, finish};
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -28,16 +29,19 @@ use uuid::Uuid;
 pub struct NewPhysio {
     /// The physio's identity-provider subject; also their physio id.
     pub user_id: Uuid,
-    pub display_name: String,
-    /// Body regions they treat, or `general`.
-    pub specialties: Vec<String>,
+    pub display_name: Text<100>,
+    /// Body regions they treat, or `general`; at least one.
+    #[schema(min_items = 1, max_items = 11)]
+    pub specialties: Vec<Specialty>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhysioChanges {
-    pub display_name: Option<String>,
-    pub specialties: Option<Vec<String>>,
+    pub display_name: Option<Text<100>>,
+    /// At least one.
+    #[schema(min_items = 1, max_items = 11)]
+    pub specialties: Option<Vec<Specialty>>,
     /// `false` deactivates: no new bookings, and their booked appointments
     /// are cancelled and re-booked with someone else.
     pub active: Option<bool>,
@@ -55,22 +59,21 @@ pub struct Physio {
     pub updated_at: DateTime<Utc>,
 }
 
-fn check_specialties(specialties: &[String], errors: &mut Vec<FieldError>) {
+/// Each specialty at most once, so a list is never longer than all of them.
+fn check_specialties(specialties: &[Specialty], errors: &mut Vec<FieldError>) {
     if specialties.is_empty() {
         errors.push(FieldError::new("specialties", "name at least one"));
     }
-    for (i, specialty) in specialties.iter().enumerate() {
-        if specialty != "general" && !BODY_REGIONS.contains(&specialty.as_str()) {
-            errors.push(FieldError::new(
-                format!("specialties[{i}]"),
-                format!("must be `general` or one of: {}", BODY_REGIONS.join(", ")),
-            ));
-        }
+    if specialties.len() > Specialty::ALL.len() {
+        errors.push(FieldError::new(
+            "specialties",
+            format!("at most {} (each once)", Specialty::ALL.len()),
+        ));
     }
 }
 
-fn normalized(specialties: &[String]) -> Vec<String> {
-    let mut unique = specialties.to_vec();
+fn normalized(specialties: &[Specialty]) -> Vec<String> {
+    let mut unique: Vec<String> = specialties.iter().map(ToString::to_string).collect();
     unique.sort();
     unique.dedup();
     unique
@@ -101,7 +104,6 @@ pub async fn add(
     clinic_in_scope(&admin, clinic_id)?;
     let input = body.into_inner();
     let mut errors = Vec::new();
-    check_text("display_name", &input.display_name, 100, &mut errors);
     check_specialties(&input.specialties, &mut errors);
     finish(errors)?;
     let mut conn = checkout(&pool).await?;
@@ -111,7 +113,7 @@ pub async fn add(
                 .values((
                     physios::id.eq(input.user_id),
                     physios::clinic_id.eq(clinic_id),
-                    physios::display_name.eq(input.display_name.trim()),
+                    physios::display_name.eq(input.display_name.as_str()),
                     physios::specialties.eq(normalized(&input.specialties)),
                 ))
                 .returning(Physio::as_returning())
@@ -183,9 +185,6 @@ pub async fn update(
     let physio_id = path.into_inner();
     let changes = body.into_inner();
     let mut errors = Vec::new();
-    if let Some(name) = &changes.display_name {
-        check_text("display_name", name, 100, &mut errors);
-    }
     if let Some(specialties) = &changes.specialties {
         check_specialties(specialties, &mut errors);
     }
@@ -203,8 +202,8 @@ pub async fn update(
             .set((
                 changes
                     .display_name
-                    .as_deref()
-                    .map(|n| physios::display_name.eq(n.trim())),
+                    .as_ref()
+                    .map(|n| physios::display_name.eq(n.as_str())),
                 changes
                     .specialties
                     .as_deref()

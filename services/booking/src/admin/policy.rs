@@ -13,44 +13,23 @@ use spotter_auth::Admin;
 use spotter_db::OrNotFound;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
-use spotter_platform::validate::finish;
-use spotter_platform::{ApiResult, FieldError, Json};
+use spotter_platform::{ApiResult, Json, Within};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingPolicy {
-    /// Length of a first assessment (15–240).
-    pub assessment_minutes: i32,
-    /// Length of a follow-up (15–240).
-    pub follow_up_minutes: i32,
-    /// Free time kept between two appointments of a physio (0–120).
-    pub buffer_minutes: i32,
-    /// Earliest a booking may start, from now (0–10080, a week).
-    pub min_notice_minutes: i32,
-    /// How far ahead the diary is open (1–90 days).
-    pub horizon_days: i32,
-}
-
-impl BookingPolicy {
-    fn validate(&self) -> ApiResult<()> {
-        let mut errors = Vec::new();
-        let mut range = |field: &str, value: i32, low: i32, high: i32| {
-            if !(low..=high).contains(&value) {
-                errors.push(FieldError::new(
-                    field,
-                    format!("must be between {low} and {high}"),
-                ));
-            }
-        };
-        range("assessment_minutes", self.assessment_minutes, 15, 240);
-        range("follow_up_minutes", self.follow_up_minutes, 15, 240);
-        range("buffer_minutes", self.buffer_minutes, 0, 120);
-        range("min_notice_minutes", self.min_notice_minutes, 0, 10_080);
-        range("horizon_days", self.horizon_days, 1, 90);
-        finish(errors)
-    }
+    /// Length of a first assessment.
+    pub assessment_minutes: Within<15, 240>,
+    /// Length of a follow-up.
+    pub follow_up_minutes: Within<15, 240>,
+    /// Free time kept between two appointments of a physio.
+    pub buffer_minutes: Within<0, 120>,
+    /// Earliest a booking may start, from now (at most a week).
+    pub min_notice_minutes: Within<0, 10_080>,
+    /// How far ahead the diary is open, in days.
+    pub horizon_days: Within<1, 90>,
 }
 
 #[utoipa::path(
@@ -76,15 +55,14 @@ pub async fn put(
     let clinic_id = path.into_inner();
     clinic_in_scope(&admin, clinic_id)?;
     let policy = body.into_inner();
-    policy.validate()?;
     let mut conn = checkout(&pool).await?;
     let row = diesel::update(clinics::table.find(clinic_id))
         .set((
-            clinics::assessment_minutes.eq(policy.assessment_minutes),
-            clinics::follow_up_minutes.eq(policy.follow_up_minutes),
-            clinics::buffer_minutes.eq(policy.buffer_minutes),
-            clinics::min_notice_minutes.eq(policy.min_notice_minutes),
-            clinics::horizon_days.eq(policy.horizon_days),
+            clinics::assessment_minutes.eq(policy.assessment_minutes.get_i32()),
+            clinics::follow_up_minutes.eq(policy.follow_up_minutes.get_i32()),
+            clinics::buffer_minutes.eq(policy.buffer_minutes.get_i32()),
+            clinics::min_notice_minutes.eq(policy.min_notice_minutes.get_i32()),
+            clinics::horizon_days.eq(policy.horizon_days.get_i32()),
             clinics::updated_at.eq(Utc::now()),
         ))
         .returning(ClinicRow::as_returning())

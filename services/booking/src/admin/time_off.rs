@@ -20,8 +20,8 @@ use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
-use spotter_platform::validate::{check_text, finish};
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -32,7 +32,7 @@ pub struct NewTimeOff {
     pub start: DateTime<Utc>,
     /// RFC 3339, after `start`, in the future.
     pub end: DateTime<Utc>,
-    pub reason: String,
+    pub reason: Text<200>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
@@ -73,7 +73,6 @@ impl NewTimeOff {
         if self.end <= now {
             errors.push(FieldError::new("end", "must be in the future"));
         }
-        check_text("reason", &self.reason, 200, &mut errors);
         finish(errors)
     }
 }
@@ -121,7 +120,7 @@ pub async fn add(
                 time_off::physio_id.eq(physio_id),
                 time_off::starts_at.eq(input.start),
                 time_off::ends_at.eq(input.end),
-                time_off::reason.eq(input.reason.trim()),
+                time_off::reason.eq(input.reason.as_str()),
             ))
             .returning(TimeOff::as_returning())
             .get_result(conn)

@@ -6,7 +6,7 @@
 use super::api::{cancel_error, find_visible};
 use super::model::Appointment;
 use crate::domain::slots::free_slots;
-use crate::domain::status::{AppointmentAction, AppointmentStatus, may_record_no_show, transition};
+use crate::domain::status::{AppointmentAction, may_record_no_show, transition};
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_physio;
 use crate::engine::{events, facts};
@@ -23,8 +23,7 @@ use spotter_contracts::common::v1::CancelledBy;
 use spotter_db::{Pool, checkout, db_error, is_exclusion_violation};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
-use spotter_platform::validate::{check_text, finish};
-use spotter_platform::{ApiError, ApiResult, Json};
+use spotter_platform::{ApiError, ApiResult, Json, Text};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -38,12 +37,6 @@ fn actor(caller: &Caller) -> ApiResult<CancelledBy> {
             "trainers change an appointment through their referral".to_owned(),
         )),
     }
-}
-
-fn status_of(a: &Appointment) -> ApiResult<AppointmentStatus> {
-    a.status
-        .parse()
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("unknown status {}", a.status)))
 }
 
 /// The appointment, locked in the caller's transaction, and who acts on it.
@@ -62,8 +55,8 @@ async fn set_status(
     appointment: &Appointment,
     action: AppointmentAction,
 ) -> ApiResult<Appointment> {
-    let to = transition(status_of(appointment)?, action)
-        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let to =
+        transition(appointment.status, action).map_err(|e| ApiError::Conflict(e.to_string()))?;
     diesel::update(appointments::table.find(appointment.id))
         .set((
             appointments::status.eq(to.as_str()),
@@ -162,7 +155,7 @@ async fn record_outcome(
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     /// Why, for the clinic's records (not sent to anyone else).
-    pub reason: String,
+    pub reason: Text<500>,
 }
 
 #[utoipa::path(
@@ -187,9 +180,6 @@ pub async fn cancel_by_clinic(
     body: Json<CancelBody>,
 ) -> ApiResult<web::Json<Appointment>> {
     let body = body.into_inner();
-    let mut errors = Vec::new();
-    check_text("reason", &body.reason, 500, &mut errors);
-    finish(errors)?;
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
     spotter_db::transaction(&mut conn, async |conn| {
@@ -197,7 +187,7 @@ pub async fn cancel_by_clinic(
         let how = Cancellation {
             by,
             reason: AppointmentCancellationReason::Other,
-            note: Some(body.reason.trim()),
+            note: Some(body.reason.as_str()),
             rebook: true,
         };
         cancel(conn, &appointment, how).await.map_err(cancel_error)
@@ -239,7 +229,7 @@ pub async fn reschedule(
     let mut conn = checkout(&pool).await?;
     spotter_db::transaction(&mut conn, async |conn| {
         let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
-        transition(status_of(&appointment)?, AppointmentAction::Reschedule)
+        transition(appointment.status, AppointmentAction::Reschedule)
             .map_err(|e| ApiError::Conflict(e.to_string()))?;
         if !lock_physio(conn, appointment.physio_id).await.map_err(db_error)? {
             return Err(ApiError::Conflict("the physio's diary is busy; try again".to_owned()));

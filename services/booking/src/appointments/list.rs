@@ -2,6 +2,7 @@
 //! that stays correct when appointments are added between pages.
 
 use super::model::Appointment;
+use crate::domain::AppointmentStatus;
 use crate::schema::appointments;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -28,13 +29,16 @@ pub struct AppointmentQuery {
     pub from: Option<DateTime<Utc>>,
     /// Starting before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    /// `booked`, `completed`, `no_show` or `cancelled`.
+    /// Only appointments in this status.
+    #[param(value_type = Option<AppointmentStatus>)]
     pub status: Option<String>,
     /// Only this physio's (clinic views).
     pub physio_id: Option<Uuid>,
-    /// 1–100 (default 20).
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(max_length = 80)]
     pub cursor: Option<String>,
 }
 
@@ -43,8 +47,6 @@ pub struct AppointmentPage {
     pub items: Vec<Appointment>,
     pub next_cursor: Option<String>,
 }
-
-const STATUSES: [&str; 4] = ["booked", "completed", "no_show", "cancelled"];
 
 struct Cursor {
     starts_at: DateTime<Utc>,
@@ -77,12 +79,9 @@ pub async fn list(
         ));
     }
     if let Some(status) = &query.status
-        && !STATUSES.contains(&status.as_str())
+        && status.parse::<AppointmentStatus>().is_err()
     {
-        errors.push(FieldError::new(
-            "status",
-            format!("must be one of {}", STATUSES.join(", ")),
-        ));
+        errors.push(FieldError::new("status", "is not an appointment status"));
     }
     let cursor = match query.cursor.as_deref() {
         None | Some("") => None,

@@ -1,9 +1,11 @@
 //! An appointment as stored, and as the app sees it.
 
+use crate::domain::AppointmentStatus;
 use crate::schema::appointments;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
+use spotter_platform::vocabulary::Priority;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -16,12 +18,12 @@ pub struct Appointment {
     pub client_id: Uuid,
     pub physio_id: Uuid,
     pub clinic_id: Uuid,
-    /// `urgent` or `routine`.
-    pub priority: String,
+    #[diesel(deserialize_as = String)]
+    pub priority: Priority,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    /// `booked`, `completed`, `no_show` or `cancelled`.
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: AppointmentStatus,
     /// Booked later than the priority's target window (48 h urgent, 7 days routine).
     pub target_missed: bool,
     /// `trainer`, `physio`, `clinic_admin` or `system`, once cancelled.

@@ -7,18 +7,12 @@ use super::hours::WeeklyHours;
 use super::slots::{Interval, SlotRules, earliest_free_slots_within};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
+pub use spotter_platform::vocabulary::{BodyRegion, Priority};
 use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The specialty that takes any body region.
 pub const GENERAL: &str = "general";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    Emergency,
-    Urgent,
-    Routine,
-}
 
 #[derive(Debug, Clone)]
 pub struct ClinicFacts {
@@ -44,7 +38,7 @@ pub struct PhysioFacts {
 
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub body_region: String,
+    pub body_region: BodyRegion,
     pub trainer_location: Location,
     /// Emergencies are never booked: red flags mean urgent medical care, not physio.
     pub priority: Priority,
@@ -83,16 +77,16 @@ pub fn candidates<'a>(
         .collect();
     physios
         .iter()
-        .filter(|p| p.active && treats(p, &request.body_region))
+        .filter(|p| p.active && treats(p, request.body_region))
         .filter_map(|p| reachable.get(&p.clinic_id).map(|&c| (c, p)))
         .collect()
 }
 
-fn treats(physio: &PhysioFacts, body_region: &str) -> bool {
+fn treats(physio: &PhysioFacts, body_region: BodyRegion) -> bool {
     physio
         .specialties
         .iter()
-        .any(|s| s == body_region || s == GENERAL)
+        .any(|s| s == body_region.as_str() || s == GENERAL)
 }
 
 /// Up to `limit` offers, best first. The service tries them in order: the
@@ -294,7 +288,7 @@ mod tests {
 
     fn request(priority: Priority) -> Request {
         Request {
-            body_region: "knee".into(),
+            body_region: BodyRegion::Knee,
             trainer_location: TRAINER,
             priority,
             // As the referral service's triage sets it.
@@ -340,7 +334,7 @@ mod tests {
             [id(11), id(12)]
         );
         let shoulder = Request {
-            body_region: "shoulder".into(),
+            body_region: BodyRegion::Shoulder,
             ..request(Priority::Routine)
         };
         assert_eq!(

@@ -14,6 +14,7 @@ pub mod geo;
 pub mod hours;
 pub mod matching;
 pub mod slots;
+pub mod specialty;
 pub mod status;
 
 pub use geo::{Location, distance_km};
@@ -23,6 +24,4 @@ pub use matching::{
     ranked_offers_within,
 };
 pub use slots::{Interval, SlotRules, earliest_free_slots, earliest_free_slots_within, free_slots};
-pub use status::{
-    AppointmentAction, AppointmentStatus, IllegalTransition, UnknownStatus, transition,
-};
+pub use status::{AppointmentAction, AppointmentStatus, IllegalTransition, transition};

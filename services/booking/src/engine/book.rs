@@ -10,7 +10,7 @@ use super::facts::{self, Candidates};
 use super::requests::{ReferralRequest, RequestState};
 use crate::appointments::model::Appointment;
 use crate::domain::geo::Location;
-use crate::domain::matching::{Offer, Priority, Request, ranked_offers_within};
+use crate::domain::matching::{Offer, Request, ranked_offers_within};
 use crate::domain::slots::Interval;
 use crate::schema::{appointments, referral_requests};
 use chrono::{DateTime, Duration, Utc};
@@ -56,19 +56,16 @@ pub async fn book(
     now: DateTime<Utc>,
 ) -> QueryResult<Outcome> {
     let wanted = Request {
-        body_region: request.body_region.clone(),
+        body_region: request.body_region,
         trainer_location: Location {
             lat: request.lat,
             lon: request.lon,
         },
-        priority: match request.priority.as_str() {
-            "urgent" => Priority::Urgent,
-            _ => Priority::Routine,
-        },
+        priority: request.priority,
         target_by: request.target_by,
     };
     let mut candidates =
-        facts::candidates(conn, &request.body_region, wanted.trainer_location).await?;
+        facts::candidates(conn, request.body_region, wanted.trainer_location).await?;
     if crate::domain::matching::candidates(&wanted, &candidates.clinics, &candidates.physios)
         .is_empty()
     {
@@ -248,7 +245,7 @@ async fn insert(
             appointments::client_id.eq(request.client_id),
             appointments::physio_id.eq(offer.physio_id),
             appointments::clinic_id.eq(offer.clinic_id),
-            appointments::priority.eq(&request.priority),
+            appointments::priority.eq(request.priority.as_str()),
             appointments::starts_at.eq(offer.slot.start),
             appointments::ends_at.eq(offer.slot.end),
             appointments::blocked_until.eq(offer.slot.end + offer.buffer),

@@ -37,11 +37,7 @@ pub async fn cancel(
     appointment: &Appointment,
     how: Cancellation<'_>,
 ) -> Result<Appointment, CancelError> {
-    let from: AppointmentStatus = appointment
-        .status
-        .parse()
-        .unwrap_or(AppointmentStatus::Cancelled);
-    transition(from, AppointmentAction::Cancel)?;
+    transition(appointment.status, AppointmentAction::Cancel)?;
     let cancelled = diesel::update(appointments::table.find(appointment.id))
         .set((
             appointments::status.eq(AppointmentStatus::Cancelled.as_str()),

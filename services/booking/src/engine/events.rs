@@ -4,29 +4,13 @@
 use crate::appointments::model::Appointment;
 use crate::engine::requests::ReferralRequest;
 use chrono::{DateTime, Utc};
-use prost_types::Timestamp;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
     AppointmentNoShow, AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
 };
-use spotter_contracts::common::v1::{CancelledBy, Priority};
+use spotter_contracts::common::v1::CancelledBy;
+pub use spotter_contracts::convert::timestamp;
 use uuid::Uuid;
-
-pub fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
-}
-
-pub fn priority(name: &str) -> Priority {
-    match name {
-        "urgent" => Priority::Urgent,
-        "routine" => Priority::Routine,
-        "emergency" => Priority::Emergency,
-        _ => Priority::Unspecified,
-    }
-}
 
 pub fn booked(a: &Appointment) -> AppointmentBooked {
     let mut event = AppointmentBooked {
@@ -42,7 +26,7 @@ pub fn booked(a: &Appointment) -> AppointmentBooked {
         booked_at: timestamp(a.created_at),
         ..Default::default()
     };
-    event.set_priority(priority(&a.priority));
+    event.set_priority(a.priority.into());
     event
 }
 
@@ -59,7 +43,7 @@ pub fn waitlisted(
         clinic_ids: covering_clinics.iter().map(Uuid::to_string).collect(),
         ..Default::default()
     };
-    event.set_priority(priority(&r.priority));
+    event.set_priority(r.priority.into());
     event.set_reason(reason);
     event
 }

@@ -8,7 +8,7 @@
 
 use crate::domain::geo::{Location, distance_km};
 use crate::domain::hours::WeeklyHours;
-use crate::domain::matching::{ClinicFacts, PhysioFacts};
+use crate::domain::matching::{BodyRegion, ClinicFacts, GENERAL, PhysioFacts};
 use crate::domain::slots::SlotRules;
 use crate::schema::{clinics, physios, weekly_hours};
 use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
@@ -97,7 +97,7 @@ impl Candidates {
 /// physios who treat `body_region` (or anything: `general`).
 pub async fn candidates(
     conn: &mut AsyncPgConnection,
-    body_region: &str,
+    body_region: BodyRegion,
     at: Location,
 ) -> QueryResult<Candidates> {
     let clinics = covering(conn, at).await?;
@@ -105,7 +105,7 @@ pub async fn candidates(
         return Ok(Candidates::default());
     }
     let clinic_ids: Vec<Uuid> = clinics.iter().map(|c| c.id).collect();
-    let wanted = vec![body_region.to_owned(), "general".to_owned()];
+    let wanted = vec![body_region.to_string(), GENERAL.to_owned()];
     let physio_rows: Vec<(Uuid, Uuid, Vec<String>)> = physios::table
         .filter(physios::clinic_id.eq_any(&clinic_ids))
         .filter(physios::active.eq(true))

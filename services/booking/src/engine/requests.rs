@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use spotter_platform::vocabulary::{BodyRegion, Priority};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -17,9 +18,11 @@ pub struct ReferralRequest {
     pub referral_id: Uuid,
     pub trainer_id: Uuid,
     pub client_id: Uuid,
-    pub body_region: String,
-    /// `urgent` or `routine`: emergencies are never sent to booking.
-    pub priority: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub body_region: BodyRegion,
+    /// Urgent or routine: emergencies are never sent to booking.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub priority: Priority,
     pub lat: f64,
     pub lon: f64,
     pub requested_at: DateTime<Utc>,
@@ -29,39 +32,19 @@ pub struct ReferralRequest {
     pub state: RequestState,
 }
 
-/// Where booking stands with a referral. Stored as text under a CHECK of the
-/// same four values, mapped here once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[diesel(sql_type = Text)]
-pub enum RequestState {
-    /// Being booked (or about to be).
-    Pending,
-    /// Nothing fitted; retried when capacity appears.
-    Waitlisted,
-    Booked,
-    /// The trainer cancelled the referral: never booked again.
-    Cancelled,
-}
-
-impl RequestState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Waitlisted => "waitlisted",
-            Self::Booked => "booked",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Waitlisted,
-            Self::Booked,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
+spotter_platform::coded! {
+    /// Where booking stands with a referral. Stored as text under a CHECK of
+    /// the same four values (tests/api/vocabulary.rs compares them).
+    #[derive(AsExpression, FromSqlRow)]
+    #[diesel(sql_type = Text)]
+    pub enum RequestState {
+        /// Being booked (or about to be).
+        Pending = "pending",
+        /// Nothing fitted; retried when capacity appears.
+        Waitlisted = "waitlisted",
+        Booked = "booked",
+        /// The trainer cancelled the referral: never booked again.
+        Cancelled = "cancelled",
     }
 }
 
@@ -75,13 +58,13 @@ impl FromSql<Text, Pg> for RequestState {
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
         let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
         // The column's CHECK allows nothing else; a new value needs a migration here too.
-        Self::parse(&text).ok_or_else(|| format!("unknown referral request state {text:?}").into())
+        Ok(text.parse()?)
     }
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> QueryResult<()> {
     diesel::insert_into(referral_requests::table)
-        .values(request)
+        .values(request.clone())
         .execute(conn)
         .await
         .map(|_| ())
@@ -93,14 +76,9 @@ mod tests {
 
     #[test]
     fn every_state_reads_back_as_written() {
-        for state in [
-            RequestState::Pending,
-            RequestState::Waitlisted,
-            RequestState::Booked,
-            RequestState::Cancelled,
-        ] {
-            assert_eq!(RequestState::parse(state.as_str()), Some(state));
+        for &state in RequestState::ALL {
+            assert_eq!(state.as_str().parse(), Ok(state));
         }
-        assert_eq!(RequestState::parse("lost"), None);
+        assert!("lost".parse::<RequestState>().is_err());
     }
 }

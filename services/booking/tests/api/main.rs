@@ -5,5 +5,7 @@
 mod admin;
 mod booking;
 mod concurrency;
+mod contract;
 mod network;
 mod support;
+mod vocabulary;

@@ -6,48 +6,24 @@
 //! logged, acknowledged), or retry it later (it is ahead of an event still
 //! on its way, so the referral is not there yet).
 
-use std::str::FromStr;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    AwaitingBooking,
-    EmergencyAdvised,
-    Waitlisted,
-    Booked,
-    Assessed,
-    GuidanceShared,
-    Acknowledged,
-    Cancelled,
-    NoShow,
+spotter_platform::coded! {
+    /// Where a referral is in its life.
+    pub enum Status {
+        AwaitingBooking = "awaiting_booking",
+        /// Red flags: urgent medical care, no booking.
+        EmergencyAdvised = "emergency_advised",
+        /// No slot within the horizon yet; booking keeps looking.
+        Waitlisted = "waitlisted",
+        Booked = "booked",
+        Assessed = "assessed",
+        GuidanceShared = "guidance_shared",
+        Acknowledged = "acknowledged",
+        Cancelled = "cancelled",
+        NoShow = "no_show",
+    }
 }
 
 impl Status {
-    pub const ALL: [Self; 9] = [
-        Self::AwaitingBooking,
-        Self::EmergencyAdvised,
-        Self::Waitlisted,
-        Self::Booked,
-        Self::Assessed,
-        Self::GuidanceShared,
-        Self::Acknowledged,
-        Self::Cancelled,
-        Self::NoShow,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AwaitingBooking => "awaiting_booking",
-            Self::EmergencyAdvised => "emergency_advised",
-            Self::Waitlisted => "waitlisted",
-            Self::Booked => "booked",
-            Self::Assessed => "assessed",
-            Self::GuidanceShared => "guidance_shared",
-            Self::Acknowledged => "acknowledged",
-            Self::Cancelled => "cancelled",
-            Self::NoShow => "no_show",
-        }
-    }
-
     /// How far along the usual path a referral is; `None` for the ends that
     /// leave it (emergency, cancelled, no-show).
     fn progress(self) -> Option<u8> {
@@ -60,16 +36,6 @@ impl Status {
             Self::Acknowledged => Some(5),
             Self::EmergencyAdvised | Self::Cancelled | Self::NoShow => None,
         }
-    }
-}
-
-impl FromStr for Status {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("unknown referral status {s:?}"))
     }
 }
 
@@ -204,7 +170,7 @@ mod tests {
 
     #[test]
     fn every_status_round_trips_through_its_name() {
-        for status in S::ALL {
+        for &status in S::ALL {
             assert_eq!(status.as_str().parse::<S>(), Ok(status));
         }
     }

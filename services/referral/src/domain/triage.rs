@@ -2,39 +2,23 @@
 //! Any red flag stops auto-booking and sends the client to urgent medical
 //! care; otherwise pain decides how soon a physio must see them.
 
+use super::vocabulary::{Priority, RedFlag};
 use chrono::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    Emergency,
-    Urgent,
-    Routine,
-}
-
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Emergency => "emergency",
-            Self::Urgent => "urgent",
-            Self::Routine => "routine",
-        }
-    }
-
-    /// How soon the client should be seen (docs/architecture.md,
-    /// "Booking rules"); none for emergencies, which are never booked.
-    pub fn target_window(self) -> Option<Duration> {
-        match self {
-            Self::Emergency => None,
-            Self::Urgent => Some(Duration::hours(48)),
-            Self::Routine => Some(Duration::days(7)),
-        }
+/// How soon the client should be seen (docs/architecture.md, "Booking
+/// rules"); none for emergencies, which are never booked.
+pub fn target_window(priority: Priority) -> Option<Duration> {
+    match priority {
+        Priority::Emergency => None,
+        Priority::Urgent => Some(Duration::hours(48)),
+        Priority::Routine => Some(Duration::days(7)),
     }
 }
 
 /// Pain at or above this is urgent.
-pub const URGENT_PAIN: u8 = 7;
+pub const URGENT_PAIN: i64 = 7;
 
-pub fn triage(pain_level: u8, red_flags: &[String]) -> Priority {
+pub fn triage(pain_level: i64, red_flags: &[RedFlag]) -> Priority {
     if !red_flags.is_empty() {
         Priority::Emergency
     } else if pain_level >= URGENT_PAIN {
@@ -50,8 +34,8 @@ mod tests {
 
     #[test]
     fn triage_table() {
-        let flag = vec!["head_injury".to_owned()];
-        let cases: [(u8, &[String], Priority); 8] = [
+        let flag = [RedFlag::HeadInjury];
+        let cases: [(i64, &[RedFlag], Priority); 8] = [
             (0, &[], Priority::Routine),
             (6, &[], Priority::Routine),
             (7, &[], Priority::Urgent),
@@ -72,8 +56,8 @@ mod tests {
 
     #[test]
     fn target_windows() {
-        assert_eq!(Priority::Urgent.target_window(), Some(Duration::hours(48)));
-        assert_eq!(Priority::Routine.target_window(), Some(Duration::days(7)));
-        assert_eq!(Priority::Emergency.target_window(), None);
+        assert_eq!(target_window(Priority::Urgent), Some(Duration::hours(48)));
+        assert_eq!(target_window(Priority::Routine), Some(Duration::days(7)));
+        assert_eq!(target_window(Priority::Emergency), None);
     }
 }

@@ -1,26 +1,58 @@
-//! The coded values of the API (docs/architecture.md, "HTTP conventions").
-//! Free text stays free text; everything a rule depends on is one of these.
+//! The coded values of the referral API (docs/architecture.md, "HTTP
+//! conventions"). Free text stays free text; everything a rule depends on is
+//! one of these. Each is a text column in the database whose CHECK lists the
+//! same names (tests/api/vocabulary.rs compares them).
 
-pub use spotter_platform::validate::BODY_REGIONS;
+use spotter_platform::coded;
+pub use spotter_platform::vocabulary::{BodyRegion, Priority};
 
-pub const SIDES: [&str; 4] = ["left", "right", "both", "not_applicable"];
+coded! {
+    /// Which side of the body.
+    pub enum Side {
+        Left = "left",
+        Right = "right",
+        Both = "both",
+        NotApplicable = "not_applicable",
+    }
+}
 
-/// Any of these means urgent medical care, not a physio booking.
-pub const RED_FLAGS: [&str; 8] = [
-    "numbness_or_tingling",
-    "bladder_or_bowel_change",
-    "chest_pain_or_breathlessness",
-    "head_injury",
-    "suspected_fracture_or_dislocation",
-    "unable_to_bear_weight",
-    "fever_or_unexplained_weight_loss",
-    "severe_night_pain",
-];
+coded! {
+    /// Any of these means urgent medical care, not a physio booking.
+    pub enum RedFlag {
+        NumbnessOrTingling = "numbness_or_tingling",
+        BladderOrBowelChange = "bladder_or_bowel_change",
+        ChestPainOrBreathlessness = "chest_pain_or_breathlessness",
+        HeadInjury = "head_injury",
+        SuspectedFractureOrDislocation = "suspected_fracture_or_dislocation",
+        UnableToBearWeight = "unable_to_bear_weight",
+        FeverOrUnexplainedWeightLoss = "fever_or_unexplained_weight_loss",
+        SevereNightPain = "severe_night_pain",
+    }
+}
 
-pub const CONSENT_METHODS: [&str; 3] = ["verbal", "written", "in_app"];
+coded! {
+    /// How the trainer obtained the client's consent to share their injury.
+    pub enum ConsentMethod {
+        Verbal = "verbal",
+        Written = "written",
+        InApp = "in_app",
+    }
+}
 
-pub const CLEARANCES: [&str; 3] = ["no_training", "modified_training", "full_training"];
+coded! {
+    /// What the physio clears the client for.
+    pub enum Clearance {
+        NoTraining = "no_training",
+        ModifiedTraining = "modified_training",
+        FullTraining = "full_training",
+    }
+}
 
-/// Why a trainer cancels: `consent_withdrawn` means the client's data may no
-/// longer be shared.
-pub const CANCEL_REASONS: [&str; 2] = ["trainer_cancelled", "consent_withdrawn"];
+coded! {
+    /// Why a trainer cancels: `consent_withdrawn` means the client's data may
+    /// no longer be shared.
+    pub enum CancelReason {
+        TrainerCancelled = "trainer_cancelled",
+        ConsentWithdrawn = "consent_withdrawn",
+    }
+}

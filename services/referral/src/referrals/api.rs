@@ -6,7 +6,7 @@ use super::queue;
 use super::view::{ClientView, InjuryView, ReferralDetail, ReferralSummary};
 use crate::audit::{self, action};
 use crate::domain::lifecycle::{Decision, Happening, Status, decide};
-use crate::domain::vocabulary::CANCEL_REASONS;
+use crate::domain::vocabulary::{BodyRegion, CancelReason};
 use crate::events;
 use crate::guidance;
 use crate::schema::{clients, injury_reports, referrals};
@@ -16,22 +16,28 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use spotter_auth::{Caller, Role, Trainer};
+use spotter_db::coded::{decode, decode_all};
 use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
 use spotter_platform::problem::Problem;
-use spotter_platform::{ApiError, ApiResult, FieldError, Json};
+use spotter_platform::{ApiError, ApiResult, Json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReferralQuery {
     /// Only referrals in this status.
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// Only referrals changed since (RFC 3339): the app's delta sync.
     pub updated_since: Option<DateTime<Utc>>,
+    /// Items per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(format = Uuid)]
     pub cursor: Option<String>,
 }
 
@@ -58,14 +64,14 @@ pub async fn list(
         cursor: query.cursor.clone(),
     }
     .parse()?;
-    if let Some(status) = &query.status
-        && status.parse::<Status>().is_err()
-    {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "status",
-            "is not a referral status",
-        )]));
-    }
+    // Parsed here, not by the query extractor, so the 422 names `status`.
+    let status = match &query.status {
+        Some(name) => Some(
+            name.parse::<Status>()
+                .map_err(|_| ApiError::invalid("status", "is not a referral status"))?,
+        ),
+        None => None,
+    };
     let mut conn = checkout(&pool).await?;
     let mut rows = referrals::table
         .order(referrals::id.desc())
@@ -80,8 +86,8 @@ pub async fn list(
         }
         Role::PlatformAdmin => rows,
     };
-    if let Some(status) = query.status {
-        rows = rows.filter(referrals::status.eq(status));
+    if let Some(status) = status {
+        rows = rows.filter(referrals::status.eq(status.as_str()));
     }
     if let Some(since) = query.updated_since {
         rows = rows.filter(referrals::updated_at.gt(since));
@@ -168,10 +174,10 @@ pub async fn get(
         } else {
             (None, None, None)
         };
-        let booking_queue = if referral.status == "awaiting_booking" {
+        let booking_queue = if referral.status == Status::AwaitingBooking {
             let now = Utc::now();
             Some(
-                queue::estimate(conn, &referral.priority, referral.created_at, now)
+                queue::estimate(conn, referral.priority, referral.created_at, now)
                     .await
                     .map_err(db_error)?,
             )
@@ -218,33 +224,34 @@ async fn injury(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<InjuryVie
         .first(conn)
         .await?;
     Ok(InjuryView {
-        body_region: row.0,
-        side: row.1,
+        body_region: decode(&row.0)?,
+        side: decode(&row.1)?,
         pain_level: row.2,
         onset_date: row.3,
         mechanism: row.4,
         description: row.5,
-        red_flags: row.6,
-        consent_method: row.7,
+        red_flags: decode_all(&row.6)?,
+        consent_method: decode(&row.7)?,
         consent_recorded_at: row.8,
     })
 }
 
 /// The body region of a referral's injury (to ask booking for a specialist).
-pub async fn body_region(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<String> {
-    injury_reports::table
+pub async fn body_region(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<BodyRegion> {
+    let name: String = injury_reports::table
         .find(id)
         .select(injury_reports::body_region)
         .first(conn)
-        .await
+        .await?;
+    decode(&name)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelReferral {
-    /// `trainer_cancelled` or `consent_withdrawn` (the client's data may no
-    /// longer be shared: the booking is cancelled).
-    pub reason: String,
+    /// `consent_withdrawn`: the client's data may no longer be shared (the
+    /// booking is cancelled too).
+    pub reason: CancelReason,
 }
 
 #[utoipa::path(
@@ -270,28 +277,24 @@ pub async fn cancel(
     body: Json<CancelReferral>,
 ) -> ApiResult<web::Json<ReferralSummary>> {
     let reason = body.into_inner().reason;
-    if !CANCEL_REASONS.contains(&reason.as_str()) {
-        return Err(ApiError::invalid(
-            "reason",
-            format!("must be one of: {}", CANCEL_REASONS.join(", ")),
-        ));
-    }
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
     let cancelled = spotter_db::transaction(&mut conn, async |conn| {
         let referral = find_visible(conn, &caller, id, true).await?;
-        let from = referral.status();
+        let from = referral.status;
         let Decision::Apply(to) = decide(from, Happening::CancelledForGood) else {
             return Err(ApiError::Conflict(format!(
                 "a referral that is {} can no longer be cancelled",
                 from.as_str()
             )));
         };
-        let cancelled = move_to(conn, id, to, &reason).await.map_err(db_error)?;
+        let cancelled = move_to(conn, id, to, reason.as_str())
+            .await
+            .map_err(db_error)?;
         // Booking holds nothing for an emergency referral; for the others
         // it may hold an appointment or a waitlist place.
         if from != Status::EmergencyAdvised {
-            let event = events::cancelled(&cancelled, reason == "consent_withdrawn");
+            let event = events::cancelled(&cancelled, reason == CancelReason::ConsentWithdrawn);
             spotter_messaging::enqueue(conn, &event)
                 .await
                 .map_err(db_error)?;

@@ -1,6 +1,7 @@
 //! A referral as stored, its timeline, and the one way its status changes.
 
 use crate::domain::lifecycle::Status;
+use crate::domain::vocabulary::Priority;
 use crate::schema::{referral_timeline, referrals};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,8 +16,10 @@ pub struct Referral {
     pub id: Uuid,
     pub trainer_id: Uuid,
     pub client_id: Uuid,
-    pub status: String,
-    pub priority: String,
+    #[diesel(deserialize_as = String)]
+    pub status: Status,
+    #[diesel(deserialize_as = String)]
+    pub priority: Priority,
     pub attempt: i32,
     pub target_by: Option<DateTime<Utc>>,
     pub appointment_id: Option<Uuid>,
@@ -31,18 +34,11 @@ pub struct Referral {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Referral {
-    pub fn status(&self) -> Status {
-        // The column is constrained to these names; anything else is a bug
-        // worth noticing, and "cancelled" makes it inert meanwhile.
-        self.status.parse().unwrap_or(Status::Cancelled)
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
 #[diesel(table_name = referral_timeline)]
 pub struct TimelineEntry {
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: Status,
     /// What caused the change, e.g. `injury_reported`, `appointment_booked`.
     pub cause: String,
     pub at: DateTime<Utc>,

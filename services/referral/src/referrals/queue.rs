@@ -6,6 +6,7 @@
 //! service learns those times from booking's own events, so no service reads
 //! another's queue.
 
+use crate::domain::vocabulary::Priority;
 use crate::schema::referrals;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -35,12 +36,12 @@ pub struct BookingQueue {
 /// The estimate for a referral of `priority` flagged at `flagged_at`.
 pub async fn estimate(
     conn: &mut AsyncPgConnection,
-    priority: &str,
+    priority: Priority,
     flagged_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<BookingQueue> {
     let recent: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = referrals::table
-        .filter(referrals::priority.eq(priority))
+        .filter(referrals::priority.eq(priority.as_str()))
         .filter(referrals::first_booked_at.gt(now - RECENT_WINDOW))
         .order(referrals::first_booked_at.desc())
         .limit(RECENT_BOOKINGS)

@@ -1,6 +1,8 @@
 //! How a referral looks to the app.
 
 use super::model::{Referral, TimelineEntry};
+use crate::domain::lifecycle::Status;
+use crate::domain::vocabulary::{BodyRegion, ConsentMethod, Priority, RedFlag, Side};
 use crate::guidance::GuidanceView;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -12,11 +14,8 @@ use uuid::Uuid;
 pub struct ReferralSummary {
     pub id: Uuid,
     pub client_id: Uuid,
-    /// `awaiting_booking`, `emergency_advised`, `waitlisted`, `booked`,
-    /// `assessed`, `guidance_shared`, `acknowledged`, `cancelled`, `no_show`.
-    pub status: String,
-    /// `emergency`, `urgent` or `routine`.
-    pub priority: String,
+    pub status: Status,
+    pub priority: Priority,
     /// When the client should have been seen by (none for emergencies).
     pub target_by: Option<DateTime<Utc>>,
     pub appointment: Option<AppointmentSummary>,
@@ -40,8 +39,8 @@ impl From<&Referral> for ReferralSummary {
         Self {
             id: r.id,
             client_id: r.client_id,
-            status: r.status.clone(),
-            priority: r.priority.clone(),
+            status: r.status,
+            priority: r.priority,
             target_by: r.target_by,
             appointment: r.appointment_id.map(|id| AppointmentSummary {
                 id,
@@ -65,14 +64,14 @@ pub struct ClientView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InjuryView {
-    pub body_region: String,
-    pub side: String,
+    pub body_region: BodyRegion,
+    pub side: Side,
     pub pain_level: i16,
     pub onset_date: NaiveDate,
     pub mechanism: String,
     pub description: String,
-    pub red_flags: Vec<String>,
-    pub consent_method: String,
+    pub red_flags: Vec<RedFlag>,
+    pub consent_method: ConsentMethod,
     pub consent_recorded_at: DateTime<Utc>,
 }
 

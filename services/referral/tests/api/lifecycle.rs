@@ -242,27 +242,21 @@ async fn guidance_is_the_assigned_physios_once_assessed_and_versioned() {
     app.wait_for_status(id, &trainer.token, "assessed").await;
     problem(app.post(&path, &other_physio, &guidance()).await, 404).await;
     problem(app.post(&path, &trainer.token, &guidance()).await, 403).await;
-    let mut invalid = guidance();
-    invalid["exercises"][0]["sets"] = json!(0);
-    invalid["load_limits"]["max_rpe"] = json!(11);
-    invalid["review_on"] = json!("2020-01-01");
-    invalid["clearance"] = json!("go_wild");
-    let refused = problem(app.post(&path, &physio, &invalid).await, 422).await;
-    let fields: Vec<&str> = refused["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        fields,
-        [
-            "clearance",
-            "exercises[0].sets",
-            "load_limits.max_rpe",
-            "review_on"
-        ]
-    );
+    // Each value out of its declared range is refused, naming its field
+    // (a value the types refuse is reported alone: the body stops there).
+    let cases = [
+        ("/clearance", json!("go_wild"), "clearance"),
+        ("/exercises/0/sets", json!(0), "exercises[0].sets"),
+        ("/load_limits/max_rpe", json!(11), "load_limits.max_rpe"),
+        ("/notes_for_trainer", json!("\u{0}"), "notes_for_trainer"),
+        ("/review_on", json!("2020-01-01"), "review_on"),
+    ];
+    for (pointer, value, field) in cases {
+        let mut invalid = guidance();
+        *invalid.pointer_mut(pointer).unwrap() = value;
+        let refused = problem(app.post(&path, &physio, &invalid).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{refused}");
+    }
 
     let v1 = body(app.post(&path, &physio, &guidance()).await, 201).await;
     assert_eq!(v1["version"], 1);

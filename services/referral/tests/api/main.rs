@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod contract;
 mod lifecycle;
 mod reports;
 mod support;
+mod vocabulary;

@@ -7,7 +7,7 @@ use crate::dev_api::{Api, id_of};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use reqwest::Method;
 use serde_json::json;
-use spotter_platform::validate::BODY_REGIONS;
+use spotter_platform::vocabulary::BodyRegion;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -47,7 +47,7 @@ impl Subjects {
     /// Makes sure at least `flags` slots are ready.
     pub async fn prepare(&self, flags: usize) -> anyhow::Result<()> {
         let missing = flags.saturating_sub(self.ready().len());
-        let clients = missing.div_ceil(BODY_REGIONS.len());
+        let clients = missing.div_ceil(BodyRegion::ALL.len());
         let made: Vec<(Arc<str>, Uuid)> = stream::iter(0..clients)
             .map(|_| self.new_client())
             .buffer_unordered(CREATING_IN_FLIGHT)
@@ -56,12 +56,12 @@ impl Subjects {
         // Region by region across the new clients: consecutive flags go to
         // different trainers, hence different cities and clinics.
         let mut ready = self.ready();
-        for region in BODY_REGIONS {
+        for region in BodyRegion::ALL {
             for (trainer, client) in &made {
                 ready.push_back(Slot {
                     trainer: trainer.clone(),
                     client: *client,
-                    region,
+                    region: region.as_str(),
                 });
             }
         }

@@ -1,0 +1,3 @@
+ALTER TABLE physios DROP CONSTRAINT physios_specialties_check;
+ALTER TABLE appointments DROP CONSTRAINT appointments_priority_check;
+ALTER TABLE referral_requests DROP CONSTRAINT referral_requests_body_region_check;

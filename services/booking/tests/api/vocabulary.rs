@@ -1,0 +1,40 @@
+//! Each coded value is declared once in Rust; the database's CHECK on the
+//! column that stores it must allow exactly the same names.
+
+use booking_service::domain::AppointmentStatus;
+use booking_service::domain::matching::{BodyRegion, Priority};
+use booking_service::domain::specialty::Specialty;
+use booking_service::engine::requests::RequestState;
+use spotter_db::testing::TestDatabase;
+use spotter_service::testing::migration_dirs;
+
+fn names<T: Copy + std::fmt::Display>(all: &[T]) -> Vec<String> {
+    let mut names: Vec<String> = all.iter().map(ToString::to_string).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn every_coded_column_allows_exactly_its_enum() {
+    let db = TestDatabase::create("booking", &migration_dirs("booking"))
+        .await
+        .unwrap();
+    // Emergencies never reach booking: red flags mean urgent medical care.
+    let bookable: Vec<Priority> = Priority::ALL
+        .iter()
+        .copied()
+        .filter(|p| *p != Priority::Emergency)
+        .collect();
+    let columns = [
+        ("appointments", "status", names(AppointmentStatus::ALL)),
+        ("appointments", "priority", names(&bookable)),
+        ("referral_requests", "priority", names(&bookable)),
+        ("referral_requests", "body_region", names(BodyRegion::ALL)),
+        ("referral_requests", "state", names(RequestState::ALL)),
+        ("physios", "specialties", names(Specialty::ALL)),
+    ];
+    for (table, column, declared) in columns {
+        let allowed = db.allowed_values(table, column).await.unwrap();
+        assert_eq!(allowed, declared, "{table}.{column}");
+    }
+}

@@ -1,0 +1,113 @@
+//! [`Within`]: a whole number checked against its range by its type, so the
+//! range enforced is the range the OpenAPI schema publishes.
+
+use serde::{Deserialize, Deserializer, Serialize, de};
+use std::borrow::Cow;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+
+/// An integer from `MIN` to `MAX`, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Within<const MIN: i64, const MAX: i64>(i64);
+
+impl<const MIN: i64, const MAX: i64> Within<MIN, MAX> {
+    pub fn new(value: i64) -> Result<Self, String> {
+        if (MIN..=MAX).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(format!("must be between {MIN} and {MAX}"))
+        }
+    }
+
+    /// The lowest value (for `#[serde(default = "Within::lowest")]`).
+    pub const fn lowest() -> Self {
+        Self(MIN)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// For an `INTEGER` column; ranges kept in one never exceed it.
+    pub fn get_i32(self) -> i32 {
+        i32::try_from(self.0).unwrap_or(if self.0 < 0 { i32::MIN } else { i32::MAX })
+    }
+}
+
+/// A stored value outside its range: corrupt data, never the caller's mistake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OutOfRange(String);
+
+/// For diesel's `#[diesel(deserialize_as = i32)]` on a model field.
+impl<const MIN: i64, const MAX: i64> TryFrom<i32> for Within<MIN, MAX> {
+    type Error = OutOfRange;
+    fn try_from(value: i32) -> Result<Self, OutOfRange> {
+        Self::new(i64::from(value)).map_err(OutOfRange)
+    }
+}
+
+impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Within<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        Self::new(value).map_err(de::Error::custom)
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> utoipa::PartialSchema for Within<MIN, MAX> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(MIN as f64))
+            .maximum(Some(MAX as f64))
+            .into()
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> utoipa::ToSchema for Within<MIN, MAX> {
+    /// One component per range (`Integer0To10`).
+    fn name() -> Cow<'static, str> {
+        let min = if MIN < 0 {
+            format!("Minus{}", MIN.unsigned_abs())
+        } else {
+            MIN.to_string()
+        };
+        Cow::Owned(format!("Integer{min}To{MAX}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::parse_json;
+    use crate::problem::ApiError;
+
+    #[derive(Debug, Deserialize)]
+    struct Pain {
+        #[allow(dead_code)] // read by the derive; the test asserts the error
+        level: Within<0, 10>,
+    }
+
+    #[test]
+    fn out_of_range_is_a_422_naming_the_field() {
+        assert!(parse_json::<Pain>(br#"{"level": 10}"#).is_ok());
+        let Err(ApiError::Validation(errors)) = parse_json::<Pain>(br#"{"level": 11}"#) else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors[0].field, "level");
+        assert_eq!(errors[0].message, "must be between 0 and 10");
+    }
+
+    #[test]
+    fn the_schema_publishes_the_range() {
+        use utoipa::{PartialSchema, ToSchema};
+        let schema = serde_json::to_value(Within::<-5, 10>::schema()).unwrap();
+        assert_eq!(
+            (schema["minimum"].as_f64(), schema["maximum"].as_f64()),
+            (Some(-5.0), Some(10.0))
+        );
+        assert_eq!(Within::<-5, 10>::name(), "IntegerMinus5To10");
+    }
+}

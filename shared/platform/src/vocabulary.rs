@@ -1,0 +1,31 @@
+//! The coded values more than one service speaks (docs/architecture.md,
+//! "HTTP conventions"); each service's own vocabulary lives in that service.
+
+crate::coded! {
+    /// Where an injury is. Physios' specialties use the same words, plus
+    /// `general`.
+    pub enum BodyRegion {
+        Neck = "neck",
+        Shoulder = "shoulder",
+        Elbow = "elbow",
+        WristHand = "wrist_hand",
+        UpperBack = "upper_back",
+        LowerBack = "lower_back",
+        Hip = "hip",
+        Knee = "knee",
+        AnkleFoot = "ankle_foot",
+        Other = "other",
+    }
+}
+
+crate::coded! {
+    /// How soon a client must be seen, decided by triage.
+    pub enum Priority {
+        /// Urgent medical care, never a physio booking.
+        Emergency = "emergency",
+        /// Within 48 hours.
+        Urgent = "urgent",
+        /// Within 7 days.
+        Routine = "routine",
+    }
+}
