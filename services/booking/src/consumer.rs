@@ -15,7 +15,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
 use spotter_contracts::common::v1::CancelledBy;
-use spotter_contracts::convert::{optional_time, time, uuid};
+use spotter_contracts::convert::{Malformed, optional_time, time, uuid};
 use spotter_contracts::referral::v1::{
     ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
@@ -59,12 +59,10 @@ async fn handle(
             on_requested(conn, incoming.decode()?).await
         }
         ReferralCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
-        other => Err(permanent(format!("booking does not handle {other}"))),
+        other => Err(HandlerError::permanent(format!(
+            "booking does not handle {other}"
+        ))),
     }
-}
-
-fn permanent(message: String) -> HandlerError {
-    HandlerError::Permanent(anyhow::anyhow!(message))
 }
 
 async fn on_requested(
@@ -74,11 +72,13 @@ async fn on_requested(
     let priority = Priority::try_from(event.priority())?;
     if priority == Priority::Emergency {
         // Red flags go to urgent care, never to a diary.
-        return Err(permanent("cannot book an emergency".to_owned()));
+        return Err(HandlerError::permanent(
+            "cannot book an emergency".to_owned(),
+        ));
     }
     let location = event
         .trainer_location
-        .ok_or_else(|| permanent("trainer_location is missing".to_owned()))?;
+        .ok_or_else(|| Malformed::new("trainer_location", "is missing"))?;
     let request = ReferralRequest {
         referral_id: uuid("referral_id", &event.referral_id)?,
         trainer_id: uuid("trainer_id", &event.trainer_id)?,
@@ -179,7 +179,7 @@ async fn on_cancelled(
             .await
             .map_err(|err| match err {
                 crate::engine::cancel::CancelError::Database(db) => HandlerError::from(db),
-                illegal => permanent(illegal.to_string()),
+                illegal => HandlerError::permanent(illegal.to_string()),
             })?;
     }
     Ok(())

@@ -9,6 +9,7 @@ use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentNoShow, AppointmentRescheduled,
     ReferralWaitlisted,
 };
+use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
 use uuid::Uuid;
 
@@ -55,13 +56,8 @@ pub fn time_critical(kind: &str) -> bool {
     )
 }
 
-fn id(field: &str, value: &str) -> Result<Uuid, String> {
-    Uuid::parse_str(value).map_err(|_| format!("{field} is not a UUID"))
-}
-
 fn when(t: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    t.as_ref()
-        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+    optional_time(*t)
 }
 
 fn on(t: &Option<prost_types::Timestamp>) -> String {
@@ -81,9 +77,9 @@ fn notice(to: Audience, kind: &'static str, title: &str, body: String, data: Val
     }
 }
 
-pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, String> {
+pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, Malformed> {
     let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id, "starts_at": when(&e.starts_at)});
-    let trainer = Audience::User(id("trainer_id", &e.trainer_id)?);
+    let trainer = Audience::User(uuid("trainer_id", &e.trainer_id)?);
     let mut notices = vec![
         notice(
             trainer.clone(),
@@ -96,7 +92,7 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, String> {
             data.clone(),
         ),
         notice(
-            Audience::User(id("physio_id", &e.physio_id)?),
+            Audience::User(uuid("physio_id", &e.physio_id)?),
             "appointment_booked",
             "New appointment booked with you",
             format!(
@@ -117,7 +113,7 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, String> {
             data.clone(),
         ));
         notices.push(notice(
-            Audience::Clinic(id("clinic_id", &e.clinic_id)?),
+            Audience::Clinic(uuid("clinic_id", &e.clinic_id)?),
             "target_missed",
             "A referral was booked past its target time",
             body,
@@ -129,10 +125,10 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, String> {
 
 /// The trainer, and the admins of every clinic whose area covers them (more
 /// hours there would book it).
-pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, String> {
+pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, Malformed> {
     let data = json!({"referral_id": e.referral_id});
     let mut notices = vec![notice(
-        Audience::User(id("trainer_id", &e.trainer_id)?),
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
         "referral_waitlisted",
         "Referral waitlisted",
         "No physio nearby is free yet. We'll book automatically as soon as one is.".to_owned(),
@@ -140,7 +136,7 @@ pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, String> {
     )];
     for clinic in &e.clinic_ids {
         notices.push(notice(
-            Audience::Clinic(id("clinic_ids", clinic)?),
+            Audience::Clinic(uuid("clinic_ids", clinic)?),
             "referral_waitlisted",
             "A referral is waiting for a free slot",
             "A referral in your area could not be booked: no physio is free. It is on your waitlist and will be booked as soon as a slot opens.".to_owned(),
@@ -150,9 +146,9 @@ pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, String> {
     Ok(notices)
 }
 
-pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, String> {
+pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, Malformed> {
     Ok(vec![notice(
-        Audience::User(id("trainer_id", &e.trainer_id)?),
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
         "emergency_advised",
         "Urgent care advised for your client",
         "Please send your client to urgent medical care. No physio appointment was booked."
@@ -161,7 +157,7 @@ pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, String> {
     )])
 }
 
-pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, String> {
+pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, Malformed> {
     let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id});
     let trainer_body = if e.rebook {
         "The appointment was cancelled by the clinic. We're booking a new one automatically."
@@ -170,14 +166,14 @@ pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, String> {
     };
     Ok(vec![
         notice(
-            Audience::User(id("trainer_id", &e.trainer_id)?),
+            Audience::User(uuid("trainer_id", &e.trainer_id)?),
             "appointment_cancelled",
             "Appointment cancelled",
             trainer_body.to_owned(),
             data.clone(),
         ),
         notice(
-            Audience::User(id("physio_id", &e.physio_id)?),
+            Audience::User(uuid("physio_id", &e.physio_id)?),
             "appointment_cancelled",
             "Appointment cancelled",
             "An appointment in your diary was cancelled.".to_owned(),
@@ -186,19 +182,19 @@ pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, String> {
     ])
 }
 
-pub fn rescheduled(e: &AppointmentRescheduled) -> Result<Vec<Notice>, String> {
+pub fn rescheduled(e: &AppointmentRescheduled) -> Result<Vec<Notice>, Malformed> {
     let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id, "starts_at": when(&e.starts_at)});
     let body = format!("The appointment now starts on {}.", on(&e.starts_at));
     Ok(vec![
         notice(
-            Audience::User(id("trainer_id", &e.trainer_id)?),
+            Audience::User(uuid("trainer_id", &e.trainer_id)?),
             "appointment_rescheduled",
             "Appointment moved",
             body.clone(),
             data.clone(),
         ),
         notice(
-            Audience::User(id("physio_id", &e.physio_id)?),
+            Audience::User(uuid("physio_id", &e.physio_id)?),
             "appointment_rescheduled",
             "Appointment moved",
             body,
@@ -207,9 +203,9 @@ pub fn rescheduled(e: &AppointmentRescheduled) -> Result<Vec<Notice>, String> {
     ])
 }
 
-pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, String> {
+pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, Malformed> {
     Ok(vec![notice(
-        Audience::User(id("trainer_id", &e.trainer_id)?),
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
         "appointment_missed",
         "Your client missed their appointment",
         "The clinic recorded a no-show. Flag the injury again to book a new appointment."
@@ -218,9 +214,9 @@ pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, String> {
     )])
 }
 
-pub fn guidance_shared(e: &GuidanceShared) -> Result<Vec<Notice>, String> {
+pub fn guidance_shared(e: &GuidanceShared) -> Result<Vec<Notice>, Malformed> {
     Ok(vec![notice(
-        Audience::User(id("trainer_id", &e.trainer_id)?),
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
         "guidance_shared",
         "New guidance from the physio",
         "The physio has shared how your client should train. Read and acknowledge it in the app."
@@ -229,9 +225,9 @@ pub fn guidance_shared(e: &GuidanceShared) -> Result<Vec<Notice>, String> {
     )])
 }
 
-pub fn guidance_acknowledged(e: &GuidanceAcknowledged) -> Result<Vec<Notice>, String> {
+pub fn guidance_acknowledged(e: &GuidanceAcknowledged) -> Result<Vec<Notice>, Malformed> {
     Ok(vec![notice(
-        Audience::User(id("physio_id", &e.physio_id)?),
+        Audience::User(uuid("physio_id", &e.physio_id)?),
         "guidance_acknowledged",
         "The trainer acknowledged your guidance",
         "The trainer has read your guidance and will train the client within it.".to_owned(),

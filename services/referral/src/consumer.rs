@@ -19,6 +19,7 @@ use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
     AppointmentRescheduled, ReferralWaitlisted,
 };
+use spotter_contracts::convert::{optional_time, uuid};
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
 use std::sync::Arc;
@@ -33,18 +34,6 @@ pub fn spec() -> ConsumerSpec {
         handler: Arc::new(|conn, incoming| Box::pin(handle(conn, incoming))),
         concurrency: 1,
     }
-}
-
-fn permanent(message: String) -> HandlerError {
-    HandlerError::Permanent(anyhow::anyhow!(message))
-}
-
-fn uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value).map_err(|_| permanent(format!("{field} is not a UUID")))
-}
-
-fn time(value: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    value.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
 }
 
 async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
@@ -85,7 +74,7 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
         }
         AppointmentCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
         AppointmentRescheduled::TYPE_NAME => on_rescheduled(conn, incoming.decode()?).await,
-        other => Err(permanent(format!(
+        other => Err(HandlerError::permanent(format!(
             "the referral service does not handle {other}"
         ))),
     }
@@ -96,7 +85,7 @@ async fn load(conn: &mut AsyncPgConnection, referral_id: &str) -> Result<Referra
     let id = uuid("referral_id", referral_id)?;
     find_for_update(conn, id)
         .await?
-        .ok_or_else(|| permanent(format!("no referral {id}")))
+        .ok_or_else(|| HandlerError::permanent(format!("no referral {id}")))
 }
 
 /// Whether an appointment event is about the referral's current appointment:
@@ -154,8 +143,8 @@ async fn on_booked(conn: &mut AsyncPgConnection, e: AppointmentBooked) -> Result
             diesel::update(referrals::table.find(referral.id))
                 .set((
                     referrals::appointment_id.eq(uuid("appointment_id", &e.appointment_id)?),
-                    referrals::appointment_starts_at.eq(time(e.starts_at)),
-                    referrals::appointment_ends_at.eq(time(e.ends_at)),
+                    referrals::appointment_starts_at.eq(optional_time(e.starts_at)),
+                    referrals::appointment_ends_at.eq(optional_time(e.ends_at)),
                     referrals::physio_id.eq(uuid("physio_id", &e.physio_id)?),
                     referrals::clinic_id.eq(uuid("clinic_id", &e.clinic_id)?),
                     referrals::target_missed.eq(e.target_missed),
@@ -243,8 +232,8 @@ async fn on_rescheduled(
         Some(true) if referral.status == Status::Booked => {
             diesel::update(referrals::table.find(referral.id))
                 .set((
-                    referrals::appointment_starts_at.eq(time(e.starts_at)),
-                    referrals::appointment_ends_at.eq(time(e.ends_at)),
+                    referrals::appointment_starts_at.eq(optional_time(e.starts_at)),
+                    referrals::appointment_ends_at.eq(optional_time(e.ends_at)),
                     referrals::updated_at.eq(Utc::now()),
                 ))
                 .execute(conn)

@@ -18,6 +18,13 @@ pub enum HandlerError {
     Permanent(anyhow::Error),
 }
 
+impl HandlerError {
+    /// A message no retry can fix, e.g. an event this consumer cannot take.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::Permanent(anyhow::anyhow!(message.into()))
+    }
+}
+
 /// A field no retry can fix: park the message.
 impl From<spotter_contracts::convert::Malformed> for HandlerError {
     fn from(err: spotter_contracts::convert::Malformed) -> Self {
