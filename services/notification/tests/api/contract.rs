@@ -11,3 +11,11 @@ fn every_request_value_states_its_limits() {
         Vec::<String>::new()
     );
 }
+
+/// Every change to the API shows up in review as a change to this file
+/// (`tests/api/snapshots/`); accept one with `INSTA_UPDATE=always`.
+#[test]
+fn the_openapi_document_is_the_reviewed_one() {
+    let document = serde_json::to_value(notification_service::openapi::document()).unwrap();
+    insta::assert_json_snapshot!("openapi", document);
+}
