@@ -8,8 +8,8 @@
 
 use crate::domain::lifecycle::{Decision, Happening, Status, decide};
 use crate::events::{self, Where};
-use crate::referrals::api::body_region;
 use crate::referrals::model::{Referral, append_timeline, find_for_update, move_to};
+use crate::referrals::store::body_region;
 use crate::schema::{referrals, trainers};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

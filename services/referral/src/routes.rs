@@ -67,12 +67,12 @@ fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v1/referrals/{referral_id}/guidance")
-            .route(web::post().to(guidance::share))
-            .route(web::get().to(guidance::history)),
+            .route(web::post().to(guidance::api::share))
+            .route(web::get().to(guidance::api::history)),
     )
     .route(
         "/v1/referrals/{referral_id}/guidance/acknowledge",
-        web::post().to(guidance::acknowledge),
+        web::post().to(guidance::api::acknowledge),
     )
     .route(
         "/admin/v1/clinics/{clinic_id}/referrals",

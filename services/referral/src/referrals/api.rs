@@ -1,22 +1,22 @@
 //! `GET /v1/referrals`, `GET /v1/referrals/{id}`, `POST /v1/referrals/{id}/cancel`.
 
-use super::access::{sees_health_detail, visible_to};
-use super::model::{Referral, find_for_update, move_to, timeline};
+use super::access::sees_health_detail;
+use super::model::{Referral, move_to, timeline};
 use super::queue;
-use super::view::{ClientView, InjuryView, ReferralDetail, ReferralSummary};
+use super::store::{find_visible, injury};
+use super::view::{ClientView, ReferralDetail, ReferralSummary};
 use crate::audit::{self, action};
 use crate::domain::lifecycle::{Decision, Happening, Status, decide};
-use crate::domain::vocabulary::{BodyRegion, CancelReason};
+use crate::domain::vocabulary::CancelReason;
 use crate::events;
 use crate::guidance;
-use crate::schema::{clients, injury_reports, referrals};
+use crate::schema::{clients, referrals};
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde::Deserialize;
 use spotter_auth::{Caller, Role, Trainer};
-use spotter_db::coded::{decode, decode_all};
 use spotter_db::db_error;
 use spotter_db::{Pool, checkout};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
@@ -104,30 +104,6 @@ pub async fn list(
     )))
 }
 
-/// The referral if the caller may see it (404 otherwise, as if it did not exist).
-pub async fn find_visible(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    id: Uuid,
-    lock: bool,
-) -> ApiResult<Referral> {
-    let found = if lock {
-        find_for_update(conn, id).await.map_err(db_error)?
-    } else {
-        referrals::table
-            .find(id)
-            .select(Referral::as_select())
-            .first(conn)
-            .await
-            .optional()
-            .map_err(db_error)?
-    };
-    match found {
-        Some(r) if visible_to(caller, &r) => Ok(r),
-        _ => Err(ApiError::NotFound),
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/v1/referrals/{referral_id}",
@@ -195,55 +171,6 @@ pub async fn get(
     })
     .await?;
     Ok(web::Json(detail))
-}
-
-async fn injury(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<InjuryView> {
-    let row: (
-        String,
-        String,
-        i16,
-        chrono::NaiveDate,
-        String,
-        String,
-        Vec<String>,
-        String,
-        DateTime<Utc>,
-    ) = injury_reports::table
-        .find(id)
-        .select((
-            injury_reports::body_region,
-            injury_reports::side,
-            injury_reports::pain_level,
-            injury_reports::onset_date,
-            injury_reports::mechanism,
-            injury_reports::description,
-            injury_reports::red_flags,
-            injury_reports::consent_method,
-            injury_reports::consent_recorded_at,
-        ))
-        .first(conn)
-        .await?;
-    Ok(InjuryView {
-        body_region: decode(&row.0)?,
-        side: decode(&row.1)?,
-        pain_level: row.2,
-        onset_date: row.3,
-        mechanism: row.4,
-        description: row.5,
-        red_flags: decode_all(&row.6)?,
-        consent_method: decode(&row.7)?,
-        consent_recorded_at: row.8,
-    })
-}
-
-/// The body region of a referral's injury (to ask booking for a specialist).
-pub async fn body_region(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<BodyRegion> {
-    let name: String = injury_reports::table
-        .find(id)
-        .select(injury_reports::body_region)
-        .first(conn)
-        .await?;
-    decode(&name)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,4 +5,5 @@ pub mod access;
 pub mod api;
 pub mod model;
 pub mod queue;
+pub mod store;
 pub mod view;

@@ -1,19 +1,17 @@
-//! The physio's guidance back to the trainer: what to avoid, what to do, how
-//! hard, when to review. Versioned: posting again makes a new current version;
-//! older ones stay readable. Every read and write is audited.
+//! `POST/GET /v1/referrals/{id}/guidance` and its acknowledgement.
 
+use super::model::{GuidanceHistory, GuidanceRow, GuidanceView, to_json};
+use super::validate::NewGuidance;
 use crate::audit::{self, action};
 use crate::domain::lifecycle::{Decision, Happening, decide};
-use crate::domain::vocabulary::Clearance;
 use crate::events::{self, GuidanceFacts};
-use crate::referrals::api::find_visible;
 use crate::referrals::model::move_to;
+use crate::referrals::store::find_visible;
 use crate::schema::{guidance, referrals};
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::{Deserialize, Serialize};
 use spotter_auth::{Caller, Physio, Role, Trainer};
 use spotter_db::db_error;
 use spotter_db::idempotency::{Created, create_once};
@@ -21,154 +19,8 @@ use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
-use spotter_platform::validate::finish;
-use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text, Within};
-use utoipa::ToSchema;
+use spotter_platform::{ApiError, ApiResult, Json};
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Avoid {
-    pub movement: Text<100>,
-    pub reason: Text<300>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Exercise {
-    pub name: Text<100>,
-    pub sets: Within<1, 20>,
-    pub reps: Within<1, 100>,
-    #[serde(default = "Within::lowest")]
-    pub hold_seconds: Within<0, 600>,
-    /// Sessions per week.
-    pub per_week: Within<1, 14>,
-    #[serde(default)]
-    pub notes: Option<Text<300, 0>>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoadLimits {
-    /// Highest rate of perceived exertion allowed.
-    pub max_rpe: Within<1, 10>,
-    /// Stop when pain reaches this.
-    pub pain_ceiling: Within<0, 10>,
-}
-
-/// The most avoid entries, and the most exercises, one version may list.
-const MAX_ITEMS: usize = 30;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewGuidance {
-    pub clearance: Clearance,
-    #[serde(default)]
-    #[schema(max_items = 30)]
-    pub avoid: Vec<Avoid>,
-    #[serde(default)]
-    #[schema(max_items = 30)]
-    pub exercises: Vec<Exercise>,
-    pub load_limits: LoadLimits,
-    /// When the physio wants to see the client again; in the future, within a year.
-    pub review_on: NaiveDate,
-    #[serde(default = "no_notes")]
-    pub notes_for_trainer: Text<2000, 0>,
-}
-
-fn no_notes() -> Text<2000, 0> {
-    Text::default()
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GuidanceView {
-    pub id: Uuid,
-    pub version: i32,
-    pub physio_id: Uuid,
-    pub clearance: Clearance,
-    pub avoid: Vec<Avoid>,
-    pub exercises: Vec<Exercise>,
-    pub load_limits: LoadLimits,
-    pub review_on: NaiveDate,
-    pub notes_for_trainer: String,
-    pub created_at: DateTime<Utc>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = guidance)]
-struct GuidanceRow {
-    id: Uuid,
-    version: i32,
-    physio_id: Uuid,
-    #[diesel(deserialize_as = String)]
-    clearance: Clearance,
-    avoid: serde_json::Value,
-    exercises: serde_json::Value,
-    load_limits: serde_json::Value,
-    review_on: NaiveDate,
-    notes_for_trainer: String,
-    created_at: DateTime<Utc>,
-    acknowledged_at: Option<DateTime<Utc>>,
-}
-
-impl GuidanceRow {
-    fn view(self) -> ApiResult<GuidanceView> {
-        let parse = |e: serde_json::Error| ApiError::Internal(e.into());
-        Ok(GuidanceView {
-            id: self.id,
-            version: self.version,
-            physio_id: self.physio_id,
-            clearance: self.clearance,
-            avoid: serde_json::from_value(self.avoid).map_err(parse)?,
-            exercises: serde_json::from_value(self.exercises).map_err(parse)?,
-            load_limits: serde_json::from_value(self.load_limits).map_err(parse)?,
-            review_on: self.review_on,
-            notes_for_trainer: self.notes_for_trainer,
-            created_at: self.created_at,
-            acknowledged_at: self.acknowledged_at,
-        })
-    }
-}
-
-impl NewGuidance {
-    /// What the types cannot say: list lengths and the review date.
-    fn validate(&self, today: NaiveDate) -> ApiResult<()> {
-        let mut errors = Vec::new();
-        if self.avoid.len() > MAX_ITEMS {
-            errors.push(FieldError::new("avoid", format!("at most {MAX_ITEMS}")));
-        }
-        if self.exercises.len() > MAX_ITEMS {
-            errors.push(FieldError::new("exercises", format!("at most {MAX_ITEMS}")));
-        }
-        if self.review_on <= today {
-            errors.push(FieldError::new("review_on", "must be in the future"));
-        } else if self.review_on > today + Duration::days(366) {
-            errors.push(FieldError::new("review_on", "must be within a year"));
-        }
-        finish(errors)
-    }
-}
-
-/// The latest version, if any (caller audits the read).
-pub async fn current(
-    conn: &mut AsyncPgConnection,
-    referral_id: Uuid,
-) -> ApiResult<Option<GuidanceView>> {
-    let row = guidance::table
-        .filter(guidance::referral_id.eq(referral_id))
-        .order(guidance::version.desc())
-        .select(GuidanceRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-        .map_err(db_error)?;
-    row.map(GuidanceRow::view).transpose()
-}
-
-fn to_json<T: Serialize>(value: &T) -> ApiResult<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))
-}
 
 #[utoipa::path(
     post,
@@ -275,14 +127,6 @@ async fn write_guidance(
         .await
         .map_err(db_error)?;
     row.view()
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GuidanceHistory {
-    /// The latest version, or null before any was shared.
-    pub current: Option<GuidanceView>,
-    /// Every version, newest first.
-    pub versions: Vec<GuidanceView>,
 }
 
 #[utoipa::path(
