@@ -6,7 +6,7 @@
 //! ahead of its predecessor (its predecessor failed and is being retried) is
 //! retried itself rather than lost or misapplied.
 
-use crate::domain::lifecycle::{Decision, Happening, Status, decide};
+use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit};
 use crate::events::{self, Where};
 use crate::referrals::model::{Referral, append_timeline, find_for_update, move_to};
 use crate::referrals::store::body_region;
@@ -19,7 +19,7 @@ use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
     AppointmentRescheduled, ReferralWaitlisted,
 };
-use spotter_contracts::convert::{optional_time, uuid};
+use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
 use std::sync::Arc;
@@ -38,158 +38,213 @@ pub fn spec() -> ConsumerSpec {
 
 async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
     match incoming.message_type.as_str() {
-        AppointmentBooked::TYPE_NAME => on_booked(conn, incoming.decode()?).await,
+        AppointmentBooked::TYPE_NAME => {
+            let e: AppointmentBooked = incoming.decode()?;
+            let booking = Booking::of(&e)?;
+            on_event(
+                conn,
+                &e.referral_id,
+                None,
+                Happening::Booked,
+                "appointment_booked",
+                async |conn, referral, to, _| record_booking(conn, referral, to, &booking).await,
+            )
+            .await
+        }
         ReferralWaitlisted::TYPE_NAME => {
             let e: ReferralWaitlisted = incoming.decode()?;
-            step(
+            on_event(
                 conn,
                 &e.referral_id,
                 None,
                 Happening::Waitlisted,
                 "waitlisted",
+                just_move,
             )
             .await
         }
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
-            step(
+            let about = Some(e.appointment_id.as_str());
+            on_event(
                 conn,
                 &e.referral_id,
-                Some(&e.appointment_id),
+                about,
                 Happening::Completed,
                 "appointment_completed",
+                just_move,
             )
             .await
         }
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
-            step(
+            let about = Some(e.appointment_id.as_str());
+            on_event(
                 conn,
                 &e.referral_id,
-                Some(&e.appointment_id),
+                about,
                 Happening::NoShow,
                 "appointment_no_show",
+                just_move,
             )
             .await
         }
-        AppointmentCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
-        AppointmentRescheduled::TYPE_NAME => on_rescheduled(conn, incoming.decode()?).await,
+        AppointmentCancelled::TYPE_NAME => {
+            let e: AppointmentCancelled = incoming.decode()?;
+            let about = Some(e.appointment_id.as_str());
+            if e.rebook {
+                let cause = "appointment_cancelled_by_clinic";
+                on_event(
+                    conn,
+                    &e.referral_id,
+                    about,
+                    Happening::CancelledByClinic,
+                    cause,
+                    rebook,
+                )
+                .await
+            } else {
+                // The trainer's side: the referral was cancelled here first.
+                let cause = "appointment_cancelled";
+                on_event(
+                    conn,
+                    &e.referral_id,
+                    about,
+                    Happening::CancelledForGood,
+                    cause,
+                    just_move,
+                )
+                .await
+            }
+        }
+        AppointmentRescheduled::TYPE_NAME => {
+            let e: AppointmentRescheduled = incoming.decode()?;
+            let about = Some(e.appointment_id.as_str());
+            let (starts_at, ends_at) = (optional_time(e.starts_at), optional_time(e.ends_at));
+            on_event(
+                conn,
+                &e.referral_id,
+                about,
+                Happening::Rescheduled,
+                "appointment_rescheduled",
+                async |conn, referral, to, cause| {
+                    diesel::update(referrals::table.find(referral.id))
+                        .set((
+                            referrals::appointment_starts_at.eq(starts_at),
+                            referrals::appointment_ends_at.eq(ends_at),
+                            referrals::updated_at.eq(Utc::now()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    append_timeline(conn, referral.id, to, cause).await?;
+                    Ok(())
+                },
+            )
+            .await
+        }
         other => Err(HandlerError::permanent(format!(
             "the referral service does not handle {other}"
         ))),
     }
 }
 
-/// The referral, locked; an event about a referral we never made is poison.
-async fn load(conn: &mut AsyncPgConnection, referral_id: &str) -> Result<Referral, HandlerError> {
-    let id = uuid("referral_id", referral_id)?;
-    find_for_update(conn, id)
-        .await?
-        .ok_or_else(|| HandlerError::permanent(format!("no referral {id}")))
-}
-
-/// Whether an appointment event is about the referral's current appointment:
-/// `Some(true)` yes, `Some(false)` an older one (stale), `None` the booking
-/// of it has not arrived yet.
-fn about_current(referral: &Referral, appointment_id: &str) -> Option<bool> {
-    referral
-        .appointment_id
-        .map(|current| current.to_string() == appointment_id)
-}
-
-async fn step(
+/// Every event from booking takes the same steps: load the referral (locked;
+/// an event about a referral we never made is poison), let the state machine
+/// `admit` it, then `apply` it, or acknowledge a stale one, or retry one that
+/// is ahead of the event it follows.
+async fn on_event(
     conn: &mut AsyncPgConnection,
     referral_id: &str,
     appointment_id: Option<&str>,
     happening: Happening,
     cause: &str,
+    apply: impl AsyncFnOnce(&mut AsyncPgConnection, &Referral, Status, &str) -> Result<(), HandlerError>,
 ) -> Result<(), HandlerError> {
-    let referral = load(conn, referral_id).await?;
-    if let Some(appointment_id) = appointment_id {
-        match about_current(&referral, appointment_id) {
-            Some(true) => {}
-            Some(false) => return ignore(&referral, cause),
-            None => return retry(&referral, cause),
-        }
-    }
-    match decide(referral.status, happening) {
-        Decision::Apply(to) => {
-            move_to(conn, referral.id, to, cause).await?;
+    let id = uuid("referral_id", referral_id)?;
+    let referral = find_for_update(conn, id)
+        .await?
+        .ok_or_else(|| HandlerError::permanent(format!("no referral {id}")))?;
+    let naming = match appointment_id {
+        Some(event) => Some(Naming {
+            event: uuid("appointment_id", event)?,
+            current: referral.appointment_id,
+        }),
+        None => None,
+    };
+    match admit(referral.status, naming, happening) {
+        Decision::Apply(to) => apply(conn, &referral, to, cause).await,
+        Decision::Ignore => {
+            tracing::info!(referral_id = %referral.id, status = %referral.status, cause, "stale or repeated event ignored");
             Ok(())
         }
-        Decision::Ignore => ignore(&referral, cause),
-        Decision::Retry => retry(&referral, cause),
+        Decision::Retry => Err(HandlerError::Transient(anyhow::anyhow!(
+            "{cause} arrived before the event it follows (referral {} is {})",
+            referral.id,
+            referral.status
+        ))),
     }
 }
 
-fn ignore(referral: &Referral, cause: &str) -> Result<(), HandlerError> {
-    tracing::info!(referral_id = %referral.id, status = %referral.status, cause, "stale or repeated event ignored");
+/// The move alone, for events that change nothing else.
+async fn just_move(
+    conn: &mut AsyncPgConnection,
+    referral: &Referral,
+    to: Status,
+    cause: &str,
+) -> Result<(), HandlerError> {
+    move_to(conn, referral.id, to, cause).await?;
     Ok(())
 }
 
-fn retry(referral: &Referral, cause: &str) -> Result<(), HandlerError> {
-    Err(HandlerError::Transient(anyhow::anyhow!(
-        "{cause} arrived before the event it follows (referral {} is {})",
-        referral.id,
-        referral.status
-    )))
+/// What an `AppointmentBooked` tells the referral, read before the referral
+/// is locked (a malformed event is refused without touching it).
+struct Booking {
+    appointment_id: Uuid,
+    physio_id: Uuid,
+    clinic_id: Uuid,
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: Option<DateTime<Utc>>,
+    target_missed: bool,
 }
 
-async fn on_booked(conn: &mut AsyncPgConnection, e: AppointmentBooked) -> Result<(), HandlerError> {
-    let referral = load(conn, &e.referral_id).await?;
-    match decide(referral.status, Happening::Booked) {
-        Decision::Apply(to) => {
-            let now = Utc::now();
-            diesel::update(referrals::table.find(referral.id))
-                .set((
-                    referrals::appointment_id.eq(uuid("appointment_id", &e.appointment_id)?),
-                    referrals::appointment_starts_at.eq(optional_time(e.starts_at)),
-                    referrals::appointment_ends_at.eq(optional_time(e.ends_at)),
-                    referrals::physio_id.eq(uuid("physio_id", &e.physio_id)?),
-                    referrals::clinic_id.eq(uuid("clinic_id", &e.clinic_id)?),
-                    referrals::target_missed.eq(e.target_missed),
-                    referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
-                    // The move itself, in the same statement (what `move_to`
-                    // writes): this runs once per booking.
-                    referrals::status.eq(to.as_str()),
-                    referrals::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-            append_timeline(conn, referral.id, to, "appointment_booked").await?;
-            Ok(())
-        }
-        Decision::Ignore => ignore(&referral, "appointment_booked"),
-        Decision::Retry => retry(&referral, "appointment_booked"),
+impl Booking {
+    fn of(e: &AppointmentBooked) -> Result<Self, Malformed> {
+        Ok(Self {
+            appointment_id: uuid("appointment_id", &e.appointment_id)?,
+            physio_id: uuid("physio_id", &e.physio_id)?,
+            clinic_id: uuid("clinic_id", &e.clinic_id)?,
+            starts_at: optional_time(e.starts_at),
+            ends_at: optional_time(e.ends_at),
+            target_missed: e.target_missed,
+        })
     }
 }
 
-async fn on_cancelled(
+async fn record_booking(
     conn: &mut AsyncPgConnection,
-    e: AppointmentCancelled,
+    referral: &Referral,
+    to: Status,
+    booking: &Booking,
 ) -> Result<(), HandlerError> {
-    if !e.rebook {
-        // The trainer's side: the referral was cancelled here first.
-        return step(
-            conn,
-            &e.referral_id,
-            Some(&e.appointment_id),
-            Happening::CancelledForGood,
-            "appointment_cancelled",
-        )
-        .await;
-    }
-    let referral = load(conn, &e.referral_id).await?;
-    match about_current(&referral, &e.appointment_id) {
-        Some(true) => {}
-        Some(false) => return ignore(&referral, "appointment_cancelled_by_clinic"),
-        None => return retry(&referral, "appointment_cancelled_by_clinic"),
-    }
-    match decide(referral.status, Happening::CancelledByClinic) {
-        Decision::Apply(to) => rebook(conn, &referral, to).await,
-        Decision::Ignore => ignore(&referral, "appointment_cancelled_by_clinic"),
-        Decision::Retry => retry(&referral, "appointment_cancelled_by_clinic"),
-    }
+    let now = Utc::now();
+    diesel::update(referrals::table.find(referral.id))
+        .set((
+            referrals::appointment_id.eq(booking.appointment_id),
+            referrals::appointment_starts_at.eq(booking.starts_at),
+            referrals::appointment_ends_at.eq(booking.ends_at),
+            referrals::physio_id.eq(booking.physio_id),
+            referrals::clinic_id.eq(booking.clinic_id),
+            referrals::target_missed.eq(booking.target_missed),
+            referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
+            // The move itself, in the same statement (what `move_to`
+            // writes): this runs once per booking.
+            referrals::status.eq(to.as_str()),
+            referrals::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    append_timeline(conn, referral.id, to, "appointment_booked").await?;
+    Ok(())
 }
 
 /// The clinic cancelled: forget the appointment and ask booking again
@@ -198,6 +253,7 @@ async fn rebook(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
     to: Status,
+    cause: &str,
 ) -> Result<(), HandlerError> {
     diesel::update(referrals::table.find(referral.id))
         .set((
@@ -211,7 +267,7 @@ async fn rebook(
         ))
         .execute(conn)
         .await?;
-    let moved = move_to(conn, referral.id, to, "appointment_cancelled_by_clinic").await?;
+    let moved = move_to(conn, referral.id, to, cause).await?;
     let region = body_region(conn, referral.id).await?;
     let (lat, lon): (f64, f64) = trainers::table
         .find(referral.trainer_id)
@@ -221,29 +277,6 @@ async fn rebook(
     spotter_messaging::enqueue(conn, &events::requested(&moved, region, Where { lat, lon }))
         .await?;
     Ok(())
-}
-
-async fn on_rescheduled(
-    conn: &mut AsyncPgConnection,
-    e: AppointmentRescheduled,
-) -> Result<(), HandlerError> {
-    let referral = load(conn, &e.referral_id).await?;
-    match about_current(&referral, &e.appointment_id) {
-        Some(true) if referral.status == Status::Booked => {
-            diesel::update(referrals::table.find(referral.id))
-                .set((
-                    referrals::appointment_starts_at.eq(optional_time(e.starts_at)),
-                    referrals::appointment_ends_at.eq(optional_time(e.ends_at)),
-                    referrals::updated_at.eq(Utc::now()),
-                ))
-                .execute(conn)
-                .await?;
-            append_timeline(conn, referral.id, Status::Booked, "appointment_rescheduled").await?;
-            Ok(())
-        }
-        None => retry(&referral, "appointment_rescheduled"),
-        _ => ignore(&referral, "appointment_rescheduled"),
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! logged, acknowledged), or retry it later (it is ahead of an event still
 //! on its way, so the referral is not there yet).
 
+use uuid::Uuid;
+
 spotter_platform::coded! {
     /// Where a referral is in its life.
     pub enum Status {
@@ -50,6 +52,8 @@ pub enum Happening {
     CancelledForGood,
     Completed,
     NoShow,
+    /// The booked appointment moved: still booked, at another time.
+    Rescheduled,
     GuidanceShared,
     GuidanceAcknowledged,
 }
@@ -76,6 +80,7 @@ fn rule(happening: Happening) -> (Status, &'static [Status]) {
         ),
         Happening::Completed => (Assessed, &[Booked]),
         Happening::NoShow => (NoShow, &[Booked]),
+        Happening::Rescheduled => (Booked, &[Booked]),
         // A new version of the guidance replaces the old, acknowledged or not.
         Happening::GuidanceShared => (GuidanceShared, &[Assessed, GuidanceShared, Acknowledged]),
         Happening::GuidanceAcknowledged => (Acknowledged, &[GuidanceShared]),
@@ -97,9 +102,40 @@ pub fn decide(current: Status, happening: Happening) -> Decision {
     }
 }
 
+/// The appointment an event names, beside the referral's current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Naming {
+    pub event: Uuid,
+    pub current: Option<Uuid>,
+}
+
+/// What to do with an event from booking: the one decision every consumer
+/// step takes. An event about an appointment counts only for the current
+/// one: an older appointment's news is stale (ignored); news of an
+/// appointment whose booking has not arrived yet waits (retried), unless the
+/// referral is somewhere that event can never matter.
+pub fn admit(current: Status, appointment: Option<Naming>, happening: Happening) -> Decision {
+    let decision = decide(current, happening);
+    match appointment {
+        None => decision,
+        Some(Naming {
+            event,
+            current: Some(booked),
+        }) if event == booked => decision,
+        Some(Naming {
+            current: Some(_), ..
+        }) => Decision::Ignore,
+        Some(Naming { current: None, .. }) => match decision {
+            Decision::Ignore => Decision::Ignore,
+            _ => Decision::Retry,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Decision, Happening as H, Status as S, decide};
+    use super::{Decision, Happening as H, Naming, Status as S, admit, decide};
+    use uuid::Uuid;
 
     #[test]
     fn the_happy_path() {
@@ -173,5 +209,53 @@ mod tests {
         for &status in S::ALL {
             assert_eq!(status.as_str().parse::<S>(), Ok(status));
         }
+    }
+
+    #[test]
+    fn appointment_news_counts_only_for_the_current_appointment() {
+        let (current, older) = (Uuid::now_v7(), Uuid::now_v7());
+        let about = |event| {
+            Some(Naming {
+                event,
+                current: Some(current),
+            })
+        };
+        assert_eq!(
+            admit(S::Booked, about(current), H::Completed),
+            Decision::Apply(S::Assessed)
+        );
+        assert_eq!(
+            admit(S::Booked, about(older), H::Completed),
+            Decision::Ignore
+        );
+        assert_eq!(
+            admit(S::Booked, about(older), H::CancelledByClinic),
+            Decision::Ignore
+        );
+        // Its booking is still on the way.
+        let unbooked = Some(Naming {
+            event: current,
+            current: None,
+        });
+        assert_eq!(
+            admit(S::AwaitingBooking, unbooked, H::NoShow),
+            Decision::Retry
+        );
+        // A cancelled referral waits for nothing.
+        assert_eq!(
+            admit(S::Cancelled, unbooked, H::CancelledForGood),
+            Decision::Ignore
+        );
+    }
+
+    #[test]
+    fn rescheduling_goes_through_the_state_machine() {
+        assert_eq!(
+            decide(S::Booked, H::Rescheduled),
+            Decision::Apply(S::Booked)
+        );
+        assert_eq!(decide(S::AwaitingBooking, H::Rescheduled), Decision::Retry);
+        assert_eq!(decide(S::Assessed, H::Rescheduled), Decision::Ignore);
+        assert_eq!(decide(S::Cancelled, H::Rescheduled), Decision::Ignore);
     }
 }
