@@ -3,6 +3,7 @@
 
 use super::access::{clinic_in_scope, physio_clinic_in_scope};
 use crate::appointments::model::Appointment;
+use crate::domain::AppointmentStatus;
 use crate::domain::specialty::Specialty;
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_physio;
@@ -235,7 +236,7 @@ async fn cancel_future_appointments(
 ) -> ApiResult<()> {
     let booked: Vec<Appointment> = appointments::table
         .filter(appointments::physio_id.eq(physio_id))
-        .filter(appointments::status.eq("booked"))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
         .filter(appointments::starts_at.gt(Utc::now()))
         .select(Appointment::as_select())
         .for_update()

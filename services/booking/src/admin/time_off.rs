@@ -4,6 +4,7 @@
 
 use super::access::physio_clinic_in_scope;
 use crate::appointments::model::Appointment;
+use crate::domain::AppointmentStatus;
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_physio;
 use crate::schema::{appointments, time_off};
@@ -140,7 +141,7 @@ pub async fn add(
 async fn cancel_overlapping(conn: &mut AsyncPgConnection, off: &TimeOff) -> ApiResult<Vec<Uuid>> {
     let overlapping: Vec<Appointment> = appointments::table
         .filter(appointments::physio_id.eq(off.physio_id))
-        .filter(appointments::status.eq("booked"))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
         .filter(appointments::starts_at.lt(off.ends_at))
         .filter(appointments::ends_at.gt(off.starts_at))
         .select(Appointment::as_select())

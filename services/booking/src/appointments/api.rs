@@ -82,7 +82,13 @@ pub async fn list_mine(
 ) -> ApiResult<web::Json<AppointmentPage>> {
     let scope = scope(&caller)?;
     let mut conn = checkout(&pool).await?;
-    Ok(web::Json(list(&mut conn, scope, &query).await?))
+    let mut page = list(&mut conn, scope, &query).await?;
+    page.items = page
+        .items
+        .into_iter()
+        .map(|a| a.as_seen_by(caller.role))
+        .collect();
+    Ok(web::Json(page))
 }
 
 #[utoipa::path(
@@ -103,7 +109,6 @@ pub async fn get(
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Appointment>> {
     let mut conn = checkout(&pool).await?;
-    Ok(web::Json(
-        find_visible(&mut conn, &caller, path.into_inner(), false).await?,
-    ))
+    let found = find_visible(&mut conn, &caller, path.into_inner(), false).await?;
+    Ok(web::Json(found.as_seen_by(caller.role)))
 }

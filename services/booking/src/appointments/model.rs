@@ -5,6 +5,7 @@ use crate::schema::appointments;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
+use spotter_auth::Role;
 use spotter_platform::vocabulary::Priority;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -28,7 +29,20 @@ pub struct Appointment {
     pub target_missed: bool,
     /// `trainer`, `physio`, `clinic_admin` or `system`, once cancelled.
     pub cancelled_by: Option<String>,
+    /// The clinic's own note on a cancellation: shown to the clinic's
+    /// physios and admins, never to the trainer.
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Appointment {
+    /// The appointment as `role` may see it: a trainer is outside the clinic,
+    /// so its free-text cancellation note is withheld.
+    pub fn as_seen_by(mut self, role: Role) -> Self {
+        if role == Role::Trainer {
+            self.cancel_reason = None;
+        }
+        self
+    }
 }

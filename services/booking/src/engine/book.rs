@@ -9,6 +9,7 @@ use super::events;
 use super::facts::{self, Candidates};
 use super::requests::{ReferralRequest, RequestState};
 use crate::appointments::model::Appointment;
+use crate::domain::AppointmentStatus;
 use crate::domain::geo::Location;
 use crate::domain::matching::{Offer, Request, ranked_offers_within};
 use crate::domain::slots::Interval;
@@ -214,7 +215,7 @@ async fn insert_offer(
     // Refused by a constraint. This referral booked already (a redelivery)…
     let booked = appointments::table
         .filter(appointments::referral_id.eq(request.referral_id))
-        .filter(appointments::status.eq("booked"))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
         .select(appointments::id)
         .first::<Uuid>(conn)
         .await

@@ -4,6 +4,7 @@
 //! (docs/architecture.md, "Booking").
 
 use super::facts::{CLINIC_COLUMNS, ClinicColumns, clinic_facts, load_hours};
+use crate::domain::AppointmentStatus;
 use crate::domain::matching::{ClinicFacts, PhysioFacts};
 use crate::domain::slots::Interval;
 use crate::schema::{appointments, clinics, physios, time_off};
@@ -177,7 +178,7 @@ fn booked_within<'a>(
 ) -> BoxedSpans<'a> {
     appointments::table
         .filter(appointments::physio_id.eq_any(physio_ids))
-        .filter(appointments::status.eq("booked"))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
         // A lower bound on starts_at keeps this a range scan of the index.
         .filter(appointments::starts_at.ge(from - LONGEST_BLOCK))
         .filter(appointments::starts_at.lt(until))

@@ -325,6 +325,20 @@ async fn a_clinic_cancellation_sends_the_referral_back_to_be_rebooked() {
     let cancelled: AppointmentCancelled = app.tap.next(WAIT).await.unwrap();
     assert_eq!(cancelled.cancelled_by(), CancelledBy::ClinicAdmin);
     assert!(cancelled.rebook, "the referral service books it again");
+
+    // The reason is the clinic's own note: its admins read it, the trainer
+    // whose client it was never does, alone or in a list.
+    let one = format!("/v1/appointments/{}", booked.appointment_id);
+    let seen = body(app.get(&one, &admin).await, 200).await;
+    assert_eq!(seen["cancel_reason"], "physio is ill");
+    let trainer_id: Uuid = booked.trainer_id.parse().unwrap();
+    let trainer = app.auth.token(Role::Trainer, trainer_id, None);
+    let seen = body(app.get(&one, &trainer).await, 200).await;
+    assert_eq!(seen["status"], "cancelled");
+    assert_eq!(seen["cancel_reason"], serde_json::Value::Null);
+    let listed = body(app.get("/v1/appointments", &trainer).await, 200).await;
+    assert_eq!(listed["items"][0]["id"], booked.appointment_id);
+    assert_eq!(listed["items"][0]["cancel_reason"], serde_json::Value::Null);
 }
 
 #[tokio::test]
