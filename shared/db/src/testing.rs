@@ -74,6 +74,17 @@ impl TestDatabase {
         &self.name
     }
 
+    /// Asserts, for each `(table, column, values)`, that the column's CHECK
+    /// allows exactly `values` (the names a Rust enum declares).
+    pub async fn assert_checks_allow(&self, columns: &[(&str, &str, Vec<String>)]) {
+        for (table, column, declared) in columns {
+            let mut declared = declared.clone();
+            declared.sort();
+            let allowed = self.allowed_values(table, column).await;
+            assert_eq!(allowed.ok(), Some(declared), "{table}.{column}");
+        }
+    }
+
     /// The names a text (or text array) column's CHECK allows: every quoted
     /// literal of the CHECK constraints on that column alone, sorted. Lets a
     /// test compare a column with the Rust enum it stores.
