@@ -2,7 +2,7 @@
 //! mechanisms and notes never leave this service (docs/architecture.md,
 //! "Messaging").
 
-use crate::domain::vocabulary::{BodyRegion, Clearance};
+use crate::domain::vocabulary::{BodyRegion, CancelReason, Clearance};
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
 use spotter_contracts::common::v1::Location;
@@ -47,17 +47,16 @@ pub fn emergency_advised(r: &Referral) -> EmergencyAdvised {
     }
 }
 
-pub fn cancelled(r: &Referral, consent_withdrawn: bool) -> ReferralCancelled {
+pub fn cancelled(r: &Referral, reason: CancelReason) -> ReferralCancelled {
     let mut event = ReferralCancelled {
         referral_id: r.id.to_string(),
         trainer_id: r.trainer_id.to_string(),
         cancelled_at: timestamp(r.updated_at),
         ..Default::default()
     };
-    event.set_reason_code(if consent_withdrawn {
-        ReferralCancellationReason::ConsentWithdrawn
-    } else {
-        ReferralCancellationReason::TrainerCancelled
+    event.set_reason_code(match reason {
+        CancelReason::ConsentWithdrawn => ReferralCancellationReason::ConsentWithdrawn,
+        CancelReason::TrainerCancelled => ReferralCancellationReason::TrainerCancelled,
     });
     event
 }

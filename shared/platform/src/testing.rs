@@ -25,8 +25,9 @@ where
 /// `maxItems`. Returns each place that does not, as `operation: path`.
 pub fn unconstrained_request_values(document: &serde_json::Value) -> Vec<String> {
     let mut found = Vec::new();
-    let Some(paths) = document["paths"].as_object() else {
-        return found;
+    let Some(paths) = document["paths"].as_object().filter(|p| !p.is_empty()) else {
+        // A document with no operations would pass for the wrong reason.
+        return vec!["the document has no paths".to_owned()];
     };
     for (path, operations) in paths {
         let Some(operations) = operations.as_object() else {
@@ -69,6 +70,10 @@ fn walk(
     if let Some(reference) = schema["$ref"].as_str() {
         let name = reference.trim_start_matches("#/components/schemas/");
         let target = &document["components"]["schemas"][name];
+        if target.is_null() {
+            found.push(format!("{at} (unresolved {reference})"));
+            return;
+        }
         return walk(document, target, at, found, depth + 1);
     }
     for key in ["allOf", "oneOf", "anyOf"] {

@@ -149,16 +149,21 @@ mod tests {
         use utoipa::PartialSchema;
         let body = serde_json::to_value(WeeklyHoursBody::schema()).unwrap();
         assert_eq!(body["properties"]["hours"]["maxItems"], MAX_RANGES);
-        let mut refused = Vec::new();
-        for (start, end) in [("24:00", "24:30"), ("9:00", "10:00"), ("09:00", "10:00")] {
+        let accepted = |weekday: i64, start: &str, end: &str| {
             let input = [HoursInput {
-                weekday: 8,
+                weekday,
                 start: start.to_owned(),
                 end: end.to_owned(),
             }];
-            refused.push(parse_weekly_hours(&input).is_err());
-        }
-        // Weekday 8 is refused whatever the times, as the schema's maximum says.
-        assert_eq!(refused, [true, true, true]);
+            parse_weekly_hours(&input).is_ok()
+        };
+        // The schema's weekday range, 1 to 7, and nothing outside it.
+        assert!(accepted(1, "09:00", "10:00") && accepted(7, "09:00", "10:00"));
+        assert!(!accepted(0, "09:00", "10:00") && !accepted(8, "09:00", "10:00"));
+        // The schema's pattern: two-digit hours 00–23, minutes 00–59.
+        assert!(accepted(1, "00:00", "23:59"));
+        assert!(!accepted(1, "9:00", "10:00"));
+        assert!(!accepted(1, "09:00", "24:00"));
+        assert!(!accepted(1, "09:60", "10:00"));
     }
 }

@@ -5,14 +5,15 @@
 use super::geo::{Location, distance_km};
 use super::hours::WeeklyHours;
 use super::slots::{Interval, SlotRules, earliest_free_slots_within};
+use super::specialty::Specialty;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 pub use spotter_platform::vocabulary::{BodyRegion, Priority};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// The specialty that takes any body region.
-pub const GENERAL: &str = "general";
+/// The specialty that takes any body region, as physios' rows spell it.
+pub const GENERAL: &str = Specialty::General.as_str();
 
 #[derive(Debug, Clone)]
 pub struct ClinicFacts {

@@ -16,6 +16,7 @@ mod policy;
 
 pub use message::PushMessage;
 
+use crate::devices::Platform;
 use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -110,10 +111,10 @@ impl Providers {
     pub fn platforms(&self) -> Vec<&'static str> {
         let mut platforms = Vec::new();
         if self.fcm.is_some() {
-            platforms.push("android");
+            platforms.push(Platform::Android.as_str());
         }
         if self.apns.is_some() {
-            platforms.push("ios");
+            platforms.push(Platform::Ios.as_str());
         }
         platforms
     }

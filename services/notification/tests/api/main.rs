@@ -7,3 +7,4 @@ mod notifications;
 mod push;
 mod reminders;
 mod support;
+mod vocabulary;

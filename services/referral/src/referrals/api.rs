@@ -221,7 +221,7 @@ pub async fn cancel(
         // Booking holds nothing for an emergency referral; for the others
         // it may hold an appointment or a waitlist place.
         if from != Status::EmergencyAdvised {
-            let event = events::cancelled(&cancelled, reason == CancelReason::ConsentWithdrawn);
+            let event = events::cancelled(&cancelled, reason);
             spotter_messaging::enqueue(conn, &event)
                 .await
                 .map_err(db_error)?;
