@@ -1,6 +1,13 @@
 //! Phones that receive push: `POST /v1/devices`, `DELETE /v1/devices/{id}`.
 //! A push token identifies one phone; registering it again (a new user
 //! signed in on it) moves it, so nobody gets another user's notifications.
+//! A user keeps at most [`MAX_DEVICES_PER_USER`] phones: registering one more
+//! forgets the one seen least recently (the app registers at every launch, so
+//! `updated_at` is when the phone was last seen), which bounds the pushes one
+//! notification can plan.
+
+/// Phones per user; an 11th registration drops the least recently seen.
+pub const MAX_DEVICES_PER_USER: i64 = 10;
 
 use crate::schema::devices;
 use actix_web::{HttpResponse, web};
@@ -71,10 +78,31 @@ pub async fn register(
     }
     finish(errors)?;
     let mut conn = checkout(&pool).await?;
-    let device = diesel::insert_into(devices::table)
+    let device = spotter_db::transaction(&mut conn, async |conn| {
+        // One registration per user at a time, so two at once cannot both
+        // count ten and leave eleven.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+            .bind::<diesel::sql_types::Uuid, _>(caller.user_id)
+            .execute(conn)
+            .await
+            .map_err(db_error)?;
+        let device = upsert(conn, caller.user_id, &input).await?;
+        forget_all_but_the_latest(conn, caller.user_id).await?;
+        Ok(device)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(device))
+}
+
+async fn upsert(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user_id: Uuid,
+    input: &NewDevice,
+) -> ApiResult<Device> {
+    diesel::insert_into(devices::table)
         .values((
             devices::id.eq(Uuid::now_v7()),
-            devices::user_id.eq(caller.user_id),
+            devices::user_id.eq(user_id),
             devices::platform.eq(input.platform.as_str()),
             devices::token.eq(&input.token),
         ))
@@ -86,10 +114,26 @@ pub async fn register(
             devices::updated_at.eq(Utc::now()),
         ))
         .returning(Device::as_returning())
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
-        .map_err(db_error)?;
-    Ok(HttpResponse::Created().json(device))
+        .map_err(db_error)
+}
+
+/// Drops the user's phones beyond the [`MAX_DEVICES_PER_USER`] seen most recently.
+async fn forget_all_but_the_latest(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user_id: Uuid,
+) -> ApiResult<()> {
+    diesel::sql_query(
+        "DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE user_id = $1 \
+         ORDER BY updated_at DESC, id DESC OFFSET $2)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(user_id)
+    .bind::<diesel::sql_types::BigInt, _>(MAX_DEVICES_PER_USER)
+    .execute(conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
 }
 
 #[utoipa::path(

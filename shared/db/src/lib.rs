@@ -11,6 +11,7 @@ pub mod idempotency;
 mod listen;
 mod migrate;
 mod pool;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wake;

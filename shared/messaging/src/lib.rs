@@ -8,6 +8,7 @@ pub mod dead_letters;
 mod delivery;
 pub mod outbox;
 mod parked;
+pub mod retention;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;

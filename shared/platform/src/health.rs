@@ -11,8 +11,9 @@ use std::time::Duration;
 pub trait ReadinessCheck: Send + Sync + 'static {
     /// Shown in the `/readyz` body, e.g. `referral.database`.
     fn name(&self) -> String;
-    /// `Err(reason)` while the dependency is unusable. The reason is operator
-    /// facing; it must not contain secrets.
+    /// `Err(reason)` while the dependency is unusable. The reason goes to the
+    /// log only; `/readyz` says which dependency is down, never why (its error
+    /// text can name hosts, users and versions).
     fn check(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
@@ -45,19 +46,20 @@ pub async fn livez() -> HttpResponse {
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     let report = readiness.report().await;
     let mut checks = Map::new();
-    let mut failures = Vec::new();
+    let mut down = Vec::new();
     for (name, outcome) in report {
         match outcome {
             Ok(()) => {
                 checks.insert(name, Value::from("ok"));
             }
             Err(reason) => {
-                failures.push(format!("{name}: {reason}"));
-                checks.insert(name, Value::from(reason));
+                tracing::warn!(dependency = %name, %reason, "not ready");
+                checks.insert(name.clone(), Value::from("down"));
+                down.push(name);
             }
         }
     }
-    if failures.is_empty() {
+    if down.is_empty() {
         HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }))
     } else {
         HttpResponse::ServiceUnavailable()
@@ -67,7 +69,7 @@ pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
                 "type": "/problems/not-ready",
                 "title": "Not ready",
                 "status": 503,
-                "detail": failures.join("; "),
+                "detail": format!("down: {}", down.join(", ")),
                 "checks": checks,
             }))
     }

@@ -11,6 +11,7 @@ use crate::metrics::{self, Metrics};
 use crate::problem::ApiError;
 use crate::settings::ServerSettings;
 use actix_web::dev::Server;
+use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, guard, middleware, web};
 use futures_util::future::BoxFuture;
 use std::net::TcpListener;
@@ -93,6 +94,7 @@ impl Running {
 
         let server = HttpServer::new(move || {
             let mut app = App::new()
+                .wrap(protective_headers())
                 .wrap(middleware::from_fn(metrics::track))
                 .wrap(TracingLogger::default())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -207,8 +209,21 @@ impl TerminationSignal {
     }
 }
 
+/// Headers on every response, errors and streams included (added only where
+/// a handler set none): `nosniff` everywhere, and `no-store` because almost
+/// every answer carries health or personal data, and a phone's or a proxy's
+/// cache must keep none of it. The OpenAPI document, the one public and
+/// stable answer, sets its own caching.
+fn protective_headers() -> middleware::DefaultHeaders {
+    middleware::DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
 async fn openapi_document(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.get_ref())
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(doc.get_ref())
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

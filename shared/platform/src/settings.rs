@@ -93,7 +93,10 @@ pub struct AuthConfig {
     pub audience: String,
     /// A JWKS file path or an https URL. Required outside dev mode.
     pub jwks: Option<String>,
-    /// Only `spotter dev` sets this: trusts the locally generated dev key.
+    /// Only `spotter dev` sets this, in code: trusts the locally generated dev
+    /// key. No file or environment variable can switch it on (`skip`), so a
+    /// production deployment cannot be talked into trusting the dev key.
+    #[serde(skip)]
     pub dev_mode: bool,
 }
 
@@ -103,6 +106,10 @@ pub struct AuthConfig {
 pub struct PushSettings {
     pub fcm: Option<FcmSettings>,
     pub apns: Option<ApnsSettings>,
+    /// Test-only: lets the providers' endpoints be plain `http://` (the
+    /// tests' local fakes). Off, every push URL must be `https://`.
+    #[serde(default)]
+    pub allow_plain_http_for_tests: bool,
 }
 
 /// Firebase Cloud Messaging (HTTP v1), for Android phones.
@@ -157,20 +164,28 @@ pub fn load(service: &str) -> anyhow::Result<Settings> {
 }
 
 pub fn load_from(service: &str, file: Option<&Path>) -> anyhow::Result<Settings> {
+    load_with(service, file, environment())
+}
+
+fn environment() -> Environment {
+    Environment::with_prefix("SPOTTER")
+        .prefix_separator("_")
+        .separator("__")
+        .try_parsing(true)
+}
+
+fn load_with(
+    service: &str,
+    file: Option<&Path>,
+    environment: Environment,
+) -> anyhow::Result<Settings> {
     let mut builder = Config::builder()
         .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
         .set_default("database.url", default_database_url(service))?;
     if let Some(path) = file {
         builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
     }
-    let config = builder
-        .add_source(
-            Environment::with_prefix("SPOTTER")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true),
-        )
-        .build()?;
+    let config = builder.add_source(environment).build()?;
     Ok(config.try_deserialize()?)
 }
 
@@ -194,7 +209,6 @@ queue_prefix = ""
 [auth]
 issuer = "spotter-dev"
 audience = "spotter"
-dev_mode = false
 
 [log]
 format = "json"
@@ -265,6 +279,25 @@ mod tests {
         assert_eq!(settings.database.database_name(), "spotter_booking");
         assert_eq!(settings.broker.exchange, "spotter.events");
         assert!(!settings.auth.dev_mode, "production is the default");
+    }
+
+    #[test]
+    fn neither_a_file_nor_the_environment_can_switch_dev_mode_on() {
+        let file =
+            std::env::temp_dir().join(format!("spotter-dev-mode-{}.toml", std::process::id()));
+        std::fs::write(&file, "[auth]\ndev_mode = true\n").unwrap();
+        let variables = std::collections::HashMap::from([(
+            "SPOTTER_AUTH__DEV_MODE".to_owned(),
+            "true".to_owned(),
+        )]);
+        let settings = load_with(
+            "booking",
+            Some(&file),
+            environment().source(Some(variables)),
+        )
+        .unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert!(!settings.auth.dev_mode);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod testing;
 use actix_web::web;
 use futures_util::future::BoxFuture;
 use spotter_auth::{AuthSettings, JwksSource, JwtVerifier};
+use spotter_db::retention::Rule;
 use spotter_db::{EmbeddedMigrations, Pool};
 use spotter_messaging::Broker;
 use spotter_platform::settings::{AuthConfig, Settings};
@@ -35,6 +36,9 @@ pub trait ServiceDefinition: 'static {
     /// broker connection and dead-letter path.
     const NAME: &'static str;
     const MIGRATIONS: EmbeddedMigrations;
+    /// The service's own expiring rows, pruned beside the shared ones
+    /// ([`COMMON_RETENTION`]).
+    const RETENTION: &'static [Rule] = &[];
 
     fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>>;
 }
@@ -85,6 +89,7 @@ fn with_common_parts<S: ServiceDefinition>(
         .readiness
         .push(foundations.broker.readiness(&format!("{}.broker", S::NAME)));
     module.tasks.push(foundations.outbox_relay());
+    module.tasks.push(foundations.retention(S::RETENTION));
     module.openapi.merge(dead_letters::openapi());
     let own_routes = module.configure.clone();
     let pool = web::Data::new(foundations.pool.clone());
@@ -109,6 +114,14 @@ impl Foundations {
         Box::new(move |shutdown| Box::pin(consumer.run(shutdown)))
     }
 
+    /// The background task deleting expired rows: the tables every service
+    /// has, and the service's own `rules`.
+    fn retention(&self, rules: &[Rule]) -> spotter_platform::BackgroundTask {
+        let rules = COMMON_RETENTION.iter().chain(rules).copied().collect();
+        let pool = self.pool.clone();
+        Box::new(move |shutdown| Box::pin(spotter_db::retention::run(pool, rules, shutdown)))
+    }
+
     /// The background task publishing this service's outbox.
     fn outbox_relay(&self) -> spotter_platform::BackgroundTask {
         let relay = spotter_messaging::Relay::new(
@@ -120,6 +133,13 @@ impl Foundations {
         Box::new(move |shutdown| Box::pin(relay.run(shutdown)))
     }
 }
+
+/// Expiring rows in the tables every service has.
+pub const COMMON_RETENTION: [Rule; 3] = [
+    spotter_db::retention::IDEMPOTENCY_KEYS,
+    spotter_messaging::retention::INBOX,
+    spotter_messaging::retention::REPLAYED_DEAD_LETTERS,
+];
 
 /// The JWT verifier a process uses, from its `[auth]` settings.
 pub async fn verifier(auth: &AuthConfig) -> anyhow::Result<JwtVerifier> {

@@ -3,7 +3,7 @@
 //! token older than an hour and throttles renewing more often than every 20
 //! minutes, so one is kept for 50 minutes. APNs speaks only HTTP/2.
 
-use super::{Answer, Failure, HttpProvider, PushMessage, Reply, http_client, is_transient};
+use super::{Answer, Failure, HttpProvider, PushMessage, Reply, Transport, is_transient};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
@@ -40,14 +40,13 @@ pub struct Apns {
 }
 
 impl Apns {
-    pub fn from_settings(settings: &ApnsSettings) -> anyhow::Result<Self> {
+    pub fn from_settings(settings: &ApnsSettings, transport: &Transport) -> anyhow::Result<Self> {
         let path = &settings.key_file;
         let pem = std::fs::read(path).with_context(|| format!("reading the APNs key {path}"))?;
         let signing_key = EncodingKey::from_ec_pem(&pem)
             .with_context(|| format!("{path} is not an APNs .p8 (PKCS#8 P-256) key"))?;
-        let endpoint = reqwest::Url::parse(&settings.endpoint)
-            .with_context(|| format!("push.apns.endpoint {} is not a URL", settings.endpoint))?;
-        let mut client = http_client();
+        let endpoint = transport.url("push.apns.endpoint", &settings.endpoint)?;
+        let mut client = transport.client();
         if endpoint.scheme() == "http" {
             // Plain-text HTTP/2 (a local fake); over TLS, ALPN picks HTTP/2.
             client = client.http2_prior_knowledge();

@@ -22,6 +22,16 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// A push that finished (delivered, failed or dropped) is the on-call
+/// engineer's record for a month, then goes with its attempts (cascade).
+/// Pending ones are never pruned.
+pub const FINISHED_PUSHES: spotter_db::retention::Rule = spotter_db::retention::Rule {
+    table: "push_deliveries",
+    timestamp: "updated_at",
+    keep: std::time::Duration::from_secs(30 * 24 * 3600),
+    only_when: Some("status <> 'pending'"),
+};
+
 const CHANNEL: &str = "spotter_push";
 /// Deliveries one worker takes and sends at once.
 const IN_FLIGHT: i64 = 16;

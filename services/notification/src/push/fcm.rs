@@ -3,9 +3,7 @@
 //! (RS256) with the service account's key; the token is kept until shortly
 //! before it expires, and shared by every send.
 
-use super::{
-    Answer, Failure, HttpProvider, PushMessage, Reply, Verdict, http_client, is_transient,
-};
+use super::{Answer, Failure, HttpProvider, PushMessage, Reply, Transport, Verdict, is_transient};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
@@ -61,7 +59,7 @@ pub struct Fcm {
 }
 
 impl Fcm {
-    pub fn from_settings(settings: &FcmSettings) -> anyhow::Result<Self> {
+    pub fn from_settings(settings: &FcmSettings, transport: &Transport) -> anyhow::Result<Self> {
         let path = &settings.service_account_file;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the FCM service-account key {path}"))?;
@@ -69,8 +67,10 @@ impl Fcm {
             .with_context(|| format!("{path} is not a Google service-account key"))?;
         let signing_key = EncodingKey::from_rsa_pem(key.private_key.expose_secret().as_bytes())
             .with_context(|| format!("the private_key in {path} is not an RSA key"))?;
+        transport.url("push.fcm.endpoint", &settings.endpoint)?;
+        transport.url(&format!("token_uri in {path}"), &key.token_uri)?;
         Ok(Self {
-            client: http_client().build()?,
+            client: transport.client().build()?,
             send_url: format!(
                 "{}/v1/projects/{}/messages:send",
                 settings.endpoint.trim_end_matches('/'),

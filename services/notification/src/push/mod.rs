@@ -91,12 +91,19 @@ impl Providers {
     /// Reads the key files now, so a bad configuration stops start-up rather
     /// than every push.
     pub fn from_settings(settings: &PushSettings) -> anyhow::Result<Self> {
+        let transport = Transport {
+            allow_plain_http: settings.allow_plain_http_for_tests,
+        };
         let fcm = match &settings.fcm {
-            Some(fcm) => Some(Arc::new(fcm::Fcm::from_settings(fcm)?) as Arc<dyn Provider>),
+            Some(fcm) => {
+                Some(Arc::new(fcm::Fcm::from_settings(fcm, &transport)?) as Arc<dyn Provider>)
+            }
             None => None,
         };
         let apns = match &settings.apns {
-            Some(apns) => Some(Arc::new(apns::Apns::from_settings(apns)?) as Arc<dyn Provider>),
+            Some(apns) => {
+                Some(Arc::new(apns::Apns::from_settings(apns, &transport)?) as Arc<dyn Provider>)
+            }
             None => None,
         };
         Ok(Self { fcm, apns })
@@ -223,12 +230,35 @@ fn judge<P: HttpProvider>(reply: &Reply) -> Answer {
     }
 }
 
-/// The shared HTTP client settings: a provider that hangs costs one
-/// delivery a few seconds, never the worker.
-fn http_client() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
+/// How the providers are reached: HTTPS only, unless a test allows its local
+/// fakes' plain HTTP.
+pub struct Transport {
+    allow_plain_http: bool,
+}
+
+impl Transport {
+    /// `value` (the setting called `setting`) as a URL this transport may call.
+    fn url(&self, setting: &str, value: &str) -> anyhow::Result<reqwest::Url> {
+        let url = reqwest::Url::parse(value)
+            .map_err(|e| anyhow::anyhow!("{setting} ({value}) is not a URL: {e}"))?;
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if self.allow_plain_http => Ok(url),
+            _ => anyhow::bail!("{setting} ({value}) must be an https:// URL"),
+        }
+    }
+
+    /// The shared HTTP client settings: a provider that hangs costs one
+    /// delivery a few seconds, never the worker; a redirect is an answer, not
+    /// an instruction (a redirected push would carry its credentials and the
+    /// device token somewhere else).
+    fn client(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!self.allow_plain_http)
+    }
 }
 
 /// `Retry-After` in seconds or as an HTTP date.

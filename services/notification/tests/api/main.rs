@@ -6,5 +6,6 @@ mod contract;
 mod notifications;
 mod push;
 mod reminders;
+mod retention;
 mod support;
 mod vocabulary;

@@ -220,6 +220,47 @@ async fn a_device_token_belongs_to_whoever_registered_it_last() {
 }
 
 #[tokio::test]
+async fn an_eleventh_phone_forgets_the_one_seen_least_recently() {
+    let app = App::start().await;
+    let alice = app.auth.token(Role::Trainer, Uuid::now_v7(), None);
+    let bob = app.auth.token(Role::Trainer, Uuid::now_v7(), None);
+    body(
+        app.post(
+            "/v1/devices",
+            &bob,
+            &json!({"platform": "ios", "token": "b0"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let mut ids = Vec::new();
+    for phone in 0..10 {
+        let device = json!({"platform": "android", "token": format!("a{phone}")});
+        let made = body(app.post("/v1/devices", &alice, &device).await, 201).await;
+        ids.push(made["id"].as_str().unwrap().to_owned());
+    }
+    // Phone a0 opens the app again: now a1 is the one seen least recently.
+    let again = json!({"platform": "android", "token": "a0"});
+    body(app.post("/v1/devices", &alice, &again).await, 201).await;
+    let eleventh = json!({"platform": "ios", "token": "a10"});
+    body(app.post("/v1/devices", &alice, &eleventh).await, 201).await;
+
+    let alices = "SELECT count(*) AS n FROM devices WHERE token LIKE 'a%'";
+    assert_eq!(app.count(alices).await, 10);
+    let forgotten = format!("SELECT count(*) AS n FROM devices WHERE id = '{}'", ids[1]);
+    assert_eq!(app.count(&forgotten).await, 0, "a1 was seen least recently");
+    let kept = format!("SELECT count(*) AS n FROM devices WHERE id = '{}'", ids[0]);
+    assert_eq!(app.count(&kept).await, 1, "a0 was seen again");
+    // Someone else's phone is not counted against alice.
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM devices WHERE token = 'b0'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
 async fn push_preferences_default_to_on_and_name_unknown_kinds() {
     let app = App::start().await;
     let me = app

@@ -4,11 +4,13 @@
 //! device, preferences are respected, a dead provider holds nothing up, and
 //! two replicas send each push once.
 
-use crate::support::fake_push::{Failure, FakePush, Keys, TOPIC};
+use crate::support::fake_push::{Failure, FakePush, Keys, Redirector, TOPIC};
 use notification_service::Notification;
+use notification_service::push::Providers;
 use serde_json::{Value, json};
 use spotter_auth::Role;
 use spotter_contracts::booking::v1::AppointmentBooked;
+use spotter_platform::settings::PushSettings;
 use spotter_service::testing::service::{TestService, body};
 use uuid::Uuid;
 
@@ -301,6 +303,50 @@ async fn a_wrong_endpoint_or_topic_fails_the_push_and_keeps_the_phones() {
                 AND outcome = 'refused' AND http_status = 400 AND reason = 'BadDeviceToken'";
     app.wait_for_count(apns, 1).await;
     assert_eq!(app.count("SELECT count(*) AS n FROM devices").await, 2);
+}
+
+#[tokio::test]
+async fn a_provider_redirect_is_not_followed() {
+    let (fake, keys) = FakePush::start().await;
+    let redirector = Redirector::to(&fake.fcm_url);
+    let app = App::start_with(|settings| {
+        fake.configure(settings, &keys);
+        settings.push.fcm.as_mut().unwrap().endpoint = redirector.url.clone();
+    })
+    .await;
+    let pair = Pair::new();
+    pair.register(&app).await;
+    app.publish(&pair.booked()).await;
+    let redirected = "SELECT count(*) AS n FROM push_attempts \
+                      WHERE provider = 'fcm' AND http_status = 307";
+    app.wait_for_count(redirected, 1).await;
+    // The iPhone's push went straight to APNs; nothing reached FCM's send.
+    app.wait_for_count(&deliveries("delivered"), 1).await;
+    let fcm_sends = fake
+        .received()
+        .iter()
+        .filter(|r| r.provider == "fcm")
+        .count();
+    assert_eq!(fcm_sends, 0);
+}
+
+#[tokio::test]
+async fn push_urls_must_be_https_unless_a_test_allows_plain_http() {
+    let (fake, keys) = FakePush::start().await;
+    let mut settings = spotter_platform::settings::load_from("notification", None).unwrap();
+    fake.configure(&mut settings, &keys);
+    assert!(
+        Providers::from_settings(&settings.push).is_ok(),
+        "the fakes are allowed"
+    );
+    settings.push.allow_plain_http_for_tests = false;
+    let refused = |push: &PushSettings| Providers::from_settings(push).err().unwrap().to_string();
+    assert!(refused(&settings.push).contains("push.fcm.endpoint"));
+    // FCM's send endpoint over TLS, its token endpoint (from the key file) not.
+    settings.push.fcm.as_mut().unwrap().endpoint = "https://fcm.googleapis.com".to_owned();
+    assert!(refused(&settings.push).contains("token_uri"));
+    settings.push.fcm = None;
+    assert!(refused(&settings.push).contains("push.apns.endpoint"));
 }
 
 #[tokio::test]

@@ -211,3 +211,36 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
         );
     }
 }
+
+/// `spotter dev` keeps its signing keys in `.spotter/` under whatever folder
+/// it runs in: neither git nor a docker build may pick them up from any depth.
+#[test]
+fn dev_keys_are_ignored_by_git_and_docker_at_any_depth() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for ignore_file in [".gitignore", "deploy/docker/Dockerfile.dockerignore"] {
+        // The same patterns in a repository of their own, so each file is judged alone.
+        let scratch = std::env::temp_dir().join(format!("spotter-ignore-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&scratch).unwrap();
+        std::fs::copy(root.join(ignore_file), scratch.join(".gitignore")).unwrap();
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .arg("-C")
+                .arg(&scratch)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        assert!(git(&["init", "-q"]).status.success());
+        for key in [
+            ".spotter/dev-keys/private.pem",
+            "services/spotter/.spotter/dev-keys/private.pem",
+        ] {
+            let checked = git(&["check-ignore", "-q", "--no-index", key]);
+            assert!(
+                checked.status.success(),
+                "{ignore_file} does not ignore {key}"
+            );
+        }
+        std::fs::remove_dir_all(&scratch).unwrap();
+    }
+}

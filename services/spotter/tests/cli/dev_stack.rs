@@ -38,6 +38,50 @@ async fn stack_is_live_and_ready_with_every_dependency_checked() {
 }
 
 #[tokio::test]
+async fn no_response_is_stored_by_a_cache_or_sniffed_by_a_browser() {
+    let stack = TestStack::start().await;
+    let trainer = stack.token(Role::Trainer, Uuid::now_v7(), None);
+    let profile = json!({"display_name": "Sam", "location": {"lat": 51.5, "lon": -0.12}});
+    stack.put("/v1/trainers/me", &trainer, &profile).await;
+    for response in [
+        stack.get("/v1/trainers/me", &trainer).await,
+        stack.get("/v1/referrals", &trainer).await,
+        stack.get("/v1/appointments", &trainer).await,
+        stack.get("/v1/notifications", &trainer).await,
+        stack.anonymous(Method::GET, "/v1/clients").await,
+        stack.anonymous(Method::GET, "/nowhere").await,
+        stack.anonymous(Method::GET, "/readyz").await,
+    ] {
+        let url = response.url().path().to_owned();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{url}");
+        assert_eq!(headers["cache-control"], "no-store", "{url}");
+    }
+    let openapi = stack.anonymous(Method::GET, "/openapi.json").await;
+    assert_eq!(openapi.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let stack = TestStack::start().await;
+    for made_up in ["BREW", "WHEN", "PROPFIND"] {
+        let method = Method::from_bytes(made_up.as_bytes()).unwrap();
+        let response = stack.anonymous(method, "/v1/clients").await;
+        assert!(response.status().is_client_error());
+    }
+    let text = stack
+        .anonymous(Method::GET, "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for made_up in ["BREW", "WHEN", "PROPFIND"] {
+        assert!(!text.contains(made_up), "{made_up} became a label:\n{text}");
+    }
+    assert!(text.contains(r#"method="other""#), "{text}");
+}
+
+#[tokio::test]
 async fn each_service_accepts_our_tokens_and_refuses_another_key() {
     let stack = TestStack::start().await;
     let trainer = Uuid::now_v7();
@@ -250,6 +294,10 @@ async fn readiness_follows_the_broker_connection() {
         down["detail"].as_str().unwrap().contains("broker"),
         "{down}"
     );
+    // Which dependency is down, never its error text.
+    assert_eq!(down["checks"]["referral.broker"], "down", "{down}");
+    assert_eq!(down["checks"]["referral.database"], "ok", "{down}");
+    assert!(!down.to_string().contains("RabbitMQ"), "{down}");
     stack.wait_for_readiness(200, Duration::from_secs(15)).await;
 }
 

@@ -184,6 +184,7 @@ impl FakePush {
             service_account_file: account_file.display().to_string(),
             endpoint: self.fcm_url.clone(),
         });
+        settings.push.allow_plain_http_for_tests = true;
         settings.push.apns = Some(ApnsSettings {
             key_file: key_file.display().to_string(),
             key_id: KEY_ID.into(),
@@ -471,4 +472,47 @@ async fn apns_send(
     HttpResponse::Ok()
         .insert_header(("apns-id", uuid::Uuid::new_v4().to_string()))
         .finish()
+}
+
+/// A server answering every request with `307` to the same path at
+/// `target`, as a hijacked or misconfigured endpoint might. Stops on drop.
+pub struct Redirector {
+    pub url: String,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl Redirector {
+    pub fn to(target: &str) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let target = target.to_owned();
+        let server = HttpServer::new(move || {
+            let target = target.clone();
+            App::new().default_service(web::to(move |request: actix_web::HttpRequest| {
+                let location = format!("{target}{}", request.uri());
+                async move {
+                    HttpResponse::TemporaryRedirect()
+                        .insert_header(("Location", location))
+                        .finish()
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url,
+            server: handle,
+        }
+    }
+}
+
+impl Drop for Redirector {
+    fn drop(&mut self) {
+        drop(self.server.stop(false));
+    }
 }

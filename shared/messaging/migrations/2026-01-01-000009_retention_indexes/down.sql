@@ -1,0 +1,2 @@
+DROP INDEX dead_letters_replayed;
+DROP INDEX inbox_by_age;
