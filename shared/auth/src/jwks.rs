@@ -16,7 +16,7 @@ use jsonwebtoken::jwk::{
 };
 
 use crate::DEV_KID_PREFIX;
-use crate::settings::{JwksSource, checked_url};
+use crate::settings::{JwksSource, RefreshBounds, checked_url};
 
 /// An unknown `kid` triggers at most one refetch per this interval, so a flood
 /// of tokens with made-up kids cannot turn us into a load generator against the IdP.
@@ -150,9 +150,10 @@ impl Fetcher {
         }
     }
 
-    /// The current JWKS, or `None` for fixed keys.
-    pub(crate) async fn fetch(&self) -> anyhow::Result<Option<JwkSet>> {
-        let bytes = match self {
+    /// The current JWKS (`None` for fixed keys) and how long its source says
+    /// it stays fresh (`Cache-Control: max-age`; files say nothing).
+    pub(crate) async fn fetch(&self) -> anyhow::Result<Option<(JwkSet, Option<Duration>)>> {
+        let (bytes, max_age) = match self {
             Self::Fixed => return Ok(None),
             Self::File(path) => {
                 let bytes = tokio::fs::read(path)
@@ -161,23 +162,44 @@ impl Fetcher {
                 if bytes.len() > MAX_JWKS_BYTES {
                     bail!("JWKS file {} is too large", path.display());
                 }
-                bytes
+                (bytes, None)
             }
             Self::Url { client, url } => fetch_url(client, url)
                 .await
                 .with_context(|| format!("fetching JWKS from {url}"))?,
         };
-        parse_jwks(&bytes).map(Some)
+        Ok(Some((parse_jwks(&bytes)?, max_age)))
     }
 }
 
-async fn fetch_url(client: &reqwest::Client, url: &reqwest::Url) -> anyhow::Result<Vec<u8>> {
+/// `max-age` from a `Cache-Control` header (`no-store`/`no-cache`: zero).
+fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
+    value.split(',').map(str::trim).find_map(|directive| {
+        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
+        {
+            return Some(Duration::ZERO);
+        }
+        let (name, seconds) = directive.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| seconds.trim().trim_matches('"').parse().ok())
+            .flatten()
+            .map(Duration::from_secs)
+    })
+}
+
+async fn fetch_url(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+) -> anyhow::Result<(Vec<u8>, Option<Duration>)> {
     let mut response = client
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await?
         .error_for_status()?;
+    let max_age = max_age(response.headers());
     if response
         .content_length()
         .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
@@ -191,7 +213,7 @@ async fn fetch_url(client: &reqwest::Client, url: &reqwest::Url) -> anyhow::Resu
             bail!("JWKS response is too large");
         }
     }
-    Ok(body)
+    Ok((body, max_age))
 }
 
 /// The keys in use plus the machinery to refresh them on an unknown kid.
@@ -247,20 +269,72 @@ impl KeyStore {
         }
         // Failed fetches count too, or an IdP outage would be hammered.
         *last = Some(Instant::now());
+        self.reload().await;
+        self.get(kid)
+    }
+
+    /// Fetches the key set and trusts exactly its usable keys from now on (a
+    /// key the source withdrew is dropped); returns the source's `max-age`.
+    /// On failure, or a set with no usable key, the keys stay as they were:
+    /// an outage of the identity provider must not lock everyone out.
+    async fn reload(&self) -> Option<Duration> {
         match self.fetcher.fetch().await {
-            Ok(Some(set)) => {
+            Ok(Some((set, max_age))) => {
                 let keys = usable_keys(&set, self.allow_dev);
                 if keys.is_empty() {
-                    // Keep the old keys: an empty set would lock out everyone.
                     tracing::warn!("refreshed JWKS has no usable keys; keeping the previous ones");
                 } else {
-                    tracing::info!(count = keys.len(), "JWKS refreshed");
+                    tracing::debug!(count = keys.len(), "JWKS refreshed");
                     self.replace(keys);
                 }
+                max_age
             }
-            Ok(None) => {}
-            Err(err) => tracing::warn!(error = format!("{err:#}"), "JWKS refresh failed"),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(error = format!("{err:#}"), "JWKS refresh failed");
+                None
+            }
         }
-        self.get(kid)
+    }
+
+    /// Whether there is a source to go back to (not keys fixed in code).
+    pub(crate) fn refreshes(&self) -> bool {
+        !matches!(self.fetcher, Fetcher::Fixed)
+    }
+
+    /// The periodic refresh: one reload, then when the next is due.
+    pub(crate) async fn scheduled_reload(&self, bounds: &RefreshBounds) -> Duration {
+        let max_age = self.reload().await;
+        *self.last_refresh.lock().await = Some(Instant::now());
+        bounds.next_after(max_age)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use reqwest::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
+
+    fn cache_control(value: &'static str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
+        max_age(&headers)
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(
+            cache_control("public, max-age=300"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            cache_control("MAX-AGE=\"60\", must-revalidate"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(cache_control("no-store"), Some(Duration::ZERO));
+        assert_eq!(cache_control("public"), None);
+        assert_eq!(cache_control("max-age=soon"), None);
+        assert_eq!(max_age(&HeaderMap::new()), None);
     }
 }

@@ -26,7 +26,7 @@ pub use dev_keys::{DevKeys, ensure_dev_keys};
 pub use error::AuthError;
 pub use extractors::{Admin, ClinicAdmin, Physio, PlatformAdmin, Trainer};
 pub use role::{Caller, Role, UnknownRole};
-pub use settings::{AuthSettings, JwksSource};
+pub use settings::{AuthSettings, JwksSource, RefreshBounds};
 pub use signing::{SigningKey, dev_token, token_for};
 pub use verifier::JwtVerifier;
 

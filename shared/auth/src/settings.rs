@@ -78,6 +78,45 @@ pub struct AuthSettings {
     /// Accept dev-stack keys and issuer. Never on in production.
     #[serde(default)]
     pub dev_mode: bool,
+    /// How often the key set is fetched again (see [`RefreshBounds`]).
+    #[serde(default)]
+    pub refresh: RefreshBounds,
+}
+
+/// The key set is fetched again after the identity provider's
+/// `Cache-Control: max-age`, held between `min` and `max` (without one:
+/// `max`), so a key it withdraws stops being trusted within `max` at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct RefreshBounds {
+    #[serde(with = "seconds")]
+    pub min: std::time::Duration,
+    #[serde(with = "seconds")]
+    pub max: std::time::Duration,
+}
+
+impl Default for RefreshBounds {
+    fn default() -> Self {
+        Self {
+            min: std::time::Duration::from_secs(60),
+            max: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RefreshBounds {
+    /// When to fetch again, given the source's `max-age` if it sent one.
+    pub fn next_after(&self, max_age: Option<std::time::Duration>) -> std::time::Duration {
+        max_age
+            .unwrap_or(self.max)
+            .clamp(self.min, self.max.max(self.min))
+    }
+}
+
+mod seconds {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+        Ok(std::time::Duration::from_secs(u64::deserialize(d)?))
+    }
 }
 
 fn default_audience() -> String {
@@ -99,6 +138,21 @@ fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JwksSource>, 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_refresh_follows_max_age_between_a_minute_and_an_hour() {
+        use std::time::Duration;
+        let bounds = RefreshBounds::default();
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        assert_eq!(bounds.next_after(Some(minutes(10))), minutes(10));
+        assert_eq!(
+            bounds.next_after(Some(Duration::ZERO)),
+            minutes(1),
+            "no fetch loop"
+        );
+        assert_eq!(bounds.next_after(Some(minutes(24 * 60))), minutes(60));
+        assert_eq!(bounds.next_after(None), minutes(60));
+    }
 
     #[test]
     fn parses_urls_and_paths() {

@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, Validation};
 
 use crate::claims::VerifiedClaims;
 use crate::jwks::{Fetcher, KeyStore, dev_kids, is_dev_kid, usable_keys};
+use crate::settings::RefreshBounds;
 use crate::{AuthError, AuthSettings, Caller, DEV_ISSUER};
 
 /// Clock skew we tolerate on `exp` and `nbf`.
@@ -49,18 +50,38 @@ impl JwtVerifier {
             .as_ref()
             .context("auth.jwks is not set: name a JWKS file or an https:// URL")?;
         let fetcher = Fetcher::for_source(source)?;
-        let set = fetcher
+        let (set, max_age) = fetcher
             .fetch()
             .await?
             .context("JWKS source returned nothing")?;
-        Self::build(
+        let verifier = Self::build(
             set,
             fetcher,
             &settings.issuer,
             &settings.audience,
             settings.dev_mode,
         )
-        .with_context(|| format!("JWKS from {source}"))
+        .with_context(|| format!("JWKS from {source}"))?;
+        verifier.keep_keys_fresh(settings.refresh, settings.refresh.next_after(max_age));
+        Ok(verifier)
+    }
+
+    /// Fetches the key set again and again, as long as any clone of this
+    /// verifier lives: rotation is picked up before the first token with a
+    /// new kid, and a withdrawn key stops being trusted at the next fetch.
+    fn keep_keys_fresh(&self, bounds: RefreshBounds, first: std::time::Duration) {
+        if !self.inner.keys.refreshes() {
+            return;
+        }
+        let inner = Arc::downgrade(&self.inner);
+        let mut wait = first;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(wait).await;
+                let Some(inner) = inner.upgrade() else { return };
+                wait = inner.keys.scheduled_reload(&bounds).await;
+            }
+        });
     }
 
     /// A verifier over fixed keys (no refresh), for tests and tools.

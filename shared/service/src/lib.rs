@@ -148,6 +148,7 @@ pub async fn verifier(auth: &AuthConfig) -> anyhow::Result<JwtVerifier> {
         audience: auth.audience.clone(),
         jwks: auth.jwks.as_deref().map(JwksSource::parse).transpose()?,
         dev_mode: auth.dev_mode,
+        refresh: Default::default(),
     })
     .await
 }

@@ -1,11 +1,14 @@
 //! JWKS from a URL (and file): new keys are picked up on an unknown kid, and
-//! refetching is rate-limited.
+//! refetching is rate-limited; the set is also fetched again periodically,
+//! after the source's `max-age` within bounds, so a withdrawn key stops
+//! being trusted.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::jwk::JwkSet;
-use spotter_auth::{AuthError, AuthSettings, JwksSource, JwtVerifier, SigningKey};
+use spotter_auth::{AuthError, AuthSettings, JwksSource, JwtVerifier, RefreshBounds, SigningKey};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -18,6 +21,8 @@ struct JwksServer {
     url: String,
     hits: Arc<AtomicUsize>,
     jwks: Arc<Mutex<JwkSet>>,
+    /// Sent as `Cache-Control` when not empty.
+    cache_control: Arc<Mutex<String>>,
 }
 
 impl JwksServer {
@@ -29,13 +34,14 @@ impl JwksServer {
         );
         let hits = Arc::new(AtomicUsize::new(0));
         let jwks = Arc::new(Mutex::new(jwks));
-        let (h, j) = (hits.clone(), jwks.clone());
+        let cache_control = Arc::new(Mutex::new(String::new()));
+        let (h, j, c) = (hits.clone(), jwks.clone(), cache_control.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                let (h, j) = (h.clone(), j.clone());
+                let (h, j, c) = (h.clone(), j.clone(), c.clone());
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut buf = [0u8; 1024];
@@ -47,8 +53,12 @@ impl JwksServer {
                     }
                     h.fetch_add(1, Ordering::SeqCst);
                     let body = serde_json::to_string(&*j.lock().unwrap()).unwrap();
+                    let cache_control = match c.lock().unwrap().as_str() {
+                        "" => String::new(),
+                        value => format!("cache-control: {value}\r\n"),
+                    };
                     let response = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{cache_control}content-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()
                     );
                     let _ = socket.write_all(response.as_bytes()).await;
@@ -56,7 +66,20 @@ impl JwksServer {
                 });
             }
         });
-        Self { url, hits, jwks }
+        Self {
+            url,
+            hits,
+            jwks,
+            cache_control,
+        }
+    }
+
+    fn withdraw(&self, kid: &str) {
+        self.jwks
+            .lock()
+            .unwrap()
+            .keys
+            .retain(|jwk| jwk.common.key_id.as_deref() != Some(kid));
     }
 
     fn hits(&self) -> usize {
@@ -77,6 +100,7 @@ impl JwksServer {
             audience: AUDIENCE.into(),
             jwks: Some(JwksSource::parse(&self.url).unwrap()),
             dev_mode: false,
+            refresh: Default::default(),
         }
     }
 }
@@ -124,6 +148,65 @@ async fn unknown_kid_refetches_once_then_rate_limits() {
     verifier.verify(&token(&k1)).await.unwrap();
     verifier.verify(&token(&k2)).await.unwrap();
     assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_key_the_provider_withdraws_stops_being_trusted_at_the_next_refresh() {
+    let kept = SigningKey::generate("kept").unwrap();
+    let compromised = SigningKey::generate("compromised").unwrap();
+    let server = JwksServer::start(kept.jwks()).await;
+    server.publish(&compromised);
+    // The provider asks for a short cache; the bounds hold it to 200 ms.
+    *server.cache_control.lock().unwrap() = "public, max-age=0".to_owned();
+    let settings = AuthSettings {
+        refresh: RefreshBounds {
+            min: Duration::from_millis(200),
+            max: Duration::from_secs(3600),
+        },
+        ..server.settings()
+    };
+    let verifier = JwtVerifier::from_settings(&settings).await.unwrap();
+    verifier.verify(&token(&compromised)).await.unwrap();
+
+    server.withdraw("compromised");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while verifier.verify(&token(&compromised)).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the withdrawn key is still trusted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        verifier.verify(&token(&compromised)).await,
+        Err(AuthError::UnknownKey)
+    );
+    verifier.verify(&token(&kept)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_refresh_follows_max_age_within_its_bounds() {
+    let key = SigningKey::generate("steady").unwrap();
+    let server = JwksServer::start(key.jwks()).await;
+    // An hour asked for, at most 300 ms allowed: fetched again within a second.
+    *server.cache_control.lock().unwrap() = "max-age=3600".to_owned();
+    let settings = AuthSettings {
+        refresh: RefreshBounds {
+            min: Duration::from_millis(100),
+            max: Duration::from_millis(300),
+        },
+        ..server.settings()
+    };
+    let _verifier = JwtVerifier::from_settings(&settings).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.hits() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no periodic refresh: {} hits",
+            server.hits()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -187,6 +270,7 @@ async fn jwks_file_is_reread_on_unknown_kid() {
         audience: AUDIENCE.into(),
         jwks: Some(JwksSource::File(path.clone())),
         dev_mode: false,
+        refresh: Default::default(),
     };
     let verifier = JwtVerifier::from_settings(&settings).await.unwrap();
     let both = JwkSet {

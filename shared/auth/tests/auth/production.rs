@@ -68,6 +68,7 @@ async fn from_settings_checks() {
         audience: AUDIENCE.into(),
         jwks: None,
         dev_mode: false,
+        refresh: Default::default(),
     };
     assert!(JwtVerifier::from_settings(&no_jwks).await.is_err());
 
@@ -84,6 +85,7 @@ async fn from_settings_checks() {
         audience: AUDIENCE.into(),
         jwks: Some(JwksSource::File(dev.jwks_path.clone())),
         dev_mode: true,
+        refresh: Default::default(),
     };
     // Dev stack: its own key file and issuer work…
     let verifier = JwtVerifier::from_settings(&dev_settings).await.unwrap();
@@ -102,6 +104,7 @@ async fn from_settings_checks() {
     // …and the same configuration without dev_mode refuses to start.
     let prod = AuthSettings {
         dev_mode: false,
+        refresh: Default::default(),
         ..dev_settings.clone()
     };
     assert!(JwtVerifier::from_settings(&prod).await.is_err());
