@@ -47,10 +47,15 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         tracing::info!("push is off: no push provider configured (the inbox still records)");
     }
     let consume = foundations.consumer(consumer::spec(push_platforms.clone()));
-    let hub = StreamHub::new();
-    let url = foundations.settings.database.url.clone();
-    let listener = hub.clone();
-    let fan_out: BackgroundTask = Box::new(move |shutdown| Box::pin(listener.run(url, shutdown)));
+    let hub = StreamHub::new(foundations.settings.streams)?;
+    let collectors = hub.collectors();
+    let (pool, url) = (
+        foundations.pool.clone(),
+        foundations.settings.database.url.clone(),
+    );
+    let reader = hub.clone();
+    let fan_out: BackgroundTask =
+        Box::new(move |shutdown| Box::pin(reader.run(pool, url, shutdown)));
     let hub = web::Data::new(hub);
     let (pool, url) = (
         foundations.pool.clone(),
@@ -74,6 +79,6 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         readiness: Vec::new(),
         openapi: openapi::document(),
         tasks: vec![consume, fan_out, remind, push],
-        collectors: Vec::new(),
+        collectors,
     })
 }

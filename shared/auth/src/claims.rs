@@ -53,6 +53,10 @@ impl Claims {
 /// generic parse failure (and a stray `clinic_id` on a trainer is harmless).
 #[derive(Debug, Deserialize)]
 pub(crate) struct VerifiedClaims {
+    /// Checked by the validation already (required, numeric, not past);
+    /// optional here so that a missing one is reported as such, by it.
+    #[serde(default)]
+    exp: Option<u64>,
     #[serde(default)]
     sub: Option<Value>,
     #[serde(default)]
@@ -77,10 +81,12 @@ impl VerifiedClaims {
         } else {
             None
         };
+        let exp = self.exp.ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
         Ok(Caller {
             user_id,
             role,
             clinic_id,
+            expires_at: std::time::UNIX_EPOCH + std::time::Duration::from_secs(exp),
         })
     }
 }
@@ -103,7 +109,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn caller(v: Value) -> Result<Caller, AuthError> {
+    fn caller(mut v: Value) -> Result<Caller, AuthError> {
+        v["exp"] = json!(4_000_000_000_u64);
         serde_json::from_value::<VerifiedClaims>(v)
             .unwrap()
             .into_caller()

@@ -70,6 +70,8 @@ pub struct Caller {
     pub user_id: Uuid,
     pub role: Role,
     pub clinic_id: Option<Uuid>,
+    /// The token's `exp`: what outlives one request (a live stream) ends here.
+    pub expires_at: std::time::SystemTime,
 }
 
 #[cfg(test)]

@@ -145,6 +145,10 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if matches!(self, Self::Unavailable(_)) {
+            // Worth another try, soon: say when.
+            response.insert_header((header::RETRY_AFTER, "5"));
+        }
         response.json(self.problem())
     }
 }

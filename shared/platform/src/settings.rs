@@ -17,6 +17,32 @@ pub struct Settings {
     /// Push to phones (the notification service). Absent: push is off.
     #[serde(default)]
     pub push: PushSettings,
+    /// The notification service's live streams.
+    #[serde(default)]
+    pub streams: StreamSettings,
+}
+
+/// Limits on `GET /v1/notifications/stream`, per replica.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct StreamSettings {
+    /// Open streams per user; one more closes that user's oldest.
+    pub max_per_user: usize,
+    /// Open streams in all; beyond it a new one is refused with 503.
+    pub max_per_replica: usize,
+    /// A comment line this often keeps proxies from closing an idle stream,
+    /// and is how the server notices an app that went away (its slot frees
+    /// at the first write that fails, within two heartbeats).
+    pub heartbeat_seconds: u64,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            max_per_user: 5,
+            max_per_replica: 2_000,
+            heartbeat_seconds: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,5 +7,6 @@ mod notifications;
 mod push;
 mod reminders;
 mod retention;
+mod streams;
 mod support;
 mod vocabulary;

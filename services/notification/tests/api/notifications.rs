@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 type App = TestService<Notification>;
 
-struct People {
-    trainer: Uuid,
-    physio: Uuid,
-    clinic: Uuid,
+pub(crate) struct People {
+    pub trainer: Uuid,
+    pub physio: Uuid,
+    pub clinic: Uuid,
 }
 
-fn people() -> People {
+pub(crate) fn people() -> People {
     People {
         trainer: Uuid::now_v7(),
         physio: Uuid::now_v7(),
@@ -25,7 +25,7 @@ fn people() -> People {
     }
 }
 
-fn booked(p: &People, target_missed: bool) -> AppointmentBooked {
+pub(crate) fn booked(p: &People, target_missed: bool) -> AppointmentBooked {
     AppointmentBooked {
         appointment_id: Uuid::now_v7().to_string(),
         referral_id: Uuid::now_v7().to_string(),
