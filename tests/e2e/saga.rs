@@ -90,7 +90,7 @@ impl World {
             200,
         )
         .await;
-        let client = json!({"display_name": "Jo Client"});
+        let client = json!({"display_name": "Jo Client", "email": "jo.client@example.test", "phone": "+44 7700 900123"});
         let client: Uuid = body(
             stack.post("/v1/clients", &trainer_token, &client).await,
             201,
@@ -322,6 +322,39 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
     );
     no_health_detail(&w.inbox(&w.trainer_token).await);
     no_health_detail(&w.inbox(&w.physio_token).await);
+    if let Some(logs) = w.stack.logs() {
+        // Everything the processes logged in the whole run, at debug.
+        for secret in [
+            "landed awkwardly",
+            "sharp knee pain",
+            "Jo Client",
+            "jo.client@example.test",
+            "7700 900123",
+            "deep squats",
+            "protect the healing ligament",
+            "terminal knee extension",
+            "Upper body as normal",
+            &w.trainer_token,
+            &w.physio_token,
+            &w.clinic_admin,
+        ] {
+            assert!(!logs.contains(secret), "the logs hold {secret:?}");
+            // Also as a byte list, which is how a database driver's debug
+            // output prints a statement's parameters.
+            let bytes = format!("{:?}", secret.as_bytes());
+            let as_bytes = bytes.trim_matches(['[', ']']);
+            assert!(
+                !logs.contains(as_bytes),
+                "the logs hold {secret:?} as bytes"
+            );
+        }
+        // The capture works: every service's start-up is in it.
+        assert_eq!(
+            logs.matches(r#""message":"listening""#).count(),
+            3,
+            "{logs}"
+        );
+    }
 }
 
 async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing(shape: Shape) {

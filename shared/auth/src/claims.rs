@@ -81,7 +81,9 @@ impl VerifiedClaims {
         } else {
             None
         };
-        let exp = self.exp.ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
+        let exp = self
+            .exp
+            .ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
         Ok(Caller {
             user_id,
             role,

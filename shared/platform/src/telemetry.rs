@@ -6,12 +6,33 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::settings::LogSettings;
 
+/// Libraries whose debug and trace output carries what passes through them:
+/// tokio-postgres logs every statement's parameters (injury text, guidance,
+/// contact details, as bytes), the AMQP and HTTP stacks their frames and
+/// headers (tokens). Whatever level is asked for, they log at `info` at most,
+/// so health detail and credentials never reach the logs.
+const PAYLOAD_LOGGERS: [&str; 7] = [
+    "tokio_postgres=info",
+    "lapin=info",
+    "amq_protocol=info",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "reqwest=info",
+];
+
 /// Installs the global subscriber once; later calls (tests, the dev stack
 /// starting three services) are no-ops.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    for quiet in PAYLOAD_LOGGERS {
+        // Static directives: they parse.
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)

@@ -65,6 +65,14 @@ impl Stack {
         }
     }
 
+    /// Everything the service processes logged (the separate-process shape).
+    pub fn logs(&self) -> Option<String> {
+        match &self.running {
+            Running::Processes(processes) => Some(processes.logs()),
+            Running::Dev(_) => None,
+        }
+    }
+
     /// The separate processes, to kill and restart any one.
     pub fn processes(&mut self) -> &mut ProcessStack {
         match &mut self.running {

@@ -42,9 +42,13 @@ pub struct ProcessStack {
     /// Where each service listens; a restarted one comes back on its port,
     /// so the gateway's upstreams stay right.
     ports: HashMap<&'static str, u16>,
+    /// Every line every process has logged so far.
+    logs: Logs,
     _gateway: Gateway,
     _broker_names: BrokerCleanup,
 }
+
+type Logs = std::sync::Arc<std::sync::Mutex<String>>;
 
 impl ProcessStack {
     pub async fn start() -> Self {
@@ -64,8 +68,9 @@ impl ProcessStack {
         broker.queue_prefix = prefix.clone();
         let mut processes = HashMap::new();
         let mut ports = HashMap::new();
+        let logs = Logs::default();
         for service in spotter::SERVICES {
-            let process = launch(service, 0, &databases[service], &prefix, &jwks);
+            let process = launch(service, 0, &databases[service], &prefix, &jwks, &logs);
             ports.insert(service, process.port);
             processes.insert(service, process);
         }
@@ -80,6 +85,7 @@ impl ProcessStack {
             processes,
             replicas: Vec::new(),
             ports,
+            logs,
             _gateway: gateway,
             _broker_names: BrokerCleanup {
                 settings: broker,
@@ -104,6 +110,7 @@ impl ProcessStack {
             &self.databases[service],
             &self.prefix,
             &self.jwks,
+            &self.logs,
         );
         self.processes.insert(service, process);
     }
@@ -117,8 +124,15 @@ impl ProcessStack {
             &self.databases[service],
             &self.prefix,
             &self.jwks,
+            &self.logs,
         );
         self.replicas.push(replica);
+    }
+
+    /// What the processes have logged so far, at `debug` (more than
+    /// production's `info`, so a leak at any level shows).
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
     }
 
     /// A service's own address, bypassing the gateway (its `/openapi.json`).
@@ -148,6 +162,7 @@ fn launch(
     database: &TestDatabase,
     prefix: &str,
     jwks: &tempfile::NamedTempFile,
+    logs: &Logs,
 ) -> Process {
     let mut child = Command::new(SPOTTER)
         .args(["serve", service])
@@ -164,7 +179,7 @@ fn launch(
         .env("SPOTTER_AUTH__JWKS", jwks.path())
         .env("SPOTTER_AUTH__ISSUER", ISSUER)
         .env("SPOTTER_LOG__FORMAT", "json")
-        .env("SPOTTER_LOG__LEVEL", "info")
+        .env("SPOTTER_LOG__LEVEL", "debug")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -174,13 +189,25 @@ fn launch(
             .next()
             .expect("the service exited before listening")
             .unwrap();
+        append(logs, &line);
         if let Ok(log) = serde_json::from_str::<Value>(&line)
             && log["message"] == "listening"
         {
             break u16::try_from(log["port"].as_u64().unwrap()).unwrap();
         }
     };
-    // Keep draining its logs so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    // Keep reading its logs (also so it never blocks on a full pipe).
+    let logs = logs.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            append(&logs, &line);
+        }
+    });
     Process { child, port }
+}
+
+fn append(logs: &Logs, line: &str) {
+    let mut logs = logs.lock().unwrap();
+    logs.push_str(line);
+    logs.push('\n');
 }
