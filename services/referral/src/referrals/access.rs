@@ -1,6 +1,11 @@
 //! Who may see a referral, and who may see the health data in it.
 
 use super::model::Referral;
+use crate::domain::lifecycle::Status;
+use crate::schema::referrals;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use spotter_auth::{Caller, Role};
 
 /// A trainer their own, a physio those whose appointment is theirs, a clinic
@@ -8,7 +13,7 @@ use spotter_auth::{Caller, Role};
 pub fn visible_to(caller: &Caller, r: &Referral) -> bool {
     match caller.role {
         Role::Trainer => r.trainer_id == caller.user_id,
-        Role::Physio => r.physio_id == Some(caller.user_id),
+        Role::Physio => treats(caller, r),
         Role::ClinicAdmin => r.clinic_id.is_some() && r.clinic_id == caller.clinic_id,
         Role::PlatformAdmin => true,
     }
@@ -19,7 +24,36 @@ pub fn visible_to(caller: &Caller, r: &Referral) -> bool {
 pub fn sees_health_detail(caller: &Caller, r: &Referral) -> bool {
     match caller.role {
         Role::Trainer => r.trainer_id == caller.user_id,
-        Role::Physio => r.physio_id == Some(caller.user_id),
+        Role::Physio => treats(caller, r),
         Role::ClinicAdmin | Role::PlatformAdmin => false,
     }
+}
+
+/// Whether the caller is the physio treating the client now: assigned to
+/// the referral, still at the clinic it is booked with (a physio whose
+/// token names another clinic has moved on), and the referral not closed
+/// (a cancellation, including the client withdrawing consent, ends the
+/// physio's access at once). The clinic keeps the appointment in booking
+/// for its records, without injury detail.
+fn treats(caller: &Caller, r: &Referral) -> bool {
+    r.physio_id == Some(caller.user_id)
+        && r.clinic_id.is_some()
+        && r.clinic_id == caller.clinic_id
+        && r.status != Status::Cancelled
+}
+
+/// [`treats`] as a filter on the referrals table (the physio's list).
+pub fn treated_by(
+    caller: &Caller,
+) -> Box<dyn BoxableExpression<referrals::table, Pg, SqlType = Bool>> {
+    let Some(clinic) = caller.clinic_id else {
+        return Box::new(diesel::dsl::sql::<Bool>("false"));
+    };
+    Box::new(
+        referrals::physio_id
+            .eq(caller.user_id)
+            .and(referrals::clinic_id.eq(clinic))
+            .and(referrals::status.ne(Status::Cancelled.as_str()))
+            .assume_not_null(),
+    )
 }

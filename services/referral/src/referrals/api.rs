@@ -80,7 +80,7 @@ pub async fn list(
         .into_boxed();
     rows = match caller.role {
         Role::Trainer => rows.filter(referrals::trainer_id.eq(caller.user_id)),
-        Role::Physio => rows.filter(referrals::physio_id.eq(caller.user_id)),
+        Role::Physio => rows.filter(super::access::treated_by(&caller)),
         Role::ClinicAdmin => {
             rows.filter(referrals::clinic_id.eq(caller.clinic_id.ok_or(ApiError::NotFound)?))
         }

@@ -260,3 +260,44 @@ async fn the_apps_list_filters_by_status_and_syncs_by_change_time() {
     .await;
     assert_eq!(bad["errors"][0]["field"], "status");
 }
+
+#[tokio::test]
+async fn a_physio_who_moved_clinic_or_whose_client_withdrew_consent_sees_nothing() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let booked = app.book(id, &trainer).await;
+    app.wait_for_status(id, &trainer.token, "booked").await;
+    let physio = app
+        .auth
+        .token(Role::Physio, booked.physio, Some(booked.clinic));
+    let moved = app
+        .auth
+        .token(Role::Physio, booked.physio, Some(Uuid::now_v7()));
+    let path = format!("/v1/referrals/{id}");
+    let guidance_path = format!("/v1/referrals/{id}/guidance");
+    body(app.get(&path, &physio).await, 200).await;
+
+    // The same physio, now at another clinic: as if it never existed.
+    problem(app.get(&path, &moved).await, 404).await;
+    problem(app.post(&guidance_path, &moved, &guidance()).await, 404).await;
+    let listed = body(app.get("/v1/referrals", &moved).await, 200).await;
+    assert_eq!(listed["items"], json!([]));
+
+    // The client withdraws consent: the treating physio's access ends at once.
+    body(
+        app.post(
+            &format!("{path}/cancel"),
+            &trainer.token,
+            &json!({"reason": "consent_withdrawn"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    problem(app.get(&path, &physio).await, 404).await;
+    problem(app.post(&guidance_path, &physio, &guidance()).await, 404).await;
+    // The trainer still sees the referral, closed.
+    let closed = body(app.get(&path, &trainer.token).await, 200).await;
+    assert_eq!(closed["status"], "cancelled");
+}
