@@ -235,6 +235,15 @@ else
     say "rabbitmq feature flags: note: 'rabbitmqctl enable_feature_flag all' failed (not root, or the broker is remote); at-least-once dead-lettering needs the stream_queue flag"
 fi
 
+# --- RabbitMQ users, one per service ---------------------------------------------------
+
+if have rabbitmqctl && is_root; then
+    bash "$(dirname "${BASH_SOURCE[0]}")/broker-users.sh" ||
+        say "broker users: note: could not create them (see deploy/local/broker-users.sh)"
+else
+    say "broker users: not created (needs rabbitmqctl as root); run deploy/local/broker-users.sh on the broker"
+fi
+
 # --- nginx, for the tests that go through the gateway -------------------------------
 
 nginx_installed() { have nginx || [ -x /usr/sbin/nginx ]; }

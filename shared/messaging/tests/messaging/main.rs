@@ -4,4 +4,5 @@
 
 mod delivery;
 mod faults;
+mod permissions;
 mod support;
