@@ -92,12 +92,7 @@ async fn nobody_else_finds_a_trainers_referral() {
 async fn health_detail_is_for_the_trainer_and_the_assigned_physio_only() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
-    let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
-    let booked = app.book(id, &trainer).await;
-    app.wait_for_status(id, &trainer.token, "booked").await;
-    let physio = app
-        .auth
-        .token(Role::Physio, booked.physio, Some(booked.clinic));
+    let (id, booked, physio) = app.booked(&trainer).await;
     let clinic_admin = app
         .auth
         .token(Role::ClinicAdmin, Uuid::now_v7(), Some(booked.clinic));
@@ -265,12 +260,7 @@ async fn the_apps_list_filters_by_status_and_syncs_by_change_time() {
 async fn a_physio_who_moved_clinic_or_whose_client_withdrew_consent_sees_nothing() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
-    let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
-    let booked = app.book(id, &trainer).await;
-    app.wait_for_status(id, &trainer.token, "booked").await;
-    let physio = app
-        .auth
-        .token(Role::Physio, booked.physio, Some(booked.clinic));
+    let (id, booked, physio) = app.booked(&trainer).await;
     let moved = app
         .auth
         .token(Role::Physio, booked.physio, Some(Uuid::now_v7()));

@@ -120,18 +120,25 @@ impl ReferralApp {
         booked
     }
 
-    /// A referral of the trainer's, booked and assessed; its booking and its
-    /// physio's token.
-    pub async fn assessed(&self, trainer: &TrainerWithClient) -> (Uuid, Booked, String) {
+    /// A referral of the trainer's, booked; its booking and its physio's token.
+    pub async fn booked(&self, trainer: &TrainerWithClient) -> (Uuid, Booked, String) {
         let id = self.refer(trainer, &Self::report(trainer)).await;
         let booked = self.book(id, trainer).await;
-        self.complete(id, trainer, &booked).await;
-        self.wait_for_status(id, &trainer.token, "assessed").await;
+        self.wait_for_status(id, &trainer.token, "booked").await;
         let physio = self.auth.token(
             spotter_auth::Role::Physio,
             booked.physio,
             Some(booked.clinic),
         );
+        (id, booked, physio)
+    }
+
+    /// A referral of the trainer's, booked and assessed; its booking and its
+    /// physio's token.
+    pub async fn assessed(&self, trainer: &TrainerWithClient) -> (Uuid, Booked, String) {
+        let (id, booked, physio) = self.booked(trainer).await;
+        self.complete(id, trainer, &booked).await;
+        self.wait_for_status(id, &trainer.token, "assessed").await;
         (id, booked, physio)
     }
 
