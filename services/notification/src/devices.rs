@@ -111,7 +111,9 @@ async fn upsert(
         .set((
             devices::user_id.eq(excluded(devices::user_id)),
             devices::platform.eq(excluded(devices::platform)),
-            devices::updated_at.eq(Utc::now()),
+            // The database's clock, as the insert's default: "seen least
+            // recently" compares the two.
+            devices::updated_at.eq(diesel::dsl::now),
         ))
         .returning(Device::as_returning())
         .get_result(conn)

@@ -50,6 +50,12 @@ pub fn visible_to(caller: &Caller) -> Visible {
     }
 }
 
+/// [`visible_to`] for one notification in memory (the live streams' hub).
+pub fn can_see(caller: &Caller, recipient: Option<Uuid>, clinic: Option<Uuid>) -> bool {
+    recipient == Some(caller.user_id)
+        || (caller.role == Role::ClinicAdmin && clinic.is_some() && clinic == caller.clinic_id)
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct InboxQuery {
     /// Only notifications not yet read.

@@ -269,15 +269,16 @@ impl KeyStore {
         }
         // Failed fetches count too, or an IdP outage would be hammered.
         *last = Some(Instant::now());
-        self.reload().await;
+        let _logged = self.reload().await;
         self.get(kid)
     }
 
     /// Fetches the key set and trusts exactly its usable keys from now on (a
-    /// key the source withdrew is dropped); returns the source's `max-age`.
-    /// On failure, or a set with no usable key, the keys stay as they were:
-    /// an outage of the identity provider must not lock everyone out.
-    async fn reload(&self) -> Option<Duration> {
+    /// key the source withdrew is dropped); returns the source's `max-age`,
+    /// or `Err` if it could not be fetched. On failure, or a set with no
+    /// usable key, the keys stay as they were: an outage of the identity
+    /// provider must not lock everyone out.
+    async fn reload(&self) -> Result<Option<Duration>, ()> {
         match self.fetcher.fetch().await {
             Ok(Some((set, max_age))) => {
                 let keys = usable_keys(&set, self.allow_dev);
@@ -287,12 +288,12 @@ impl KeyStore {
                     tracing::debug!(count = keys.len(), "JWKS refreshed");
                     self.replace(keys);
                 }
-                max_age
+                Ok(max_age)
             }
-            Ok(None) => None,
+            Ok(None) => Ok(None),
             Err(err) => {
                 tracing::warn!(error = format!("{err:#}"), "JWKS refresh failed");
-                None
+                Err(())
             }
         }
     }
@@ -302,11 +303,17 @@ impl KeyStore {
         !matches!(self.fetcher, Fetcher::Fixed)
     }
 
-    /// The periodic refresh: one reload, then when the next is due.
+    /// The periodic refresh: one reload, then when the next is due. After
+    /// a failed fetch, the shortest wait rather than the longest, so a key
+    /// withdrawn during an outage of the identity provider is dropped soon
+    /// after it is back.
     pub(crate) async fn scheduled_reload(&self, bounds: &RefreshBounds) -> Duration {
-        let max_age = self.reload().await;
+        let reloaded = self.reload().await;
         *self.last_refresh.lock().await = Some(Instant::now());
-        bounds.next_after(max_age)
+        match reloaded {
+            Ok(max_age) => bounds.next_after(max_age),
+            Err(()) => bounds.min,
+        }
     }
 }
 

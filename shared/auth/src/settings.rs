@@ -78,19 +78,18 @@ pub struct AuthSettings {
     /// Accept dev-stack keys and issuer. Never on in production.
     #[serde(default)]
     pub dev_mode: bool,
-    /// How often the key set is fetched again (see [`RefreshBounds`]).
-    #[serde(default)]
+    /// How often the key set is fetched again (see [`RefreshBounds`]); the
+    /// defaults in production, shorter bounds in tests.
+    #[serde(skip)]
     pub refresh: RefreshBounds,
 }
 
 /// The key set is fetched again after the identity provider's
 /// `Cache-Control: max-age`, held between `min` and `max` (without one:
 /// `max`), so a key it withdraws stops being trusted within `max` at most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshBounds {
-    #[serde(with = "seconds")]
     pub min: std::time::Duration,
-    #[serde(with = "seconds")]
     pub max: std::time::Duration,
 }
 
@@ -109,13 +108,6 @@ impl RefreshBounds {
         max_age
             .unwrap_or(self.max)
             .clamp(self.min, self.max.max(self.min))
-    }
-}
-
-mod seconds {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
-        Ok(std::time::Duration::from_secs(u64::deserialize(d)?))
     }
 }
 

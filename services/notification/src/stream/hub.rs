@@ -11,12 +11,12 @@
 //! `max_per_replica`; beyond that a new stream is refused with 503 and the
 //! app retries after a while, or reaches another replica.
 
-use crate::inbox::Notification;
+use crate::inbox::{Notification, can_see};
 use crate::schema::notifications;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use prometheus::{IntCounter, IntGauge};
-use spotter_auth::{Caller, Role};
+use spotter_auth::Caller;
 use spotter_db::Pool;
 use spotter_platform::settings::StreamSettings;
 use std::collections::BTreeMap;
@@ -198,11 +198,7 @@ impl StreamHub {
         let mut conn = pool.get().await?;
         let Some(after) = *last_seen else {
             // Starting: everything so far is the past, which streams read themselves.
-            let newest: Option<i64> = notifications::table
-                .select(diesel::dsl::max(notifications::seq))
-                .get_result(&mut conn)
-                .await?;
-            *last_seen = Some(newest.unwrap_or(0));
+            *last_seen = Some(newest_position(&mut conn).await?.unwrap_or(0));
             self.inner.started.send_replace(true);
             return Ok(());
         };
@@ -235,7 +231,7 @@ impl StreamHub {
         for (notification, recipient) in page {
             let notification = Arc::new(notification);
             for (id, subscriber) in &open.streams {
-                if can_see(&subscriber.caller, recipient, &notification)
+                if can_see(&subscriber.caller, recipient, notification.clinic_id)
                     && subscriber.sender.try_send(notification.clone()).is_err()
                 {
                     behind.push(*id);
@@ -264,10 +260,12 @@ impl Drop for Subscription {
     }
 }
 
-/// The same rule as `inbox::visible_to`, for one notification in memory.
-fn can_see(caller: &Caller, recipient: Option<Uuid>, notification: &Notification) -> bool {
-    recipient == Some(caller.user_id)
-        || (caller.role == Role::ClinicAdmin
-            && caller.clinic_id.is_some()
-            && notification.clinic_id == caller.clinic_id)
+/// The newest stream position there is (`None`: no notification yet).
+pub(super) async fn newest_position(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> QueryResult<Option<i64>> {
+    notifications::table
+        .select(diesel::dsl::max(notifications::seq))
+        .get_result(conn)
+        .await
 }

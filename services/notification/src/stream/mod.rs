@@ -22,8 +22,7 @@ use diesel_async::RunQueryDsl;
 use futures_util::stream;
 use hub::Subscription;
 use spotter_auth::Caller;
-use spotter_db::db_error;
-use spotter_db::{Pool, checkout};
+use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::AuthProblems;
 use spotter_platform::{ApiError, ApiResult};
 use std::sync::Arc;
@@ -144,17 +143,13 @@ pub async fn stream(
         .map_err(|_| ApiError::Unavailable("too many live streams here".into()))?;
     let after = match resume {
         Some(id) => Some(id),
-        // A fresh stream starts from now: the inbox list has the past.
+        // A fresh stream starts from now (the inbox list has the past): the
+        // newest position of anyone's, one probe of the `seq` index, where
+        // "the caller's newest" would scan the whole table for a clinic
+        // admin's two-sided rule.
         None => {
             let mut conn = checkout(&pool).await?;
-            notifications::table
-                .filter(visible_to(&caller))
-                .order(notifications::seq.desc())
-                .select(notifications::seq)
-                .first::<i64>(&mut conn)
-                .await
-                .optional()
-                .map_err(db_error)?
+            hub::newest_position(&mut conn).await.map_err(db_error)?
         }
     };
     let left = caller

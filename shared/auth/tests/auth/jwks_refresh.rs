@@ -23,6 +23,8 @@ struct JwksServer {
     jwks: Arc<Mutex<JwkSet>>,
     /// Sent as `Cache-Control` when not empty.
     cache_control: Arc<Mutex<String>>,
+    /// While set, every request gets a 503 (the identity provider is down).
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl JwksServer {
@@ -35,13 +37,19 @@ impl JwksServer {
         let hits = Arc::new(AtomicUsize::new(0));
         let jwks = Arc::new(Mutex::new(jwks));
         let cache_control = Arc::new(Mutex::new(String::new()));
-        let (h, j, c) = (hits.clone(), jwks.clone(), cache_control.clone());
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (h, j, c, d) = (
+            hits.clone(),
+            jwks.clone(),
+            cache_control.clone(),
+            down.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                let (h, j, c) = (h.clone(), j.clone(), c.clone());
+                let (h, j, c, d) = (h.clone(), j.clone(), c.clone(), d.clone());
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut buf = [0u8; 1024];
@@ -52,6 +60,12 @@ impl JwksServer {
                         }
                     }
                     h.fetch_add(1, Ordering::SeqCst);
+                    if d.load(Ordering::SeqCst) {
+                        let unavailable = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                        let _ = socket.write_all(unavailable.as_bytes()).await;
+                        let _ = socket.shutdown().await;
+                        return;
+                    }
                     let body = serde_json::to_string(&*j.lock().unwrap()).unwrap();
                     let cache_control = match c.lock().unwrap().as_str() {
                         "" => String::new(),
@@ -71,6 +85,7 @@ impl JwksServer {
             hits,
             jwks,
             cache_control,
+            down,
         }
     }
 
@@ -181,6 +196,48 @@ async fn a_key_the_provider_withdraws_stops_being_trusted_at_the_next_refresh() 
         verifier.verify(&token(&compromised)).await,
         Err(AuthError::UnknownKey)
     );
+    verifier.verify(&token(&kept)).await.unwrap();
+}
+
+#[tokio::test]
+async fn after_a_failed_refresh_the_next_comes_soon_not_an_hour_later() {
+    let kept = SigningKey::generate("kept-through-outage").unwrap();
+    let compromised = SigningKey::generate("withdrawn-during-outage").unwrap();
+    let server = JwksServer::start(kept.jwks()).await;
+    server.publish(&compromised);
+    *server.cache_control.lock().unwrap() = "max-age=0".to_owned();
+    let settings = AuthSettings {
+        refresh: RefreshBounds {
+            min: Duration::from_millis(200),
+            max: Duration::from_secs(3600),
+        },
+        ..server.settings()
+    };
+    let verifier = JwtVerifier::from_settings(&settings).await.unwrap();
+    // The provider goes down; wait until a scheduled refresh has failed.
+    server.down.store(true, Ordering::SeqCst);
+    let failed_after = server.hits() + 1;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.hits() <= failed_after {
+        assert!(
+            Instant::now() < deadline,
+            "no refresh while the provider was down"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Back up, without the key it withdrew meanwhile (and now saying nothing
+    // about caching, so only the failure decides when the next fetch is).
+    server.withdraw("withdrawn-during-outage");
+    *server.cache_control.lock().unwrap() = String::new();
+    server.down.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while verifier.verify(&token(&compromised)).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the withdrawn key is still trusted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     verifier.verify(&token(&kept)).await.unwrap();
 }
 
