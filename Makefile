@@ -39,12 +39,13 @@ deps:
 	bash deploy/local/ensure-deps.sh
 
 # The tests also need nginx installed (they start their own gateway).
+# And TLS on the local PostgreSQL, with a test CA (the sslmode tests).
 deps-test:
-	SPOTTER_WITH_GATEWAY=1 bash deploy/local/ensure-deps.sh
+	SPOTTER_WITH_GATEWAY=1 SPOTTER_WITH_TLS=1 bash deploy/local/ensure-deps.sh
 
 run: deps
 	$(CARGO) build --release -p spotter
-	exec ./target/release/spotter dev $(ARGS)
+	exec ./target/release/spotter dev --service-accounts $(ARGS)
 
 lint:
 	$(CARGO) fmt --all --check

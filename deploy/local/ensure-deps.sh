@@ -225,6 +225,102 @@ else
     runuser -u postgres -- psql -c 'CREATE ROLE $quoted_role SUPERUSER LOGIN'"
 fi
 
+# --- PostgreSQL roles, one per service ------------------------------------------------
+# `spotter dev --service-accounts` (make run) connects each service as its own
+# role, which owns only its own database (docs/architecture.md, "Least
+# privilege"). Login by password over TCP; passwords SPOTTER_<SERVICE>_DB_PASSWORD,
+# else `spotter-<service>-dev`, which is for a local machine only.
+
+psql_script_as_me() { # psql arguments..., script on stdin
+    PGCONNECT_TIMEOUT=5 psql -X -q -A -t -v ON_ERROR_STOP=1 \
+        -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$CURRENT_USER" -d postgres "$@" >/dev/null
+}
+
+if have psql && [ -S "$PG_SOCKET_DIR/.s.PGSQL.$PG_PORT" ]; then
+    for service in referral booking notification; do
+        variable="SPOTTER_${service^^}_DB_PASSWORD"
+        psql_script_as_me -v role="spotter_$service" -v password="${!variable:-spotter-$service-dev}" <<'SQL' ||
+SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') AS missing \gset
+\if :missing
+CREATE ROLE :"role" LOGIN;
+\endif
+ALTER ROLE :"role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'password';
+SQL
+            die "postgresql roles: could not create or update role spotter_$service"
+    done
+    say "postgresql roles: spotter_referral, spotter_booking, spotter_notification (no superuser, no createdb)"
+else
+    say "postgresql roles: no local socket in $PG_SOCKET_DIR; create the service roles on the server (see deploy/docker/init-databases.sql)"
+fi
+
+# --- PostgreSQL TLS, with a local test CA (make test) ----------------------------------
+# The tests connect with sslmode=verify-full against this machine's server, so it
+# must present a certificate for 127.0.0.1/localhost from a CA the tests can read:
+# /var/lib/postgresql/spotter-tls/ca.crt (next to the server's ssl_cert_file).
+
+TLS_DIR=/var/lib/postgresql/spotter-tls
+
+make_test_certificates() {
+    have openssl || { is_root && have apt-get && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; } ||
+        die "postgresql tls: openssl is needed to make the test certificates"
+    install -d -o postgres -g postgres -m 0755 "$TLS_DIR"
+    local work
+    work="$(mktemp -d)"
+    cat >"$work/ca.cnf" <<'CNF'
+[req]
+distinguished_name = dn
+x509_extensions = ca
+prompt = no
+[dn]
+CN = Spotter local test CA
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+authorityKeyIdentifier = keyid
+CNF
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 3650 \
+        -config "$work/ca.cnf" -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -subj /CN=localhost \
+        -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+    openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+        -days 3650 -extfile "$work/ca.cnf" -extensions server -out "$work/server.crt" 2>/dev/null
+    install -o postgres -g postgres -m 0600 "$work/server.key" "$TLS_DIR/server.key"
+    install -o postgres -g postgres -m 0644 "$work/server.crt" "$TLS_DIR/server.crt"
+    install -o postgres -g postgres -m 0644 "$work/ca.crt" "$TLS_DIR/ca.crt"
+    rm -rf "$work"
+}
+
+tls_answers() {
+    PGCONNECT_TIMEOUT=5 psql -X -q -A -t \
+        "host=127.0.0.1 port=$PG_PORT user=$CURRENT_USER dbname=postgres sslmode=verify-full sslrootcert=$TLS_DIR/ca.crt" \
+        -c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()' 2>/dev/null | grep -qx t
+}
+
+if [ "${SPOTTER_WITH_TLS:-0}" != "1" ]; then
+    :
+elif ! is_root || ! have psql || [ ! -S "$PG_SOCKET_DIR/.s.PGSQL.$PG_PORT" ]; then
+    say "postgresql tls: not configured (needs root and the server on this machine); the TLS tests will say so"
+elif tls_answers; then
+    say "postgresql tls: on, with the test CA in $TLS_DIR"
+else
+    [ -s "$TLS_DIR/server.crt" ] || make_test_certificates
+    psql_script_as_me -v cert="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" <<'SQL' ||
+ALTER SYSTEM SET ssl = on;
+ALTER SYSTEM SET ssl_cert_file = :'cert';
+ALTER SYSTEM SET ssl_key_file = :'key';
+SELECT pg_reload_conf();
+SQL
+        die "postgresql tls: could not switch it on"
+    wait_for "postgresql tls" 15 tls_answers ||
+        die "postgresql tls: switched on but a verify-full connection fails (see /var/log/postgresql/)"
+fi
+
 # --- RabbitMQ feature flags -----------------------------------------------------------
 
 if ! have rabbitmqctl; then

@@ -27,6 +27,7 @@ pub type Application = spotter_service::Application<Booking>;
 impl ServiceDefinition for Booking {
     const NAME: &'static str = "booking";
     const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+    const ADMIN_SQL: &'static str = include_str!("../database-admin.sql");
 
     fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>> {
         Box::pin(async move { routes::module(foundations) })

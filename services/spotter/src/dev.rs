@@ -23,6 +23,14 @@ pub struct DevArgs {
     /// Databases are `<prefix>referral`, `<prefix>booking`, `<prefix>notification`.
     #[arg(long, default_value = "spotter_")]
     db_prefix: String,
+    /// Connect each service as its own PostgreSQL role (`spotter_<service>`,
+    /// owning only its own database) and its own RabbitMQ user
+    /// (`spotter-<service>`, publishing only `<service>.*`), as in production.
+    /// deploy/local/ensure-deps.sh creates both; `make run` passes this flag.
+    /// Passwords: SPOTTER_<SERVICE>_DB_PASSWORD and
+    /// SPOTTER_<SERVICE>_BROKER_PASSWORD, else `spotter-<service>-dev`.
+    #[arg(long, env = "SPOTTER_DEV_SERVICE_ACCOUNTS")]
+    service_accounts: bool,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -41,19 +49,53 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         dev_mode: true,
     };
     let verifier = spotter_service::verifier(&settings.auth).await?;
+    // The configured database user is the administrator who creates the
+    // databases; with service accounts each service then connects as its own.
+    let admin_database = |name: &str| {
+        settings
+            .database
+            .with_database(&format!("{}{name}", args.db_prefix))
+    };
     let for_service = |name: &str| -> Settings {
         let mut own = settings.clone();
-        own.database = settings
-            .database
-            .with_database(&format!("{}{name}", args.db_prefix));
+        own.database = admin_database(name);
+        if args.service_accounts {
+            own.database = own
+                .database
+                .as_role(&database_role(name), &password(name, "DB"));
+            own.broker = own
+                .broker
+                .as_user(&format!("spotter-{name}"), &password(name, "BROKER"));
+        }
         own
     };
     for name in SERVICES {
-        spotter_db::ensure_database_exists(&for_service(name).database).await?;
+        if args.service_accounts {
+            spotter_db::ensure_owned_database(
+                &admin_database(name),
+                &database_role(name),
+                crate::admin_sql_of(name),
+            )
+            .await?;
+        } else {
+            spotter_db::ensure_database_exists(&admin_database(name)).await?;
+        }
     }
     let running = start_stack(&settings, for_service, verifier).await?;
     print_banner(&args.host, running.port(), &args.keys_dir);
     running.run_until_stopped().await
+}
+
+/// The PostgreSQL role a service connects as (deploy/local/ensure-deps.sh).
+fn database_role(service: &str) -> String {
+    format!("spotter_{service}")
+}
+
+/// `SPOTTER_<SERVICE>_<KIND>_PASSWORD`, or the local-machine default that
+/// deploy/local/ensure-deps.sh and broker-users.sh also fall back to.
+fn password(service: &str, kind: &str) -> String {
+    let variable = format!("SPOTTER_{}_{kind}_PASSWORD", service.to_ascii_uppercase());
+    std::env::var(variable).unwrap_or_else(|_| format!("spotter-{service}-dev"))
 }
 
 fn print_banner(host: &str, port: u16, keys_dir: &std::path::Path) {

@@ -20,6 +20,18 @@ mod token;
 
 pub const SERVICES: [&str; 3] = ["referral", "booking", "notification"];
 
+/// What an administrator runs in `service`'s database before the service,
+/// as its own role, migrates it (`ServiceDefinition::ADMIN_SQL`).
+pub fn admin_sql_of(service: &str) -> &'static str {
+    use spotter_service::ServiceDefinition;
+    match service {
+        "referral" => Referral::ADMIN_SQL,
+        "booking" => Booking::ADMIN_SQL,
+        "notification" => Notification::ADMIN_SQL,
+        _ => "",
+    }
+}
+
 /// Starts the three services behind one listener. `for_service` gives each
 /// service its settings (its own database); the server section of `base`
 /// decides the listener.
@@ -68,4 +80,43 @@ pub async fn serve(service: &str) -> anyhow::Result<()> {
     };
     tracing::info!(service, port, "listening");
     run.await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// Every extension a service's migrations create is one the administrator
+    /// creates first; otherwise a least-privileged owner's migration fails
+    /// (earthdistance is not a trusted extension).
+    #[test]
+    fn every_extension_the_migrations_create_is_declared() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for service in super::SERVICES {
+            let mut dirs = vec![root.join(format!("services/{service}/migrations"))];
+            dirs.extend(
+                ["shared/db/migrations", "shared/messaging/migrations"].map(|d| root.join(d)),
+            );
+            for dir in dirs {
+                for migration in std::fs::read_dir(&dir).unwrap() {
+                    let up = migration.unwrap().path().join("up.sql");
+                    let sql = std::fs::read_to_string(&up).unwrap_or_default();
+                    for line in sql.lines() {
+                        let Some(rest) =
+                            line.trim().strip_prefix("CREATE EXTENSION IF NOT EXISTS ")
+                        else {
+                            continue;
+                        };
+                        let name = rest.trim_end_matches(';').trim().trim_matches('"');
+                        let prepared = format!("CREATE EXTENSION IF NOT EXISTS {name};");
+                        assert!(
+                            super::admin_sql_of(service).contains(&prepared),
+                            "{service}: {} creates {name}, which its ADMIN_SQL does not",
+                            up.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

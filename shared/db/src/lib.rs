@@ -14,14 +14,16 @@ mod pool;
 pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 pub mod wake;
 
-pub use create::ensure_database_exists;
+pub use create::{ensure_database_exists, ensure_owned_database};
 pub use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 pub use errors::{OrNotFound, Work, checkout, db_error, is_exclusion_violation, transaction};
 pub use listen::{listen, notify};
 pub use migrate::run_migrations;
 pub use pool::{Conn, DbReadiness, Pool, connect};
+pub use tls::{PgTarget, establish};
 
 /// This crate's tables (idempotency keys) and the `spotter_notify(channel)`
 /// trigger function, migrated into every service's database first.

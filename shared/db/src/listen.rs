@@ -4,7 +4,7 @@
 //! if it rolls back: the right moment to wake a worker whose input that
 //! transaction changed. Every replica listening hears it.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -22,7 +22,7 @@ pub async fn listen(
     shutdown: CancellationToken,
 ) {
     while !shutdown.is_cancelled() {
-        let connected = AsyncPgConnection::establish(url.expose_secret()).await;
+        let connected = crate::tls::establish(url.expose_secret()).await;
         if let Ok(mut conn) = connected
             && diesel::sql_query(format!("LISTEN {channel}"))
                 .execute(&mut conn)

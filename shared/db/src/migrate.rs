@@ -1,4 +1,4 @@
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -9,7 +9,7 @@ pub async fn run_migrations(
     url: &SecretString,
     migrations: EmbeddedMigrations,
 ) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(url.expose_secret()).await?;
+    let mut conn = crate::tls::establish(url.expose_secret()).await?;
     lock(&mut conn, true).await?;
     // The harness drives the async connection with `block_in_place`, which only
     // works off the async workers: run it on a blocking thread

@@ -1,3 +1,4 @@
+use crate::tls::PgTarget;
 use deadpool::Runtime;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::{
@@ -19,9 +20,17 @@ pub type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnect
 /// was a sixth of every booking flow's statements. A connection whose socket
 /// closed (a database restart) or whose transaction broke is still discarded:
 /// diesel-async's `is_broken` checks both before any recycling method runs.
+///
+/// The URL's `sslmode`/`sslrootcert` decide TLS (`crate::tls`); a bad value or
+/// an unreadable CA file fails here, at start, not at the first checkout.
 pub fn connect(url: &SecretString, max_connections: usize) -> anyhow::Result<Pool> {
+    let target = PgTarget::parse(url.expose_secret())?;
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |_url| {
+        let target = target.clone();
+        Box::pin(async move { target.connect().await })
+    });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         url.expose_secret(),
         config,

@@ -161,11 +161,35 @@ async fn supervise(
     }
 }
 
+/// For `amqps://`: the broker's CA from `ca_file`, else lapin verifies
+/// against the operating system's trust store. Read at each connect, so a
+/// renewed CA file is picked up without a restart.
+fn tls_config(settings: &BrokerSettings) -> anyhow::Result<lapin::tcp::OwnedTLSConfig> {
+    let cert_chain = match &settings.ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("broker ca_file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(lapin::tcp::OwnedTLSConfig {
+        identity: None,
+        cert_chain,
+    })
+}
+
 async fn connect(broker: &Broker) -> anyhow::Result<lapin::Connection> {
     let uri = with_heartbeat(broker.settings.url.expose_secret());
     let properties =
         ConnectionProperties::default().with_connection_name(broker.connection_name.clone().into());
-    let conn = tokio::time::timeout(BROKER_TIMEOUT, lapin::Connection::connect(&uri, properties))
+    let tls = tls_config(&broker.settings)?;
+    let connecting = lapin::Connection::connect_with_config(
+        &uri,
+        properties,
+        tls,
+        lapin::runtime::default_runtime()?,
+    );
+    let conn = tokio::time::timeout(BROKER_TIMEOUT, connecting)
         .await
         .map_err(|_| anyhow::anyhow!("connecting timed out"))??;
     let channel = tokio::time::timeout(BROKER_TIMEOUT, conn.create_channel())

@@ -272,3 +272,44 @@ impl EventTap {
         Ok(events)
     }
 }
+
+/// The per-service broker users as `make run` and `make test` make them
+/// (deploy/local/broker-users.sh), with topic permissions on a test's own
+/// `exchange`: each may publish only `<service>.*` there. Those permissions
+/// are cleared again on drop; the users stay (they are the machine's).
+pub struct ServiceUsers {
+    exchange: String,
+}
+
+pub const SERVICES: [&str; 3] = ["referral", "booking", "notification"];
+
+impl ServiceUsers {
+    pub fn grant(exchange: &str) -> Self {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/local/broker-users.sh");
+        let status = std::process::Command::new("bash")
+            .arg(script)
+            .arg(exchange)
+            .stdout(std::process::Stdio::null())
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "deploy/local/broker-users.sh failed (it needs rabbitmqctl, as root)"
+        );
+        Self {
+            exchange: exchange.to_owned(),
+        }
+    }
+}
+
+impl Drop for ServiceUsers {
+    fn drop(&mut self) {
+        for service in SERVICES {
+            let _ = std::process::Command::new("rabbitmqctl")
+                .args(["-q", "clear_topic_permissions", "-p", "/"])
+                .arg(format!("spotter-{service}"))
+                .arg(&self.exchange)
+                .status();
+        }
+    }
+}

@@ -71,6 +71,19 @@ impl DatabaseSettings {
         }
     }
 
+    /// The same database reached as `user` with `password`: how the dev stack
+    /// connects each service as its own role. A password is checked only over
+    /// TCP (Debian's socket authentication is `peer`, which matches the OS
+    /// user), so a socket host becomes 127.0.0.1:5432.
+    pub fn as_role(&self, user: &str, password: &str) -> Self {
+        let url = with_userinfo(self.url.expose_secret(), user, password);
+        let url = url.replacen("@%2Fvar%2Frun%2Fpostgresql", "@127.0.0.1:5432", 1);
+        Self {
+            url: SecretString::from(url),
+            max_connections: self.max_connections,
+        }
+    }
+
     /// The database name at the end of the URL's path.
     pub fn database_name(&self) -> String {
         let url = self.url.expose_secret();
@@ -98,9 +111,33 @@ fn replace_database_name(url: &str, name: &str) -> String {
     }
 }
 
+/// `scheme://user:password@host…` with the user and password replaced (or
+/// added), both percent-encoded.
+fn with_userinfo(url: &str, user: &str, password: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = match rest[..authority_end].rsplit_once('@') {
+        Some((_, host)) => host,
+        None => &rest[..authority_end],
+    };
+    format!(
+        "{scheme}://{}:{}@{host}{}",
+        utf8_percent_encode(user, USERINFO),
+        utf8_percent_encode(password, USERINFO),
+        &rest[authority_end..]
+    )
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct BrokerSettings {
+    /// `amqp://` or, encrypted, `amqps://` (docs/architecture.md, "Encrypted links").
     pub url: SecretString,
+    /// For `amqps://`: a PEM file with the CA that signed the broker's
+    /// certificate. Absent: the operating system's trust store.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The topic exchange every event goes through. Tests give each run its own.
     pub exchange: String,
     /// Prefix for every queue this process declares (tests isolate by it).
@@ -108,6 +145,14 @@ pub struct BrokerSettings {
 }
 
 impl BrokerSettings {
+    /// The same broker and virtual host as another user.
+    pub fn as_user(&self, user: &str, password: &str) -> Self {
+        Self {
+            url: SecretString::from(with_userinfo(self.url.expose_secret(), user, password)),
+            ..self.clone()
+        }
+    }
+
     pub fn queue_name(&self, name: &str) -> String {
         format!("{}{}", self.queue_prefix, name)
     }
@@ -286,6 +331,34 @@ fn running_as_root() -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn credentials_are_replaced_keeping_host_path_and_query() {
+        assert_eq!(
+            with_userinfo(
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                "spotter-booking",
+                "p@ss"
+            ),
+            "amqp://spotter-booking:p%40ss@127.0.0.1:5672/%2f"
+        );
+        let db = DatabaseSettings {
+            url: SecretString::from("postgres://root@%2Fvar%2Frun%2Fpostgresql/spotter_booking"),
+            max_connections: 3,
+        };
+        assert_eq!(
+            db.as_role("spotter_booking", "pw").url.expose_secret(),
+            "postgres://spotter_booking:pw@127.0.0.1:5432/spotter_booking"
+        );
+        let remote = DatabaseSettings {
+            url: SecretString::from("postgres://db.example/x?sslmode=require"),
+            max_connections: 3,
+        };
+        assert_eq!(
+            remote.as_role("u", "p").url.expose_secret(),
+            "postgres://u:p@db.example/x?sslmode=require"
+        );
+    }
 
     #[test]
     fn database_name_is_replaced_keeping_host_and_query() {

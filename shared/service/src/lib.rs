@@ -39,6 +39,13 @@ pub trait ServiceDefinition: 'static {
     /// The service's own expiring rows, pruned beside the shared ones
     /// ([`COMMON_RETENTION`]).
     const RETENTION: &'static [Rule] = &[];
+    /// SQL an administrator runs in the service's database before the
+    /// service, connected as a role that owns only that database, migrates
+    /// it: what only a superuser may do. Some extensions (earthdistance) are
+    /// not "trusted", so such an owner cannot create them, nor alter their
+    /// functions. Idempotent; run by `spotter dev --service-accounts` and
+    /// deploy/docker/init-databases.sql (docs/architecture.md, "Least privilege").
+    const ADMIN_SQL: &'static str = "";
 
     fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>>;
 }

@@ -10,12 +10,19 @@ CREATE EXTENSION IF NOT EXISTS earthdistance;
 -- earthdistance 1.1 (PostgreSQL 15) writes ll_to_earth and earth_box as SQL
 -- functions calling cube() and earth() unqualified; where the search_path is
 -- empty (autovacuum's ANALYZE, pg_restore) the indexes below would fail to
--- evaluate. Pinning their search_path keeps them working everywhere.
+-- evaluate. Pinning their search_path keeps them working everywhere. Where an
+-- administrator prepared the database (services/booking/database-admin.sql,
+-- for a service role that may not alter these functions) it is done already.
 DO $$
 DECLARE s text;
 BEGIN
     SELECT n.nspname INTO s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
      WHERE e.extname = 'earthdistance';
+    IF EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = s AND p.proname = 'll_to_earth'
+                  AND p.proconfig IS NOT NULL) THEN
+        RETURN;
+    END IF;
     EXECUTE format('ALTER FUNCTION %I.ll_to_earth(float8, float8) SET search_path = %I, pg_catalog', s, s);
     EXECUTE format('ALTER FUNCTION %I.earth_box(%I.earth, float8) SET search_path = %I, pg_catalog', s, s, s);
 END $$;

@@ -4,7 +4,7 @@
 
 use spotter_auth::{Role, SigningKey, dev_token, ensure_dev_keys};
 use spotter_db::testing::TestDatabase;
-use spotter_messaging::testing::BrokerCleanup;
+use spotter_messaging::testing::{BrokerCleanup, ServiceUsers};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,9 @@ pub struct DevProcess {
     db_prefix: String,
     broker_prefix: String,
     key: SigningKey,
+    service_accounts: bool,
     _databases: Vec<TestDatabase>,
+    _service_users: Option<ServiceUsers>,
     _broker_names: BrokerCleanup,
 }
 
@@ -32,13 +34,22 @@ impl DevProcess {
         Self::start_with(binary, true).await
     }
 
-    /// As a newcomer's first run: `spotter dev` creates and migrates its
-    /// databases itself (they are still dropped afterwards).
+    /// As `make run` on a newcomer's machine: `spotter dev --service-accounts`
+    /// creates and migrates its databases itself (they are still dropped
+    /// afterwards), each service connected as its own database role and
+    /// broker user, which may publish only that service's events on this
+    /// test's exchange.
     pub async fn start_from_nothing(binary: &Path) -> Self {
         Self::start_with(binary, false).await
     }
 
+    /// The database `spotter dev` gives `service`.
+    pub fn database(&self, service: &str) -> String {
+        format!("{}{service}", self.db_prefix)
+    }
+
     async fn start_with(binary: &Path, premade_databases: bool) -> Self {
+        let service_accounts = !premade_databases;
         let id = Uuid::new_v4().simple().to_string();
         let keys_dir = std::env::temp_dir().join(format!("spotter-keys-{id}"));
         let key = ensure_dev_keys(&keys_dir).unwrap().key;
@@ -69,7 +80,9 @@ impl DevProcess {
             db_prefix,
             broker_prefix,
             key,
+            service_accounts,
             _databases: databases,
+            _service_users: service_accounts.then(|| ServiceUsers::grant(&broker.exchange)),
             _broker_names: BrokerCleanup {
                 settings: broker,
                 consumers: Vec::new(),
@@ -92,6 +105,10 @@ impl DevProcess {
             )
             .env("SPOTTER_BROKER__QUEUE_PREFIX", &self.broker_prefix)
             .env("SPOTTER_LOG__LEVEL", "warn")
+            .env(
+                "SPOTTER_DEV_SERVICE_ACCOUNTS",
+                self.service_accounts.to_string(),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

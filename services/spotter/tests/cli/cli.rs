@@ -210,6 +210,48 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
             "health detail printed:\n{printed}"
         );
     }
+    each_database_belongs_to_its_service_alone(&stack).await;
+}
+
+/// Least privilege, as `make run` sets it up: each service's database is
+/// owned by that service's role, and another service's role cannot even
+/// connect to it (the whole loop above ran with these accounts).
+async fn each_database_belongs_to_its_service_alone(stack: &DevProcess) {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Owner {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        owner: String,
+    }
+    let admin = spotter_platform::settings::load_from("test", None)
+        .unwrap()
+        .database
+        .with_database("postgres");
+    let mut conn = spotter_db::establish(secrecy::ExposeSecret::expose_secret(&admin.url))
+        .await
+        .unwrap();
+    for service in spotter::SERVICES {
+        let row: Owner = diesel::sql_query(
+            "SELECT pg_get_userbyid(datdba)::text AS owner FROM pg_database WHERE datname = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(stack.database(service))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(row.owner, format!("spotter_{service}"));
+    }
+    let as_booking = |service: &str| {
+        format!(
+            "postgres://spotter_booking:spotter-booking-dev@127.0.0.1:5432/{}",
+            stack.database(service)
+        )
+    };
+    spotter_db::establish(&as_booking("booking")).await.unwrap();
+    let refused = spotter_db::establish(&as_booking("referral")).await;
+    let error = refused
+        .err()
+        .expect("booking's role reached referral's database");
+    assert!(error.to_string().contains("permission denied"), "{error}");
 }
 
 /// `spotter dev` keeps its signing keys in `.spotter/` under whatever folder

@@ -6,3 +6,4 @@ mod delivery;
 mod faults;
 mod permissions;
 mod support;
+mod tls;

@@ -5,19 +5,7 @@
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
-use std::path::Path;
-
-/// The users as `make run` and `make test` create them (idempotent), with
-/// topic permissions on this test's own events exchange.
-fn ensure_service_users(exchange: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/local/broker-users.sh");
-    let status = std::process::Command::new("bash")
-        .arg(script)
-        .arg(exchange)
-        .status()
-        .unwrap();
-    assert!(status.success(), "broker-users.sh failed");
-}
+use spotter_messaging::testing::ServiceUsers;
 
 /// Publishes `routing_key` to `exchange` as `user` and waits for the
 /// broker's answer: `Ok` if it took the message.
@@ -58,7 +46,7 @@ async fn publish_as(user: &str, exchange: &str, routing_key: &str) -> Result<(),
 #[tokio::test]
 async fn a_services_credentials_publish_only_its_own_events() {
     let exchange = format!("perm-{}-spotter.events", uuid::Uuid::now_v7().simple());
-    ensure_service_users(&exchange);
+    let _users = ServiceUsers::grant(&exchange);
     let admin = Connection::connect(
         "amqp://guest:guest@127.0.0.1:5672/%2f",
         ConnectionProperties::default(),
@@ -113,13 +101,4 @@ async fn a_services_credentials_publish_only_its_own_events() {
         .exchange_delete(exchange.as_str().into(), Default::default())
         .await
         .unwrap();
-    for service in ["referral", "booking", "notification"] {
-        let cleared = std::process::Command::new("rabbitmqctl")
-            .args(["-q", "clear_topic_permissions", "-p", "/"])
-            .arg(format!("spotter-{service}"))
-            .arg(&exchange)
-            .status()
-            .unwrap();
-        assert!(cleared.success());
-    }
 }

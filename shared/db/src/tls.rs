@@ -1,0 +1,340 @@
+//! Connections to PostgreSQL, encrypted when the URL asks for it.
+//!
+//! The URL carries TLS the way libpq reads it, so an operator's existing
+//! connection string works unchanged (docs/architecture.md, "Encrypted links"):
+//!
+//! | `sslmode=`      | encrypted      | server certificate checked          |
+//! |-----------------|----------------|-------------------------------------|
+//! | absent, disable | no             | —                                   |
+//! | prefer          | if the server can | no                               |
+//! | require         | yes            | no (like libpq without a root file) |
+//! | verify-ca       | yes            | chain to `sslrootcert`              |
+//! | verify-full     | yes            | chain to `sslrootcert`, and the host name |
+//!
+//! `sslrootcert` is a PEM file, or `system` for the operating system's trust
+//! store (as libpq 16 spells it); the verify modes require it. TLS is rustls,
+//! so no OpenSSL or libpq is linked.
+
+use diesel::ConnectionError;
+use diesel_async::AsyncPgConnection;
+use percent_encoding::percent_decode_str;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// A parsed connection URL: where to connect and how to secure the link.
+/// Parse once (a bad URL or CA file fails at start), connect many times.
+#[derive(Clone)]
+pub struct PgTarget {
+    config: tokio_postgres::Config,
+    tls: Option<MakeRustlsConnect>,
+}
+
+/// What `sslmode` asks of the server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl Mode {
+    fn parse(value: &str) -> Result<Self, String> {
+        Ok(match value {
+            "disable" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => {
+                return Err(format!(
+                    "sslmode {other:?} is not one of disable, prefer, require, verify-ca, verify-full"
+                ));
+            }
+        })
+    }
+}
+
+impl PgTarget {
+    /// Parses a `postgres://` URL, taking `sslmode` and `sslrootcert` out of
+    /// it. The error names what is wrong but never echoes the URL (it may
+    /// hold a password).
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut mode = Mode::Disable;
+        let mut root = None;
+        let mut rest = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded = percent_decode_str(value).decode_utf8_lossy().into_owned();
+            match key {
+                "sslmode" => mode = Mode::parse(&decoded).map_err(anyhow::Error::msg)?,
+                "sslrootcert" => root = Some(decoded),
+                _ => rest.push(pair),
+            }
+        }
+        let plain = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        let mut config = tokio_postgres::Config::from_str(&plain)
+            .map_err(|e| anyhow::anyhow!("database URL: {e}"))?;
+        config.ssl_mode(match mode {
+            Mode::Disable => SslMode::Disable,
+            Mode::Prefer => SslMode::Prefer,
+            Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
+        });
+        let tls = match mode {
+            Mode::Disable => None,
+            mode => Some(MakeRustlsConnect::new(client_config(
+                mode,
+                root.as_deref(),
+            )?)),
+        };
+        Ok(Self { config, tls })
+    }
+
+    /// One new connection, as diesel-async's own `establish` makes it, but
+    /// through the TLS connector when the URL asked for one.
+    pub async fn connect(&self) -> Result<AsyncPgConnection, ConnectionError> {
+        let failed = |e: tokio_postgres::Error| ConnectionError::BadConnection(with_causes(&e));
+        match &self.tls {
+            None => {
+                let (client, connection) = self
+                    .config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+            Some(tls) => {
+                let (client, connection) =
+                    self.config.connect(tls.clone()).await.map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+        }
+    }
+}
+
+/// "error performing TLS handshake" alone does not tell an operator that the
+/// certificate was refused, or why: the causes are in the source chain.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
+/// One connection from a URL (migrations, LISTEN, creating databases).
+pub async fn establish(url: &str) -> anyhow::Result<AsyncPgConnection> {
+    Ok(PgTarget::parse(url)?.connect().await?)
+}
+
+/// ring, named explicitly: two rustls providers are compiled into the
+/// workspace (lapin brings aws-lc-rs), so rustls cannot pick one by itself.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn client_config(mode: Mode, root: Option<&str>) -> anyhow::Result<ClientConfig> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let verifier: Arc<dyn ServerCertVerifier> = match (mode, root) {
+        (Mode::Disable | Mode::Prefer | Mode::Require, None) => Arc::new(EncryptOnly {
+            algorithms: provider.signature_verification_algorithms,
+        }),
+        (Mode::VerifyCa | Mode::VerifyFull, None) => anyhow::bail!(
+            "sslmode=verify-ca and verify-full need sslrootcert: a PEM file, or `system` for the OS trust store"
+        ),
+        // With a root file, `require` checks the chain, as libpq does.
+        (_, Some(root)) => {
+            let chain = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots(root)?),
+                provider.clone(),
+            )
+            .build()?;
+            if mode == Mode::VerifyFull {
+                chain
+            } else {
+                Arc::new(AnyName { chain })
+            }
+        }
+    };
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+fn roots(root: &str) -> anyhow::Result<RootCertStore> {
+    let mut store = RootCertStore::empty();
+    if root == "system" {
+        let found = rustls_native_certs::load_native_certs();
+        store.add_parsable_certificates(found.certs);
+    } else {
+        let certs = CertificateDer::pem_file_iter(root)
+            .map_err(|e| anyhow::anyhow!("sslrootcert {root}: {e}"))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| anyhow::anyhow!("sslrootcert {root}: {e}"))?;
+            store.add(cert)?;
+        }
+    }
+    anyhow::ensure!(!store.is_empty(), "sslrootcert {root}: no certificates");
+    Ok(store)
+}
+
+/// `prefer` and `require` without a root file: the link is encrypted, and
+/// the handshake's signatures are checked, but anyone's certificate is taken.
+/// That is libpq's meaning of these modes; the verify modes are the secure ones.
+#[derive(Debug)]
+struct EncryptOnly {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a trusted root; the name in the
+/// certificate is not compared with the host connected to.
+#[derive(Debug)]
+struct AnyName {
+    chain: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.chain.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.chain.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_parameters_are_taken_out_and_the_rest_kept() {
+        let target = PgTarget::parse(
+            "postgres://u:secret@db.example:6543/spotter?application_name=x&sslmode=require",
+        )
+        .unwrap();
+        assert!(target.tls.is_some());
+        assert_eq!(target.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(target.config.get_application_name(), Some("x"));
+        assert_eq!(target.config.get_dbname(), Some("spotter"));
+    }
+
+    #[test]
+    fn no_sslmode_means_a_plain_connection() {
+        let target = PgTarget::parse("postgres://u@h/db").unwrap();
+        assert!(target.tls.is_none());
+        assert_eq!(target.config.get_ssl_mode(), SslMode::Disable);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_without_echoing_the_url() {
+        for (url, expected) in [
+            ("postgres://u:pw@h/db?sslmode=maybe", "sslmode \"maybe\""),
+            (
+                "postgres://u:pw@h/db?sslmode=verify-full",
+                "need sslrootcert",
+            ),
+            (
+                "postgres://u:pw@h/db?sslmode=verify-ca&sslrootcert=/nonexistent.pem",
+                "sslrootcert /nonexistent.pem",
+            ),
+        ] {
+            let error = PgTarget::parse(url).err().unwrap().to_string();
+            assert!(error.contains(expected), "{url}: {error}");
+            assert!(!error.contains("pw"), "{error}");
+        }
+    }
+}
