@@ -156,9 +156,11 @@ fn client_config(mode: Mode, root: Option<&str>) -> anyhow::Result<ClientConfig>
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
+    let algorithms = provider.signature_verification_algorithms;
     let verifier: Arc<dyn ServerCertVerifier> = match (mode, root) {
-        (Mode::Disable | Mode::Prefer | Mode::Require, None) => Arc::new(EncryptOnly {
-            algorithms: provider.signature_verification_algorithms,
+        (Mode::Disable | Mode::Prefer | Mode::Require, None) => Arc::new(Lenient {
+            algorithms,
+            chain: None,
         }),
         (Mode::VerifyCa | Mode::VerifyFull, None) => anyhow::bail!(
             "sslmode=verify-ca and verify-full need sslrootcert: a PEM file, or `system` for the OS trust store"
@@ -173,7 +175,10 @@ fn client_config(mode: Mode, root: Option<&str>) -> anyhow::Result<ClientConfig>
             if mode == Mode::VerifyFull {
                 chain
             } else {
-                Arc::new(AnyName { chain })
+                Arc::new(Lenient {
+                    algorithms,
+                    chain: Some(chain),
+                })
             }
         }
     };
@@ -200,24 +205,36 @@ fn roots(root: &str) -> anyhow::Result<RootCertStore> {
     Ok(store)
 }
 
-/// `prefer` and `require` without a root file: the link is encrypted, and
-/// the handshake's signatures are checked, but anyone's certificate is taken.
-/// That is libpq's meaning of these modes; the verify modes are the secure ones.
+/// The modes other than `verify-full` (which is rustls' own WebPKI verifier):
+/// the handshake's signatures are always checked; the certificate as asked.
 #[derive(Debug)]
-struct EncryptOnly {
+struct Lenient {
     algorithms: WebPkiSupportedAlgorithms,
+    /// `verify-ca`: the chain must lead to a trusted root, but the name in the
+    /// certificate is not compared with the host. `None` for `prefer` and
+    /// `require` without a root file: anyone's certificate is taken, as
+    /// libpq does in those modes (the verify modes are the secure ones).
+    chain: Option<Arc<WebPkiServerVerifier>>,
 }
 
-impl ServerCertVerifier for EncryptOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -240,59 +257,6 @@ impl ServerCertVerifier for EncryptOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root; the name in the
-/// certificate is not compared with the host connected to.
-#[derive(Debug)]
-struct AnyName {
-    chain: Arc<WebPkiServerVerifier>,
-}
-
-impl ServerCertVerifier for AnyName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.chain.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.chain.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.chain.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.chain.supported_verify_schemes()
     }
 }
 
