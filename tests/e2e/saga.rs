@@ -115,6 +115,24 @@ impl World {
         json!([{"weekday": weekday_in(1), "start": "09:00", "end": "12:00"}])
     }
 
+    /// The trainer takes on another client and flags their knee: a client
+    /// has one open referral per body region (the fair-use quota).
+    async fn flag_new_client(&mut self, pain: i64) -> Uuid {
+        let client = json!({"display_name": "Another Client"});
+        self.client = body(
+            self.stack
+                .post("/v1/clients", &self.trainer_token, &client)
+                .await,
+            201,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        self.flag(pain, json!([])).await
+    }
+
     /// The trainer flags a knee injury; the new referral's id.
     async fn flag(&self, pain: i64, red_flags: Value) -> Uuid {
         let report = json!({
@@ -533,11 +551,12 @@ async fn a_hundred_flags_from_twenty_trainers_against_three_physios(shape: Shape
             .unwrap();
         trainers.push((token, client));
     }
-    // Five flags per trainer, all at once.
+    // Five flags per trainer, all at once (five body regions: a client has
+    // one open referral per region).
     let flags = trainers.iter().flat_map(|(token, client)| {
-        (0..5).map(move |_| {
+        ["knee", "hip", "shoulder", "ankle_foot", "neck"].map(move |region| {
             let report = json!({
-                "client_id": client, "body_region": "knee", "side": "left", "pain_level": 4,
+                "client_id": client, "body_region": region, "side": "left", "pain_level": 4,
                 "onset_date": Utc::now().date_naive().to_string(), "mechanism": "overuse",
                 "description": "ache after long runs", "red_flags": [],
                 "consent": {"obtained": true, "method": "verbal"}
@@ -631,7 +650,7 @@ async fn a_killed_booking_process_loses_and_doubles_nothing(shape: Shape) {
     // the first are in flight, and started again.
     let mut referrals = Vec::new();
     for _ in 0..3 {
-        referrals.push(w.flag(5, json!([])).await);
+        referrals.push(w.flag_new_client(5).await);
     }
     w.stack.kill_booking();
     if matches!(shape, Shape::Dev) {
@@ -639,7 +658,7 @@ async fn a_killed_booking_process_loses_and_doubles_nothing(shape: Shape) {
         w.stack.restart_booking();
     }
     for _ in 3..10 {
-        referrals.push(w.flag(5, json!([])).await);
+        referrals.push(w.flag_new_client(5).await);
     }
     if matches!(shape, Shape::Processes) {
         // Only booking died: these seven waited in its queue meanwhile.

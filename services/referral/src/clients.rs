@@ -1,6 +1,7 @@
 //! A trainer's clients: `POST/GET /v1/clients`, `GET /v1/clients/{id}`.
 //! Only ever the caller's own; another trainer's client does not exist.
 
+use crate::quotas;
 use crate::schema::clients;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -15,6 +16,8 @@ use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
+use spotter_platform::problem::Problem;
+use spotter_platform::settings::QuotaSettings;
 use spotter_platform::validate::finish;
 use spotter_platform::{ApiResult, FieldError, Json, Text};
 use utoipa::ToSchema;
@@ -73,13 +76,19 @@ impl NewClient {
     tag = "clients",
     request_body = NewClient,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (one client)")),
-    responses((status = 201, description = "The client", body = Client), AuthProblems, InputProblems),
+    responses(
+        (status = 201, description = "The client", body = Client),
+        (status = 429, description = "Quota `new_clients_per_day` used up: `frees_at` and `Retry-After` say when", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+        InputProblems
+    ),
     security(("bearer" = []))
 )]
 pub async fn create(
     trainer: Trainer,
     key: IdempotencyKey,
     pool: web::Data<Pool>,
+    quotas: web::Data<QuotaSettings>,
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
@@ -87,6 +96,8 @@ pub async fn create(
     input.validate()?;
     let mut conn = checkout(&pool).await?;
     create_once(&mut conn, trainer.id, &key, &raw, async |conn| {
+        quotas::take_turn(conn, trainer.id).await?;
+        quotas::new_clients(conn, &quotas, trainer.id).await?;
         insert(conn, trainer.id, &input).await
     })
     .await

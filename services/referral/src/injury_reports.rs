@@ -8,6 +8,7 @@ use crate::domain::triage::{target_window, triage};
 use crate::domain::vocabulary::Priority;
 use crate::domain::vocabulary::{BodyRegion, ConsentMethod, RedFlag, Side};
 use crate::events::{self, Where};
+use crate::quotas;
 use crate::referrals::model::{Referral, append_timeline};
 use crate::referrals::view::ReferralSummary;
 use crate::schema::{clients, injury_reports, referrals, trainers};
@@ -24,6 +25,7 @@ use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
+use spotter_platform::settings::QuotaSettings;
 use spotter_platform::validate::finish;
 use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text, Within};
 use utoipa::ToSchema;
@@ -90,7 +92,7 @@ impl NewInjuryReport {
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response")),
     responses(
         (status = 201, description = "The new referral (emergency_advised when a red flag was reported)", body = ReferralSummary),
-        (status = 409, description = "No trainer profile yet (PUT /v1/trainers/me): its location decides which clinics can help", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No trainer profile yet (PUT /v1/trainers/me): its location decides which clinics can help; or a quota (`open_referrals`, `open_referral_per_body_region`, naming the open referral) is used up. A report with a red flag is always recorded.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
         InputProblems,
     ),
@@ -101,6 +103,7 @@ pub async fn create(
     caller: Caller,
     key: IdempotencyKey,
     pool: web::Data<Pool>,
+    quotas: web::Data<QuotaSettings>,
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
@@ -108,7 +111,7 @@ pub async fn create(
     input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
     create_once(&mut conn, trainer.id, &key, &raw, async |conn| {
-        write_report(conn, &caller, trainer.id, &input).await
+        write_report(conn, &caller, trainer.id, &quotas, &input).await
     })
     .await
     .map(Created::response)
@@ -118,6 +121,7 @@ async fn write_report(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     trainer_id: Uuid,
+    quotas: &QuotaSettings,
     input: &NewInjuryReport,
 ) -> ApiResult<ReferralSummary> {
     // One round trip for both facts the report needs (this runs per flag):
@@ -161,6 +165,13 @@ async fn write_report(
     };
     let pain = input.pain_level.get();
     let priority = triage(pain, &input.red_flags);
+    // A red flag is always recorded: it books nothing (emergency care is
+    // advised), and refusing it could hide what a clinician must see.
+    if priority != Priority::Emergency {
+        quotas::take_turn(conn, trainer_id).await?;
+        quotas::one_per_body_region(conn, input.client_id, input.body_region).await?;
+        quotas::open_referrals(conn, quotas, trainer_id).await?;
+    }
     let status = if priority == Priority::Emergency {
         Status::EmergencyAdvised
     } else {

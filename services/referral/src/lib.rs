@@ -11,6 +11,7 @@ pub mod events;
 pub mod guidance;
 pub mod injury_reports;
 pub mod openapi;
+mod quotas;
 pub mod referrals;
 mod routes;
 mod schema;

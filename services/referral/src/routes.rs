@@ -83,10 +83,14 @@ fn configure(cfg: &mut web::ServiceConfig) {
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let consume = foundations.consumer(consumer::spec());
+    let quotas = web::Data::new(foundations.settings.quotas);
     Ok(ServiceModule {
         name: "referral",
         owns_path,
-        configure: Arc::new(configure),
+        configure: Arc::new(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(quotas.clone());
+            configure(cfg);
+        }),
         readiness: Vec::new(),
         openapi: openapi::document(),
         tasks: vec![consume],

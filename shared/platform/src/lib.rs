@@ -24,6 +24,6 @@ pub use health::{Readiness, ReadinessCheck};
 pub use http::{BackgroundTask, Running, ServiceModule};
 pub use metrics::Metrics;
 pub use number::Within;
-pub use problem::{ApiError, ApiResult, FieldError};
+pub use problem::{ApiError, ApiResult, FieldError, QuotaHit};
 pub use settings::Settings;
 pub use text::Text;

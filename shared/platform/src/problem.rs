@@ -25,6 +25,21 @@ impl FieldError {
     }
 }
 
+/// Which quota refused a request and what frees it up; on the wire, RFC 9457
+/// extension members of the problem (docs/architecture.md, "Fair use").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaHit {
+    /// `open_referrals`, `open_referral_per_body_region` or `new_clients_per_day`.
+    pub quota: String,
+    pub limit: u32,
+    /// When it frees up, where time decides (then also `Retry-After`).
+    pub frees_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What frees it up, in plain words.
+    pub frees_when: String,
+    /// The open referral in the way, for the one-per-body-region rule.
+    pub open_referral_id: Option<uuid::Uuid>,
+}
+
 /// The RFC 9457 body, as it goes on the wire.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -36,6 +51,22 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Quota refusals only: which quota (`open_referrals`,
+    /// `open_referral_per_body_region`, `new_clients_per_day`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
+    /// Quota refusals only: the quota's limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Quota refusals only: what frees it up, in plain words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frees_when: Option<String>,
+    /// Quota refusals only, where time decides: when it frees up (also `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frees_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Quota refusals only: the open referral in the way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_referral_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +89,10 @@ pub enum ApiError {
     /// The request clashes with the current state (409).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A fair-use quota is used up: 429 with `Retry-After` when time frees it
+    /// (`frees_at`), else 409 (an open referral must close first).
+    #[error("quota {}: {}", .0.quota, .0.frees_when)]
+    Quota(QuotaHit),
     /// The body is larger than this service accepts (413).
     #[error("payload too large")]
     PayloadTooLarge,
@@ -83,6 +118,7 @@ impl ApiError {
             Self::Forbidden(_) => ("forbidden", "You may not do this"),
             Self::NotFound => ("not-found", "Not found"),
             Self::Conflict(_) => ("conflict", "The request conflicts with the current state"),
+            Self::Quota(_) => ("quota-exceeded", "A fair-use quota is used up"),
             Self::PayloadTooLarge => ("payload-too-large", "The request body is too large"),
             Self::Unavailable(_) => ("unavailable", "A dependency is unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
@@ -102,6 +138,10 @@ impl ApiError {
             | Self::Conflict(d)
             | Self::Unavailable(d) => d.clone(),
             Self::NotFound => "no such resource".to_owned(),
+            Self::Quota(hit) => format!(
+                "at most {} ({}); frees up {}",
+                hit.limit, hit.quota, hit.frees_when
+            ),
             Self::PayloadTooLarge => "the request body exceeds the size limit".to_owned(),
             Self::Internal(_) => "something went wrong on our side; it has been logged".to_owned(),
         };
@@ -109,12 +149,21 @@ impl ApiError {
             Self::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
+        let hit = match self {
+            Self::Quota(hit) => Some(hit),
+            _ => None,
+        };
         Problem {
             kind: format!("/problems/{slug}"),
             title: title.to_owned(),
             status: self.status_code().as_u16(),
             detail,
             errors,
+            quota: hit.map(|h| h.quota.clone()),
+            limit: hit.map(|h| h.limit),
+            frees_when: hit.map(|h| h.frees_when.clone()),
+            frees_at: hit.and_then(|h| h.frees_at),
+            open_referral_id: hit.and_then(|h| h.open_referral_id),
         }
     }
 }
@@ -130,6 +179,8 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Quota(hit) if hit.frees_at.is_some() => StatusCode::TOO_MANY_REQUESTS,
+            Self::Quota(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -148,6 +199,13 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unavailable(_)) {
             // Worth another try, soon: say when.
             response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let Self::Quota(QuotaHit {
+            frees_at: Some(at), ..
+        }) = self
+        {
+            let seconds = (*at - chrono::Utc::now()).num_seconds().max(1);
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(self.problem())
     }

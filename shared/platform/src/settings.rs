@@ -20,10 +20,35 @@ pub struct Settings {
     /// The notification service's live streams.
     #[serde(default)]
     pub streams: StreamSettings,
+    /// Fair use: what one account may hold or add (the referral service).
+    #[serde(default)]
+    pub quotas: QuotaSettings,
+}
+
+/// Fair-use quotas (docs/architecture.md, "Fair use"). The defaults let a
+/// busy trainer with dozens of clients work and stop a script.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)] // a file or variable may set one limit and keep the others
+pub struct QuotaSettings {
+    /// Referrals a trainer may have open at once (not yet acknowledged,
+    /// cancelled, no-show or sent to emergency care).
+    pub open_referrals_per_trainer: u32,
+    /// Clients a trainer may add in any 24 hours.
+    pub new_clients_per_day: u32,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self {
+            open_referrals_per_trainer: 50,
+            new_clients_per_day: 100,
+        }
+    }
 }
 
 /// Limits on `GET /v1/notifications/stream`, per replica.
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)] // a file or variable may set one limit and keep the others
 pub struct StreamSettings {
     /// Open streams per user; one more closes that user's oldest.
     pub max_per_user: usize,
@@ -358,6 +383,17 @@ mod tests {
             remote.as_role("u", "p").url.expose_secret(),
             "postgres://u:p@db.example/x?sslmode=require"
         );
+    }
+
+    #[test]
+    fn one_quota_can_be_set_and_the_others_keep_their_defaults() {
+        let file = std::env::temp_dir().join(format!("spotter-quotas-{}.toml", std::process::id()));
+        std::fs::write(&file, "[quotas]\nnew_clients_per_day = 7\n").unwrap();
+        let settings =
+            load_with("referral", Some(&file), Environment::with_prefix("UNSET_")).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(settings.quotas.new_clients_per_day, 7);
+        assert_eq!(settings.quotas.open_referrals_per_trainer, 50);
     }
 
     #[test]

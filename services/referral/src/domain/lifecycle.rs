@@ -26,6 +26,17 @@ spotter_platform::coded! {
 }
 
 impl Status {
+    /// Still in the system's hands (docs/architecture.md, "Fair use"): these
+    /// count towards a trainer's open referrals, and one of them per client
+    /// and body region blocks another.
+    pub const OPEN: [Status; 5] = [
+        Self::AwaitingBooking,
+        Self::Waitlisted,
+        Self::Booked,
+        Self::Assessed,
+        Self::GuidanceShared,
+    ];
+
     /// How far along the usual path a referral is; `None` for the ends that
     /// leave it (emergency, cancelled, no-show).
     fn progress(self) -> Option<u8> {

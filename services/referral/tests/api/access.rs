@@ -201,7 +201,9 @@ async fn the_apps_list_filters_by_status_and_syncs_by_change_time() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
     let first = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
-    let second = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let second = app
+        .refer(&trainer, &ReferralApp::report_on(&trainer, "shoulder"))
+        .await;
     let before_booking = chrono::Utc::now();
     app.book(first, &trainer).await;
     app.wait_for_status(first, &trainer.token, "booked").await;

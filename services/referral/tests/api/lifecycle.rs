@@ -77,7 +77,9 @@ async fn a_queued_referral_says_when_it_should_be_booked_at_the_recent_pace() {
     app.book(first, &trainer).await;
     let booked = app.wait_for_status(first, &trainer.token, "booked").await;
     assert!(booked["booking_queue"].is_null());
-    let second = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+    let second = app
+        .refer(&trainer, &ReferralApp::report_on(&trainer, "shoulder"))
+        .await;
     let queued = app.referral(second, &trainer.token).await;
     let typical = queued["booking_queue"]["typical_wait_seconds"]
         .as_i64()

@@ -5,6 +5,7 @@
 mod access;
 mod contract;
 mod lifecycle;
+mod quotas;
 mod reports;
 mod support;
 mod vocabulary;

@@ -21,8 +21,13 @@ async fn triage_decides_priority_and_what_the_saga_hears() {
             "emergency_advised",
         ),
     ];
-    for (pain, flags, priority, status) in cases {
-        let mut report = ReferralApp::report(&trainer);
+    // One region each: a client has one open referral per body region.
+    for ((pain, flags, priority, status), (region, proto_region)) in cases.into_iter().zip([
+        ("knee", BodyRegion::Knee),
+        ("hip", BodyRegion::Hip),
+        ("neck", BodyRegion::Neck),
+    ]) {
+        let mut report = ReferralApp::report_on(&trainer, region);
         report["pain_level"] = json!(pain);
         report["red_flags"] = flags;
         let created = body(
@@ -41,7 +46,7 @@ async fn triage_decides_priority_and_what_the_saga_hears() {
         } else {
             let requested: ReferralRequested = app.tap.next(WAIT).await.unwrap();
             assert_eq!(requested.referral_id, id);
-            assert_eq!(requested.body_region(), BodyRegion::Knee);
+            assert_eq!(requested.body_region(), proto_region);
             assert_eq!(requested.attempt, 1);
             let location = requested.trainer_location.unwrap();
             assert_eq!((location.lat, location.lon), (51.5, -0.12));

@@ -76,6 +76,14 @@ impl ReferralApp {
         })
     }
 
+    /// The same report for another body region: a client has one open
+    /// referral per region (the quota), so a second referral needs another.
+    pub fn report_on(trainer: &TrainerWithClient, region: &str) -> Value {
+        let mut report = Self::report(trainer);
+        report["body_region"] = json!(region);
+        report
+    }
+
     /// Reports `body` and returns the new referral's id.
     pub async fn refer(&self, trainer: &TrainerWithClient, report: &Value) -> Uuid {
         let created = body(

@@ -1,0 +1,166 @@
+//! Fair use, as a script holding a trainer's token would meet it, with the
+//! default quotas: 50 open referrals, one open referral per client and body
+//! region (a red flag is always recorded), 100 new clients a day.
+
+use crate::support::{ReferralApp, TrainerWithClient, body, problem};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn add_client(app: &ReferralApp, token: &str, n: usize) -> reqwest::Response {
+    app.post(
+        "/v1/clients",
+        token,
+        &json!({"display_name": format!("Client {n}")}),
+    )
+    .await
+}
+
+fn report_for(trainer: &TrainerWithClient, client: Uuid, region: &str) -> Value {
+    let mut report = ReferralApp::report_on(trainer, region);
+    report["client_id"] = json!(client);
+    report
+}
+
+async fn cancel(app: &ReferralApp, referral: Uuid, token: &str) {
+    body(
+        app.post(
+            &format!("/v1/referrals/{referral}/cancel"),
+            token,
+            &json!({"reason": "trainer_cancelled"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_trainer_holds_at_most_fifty_open_referrals_and_a_closed_one_frees_a_place() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let mut first = None;
+    for n in 0..50 {
+        let client = if n == 0 {
+            trainer.client
+        } else {
+            let made = body(add_client(&app, &trainer.token, n).await, 201).await;
+            made["id"].as_str().unwrap().parse().unwrap()
+        };
+        let id = app
+            .refer(&trainer, &report_for(&trainer, client, "knee"))
+            .await;
+        first.get_or_insert(id);
+    }
+    let extra = body(add_client(&app, &trainer.token, 50).await, 201).await;
+    let extra: Uuid = extra["id"].as_str().unwrap().parse().unwrap();
+    let report = report_for(&trainer, extra, "knee");
+
+    let refused = problem(
+        app.post("/v1/injury-reports", &trainer.token, &report)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(refused["type"], "/problems/quota-exceeded");
+    assert_eq!(refused["quota"], "open_referrals");
+    assert_eq!(refused["limit"], 50);
+    assert!(
+        refused["frees_when"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledged or cancelled")
+    );
+
+    // A red flag is always recorded (it books nothing).
+    let mut emergency = report.clone();
+    emergency["red_flags"] = json!(["head_injury"]);
+    let recorded = body(
+        app.post("/v1/injury-reports", &trainer.token, &emergency)
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(recorded["status"], "emergency_advised");
+
+    // Another trainer is not held back by this one.
+    let other = app.trainer().await;
+    app.refer(&other, &ReferralApp::report(&other)).await;
+
+    cancel(&app, first.unwrap(), &trainer.token).await;
+    body(
+        app.post("/v1/injury-reports", &trainer.token, &report)
+            .await,
+        201,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_flag_for_the_same_body_region_names_the_open_referral() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let knee = ReferralApp::report(&trainer);
+    let open = app.refer(&trainer, &knee).await;
+
+    let refused = problem(
+        app.post("/v1/injury-reports", &trainer.token, &knee).await,
+        409,
+    )
+    .await;
+    assert_eq!(refused["quota"], "open_referral_per_body_region");
+    assert_eq!(refused["open_referral_id"], json!(open));
+
+    // Another region of the same client is a referral of its own.
+    app.refer(&trainer, &ReferralApp::report_on(&trainer, "shoulder"))
+        .await;
+    // A new red flag for the same knee is always recorded.
+    let mut worse = knee.clone();
+    worse["red_flags"] = json!(["unable_to_bear_weight"]);
+    let recorded = body(
+        app.post("/v1/injury-reports", &trainer.token, &worse).await,
+        201,
+    )
+    .await;
+    assert_eq!(recorded["status"], "emergency_advised");
+
+    cancel(&app, open, &trainer.token).await;
+    app.refer(&trainer, &knee).await;
+}
+
+#[tokio::test]
+async fn a_script_adding_clients_is_stopped_for_a_day_with_retry_after() {
+    let app = ReferralApp::start().await;
+    // `trainer()` adds the first client.
+    let trainer = app.trainer().await;
+    let started = Utc::now();
+    for n in 1..100 {
+        body(add_client(&app, &trainer.token, n).await, 201).await;
+    }
+    let refused = add_client(&app, &trainer.token, 100).await;
+    let retry_after: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let refused = problem(refused, 429).await;
+    assert_eq!(refused["quota"], "new_clients_per_day");
+    assert_eq!(refused["limit"], 100);
+    let frees_at: DateTime<Utc> = refused["frees_at"].as_str().unwrap().parse().unwrap();
+    // The first client turns a day old: a day after this test began, give or take.
+    let day = chrono::Duration::hours(24);
+    assert!(
+        frees_at > started + day - chrono::Duration::minutes(5),
+        "{frees_at}"
+    );
+    assert!(frees_at <= Utc::now() + day, "{frees_at}");
+    assert!((86_000..=86_400).contains(&retry_after), "{retry_after}");
+
+    // Nothing was written: the list still holds 100.
+    let listed = body(app.get("/v1/clients?limit=100", &trainer.token).await, 200).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 100);
+    assert!(listed["next_cursor"].is_null(), "{listed}");
+    // Another trainer is not held back by this one.
+    let other = app.trainer().await;
+    body(add_client(&app, &other.token, 1).await, 201).await;
+}
