@@ -108,3 +108,40 @@ async fn the_gateway_routes_every_documented_operation_to_its_service() {
     }
     assert!(checked > 30, "only {checked} operations documented?");
 }
+
+/// Requests without a token are limited per address at the gateway: a burst
+/// beyond the budget gets 429 problems with `Retry-After`, and the address
+/// recovers once that time has passed.
+#[tokio::test]
+async fn anonymous_traffic_is_rate_limited_per_address_and_recovers() {
+    let stack = Stack::start(Shape::Processes).await;
+    let url = format!("{}/v1/clients", stack.base_url);
+    let client = reqwest::Client::new();
+    let mut refused = None;
+    for _ in 0..200 {
+        let response = client.get(&url).send().await.unwrap();
+        if response.status() == 429 {
+            refused = Some(response);
+            break;
+        }
+        assert_eq!(
+            response.status(),
+            401,
+            "the service answers until the limit"
+        );
+    }
+    let refused = refused.expect("200 anonymous requests at once were all let through");
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_problem(refused, 429).await;
+    // A signed-in user is held to the services' own budget, not this one.
+    let trainer = stack.token(Role::Trainer, Uuid::now_v7(), None);
+    body(stack.get("/v1/clients", &trainer).await, 200).await;
+
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    let recovered = client.get(&url).send().await.unwrap();
+    assert_eq!(recovered.status(), 401);
+}

@@ -2,7 +2,8 @@
 //!
 //! Missing or bad token → 401; valid token, wrong role → 403; both as
 //! problem+json via [`ApiError`]. The verified [`Caller`] is cached in the
-//! request extensions, so a handler taking two extractors verifies once.
+//! request extensions, so a handler taking two extractors verifies once, and
+//! takes one request from the caller's rate budget once (429 when spent).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use anyhow::anyhow;
 use spotter_platform::ApiError;
+use spotter_platform::rate_limit::RateLimiter;
 use uuid::Uuid;
 
 use crate::{AuthError, Caller, JwtVerifier, Role};
@@ -53,6 +55,12 @@ async fn caller_of(req: HttpRequest) -> Result<Caller, ApiError> {
         })?;
     let token = bearer_token(&req)?;
     let caller = verifier.verify(&token).await?;
+    // Once per request: later extractors find the caller cached above.
+    if let Some(limiter) = req.app_data::<web::Data<RateLimiter>>() {
+        limiter
+            .check(caller.user_id, req.method())
+            .map_err(ApiError::RateLimited)?;
+    }
     req.extensions_mut().insert(caller.clone());
     Ok(caller)
 }

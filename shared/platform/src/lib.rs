@@ -11,6 +11,7 @@ pub mod number;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod rate_limit;
 pub mod settings;
 pub mod telemetry;
 #[cfg(feature = "testing")]

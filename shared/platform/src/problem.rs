@@ -93,6 +93,9 @@ pub enum ApiError {
     /// (`frees_at`), else 409 (an open referral must close first).
     #[error("quota {}: {}", .0.quota, .0.frees_when)]
     Quota(QuotaHit),
+    /// The caller's request budget is spent for now (429, `Retry-After`).
+    #[error("rate limited for {0:?}")]
+    RateLimited(std::time::Duration),
     /// The body is larger than this service accepts (413).
     #[error("payload too large")]
     PayloadTooLarge,
@@ -119,6 +122,7 @@ impl ApiError {
             Self::NotFound => ("not-found", "Not found"),
             Self::Conflict(_) => ("conflict", "The request conflicts with the current state"),
             Self::Quota(_) => ("quota-exceeded", "A fair-use quota is used up"),
+            Self::RateLimited(_) => ("rate-limited", "Too many requests"),
             Self::PayloadTooLarge => ("payload-too-large", "The request body is too large"),
             Self::Unavailable(_) => ("unavailable", "A dependency is unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
@@ -138,6 +142,10 @@ impl ApiError {
             | Self::Conflict(d)
             | Self::Unavailable(d) => d.clone(),
             Self::NotFound => "no such resource".to_owned(),
+            Self::RateLimited(_) => {
+                "too many requests from you in a short time; retry after the time Retry-After gives"
+                    .to_owned()
+            }
             Self::Quota(hit) => format!(
                 "at most {} ({}); frees up {}",
                 hit.limit, hit.quota, hit.frees_when
@@ -181,6 +189,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Quota(hit) if hit.frees_at.is_some() => StatusCode::TOO_MANY_REQUESTS,
             Self::Quota(_) => StatusCode::CONFLICT,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -199,6 +208,11 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unavailable(_)) {
             // Worth another try, soon: say when.
             response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let Self::RateLimited(wait) = self {
+            // Whole seconds, rounded up: retrying at the given second works.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.insert_header((header::RETRY_AFTER, seconds.max(1).to_string()));
         }
         if let Self::Quota(QuotaHit {
             frees_at: Some(at), ..

@@ -23,6 +23,33 @@ pub struct Settings {
     /// Fair use: what one account may hold or add (the referral service).
     #[serde(default)]
     pub quotas: QuotaSettings,
+    /// Fair use: requests per user per replica, reads and writes apart.
+    #[serde(default)]
+    pub rate_limits: RateLimitSettings,
+}
+
+/// Token buckets per authenticated user and replica (`rate_limit.rs`). The
+/// defaults are far above what the app sends for one person (a screen loads
+/// a handful of reads; a trainer writes a few times a minute) and stop a loop.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)] // a file or variable may set one limit and keep the others
+pub struct RateLimitSettings {
+    pub reads_per_minute: u32,
+    /// Reads allowed at once before the rate applies.
+    pub read_burst: u32,
+    pub writes_per_minute: u32,
+    pub write_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            reads_per_minute: 600,
+            read_burst: 120,
+            writes_per_minute: 120,
+            write_burst: 60,
+        }
+    }
 }
 
 /// Fair-use quotas (docs/architecture.md, "Fair use"). The defaults let a

@@ -15,6 +15,7 @@ use spotter_auth::{AuthSettings, JwksSource, JwtVerifier};
 use spotter_db::retention::Rule;
 use spotter_db::{EmbeddedMigrations, Pool};
 use spotter_messaging::Broker;
+use spotter_platform::rate_limit::RateLimiter;
 use spotter_platform::settings::{AuthConfig, Settings};
 use spotter_platform::{Metrics, Running, ServiceModule};
 use std::marker::PhantomData;
@@ -78,15 +79,19 @@ pub async fn prepare_module<S: ServiceDefinition>(
         shutdown,
     };
     let module = S::module(foundations.clone()).await?;
-    Ok(with_common_parts::<S>(module, &foundations))
+    let limiter = RateLimiter::new(&foundations.settings.rate_limits)?;
+    Ok(with_common_parts::<S>(module, &foundations, limiter))
 }
 
 /// What every service has beside its own routes: readiness of its database and
 /// broker, the relay of its outbox (replays of dead letters go out through it
 /// too, so even a pure consumer runs one), and the dead-letter admin API.
+/// Each service keeps its own per-user budgets (`RateLimiter`), in the dev
+/// stack as in production.
 fn with_common_parts<S: ServiceDefinition>(
     mut module: ServiceModule,
     foundations: &Foundations,
+    limiter: RateLimiter,
 ) -> ServiceModule {
     module.readiness.push(Arc::new(spotter_db::DbReadiness {
         name: format!("{}.database", S::NAME),
@@ -101,8 +106,11 @@ fn with_common_parts<S: ServiceDefinition>(
     let own_routes = module.configure.clone();
     let pool = web::Data::new(foundations.pool.clone());
     let verifier = web::Data::new(foundations.verifier.clone());
+    let limiter = web::Data::new(limiter);
     module.configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(pool.clone()).app_data(verifier.clone());
+        cfg.app_data(pool.clone())
+            .app_data(verifier.clone())
+            .app_data(limiter.clone());
         own_routes(cfg);
         dead_letters::configure(cfg, S::NAME);
     });

@@ -6,6 +6,7 @@ mod access;
 mod contract;
 mod lifecycle;
 mod quotas;
+mod rate_limits;
 mod reports;
 mod support;
 mod vocabulary;

@@ -1,11 +1,21 @@
 //! Fair use, as a script holding a trainer's token would meet it, with the
 //! default quotas: 50 open referrals, one open referral per client and body
-//! region (a red flag is always recorded), 100 new clients a day.
+//! region (a red flag is always recorded), 100 new clients a day. The rate
+//! limits would stop such a script first: they are lifted here, so each
+//! quota is what answers.
 
 use crate::support::{ReferralApp, TrainerWithClient, body, problem};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+async fn start() -> ReferralApp {
+    ReferralApp::start_with(|settings| {
+        settings.rate_limits.write_burst = 10_000;
+        settings.rate_limits.writes_per_minute = 10_000;
+    })
+    .await
+}
 
 async fn add_client(app: &ReferralApp, token: &str, n: usize) -> reqwest::Response {
     app.post(
@@ -37,7 +47,7 @@ async fn cancel(app: &ReferralApp, referral: Uuid, token: &str) {
 
 #[tokio::test]
 async fn a_trainer_holds_at_most_fifty_open_referrals_and_a_closed_one_frees_a_place() {
-    let app = ReferralApp::start().await;
+    let app = start().await;
     let trainer = app.trainer().await;
     let mut first = None;
     for n in 0..50 {
@@ -98,7 +108,7 @@ async fn a_trainer_holds_at_most_fifty_open_referrals_and_a_closed_one_frees_a_p
 
 #[tokio::test]
 async fn a_second_flag_for_the_same_body_region_names_the_open_referral() {
-    let app = ReferralApp::start().await;
+    let app = start().await;
     let trainer = app.trainer().await;
     let knee = ReferralApp::report(&trainer);
     let open = app.refer(&trainer, &knee).await;
@@ -130,7 +140,7 @@ async fn a_second_flag_for_the_same_body_region_names_the_open_referral() {
 
 #[tokio::test]
 async fn a_script_adding_clients_is_stopped_for_a_day_with_retry_after() {
-    let app = ReferralApp::start().await;
+    let app = start().await;
     // `trainer()` adds the first client.
     let trainer = app.trainer().await;
     let started = Utc::now();

@@ -39,6 +39,10 @@ impl ReferralApp {
         Self(TestService::start().await)
     }
 
+    pub async fn start_with(configure: impl FnOnce(&mut spotter_platform::Settings)) -> Self {
+        Self(TestService::start_with(configure).await)
+    }
+
     pub async fn trainer(&self) -> TrainerWithClient {
         let id = Uuid::now_v7();
         let token = self.auth.token(Role::Trainer, id, None);
