@@ -91,15 +91,7 @@ impl World {
         )
         .await;
         let client = json!({"display_name": "Jo Client", "email": "jo.client@example.test", "phone": "+44 7700 900123"});
-        let client: Uuid = body(
-            stack.post("/v1/clients", &trainer_token, &client).await,
-            201,
-        )
-        .await["id"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let client = created_id(stack.post("/v1/clients", &trainer_token, &client).await).await;
         Self {
             physio_token: stack.token(Role::Physio, physio, Some(clinic)),
             stack,
@@ -119,17 +111,12 @@ impl World {
     /// has one open referral per body region (the fair-use quota).
     async fn flag_new_client(&mut self, pain: i64) -> Uuid {
         let client = json!({"display_name": "Another Client"});
-        self.client = body(
+        self.client = created_id(
             self.stack
                 .post("/v1/clients", &self.trainer_token, &client)
                 .await,
-            201,
         )
-        .await["id"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        .await;
         self.flag(pain, json!([])).await
     }
 
@@ -142,17 +129,12 @@ impl World {
             "description": "sharp knee pain on the inner side, swelling within the hour",
             "red_flags": red_flags, "consent": {"obtained": true, "method": "in_app"}
         });
-        body(
+        created_id(
             self.stack
                 .post("/v1/injury-reports", &self.trainer_token, &report)
                 .await,
-            201,
         )
-        .await["id"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap()
+        .await
     }
 
     async fn referral(&self, id: Uuid) -> Value {
@@ -696,17 +678,23 @@ async fn two_booking_processes_fill_one_diary_exactly_without_overlap() {
     let policy = json!({"assessment_minutes": 45, "follow_up_minutes": 30, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 7});
     let path = format!("/admin/v1/clinics/{}/booking-policy", w.clinic);
     body(w.stack.put(&path, &w.clinic_admin, &policy).await, 200).await;
-    let mut clients = Vec::new();
-    for i in 0..50 {
-        let client = json!({"display_name": format!("Client {i}")});
-        let created = body(
-            w.stack.post("/v1/clients", &w.trainer_token, &client).await,
-            201,
-        )
-        .await;
-        clients.push(created["id"].as_str().unwrap().to_owned());
+    // Fifty flags at once from five trainers in the same street: within each
+    // trainer's request budget (one account sending a hundred writes in a
+    // second is what the rate limit stops).
+    let mut flags = Vec::new();
+    let mut trainers = Vec::new();
+    for t in 0..5 {
+        let token = w.stack.token(Role::Trainer, Uuid::now_v7(), None);
+        let profile = json!({"display_name": format!("Trainer {t}"), "location": {"lat": 51.52, "lon": -0.10}});
+        body(w.stack.put("/v1/trainers/me", &token, &profile).await, 200).await;
+        for i in 0..10 {
+            let client = json!({"display_name": format!("Client {t}.{i}")});
+            let created = body(w.stack.post("/v1/clients", &token, &client).await, 201).await;
+            flags.push((token.clone(), created["id"].as_str().unwrap().to_owned()));
+        }
+        trainers.push(token);
     }
-    let flags = clients.iter().map(|client| {
+    let flags = flags.iter().map(|(token, client)| {
         let report = json!({
             "client_id": client, "body_region": "knee", "side": "left", "pain_level": 4,
             "onset_date": Utc::now().date_naive().to_string(), "mechanism": "overuse",
@@ -714,20 +702,21 @@ async fn two_booking_processes_fill_one_diary_exactly_without_overlap() {
             "consent": {"obtained": true, "method": "verbal"}
         });
         let stack = &w.stack;
-        let token = &w.trainer_token;
         async move { body(stack.post("/v1/injury-reports", token, &report).await, 201).await }
     });
     let created = futures_util::future::join_all(flags).await;
-    let ids: Vec<Uuid> = created
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
-        .collect();
+    assert_eq!(created.len(), 50);
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
     let statuses = loop {
+        // One list per trainer, as the app syncs (not a read per referral).
         let mut statuses = Vec::new();
-        for id in &ids {
-            statuses.push(w.referral(*id).await["status"].as_str().unwrap().to_owned());
+        for token in &trainers {
+            let page = body(w.stack.get("/v1/referrals?limit=100", token).await, 200).await;
+            for referral in page["items"].as_array().unwrap() {
+                statuses.push(referral["status"].as_str().unwrap().to_owned());
+            }
         }
+        assert_eq!(statuses.len(), 50);
         if statuses.iter().all(|s| s == "booked" || s == "waitlisted") {
             break statuses;
         }
@@ -748,6 +737,15 @@ async fn two_booking_processes_fill_one_diary_exactly_without_overlap() {
             assert!(!overlap, "double-booked: {a} and {b}");
         }
     }
+}
+
+/// The id of what a `201 Created` answer made.
+async fn created_id(response: reqwest::Response) -> Uuid {
+    body(response, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Every scenario, in each shape.
