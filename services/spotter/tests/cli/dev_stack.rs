@@ -294,9 +294,27 @@ async fn readiness_follows_the_broker_connection() {
         down["detail"].as_str().unwrap().contains("broker"),
         "{down}"
     );
-    // Which dependency is down, never its error text.
-    assert_eq!(down["checks"]["referral.broker"], "down", "{down}");
-    assert_eq!(down["checks"]["referral.database"], "ok", "{down}");
+    // Which dependency is down, never its error text. Each service notices
+    // and reconnects on its own schedule, so which brokers read "down" at the
+    // first 503 varies; the databases were never touched.
+    let checks = down["checks"].as_object().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|(name, state)| name.ends_with(".broker") && state == "down"),
+        "{down}"
+    );
+    for (name, state) in checks {
+        let expected: &[&str] = if name.ends_with(".database") {
+            &["ok"]
+        } else {
+            &["ok", "down"]
+        };
+        assert!(
+            expected.contains(&state.as_str().unwrap()),
+            "{name}: {down}"
+        );
+    }
     assert!(!down.to_string().contains("RabbitMQ"), "{down}");
     stack.wait_for_readiness(200, Duration::from_secs(15)).await;
 }
