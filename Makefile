@@ -94,8 +94,7 @@ bench: deps
 # (services/spotter/src/bench): a release `spotter dev` of its own on
 # BENCH_PORT, with databases (spotter_bench_*), an exchange and queue names of
 # its own, so a `make run` stack beside it is neither loaded nor disturbed,
-# fair-use quotas and rate limits lifted (its few trainers flag thousands: it
-# measures booking),
+# (its 200 trainers each stay within the default quotas and rate limits),
 # and its 100,000 seeded appointments never land in the dev databases. The
 # stack is stopped however the run ends (the trap). Knobs: BENCH_ARGS, e.g.
 # make bench-load BENCH_ARGS='--rate 100 --open-for 30s'; see spotter bench --help.
@@ -105,10 +104,7 @@ BENCH_EXCHANGE := spotter.bench.events
 bench-load: deps
 	$(CARGO) build --release -p spotter
 	@export SPOTTER_BROKER__EXCHANGE=$(BENCH_EXCHANGE) SPOTTER_BROKER__QUEUE_PREFIX=bench. \
-		SPOTTER_LOG__LEVEL=warn SPOTTER_QUOTAS__OPEN_REFERRALS_PER_TRAINER=1000000000 \
-		SPOTTER_QUOTAS__NEW_CLIENTS_PER_DAY=1000000000 \
-		SPOTTER_RATE_LIMITS__WRITES_PER_MINUTE=1000000000 SPOTTER_RATE_LIMITS__WRITE_BURST=1000000000 \
-		SPOTTER_RATE_LIMITS__READS_PER_MINUTE=1000000000 SPOTTER_RATE_LIMITS__READ_BURST=1000000000; \
+		SPOTTER_LOG__LEVEL=warn; \
 	log=target/bench-load-stack.log; \
 	./target/release/spotter dev --port $(BENCH_PORT) --db-prefix spotter_bench_ >$$log 2>&1 & \
 	pid=$$!; \

@@ -125,7 +125,9 @@ async fn write_report(
     input: &NewInjuryReport,
 ) -> ApiResult<ReferralSummary> {
     // One round trip for both facts the report needs (this runs per flag):
-    // the trainer's location, and whether the client is theirs.
+    // the trainer's location, and whether the client is theirs. The row is
+    // held until commit, so a trainer's reports take their quota checks in
+    // turn (`quotas::new_referral`) at no extra round trip.
     let found: Option<(f64, f64, bool)> = trainers::table
         .find(trainer_id)
         .select((
@@ -137,6 +139,7 @@ async fn write_report(
                     .filter(clients::trainer_id.eq(trainer_id)),
             ),
         ))
+        .for_no_key_update()
         .first(conn)
         .await
         .optional()
@@ -168,9 +171,7 @@ async fn write_report(
     // A red flag is always recorded: it books nothing (emergency care is
     // advised), and refusing it could hide what a clinician must see.
     if priority != Priority::Emergency {
-        quotas::take_turn(conn, trainer_id).await?;
-        quotas::one_per_body_region(conn, input.client_id, input.body_region).await?;
-        quotas::open_referrals(conn, quotas, trainer_id).await?;
+        quotas::new_referral(conn, quotas, trainer_id, input.client_id, input.body_region).await?;
     }
     let status = if priority == Priority::Emergency {
         Status::EmergencyAdvised

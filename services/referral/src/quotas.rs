@@ -3,13 +3,14 @@
 //! every diary in a region. Limits are settings (`[quotas]`); a refusal says
 //! which quota was hit and what frees it (`ApiError::Quota`).
 //!
-//! A trainer's requests are checked one at a time (a transaction advisory
-//! lock on the trainer), so two flags sent at once cannot both take the last
-//! place. Each count reads an index bounded by its quota.
+//! A trainer's requests are checked one at a time, so two sent at once
+//! cannot both take the last place: a report holds the trainer's row (which
+//! it reads anyway), a new client an advisory lock (a trainer may add clients
+//! before having a profile row). Each count reads an index bounded by its quota.
 
 use crate::domain::lifecycle::Status;
 use crate::domain::vocabulary::BodyRegion;
-use crate::schema::{clients, injury_reports, referrals};
+use crate::schema::clients;
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -18,7 +19,7 @@ use spotter_platform::settings::QuotaSettings;
 use spotter_platform::{ApiError, ApiResult, QuotaHit};
 use uuid::Uuid;
 
-/// Holds `trainer`'s quota checks in turn until the transaction ends.
+/// Holds `trainer`'s client quota checks in turn until the transaction ends.
 pub async fn take_turn(conn: &mut AsyncPgConnection, trainer: Uuid) -> ApiResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('quota:' || $1::text, 0))")
         .bind::<diesel::sql_types::Uuid, _>(trainer)
@@ -28,25 +29,56 @@ pub async fn take_turn(conn: &mut AsyncPgConnection, trainer: Uuid) -> ApiResult
     Ok(())
 }
 
-fn open_statuses() -> Vec<&'static str> {
-    Status::OPEN.iter().map(|s| s.as_str()).collect()
-}
-
-/// At most `open_referrals_per_trainer` referrals open at once.
-pub async fn open_referrals(
+/// For a new report of `client`'s `region`: at most
+/// `open_referrals_per_trainer` referrals open at once, and one open referral
+/// per client and body region (a second flag for the same knee adds nothing a
+/// clinic needs and would book a second appointment). One statement over the
+/// trainer's open referrals (index `referrals (trainer_id, status)`), so it
+/// reads at most the quota's worth of rows; a client's referrals are among
+/// their trainer's. The caller holds the trainer's turn (`write_report` reads
+/// the trainer's row `FOR NO KEY UPDATE`).
+pub async fn new_referral(
     conn: &mut AsyncPgConnection,
     quotas: &QuotaSettings,
     trainer: Uuid,
+    client: Uuid,
+    region: BodyRegion,
 ) -> ApiResult<()> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Open {
+        #[diesel(sql_type = BigInt)]
+        open: i64,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+        same_region: Option<Uuid>,
+    }
+    let found: Open = diesel::sql_query(
+        "SELECT count(*) AS open, \
+                (array_agg(r.id) FILTER (WHERE r.client_id = $2 AND i.body_region = $3))[1] AS same_region \
+           FROM referrals r JOIN injury_reports i ON i.referral_id = r.id \
+          WHERE r.trainer_id = $1 AND r.status = ANY($4)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(trainer)
+    .bind::<diesel::sql_types::Uuid, _>(client)
+    .bind::<Text, _>(region.as_str())
+    .bind::<Array<Text>, _>(Status::OPEN.map(Status::as_str).to_vec())
+    .get_result(conn)
+    .await
+    .map_err(db_error)?;
+    if let Some(open) = found.same_region {
+        return Err(ApiError::Quota(QuotaHit {
+            quota: "open_referral_per_body_region".to_owned(),
+            limit: 1,
+            frees_at: None,
+            frees_when: format!(
+                "when referral {open}, open for this client's {}, is acknowledged or cancelled (a report with a red flag is always recorded)",
+                region.as_str()
+            ),
+            open_referral_id: Some(open),
+        }));
+    }
     let limit = quotas.open_referrals_per_trainer;
-    let open: i64 = referrals::table
-        .filter(referrals::trainer_id.eq(trainer))
-        .filter(referrals::status.eq_any(open_statuses()))
-        .count()
-        .get_result(conn)
-        .await
-        .map_err(db_error)?;
-    if open < i64::from(limit) {
+    if found.open < i64::from(limit) {
         return Ok(());
     }
     Err(ApiError::Quota(QuotaHit {
@@ -55,36 +87,6 @@ pub async fn open_referrals(
         frees_at: None,
         frees_when: "when one of your open referrals is acknowledged or cancelled".to_owned(),
         open_referral_id: None,
-    }))
-}
-
-/// One open referral per client and body region: a second flag for the same
-/// knee adds nothing a clinic needs and would book a second appointment.
-pub async fn one_per_body_region(
-    conn: &mut AsyncPgConnection,
-    client: Uuid,
-    region: BodyRegion,
-) -> ApiResult<()> {
-    let open: Option<Uuid> = referrals::table
-        .inner_join(injury_reports::table)
-        .filter(referrals::client_id.eq(client))
-        .filter(referrals::status.eq_any(open_statuses()))
-        .filter(injury_reports::body_region.eq(region.as_str()))
-        .select(referrals::id)
-        .first(conn)
-        .await
-        .optional()
-        .map_err(db_error)?;
-    let Some(open) = open else { return Ok(()) };
-    Err(ApiError::Quota(QuotaHit {
-        quota: "open_referral_per_body_region".to_owned(),
-        limit: 1,
-        frees_at: None,
-        frees_when: format!(
-            "when referral {open}, open for this client's {}, is acknowledged or cancelled (a report with a red flag is always recorded)",
-            region.as_str()
-        ),
-        open_referral_id: Some(open),
     }))
 }
 

@@ -1,3 +1,4 @@
+use diesel::OptionalExtension;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use secrecy::ExposeSecret;
 use spotter_platform::settings::DatabaseSettings;
@@ -6,28 +7,9 @@ use spotter_platform::settings::DatabaseSettings;
 /// connecting to the server's `postgres` maintenance database. The dev stack
 /// uses this so a fresh machine needs no manual `createdb`.
 pub async fn ensure_database_exists(settings: &DatabaseSettings) -> anyhow::Result<()> {
-    let name = settings.database_name();
-    anyhow::ensure!(
-        is_plain_identifier(&name),
-        "unexpected database name {name:?}"
-    );
-    let maintenance = settings.with_database("postgres");
-    let mut conn = crate::tls::establish(maintenance.url.expose_secret()).await?;
-    if database_exists(&mut conn, &name).await? {
-        return Ok(());
-    }
-    match diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-    {
-        Ok(_) => {
-            tracing::info!(database = %name, "database created");
-            Ok(())
-        }
-        // Another process created it between our check and our create.
-        Err(_) if database_exists(&mut conn, &name).await? => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    let (mut conn, name) = maintenance(settings).await?;
+    create_if_missing(&mut conn, &name, "").await?;
+    Ok(())
 }
 
 /// As [`ensure_database_exists`], for a service that connects as its own role:
@@ -43,29 +25,15 @@ pub async fn ensure_owned_database(
     owner: &str,
     admin_sql: &str,
 ) -> anyhow::Result<()> {
-    let name = settings.database_name();
-    anyhow::ensure!(
-        is_plain_identifier(&name) && is_plain_identifier(owner),
-        "unexpected database or role name {name:?} / {owner:?}"
-    );
-    let maintenance = settings.with_database("postgres");
-    let mut conn = crate::tls::establish(maintenance.url.expose_secret()).await?;
-    anyhow::ensure!(
-        role_exists(&mut conn, owner).await?,
-        "database role {owner} does not exist: deploy/local/ensure-deps.sh creates it (make run runs it)"
-    );
-    if !database_exists(&mut conn, &name).await? {
-        let created = diesel::sql_query(format!("CREATE DATABASE \"{name}\" OWNER \"{owner}\""))
-            .execute(&mut conn)
-            .await;
-        if let Err(e) = created
-            && !database_exists(&mut conn, &name).await?
-        {
-            return Err(e.into());
-        }
-        tracing::info!(database = %name, owner, "database created");
-    }
-    let current = database_owner(&mut conn, &name).await?;
+    anyhow::ensure!(is_plain_identifier(owner), "unexpected role name {owner:?}");
+    let (mut conn, name) = maintenance(settings).await?;
+    let current = create_if_missing(&mut conn, &name, &format!(" OWNER \"{owner}\""))
+        .await
+        .map_err(|e| {
+            e.context(format!(
+                "creating {name} owned by {owner} (deploy/local/ensure-deps.sh creates the role; make run runs it)"
+            ))
+        })?;
     anyhow::ensure!(
         current == owner,
         "database {name} belongs to {current}, not {owner}: drop it (dev data) or start without service accounts"
@@ -83,53 +51,71 @@ pub async fn ensure_owned_database(
     Ok(())
 }
 
-async fn role_exists(conn: &mut AsyncPgConnection, role: &str) -> anyhow::Result<bool> {
-    use diesel::sql_types::{Bool, Text};
-    #[derive(diesel::QueryableByName)]
-    struct Found {
-        #[diesel(sql_type = Bool)]
-        found: bool,
-    }
-    let row: Found =
-        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS found")
-            .bind::<Text, _>(role)
-            .get_result(conn)
-            .await?;
-    Ok(row.found)
+/// A connection to the server's `postgres` database, and the (checked) name
+/// of the database `settings` point at.
+async fn maintenance(settings: &DatabaseSettings) -> anyhow::Result<(AsyncPgConnection, String)> {
+    let name = settings.database_name();
+    anyhow::ensure!(
+        is_plain_identifier(&name),
+        "unexpected database name {name:?}"
+    );
+    let maintenance = settings.with_database("postgres");
+    let conn = crate::tls::establish(maintenance.url.expose_secret()).await?;
+    Ok((conn, name))
 }
 
-async fn database_owner(conn: &mut AsyncPgConnection, name: &str) -> anyhow::Result<String> {
+/// Creates `name` (`CREATE DATABASE name{clause}`) unless it exists, and
+/// returns its owner. A create that loses a race with another process is
+/// fine: the database is there either way. A missing owner role fails the
+/// create, and the error says so.
+async fn create_if_missing(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    clause: &str,
+) -> anyhow::Result<String> {
+    if let Some(owner) = database_owner(conn, name).await? {
+        return Ok(owner);
+    }
+    let created = diesel::sql_query(format!("CREATE DATABASE \"{name}\"{clause}"))
+        .execute(conn)
+        .await;
+    match (created, database_owner(conn, name).await?) {
+        (Ok(_), Some(owner)) => {
+            tracing::info!(database = %name, %owner, "database created");
+            Ok(owner)
+        }
+        // Another process created it between our check and our create.
+        (Err(_), Some(owner)) => Ok(owner),
+        (Err(e), None) => Err(e.into()),
+        (Ok(_), None) => anyhow::bail!("database {name} was created but is not there"),
+    }
+}
+
+async fn database_owner(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
     use diesel::sql_types::Text;
     #[derive(diesel::QueryableByName)]
     struct Owner {
         #[diesel(sql_type = Text)]
         owner: String,
     }
-    let row: Owner = diesel::sql_query(
+    let row: Option<Owner> = diesel::sql_query(
         "SELECT pg_get_userbyid(datdba)::text AS owner FROM pg_database WHERE datname = $1",
     )
     .bind::<Text, _>(name)
     .get_result(conn)
-    .await?;
-    Ok(row.owner)
+    .await
+    .optional()?;
+    Ok(row.map(|r| r.owner))
 }
 
 pub(crate) async fn database_exists(
     conn: &mut AsyncPgConnection,
     name: &str,
 ) -> anyhow::Result<bool> {
-    use diesel::sql_types::{BigInt, Text};
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let count: Count =
-        diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-            .bind::<Text, _>(name)
-            .get_result(conn)
-            .await?;
-    Ok(count.n > 0)
+    Ok(database_owner(conn, name).await?.is_some())
 }
 
 /// Database names are built by us, never from requests; still, they are spliced

@@ -122,8 +122,11 @@ pub struct Knobs {
     /// Network: physios per clinic (10 clinics in 5 cities).
     #[arg(long, default_value_t = 4)]
     physios_per_clinic: usize,
-    /// Network: trainers per city.
-    #[arg(long, default_value_t = 10)]
+    /// Network: trainers per city. Enough that each stays within the default
+    /// fair-use limits (50 open referrals, 100 new clients a day, 120 writes
+    /// a minute) across a whole run, as a real network of trainers would:
+    /// the bench measures the flag path with its quota checks in place.
+    #[arg(long, default_value_t = 40)]
     trainers_per_city: usize,
 }
 
