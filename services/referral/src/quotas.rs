@@ -90,32 +90,36 @@ pub async fn new_referral(
     }))
 }
 
-/// At most `new_clients_per_day` clients added in any 24 hours; frees up
-/// when the oldest of them turns a day old.
+/// At most `new_clients_per_day` clients added in any 24 hours (by the
+/// database's clock, which stamped them); frees up when the newest
+/// `limit`-th of them turns a day old. Reads one row through
+/// `clients (trainer_id, created_at)`.
 pub async fn new_clients(
     conn: &mut AsyncPgConnection,
     quotas: &QuotaSettings,
     trainer: Uuid,
 ) -> ApiResult<()> {
+    use diesel::sql_types::Timestamptz;
     let limit = quotas.new_clients_per_day;
     let day = Duration::hours(24);
-    let recent: Vec<chrono::DateTime<Utc>> = clients::table
+    let limiting: Option<chrono::DateTime<Utc>> = clients::table
         .filter(clients::trainer_id.eq(trainer))
-        .filter(clients::created_at.gt(Utc::now() - day))
-        .order(clients::created_at.asc())
+        .filter(clients::created_at.gt(diesel::dsl::sql::<Timestamptz>("now() - interval '1 day'")))
+        .order(clients::created_at.desc())
+        .offset(i64::from(limit.max(1)) - 1)
         .select(clients::created_at)
-        .limit(i64::from(limit))
-        .load(conn)
+        .first(conn)
         .await
+        .optional()
         .map_err(db_error)?;
-    match recent.as_slice().first() {
-        Some(oldest) if recent.len() >= limit as usize => Err(ApiError::Quota(QuotaHit {
+    match limiting {
+        Some(at) => Err(ApiError::Quota(QuotaHit {
             quota: "new_clients_per_day".to_owned(),
             limit,
-            frees_at: Some(*oldest + day),
+            frees_at: Some(at + day),
             frees_when: "a day after the oldest client added in the last 24 hours".to_owned(),
             open_referral_id: None,
         })),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }

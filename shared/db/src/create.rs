@@ -91,7 +91,7 @@ async fn create_if_missing(
     }
 }
 
-async fn database_owner(
+pub(crate) async fn database_owner(
     conn: &mut AsyncPgConnection,
     name: &str,
 ) -> anyhow::Result<Option<String>> {
@@ -109,13 +109,6 @@ async fn database_owner(
     .await
     .optional()?;
     Ok(row.map(|r| r.owner))
-}
-
-pub(crate) async fn database_exists(
-    conn: &mut AsyncPgConnection,
-    name: &str,
-) -> anyhow::Result<bool> {
-    Ok(database_owner(conn, name).await?.is_some())
 }
 
 /// Database names are built by us, never from requests; still, they are spliced

@@ -5,7 +5,7 @@
 //! TEMPLATE` copies a template that was migrated once per migrations content.
 //! The template is built under an advisory lock so concurrent processes agree.
 
-use crate::create::{database_exists, is_plain_identifier};
+use crate::create::{database_owner, is_plain_identifier};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use secrecy::ExposeSecret;
@@ -154,7 +154,7 @@ async fn ensure_template(
     let digest = migrations_digest(dirs)?;
     let template = format!("spotter_tpl_{label}_{}", &digest[..16]);
     let mut conn = connect(server, "postgres").await?;
-    if database_exists(&mut conn, &template).await? {
+    if database_owner(&mut conn, &template).await?.is_some() {
         return Ok(template);
     }
     let lock_key = i64::from_str_radix(&digest[..15], 16)?;
@@ -177,7 +177,7 @@ async fn build_template(
     template: &str,
     dirs: &[PathBuf],
 ) -> anyhow::Result<()> {
-    if database_exists(conn, template).await? {
+    if database_owner(conn, template).await?.is_some() {
         return Ok(()); // another process built it while we waited for the lock
     }
     // Built under a temporary name and renamed when complete, so a crash midway

@@ -71,19 +71,20 @@ impl PgTarget {
     /// it. The error names what is wrong but never echoes the URL (it may
     /// hold a password).
     pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let mut mode = Mode::Disable;
+        let (base, query) = split_query(url)?;
+        let mut mode = None;
         let mut root = None;
         let mut rest = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decoded = percent_decode_str(value).decode_utf8_lossy().into_owned();
             match key {
-                "sslmode" => mode = Mode::parse(&decoded).map_err(anyhow::Error::msg)?,
+                "sslmode" => mode = Some(Mode::parse(&decoded).map_err(anyhow::Error::msg)?),
                 "sslrootcert" => root = Some(decoded),
                 _ => rest.push(pair),
             }
         }
+        let mode = settle(mode, root.as_deref())?;
         let plain = if rest.is_empty() {
             base.to_owned()
         } else {
@@ -146,6 +147,42 @@ pub async fn establish(url: &str) -> anyhow::Result<AsyncPgConnection> {
     Ok(PgTarget::parse(url)?.connect().await?)
 }
 
+/// `postgres://…` split at the query. The query starts after the host: a
+/// password may hold a raw `?` (tokio-postgres reads credentials up to the
+/// last `@`), and splitting there would leave `sslmode` unseen.
+fn split_query(url: &str) -> anyhow::Result<(&str, &str)> {
+    let after_scheme = ["postgres://", "postgresql://"]
+        .iter()
+        .find_map(|scheme| url.strip_prefix(scheme))
+        .ok_or_else(|| {
+            anyhow::anyhow!("database URL: must start with postgres:// or postgresql://")
+        })?;
+    let host_start =
+        url.len() - after_scheme.len() + after_scheme.rfind('@').map_or(0, |at| at + 1);
+    Ok(match url[host_start..].find('?') {
+        Some(q) => (&url[..host_start + q], &url[host_start + q + 1..]),
+        None => (url, ""),
+    })
+}
+
+/// The mode to use, refusing combinations that look secure and are not:
+/// a root file without a mode (libpq would not check it), and the OS trust
+/// store with anything less than `verify-full` (any public certificate
+/// would pass; libpq 16 refuses it too, and defaults to `verify-full`).
+fn settle(mode: Option<Mode>, root: Option<&str>) -> anyhow::Result<Mode> {
+    match (mode, root) {
+        (None, None) => Ok(Mode::Disable),
+        (None | Some(Mode::VerifyFull), Some("system")) => Ok(Mode::VerifyFull),
+        (Some(_), Some("system")) => {
+            anyhow::bail!("sslrootcert=system needs sslmode=verify-full (or no sslmode)")
+        }
+        (None, Some(_)) => {
+            anyhow::bail!("sslrootcert needs an sslmode: verify-full, verify-ca or require")
+        }
+        (Some(mode), _) => Ok(mode),
+    }
+}
+
 /// ring, named explicitly: two rustls providers are compiled into the
 /// workspace (lapin brings aws-lc-rs), so rustls cannot pick one by itself.
 fn provider() -> Arc<CryptoProvider> {
@@ -158,13 +195,13 @@ fn client_config(mode: Mode, root: Option<&str>) -> anyhow::Result<ClientConfig>
         .with_safe_default_protocol_versions()?;
     let algorithms = provider.signature_verification_algorithms;
     let verifier: Arc<dyn ServerCertVerifier> = match (mode, root) {
-        (Mode::Disable | Mode::Prefer | Mode::Require, None) => Arc::new(Lenient {
-            algorithms,
-            chain: None,
-        }),
         (Mode::VerifyCa | Mode::VerifyFull, None) => anyhow::bail!(
             "sslmode=verify-ca and verify-full need sslrootcert: a PEM file, or `system` for the OS trust store"
         ),
+        (_, None) => Arc::new(Lenient {
+            algorithms,
+            chain: None,
+        }),
         // With a root file, `require` checks the chain, as libpq does.
         (_, Some(root)) => {
             let chain = WebPkiServerVerifier::builder_with_provider(
@@ -277,6 +314,24 @@ mod tests {
     }
 
     #[test]
+    fn a_question_mark_in_the_password_does_not_hide_sslmode() {
+        let target = PgTarget::parse("postgres://u:a?b@h/db?sslmode=require").unwrap();
+        assert!(target.tls.is_some());
+        assert_eq!(target.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(target.config.get_password(), Some(&b"a?b"[..]));
+    }
+
+    #[test]
+    fn the_os_trust_store_means_verify_full() {
+        assert_eq!(settle(None, Some("system")).unwrap(), Mode::VerifyFull);
+        assert_eq!(
+            settle(Some(Mode::VerifyFull), Some("system")).unwrap(),
+            Mode::VerifyFull
+        );
+        assert!(settle(Some(Mode::VerifyCa), Some("system")).is_err());
+    }
+
+    #[test]
     fn no_sslmode_means_a_plain_connection() {
         let target = PgTarget::parse("postgres://u@h/db").unwrap();
         assert!(target.tls.is_none());
@@ -295,6 +350,15 @@ mod tests {
                 "postgres://u:pw@h/db?sslmode=verify-ca&sslrootcert=/nonexistent.pem",
                 "sslrootcert /nonexistent.pem",
             ),
+            (
+                "postgres://u:pw@h/db?sslrootcert=/ca.pem",
+                "needs an sslmode",
+            ),
+            (
+                "postgres://u:pw@h/db?sslmode=require&sslrootcert=system",
+                "needs sslmode=verify-full",
+            ),
+            ("host=h user=u password=pw sslmode=require", "postgres://"),
         ] {
             let error = PgTarget::parse(url).err().unwrap().to_string();
             assert!(error.contains(expected), "{url}: {error}");

@@ -209,23 +209,27 @@ impl ResponseError for ApiError {
             // Worth another try, soon: say when.
             response.insert_header((header::RETRY_AFTER, "5"));
         }
-        if let Self::RateLimited(wait) = self {
-            // Whole seconds, rounded up: retrying at the given second works.
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response.insert_header((header::RETRY_AFTER, seconds.max(1).to_string()));
-        }
-        if let Self::Quota(QuotaHit {
-            frees_at: Some(at), ..
-        }) = self
-        {
-            let seconds = (*at - chrono::Utc::now()).num_seconds().max(1);
-            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        let wait = match self {
+            Self::RateLimited(wait) => Some(*wait),
+            Self::Quota(QuotaHit {
+                frees_at: Some(at), ..
+            }) => Some((*at - chrono::Utc::now()).to_std().unwrap_or_default()),
+            _ => None,
+        };
+        if let Some(wait) = wait {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds(wait).to_string()));
         }
         response.json(self.problem())
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Whole seconds, rounded up and at least one: a client that waits exactly
+/// as told finds room.
+fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
 
 #[cfg(test)]
 mod tests {
@@ -252,6 +256,14 @@ mod tests {
         assert_eq!(json["status"], 422);
         assert_eq!(json["errors"][0]["field"], "pain_level");
         assert_eq!(json["errors"][1]["field"], "location.lat");
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_a_whole_second() {
+        use std::time::Duration;
+        assert_eq!(retry_after_seconds(Duration::ZERO), 1);
+        assert_eq!(retry_after_seconds(Duration::from_millis(1_001)), 2);
+        assert_eq!(retry_after_seconds(Duration::from_secs(86_400)), 86_400);
     }
 
     #[actix_web::test]

@@ -9,23 +9,23 @@
 
 use crate::settings::RateLimitSettings;
 use actix_web::http::Method;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub struct RateLimiter {
     reads: DefaultKeyedRateLimiter<Uuid>,
     writes: DefaultKeyedRateLimiter<Uuid>,
-    clock: DefaultClock,
-    checks: AtomicU64,
 }
 
-/// Every this many checks, users whose buckets are full again are forgotten,
-/// so memory follows the users active in the last minutes, not all ever seen.
-const FORGET_EVERY: u64 = 4096;
+/// How often users whose buckets are full again are forgotten, so memory
+/// follows the users active in the last minutes, not all ever seen. Off the
+/// request path: a sweep visits every user held.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 impl RateLimiter {
     pub fn new(settings: &RateLimitSettings) -> anyhow::Result<Self> {
@@ -47,18 +47,26 @@ impl RateLimiter {
                 settings.write_burst,
                 "writes",
             )?),
-            clock: DefaultClock::default(),
-            checks: AtomicU64::new(0),
         })
+    }
+
+    /// The background sweep ([`FORGET_EVERY`]), until `shutdown`.
+    pub async fn forget_idle_users(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut every = tokio::time::interval(FORGET_EVERY);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => {
+                    self.reads.retain_recent();
+                    self.writes.retain_recent();
+                }
+            }
+        }
     }
 
     /// Takes one request from `user`'s budget for `method` (GET and HEAD are
     /// reads, the rest writes), or says how long until there is room.
     pub fn check(&self, user: Uuid, method: &Method) -> Result<(), Duration> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
-            self.reads.retain_recent();
-            self.writes.retain_recent();
-        }
         let bucket = if matches!(*method, Method::GET | Method::HEAD) {
             &self.reads
         } else {
@@ -66,7 +74,7 @@ impl RateLimiter {
         };
         bucket
             .check_key(&user)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+            .map_err(|not_until| not_until.wait_time_from(bucket.clock().now()))
     }
 }
 

@@ -128,8 +128,7 @@ impl DatabaseSettings {
     /// TCP (Debian's socket authentication is `peer`, which matches the OS
     /// user), so a socket host becomes 127.0.0.1:5432.
     pub fn as_role(&self, user: &str, password: &str) -> Self {
-        let url = with_userinfo(self.url.expose_secret(), user, password);
-        let url = url.replacen("@%2Fvar%2Frun%2Fpostgresql", "@127.0.0.1:5432", 1);
+        let url = with_userinfo(self.url.expose_secret(), user, password, over_tcp);
         Self {
             url: SecretString::from(url),
             max_connections: self.max_connections,
@@ -163,9 +162,27 @@ fn replace_database_name(url: &str, name: &str) -> String {
     }
 }
 
+/// A Unix socket directory (a host starting with `/`, percent-encoded or
+/// not) becomes 127.0.0.1, keeping the port (5432 when none is given).
+fn over_tcp(host: &str) -> String {
+    let lower = host.to_ascii_lowercase();
+    if !(lower.starts_with("%2f") || host.starts_with('/')) {
+        return host.to_owned();
+    }
+    match host.rsplit_once(':') {
+        Some((_, port)) => format!("127.0.0.1:{port}"),
+        None => "127.0.0.1:5432".to_owned(),
+    }
+}
+
 /// `scheme://user:password@host…` with the user and password replaced (or
-/// added), both percent-encoded.
-fn with_userinfo(url: &str, user: &str, password: &str) -> String {
+/// added), both percent-encoded, and the host passed through `host_map`.
+fn with_userinfo(
+    url: &str,
+    user: &str,
+    password: &str,
+    host_map: impl Fn(&str) -> String,
+) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
@@ -175,9 +192,10 @@ fn with_userinfo(url: &str, user: &str, password: &str) -> String {
         None => &rest[..authority_end],
     };
     format!(
-        "{scheme}://{}:{}@{host}{}",
+        "{scheme}://{}:{}@{}{}",
         utf8_percent_encode(user, USERINFO),
         utf8_percent_encode(password, USERINFO),
+        host_map(host),
         &rest[authority_end..]
     )
 }
@@ -200,7 +218,12 @@ impl BrokerSettings {
     /// The same broker and virtual host as another user.
     pub fn as_user(&self, user: &str, password: &str) -> Self {
         Self {
-            url: SecretString::from(with_userinfo(self.url.expose_secret(), user, password)),
+            url: SecretString::from(with_userinfo(
+                self.url.expose_secret(),
+                user,
+                password,
+                str::to_owned,
+            )),
             ..self.clone()
         }
     }
@@ -390,7 +413,8 @@ mod tests {
             with_userinfo(
                 "amqp://guest:guest@127.0.0.1:5672/%2f",
                 "spotter-booking",
-                "p@ss"
+                "p@ss",
+                str::to_owned
             ),
             "amqp://spotter-booking:p%40ss@127.0.0.1:5672/%2f"
         );
@@ -401,6 +425,14 @@ mod tests {
         assert_eq!(
             db.as_role("spotter_booking", "pw").url.expose_secret(),
             "postgres://spotter_booking:pw@127.0.0.1:5432/spotter_booking"
+        );
+        let other_socket = DatabaseSettings {
+            url: SecretString::from("postgres://root@%2ftmp:5433/x"),
+            max_connections: 3,
+        };
+        assert_eq!(
+            other_socket.as_role("u", "p").url.expose_secret(),
+            "postgres://u:p@127.0.0.1:5433/x"
         );
         let remote = DatabaseSettings {
             url: SecretString::from("postgres://db.example/x?sslmode=require"),

@@ -33,19 +33,6 @@ impl Location {
     }
 }
 
-/// Text a person typed: trimmed, non-empty, at most `max` characters.
-pub fn check_text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        errors.push(FieldError::new(field, "must not be blank"));
-    } else if trimmed.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-}
-
 /// `Ok(())` when nothing was reported, else the 422 naming every field.
 pub fn finish(errors: Vec<FieldError>) -> Result<(), crate::ApiError> {
     if errors.is_empty() {
@@ -69,15 +56,5 @@ mod tests {
         .check("location", &mut errors);
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["location.lat", "location.lon"]);
-    }
-
-    #[test]
-    fn blank_and_long_text_are_rejected() {
-        let mut errors = Vec::new();
-        check_text("display_name", "   ", 10, &mut errors);
-        check_text("notes", "abcdefghijk", 10, &mut errors);
-        check_text("ok", "fine", 10, &mut errors);
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["display_name", "notes"]);
     }
 }

@@ -107,6 +107,10 @@ fn with_common_parts<S: ServiceDefinition>(
     let pool = web::Data::new(foundations.pool.clone());
     let verifier = web::Data::new(foundations.verifier.clone());
     let limiter = web::Data::new(limiter);
+    let sweep = limiter.clone().into_inner();
+    module.tasks.push(Box::new(move |shutdown| {
+        Box::pin(sweep.forget_idle_users(shutdown))
+    }));
     module.configure = Arc::new(move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(pool.clone())
             .app_data(verifier.clone())

@@ -8,7 +8,7 @@ use actix_web::web;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_auth::{Caller, Role};
-use spotter_db::{Pool, checkout, db_error};
+use spotter_db::{OrNotFound, Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
 use spotter_platform::{ApiError, ApiResult};
 use uuid::Uuid;
@@ -48,7 +48,7 @@ pub async fn find_visible(
     } else {
         query.first(conn).await
     }
-    .map_err(db_error)?;
+    .or_not_found()?;
     if visible_to(caller, &found) {
         Ok(found)
     } else {

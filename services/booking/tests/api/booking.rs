@@ -221,6 +221,24 @@ async fn physios_act_on_their_appointments_through_a_state_machine() {
         404,
     )
     .await;
+    // An id that names nothing is the same 404 as another's, not a 500.
+    let unknown = Uuid::now_v7();
+    problem(
+        app.get(&format!("/v1/appointments/{unknown}"), &physio_token)
+            .await,
+        404,
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("/v1/appointments/{unknown}/cancel"),
+            &physio_token,
+            &json!({"reason": "clinic_unavailable"}),
+        )
+        .await,
+        404,
+    )
+    .await;
     problem(
         app.post(
             &format!("/v1/appointments/{id}/complete"),

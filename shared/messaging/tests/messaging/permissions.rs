@@ -7,6 +7,9 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
 use spotter_messaging::testing::ServiceUsers;
 
+/// What RabbitMQ says when a topic permission refuses a routing key.
+const TOPIC_REFUSED: &str = "ACCESS_REFUSED - access to topic";
+
 /// Publishes `routing_key` to `exchange` as `user` and waits for the
 /// broker's answer: `Ok` if it took the message.
 async fn publish_as(user: &str, exchange: &str, routing_key: &str) -> Result<(), lapin::Error> {
@@ -81,11 +84,19 @@ async fn a_services_credentials_publish_only_its_own_events() {
     )
     .await;
     let refused = forged.expect_err("booking published a referral event");
-    assert!(refused.to_string().contains("ACCESS_REFUSED"), "{refused}");
+    // Refused for the routing key (not, say, a failed login).
+    assert!(refused.to_string().contains(TOPIC_REFUSED), "{refused}");
     publish_as(
         "spotter-referral",
         &exchange,
         "referral.referral_requested.v1.urgent",
+    )
+    .await
+    .unwrap();
+    publish_as(
+        "spotter-notification",
+        &exchange,
+        "notification.delivered.v1",
     )
     .await
     .unwrap();
@@ -95,7 +106,8 @@ async fn a_services_credentials_publish_only_its_own_events() {
         "booking.appointment_booked.v1",
     )
     .await;
-    assert!(forged.is_err(), "notification published a booking event");
+    let refused = forged.expect_err("notification published a booking event");
+    assert!(refused.to_string().contains(TOPIC_REFUSED), "{refused}");
 
     channel
         .exchange_delete(exchange.as_str().into(), Default::default())

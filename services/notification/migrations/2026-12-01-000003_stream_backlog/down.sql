@@ -1,0 +1,2 @@
+DROP INDEX notifications_by_clinic_seq;
+DROP INDEX notifications_by_recipient_seq;
