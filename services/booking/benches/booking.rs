@@ -56,7 +56,7 @@ async fn main() {
         lat: 51.5,
         lon: -0.1,
     };
-    let mut found = facts::candidates(&mut conn, BodyRegion::Knee, at)
+    let mut found = facts::candidates(&mut conn, BodyRegion::Knee, at, &[])
         .await
         .unwrap();
     let now = Utc::now();
@@ -94,7 +94,7 @@ async fn main() {
         let started = Instant::now();
         conn.transaction::<(), diesel::result::Error, _>(async |conn| {
             requests::insert(conn, &request).await?;
-            book_or_waitlist(conn, &request, true).await?;
+            book_or_waitlist(conn, &request, true, 3).await?;
             Ok(())
         })
         .await
@@ -125,7 +125,7 @@ async fn network_scale(conn: &mut AsyncPgConnection, baseline: &[Duration]) {
             let started = Instant::now();
             conn.transaction::<(), diesel::result::Error, _>(async |conn| {
                 requests::insert(conn, &request).await?;
-                let outcome = book_or_waitlist(conn, &request, true).await?;
+                let outcome = book_or_waitlist(conn, &request, true, 3).await?;
                 assert!(matches!(outcome, Outcome::Booked(_)), "{outcome:?}");
                 Ok(())
             })

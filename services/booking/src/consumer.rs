@@ -26,7 +26,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// One consumer per lane, the same handler behind both.
-pub fn specs(metrics: &LaneMetrics) -> Vec<ConsumerSpec> {
+/// `refusals_before_review`: see `engine::refusals`.
+pub fn specs(metrics: &LaneMetrics, refusals_before_review: u32) -> Vec<ConsumerSpec> {
     Lane::ALL
         .into_iter()
         .map(|lane| {
@@ -36,7 +37,9 @@ pub fn specs(metrics: &LaneMetrics) -> Vec<ConsumerSpec> {
                 routing_keys: routing_keys_of(lane.queue()),
                 handler: Arc::new(move |conn, incoming| {
                     let metrics = metrics.clone();
-                    Box::pin(async move { handle(conn, incoming, lane, &metrics).await })
+                    Box::pin(async move {
+                        handle(conn, incoming, lane, &metrics, refusals_before_review).await
+                    })
                 }),
                 concurrency: lane.concurrency(),
             }
@@ -49,6 +52,7 @@ async fn handle(
     incoming: &Incoming,
     lane: Lane,
     metrics: &LaneMetrics,
+    refusals_before_review: u32,
 ) -> Result<(), HandlerError> {
     match incoming.message_type.as_str() {
         ReferralRequested::TYPE_NAME => {
@@ -56,7 +60,7 @@ async fn handle(
             if let Some(enqueued_at) = incoming.enqueued_at {
                 metrics.taken(lane, Utc::now() - enqueued_at);
             }
-            on_requested(conn, incoming.decode()?).await
+            on_requested(conn, incoming.decode()?, refusals_before_review).await
         }
         ReferralCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
         other => Err(HandlerError::permanent(format!(
@@ -68,6 +72,7 @@ async fn handle(
 async fn on_requested(
     conn: &mut AsyncPgConnection,
     event: ReferralRequested,
+    refusals_before_review: u32,
 ) -> Result<(), HandlerError> {
     let priority = Priority::try_from(event.priority())?;
     if priority == Priority::Emergency {
@@ -128,7 +133,7 @@ async fn on_requested(
         }
         None => requests::insert(conn, &request).await?,
     }
-    match book_or_waitlist(conn, &request, true).await? {
+    match book_or_waitlist(conn, &request, true, refusals_before_review).await? {
         Outcome::Contended => Err(HandlerError::Transient(anyhow::anyhow!(
             "every offer was taken by concurrent bookings; retrying"
         ))),
@@ -174,6 +179,7 @@ async fn on_cancelled(
             reason,
             note: None,
             rebook: false,
+            decline: None,
         };
         cancel(conn, &appointment, how)
             .await

@@ -1,5 +1,5 @@
-use crate::admin::{clinics, hours, physios, policy, schedule, time_off};
-use crate::appointments::{actions, api};
+use crate::admin::{clinics, hours, physios, policy, refusals, schedule, time_off, worklist};
+use crate::appointments::{actions, api, decline};
 use spotter_platform::openapi::BearerAuth;
 use utoipa::OpenApi;
 
@@ -19,11 +19,15 @@ use utoipa::OpenApi;
         time_off::remove,
         schedule::appointments,
         schedule::waitlist,
+        refusals::summary,
+        worklist::list,
+        worklist::release,
         api::list_mine,
         api::get,
         actions::complete,
         actions::no_show,
         actions::cancel_by_clinic,
+        decline::decline,
         actions::reschedule,
     ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
@@ -32,6 +36,7 @@ use utoipa::OpenApi;
         (name = "clinics", description = "Clinics, their booking policy, diary and waitlist"),
         (name = "physios", description = "Physios, their weekly hours and time off"),
         (name = "appointments", description = "Appointments: the physio's diary and its changes"),
+        (name = "worklist", description = "Platform admins: referrals clinics refused too often to book by themselves"),
     )
 )]
 struct BookingApi;

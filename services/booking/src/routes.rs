@@ -1,7 +1,7 @@
 //! Every path the booking service serves, in one tree, and its workers.
 
-use crate::admin::{clinics, hours, physios, policy, schedule, time_off};
-use crate::appointments::{actions, api};
+use crate::admin::{clinics, hours, physios, policy, refusals, schedule, time_off, worklist};
+use crate::appointments::{actions, api, decline};
 use crate::lanes::{self, LaneMetrics};
 use crate::{consumer, openapi, waitlist};
 use actix_web::web;
@@ -14,10 +14,11 @@ use std::sync::Arc;
 /// `/admin/v1/clinics/{id}/referrals` is the referral service's and is
 /// matched there first; everything else under clinics is ours.
 pub fn owns_path(path: &str) -> bool {
-    const PREFIXES: [&str; 4] = [
+    const PREFIXES: [&str; 5] = [
         "/v1/appointments",
         "/admin/v1/clinics",
         "/admin/v1/physios",
+        "/admin/v1/worklist",
         "/admin/v1/dead-letters/booking",
     ];
     under_any(path, &PREFIXES)
@@ -46,6 +47,15 @@ fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/v1/clinics/{clinic_id}/waitlist",
             web::get().to(schedule::waitlist),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/refusals",
+            web::get().to(refusals::summary),
+        )
+        .route("/admin/v1/worklist", web::get().to(worklist::list))
+        .route(
+            "/admin/v1/worklist/{referral_id}/release",
+            web::post().to(worklist::release),
         )
         .route(
             "/admin/v1/physios/{physio_id}",
@@ -78,6 +88,10 @@ fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(actions::cancel_by_clinic),
         )
         .route(
+            "/v1/appointments/{appointment_id}/decline",
+            web::post().to(decline::decline),
+        )
+        .route(
             "/v1/appointments/{appointment_id}/reschedule",
             web::post().to(actions::reschedule),
         );
@@ -85,14 +99,21 @@ fn configure(cfg: &mut web::ServiceConfig) {
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let metrics = LaneMetrics::new()?;
-    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics)
+    let quotas = foundations.settings.quotas;
+    anyhow::ensure!(
+        quotas.max_service_radius_km > 0.0 && quotas.max_service_radius_km <= 500.0,
+        "quotas.max_service_radius_km must be more than 0 and at most 500"
+    );
+    let quotas = web::Data::new(quotas);
+    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, quotas.refusals_before_review)
         .into_iter()
         .map(|spec| foundations.consumer(spec))
         .collect();
     let pool = foundations.pool.clone();
     let url = foundations.settings.database.url.clone();
+    let review_after = quotas.refusals_before_review;
     tasks.push(Box::new(move |shutdown| {
-        Box::pin(waitlist::run(pool, url, shutdown))
+        Box::pin(waitlist::run(pool, url, review_after, shutdown))
     }));
     let (broker, lane_metrics) = (foundations.broker.clone(), metrics.clone());
     tasks.push(Box::new(move |shutdown| {
@@ -101,7 +122,10 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     Ok(ServiceModule {
         name: "booking",
         owns_path,
-        configure: Arc::new(configure),
+        configure: Arc::new(move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(quotas.clone());
+            configure(cfg);
+        }),
         readiness: Vec::new(),
         openapi: openapi::document(),
         tasks,

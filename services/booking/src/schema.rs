@@ -66,6 +66,18 @@ diesel::table! {
         waitlisted_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         target_by -> Nullable<Timestamptz>,
+        refusals_reviewed -> Int4,
+    }
+}
+
+diesel::table! {
+    clinic_refusals (appointment_id) {
+        appointment_id -> Uuid,
+        referral_id -> Uuid,
+        clinic_id -> Uuid,
+        kind -> Text,
+        decline_reason -> Nullable<Text>,
+        at -> Timestamptz,
     }
 }
 

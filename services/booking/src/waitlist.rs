@@ -41,9 +41,15 @@ pub async fn capacity_changed(conn: &mut AsyncPgConnection, clinic: Uuid) -> Que
 }
 
 /// Retries the waitlist as capacity appears, until `shutdown`.
-pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: CancellationToken) {
+pub async fn run(
+    pool: Pool,
+    database_url: secrecy::SecretString,
+    refusals_before_review: u32,
+    shutdown: CancellationToken,
+) {
     let worker = Waitlist {
         pool,
+        refusals_before_review,
         // Everyone at start: changes may predate this process.
         next_sweep: Mutex::new(Instant::now()),
     };
@@ -56,6 +62,7 @@ pub async fn run(pool: Pool, database_url: secrecy::SecretString, shutdown: Canc
 /// retry is caught up.
 struct Waitlist {
     pool: Pool,
+    refusals_before_review: u32,
     next_sweep: Mutex<Instant>,
 }
 
@@ -74,9 +81,9 @@ impl DueWork for Waitlist {
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
             if self.sweep_due() {
-                retry_waitlist(&self.pool).await?;
+                retry_waitlist(&self.pool, self.refusals_before_review).await?;
             } else {
-                retry_where_capacity_changed(&self.pool).await?;
+                retry_where_capacity_changed(&self.pool, self.refusals_before_review).await?;
             }
             Ok(())
         })
@@ -90,7 +97,10 @@ impl DueWork for Waitlist {
 
 /// Retries the referrals waiting within reach of the clinics whose capacity
 /// changed since the last look. Returns how many were booked.
-pub async fn retry_where_capacity_changed(pool: &Pool) -> anyhow::Result<usize> {
+pub async fn retry_where_capacity_changed(
+    pool: &Pool,
+    refusals_before_review: u32,
+) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let changed: Vec<Uuid> = diesel::delete(capacity_changes::table)
         .returning(capacity_changes::clinic_id)
@@ -101,7 +111,7 @@ pub async fn retry_where_capacity_changed(pool: &Pool) -> anyhow::Result<usize> 
     }
     let waiting = waiting_in_order(&mut conn, Some(&changed)).await?;
     drop(conn);
-    retry(pool, waiting).await
+    retry(pool, waiting, refusals_before_review).await
 }
 
 /// The waiting referrals in waitlist order (most urgent, then longest
@@ -143,15 +153,19 @@ struct Waiting {
 }
 
 /// One pass over the waitlist in priority order. Returns how many were booked.
-pub async fn retry_waitlist(pool: &Pool) -> anyhow::Result<usize> {
+pub async fn retry_waitlist(pool: &Pool, refusals_before_review: u32) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let waiting = waiting_in_order(&mut conn, None).await?;
     drop(conn);
-    retry(pool, waiting).await
+    retry(pool, waiting, refusals_before_review).await
 }
 
 /// Retries each referral in turn, each in its own transaction.
-async fn retry(pool: &Pool, waiting: Vec<Uuid>) -> anyhow::Result<usize> {
+async fn retry(
+    pool: &Pool,
+    waiting: Vec<Uuid>,
+    refusals_before_review: u32,
+) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let mut booked = 0;
     for referral_id in waiting {
@@ -167,7 +181,9 @@ async fn retry(pool: &Pool, waiting: Vec<Uuid>) -> anyhow::Result<usize> {
                     .await
                     .optional()?;
                 match locked {
-                    Some(request) => Ok(Some(book_or_waitlist(conn, &request, false).await?)),
+                    Some(request) => Ok(Some(
+                        book_or_waitlist(conn, &request, false, refusals_before_review).await?,
+                    )),
                     None => Ok(None), // another replica has it, or it moved on
                 }
             })

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use spotter_contracts::booking::v1::{
-    AppointmentBooked, AppointmentCancelled, AppointmentNoShow, AppointmentRescheduled,
-    ReferralWaitlisted,
+    AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentNoShow,
+    AppointmentRescheduled, DeclineReason, ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
@@ -30,13 +30,14 @@ pub struct Notice {
 }
 
 /// Kinds a user can turn push on or off for.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "appointment_booked",
     "appointment_reminder",
     "target_missed",
     "referral_waitlisted",
     "emergency_advised",
     "appointment_cancelled",
+    "appointment_declined",
     "appointment_rescheduled",
     "appointment_missed",
     "guidance_shared",
@@ -127,11 +128,16 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, Malformed> {
 /// hours there would book it).
 pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, Malformed> {
     let data = json!({"referral_id": e.referral_id});
+    let to_trainer = if e.reason() == WaitlistReason::NeedsReview {
+        "Clinics nearby could not take this referral, so it no longer books by itself. Our team is reviewing it; you may also cancel it and seek care elsewhere."
+    } else {
+        "No physio nearby is free yet. We'll book automatically as soon as one is."
+    };
     let mut notices = vec![notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
         "referral_waitlisted",
         "Referral waitlisted",
-        "No physio nearby is free yet. We'll book automatically as soon as one is.".to_owned(),
+        to_trainer.to_owned(),
         data.clone(),
     )];
     for clinic in &e.clinic_ids {
@@ -159,19 +165,24 @@ pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, Malformed> {
 
 pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, Malformed> {
     let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id});
-    let trainer_body = if e.rebook {
-        "The appointment was cancelled by the clinic. We're booking a new one automatically."
+    let to_trainer = if e.reason_code() == AppointmentCancellationReason::Declined {
+        declined(e, data.clone())?
     } else {
-        "The appointment was cancelled."
-    };
-    Ok(vec![
+        let body = if e.rebook {
+            "The appointment was cancelled by the clinic. We're booking a new one automatically."
+        } else {
+            "The appointment was cancelled."
+        };
         notice(
             Audience::User(uuid("trainer_id", &e.trainer_id)?),
             "appointment_cancelled",
             "Appointment cancelled",
-            trainer_body.to_owned(),
+            body.to_owned(),
             data.clone(),
-        ),
+        )
+    };
+    Ok(vec![
+        to_trainer,
         notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
             "appointment_cancelled",
@@ -180,6 +191,30 @@ pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, Malformed> {
             data,
         ),
     ])
+}
+
+/// The clinic declined: the trainer hears the coded reason in plain words
+/// (never the clinic's own text) and that another clinic is being found.
+fn declined(e: &AppointmentCancelled, mut data: Value) -> Result<Notice, Malformed> {
+    let (code, why) = match e.decline_reason() {
+        DeclineReason::OutsideScope => ("outside_scope", "it is outside what they treat"),
+        DeclineReason::NotSuitableForClinic => (
+            "not_suitable_for_clinic",
+            "they cannot serve this client at their clinic",
+        ),
+        DeclineReason::NoCapacity => ("no_capacity", "they have no room for it in time"),
+        DeclineReason::Unspecified => ("unspecified", "they cannot take it"),
+    };
+    data["reason"] = json!(code);
+    Ok(notice(
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
+        "appointment_declined",
+        "The clinic could not take this referral",
+        format!(
+            "The clinic declined the appointment: {why}. We're booking another clinic automatically."
+        ),
+        data,
+    ))
 }
 
 pub fn rescheduled(e: &AppointmentRescheduled) -> Result<Vec<Notice>, Malformed> {
@@ -319,5 +354,46 @@ mod tests {
         for n in booked(&event).unwrap() {
             assert!(KINDS.contains(&n.kind));
         }
+    }
+
+    #[test]
+    fn a_decline_tells_the_trainer_its_coded_reason_and_that_another_clinic_is_sought() {
+        let mut event = AppointmentCancelled {
+            appointment_id: Uuid::now_v7().to_string(),
+            referral_id: Uuid::now_v7().to_string(),
+            trainer_id: Uuid::now_v7().to_string(),
+            physio_id: Uuid::now_v7().to_string(),
+            clinic_id: Uuid::now_v7().to_string(),
+            rebook: true,
+            ..Default::default()
+        };
+        event.set_reason_code(AppointmentCancellationReason::Declined);
+        event.set_decline_reason(DeclineReason::NoCapacity);
+        let notices = cancelled(&event).unwrap();
+        let trainer = &notices[0];
+        assert_eq!(
+            trainer.to,
+            Audience::User(event.trainer_id.parse().unwrap())
+        );
+        assert_eq!(trainer.kind, "appointment_declined");
+        assert_eq!(trainer.data["reason"], "no_capacity");
+        assert!(trainer.body.contains("no room"), "{}", trainer.body);
+        assert!(trainer.body.contains("another clinic"), "{}", trainer.body);
+        // An ordinary clinic cancellation keeps its own wording.
+        event.set_reason_code(AppointmentCancellationReason::Other);
+        assert_eq!(cancelled(&event).unwrap()[0].kind, "appointment_cancelled");
+    }
+
+    #[test]
+    fn a_referral_held_for_review_tells_the_trainer_it_no_longer_books_by_itself() {
+        let mut event = ReferralWaitlisted {
+            referral_id: Uuid::now_v7().to_string(),
+            trainer_id: Uuid::now_v7().to_string(),
+            ..Default::default()
+        };
+        event.set_reason(WaitlistReason::NeedsReview);
+        let notices = waitlisted(&event).unwrap();
+        assert_eq!(notices.len(), 1, "no clinic is asked");
+        assert!(notices[0].body.contains("reviewing"), "{}", notices[0].body);
     }
 }

@@ -2,7 +2,7 @@
 //! data records who, what, which referral and when — in the same transaction,
 //! so there is no access without its record. Platform admins read it.
 
-use crate::schema::audit_log;
+use crate::schema::{audit_log, referrals};
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -22,6 +22,36 @@ pub mod action {
     pub const INJURY_READ: &str = "injury_report.read";
     pub const GUIDANCE_WRITE: &str = "guidance.write";
     pub const GUIDANCE_READ: &str = "guidance.read";
+    /// A caller was refused a referral that exists (answered 404): another
+    /// trainer's, or a physio whose access ended (consent withdrawn, the
+    /// referral cancelled, deactivated, moved to another clinic).
+    pub const ACCESS_REFUSED: &str = "referral.access_refused";
+}
+
+/// Returns `result` unchanged, after recording a refusal when it is a 404 for
+/// a referral that exists. The entry gets its own transaction: the work's
+/// own rolled back with its 404. A referral that does not exist records
+/// nothing (there is nothing to protect, and no row to name).
+pub async fn refusal_recorded<T>(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    referral_id: Uuid,
+    result: ApiResult<T>,
+) -> ApiResult<T> {
+    if !matches!(result, Err(ApiError::NotFound)) {
+        return result;
+    }
+    let exists: bool = diesel::select(diesel::dsl::exists(referrals::table.find(referral_id)))
+        .get_result(conn)
+        .await
+        .map_err(db_error)?;
+    if exists {
+        record(conn, caller, action::ACCESS_REFUSED, referral_id)
+            .await
+            .map_err(db_error)?;
+        tracing::info!(%referral_id, actor_id = %caller.user_id, role = caller.role.as_str(), "access to a referral refused");
+    }
+    result
 }
 
 pub async fn record(

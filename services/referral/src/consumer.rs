@@ -16,8 +16,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
-    AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
-    AppointmentRescheduled, ReferralWaitlisted,
+    AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
+    AppointmentNoShow, AppointmentRescheduled, PhysioAccessEnded, ReferralWaitlisted,
+    WaitlistReason,
 };
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_messaging::topology::routing_keys_of;
@@ -53,16 +54,24 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
         }
         ReferralWaitlisted::TYPE_NAME => {
             let e: ReferralWaitlisted = incoming.decode()?;
+            // Refused by clinics too often: waiting for a platform admin, not
+            // for capacity (the timeline says which).
+            let cause = if e.reason() == WaitlistReason::NeedsReview {
+                "waiting_for_review"
+            } else {
+                "waitlisted"
+            };
             on_event(
                 conn,
                 &e.referral_id,
                 None,
                 Happening::Waitlisted,
-                "waitlisted",
+                cause,
                 just_move,
             )
             .await
         }
+        PhysioAccessEnded::TYPE_NAME => end_physio_access(conn, &incoming.decode()?).await,
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
@@ -93,7 +102,11 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
             let e: AppointmentCancelled = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
             if e.rebook {
-                let cause = "appointment_cancelled_by_clinic";
+                let cause = if e.reason_code() == AppointmentCancellationReason::Declined {
+                    "appointment_declined"
+                } else {
+                    "appointment_cancelled_by_clinic"
+                };
                 on_event(
                     conn,
                     &e.referral_id,
@@ -185,6 +198,27 @@ async fn on_event(
     }
 }
 
+/// The physio's clinic deactivated them: if they still hold the referral,
+/// they no longer see it (`referrals::access`). No status change, so no
+/// state machine: a referral rebooked with someone else meanwhile is left
+/// alone, and a repeat changes nothing.
+async fn end_physio_access(
+    conn: &mut AsyncPgConnection,
+    e: &PhysioAccessEnded,
+) -> Result<(), HandlerError> {
+    let referral = uuid("referral_id", &e.referral_id)?;
+    let physio = uuid("physio_id", &e.physio_id)?;
+    diesel::update(
+        referrals::table
+            .find(referral)
+            .filter(referrals::physio_id.eq(physio)),
+    )
+    .set(referrals::physio_access_ended_for.eq(physio))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The move alone, for events that change nothing else.
 async fn just_move(
     conn: &mut AsyncPgConnection,
@@ -234,6 +268,7 @@ async fn record_booking(
             referrals::appointment_ends_at.eq(booking.ends_at),
             referrals::physio_id.eq(booking.physio_id),
             referrals::clinic_id.eq(booking.clinic_id),
+            referrals::physio_access_ended_for.eq(None::<Uuid>),
             referrals::target_missed.eq(booking.target_missed),
             referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
             // The move itself, in the same statement (what `move_to`
@@ -294,6 +329,7 @@ mod tests {
             AppointmentNoShow::ROUTING_KEY,
             AppointmentCancelled::ROUTING_KEY,
             AppointmentRescheduled::ROUTING_KEY,
+            PhysioAccessEnded::ROUTING_KEY,
         ];
         handled.sort();
         assert_eq!(keys, handled);

@@ -43,6 +43,7 @@ diesel::table! {
         first_guidance_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        physio_access_ended_for -> Nullable<Uuid>,
     }
 }
 

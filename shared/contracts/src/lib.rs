@@ -122,6 +122,7 @@ events! {
     booking::AppointmentRescheduled => "appointment_rescheduled";
     booking::AppointmentCompleted => "appointment_completed";
     booking::AppointmentNoShow => "appointment_no_show";
+    booking::PhysioAccessEnded => "physio_access_ended";
 }
 
 /// Urgent referrals are booked first; everything else bookable is routine

@@ -55,6 +55,7 @@ pub const SYSTEM_QUEUES: &[QueueSpec] = &[
             "booking.appointment_rescheduled.v1",
             "booking.appointment_completed.v1",
             "booking.appointment_no_show.v1",
+            "booking.physio_access_ended.v1",
         ],
     },
     QueueSpec {

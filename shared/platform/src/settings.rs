@@ -62,6 +62,12 @@ pub struct QuotaSettings {
     pub open_referrals_per_trainer: u32,
     /// Clients a trainer may add in any 24 hours.
     pub new_clients_per_day: u32,
+    /// The widest service radius a clinic may have (the booking service;
+    /// never more than 500). Only platform admins set a clinic's radius.
+    pub max_service_radius_km: f64,
+    /// Declines and clinic-side cancellations of one referral after which it
+    /// stops auto-booking and waits on the platform admins' worklist.
+    pub refusals_before_review: u32,
 }
 
 impl Default for QuotaSettings {
@@ -69,6 +75,8 @@ impl Default for QuotaSettings {
         Self {
             open_referrals_per_trainer: 50,
             new_clients_per_day: 100,
+            max_service_radius_km: 50.0,
+            refusals_before_review: 3,
         }
     }
 }

@@ -15,8 +15,9 @@ use spotter_db::idempotency::create_once;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
+use spotter_platform::settings::QuotaSettings;
 use spotter_platform::validate::{Location, finish};
-use spotter_platform::{ApiResult, FieldError, Json, Text, Within};
+use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text, Within};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -27,7 +28,8 @@ pub struct NewClinic {
     /// IANA zone, e.g. `Europe/London`; weekly hours are local to it.
     pub timezone: Text<64>,
     pub location: Location,
-    /// More than 0, at most 500.
+    /// More than 0, at most the deployment's cap (`quotas.max_service_radius_km`,
+    /// 50 by default; never more than 500).
     #[schema(exclusive_minimum = 0, maximum = 500)]
     pub service_radius_km: f64,
     #[serde(default = "accepts_by_default")]
@@ -45,8 +47,11 @@ pub struct ClinicChanges {
     pub name: Option<Text<200>>,
     /// IANA zone, e.g. `Europe/London`.
     pub timezone: Option<Text<64>>,
+    /// Platform admins only (as `service_radius_km` and `accepts_referrals`):
+    /// a clinic admin sending any of the three gets 403.
     pub location: Option<Location>,
-    /// More than 0, at most 500.
+    /// More than 0, at most the deployment's cap (`quotas.max_service_radius_km`,
+    /// 50 by default; never more than 500).
     #[schema(exclusive_minimum = 0, maximum = 500)]
     pub service_radius_km: Option<f64>,
     pub accepts_referrals: Option<bool>,
@@ -114,9 +119,6 @@ impl From<ClinicRow> for Clinic {
     }
 }
 
-/// Referrals travel to clinics by road, not across continents.
-const MAX_RADIUS_KM: f64 = 500.0;
-
 fn check_timezone(timezone: &str, errors: &mut Vec<FieldError>) {
     if timezone.parse::<chrono_tz::Tz>().is_err() {
         errors.push(FieldError::new(
@@ -126,27 +128,39 @@ fn check_timezone(timezone: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check_radius(radius: f64, errors: &mut Vec<FieldError>) {
-    if !(radius > 0.0 && radius <= MAX_RADIUS_KM) {
+/// Referrals travel to clinics by road, not across a country: the radius is
+/// capped (`quotas.max_service_radius_km`, 50 km by default), so no clinic
+/// pulls in far-away referrals and the health detail that comes with them.
+fn check_radius(radius: f64, cap: f64, errors: &mut Vec<FieldError>) {
+    if !(radius > 0.0 && radius <= cap) {
         errors.push(FieldError::new(
             "service_radius_km",
-            format!("must be more than 0 and at most {MAX_RADIUS_KM}"),
+            format!("must be more than 0 and at most {cap}"),
         ));
     }
 }
 
 impl NewClinic {
-    fn validate(&self) -> ApiResult<()> {
+    fn validate(&self, radius_cap: f64) -> ApiResult<()> {
         let mut errors = Vec::new();
         check_timezone(self.timezone.as_str(), &mut errors);
         self.location.check("location", &mut errors);
-        check_radius(self.service_radius_km, &mut errors);
+        check_radius(self.service_radius_km, radius_cap, &mut errors);
         finish(errors)
     }
 }
 
 impl ClinicChanges {
-    fn validate(&self) -> ApiResult<()> {
+    /// Where the clinic draws referrals from: a clinic admin who could move
+    /// the clinic or widen its area could locate trainers by comparing
+    /// waitlists, so only platform admins change these.
+    fn changes_geography(&self) -> bool {
+        self.location.is_some()
+            || self.service_radius_km.is_some()
+            || self.accepts_referrals.is_some()
+    }
+
+    fn validate(&self, radius_cap: f64) -> ApiResult<()> {
         let mut errors = Vec::new();
         if let Some(timezone) = &self.timezone {
             check_timezone(timezone.as_str(), &mut errors);
@@ -155,7 +169,7 @@ impl ClinicChanges {
             location.check("location", &mut errors);
         }
         if let Some(radius) = self.service_radius_km {
-            check_radius(radius, &mut errors);
+            check_radius(radius, radius_cap, &mut errors);
         }
         finish(errors)
     }
@@ -178,11 +192,12 @@ pub async fn create(
     admin: PlatformAdmin,
     key: IdempotencyKey,
     pool: web::Data<Pool>,
+    quotas: web::Data<QuotaSettings>,
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
     let input: NewClinic = from_value(raw.clone())?;
-    input.validate()?;
+    input.validate(quotas.max_service_radius_km)?;
     let mut conn = checkout(&pool).await?;
     create_once(&mut conn, admin.id, &key, &raw, async |conn| {
         let row = diesel::insert_into(clinics::table)
@@ -263,13 +278,20 @@ struct ClinicChangeset<'a> {
 pub async fn update(
     admin: Admin,
     pool: web::Data<Pool>,
+    quotas: web::Data<QuotaSettings>,
     path: web::Path<Uuid>,
     body: Json<ClinicChanges>,
 ) -> ApiResult<web::Json<Clinic>> {
     let clinic_id = path.into_inner();
     clinic_in_scope(&admin, clinic_id)?;
     let changes = body.into_inner();
-    changes.validate()?;
+    if changes.changes_geography() && matches!(admin, Admin::Clinic { .. }) {
+        return Err(ApiError::Forbidden(
+            "only platform admins change a clinic's location, service radius or accepts_referrals"
+                .to_owned(),
+        ));
+    }
+    changes.validate(quotas.max_service_radius_km)?;
     let mut conn = checkout(&pool).await?;
     let row = diesel::update(clinics::table.find(clinic_id))
         .set(ClinicChangeset {

@@ -6,5 +6,7 @@ pub mod clinics;
 pub mod hours;
 pub mod physios;
 pub mod policy;
+pub mod refusals;
 pub mod schedule;
 pub mod time_off;
+pub mod worklist;

@@ -7,6 +7,7 @@ use crate::domain::AppointmentStatus;
 use crate::domain::specialty::Specialty;
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_physio;
+use crate::engine::events;
 use crate::schema::{appointments, physios};
 use crate::waitlist;
 use actix_web::{HttpResponse, web};
@@ -218,6 +219,7 @@ pub async fn update(
             .map_err(db_error)?;
         if changes.active == Some(false) {
             cancel_future_appointments(conn, physio_id).await?;
+            end_access_to_treated_referrals(conn, physio_id).await?;
         }
         waitlist::capacity_changed(conn, physio.clinic_id)
             .await
@@ -226,6 +228,33 @@ pub async fn update(
     })
     .await?;
     Ok(web::Json(physio))
+}
+
+/// A deactivated physio stops seeing the health detail of the referrals they
+/// still hold (seen or due to be seen, and not cancelled): the referral
+/// service is told per referral, as it keeps no list of physios. The future
+/// ones were just cancelled and are rebooked, which ends access by itself.
+/// The work is this physio's own appointments.
+async fn end_access_to_treated_referrals(
+    conn: &mut diesel_async::AsyncPgConnection,
+    physio_id: Uuid,
+) -> ApiResult<()> {
+    let held: Vec<Appointment> = appointments::table
+        .filter(appointments::physio_id.eq(physio_id))
+        .filter(appointments::status.ne(AppointmentStatus::Cancelled.as_str()))
+        .select(Appointment::as_select())
+        .load(conn)
+        .await
+        .map_err(db_error)?;
+    let now = Utc::now();
+    let mut told = std::collections::HashSet::new();
+    for appointment in held.iter().filter(|a| told.insert(a.referral_id)) {
+        let event = events::physio_access_ended(appointment, now);
+        spotter_messaging::enqueue(conn, &event)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// A deactivated physio's booked appointments go back to be booked with
@@ -249,6 +278,7 @@ async fn cancel_future_appointments(
             reason: AppointmentCancellationReason::PhysioDeactivated,
             note: None,
             rebook: true,
+            decline: None,
         };
         cancel(conn, &appointment, how)
             .await

@@ -3,18 +3,20 @@
 use super::access::clinic_in_scope;
 use crate::appointments::list::{AppointmentPage, AppointmentQuery, Scope, list};
 use crate::domain::geo::{Location, distance_km};
-use crate::engine::requests::RequestState;
-use crate::schema::{clinics, referral_requests};
+use crate::schema::clinics;
 use actix_web::web;
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{Double, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use spotter_auth::Admin;
 use spotter_db::OrNotFound;
+use spotter_db::coded::decode;
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::ApiResult;
 use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
+use spotter_platform::vocabulary::{BodyRegion, Priority};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -45,22 +47,31 @@ pub async fn appointments(
     ))
 }
 
-/// A referral waiting for capacity that this clinic's area covers.
+/// Waiting referrals are shown to a clinic only in bands this wide, never as
+/// distances: together with a referral id or a precise distance, three
+/// clinics' answers would locate a trainer (docs/architecture.md, "Fair use").
+const DISTANCE_BAND_KM: u32 = 5;
+
+/// How many referrals of one kind, in one distance band, wait for capacity
+/// that this clinic's area covers.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WaitingReferral {
-    pub referral_id: Uuid,
-    pub priority: String,
+pub struct WaitingGroup {
+    pub priority: Priority,
     /// The body region, so the clinic sees which specialty is missing.
-    pub body_region: String,
-    pub requested_at: DateTime<Utc>,
-    pub waitlisted_at: Option<DateTime<Utc>>,
-    pub distance_km: f64,
+    pub body_region: BodyRegion,
+    /// The band's near edge in km from the clinic (a multiple of 5); the
+    /// band runs to `distance_from_km + 5`.
+    pub distance_from_km: u32,
+    pub count: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Waitlist {
-    /// Most urgent, then oldest first: the order they will be booked in.
-    pub items: Vec<WaitingReferral>,
+    /// Referrals waiting in all the groups.
+    pub total: u32,
+    /// Urgent first, then by body region and distance band. Counts only:
+    /// no ids, times or exact distances reach a clinic.
+    pub groups: Vec<WaitingGroup>,
 }
 
 #[utoipa::path(
@@ -69,7 +80,7 @@ pub struct Waitlist {
     tag = "clinics",
     params(("clinic_id" = Uuid, Path, description = "The clinic")),
     responses(
-        (status = 200, description = "Waitlisted referrals within the clinic's radius", body = Waitlist),
+        (status = 200, description = "How many waitlisted referrals within the clinic's radius, by priority, body region and 5 km distance band", body = Waitlist),
         AuthProblems,
         NotFoundProblem,
     ),
@@ -89,49 +100,75 @@ pub async fn waitlist(
         .first(&mut conn)
         .await
         .or_not_found()?;
-    type Row = (
-        Uuid,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        f64,
-        f64,
-    );
-    let rows: Vec<Row> = referral_requests::table
-        .filter(referral_requests::state.eq(RequestState::Waitlisted))
-        .order((
-            diesel::dsl::sql::<diesel::sql_types::Bool>("priority = 'urgent'").desc(),
-            referral_requests::requested_at.asc(),
-        ))
-        .select((
-            referral_requests::referral_id,
-            referral_requests::priority,
-            referral_requests::body_region,
-            referral_requests::requested_at,
-            referral_requests::waitlisted_at,
-            referral_requests::lat,
-            referral_requests::lon,
-        ))
-        .load(&mut conn)
+    let rows = waiting_inside(&mut conn, clinic_id)
         .await
         .map_err(db_error)?;
     let clinic = Location { lat, lon };
-    let items = rows
+    let mut counts: BTreeMap<(Priority, BodyRegion, u32), u32> = BTreeMap::new();
+    for row in rows {
+        let distance = distance_km(
+            clinic,
+            Location {
+                lat: row.lat,
+                lon: row.lon,
+            },
+        );
+        if distance > radius {
+            continue; // inside the padded box, outside the exact radius
+        }
+        let band = (distance / f64::from(DISTANCE_BAND_KM)).floor() as u32 * DISTANCE_BAND_KM;
+        let priority = decode(&row.priority).map_err(db_error)?;
+        let region = decode(&row.body_region).map_err(db_error)?;
+        *counts.entry((priority, region, band)).or_default() += 1;
+    }
+    let mut groups: Vec<WaitingGroup> = counts
         .into_iter()
-        .filter_map(
-            |(referral_id, priority, body_region, requested_at, waitlisted_at, lat, lon)| {
-                let distance = distance_km(clinic, Location { lat, lon });
-                (distance <= radius).then_some(WaitingReferral {
-                    referral_id,
-                    priority,
-                    body_region,
-                    requested_at,
-                    waitlisted_at,
-                    distance_km: (distance * 10.0).round() / 10.0,
-                })
+        .map(
+            |((priority, body_region, distance_from_km), count)| WaitingGroup {
+                priority,
+                body_region,
+                distance_from_km,
+                count,
             },
         )
         .collect();
-    Ok(web::Json(Waitlist { items }))
+    groups.sort_by_key(|g| {
+        (
+            g.priority != Priority::Urgent,
+            g.body_region.as_str(),
+            g.distance_from_km,
+        )
+    });
+    let total = groups.iter().map(|g| g.count).sum();
+    Ok(web::Json(Waitlist { total, groups }))
+}
+
+#[derive(QueryableByName)]
+struct WaitingRow {
+    #[diesel(sql_type = Text)]
+    priority: String,
+    #[diesel(sql_type = Text)]
+    body_region: String,
+    #[diesel(sql_type = Double)]
+    lat: f64,
+    #[diesel(sql_type = Double)]
+    lon: f64,
+}
+
+/// The waitlisted referrals inside the clinic's (1%-padded) area, through the
+/// `waitlist_by_place` index: the work grows with the clinic's area, not the
+/// network's waitlist.
+async fn waiting_inside(
+    conn: &mut AsyncPgConnection,
+    clinic: Uuid,
+) -> QueryResult<Vec<WaitingRow>> {
+    diesel::sql_query(
+        "SELECT r.priority, r.body_region, r.lat, r.lon \
+           FROM clinics c JOIN referral_requests r \
+             ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
+          WHERE c.id = $1 AND r.state = 'waitlisted'",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(clinic)
+    .load(conn)
+    .await
 }

@@ -40,7 +40,7 @@ fn actor(caller: &Caller) -> ApiResult<CancelledBy> {
 }
 
 /// The appointment, locked in the caller's transaction, and who acts on it.
-async fn locked_for_action(
+pub(super) async fn locked_for_action(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
@@ -189,6 +189,7 @@ pub async fn cancel_by_clinic(
             reason: AppointmentCancellationReason::Other,
             note: Some(body.reason.as_str()),
             rebook: true,
+            decline: None,
         };
         cancel(conn, &appointment, how).await.map_err(cancel_error)
     })

@@ -3,5 +3,6 @@
 
 pub mod actions;
 pub mod api;
+pub mod decline;
 pub mod list;
 pub mod model;

@@ -7,6 +7,7 @@
 use super::diary_lock::{lock_physio, try_lock_physio};
 use super::events;
 use super::facts::{self, Candidates};
+use super::refusals;
 use super::requests::{ReferralRequest, RequestState};
 use crate::appointments::model::Appointment;
 use crate::domain::AppointmentStatus;
@@ -41,6 +42,9 @@ pub enum Outcome {
     /// Every offer was taken by concurrent bookings, round after round: free
     /// capacity may remain, so this is worth retrying, not a waitlisting.
     Contended,
+    /// Refused by clinics too often: it waits for a platform admin
+    /// (`refusals`), booking nothing by itself.
+    NeedsReview,
 }
 
 /// What one attempt at the ranked offers came to.
@@ -51,10 +55,12 @@ enum Claim {
     Lost,
 }
 
+/// `refused_by`: clinics that refused this referral, never offered it again.
 pub async fn book(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
     now: DateTime<Utc>,
+    refused_by: &[Uuid],
 ) -> QueryResult<Outcome> {
     let wanted = Request {
         body_region: request.body_region,
@@ -65,8 +71,13 @@ pub async fn book(
         priority: request.priority,
         target_by: request.target_by,
     };
-    let mut candidates =
-        facts::candidates(conn, request.body_region, wanted.trainer_location).await?;
+    let mut candidates = facts::candidates(
+        conn,
+        request.body_region,
+        wanted.trainer_location,
+        refused_by,
+    )
+    .await?;
     if crate::domain::matching::candidates(&wanted, &candidates.clinics, &candidates.physios)
         .is_empty()
     {
@@ -276,15 +287,25 @@ pub async fn mark(
     Ok(())
 }
 
-/// Books `request` or puts it on the waitlist, telling the saga either way.
+/// Books `request` or puts it on the waitlist, telling the saga either way,
+/// never at a clinic that refused it; one refused too often goes to the
+/// platform admins' worklist instead (`refusals_before_review`).
 /// `announce_waitlist` is false when retrying from the waitlist: the trainer
-/// has been told once.
+/// and the saga already know it is waiting.
 pub async fn book_or_waitlist(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
     announce_waitlist: bool,
+    refusals_before_review: u32,
 ) -> QueryResult<Outcome> {
-    let outcome = book(conn, request, Utc::now()).await?;
+    let refused = refusals::of(conn, request.referral_id, request.attempt).await?;
+    if refused.needs_review(refusals_before_review) {
+        mark(conn, request.referral_id, RequestState::NeedsReview).await?;
+        let event = events::waitlisted(request, WaitlistReason::NeedsReview, Utc::now(), &[]);
+        spotter_messaging::enqueue(conn, &event).await?;
+        return Ok(Outcome::NeedsReview);
+    }
+    let outcome = book(conn, request, Utc::now(), &refused.clinics).await?;
     if let Outcome::NoSlot(reason) = &outcome
         && announce_waitlist
     {
@@ -293,7 +314,9 @@ pub async fn book_or_waitlist(
             lat: request.lat,
             lon: request.lon,
         };
-        let clinics = facts::covering_clinics(conn, at).await?;
+        let mut clinics = facts::covering_clinics(conn, at).await?;
+        // A clinic that refused it will not be asked again: nothing to tell it.
+        clinics.retain(|c| !refused.clinics.contains(c));
         let event = events::waitlisted(request, *reason, Utc::now(), &clinics);
         spotter_messaging::enqueue(conn, &event).await?;
     }

@@ -3,6 +3,7 @@
 //! a physio deactivated). Frees the slot for the waitlist.
 
 use super::events;
+use super::refusals::{self, DeclineReason};
 use crate::appointments::model::Appointment;
 use crate::domain::status::{AppointmentAction, AppointmentStatus, IllegalTransition, transition};
 use crate::schema::appointments;
@@ -26,8 +27,11 @@ pub struct Cancellation<'a> {
     pub reason: AppointmentCancellationReason,
     /// Free text from the person cancelling; stays in this service.
     pub note: Option<&'a str>,
-    /// The clinic side cancelled: the referral is to be booked again.
+    /// The clinic side cancelled: the referral is to be booked again, never
+    /// at this clinic (a refusal, `refusals`).
     pub rebook: bool,
+    /// The physio or clinic declined the referral, and why.
+    pub decline: Option<DeclineReason>,
 }
 
 /// Cancels `appointment` (locked by the caller or freshly read in its
@@ -48,7 +52,10 @@ pub async fn cancel(
         .returning(Appointment::as_returning())
         .get_result(conn)
         .await?;
-    let event = events::cancelled(&cancelled, how.by, how.reason, how.rebook);
+    if how.rebook {
+        refusals::record(conn, &cancelled, how.decline).await?;
+    }
+    let event = events::cancelled(&cancelled, &how);
     spotter_messaging::enqueue(conn, &event).await?;
     waitlist::capacity_changed(conn, appointment.clinic_id).await?;
     Ok(cancelled)

@@ -2,13 +2,13 @@
 //! only: no free text (a cancellation's free-text reason stays here).
 
 use crate::appointments::model::Appointment;
+use crate::engine::cancel::Cancellation;
 use crate::engine::requests::ReferralRequest;
 use chrono::{DateTime, Utc};
 use spotter_contracts::booking::v1::{
-    AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
-    AppointmentNoShow, AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
+    AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
+    AppointmentRescheduled, PhysioAccessEnded, ReferralWaitlisted, WaitlistReason,
 };
-use spotter_contracts::common::v1::CancelledBy;
 pub use spotter_contracts::convert::timestamp;
 use uuid::Uuid;
 
@@ -48,14 +48,9 @@ pub fn waitlisted(
     event
 }
 
-/// `rebook`: the clinic side cancelled, so the referral goes back to be
+/// `how.rebook`: the clinic side cancelled, so the referral goes back to be
 /// booked again; a trainer's cancellation ends it.
-pub fn cancelled(
-    a: &Appointment,
-    by: CancelledBy,
-    reason: AppointmentCancellationReason,
-    rebook: bool,
-) -> AppointmentCancelled {
+pub fn cancelled(a: &Appointment, how: &Cancellation<'_>) -> AppointmentCancelled {
     let mut event = AppointmentCancelled {
         appointment_id: a.id.to_string(),
         referral_id: a.referral_id.to_string(),
@@ -63,12 +58,24 @@ pub fn cancelled(
         physio_id: a.physio_id.to_string(),
         clinic_id: a.clinic_id.to_string(),
         cancelled_at: timestamp(a.updated_at),
-        rebook,
+        rebook: how.rebook,
         ..Default::default()
     };
-    event.set_cancelled_by(by);
-    event.set_reason_code(reason);
+    event.set_cancelled_by(how.by);
+    event.set_reason_code(how.reason);
+    if let Some(decline) = how.decline {
+        event.set_decline_reason(decline.into());
+    }
     event
+}
+
+pub fn physio_access_ended(a: &Appointment, at: DateTime<Utc>) -> PhysioAccessEnded {
+    PhysioAccessEnded {
+        referral_id: a.referral_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        ended_at: timestamp(at),
+    }
 }
 
 pub fn rescheduled(a: &Appointment, previous_start: DateTime<Utc>) -> AppointmentRescheduled {

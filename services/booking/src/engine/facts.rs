@@ -93,14 +93,17 @@ impl Candidates {
     }
 }
 
-/// Clinics accepting referrals whose area covers `at`, and their active
-/// physios who treat `body_region` (or anything: `general`).
+/// Clinics accepting referrals whose area covers `at`, but none of
+/// `refused_by`, and their active physios who treat `body_region` (or
+/// anything: `general`).
 pub async fn candidates(
     conn: &mut AsyncPgConnection,
     body_region: BodyRegion,
     at: Location,
+    refused_by: &[Uuid],
 ) -> QueryResult<Candidates> {
-    let clinics = covering(conn, at).await?;
+    let mut clinics = covering(conn, at).await?;
+    clinics.retain(|c| !refused_by.contains(&c.id));
     if clinics.is_empty() {
         return Ok(Candidates::default());
     }

@@ -11,4 +11,5 @@ mod diaries;
 pub mod diary_lock;
 pub mod events;
 pub mod facts;
+pub mod refusals;
 pub mod requests;

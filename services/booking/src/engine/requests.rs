@@ -33,8 +33,9 @@ pub struct ReferralRequest {
 }
 
 spotter_platform::coded! {
-    /// Where booking stands with a referral. Stored as text under a CHECK of
-    /// the same four values (tests/api/vocabulary.rs compares them).
+    /// Where booking stands with a referral.
+    // Stored as text under a CHECK of the same values (tests/api/vocabulary.rs
+    // compares them).
     #[derive(AsExpression, FromSqlRow)]
     #[diesel(sql_type = Text)]
     pub enum RequestState {
@@ -45,6 +46,9 @@ spotter_platform::coded! {
         Booked = "booked",
         /// The trainer cancelled the referral: never booked again.
         Cancelled = "cancelled",
+        /// Refused by clinics too often: on the platform admins' worklist,
+        /// booked again only when one of them releases it.
+        NeedsReview = "needs_review",
     }
 }
 

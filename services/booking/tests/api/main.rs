@@ -4,8 +4,10 @@
 
 mod admin;
 mod booking;
+mod clinic_control;
 mod concurrency;
 mod contract;
+mod declines;
 mod network;
 mod support;
 mod vocabulary;

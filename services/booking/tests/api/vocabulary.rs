@@ -4,6 +4,7 @@
 use booking_service::domain::AppointmentStatus;
 use booking_service::domain::matching::{BodyRegion, Priority};
 use booking_service::domain::specialty::Specialty;
+use booking_service::engine::refusals::{DeclineReason, RefusalKind};
 use booking_service::engine::requests::RequestState;
 use spotter_db::testing::TestDatabase;
 use spotter_service::testing::migration_dirs;
@@ -29,6 +30,12 @@ async fn every_coded_column_allows_exactly_its_enum() {
         ("referral_requests", "priority", names(&bookable)),
         ("referral_requests", "body_region", names(BodyRegion::ALL)),
         ("referral_requests", "state", names(RequestState::ALL)),
+        (
+            "clinic_refusals",
+            "decline_reason",
+            names(DeclineReason::ALL),
+        ),
+        ("clinic_refusals", "kind", names(RefusalKind::ALL)),
         ("physios", "specialties", names(Specialty::ALL)),
     ];
     db.assert_checks_allow(&columns).await;

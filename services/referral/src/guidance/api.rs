@@ -53,11 +53,13 @@ pub async fn share(
     let input: NewGuidance = from_value(raw.clone())?;
     input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
-    create_once(&mut conn, physio.id, &key, &raw, async |conn| {
+    let written = create_once(&mut conn, physio.id, &key, &raw, async |conn| {
         write_guidance(conn, &caller, physio.id, id, &input).await
     })
-    .await
-    .map(Created::response)
+    .await;
+    audit::refusal_recorded(&mut conn, &caller, id, written)
+        .await
+        .map(Created::response)
 }
 
 /// Versions and stores the guidance, moves the referral, audits, and tells
@@ -142,11 +144,12 @@ pub async fn history(
     pool: web::Data<Pool>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<GuidanceHistory>> {
-    if !matches!(caller.role, Role::Trainer | Role::Physio) {
-        return Err(ApiError::NotFound); // health detail: the trainer and the physio only
-    }
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
+    if !matches!(caller.role, Role::Trainer | Role::Physio) {
+        // Health detail: the trainer and the physio only.
+        return audit::refusal_recorded(&mut conn, &caller, id, Err(ApiError::NotFound)).await;
+    }
     let versions = spotter_db::transaction(&mut conn, async |conn| {
         find_visible(conn, &caller, id, false).await?;
         let rows = guidance::table
@@ -163,7 +166,8 @@ pub async fn history(
             .map(GuidanceRow::view)
             .collect::<ApiResult<Vec<_>>>()
     })
-    .await?;
+    .await;
+    let versions = audit::refusal_recorded(&mut conn, &caller, id, versions).await?;
     Ok(web::Json(GuidanceHistory {
         current: <[GuidanceView]>::first(&versions).cloned(),
         versions,
@@ -237,6 +241,7 @@ pub async fn acknowledge(
             .map_err(db_error)?;
         row.view()
     })
-    .await?;
+    .await;
+    let acknowledged = audit::refusal_recorded(&mut conn, &caller, id, acknowledged).await?;
     Ok(web::Json(acknowledged))
 }

@@ -31,14 +31,16 @@ pub fn sees_health_detail(caller: &Caller, r: &Referral) -> bool {
 
 /// Whether the caller is the physio treating the client now: assigned to
 /// the referral, still at the clinic it is booked with (a physio whose
-/// token names another clinic has moved on), and the referral not closed
-/// (a cancellation, including the client withdrawing consent, ends the
-/// physio's access at once). The clinic keeps the appointment in booking
-/// for its records, without injury detail.
+/// token names another clinic has moved on), not deactivated by that clinic
+/// since (booking's `PhysioAccessEnded`; their token may still be valid),
+/// and the referral not closed (a cancellation, including the client
+/// withdrawing consent, ends the physio's access at once). The clinic keeps
+/// the appointment in booking for its records, without injury detail.
 fn treats(caller: &Caller, r: &Referral) -> bool {
     r.physio_id == Some(caller.user_id)
         && r.clinic_id.is_some()
         && r.clinic_id == caller.clinic_id
+        && r.physio_access_ended_for != Some(caller.user_id)
         && r.status != Status::Cancelled
 }
 
@@ -53,6 +55,7 @@ pub fn treated_by(
         referrals::physio_id
             .eq(caller.user_id)
             .and(referrals::clinic_id.eq(clinic))
+            .and(referrals::physio_access_ended_for.is_distinct_from(caller.user_id))
             .and(referrals::status.ne(Status::Cancelled.as_str()))
             .assume_not_null(),
     )

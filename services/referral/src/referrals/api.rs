@@ -169,7 +169,8 @@ pub async fn get(
             booking_queue,
         })
     })
-    .await?;
+    .await;
+    let detail = audit::refusal_recorded(&mut conn, &caller, id, detail).await?;
     Ok(web::Json(detail))
 }
 
@@ -228,6 +229,7 @@ pub async fn cancel(
         }
         Ok(cancelled)
     })
-    .await?;
+    .await;
+    let cancelled = audit::refusal_recorded(&mut conn, &caller, id, cancelled).await?;
     Ok(web::Json(ReferralSummary::from(&cancelled)))
 }

@@ -32,6 +32,8 @@ pub struct Referral {
     pub first_guidance_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A physio deactivated while holding the referral: no longer theirs to see.
+    pub physio_access_ended_for: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]

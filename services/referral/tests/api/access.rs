@@ -1,10 +1,11 @@
 //! Who sees what: the authorization matrix on every endpoint, health detail
 //! only for the trainer and the assigned physio, and every access audited.
 
-use crate::support::{ReferralApp, body, guidance, problem};
+use crate::support::{ReferralApp, WAIT, body, guidance, problem};
 use reqwest::Method;
 use serde_json::json;
 use spotter_auth::Role;
+use spotter_contracts::booking::v1::PhysioAccessEnded;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -292,4 +293,81 @@ async fn a_physio_who_moved_clinic_or_whose_client_withdrew_consent_sees_nothing
     // The trainer still sees the referral, closed.
     let closed = body(app.get(&path, &trainer.token).await, 200).await;
     assert_eq!(closed["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_deactivated_physio_sees_nothing_and_every_refusal_is_audited() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, booked, physio) = app.assessed(&trainer).await;
+    let path = format!("/v1/referrals/{id}");
+    let guidance_path = format!("/v1/referrals/{id}/guidance");
+    body(app.get(&path, &physio).await, 200).await;
+
+    // Their clinic deactivates them; their token is still valid.
+    app.publish(&PhysioAccessEnded {
+        referral_id: id.to_string(),
+        physio_id: booked.physio.to_string(),
+        clinic_id: booked.clinic.to_string(),
+        ended_at: None,
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.get(&path, &physio).await.status() != 404 {
+        assert!(tokio::time::Instant::now() < deadline, "access never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    problem(app.get(&guidance_path, &physio).await, 404).await;
+    problem(app.post(&guidance_path, &physio, &guidance()).await, 404).await;
+    let listed = body(app.get("/v1/referrals", &physio).await, 200).await;
+    assert_eq!(listed["items"], json!([]));
+    assert_eq!(app.count("SELECT count(*) AS n FROM guidance").await, 0);
+    // The trainer is unaffected.
+    body(app.get(&path, &trainer.token).await, 200).await;
+
+    // Each refusal is in the audit log, under the physio's name; another
+    // trainer probing the id is too, and an id that exists nowhere is not.
+    let stranger = app.trainer().await;
+    problem(app.get(&path, &stranger.token).await, 404).await;
+    let nowhere = Uuid::now_v7();
+    problem(
+        app.get(&format!("/v1/referrals/{nowhere}"), &physio).await,
+        404,
+    )
+    .await;
+    let audit = body(
+        app.get(
+            &format!("/admin/v1/audit-log?referral_id={id}&limit=100"),
+            &app.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let refusals: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "referral.access_refused")
+        .map(|e| {
+            (
+                e["actor_id"].as_str().unwrap().to_owned(),
+                e["actor_role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let by_physio = refusals
+        .iter()
+        .filter(|(actor, role)| *actor == booked.physio.to_string() && role == "physio")
+        .count();
+    // The read that first saw the 404, the guidance read and the guidance
+    // write (a list shows nothing, which refuses nothing).
+    assert_eq!(by_physio, 3, "{refusals:?}");
+    assert!(
+        refusals.contains(&(stranger.id.to_string(), "trainer".to_owned())),
+        "{refusals:?}"
+    );
+    let for_nowhere =
+        format!("SELECT count(*) AS n FROM audit_log WHERE referral_id = '{nowhere}'");
+    assert_eq!(app.count(&for_nowhere).await, 0);
 }

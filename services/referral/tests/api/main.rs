@@ -4,6 +4,7 @@
 
 mod access;
 mod contract;
+mod declines;
 mod lifecycle;
 mod quotas;
 mod rate_limits;

@@ -1,0 +1,1 @@
+ALTER TABLE referrals DROP COLUMN physio_access_ended_for;
