@@ -41,8 +41,14 @@ fn treats(caller: &Caller, r: &Referral) -> bool {
         && r.clinic_id.is_some()
         && r.clinic_id == caller.clinic_id
         && r.physio_access_ended_for != Some(caller.user_id)
-        && r.status != Status::Cancelled
+        && !CLOSED_TO_THE_PHYSIO.contains(&r.status)
 }
+
+/// A referral that ended without care going on: cancelled (the trainer, or
+/// the client withdrawing consent) or a no-show (the trainer flags again for
+/// a new one). An acknowledged referral stays open to its physio, who may
+/// share a new version of the guidance.
+const CLOSED_TO_THE_PHYSIO: [Status; 2] = [Status::Cancelled, Status::NoShow];
 
 /// [`treats`] as a filter on the referrals table (the physio's list).
 pub fn treated_by(
@@ -56,7 +62,7 @@ pub fn treated_by(
             .eq(caller.user_id)
             .and(referrals::clinic_id.eq(clinic))
             .and(referrals::physio_access_ended_for.is_distinct_from(caller.user_id))
-            .and(referrals::status.ne(Status::Cancelled.as_str()))
+            .and(referrals::status.ne_all(CLOSED_TO_THE_PHYSIO.map(Status::as_str)))
             .assume_not_null(),
     )
 }

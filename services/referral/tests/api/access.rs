@@ -5,7 +5,7 @@ use crate::support::{ReferralApp, WAIT, body, guidance, problem};
 use reqwest::Method;
 use serde_json::json;
 use spotter_auth::Role;
-use spotter_contracts::booking::v1::PhysioAccessEnded;
+use spotter_contracts::booking::v1::{AppointmentNoShow, PhysioAccessEnded};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -370,4 +370,24 @@ async fn a_deactivated_physio_sees_nothing_and_every_refusal_is_audited() {
     let for_nowhere =
         format!("SELECT count(*) AS n FROM audit_log WHERE referral_id = '{nowhere}'");
     assert_eq!(app.count(&for_nowhere).await, 0);
+}
+
+#[tokio::test]
+async fn a_no_show_closes_the_referral_to_its_physio() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, booked, physio) = app.booked(&trainer).await;
+    let path = format!("/v1/referrals/{id}");
+    body(app.get(&path, &physio).await, 200).await;
+    app.publish(&AppointmentNoShow {
+        appointment_id: booked.appointment.to_string(),
+        referral_id: id.to_string(),
+        ..Default::default()
+    })
+    .await;
+    app.wait_for_status(id, &trainer.token, "no_show").await;
+    problem(app.get(&path, &physio).await, 404).await;
+    problem(app.get(&format!("{path}/guidance"), &physio).await, 404).await;
+    let listed = body(app.get("/v1/referrals", &physio).await, 200).await;
+    assert_eq!(listed["items"], json!([]));
 }
