@@ -179,6 +179,7 @@ async fn on_cancelled(
             reason,
             note: None,
             rebook: false,
+            refused: false,
             decline: None,
         };
         cancel(conn, &appointment, how)

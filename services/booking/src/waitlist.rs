@@ -27,6 +27,14 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const CAPACITY_CHANNEL: &str = "spotter_booking_capacity";
+
+/// `FROM` clause: the waitlisted referrals `r` inside the (1%-padded) area of
+/// clinic `c`, through the `waitlist_by_place` index on
+/// `ll_to_earth(r.lat, r.lon)` (written as the index is); the exact distance
+/// is the caller's to check. The caller filters `c`.
+pub const WAITING_IN_CLINIC_AREA: &str = "FROM clinics c JOIN referral_requests r \
+    ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
+    AND r.state = 'waitlisted'";
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Tells the waitlist workers to look again around `clinic` once this
@@ -123,26 +131,25 @@ async fn waiting_in_order(
     near: Option<&[Uuid]>,
 ) -> QueryResult<Vec<Uuid>> {
     const ORDER: &str = "ORDER BY (r.priority = 'urgent') DESC, r.requested_at";
-    let rows: Vec<Waiting> = match near {
-        // DISTINCT: a referral inside two changed clinics' areas once. It
-        // must select the ORDER BY expressions as written there.
-        Some(clinics) => diesel::sql_query(format!(
-            "SELECT DISTINCT r.referral_id, (r.priority = 'urgent'), r.requested_at \
-             FROM clinics c JOIN referral_requests r \
-               ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
-             WHERE c.id = ANY($1) AND r.state = 'waitlisted' {ORDER}"
-        ))
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(clinics)
-        .load(conn)
-        .await?,
-        None => {
-            diesel::sql_query(format!(
+    let rows: Vec<Waiting> =
+        match near {
+            // DISTINCT: a referral inside two changed clinics' areas once. It
+            // must select the ORDER BY expressions as written there.
+            Some(clinics) => {
+                diesel::sql_query(format!(
+                    "SELECT DISTINCT r.referral_id, (r.priority = 'urgent'), r.requested_at \
+             {WAITING_IN_CLINIC_AREA} WHERE c.id = ANY($1) {ORDER}"
+                ))
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(clinics)
+                .load(conn)
+                .await?
+            }
+            None => diesel::sql_query(format!(
                 "SELECT r.referral_id FROM referral_requests r WHERE r.state = 'waitlisted' {ORDER}"
             ))
             .load(conn)
-            .await?
-        }
-    };
+            .await?,
+        };
     Ok(rows.into_iter().map(|w| w.referral_id).collect())
 }
 

@@ -140,13 +140,19 @@ pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, Malformed> {
         to_trainer.to_owned(),
         data.clone(),
     )];
+    if e.reason() == WaitlistReason::NeedsReview {
+        return Ok(notices); // no clinic is asked to take it
+    }
     for clinic in &e.clinic_ids {
         notices.push(notice(
             Audience::Clinic(uuid("clinic_ids", clinic)?),
             "referral_waitlisted",
             "A referral is waiting for a free slot",
             "A referral in your area could not be booked: no physio is free. It is on your waitlist and will be booked as soon as a slot opens.".to_owned(),
-            data.clone(),
+            // No referral id: a clinic sees the waitlist only as counts in
+            // distance bands, and an id arriving with each change would let
+            // it follow one referral across them.
+            json!({}),
         ));
     }
     Ok(notices)
@@ -391,6 +397,14 @@ mod tests {
             trainer_id: Uuid::now_v7().to_string(),
             ..Default::default()
         };
+        event.clinic_ids = vec![Uuid::now_v7().to_string()];
+        let notices = waitlisted(&event).unwrap();
+        assert_eq!(notices.len(), 2, "the trainer and the covering clinic");
+        assert_eq!(
+            notices[1].data,
+            json!({}),
+            "no referral id reaches a clinic"
+        );
         event.set_reason(WaitlistReason::NeedsReview);
         let notices = waitlisted(&event).unwrap();
         assert_eq!(notices.len(), 1, "no clinic is asked");

@@ -25,3 +25,36 @@ where
 {
     values.iter().map(|value| decode(value)).collect()
 }
+
+/// Stores a `coded!` enum in a text column (under a CHECK of its names) by
+/// those names: diesel's `ToSql`/`FromSql<Text, Pg>`. For an enum declared
+/// with `#[derive(AsExpression, FromSqlRow)] #[diesel(sql_type = Text)]`, so
+/// it can be used in filters and read as `Option<T>` from a nullable column.
+#[macro_export]
+macro_rules! text_coded {
+    ($ty:ty) => {
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+                    self.as_str(),
+                    &mut out.reborrow(),
+                )
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    diesel::pg::Pg,
+                >>::from_sql(bytes)?;
+                // The column's CHECK allows nothing else: a new value needs a
+                // migration there too.
+                Ok(text.parse()?)
+            }
+        }
+    };
+}

@@ -23,6 +23,6 @@ ALTER TABLE referral_requests ADD COLUMN refusals_reviewed INT NOT NULL DEFAULT 
 ALTER TABLE referral_requests DROP CONSTRAINT referral_requests_state_check;
 ALTER TABLE referral_requests ADD CONSTRAINT referral_requests_state_check
     CHECK (state IN ('pending', 'waitlisted', 'booked', 'cancelled', 'needs_review')) NOT VALID;
--- The platform admins' worklist, oldest first.
-CREATE INDEX referral_requests_needing_review ON referral_requests (requested_at)
+-- The platform admins' worklist, paged by referral id (time-ordered).
+CREATE INDEX referral_requests_needing_review ON referral_requests (referral_id)
     WHERE state = 'needs_review';

@@ -200,6 +200,9 @@ pub async fn update(
                 "the physio's diary is busy; try again".to_owned(),
             ));
         }
+        let was_active = crate::engine::facts::still_active(conn, physio_id)
+            .await
+            .map_err(db_error)?;
         let physio = diesel::update(physios::table.find(physio_id))
             .set((
                 changes
@@ -217,7 +220,7 @@ pub async fn update(
             .get_result(conn)
             .await
             .map_err(db_error)?;
-        if changes.active == Some(false) {
+        if changes.active == Some(false) && was_active {
             cancel_future_appointments(conn, physio_id).await?;
             end_access_to_treated_referrals(conn, physio_id).await?;
         }
@@ -234,7 +237,8 @@ pub async fn update(
 /// still hold (seen or due to be seen, and not cancelled): the referral
 /// service is told per referral, as it keeps no list of physios. The future
 /// ones were just cancelled and are rebooked, which ends access by itself.
-/// The work is this physio's own appointments.
+/// The work is this physio's own appointments, once (a physio already
+/// inactive is not told about again).
 async fn end_access_to_treated_referrals(
     conn: &mut diesel_async::AsyncPgConnection,
     physio_id: Uuid,
@@ -278,6 +282,7 @@ async fn cancel_future_appointments(
             reason: AppointmentCancellationReason::PhysioDeactivated,
             note: None,
             rebook: true,
+            refused: false,
             decline: None,
         };
         cancel(conn, &appointment, how)

@@ -4,6 +4,7 @@ use super::access::clinic_in_scope;
 use crate::appointments::list::{AppointmentPage, AppointmentQuery, Scope, list};
 use crate::domain::geo::{Location, distance_km};
 use crate::schema::clinics;
+use crate::waitlist::WAITING_IN_CLINIC_AREA;
 use actix_web::web;
 use diesel::prelude::*;
 use diesel::sql_types::{Double, Text};
@@ -156,18 +157,15 @@ struct WaitingRow {
 }
 
 /// The waitlisted referrals inside the clinic's (1%-padded) area, through the
-/// `waitlist_by_place` index: the work grows with the clinic's area, not the
+/// waitlist's spatial index: the work grows with the clinic's area, not the
 /// network's waitlist.
 async fn waiting_inside(
     conn: &mut AsyncPgConnection,
     clinic: Uuid,
 ) -> QueryResult<Vec<WaitingRow>> {
-    diesel::sql_query(
-        "SELECT r.priority, r.body_region, r.lat, r.lon \
-           FROM clinics c JOIN referral_requests r \
-             ON ll_to_earth(r.lat, r.lon) <@ earth_box(ll_to_earth(c.lat, c.lon), c.service_radius_km * 1010.0) \
-          WHERE c.id = $1 AND r.state = 'waitlisted'",
-    )
+    diesel::sql_query(format!(
+        "SELECT r.priority, r.body_region, r.lat, r.lon {WAITING_IN_CLINIC_AREA} WHERE c.id = $1"
+    ))
     .bind::<diesel::sql_types::Uuid, _>(clinic)
     .load(conn)
     .await

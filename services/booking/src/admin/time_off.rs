@@ -156,6 +156,7 @@ async fn cancel_overlapping(conn: &mut AsyncPgConnection, off: &TimeOff) -> ApiR
             reason: AppointmentCancellationReason::PhysioUnavailable,
             note: None,
             rebook: true,
+            refused: false,
             decline: None,
         };
         cancel(conn, &appointment, how)

@@ -12,17 +12,17 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use spotter_auth::PlatformAdmin;
 use spotter_db::coded::decode;
 use spotter_db::{OrNotFound, Pool, checkout, db_error};
+use spotter_platform::ApiResult;
 use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
-use spotter_platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use spotter_platform::pagination::{Page, PageParams};
 use spotter_platform::settings::QuotaSettings;
-use spotter_platform::vocabulary::{BodyRegion, Priority};
-use spotter_platform::{ApiError, ApiResult};
+use spotter_platform::vocabulary::Priority;
 use std::collections::HashMap;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// One clinic's refusal of the referral.
@@ -34,11 +34,12 @@ pub struct Refusal {
     pub at: DateTime<Utc>,
 }
 
+// No body region: with the referral's id that would be health detail, which
+// admins never see; the refusals say what the clinics thought.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewItem {
     pub referral_id: Uuid,
     pub priority: Priority,
-    pub body_region: BodyRegion,
     pub requested_at: DateTime<Utc>,
     /// Every refusal so far, oldest first.
     pub refusals: Vec<Refusal>,
@@ -46,25 +47,20 @@ pub struct ReviewItem {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Worklist {
-    /// Oldest request first. Released referrals leave the list, so the next
-    /// call shows the next ones.
+    /// In the order referrals were first made (their ids are time-ordered).
     pub items: Vec<ReviewItem>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct WorklistQuery {
-    /// At most this many (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
 }
 
 #[utoipa::path(
     get,
     path = "/admin/v1/worklist",
     tag = "worklist",
-    params(WorklistQuery),
+    params(PageParams),
     responses(
-        (status = 200, description = "Referrals refused too often to book by themselves", body = Worklist),
+        (status = 200, description = "Referrals refused too often, or by every clinic within reach, to book by themselves", body = Worklist),
+        (status = 422, description = "Bad limit or cursor", body = spotter_platform::problem::Problem, content_type = "application/problem+json"),
         AuthProblems,
     ),
     security(("bearer" = []))
@@ -72,29 +68,28 @@ pub struct WorklistQuery {
 pub async fn list(
     _admin: PlatformAdmin,
     pool: web::Data<Pool>,
-    query: web::Query<WorklistQuery>,
+    params: web::Query<PageParams>,
 ) -> ApiResult<web::Json<Worklist>> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let (limit, after) = params.parse()?;
     let mut conn = checkout(&pool).await?;
-    let waiting: Vec<(Uuid, String, String, DateTime<Utc>)> = referral_requests::table
+    let mut query = referral_requests::table
         .filter(referral_requests::state.eq(RequestState::NeedsReview))
-        .order(referral_requests::requested_at.asc())
-        .limit(limit)
+        .order(referral_requests::referral_id.asc())
+        .limit(limit + 1)
         .select((
             referral_requests::referral_id,
             referral_requests::priority,
-            referral_requests::body_region,
             referral_requests::requested_at,
         ))
-        .load(&mut conn)
-        .await
-        .map_err(db_error)?;
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(referral_requests::referral_id.gt(after));
+    }
+    let rows: Vec<(Uuid, String, DateTime<Utc>)> = query.load(&mut conn).await.map_err(db_error)?;
+    let Page {
+        items: waiting,
+        next_cursor,
+    } = Page::from_rows(rows, limit, |w| w.0);
     let ids: Vec<Uuid> = waiting.iter().map(|w| w.0).collect();
     let rows: Vec<RefusalRow> = clinic_refusals::table
         .filter(clinic_refusals::referral_id.eq_any(&ids))
@@ -125,17 +120,16 @@ pub async fn list(
     }
     let items = waiting
         .into_iter()
-        .map(|(referral_id, priority, region, requested_at)| {
+        .map(|(referral_id, priority, requested_at)| {
             Ok(ReviewItem {
                 referral_id,
                 priority: decode(&priority).map_err(db_error)?,
-                body_region: decode(&region).map_err(db_error)?,
                 requested_at,
                 refusals: refusals.remove(&referral_id).unwrap_or_default(),
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(web::Json(Worklist { items }))
+    Ok(web::Json(Worklist { items, next_cursor }))
 }
 
 /// referral, clinic, kind, decline reason, when.

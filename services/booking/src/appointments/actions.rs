@@ -9,6 +9,7 @@ use crate::domain::slots::free_slots;
 use crate::domain::status::{AppointmentAction, may_record_no_show, transition};
 use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::diary_lock::lock_physio;
+use crate::engine::refusals::DeclineReason;
 use crate::engine::{events, facts};
 use crate::schema::appointments;
 use crate::waitlist;
@@ -40,11 +41,19 @@ fn actor(caller: &Caller) -> ApiResult<CancelledBy> {
 }
 
 /// The appointment, locked in the caller's transaction, and who acts on it.
-pub(super) async fn locked_for_action(
+/// A physio their clinic deactivated acts on nothing, whatever their token.
+async fn locked_for_action(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
 ) -> ApiResult<(Appointment, CancelledBy)> {
+    if caller.role == Role::Physio
+        && !facts::still_active(conn, caller.user_id)
+            .await
+            .map_err(db_error)?
+    {
+        return Err(ApiError::NotFound);
+    }
     let appointment = find_visible(conn, caller, id, true).await?;
     let by = actor(caller)?;
     Ok((appointment, by))
@@ -180,16 +189,40 @@ pub async fn cancel_by_clinic(
     body: Json<CancelBody>,
 ) -> ApiResult<web::Json<Appointment>> {
     let body = body.into_inner();
-    let id = path.into_inner();
-    let mut conn = checkout(&pool).await?;
+    let turned_away = TurnedAway {
+        reason: AppointmentCancellationReason::Other,
+        note: Some(body.reason.as_str()),
+        decline: None,
+    };
+    turn_away(&caller, &pool, path.into_inner(), turned_away).await
+}
+
+/// How a physio or clinic admin turned a referral away.
+pub(super) struct TurnedAway<'a> {
+    pub reason: AppointmentCancellationReason,
+    /// The clinic's own note (kept in booking, never sent on).
+    pub note: Option<&'a str>,
+    pub decline: Option<DeclineReason>,
+}
+
+/// Cancels the appointment on the clinic's side as a refusal: the referral
+/// is booked again, never at this clinic (`engine::refusals`).
+pub(super) async fn turn_away(
+    caller: &Caller,
+    pool: &Pool,
+    id: Uuid,
+    how: TurnedAway<'_>,
+) -> ApiResult<web::Json<Appointment>> {
+    let mut conn = checkout(pool).await?;
     spotter_db::transaction(&mut conn, async |conn| {
-        let (appointment, by) = locked_for_action(conn, &caller, id).await?;
+        let (appointment, by) = locked_for_action(conn, caller, id).await?;
         let how = Cancellation {
             by,
-            reason: AppointmentCancellationReason::Other,
-            note: Some(body.reason.as_str()),
+            reason: how.reason,
+            note: how.note,
             rebook: true,
-            decline: None,
+            refused: true,
+            decline: how.decline,
         };
         cancel(conn, &appointment, how).await.map_err(cancel_error)
     })

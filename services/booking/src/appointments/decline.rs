@@ -3,16 +3,14 @@
 //! appointment is cancelled, the referral is booked again at another clinic
 //! (never this one) or waitlisted, and the trainer hears the coded reason.
 
-use super::actions::locked_for_action;
-use super::api::cancel_error;
+use super::actions::{TurnedAway, turn_away};
 use super::model::Appointment;
-use crate::engine::cancel::{Cancellation, cancel};
 use crate::engine::refusals::DeclineReason;
 use actix_web::web;
 use serde::Deserialize;
 use spotter_auth::Caller;
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
-use spotter_db::{Pool, checkout};
+use spotter_db::Pool;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
 use spotter_platform::{ApiResult, Json};
@@ -47,20 +45,10 @@ pub async fn decline(
     path: web::Path<Uuid>,
     body: Json<DeclineBody>,
 ) -> ApiResult<web::Json<Appointment>> {
-    let reason = body.into_inner().reason;
-    let id = path.into_inner();
-    let mut conn = checkout(&pool).await?;
-    spotter_db::transaction(&mut conn, async |conn| {
-        let (appointment, by) = locked_for_action(conn, &caller, id).await?;
-        let how = Cancellation {
-            by,
-            reason: AppointmentCancellationReason::Declined,
-            note: None,
-            rebook: true,
-            decline: Some(reason),
-        };
-        cancel(conn, &appointment, how).await.map_err(cancel_error)
-    })
-    .await
-    .map(web::Json)
+    let turned_away = TurnedAway {
+        reason: AppointmentCancellationReason::Declined,
+        note: None,
+        decline: Some(body.into_inner().reason),
+    };
+    turn_away(&caller, &pool, path.into_inner(), turned_away).await
 }

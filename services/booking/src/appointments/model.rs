@@ -3,12 +3,43 @@
 use crate::domain::AppointmentStatus;
 use crate::schema::appointments;
 use chrono::{DateTime, Utc};
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 use serde::Serialize;
 use spotter_auth::Role;
+use spotter_contracts::common::v1::CancelledBy;
 use spotter_platform::vocabulary::Priority;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+spotter_platform::coded! {
+    /// Who cancelled an appointment.
+    // Stored as text under a CHECK of the same names.
+    #[derive(AsExpression, FromSqlRow)]
+    #[diesel(sql_type = Text)]
+    pub enum Canceller {
+        Trainer = "trainer",
+        Physio = "physio",
+        ClinicAdmin = "clinic_admin",
+        /// Booking itself, or an event from before the canceller was recorded.
+        System = "system",
+    }
+}
+
+spotter_db::text_coded!(Canceller);
+
+impl From<CancelledBy> for Canceller {
+    fn from(by: CancelledBy) -> Self {
+        match by {
+            CancelledBy::Trainer => Self::Trainer,
+            CancelledBy::Physio => Self::Physio,
+            CancelledBy::ClinicAdmin => Self::ClinicAdmin,
+            CancelledBy::System | CancelledBy::Unspecified => Self::System,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = appointments)]
@@ -27,8 +58,8 @@ pub struct Appointment {
     pub status: AppointmentStatus,
     /// Booked later than the priority's target window (48 h urgent, 7 days routine).
     pub target_missed: bool,
-    /// `trainer`, `physio`, `clinic_admin` or `system`, once cancelled.
-    pub cancelled_by: Option<String>,
+    /// Who cancelled it, once cancelled.
+    pub cancelled_by: Option<Canceller>,
     /// The clinic's own note on a cancellation: shown to the clinic's
     /// physios and admins, never to the trainer.
     pub cancel_reason: Option<String>,

@@ -288,8 +288,9 @@ pub async fn mark(
 }
 
 /// Books `request` or puts it on the waitlist, telling the saga either way,
-/// never at a clinic that refused it; one refused too often goes to the
-/// platform admins' worklist instead (`refusals_before_review`).
+/// never at a clinic that refused it; one refused too often
+/// (`refusals_before_review`), or by every clinic within reach, goes to the
+/// platform admins' worklist instead.
 /// `announce_waitlist` is false when retrying from the waitlist: the trainer
 /// and the saga already know it is waiting.
 pub async fn book_or_waitlist(
@@ -300,27 +301,41 @@ pub async fn book_or_waitlist(
 ) -> QueryResult<Outcome> {
     let refused = refusals::of(conn, request.referral_id, request.attempt).await?;
     if refused.needs_review(refusals_before_review) {
-        mark(conn, request.referral_id, RequestState::NeedsReview).await?;
-        let event = events::waitlisted(request, WaitlistReason::NeedsReview, Utc::now(), &[]);
-        spotter_messaging::enqueue(conn, &event).await?;
-        return Ok(Outcome::NeedsReview);
+        return hold_for_review(conn, request).await;
     }
     let outcome = book(conn, request, Utc::now(), &refused.clinics).await?;
     if let Outcome::NoSlot(reason) = &outcome
         && announce_waitlist
     {
-        mark(conn, request.referral_id, RequestState::Waitlisted).await?;
         let at = Location {
             lat: request.lat,
             lon: request.lon,
         };
         let mut clinics = facts::covering_clinics(conn, at).await?;
+        let covered = !clinics.is_empty();
         // A clinic that refused it will not be asked again: nothing to tell it.
         clinics.retain(|c| !refused.clinics.contains(c));
+        if covered && clinics.is_empty() {
+            // Every clinic within reach refused it: waiting would wait forever.
+            return hold_for_review(conn, request).await;
+        }
+        mark(conn, request.referral_id, RequestState::Waitlisted).await?;
         let event = events::waitlisted(request, *reason, Utc::now(), &clinics);
         spotter_messaging::enqueue(conn, &event).await?;
     }
     Ok(outcome)
+}
+
+/// Onto the platform admins' worklist: it books nothing by itself from now
+/// on, and the saga hears why (no clinic is told: none is asked).
+async fn hold_for_review(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+) -> QueryResult<Outcome> {
+    mark(conn, request.referral_id, RequestState::NeedsReview).await?;
+    let event = events::waitlisted(request, WaitlistReason::NeedsReview, Utc::now(), &[]);
+    spotter_messaging::enqueue(conn, &event).await?;
+    Ok(Outcome::NeedsReview)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::events;
 use super::refusals::{self, DeclineReason};
-use crate::appointments::model::Appointment;
+use crate::appointments::model::{Appointment, Canceller};
 use crate::domain::status::{AppointmentAction, AppointmentStatus, IllegalTransition, transition};
 use crate::schema::appointments;
 use crate::waitlist;
@@ -27,9 +27,13 @@ pub struct Cancellation<'a> {
     pub reason: AppointmentCancellationReason,
     /// Free text from the person cancelling; stays in this service.
     pub note: Option<&'a str>,
-    /// The clinic side cancelled: the referral is to be booked again, never
-    /// at this clinic (a refusal, `refusals`).
+    /// The clinic side cancelled: the referral is to be booked again.
     pub rebook: bool,
+    /// A physio or clinic admin turned the referral away themselves (a
+    /// decline or a cancellation): a refusal (`refusals`), so it is never
+    /// booked at this clinic again. Time off or a deactivation only moves
+    /// it, possibly to a colleague at the same clinic.
+    pub refused: bool,
     /// The physio or clinic declined the referral, and why.
     pub decline: Option<DeclineReason>,
 }
@@ -45,27 +49,18 @@ pub async fn cancel(
     let cancelled = diesel::update(appointments::table.find(appointment.id))
         .set((
             appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
-            appointments::cancelled_by.eq(cancelled_by_name(how.by)),
+            appointments::cancelled_by.eq(Canceller::from(how.by)),
             appointments::cancel_reason.eq(how.note),
             appointments::updated_at.eq(Utc::now()),
         ))
         .returning(Appointment::as_returning())
         .get_result(conn)
         .await?;
-    if how.rebook {
+    if how.rebook && how.refused {
         refusals::record(conn, &cancelled, how.decline).await?;
     }
     let event = events::cancelled(&cancelled, &how);
     spotter_messaging::enqueue(conn, &event).await?;
     waitlist::capacity_changed(conn, appointment.clinic_id).await?;
     Ok(cancelled)
-}
-
-fn cancelled_by_name(by: CancelledBy) -> &'static str {
-    match by {
-        CancelledBy::Trainer => "trainer",
-        CancelledBy::Physio => "physio",
-        CancelledBy::ClinicAdmin => "clinic_admin",
-        CancelledBy::System | CancelledBy::Unspecified => "system",
-    }
 }

@@ -2,11 +2,9 @@
 
 use crate::schema::referral_requests;
 use chrono::{DateTime, Utc};
-use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
-use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
-use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_platform::vocabulary::{BodyRegion, Priority};
@@ -52,19 +50,7 @@ spotter_platform::coded! {
     }
 }
 
-impl ToSql<Text, Pg> for RequestState {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <str as ToSql<Text, Pg>>::to_sql(self.as_str(), &mut out.reborrow())
-    }
-}
-
-impl FromSql<Text, Pg> for RequestState {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
-        // The column's CHECK allows nothing else; a new value needs a migration here too.
-        Ok(text.parse()?)
-    }
-}
+spotter_db::text_coded!(RequestState);
 
 pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> QueryResult<()> {
     diesel::insert_into(referral_requests::table)

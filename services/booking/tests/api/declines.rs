@@ -90,9 +90,9 @@ async fn a_declined_referral_is_booked_at_another_clinic_never_back_at_the_one_t
 }
 
 #[tokio::test]
-async fn a_referral_only_the_declining_clinic_covers_waits_and_is_never_booked_there() {
+async fn a_referral_every_clinic_within_reach_refused_waits_for_review_not_forever() {
     let app = BookingApp::start().await;
-    let (clinic, physio) = clinic_open_in(&app, 1).await;
+    let (clinic, _) = clinic_open_in(&app, 1).await;
     let mut refused = Referral::knee();
     app.request(&refused).await;
     let booked = booked_at(&app, &refused).await;
@@ -102,31 +102,63 @@ async fn a_referral_only_the_declining_clinic_covers_waits_and_is_never_booked_t
     let path = format!("/v1/appointments/{}/decline", booked.appointment_id);
     body(app.post(&path, &admin, &decline("no_capacity")).await, 200).await;
     rebook(&app, &mut refused).await;
-    let waiting: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
-    assert_eq!(waiting.referral_id, refused.id.to_string());
-    // The clinic that declined is not asked again, so not told either.
-    assert!(waiting.clinic_ids.is_empty(), "{:?}", waiting.clinic_ids);
+    // The only clinic within reach declined: waiting for capacity there
+    // would wait forever, so a platform admin looks at it (after one refusal).
+    let held: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(held.referral_id, refused.id.to_string());
+    assert_eq!(held.reason(), WaitlistReason::NeedsReview);
+    assert!(held.clinic_ids.is_empty(), "{:?}", held.clinic_ids);
+    let list = body(app.get("/admin/v1/worklist", &app.admin).await, 200).await;
+    assert_eq!(list["items"][0]["referral_id"], refused.id.to_string());
 
-    // A second referral, waiting too (the clinic closes for now)…
-    app.hours(physio, json!([])).await;
-    let other = Referral::knee();
-    app.request(&other).await;
-    let other_waiting: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
-    assert_eq!(other_waiting.referral_id, other.id.to_string());
-    assert_eq!(other_waiting.clinic_ids, [clinic.to_string()]);
-    // …then capacity there: the waitlist is retried oldest first, so once the
-    // newer referral is booked the refused one has had its turn, and passed.
-    app.hours(
-        physio,
-        json!([{"weekday": weekday_in(1), "start": "08:00", "end": "18:00"}]),
+    // A new clinic opens nearby; released, the referral is booked there.
+    let (new_clinic, _) = clinic_open_in(&app, 3).await;
+    let release = format!("/admin/v1/worklist/{}/release", refused.id);
+    let released = body(app.post(&release, &app.admin, &json!({})).await, 200).await;
+    assert_eq!(released["state"], "booked");
+    assert_eq!(
+        booked_at(&app, &refused).await.clinic_id,
+        new_clinic.to_string()
+    );
+}
+
+#[tokio::test]
+async fn time_off_moves_a_referral_without_barring_the_clinic() {
+    let app = BookingApp::start().await;
+    let (clinic, first) = clinic_open_in(&app, 1).await;
+    let mut referral = Referral::knee();
+    app.request(&referral).await;
+    let booked = booked_at(&app, &referral).await;
+    assert_eq!(booked.physio_id, first.to_string());
+    let off =
+        json!({"start": booked_start(&booked), "end": booked_end(&booked), "reason": "course"});
+    body(
+        app.post(
+            &format!("/admin/v1/physios/{first}/time-off"),
+            &app.admin,
+            &off,
+        )
+        .await,
+        201,
     )
     .await;
-    booked_at(&app, &other).await;
-    let refused_bookings = format!(
-        "SELECT count(*) AS n FROM appointments WHERE referral_id = '{}' AND status = 'booked'",
-        refused.id
+    rebook(&app, &mut referral).await;
+    let again = booked_at(&app, &referral).await;
+    // The clinic is not barred: the physio's next free slot, after the time off.
+    assert_eq!(again.clinic_id, clinic.to_string());
+    assert_ne!(again.starts_at, booked.starts_at);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM clinic_refusals").await,
+        0
     );
-    assert_eq!(app.count(&refused_bookings).await, 0);
+}
+
+fn booked_start(booked: &AppointmentBooked) -> String {
+    crate::support::timestamp_of(&booked.starts_at).to_rfc3339()
+}
+
+fn booked_end(booked: &AppointmentBooked) -> String {
+    crate::support::timestamp_of(&booked.ends_at).to_rfc3339()
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Each coded value is declared once in Rust; the database's CHECK on the
 //! column that stores it must allow exactly the same names.
 
+use booking_service::appointments::model::Canceller;
 use booking_service::domain::AppointmentStatus;
 use booking_service::domain::matching::{BodyRegion, Priority};
 use booking_service::domain::specialty::Specialty;
@@ -36,6 +37,7 @@ async fn every_coded_column_allows_exactly_its_enum() {
             names(DeclineReason::ALL),
         ),
         ("clinic_refusals", "kind", names(RefusalKind::ALL)),
+        ("appointments", "cancelled_by", names(Canceller::ALL)),
         ("physios", "specialties", names(Specialty::ALL)),
     ];
     db.assert_checks_allow(&columns).await;

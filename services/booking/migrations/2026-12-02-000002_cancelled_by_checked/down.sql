@@ -1,0 +1,1 @@
+ALTER TABLE appointments DROP CONSTRAINT appointments_cancelled_by_check;
