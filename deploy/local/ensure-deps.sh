@@ -137,8 +137,17 @@ start_postgres() {
         pg_createcluster "$version" main >/dev/null
     fi
     install -d -o postgres -g postgres -m 2775 "$PG_SOCKET_DIR"
+    # On a systemd host, installing the package has started the cluster
+    # already: starting it again would exit 2 ("already running").
+    if postgres_up; then
+        say "postgresql: cluster $version/main already running (started by its package)"
+        return 0
+    fi
     say "postgresql: starting cluster $version/main"
-    if ! pg_ctlcluster --skip-systemctl-redirect "$version" main start; then
+    local status=0
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || status=$?
+    # 2: already running (it came up meanwhile): what we wanted.
+    if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then
         pg_lsclusters >&2 || true
         die "postgresql: could not start cluster $version/main (see /var/log/postgresql/postgresql-$version-main.log)"
     fi
@@ -165,7 +174,9 @@ start_rabbitmq() {
             die "rabbitmq: 'rabbitmqctl start_app' failed"
     else
         say "rabbitmq: starting (rabbitmq-server -detached)"
-        rabbitmq-server -detached >/dev/null 2>&1 ||
+        # A node its package started (systemd) may still be booting: then
+        # -detached fails, and the node answering is what we wanted.
+        rabbitmq-server -detached >/dev/null 2>&1 || rabbitmq_node_up ||
             die "rabbitmq: 'rabbitmq-server -detached' failed (see /var/log/rabbitmq/)"
     fi
     # `await_startup` returns once the node has booted; the AMQP listener check below
