@@ -4,7 +4,7 @@
 use crate::appointments::model::Appointment;
 use crate::domain::AppointmentStatus;
 use crate::engine::book::{Outcome, book_or_waitlist};
-use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_referral;
 use crate::engine::requests::{self, ReferralRequest, RequestState};
 use crate::lanes::{Lane, LaneMetrics};
@@ -178,9 +178,7 @@ async fn on_cancelled(
             by: CancelledBy::Trainer,
             reason,
             note: None,
-            rebook: false,
-            refused: false,
-            decline: None,
+            then: Then::Ends,
         };
         cancel(conn, &appointment, how)
             .await

@@ -75,7 +75,6 @@ diesel::table! {
         appointment_id -> Uuid,
         referral_id -> Uuid,
         clinic_id -> Uuid,
-        kind -> Text,
         decline_reason -> Nullable<Text>,
         at -> Timestamptz,
     }

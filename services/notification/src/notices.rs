@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentNoShow,
-    AppointmentRescheduled, DeclineReason, ReferralWaitlisted, WaitlistReason,
+    AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
+use spotter_platform::vocabulary::DeclineReason;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,16 +203,17 @@ pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, Malformed> {
 /// The clinic declined: the trainer hears the coded reason in plain words
 /// (never the clinic's own text) and that another clinic is being found.
 fn declined(e: &AppointmentCancelled, mut data: Value) -> Result<Notice, Malformed> {
-    let (code, why) = match e.decline_reason() {
-        DeclineReason::OutsideScope => ("outside_scope", "it is outside what they treat"),
-        DeclineReason::NotSuitableForClinic => (
-            "not_suitable_for_clinic",
-            "they cannot serve this client at their clinic",
-        ),
-        DeclineReason::NoCapacity => ("no_capacity", "they have no room for it in time"),
-        DeclineReason::Unspecified => ("unspecified", "they cannot take it"),
+    // A reason this service does not know yet is still a decline to tell.
+    let reason = DeclineReason::try_from(e.decline_reason()).ok();
+    let why = match reason {
+        Some(DeclineReason::OutsideScope) => "it is outside what they treat",
+        Some(DeclineReason::NotSuitableForClinic) => {
+            "they cannot serve this client at their clinic"
+        }
+        Some(DeclineReason::NoCapacity) => "they have no room for it in time",
+        None => "they cannot take it",
     };
-    data["reason"] = json!(code);
+    data["reason"] = json!(reason.map(DeclineReason::as_str));
     Ok(notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
         "appointment_declined",
@@ -374,7 +376,7 @@ mod tests {
             ..Default::default()
         };
         event.set_reason_code(AppointmentCancellationReason::Declined);
-        event.set_decline_reason(DeclineReason::NoCapacity);
+        event.set_decline_reason(DeclineReason::NoCapacity.into());
         let notices = cancelled(&event).unwrap();
         let trainer = &notices[0];
         assert_eq!(

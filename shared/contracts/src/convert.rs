@@ -3,10 +3,11 @@
 //! reads a field through here gets a typed value or a [`Malformed`] naming the
 //! field: a message that can never be handled, so it is parked, not retried.
 
+use crate::booking::v1 as booking_wire;
 use crate::common::v1 as wire;
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
-use spotter_platform::vocabulary::{BodyRegion, Priority};
+use spotter_platform::vocabulary::{BodyRegion, DeclineReason, Priority};
 use uuid::Uuid;
 
 /// A field of a message that no retry can fix.
@@ -49,8 +50,8 @@ pub fn uuid(field: &'static str, value: &str) -> Result<Uuid, Malformed> {
 
 /// Writes both directions of a domain ↔ wire enum mapping from one table.
 macro_rules! both_ways {
-    ($domain:ident <=> wire::$wire:ident, $field:literal { $($variant:ident),+ $(,)? }) => {
-        impl From<$domain> for wire::$wire {
+    ($domain:ident <=> $wire_mod:ident::$wire:ident, $field:literal { $($variant:ident),+ $(,)? }) => {
+        impl From<$domain> for $wire_mod::$wire {
             fn from(value: $domain) -> Self {
                 match value {
                     $($domain::$variant => Self::$variant,)+
@@ -58,11 +59,11 @@ macro_rules! both_ways {
             }
         }
 
-        impl TryFrom<wire::$wire> for $domain {
+        impl TryFrom<$wire_mod::$wire> for $domain {
             type Error = Malformed;
-            fn try_from(value: wire::$wire) -> Result<Self, Malformed> {
+            fn try_from(value: $wire_mod::$wire) -> Result<Self, Malformed> {
                 match value {
-                    $(wire::$wire::$variant => Ok(Self::$variant),)+
+                    $($wire_mod::$wire::$variant => Ok(Self::$variant),)+
                     other => Err(Malformed::new($field, format!("{} is not allowed", other.as_str_name()))),
                 }
             }
@@ -75,6 +76,10 @@ both_ways!(BodyRegion <=> wire::BodyRegion, "body_region" {
 });
 
 both_ways!(Priority <=> wire::Priority, "priority" { Emergency, Urgent, Routine });
+
+both_ways!(DeclineReason <=> booking_wire::DeclineReason, "decline_reason" {
+    OutsideScope, NotSuitableForClinic, NoCapacity,
+});
 
 #[cfg(test)]
 mod tests {
@@ -111,6 +116,15 @@ mod tests {
             assert_eq!(Priority::try_from(on_the_wire), Ok(*priority));
         }
         assert!(Priority::try_from(wire::Priority::Unspecified).is_err());
+    }
+
+    #[test]
+    fn every_decline_reason_travels_and_comes_back() {
+        for reason in DeclineReason::ALL {
+            let on_the_wire = booking_wire::DeclineReason::from(*reason);
+            assert_eq!(DeclineReason::try_from(on_the_wire), Ok(*reason));
+        }
+        assert!(DeclineReason::try_from(booking_wire::DeclineReason::Unspecified).is_err());
     }
 
     #[test]

@@ -29,3 +29,16 @@ crate::coded! {
         Routine = "routine",
     }
 }
+
+crate::coded! {
+    /// Why a physio or clinic declines a referral booked with them. The
+    /// trainer is told which, never any free text.
+    pub enum DeclineReason {
+        /// Not something physiotherapy at this clinic treats.
+        OutsideScope = "outside_scope",
+        /// The clinic cannot serve this client (facilities, access, equipment).
+        NotSuitableForClinic = "not_suitable_for_clinic",
+        /// No room for it in time.
+        NoCapacity = "no_capacity",
+    }
+}

@@ -1,4 +1,4 @@
--- Declines and clinic-side cancellations of a referral (docs/architecture.md,
+-- A physio's or clinic's own declines and cancellations of a referral (docs/architecture.md,
 -- "Fair use"): a referral is never booked again at a clinic that refused it,
 -- and after `quotas.refusals_before_review` refusals it stops auto-booking and
 -- waits on the platform admins' worklist (state 'needs_review').
@@ -6,12 +6,9 @@ CREATE TABLE clinic_refusals (
     appointment_id UUID PRIMARY KEY REFERENCES appointments (id),
     referral_id UUID NOT NULL,
     clinic_id UUID NOT NULL,
-    -- 'declined': the physio or clinic declined the referral (a coded reason);
-    -- 'cancelled': any other clinic-side cancellation that asked for a rebooking.
-    kind TEXT NOT NULL CHECK (kind IN ('declined', 'cancelled')),
+    -- Why it was declined; NULL: cancelled on the clinic's side instead.
     decline_reason TEXT CHECK (decline_reason IN ('outside_scope', 'not_suitable_for_clinic', 'no_capacity')),
-    at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    CHECK ((kind = 'declined') = (decline_reason IS NOT NULL))
+    at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX clinic_refusals_by_referral ON clinic_refusals (referral_id);
 CREATE INDEX clinic_refusals_by_clinic ON clinic_refusals (clinic_id, at);

@@ -5,7 +5,7 @@ use super::access::{clinic_in_scope, physio_clinic_in_scope};
 use crate::appointments::model::Appointment;
 use crate::domain::AppointmentStatus;
 use crate::domain::specialty::Specialty;
-use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_physio;
 use crate::engine::events;
 use crate::schema::{appointments, physios};
@@ -200,9 +200,10 @@ pub async fn update(
                 "the physio's diary is busy; try again".to_owned(),
             ));
         }
-        let was_active = crate::engine::facts::still_active(conn, physio_id)
-            .await
-            .map_err(db_error)?;
+        let deactivating = changes.active == Some(false)
+            && crate::engine::facts::still_active(conn, physio_id)
+                .await
+                .map_err(db_error)?;
         let physio = diesel::update(physios::table.find(physio_id))
             .set((
                 changes
@@ -220,7 +221,7 @@ pub async fn update(
             .get_result(conn)
             .await
             .map_err(db_error)?;
-        if changes.active == Some(false) && was_active {
+        if deactivating {
             cancel_future_appointments(conn, physio_id).await?;
             end_access_to_treated_referrals(conn, physio_id).await?;
         }
@@ -243,17 +244,17 @@ async fn end_access_to_treated_referrals(
     conn: &mut diesel_async::AsyncPgConnection,
     physio_id: Uuid,
 ) -> ApiResult<()> {
-    let held: Vec<Appointment> = appointments::table
+    let held: Vec<(Uuid, Uuid)> = appointments::table
         .filter(appointments::physio_id.eq(physio_id))
         .filter(appointments::status.ne(AppointmentStatus::Cancelled.as_str()))
-        .select(Appointment::as_select())
+        .select((appointments::referral_id, appointments::clinic_id))
+        .distinct()
         .load(conn)
         .await
         .map_err(db_error)?;
     let now = Utc::now();
-    let mut told = std::collections::HashSet::new();
-    for appointment in held.iter().filter(|a| told.insert(a.referral_id)) {
-        let event = events::physio_access_ended(appointment, now);
+    for (referral, clinic) in held {
+        let event = events::physio_access_ended(referral, physio_id, clinic, now);
         spotter_messaging::enqueue(conn, &event)
             .await
             .map_err(db_error)?;
@@ -281,9 +282,7 @@ async fn cancel_future_appointments(
             by: CancelledBy::ClinicAdmin,
             reason: AppointmentCancellationReason::PhysioDeactivated,
             note: None,
-            rebook: true,
-            refused: false,
-            decline: None,
+            then: Then::Rebook,
         };
         cancel(conn, &appointment, how)
             .await

@@ -1,5 +1,5 @@
-//! `GET /admin/v1/clinics/{id}/refusals`: how often the clinic declined or
-//! cancelled referrals on its side lately, for its admins and the platform's
+//! `GET /admin/v1/clinics/{id}/refusals`: how often the clinic's physios and
+//! admins declined or cancelled referrals lately, for its admins and the platform's
 //! (each refusal sends a referral elsewhere and delays the client's care).
 
 use super::access::clinic_in_scope;
@@ -34,8 +34,8 @@ pub struct ClinicRefusals {
     pub since: DateTime<Utc>,
     /// Declines by reason (reasons never used are left out).
     pub declined: Vec<DeclineCount>,
-    /// Other clinic-side cancellations that sent a referral elsewhere
-    /// (a cancellation, time off over the slot, a physio deactivated).
+    /// Cancellations by the clinic's physios or admins, which sent a
+    /// referral elsewhere (time off and deactivations are not counted).
     pub cancelled: i64,
 }
 

@@ -5,7 +5,7 @@
 use super::access::physio_clinic_in_scope;
 use crate::appointments::model::Appointment;
 use crate::domain::AppointmentStatus;
-use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_physio;
 use crate::schema::{appointments, time_off};
 use crate::waitlist;
@@ -155,9 +155,7 @@ async fn cancel_overlapping(conn: &mut AsyncPgConnection, off: &TimeOff) -> ApiR
             by: CancelledBy::ClinicAdmin,
             reason: AppointmentCancellationReason::PhysioUnavailable,
             note: None,
-            rebook: true,
-            refused: false,
-            decline: None,
+            then: Then::Rebook,
         };
         cancel(conn, &appointment, how)
             .await

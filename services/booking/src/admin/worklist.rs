@@ -97,7 +97,6 @@ pub async fn list(
         .select((
             clinic_refusals::referral_id,
             clinic_refusals::clinic_id,
-            clinic_refusals::kind,
             clinic_refusals::decline_reason,
             clinic_refusals::at,
         ))
@@ -105,7 +104,7 @@ pub async fn list(
         .await
         .map_err(db_error)?;
     let mut refusals: HashMap<Uuid, Vec<Refusal>> = HashMap::new();
-    for (referral, clinic_id, kind, reason, at) in rows {
+    for (referral, clinic_id, reason, at) in rows {
         let decline_reason = reason
             .as_deref()
             .map(decode)
@@ -113,7 +112,7 @@ pub async fn list(
             .map_err(db_error)?;
         refusals.entry(referral).or_default().push(Refusal {
             clinic_id,
-            kind: decode(&kind).map_err(db_error)?,
+            kind: RefusalKind::of(decline_reason),
             decline_reason,
             at,
         });
@@ -132,8 +131,8 @@ pub async fn list(
     Ok(web::Json(Worklist { items, next_cursor }))
 }
 
-/// referral, clinic, kind, decline reason, when.
-type RefusalRow = (Uuid, Uuid, String, Option<String>, DateTime<Utc>);
+/// referral, clinic, decline reason, when.
+type RefusalRow = (Uuid, Uuid, Option<String>, DateTime<Utc>);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Released {

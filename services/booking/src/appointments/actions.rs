@@ -7,7 +7,7 @@ use super::api::{cancel_error, find_visible};
 use super::model::Appointment;
 use crate::domain::slots::free_slots;
 use crate::domain::status::{AppointmentAction, may_record_no_show, transition};
-use crate::engine::cancel::{Cancellation, cancel};
+use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_physio;
 use crate::engine::refusals::DeclineReason;
 use crate::engine::{events, facts};
@@ -220,9 +220,7 @@ pub(super) async fn turn_away(
             by,
             reason: how.reason,
             note: how.note,
-            rebook: true,
-            refused: true,
-            decline: how.decline,
+            then: Then::Refused(how.decline),
         };
         cancel(conn, &appointment, how).await.map_err(cancel_error)
     })

@@ -27,15 +27,28 @@ pub struct Cancellation<'a> {
     pub reason: AppointmentCancellationReason,
     /// Free text from the person cancelling; stays in this service.
     pub note: Option<&'a str>,
-    /// The clinic side cancelled: the referral is to be booked again.
-    pub rebook: bool,
-    /// A physio or clinic admin turned the referral away themselves (a
-    /// decline or a cancellation): a refusal (`refusals`), so it is never
-    /// booked at this clinic again. Time off or a deactivation only moves
-    /// it, possibly to a colleague at the same clinic.
-    pub refused: bool,
-    /// The physio or clinic declined the referral, and why.
-    pub decline: Option<DeclineReason>,
+    pub then: Then,
+}
+
+/// What becomes of the referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// The trainer's side cancelled: the referral ends with it.
+    Ends,
+    /// The clinic's circumstances (time off, a physio deactivated): booked
+    /// again, perhaps with a colleague at the same clinic.
+    Rebook,
+    /// A physio or clinic admin turned it away themselves, declining (with
+    /// a reason) or cancelling: a refusal (`refusals`), booked again but
+    /// never at this clinic.
+    Refused(Option<DeclineReason>),
+}
+
+impl Then {
+    /// Whether the referral goes back to be booked (the event's `rebook`).
+    pub fn rebooks(self) -> bool {
+        self != Then::Ends
+    }
 }
 
 /// Cancels `appointment` (locked by the caller or freshly read in its
@@ -56,8 +69,8 @@ pub async fn cancel(
         .returning(Appointment::as_returning())
         .get_result(conn)
         .await?;
-    if how.rebook && how.refused {
-        refusals::record(conn, &cancelled, how.decline).await?;
+    if let Then::Refused(decline) = how.then {
+        refusals::record(conn, &cancelled, decline).await?;
     }
     let event = events::cancelled(&cancelled, &how);
     spotter_messaging::enqueue(conn, &event).await?;

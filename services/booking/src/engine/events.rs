@@ -2,7 +2,7 @@
 //! only: no free text (a cancellation's free-text reason stays here).
 
 use crate::appointments::model::Appointment;
-use crate::engine::cancel::Cancellation;
+use crate::engine::cancel::{Cancellation, Then};
 use crate::engine::requests::ReferralRequest;
 use chrono::{DateTime, Utc};
 use spotter_contracts::booking::v1::{
@@ -48,7 +48,7 @@ pub fn waitlisted(
     event
 }
 
-/// `how.rebook`: the clinic side cancelled, so the referral goes back to be
+/// `rebook` when the clinic side cancelled, so the referral goes back to be
 /// booked again; a trainer's cancellation ends it.
 pub fn cancelled(a: &Appointment, how: &Cancellation<'_>) -> AppointmentCancelled {
     let mut event = AppointmentCancelled {
@@ -58,22 +58,27 @@ pub fn cancelled(a: &Appointment, how: &Cancellation<'_>) -> AppointmentCancelle
         physio_id: a.physio_id.to_string(),
         clinic_id: a.clinic_id.to_string(),
         cancelled_at: timestamp(a.updated_at),
-        rebook: how.rebook,
+        rebook: how.then.rebooks(),
         ..Default::default()
     };
     event.set_cancelled_by(how.by);
     event.set_reason_code(how.reason);
-    if let Some(decline) = how.decline {
+    if let Then::Refused(Some(decline)) = how.then {
         event.set_decline_reason(decline.into());
     }
     event
 }
 
-pub fn physio_access_ended(a: &Appointment, at: DateTime<Utc>) -> PhysioAccessEnded {
+pub fn physio_access_ended(
+    referral: Uuid,
+    physio: Uuid,
+    clinic: Uuid,
+    at: DateTime<Utc>,
+) -> PhysioAccessEnded {
     PhysioAccessEnded {
-        referral_id: a.referral_id.to_string(),
-        physio_id: a.physio_id.to_string(),
-        clinic_id: a.clinic_id.to_string(),
+        referral_id: referral.to_string(),
+        physio_id: physio.to_string(),
+        clinic_id: clinic.to_string(),
         ended_at: timestamp(at),
     }
 }

@@ -1,6 +1,6 @@
 //! Clinics that refused a referral: a physio or clinic admin declined it, or
-//! the clinic side cancelled it and asked for a rebooking (time off, a
-//! deactivated physio, a cancellation). A referral is never booked again at a
+//! cancelled it on the clinic's side (time off or a deactivated physio is no
+//! refusal: `cancel::Then`). A referral is never booked again at a
 //! clinic that refused it, and after `quotas.refusals_before_review` refusals
 //! it stops booking by itself and waits for a platform admin
 //! (docs/architecture.md, "Fair use").
@@ -9,38 +9,26 @@ use crate::appointments::model::Appointment;
 use crate::schema::{clinic_refusals, referral_requests};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use spotter_contracts::booking::v1 as contract;
+pub use spotter_platform::vocabulary::DeclineReason;
 use uuid::Uuid;
-
-spotter_platform::coded! {
-    /// Why a physio or clinic declines a referral booked with them. The
-    /// trainer is told which, never any free text.
-    pub enum DeclineReason {
-        /// Not something physiotherapy at this clinic treats.
-        OutsideScope = "outside_scope",
-        /// The clinic cannot serve this client (facilities, access, equipment).
-        NotSuitableForClinic = "not_suitable_for_clinic",
-        /// No room for it in time.
-        NoCapacity = "no_capacity",
-    }
-}
 
 spotter_platform::coded! {
     /// How a clinic refused a referral.
     pub enum RefusalKind {
         /// The physio or clinic declined it, with a coded reason.
         Declined = "declined",
-        /// Any other clinic-side cancellation that asked for a rebooking.
+        /// A physio or clinic admin cancelled it on the clinic's side.
         Cancelled = "cancelled",
     }
 }
 
-impl From<DeclineReason> for contract::DeclineReason {
-    fn from(reason: DeclineReason) -> Self {
-        match reason {
-            DeclineReason::OutsideScope => Self::OutsideScope,
-            DeclineReason::NotSuitableForClinic => Self::NotSuitableForClinic,
-            DeclineReason::NoCapacity => Self::NoCapacity,
+impl RefusalKind {
+    /// A decline is a refusal with a reason (the only thing stored).
+    pub fn of(decline: Option<DeclineReason>) -> Self {
+        if decline.is_some() {
+            Self::Declined
+        } else {
+            Self::Cancelled
         }
     }
 }
@@ -52,17 +40,11 @@ pub async fn record(
     appointment: &Appointment,
     decline: Option<DeclineReason>,
 ) -> QueryResult<()> {
-    let kind = if decline.is_some() {
-        RefusalKind::Declined
-    } else {
-        RefusalKind::Cancelled
-    };
     diesel::insert_into(clinic_refusals::table)
         .values((
             clinic_refusals::appointment_id.eq(appointment.id),
             clinic_refusals::referral_id.eq(appointment.referral_id),
             clinic_refusals::clinic_id.eq(appointment.clinic_id),
-            clinic_refusals::kind.eq(kind.as_str()),
             clinic_refusals::decline_reason.eq(decline.map(DeclineReason::as_str)),
         ))
         .on_conflict_do_nothing()

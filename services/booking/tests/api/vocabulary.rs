@@ -5,7 +5,7 @@ use booking_service::appointments::model::Canceller;
 use booking_service::domain::AppointmentStatus;
 use booking_service::domain::matching::{BodyRegion, Priority};
 use booking_service::domain::specialty::Specialty;
-use booking_service::engine::refusals::{DeclineReason, RefusalKind};
+use booking_service::engine::refusals::DeclineReason;
 use booking_service::engine::requests::RequestState;
 use spotter_db::testing::TestDatabase;
 use spotter_service::testing::migration_dirs;
@@ -36,7 +36,6 @@ async fn every_coded_column_allows_exactly_its_enum() {
             "decline_reason",
             names(DeclineReason::ALL),
         ),
-        ("clinic_refusals", "kind", names(RefusalKind::ALL)),
         ("appointments", "cancelled_by", names(Canceller::ALL)),
         ("physios", "specialties", names(Specialty::ALL)),
     ];
