@@ -100,10 +100,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let metrics = LaneMetrics::new()?;
     let quotas = foundations.settings.quotas;
-    anyhow::ensure!(
-        quotas.max_service_radius_km > 0.0 && quotas.max_service_radius_km <= 500.0,
-        "quotas.max_service_radius_km must be more than 0 and at most 500"
-    );
+    quotas.check()?;
     let quotas = web::Data::new(quotas);
     let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, quotas.refusals_before_review)
         .into_iter()

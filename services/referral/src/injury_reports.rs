@@ -124,26 +124,32 @@ async fn write_report(
     quotas: &QuotaSettings,
     input: &NewInjuryReport,
 ) -> ApiResult<ReferralSummary> {
+    let pain = input.pain_level.get();
+    let priority = triage(pain, &input.red_flags);
+    // A red flag is always recorded: it books nothing (emergency care is
+    // advised), and refusing it could hide what a clinician must see.
+    let quota_applies = priority != Priority::Emergency;
     // One round trip for both facts the report needs (this runs per flag):
-    // the trainer's location, and whether the client is theirs. The row is
-    // held until commit, so a trainer's reports take their quota checks in
-    // turn (`quotas::new_referral`) at no extra round trip.
-    let found: Option<(f64, f64, bool)> = trainers::table
-        .find(trainer_id)
-        .select((
-            trainers::lat,
-            trainers::lon,
-            exists(
-                clients::table
-                    .find(input.client_id)
-                    .filter(clients::trainer_id.eq(trainer_id)),
-            ),
-        ))
-        .for_no_key_update()
-        .first(conn)
-        .await
-        .optional()
-        .map_err(db_error)?;
+    // the trainer's location, and whether the client is theirs. Under a
+    // quota the row is held until commit, so a trainer's reports take their
+    // quota checks in turn (`quotas::new_referral`) at no extra round trip;
+    // a red flag waits for nobody.
+    let query = trainers::table.find(trainer_id).select((
+        trainers::lat,
+        trainers::lon,
+        exists(
+            clients::table
+                .find(input.client_id)
+                .filter(clients::trainer_id.eq(trainer_id)),
+        ),
+    ));
+    let found: Option<(f64, f64, bool)> = if quota_applies {
+        query.for_no_key_update().first(conn).await
+    } else {
+        query.first(conn).await
+    }
+    .optional()
+    .map_err(db_error)?;
     let no_client = || ApiError::invalid("client_id", "no such client of yours");
     let (lat, lon) = match found {
         Some((lat, lon, true)) => (lat, lon),
@@ -166,11 +172,7 @@ async fn write_report(
             ));
         }
     };
-    let pain = input.pain_level.get();
-    let priority = triage(pain, &input.red_flags);
-    // A red flag is always recorded: it books nothing (emergency care is
-    // advised), and refusing it could hide what a clinician must see.
-    if priority != Priority::Emergency {
+    if quota_applies {
         quotas::new_referral(conn, quotas, trainer_id, input.client_id, input.body_region).await?;
     }
     let status = if priority == Priority::Emergency {

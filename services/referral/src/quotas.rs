@@ -106,7 +106,7 @@ pub async fn new_clients(
         .filter(clients::trainer_id.eq(trainer))
         .filter(clients::created_at.gt(diesel::dsl::sql::<Timestamptz>("now() - interval '1 day'")))
         .order(clients::created_at.desc())
-        .offset(i64::from(limit.max(1)) - 1)
+        .offset(i64::from(limit) - 1) // at least 1: QuotaSettings::check
         .select(clients::created_at)
         .first(conn)
         .await

@@ -83,6 +83,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let consume = foundations.consumer(consumer::spec());
+    foundations.settings.quotas.check()?;
     let quotas = web::Data::new(foundations.settings.quotas);
     Ok(ServiceModule {
         name: "referral",

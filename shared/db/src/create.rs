@@ -91,7 +91,8 @@ async fn create_if_missing(
     }
 }
 
-pub(crate) async fn database_owner(
+/// The role that owns database `name`, if it exists.
+pub async fn database_owner(
     conn: &mut AsyncPgConnection,
     name: &str,
 ) -> anyhow::Result<Option<String>> {

@@ -17,7 +17,7 @@ pub mod testing;
 mod tls;
 pub mod wake;
 
-pub use create::{ensure_database_exists, ensure_owned_database};
+pub use create::{database_owner, ensure_database_exists, ensure_owned_database};
 pub use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 pub use errors::{OrNotFound, Work, checkout, db_error, is_exclusion_violation, transaction};
 pub use listen::{listen, notify};

@@ -6,7 +6,7 @@
 //! The template is built under an advisory lock so concurrent processes agree.
 
 use crate::create::{database_owner, is_plain_identifier};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -142,7 +142,7 @@ fn server_settings() -> anyhow::Result<DatabaseSettings> {
 
 async fn connect(server: &DatabaseSettings, database: &str) -> anyhow::Result<AsyncPgConnection> {
     let url = server.with_database(database).url;
-    Ok(AsyncPgConnection::establish(url.expose_secret()).await?)
+    crate::tls::establish(url.expose_secret()).await
 }
 
 async fn ensure_template(

@@ -26,6 +26,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use spotter_platform::settings::url_parts;
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio_postgres::config::SslMode;
@@ -151,16 +152,12 @@ pub async fn establish(url: &str) -> anyhow::Result<AsyncPgConnection> {
 /// password may hold a raw `?` (tokio-postgres reads credentials up to the
 /// last `@`), and splitting there would leave `sslmode` unseen.
 fn split_query(url: &str) -> anyhow::Result<(&str, &str)> {
-    let after_scheme = ["postgres://", "postgresql://"]
-        .iter()
-        .find_map(|scheme| url.strip_prefix(scheme))
-        .ok_or_else(|| {
-            anyhow::anyhow!("database URL: must start with postgres:// or postgresql://")
-        })?;
-    let host_start =
-        url.len() - after_scheme.len() + after_scheme.rfind('@').map_or(0, |at| at + 1);
-    Ok(match url[host_start..].find('?') {
-        Some(q) => (&url[..host_start + q], &url[host_start + q + 1..]),
+    anyhow::ensure!(
+        url.starts_with("postgres://") || url.starts_with("postgresql://"),
+        "database URL: must start with postgres:// or postgresql://"
+    );
+    Ok(match url_parts(url).query {
+        Some(query) => (&url[..url.len() - query.len() - 1], query),
         None => (url, ""),
     })
 }

@@ -70,6 +70,24 @@ pub struct QuotaSettings {
     pub refusals_before_review: u32,
 }
 
+impl QuotaSettings {
+    /// Refuses limits that would silently mean something else: a quota of 0
+    /// would let nobody work, and a radius beyond 500 km is no local clinic.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.open_referrals_per_trainer > 0
+                && self.new_clients_per_day > 0
+                && self.refusals_before_review > 0,
+            "quotas must be at least 1 (open_referrals_per_trainer, new_clients_per_day, refusals_before_review)"
+        );
+        anyhow::ensure!(
+            self.max_service_radius_km > 0.0 && self.max_service_radius_km <= 500.0,
+            "quotas.max_service_radius_km must be more than 0 and at most 500"
+        );
+        Ok(())
+    }
+}
+
 impl Default for QuotaSettings {
     fn default() -> Self {
         Self {
@@ -145,29 +163,59 @@ impl DatabaseSettings {
 
     /// The database name at the end of the URL's path.
     pub fn database_name(&self) -> String {
-        let url = self.url.expose_secret();
-        let without_query = url.split('?').next().unwrap_or(url);
-        let after_scheme = without_query
-            .split_once("://")
-            .map_or(without_query, |(_, r)| r);
-        after_scheme
-            .split_once('/')
-            .map(|(_, db)| db.to_owned())
-            .unwrap_or_default()
+        url_parts(self.url.expose_secret())
+            .path
+            .trim_start_matches('/')
+            .to_owned()
+    }
+}
+
+/// A connection URL cut into its parts: `scheme://[userinfo@]host[/path][?query]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    pub scheme: &'a str,
+    pub userinfo: Option<&'a str>,
+    pub host: &'a str,
+    /// With its leading `/`, or empty.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+/// Cuts `url` the one way every reader here needs: the host starts after the
+/// last `@`, so a password holding `/`, `?` or `@` stays whole (libpq reads
+/// it so too). Without a scheme, `postgres` is assumed.
+pub fn url_parts(url: &str) -> UrlParts<'_> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (userinfo, after) = match rest.rsplit_once('@') {
+        Some((userinfo, after)) => (Some(userinfo), after),
+        None => (None, rest),
+    };
+    let host_end = after.find(['/', '?']).unwrap_or(after.len());
+    let (host, tail) = after.split_at(host_end);
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
+    UrlParts {
+        scheme,
+        userinfo,
+        host,
+        path,
+        query,
+    }
+}
+
+impl UrlParts<'_> {
+    fn assemble(&self, userinfo: Option<&str>, host: &str, path: &str) -> String {
+        let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+        let query = self.query.map(|q| format!("?{q}")).unwrap_or_default();
+        format!("{}://{userinfo}{host}{path}{query}", self.scheme)
     }
 }
 
 fn replace_database_name(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let host = rest.split_once('/').map_or(rest, |(h, _)| h);
-    match query {
-        Some(q) => format!("{scheme}://{host}/{name}?{q}"),
-        None => format!("{scheme}://{host}/{name}"),
-    }
+    let parts = url_parts(url);
+    parts.assemble(parts.userinfo, parts.host, &format!("/{name}"))
 }
 
 /// A Unix socket directory (a host starting with `/`, percent-encoded or
@@ -193,19 +241,13 @@ fn with_userinfo(
 ) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
-    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let host = match rest[..authority_end].rsplit_once('@') {
-        Some((_, host)) => host,
-        None => &rest[..authority_end],
-    };
-    format!(
-        "{scheme}://{}:{}@{}{}",
+    let parts = url_parts(url);
+    let userinfo = format!(
+        "{}:{}",
         utf8_percent_encode(user, USERINFO),
-        utf8_percent_encode(password, USERINFO),
-        host_map(host),
-        &rest[authority_end..]
-    )
+        utf8_percent_encode(password, USERINFO)
+    );
+    parts.assemble(Some(&userinfo), &host_map(parts.host), parts.path)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -450,6 +492,45 @@ mod tests {
             remote.as_role("u", "p").url.expose_secret(),
             "postgres://u:p@db.example/x?sslmode=require"
         );
+    }
+
+    #[test]
+    fn a_password_holding_url_delimiters_stays_whole() {
+        let db = DatabaseSettings {
+            url: SecretString::from(
+                "postgres://me:a/b?c@d@db.example:5433/spotter_x?sslmode=require",
+            ),
+            max_connections: 3,
+        };
+        assert_eq!(db.database_name(), "spotter_x");
+        assert_eq!(
+            db.with_database("other").url.expose_secret(),
+            "postgres://me:a/b?c@d@db.example:5433/other?sslmode=require"
+        );
+        assert_eq!(
+            db.as_role("u", "p").url.expose_secret(),
+            "postgres://u:p@db.example:5433/spotter_x?sslmode=require"
+        );
+        let parts = url_parts("amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(
+            (parts.userinfo, parts.host, parts.path, parts.query),
+            (Some("guest:guest"), "127.0.0.1:5672", "/%2f", None)
+        );
+    }
+
+    #[test]
+    fn a_quota_of_zero_is_refused_at_start() {
+        assert!(QuotaSettings::default().check().is_ok());
+        let none = QuotaSettings {
+            new_clients_per_day: 0,
+            ..QuotaSettings::default()
+        };
+        assert!(none.check().is_err());
+        let wide = QuotaSettings {
+            max_service_radius_km: 501.0,
+            ..QuotaSettings::default()
+        };
+        assert!(wide.check().is_err());
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub struct Refusals {
 impl Refusals {
     /// Whether it should wait for a platform admin instead of booking.
     pub fn needs_review(&self, refusals_before_review: u32) -> bool {
-        self.unreviewed >= refusals_before_review.max(1)
+        self.unreviewed >= refusals_before_review
     }
 }
 

@@ -217,34 +217,28 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
 /// owned by that service's role, and another service's role cannot even
 /// connect to it (the whole loop above ran with these accounts).
 async fn each_database_belongs_to_its_service_alone(stack: &DevProcess) {
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Owner {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        owner: String,
-    }
+    use secrecy::ExposeSecret;
     let admin = spotter_platform::settings::load_from("test", None)
         .unwrap()
         .database
         .with_database("postgres");
-    let mut conn = spotter_db::establish(secrecy::ExposeSecret::expose_secret(&admin.url))
+    let mut conn = spotter_db::establish(admin.url.expose_secret())
         .await
         .unwrap();
     for service in spotter::SERVICES {
-        let row: Owner = diesel::sql_query(
-            "SELECT pg_get_userbyid(datdba)::text AS owner FROM pg_database WHERE datname = $1",
-        )
-        .bind::<diesel::sql_types::Text, _>(stack.database(service))
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-        assert_eq!(row.owner, format!("spotter_{service}"));
+        let owner = spotter_db::database_owner(&mut conn, &stack.database(service))
+            .await
+            .unwrap();
+        assert_eq!(owner, Some(format!("spotter_{service}")));
     }
+    // The booking role with the local default password `make run` uses.
     let as_booking = |service: &str| {
-        format!(
-            "postgres://spotter_booking:spotter-booking-dev@127.0.0.1:5432/{}",
-            stack.database(service)
-        )
+        admin
+            .as_role("spotter_booking", "spotter-booking-dev")
+            .with_database(&stack.database(service))
+            .url
+            .expose_secret()
+            .to_owned()
     };
     spotter_db::establish(&as_booking("booking")).await.unwrap();
     let refused = spotter_db::establish(&as_booking("referral")).await;
