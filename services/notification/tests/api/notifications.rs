@@ -288,3 +288,40 @@ async fn push_preferences_default_to_on_and_name_unknown_kinds() {
     .await;
     assert_eq!(bad["errors"][0]["field"], "push.gossip");
 }
+
+#[tokio::test]
+async fn a_clinic_admins_resumed_stream_catches_up_on_both_sides_in_order_past_a_page() {
+    let app = App::start().await;
+    let (admin, clinic) = (Uuid::now_v7(), Uuid::now_v7());
+    // 130 to the admin and 130 to their clinic, interleaved, and some to
+    // another clinic: more than one catch-up page (100) on each side.
+    app.execute(&format!(
+        "INSERT INTO notifications (id, recipient_id, clinic_id, kind, title, body, data) \
+         SELECT gen_random_uuid(), \
+                CASE WHEN i % 3 = 0 THEN '{admin}'::uuid END, \
+                CASE WHEN i % 3 = 1 THEN '{clinic}'::uuid WHEN i % 3 = 2 THEN gen_random_uuid() END, \
+                'referral_waitlisted', 't', 'b', '{{}}' \
+           FROM generate_series(0, 389) AS i"
+    ))
+    .await
+    .unwrap();
+    let token = app.auth.token(Role::ClinicAdmin, admin, Some(clinic));
+    let resumed = app
+        .client
+        .get(app.url("/v1/notifications/stream"))
+        .bearer_auth(&token)
+        .header("Last-Event-ID", "0")
+        .send()
+        .await
+        .unwrap();
+    let got = read_events(resumed, 260).await;
+    let seqs: Vec<i64> = got.iter().map(|(id, _)| id.parse().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+    let expected = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM notifications WHERE recipient_id = '{admin}' OR clinic_id = '{clinic}'"
+        ))
+        .await;
+    assert_eq!(expected, 260);
+    assert_eq!(seqs.len(), 260);
+}
