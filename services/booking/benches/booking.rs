@@ -11,7 +11,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use booking_service::domain::matching::{BodyRegion, Priority, Request, ranked_offers};
-use booking_service::engine::book::{Outcome, book_or_waitlist};
+use booking_service::engine::book::{Outcome, Rules, book_or_waitlist};
+
+const RULES: Rules = Rules {
+    refusals_before_review: 3,
+    deadline_reminder_share: 0.25,
+};
 use booking_service::engine::facts;
 use booking_service::engine::requests::{self, ReferralRequest};
 use chrono::Utc;
@@ -94,7 +99,7 @@ async fn main() {
         let started = Instant::now();
         conn.transaction::<(), diesel::result::Error, _>(async |conn| {
             requests::insert(conn, &request).await?;
-            book_or_waitlist(conn, &request, true, 3).await?;
+            book_or_waitlist(conn, &request, true, RULES).await?;
             Ok(())
         })
         .await
@@ -125,7 +130,7 @@ async fn network_scale(conn: &mut AsyncPgConnection, baseline: &[Duration]) {
             let started = Instant::now();
             conn.transaction::<(), diesel::result::Error, _>(async |conn| {
                 requests::insert(conn, &request).await?;
-                let outcome = book_or_waitlist(conn, &request, true, 3).await?;
+                let outcome = book_or_waitlist(conn, &request, true, RULES).await?;
                 assert!(matches!(outcome, Outcome::Booked(_)), "{outcome:?}");
                 Ok(())
             })

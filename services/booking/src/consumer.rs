@@ -2,8 +2,9 @@
 //! in two lanes (see `lanes`).
 
 use crate::appointments::model::Appointment;
+use crate::deadline;
 use crate::domain::AppointmentStatus;
-use crate::engine::book::{Outcome, book_or_waitlist};
+use crate::engine::book::{Outcome, Rules, book_or_waitlist};
 use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_referral;
 use crate::engine::requests::{self, ReferralRequest, RequestState};
@@ -26,8 +27,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// One consumer per lane, the same handler behind both.
-/// `refusals_before_review`: see `engine::refusals`.
-pub fn specs(metrics: &LaneMetrics, refusals_before_review: u32) -> Vec<ConsumerSpec> {
+/// `rules`: what the settings decide (`engine::book::Rules`).
+pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
     Lane::ALL
         .into_iter()
         .map(|lane| {
@@ -37,9 +38,7 @@ pub fn specs(metrics: &LaneMetrics, refusals_before_review: u32) -> Vec<Consumer
                 routing_keys: routing_keys_of(lane.queue()),
                 handler: Arc::new(move |conn, incoming| {
                     let metrics = metrics.clone();
-                    Box::pin(async move {
-                        handle(conn, incoming, lane, &metrics, refusals_before_review).await
-                    })
+                    Box::pin(async move { handle(conn, incoming, lane, &metrics, rules).await })
                 }),
                 concurrency: lane.concurrency(),
             }
@@ -52,7 +51,7 @@ async fn handle(
     incoming: &Incoming,
     lane: Lane,
     metrics: &LaneMetrics,
-    refusals_before_review: u32,
+    rules: Rules,
 ) -> Result<(), HandlerError> {
     match incoming.message_type.as_str() {
         ReferralRequested::TYPE_NAME => {
@@ -60,7 +59,7 @@ async fn handle(
             if let Some(enqueued_at) = incoming.enqueued_at {
                 metrics.taken(lane, Utc::now() - enqueued_at);
             }
-            on_requested(conn, incoming.decode()?, refusals_before_review).await
+            on_requested(conn, incoming.decode()?, rules).await
         }
         ReferralCancelled::TYPE_NAME => on_cancelled(conn, incoming.decode()?).await,
         other => Err(HandlerError::permanent(format!(
@@ -72,7 +71,7 @@ async fn handle(
 async fn on_requested(
     conn: &mut AsyncPgConnection,
     event: ReferralRequested,
-    refusals_before_review: u32,
+    rules: Rules,
 ) -> Result<(), HandlerError> {
     let priority = Priority::try_from(event.priority())?;
     if priority == Priority::Emergency {
@@ -133,7 +132,7 @@ async fn on_requested(
         }
         None => requests::insert(conn, &request).await?,
     }
-    match book_or_waitlist(conn, &request, true, refusals_before_review).await? {
+    match book_or_waitlist(conn, &request, true, rules).await? {
         Outcome::Contended => Err(HandlerError::Transient(anyhow::anyhow!(
             "every offer was taken by concurrent bookings; retrying"
         ))),
@@ -159,6 +158,7 @@ async fn on_cancelled(
         ))
         .execute(conn)
         .await?;
+    deadline::clear(conn, referral_id).await?;
     let active: Option<Appointment> = appointments::table
         .filter(appointments::referral_id.eq(referral_id))
         .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod appointments;
 pub mod consumer;
+pub mod deadline;
 pub mod domain;
 pub mod engine;
 pub mod lanes;

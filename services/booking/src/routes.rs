@@ -2,9 +2,12 @@
 
 use crate::admin::{clinics, hours, physios, policy, refusals, schedule, time_off, worklist};
 use crate::appointments::{actions, api, decline};
+use crate::deadline::BookingDeadline;
+use crate::engine::book::Rules;
 use crate::lanes::{self, LaneMetrics};
 use crate::{consumer, openapi, waitlist};
 use actix_web::web;
+use spotter_db::deadlines::{self, DeadlineMetrics};
 use spotter_platform::http::under_any;
 use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
@@ -101,16 +104,30 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let metrics = LaneMetrics::new()?;
     let quotas = foundations.settings.quotas;
     quotas.check()?;
+    let deadline_settings = foundations.settings.deadlines;
+    deadline_settings.check()?;
+    let rules = Rules {
+        refusals_before_review: quotas.refusals_before_review,
+        deadline_reminder_share: deadline_settings.booking_reminder_share,
+    };
     let quotas = web::Data::new(quotas);
-    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, quotas.refusals_before_review)
+    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, rules)
         .into_iter()
         .map(|spec| foundations.consumer(spec))
         .collect();
     let pool = foundations.pool.clone();
     let url = foundations.settings.database.url.clone();
-    let review_after = quotas.refusals_before_review;
     tasks.push(Box::new(move |shutdown| {
-        Box::pin(waitlist::run(pool, url, review_after, shutdown))
+        Box::pin(waitlist::run(pool, url, rules, shutdown))
+    }));
+    let deadline_metrics = DeadlineMetrics::new("booking")?;
+    let (pool, url, fired) = (
+        foundations.pool.clone(),
+        foundations.settings.database.url.clone(),
+        deadline_metrics.clone(),
+    );
+    tasks.push(Box::new(move |shutdown| {
+        Box::pin(deadlines::run(pool, url, BookingDeadline, fired, shutdown))
     }));
     let (broker, lane_metrics) = (foundations.broker.clone(), metrics.clone());
     tasks.push(Box::new(move |shutdown| {
@@ -121,11 +138,16 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         owns_path,
         configure: Arc::new(move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(quotas.clone());
+            cfg.app_data(web::Data::new(rules));
             configure(cfg);
         }),
         readiness: Vec::new(),
         openapi: openapi::document(),
         tasks,
-        collectors: metrics.collectors(),
+        collectors: metrics
+            .collectors()
+            .into_iter()
+            .chain(deadline_metrics.collectors())
+            .collect(),
     })
 }

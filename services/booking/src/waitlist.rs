@@ -12,7 +12,7 @@
 //! share the list with `FOR UPDATE SKIP LOCKED`: a referral is retried by one
 //! at a time.
 
-use crate::engine::book::{Outcome, book_or_waitlist};
+use crate::engine::book::{Outcome, Rules, book_or_waitlist};
 use crate::engine::requests::{ReferralRequest, RequestState};
 use crate::schema::{capacity_changes, referral_requests};
 use diesel::prelude::*;
@@ -52,12 +52,12 @@ pub async fn capacity_changed(conn: &mut AsyncPgConnection, clinic: Uuid) -> Que
 pub async fn run(
     pool: Pool,
     database_url: secrecy::SecretString,
-    refusals_before_review: u32,
+    rules: Rules,
     shutdown: CancellationToken,
 ) {
     let worker = Waitlist {
         pool,
-        refusals_before_review,
+        rules,
         // Everyone at start: changes may predate this process.
         next_sweep: Mutex::new(Instant::now()),
     };
@@ -70,7 +70,7 @@ pub async fn run(
 /// retry is caught up.
 struct Waitlist {
     pool: Pool,
-    refusals_before_review: u32,
+    rules: Rules,
     next_sweep: Mutex<Instant>,
 }
 
@@ -89,9 +89,9 @@ impl DueWork for Waitlist {
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
             if self.sweep_due() {
-                retry_waitlist(&self.pool, self.refusals_before_review).await?;
+                retry_waitlist(&self.pool, self.rules).await?;
             } else {
-                retry_where_capacity_changed(&self.pool, self.refusals_before_review).await?;
+                retry_where_capacity_changed(&self.pool, self.rules).await?;
             }
             Ok(())
         })
@@ -105,10 +105,7 @@ impl DueWork for Waitlist {
 
 /// Retries the referrals waiting within reach of the clinics whose capacity
 /// changed since the last look. Returns how many were booked.
-pub async fn retry_where_capacity_changed(
-    pool: &Pool,
-    refusals_before_review: u32,
-) -> anyhow::Result<usize> {
+pub async fn retry_where_capacity_changed(pool: &Pool, rules: Rules) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let changed: Vec<Uuid> = diesel::delete(capacity_changes::table)
         .returning(capacity_changes::clinic_id)
@@ -119,7 +116,7 @@ pub async fn retry_where_capacity_changed(
     }
     let waiting = waiting_in_order(&mut conn, Some(&changed)).await?;
     drop(conn);
-    retry(pool, waiting, refusals_before_review).await
+    retry(pool, waiting, rules).await
 }
 
 /// The waiting referrals in waitlist order (most urgent, then longest
@@ -160,19 +157,15 @@ struct Waiting {
 }
 
 /// One pass over the waitlist in priority order. Returns how many were booked.
-pub async fn retry_waitlist(pool: &Pool, refusals_before_review: u32) -> anyhow::Result<usize> {
+pub async fn retry_waitlist(pool: &Pool, rules: Rules) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let waiting = waiting_in_order(&mut conn, None).await?;
     drop(conn);
-    retry(pool, waiting, refusals_before_review).await
+    retry(pool, waiting, rules).await
 }
 
 /// Retries each referral in turn, each in its own transaction.
-async fn retry(
-    pool: &Pool,
-    waiting: Vec<Uuid>,
-    refusals_before_review: u32,
-) -> anyhow::Result<usize> {
+async fn retry(pool: &Pool, waiting: Vec<Uuid>, rules: Rules) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let mut booked = 0;
     for referral_id in waiting {
@@ -188,9 +181,9 @@ async fn retry(
                     .await
                     .optional()?;
                 match locked {
-                    Some(request) => Ok(Some(
-                        book_or_waitlist(conn, &request, false, refusals_before_review).await?,
-                    )),
+                    Some(request) => {
+                        Ok(Some(book_or_waitlist(conn, &request, false, rules).await?))
+                    }
                     None => Ok(None), // another replica has it, or it moved on
                 }
             })

@@ -1,17 +1,19 @@
 //! Every event that concerns someone becomes notices in their inbox, once
 //! (the consumer's inbox table absorbs redeliveries).
 
-use crate::notices;
 use crate::reminders;
 use crate::store::store;
+use crate::{deadline_notices, notices};
 use diesel_async::AsyncPgConnection;
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
-    AppointmentRescheduled, ReferralWaitlisted,
+    AppointmentRescheduled, BookingDeadlineReached, ReferralWaitlisted,
 };
 use spotter_contracts::convert::{Malformed, time, uuid};
-use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
+use spotter_contracts::referral::v1::{
+    CareDeadlineReached, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
+};
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
 use std::sync::Arc;
@@ -82,6 +84,8 @@ async fn handle(
         EmergencyAdvised::TYPE_NAME => notices::emergency(&incoming.decode()?)?,
         GuidanceShared::TYPE_NAME => notices::guidance_shared(&incoming.decode()?)?,
         GuidanceAcknowledged::TYPE_NAME => notices::guidance_acknowledged(&incoming.decode()?)?,
+        BookingDeadlineReached::TYPE_NAME => deadline_notices::booking(&incoming.decode()?)?,
+        CareDeadlineReached::TYPE_NAME => deadline_notices::care(&incoming.decode()?)?,
         // Requests and cancellations concern no one's inbox: what follows
         // from them (a booking, a cancelled appointment) does.
         _ => Vec::new(),

@@ -2,6 +2,7 @@
 //! reminders and the live stream (docs/architecture.md, "Ownership").
 
 pub mod consumer;
+pub mod deadline_notices;
 pub mod devices;
 pub mod inbox;
 pub mod notices;

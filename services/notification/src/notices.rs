@@ -31,7 +31,7 @@ pub struct Notice {
 }
 
 /// Kinds a user can turn push on or off for.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 15] = [
     "appointment_booked",
     "appointment_reminder",
     "target_missed",
@@ -43,6 +43,10 @@ pub const KINDS: [&str; 11] = [
     "appointment_missed",
     "guidance_shared",
     "guidance_acknowledged",
+    "referral_deadline_near",
+    "referral_overdue",
+    "guidance_due",
+    "guidance_unread",
 ];
 
 /// Kinds that cannot wait for the next time the app is opened: pushed at
@@ -62,14 +66,20 @@ fn when(t: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     optional_time(*t)
 }
 
-fn on(t: &Option<prost_types::Timestamp>) -> String {
+pub(crate) fn on(t: &Option<prost_types::Timestamp>) -> String {
     when(t).map_or_else(
         || "soon".to_owned(),
         |at| at.format("%a %-d %b, %H:%M UTC").to_string(),
     )
 }
 
-fn notice(to: Audience, kind: &'static str, title: &str, body: String, data: Value) -> Notice {
+pub(crate) fn notice(
+    to: Audience,
+    kind: &'static str,
+    title: &str,
+    body: String,
+    data: Value,
+) -> Notice {
     Notice {
         to,
         kind,

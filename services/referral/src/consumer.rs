@@ -6,6 +6,7 @@
 //! ahead of its predecessor (its predecessor failed and is being retried) is
 //! retried itself rather than lost or misapplied.
 
+use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit};
 use crate::events::{self, Where};
 use crate::referrals::model::{Referral, append_timeline, find_for_update, move_to};
@@ -17,9 +18,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
-    AppointmentNoShow, AppointmentRescheduled, PhysioAccessEnded, ReferralWaitlisted,
-    WaitlistReason,
+    AppointmentNoShow, AppointmentRescheduled, BookingDeadlineReached, PhysioAccessEnded,
+    ReferralWaitlisted, WaitlistReason,
 };
+use spotter_contracts::common::v1::DeadlineStage;
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
@@ -28,16 +30,20 @@ use uuid::Uuid;
 
 const QUEUE: &str = "referral.booking-events";
 
-pub fn spec() -> ConsumerSpec {
+pub fn spec(care: CareDeadlines) -> ConsumerSpec {
     ConsumerSpec {
         name: QUEUE.to_owned(),
         routing_keys: routing_keys_of(QUEUE),
-        handler: Arc::new(|conn, incoming| Box::pin(handle(conn, incoming))),
+        handler: Arc::new(move |conn, incoming| Box::pin(handle(conn, incoming, care))),
         concurrency: 1,
     }
 }
 
-async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
+async fn handle(
+    conn: &mut AsyncPgConnection,
+    incoming: &Incoming,
+    care: CareDeadlines,
+) -> Result<(), HandlerError> {
     match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
@@ -72,6 +78,7 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
             .await
         }
         PhysioAccessEnded::TYPE_NAME => end_physio_access(conn, &incoming.decode()?).await,
+        BookingDeadlineReached::TYPE_NAME => mark_overdue(conn, &incoming.decode()?).await,
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
@@ -81,7 +88,12 @@ async fn handle(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(),
                 about,
                 Happening::Completed,
                 "appointment_completed",
-                just_move,
+                async |conn, referral, to, cause| {
+                    move_to(conn, referral.id, to, cause).await?;
+                    let assessed_at = optional_time(e.completed_at).unwrap_or_else(Utc::now);
+                    care.await_guidance(conn, referral.id, assessed_at).await?;
+                    Ok(())
+                },
             )
             .await
         }
@@ -219,6 +231,37 @@ async fn end_physio_access(
     Ok(())
 }
 
+/// Booking says the referral is still unbooked past its target: the
+/// timeline says so (and the trainer is told by notification). No status
+/// change; only the escalation counts, once, and only while it still waits.
+async fn mark_overdue(
+    conn: &mut AsyncPgConnection,
+    e: &BookingDeadlineReached,
+) -> Result<(), HandlerError> {
+    if e.stage() != DeadlineStage::Escalation {
+        return Ok(());
+    }
+    let id = uuid("referral_id", &e.referral_id)?;
+    let marked: Option<Referral> = diesel::update(
+        referrals::table
+            .find(id)
+            .filter(referrals::overdue_since.is_null())
+            .filter(referrals::status.eq_any([
+                Status::AwaitingBooking.as_str(),
+                Status::Waitlisted.as_str(),
+            ])),
+    )
+    .set(referrals::overdue_since.eq(optional_time(e.reached_at).unwrap_or_else(Utc::now)))
+    .returning(Referral::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?;
+    if let Some(referral) = marked {
+        append_timeline(conn, referral.id, referral.status, "booking_overdue").await?;
+    }
+    Ok(())
+}
+
 /// The move alone, for events that change nothing else.
 async fn just_move(
     conn: &mut AsyncPgConnection,
@@ -330,6 +373,7 @@ mod tests {
             AppointmentCancelled::ROUTING_KEY,
             AppointmentRescheduled::ROUTING_KEY,
             PhysioAccessEnded::ROUTING_KEY,
+            BookingDeadlineReached::ROUTING_KEY,
         ];
         handled.sort();
         assert_eq!(keys, handled);

@@ -5,10 +5,12 @@
 use crate::domain::vocabulary::{BodyRegion, CancelReason, Clearance};
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
+use spotter_contracts::common::v1::DeadlineStage;
 use spotter_contracts::common::v1::Location;
 use spotter_contracts::referral::v1::{
-    Clearance as WireClearance, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
-    ReferralCancellationReason, ReferralCancelled, ReferralRequested,
+    CareDeadline, CareDeadlineReached, Clearance as WireClearance, EmergencyAdvised,
+    GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason, ReferralCancelled,
+    ReferralRequested,
 };
 use uuid::Uuid;
 
@@ -102,6 +104,33 @@ fn wire_clearance(clearance: Clearance) -> WireClearance {
         Clearance::ModifiedTraining => WireClearance::ModifiedTraining,
         Clearance::FullTraining => WireClearance::FullTraining,
     }
+}
+
+/// A care deadline's stage that fell due (`crate::deadlines`).
+pub struct CareWait {
+    pub deadline: CareDeadline,
+    pub stage: DeadlineStage,
+    pub physio_id: Uuid,
+    pub clinic_id: Uuid,
+    pub since: DateTime<Utc>,
+    /// The guidance awaiting acknowledgement; 0 while guidance is awaited.
+    pub guidance_version: i32,
+}
+
+pub fn care_deadline_reached(r: &Referral, wait: CareWait) -> CareDeadlineReached {
+    let mut event = CareDeadlineReached {
+        referral_id: r.id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        physio_id: wait.physio_id.to_string(),
+        clinic_id: wait.clinic_id.to_string(),
+        waiting_since: timestamp(wait.since),
+        guidance_version: u32::try_from(wait.guidance_version).unwrap_or(0),
+        reached_at: timestamp(Utc::now()),
+        ..Default::default()
+    };
+    event.set_deadline(wait.deadline);
+    event.set_stage(wait.stage);
+    event
 }
 
 #[cfg(test)]

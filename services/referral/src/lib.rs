@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clients;
 pub mod clinic_view;
 pub mod consumer;
+pub mod deadlines;
 pub mod domain;
 pub mod events;
 pub mod guidance;

@@ -1,10 +1,12 @@
 //! Every path the referral service serves, in one tree.
 
+use crate::deadlines::CareDeadlines;
 use crate::referrals::api;
 use crate::{audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers};
 use actix_web::web;
-use spotter_platform::ServiceModule;
+use spotter_db::deadlines::{self, DeadlineMetrics};
 use spotter_platform::http::under_any;
+use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -82,20 +84,31 @@ fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
-    let consume = foundations.consumer(consumer::spec());
+    foundations.settings.deadlines.check()?;
+    let care = CareDeadlines::new(foundations.settings.deadlines);
+    let consume = foundations.consumer(consumer::spec(care));
     foundations.settings.quotas.check()?;
     let quotas = web::Data::new(foundations.settings.quotas);
+    let deadline_metrics = DeadlineMetrics::new("referral")?;
+    let (pool, url, fired) = (
+        foundations.pool.clone(),
+        foundations.settings.database.url.clone(),
+        deadline_metrics.clone(),
+    );
+    let fire_deadlines: BackgroundTask =
+        Box::new(move |shutdown| Box::pin(deadlines::run(pool, url, care, fired, shutdown)));
     Ok(ServiceModule {
         name: "referral",
         owns_path,
         configure: Arc::new(move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(quotas.clone());
+            cfg.app_data(web::Data::new(care));
             configure(cfg);
         }),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: vec![consume],
-        collectors: Vec::new(),
+        tasks: vec![consume, fire_deadlines],
+        collectors: deadline_metrics.collectors(),
     })
 }
 

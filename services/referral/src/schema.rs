@@ -44,6 +44,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         physio_access_ended_for -> Nullable<Uuid>,
+        overdue_since -> Nullable<Timestamptz>,
     }
 }
 

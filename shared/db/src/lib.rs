@@ -6,6 +6,7 @@
 
 pub mod coded;
 mod create;
+pub mod deadlines;
 mod errors;
 pub mod idempotency;
 mod listen;

@@ -26,6 +26,59 @@ pub struct Settings {
     /// Fair use: requests per user per replica, reads and writes apart.
     #[serde(default)]
     pub rate_limits: RateLimitSettings,
+    /// When a wait escalates (docs/architecture.md, "Deadlines").
+    #[serde(default)]
+    pub deadlines: DeadlineSettings,
+}
+
+/// When each deadline's two stages fall due (docs/architecture.md,
+/// "Deadlines"). The defaults are those clinics chase by hand today.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)] // a file or variable may set one interval and keep the others
+pub struct DeadlineSettings {
+    /// The booking service: the covering clinics are told when this share
+    /// of a waiting referral's target window (flag to `target_by`) is left.
+    pub booking_reminder_share: f64,
+    /// After an assessment without guidance: the physio is reminded …
+    pub guidance_reminder_hours: u32,
+    /// … and then the clinic's admins are told.
+    pub guidance_escalation_hours: u32,
+    /// After new guidance the trainer has not acknowledged: they are
+    /// reminded …
+    pub acknowledgement_reminder_hours: u32,
+    /// … and then the physio is told it has not been read.
+    pub acknowledgement_escalation_hours: u32,
+}
+
+impl DeadlineSettings {
+    /// A reminder that comes after its escalation, or at the start of the
+    /// wait, would silently reorder or flood what people are told.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.booking_reminder_share > 0.0 && self.booking_reminder_share < 1.0,
+            "deadlines.booking_reminder_share must be between 0 and 1"
+        );
+        anyhow::ensure!(
+            0 < self.guidance_reminder_hours
+                && self.guidance_reminder_hours < self.guidance_escalation_hours
+                && 0 < self.acknowledgement_reminder_hours
+                && self.acknowledgement_reminder_hours < self.acknowledgement_escalation_hours,
+            "deadlines: each reminder must be at least 1 hour and before its escalation"
+        );
+        Ok(())
+    }
+}
+
+impl Default for DeadlineSettings {
+    fn default() -> Self {
+        Self {
+            booking_reminder_share: 0.25,
+            guidance_reminder_hours: 24,
+            guidance_escalation_hours: 72,
+            acknowledgement_reminder_hours: 48,
+            acknowledgement_escalation_hours: 96,
+        }
+    }
 }
 
 /// Token buckets per authenticated user and replica (`rate_limit.rs`). The
@@ -531,6 +584,21 @@ mod tests {
             ..QuotaSettings::default()
         };
         assert!(wide.check().is_err());
+    }
+
+    #[test]
+    fn a_reminder_after_its_escalation_is_refused_at_start() {
+        assert!(DeadlineSettings::default().check().is_ok());
+        let reordered = DeadlineSettings {
+            guidance_reminder_hours: 72,
+            ..DeadlineSettings::default()
+        };
+        assert!(reordered.check().is_err());
+        let whole_window = DeadlineSettings {
+            booking_reminder_share: 1.0,
+            ..DeadlineSettings::default()
+        };
+        assert!(whole_window.check().is_err());
     }
 
     #[test]

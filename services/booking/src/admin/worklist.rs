@@ -4,7 +4,7 @@
 //! at who refused and why, then releases the referral to be booked again
 //! (still never at a clinic that refused it) or leaves the trainer to cancel.
 
-use crate::engine::book::{Outcome, book_or_waitlist};
+use crate::engine::book::{Outcome, Rules, book_or_waitlist};
 use crate::engine::refusals::{DeclineReason, RefusalKind};
 use crate::engine::requests::{ReferralRequest, RequestState};
 use crate::schema::{clinic_refusals, referral_requests};
@@ -19,7 +19,6 @@ use spotter_db::{OrNotFound, Pool, checkout, db_error};
 use spotter_platform::ApiResult;
 use spotter_platform::openapi::{AuthProblems, NotFoundProblem};
 use spotter_platform::pagination::{Page, PageParams};
-use spotter_platform::settings::QuotaSettings;
 use spotter_platform::vocabulary::Priority;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -155,7 +154,7 @@ pub struct Released {
 pub async fn release(
     _admin: PlatformAdmin,
     pool: web::Data<Pool>,
-    quotas: web::Data<QuotaSettings>,
+    rules: web::Data<Rules>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Released>> {
     let referral_id = path.into_inner();
@@ -184,7 +183,7 @@ pub async fn release(
             .execute(conn)
             .await
             .map_err(db_error)?;
-        let outcome = book_or_waitlist(conn, &request, true, quotas.refusals_before_review)
+        let outcome = book_or_waitlist(conn, &request, true, **rules)
             .await
             .map_err(db_error)?;
         let state = match outcome {

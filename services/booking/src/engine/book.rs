@@ -10,6 +10,7 @@ use super::facts::{self, Candidates};
 use super::refusals;
 use super::requests::{ReferralRequest, RequestState};
 use crate::appointments::model::Appointment;
+use crate::deadline;
 use crate::domain::AppointmentStatus;
 use crate::domain::geo::Location;
 use crate::domain::matching::{Offer, Request, ranked_offers_within};
@@ -111,6 +112,11 @@ pub async fn book(
             {
                 Claim::Booked(appointment) => {
                     mark(conn, request.referral_id, RequestState::Booked).await?;
+                    if request.state.is_waiting() {
+                        // Only a waiting request has a deadline running: a
+                        // first booking costs no statement more.
+                        deadline::clear(conn, request.referral_id).await?;
+                    }
                     spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
                     return Ok(Outcome::Booked(appointment));
                 }
@@ -287,9 +293,19 @@ pub async fn mark(
     Ok(())
 }
 
+/// What the booking service's settings decide about one booking.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Refusals after which a referral waits for a platform admin.
+    pub refusals_before_review: u32,
+    /// Share of the target window left when the covering clinics are told
+    /// a referral still waits (`crate::deadline`).
+    pub deadline_reminder_share: f64,
+}
+
 /// Books `request` or puts it on the waitlist, telling the saga either way,
 /// never at a clinic that refused it; one refused too often
-/// (`refusals_before_review`), or by every clinic within reach, goes to the
+/// (`rules.refusals_before_review`), or by every clinic within reach, goes to the
 /// platform admins' worklist instead.
 /// `announce_waitlist` is false when retrying from the waitlist: the trainer
 /// and the saga already know it is waiting.
@@ -297,11 +313,11 @@ pub async fn book_or_waitlist(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
     announce_waitlist: bool,
-    refusals_before_review: u32,
+    rules: Rules,
 ) -> QueryResult<Outcome> {
     let refused = refusals::of(conn, request.referral_id, request.attempt).await?;
-    if refused.needs_review(refusals_before_review) {
-        return hold_for_review(conn, request).await;
+    if refused.needs_review(rules.refusals_before_review) {
+        return hold_for_review(conn, request, rules).await;
     }
     let outcome = book(conn, request, Utc::now(), &refused.clinics).await?;
     if let Outcome::NoSlot(reason) = &outcome
@@ -317,9 +333,13 @@ pub async fn book_or_waitlist(
         clinics.retain(|c| !refused.clinics.contains(c));
         if covered && clinics.is_empty() {
             // Every clinic within reach refused it: waiting would wait forever.
-            return hold_for_review(conn, request).await;
+            return hold_for_review(conn, request, rules).await;
         }
         mark(conn, request.referral_id, RequestState::Waitlisted).await?;
+        if !request.state.is_waiting() {
+            // A released referral keeps the deadline it was waiting under.
+            deadline::start(conn, request, rules.deadline_reminder_share, Utc::now()).await?;
+        }
         let event = events::waitlisted(request, *reason, Utc::now(), &clinics);
         spotter_messaging::enqueue(conn, &event).await?;
     }
@@ -331,8 +351,12 @@ pub async fn book_or_waitlist(
 async fn hold_for_review(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
+    rules: Rules,
 ) -> QueryResult<Outcome> {
     mark(conn, request.referral_id, RequestState::NeedsReview).await?;
+    if !request.state.is_waiting() {
+        deadline::start(conn, request, rules.deadline_reminder_share, Utc::now()).await?;
+    }
     let event = events::waitlisted(request, WaitlistReason::NeedsReview, Utc::now(), &[]);
     spotter_messaging::enqueue(conn, &event).await?;
     Ok(Outcome::NeedsReview)

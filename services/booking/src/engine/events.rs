@@ -7,8 +7,10 @@ use crate::engine::requests::ReferralRequest;
 use chrono::{DateTime, Utc};
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
-    AppointmentRescheduled, PhysioAccessEnded, ReferralWaitlisted, WaitlistReason,
+    AppointmentRescheduled, BookingDeadlineReached, PhysioAccessEnded, ReferralWaitlisted,
+    WaitlistReason,
 };
+use spotter_contracts::common::v1::DeadlineStage;
 pub use spotter_contracts::convert::timestamp;
 use uuid::Uuid;
 
@@ -45,6 +47,27 @@ pub fn waitlisted(
     };
     event.set_priority(r.priority.into());
     event.set_reason(reason);
+    event
+}
+
+/// `covering_clinics`: those that could still take it (not those that
+/// refused it).
+pub fn booking_deadline_reached(
+    r: &ReferralRequest,
+    target_by: DateTime<Utc>,
+    stage: DeadlineStage,
+    covering_clinics: &[Uuid],
+) -> BookingDeadlineReached {
+    let mut event = BookingDeadlineReached {
+        referral_id: r.referral_id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        target_by: timestamp(target_by),
+        clinic_ids: covering_clinics.iter().map(Uuid::to_string).collect(),
+        reached_at: timestamp(Utc::now()),
+        ..Default::default()
+    };
+    event.set_priority(r.priority.into());
+    event.set_stage(stage);
     event
 }
 

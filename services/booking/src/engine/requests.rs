@@ -52,6 +52,13 @@ spotter_platform::coded! {
 
 spotter_db::text_coded!(RequestState);
 
+impl RequestState {
+    /// Waiting to be booked: its booking deadline runs (`crate::deadline`).
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Self::Waitlisted | Self::NeedsReview)
+    }
+}
+
 pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> QueryResult<()> {
     diesel::insert_into(referral_requests::table)
         .values(request.clone())

@@ -7,6 +7,7 @@ mod booking;
 mod clinic_control;
 mod concurrency;
 mod contract;
+mod deadlines;
 mod declines;
 mod network;
 mod support;

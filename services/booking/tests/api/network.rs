@@ -148,7 +148,7 @@ async fn an_urgent_referral_is_booked_while_a_routine_backlog_still_waits() {
         let physio = app.physio(clinic, &["general"]).await;
         app.hours(physio, json!(every_day)).await;
     }
-    const BACKLOG: usize = 1000;
+    const BACKLOG: usize = 600;
     let routine: Vec<Referral> = (0..BACKLOG).map(|_| Referral::knee()).collect();
     futures_util::future::join_all(routine.iter().map(|r| app.request(r))).await;
     let urgent = Referral {

@@ -3,6 +3,7 @@
 use super::model::{GuidanceHistory, GuidanceRow, GuidanceView, to_json};
 use super::validate::NewGuidance;
 use crate::audit::{self, action};
+use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::{Decision, Happening, decide};
 use crate::events::{self, GuidanceFacts};
 use crate::referrals::model::move_to;
@@ -45,6 +46,7 @@ pub async fn share(
     caller: Caller,
     key: IdempotencyKey,
     pool: web::Data<Pool>,
+    care: web::Data<CareDeadlines>,
     path: web::Path<Uuid>,
     body: Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
@@ -54,7 +56,7 @@ pub async fn share(
     input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
     let written = create_once(&mut conn, physio.id, &key, &raw, async |conn| {
-        write_guidance(conn, &caller, physio.id, id, &input).await
+        write_guidance(conn, &caller, &care, physio.id, id, &input).await
     })
     .await;
     audit::refusal_recorded(&mut conn, &caller, id, written)
@@ -67,6 +69,7 @@ pub async fn share(
 async fn write_guidance(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
+    care: &CareDeadlines,
     physio_id: Uuid,
     id: Uuid,
     input: &NewGuidance,
@@ -117,6 +120,9 @@ async fn write_guidance(
     audit::record(conn, caller, action::GUIDANCE_WRITE, id)
         .await
         .map_err(db_error)?;
+    care.guidance_shared(conn, id, row.created_at)
+        .await
+        .map_err(db_error)?;
     let facts = GuidanceFacts {
         guidance_id: row.id,
         version,
@@ -160,6 +166,9 @@ pub async fn history(
             .await
             .map_err(db_error)?;
         audit::record(conn, &caller, action::GUIDANCE_READ, id)
+            .await
+            .map_err(db_error)?;
+        CareDeadlines::acknowledged(conn, id)
             .await
             .map_err(db_error)?;
         rows.into_iter()
@@ -226,6 +235,9 @@ pub async fn acknowledge(
         .await
         .map_err(db_error)?;
         audit::record(conn, &caller, action::GUIDANCE_READ, id)
+            .await
+            .map_err(db_error)?;
+        CareDeadlines::acknowledged(conn, id)
             .await
             .map_err(db_error)?;
         let facts = GuidanceFacts {

@@ -160,6 +160,9 @@ pub async fn get(
         } else {
             None
         };
+        let awaiting = crate::deadlines::awaiting(conn, &referral)
+            .await
+            .map_err(db_error)?;
         Ok(ReferralDetail {
             summary: ReferralSummary::from(&referral),
             timeline,
@@ -167,6 +170,7 @@ pub async fn get(
             injury,
             guidance,
             booking_queue,
+            awaiting,
         })
     })
     .await;

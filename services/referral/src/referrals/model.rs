@@ -34,6 +34,8 @@ pub struct Referral {
     pub updated_at: DateTime<Utc>,
     /// A physio deactivated while holding the referral: no longer theirs to see.
     pub physio_access_ended_for: Option<Uuid>,
+    /// Still unbooked when its target passed (booking's deadline).
+    pub overdue_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]

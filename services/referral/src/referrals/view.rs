@@ -19,6 +19,8 @@ pub struct ReferralSummary {
     /// When the client should have been seen by (none for emergencies).
     pub target_by: Option<DateTime<Utc>>,
     pub appointment: Option<AppointmentSummary>,
+    /// When it was found still unbooked past `target_by` (kept once booked).
+    pub overdue_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -50,6 +52,7 @@ impl From<&Referral> for ReferralSummary {
                 clinic_id: r.clinic_id,
                 target_missed: r.target_missed,
             }),
+            overdue_since: r.overdue_since,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -88,4 +91,7 @@ pub struct ReferralDetail {
     pub guidance: Option<GuidanceView>,
     /// While `awaiting_booking`: queued, and when booking is expected.
     pub booking_queue: Option<super::queue::BookingQueue>,
+    /// What the referral is waiting for, from whom, and when it is chased
+    /// next (docs/architecture.md, "Deadlines"); empty when nothing is owed.
+    pub awaiting: Vec<crate::deadlines::Awaiting>,
 }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod deadlines;
 mod errors;
 mod pool;
 mod tls;

@@ -1,0 +1,288 @@
+//! Durable deadlines (docs/architecture.md, "Deadlines"): "if X has not
+//! happened by T, say so". A deadline is a row in the database of the
+//! service that owns X, so it survives restarts; it is started and cleared in
+//! the same transaction as the fact it waits on; and it fires once however
+//! many replicas run, because a replica fires it while holding its row
+//! (`FOR UPDATE SKIP LOCKED`) and writes what it causes (an outbox event) and
+//! the next stage in that same transaction.
+//!
+//! A deadline runs in stages (a reminder, then an escalation): the service
+//! says, each time one fires, whether another follows and when.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::future::BoxFuture;
+use prometheus::{IntCounterVec, Opts};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::Pool;
+use crate::wake::{DueWork, run_when_due};
+
+diesel::table! {
+    deadlines (subject_id, kind) {
+        subject_id -> Uuid,
+        kind -> Text,
+        stage -> Int2,
+        started_at -> Timestamptz,
+        due_at -> Timestamptz,
+    }
+}
+
+/// The channel the wake trigger of migration 2026-01-01-000010 notifies.
+const CHANNEL: &str = "spotter_deadlines";
+/// Deadlines fired per round, each in its own transaction.
+const BATCH: i64 = 100;
+/// A deadline whose firing failed is tried again after this long, so one
+/// that keeps failing does not hold back those due after it.
+const AFTER_A_FAILURE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// A deadline that has fallen due.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = deadlines)]
+pub struct Due {
+    pub subject_id: Uuid,
+    pub kind: String,
+    /// Stages already fired before this one (0: this is the first).
+    pub stage: i16,
+    pub started_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// What follows a stage that fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Another stage, due then.
+    Next(DateTime<Utc>),
+    /// Nothing more: the deadline is gone.
+    Done,
+}
+
+/// The service's side: what a deadline that fell due causes.
+pub trait Expiry: Send + Sync {
+    /// Runs in the transaction that holds the deadline's row. It checks the
+    /// awaited thing is still awaited (a deadline not cleared in time is only
+    /// a late no-op), writes what the stage causes, and says what follows.
+    fn fire<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        due: &'a Due,
+    ) -> BoxFuture<'a, QueryResult<After>>;
+}
+
+/// Starts (or restarts from its first stage) the deadline `kind` of
+/// `subject`: the wait began at `started_at` and its first stage falls due
+/// at `due_at`.
+pub async fn start(
+    conn: &mut AsyncPgConnection,
+    subject_id: Uuid,
+    kind: &str,
+    started_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    start_at_stage(conn, subject_id, kind, 0, started_at, due_at).await
+}
+
+/// As [`start`], with `stage` stages counted as already past (a wait that
+/// began long ago and is only now known of).
+pub async fn start_at_stage(
+    conn: &mut AsyncPgConnection,
+    subject_id: Uuid,
+    kind: &str,
+    stage: i16,
+    started_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(deadlines::table)
+        .values((
+            deadlines::subject_id.eq(subject_id),
+            deadlines::kind.eq(kind),
+            deadlines::stage.eq(stage),
+            deadlines::started_at.eq(started_at),
+            deadlines::due_at.eq(due_at),
+        ))
+        .on_conflict((deadlines::subject_id, deadlines::kind))
+        .do_update()
+        .set((
+            deadlines::stage.eq(excluded(deadlines::stage)),
+            deadlines::started_at.eq(excluded(deadlines::started_at)),
+            deadlines::due_at.eq(excluded(deadlines::due_at)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The awaited thing happened: the deadline `kind` of `subject` is gone.
+pub async fn clear(conn: &mut AsyncPgConnection, subject_id: Uuid, kind: &str) -> QueryResult<()> {
+    diesel::delete(deadlines::table.find((subject_id, kind)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The deadlines of `subject` still running (for showing what is awaited).
+pub async fn of(conn: &mut AsyncPgConnection, subject_id: Uuid) -> QueryResult<Vec<Due>> {
+    deadlines::table
+        .filter(deadlines::subject_id.eq(subject_id))
+        .order(deadlines::due_at.asc())
+        .select(Due::as_select())
+        .load(conn)
+        .await
+}
+
+/// Counts each stage fired, by kind and stage (`/metrics`).
+#[derive(Clone)]
+pub struct DeadlineMetrics {
+    reached: IntCounterVec,
+}
+
+impl DeadlineMetrics {
+    /// `service` tells the services of the dev stack (one registry) apart.
+    pub fn new(service: &str) -> anyhow::Result<Self> {
+        let reached = IntCounterVec::new(
+            Opts::new(
+                "deadlines_reached_total",
+                "Deadline stages fired by this replica, by kind and stage (1: first)",
+            )
+            .const_label("service", service),
+            &["kind", "stage"],
+        )?;
+        Ok(Self { reached })
+    }
+
+    pub fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![Box::new(self.reached.clone())]
+    }
+}
+
+/// Fires every deadline due now, each in its own transaction. Returns how
+/// many fired (a stage that found its thing no longer awaited counts too).
+pub async fn fire_due(
+    pool: &Pool,
+    expiry: &dyn Expiry,
+    metrics: &DeadlineMetrics,
+) -> anyhow::Result<usize> {
+    let mut conn = pool.get().await?;
+    let mut fired = 0;
+    while fired < BATCH as usize {
+        let mut taken = None;
+        let outcome = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let Some(due) = take_one_due(conn).await? else {
+                    return Ok(None);
+                };
+                taken = Some((due.subject_id, due.kind.clone()));
+                let after = expiry.fire(conn, &due).await?;
+                settle(conn, &due, after).await?;
+                Ok(Some(due))
+            })
+            .await;
+        match outcome {
+            Ok(Some(due)) => {
+                metrics
+                    .reached
+                    .with_label_values(&[due.kind.as_str(), &(due.stage + 1).to_string()])
+                    .inc();
+                fired += 1;
+            }
+            Ok(None) => break,
+            Err(err) => {
+                if let Some((subject_id, kind)) = taken {
+                    postpone(&mut conn, subject_id, &kind).await?;
+                }
+                return Err(err.into());
+            }
+        }
+    }
+    Ok(fired)
+}
+
+async fn take_one_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<Due>> {
+    deadlines::table
+        .filter(deadlines::due_at.le(Utc::now()))
+        .order(deadlines::due_at.asc())
+        .select(Due::as_select())
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .await
+        .optional()
+}
+
+async fn settle(conn: &mut AsyncPgConnection, due: &Due, after: After) -> QueryResult<()> {
+    let row = deadlines::table.find((due.subject_id, due.kind.as_str()));
+    match after {
+        After::Next(at) => {
+            diesel::update(row)
+                .set((deadlines::stage.eq(due.stage + 1), deadlines::due_at.eq(at)))
+                .execute(conn)
+                .await?
+        }
+        After::Done => diesel::delete(row).execute(conn).await?,
+    };
+    Ok(())
+}
+
+/// A firing failed and rolled back: that deadline waits a minute, so the
+/// others are not stuck behind it.
+async fn postpone(conn: &mut AsyncPgConnection, subject_id: Uuid, kind: &str) -> QueryResult<()> {
+    tracing::warn!(kind, %subject_id, "a deadline failed to fire; trying it again in a minute");
+    diesel::update(deadlines::table.find((subject_id, kind)))
+        .set(deadlines::due_at.eq(Utc::now() + AFTER_A_FAILURE))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn next_due(pool: &Pool) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let mut conn = pool.get().await?;
+    Ok(deadlines::table
+        .order(deadlines::due_at.asc())
+        .select(deadlines::due_at)
+        .first(&mut conn)
+        .await
+        .optional()?)
+}
+
+/// Fires deadlines as they fall due until `shutdown`.
+pub async fn run(
+    pool: Pool,
+    database_url: SecretString,
+    expiry: impl Expiry + 'static,
+    metrics: DeadlineMetrics,
+    shutdown: CancellationToken,
+) {
+    let worker = Worker {
+        pool,
+        expiry,
+        metrics,
+    };
+    run_when_due("deadlines", database_url, CHANNEL, shutdown, worker).await;
+}
+
+struct Worker<E> {
+    pool: Pool,
+    expiry: E,
+    metrics: DeadlineMetrics,
+}
+
+impl<E: Expiry> DueWork for Worker<E> {
+    fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            fire_due(&self.pool, &self.expiry, &self.metrics)
+                .await
+                .map(drop)
+        })
+    }
+
+    fn until_next(&self) -> BoxFuture<'_, anyhow::Result<Option<std::time::Duration>>> {
+        Box::pin(async move {
+            let next = next_due(&self.pool).await?;
+            Ok(next.map(|due| (due - Utc::now()).to_std().unwrap_or_default()))
+        })
+    }
+}
