@@ -12,11 +12,6 @@
 
 use booking_service::domain::matching::{BodyRegion, Priority, Request, ranked_offers};
 use booking_service::engine::book::{Outcome, Rules, book_or_waitlist};
-
-const RULES: Rules = Rules {
-    refusals_before_review: 3,
-    deadline_reminder_share: 0.25,
-};
 use booking_service::engine::facts;
 use booking_service::engine::requests::{self, ReferralRequest};
 use chrono::Utc;
@@ -26,6 +21,10 @@ use spotter_db::testing::TestDatabase;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+const RULES: Rules = Rules {
+    refusals_before_review: 3,
+    deadline_reminder_share: 0.25,
+};
 const PHYSIOS: usize = 50;
 const REQUESTS: usize = 300;
 

@@ -9,7 +9,7 @@ use crate::domain::geo::Location;
 use crate::engine::events;
 use crate::engine::facts::covering_clinics;
 use crate::engine::refusals;
-use crate::engine::requests::ReferralRequest;
+use crate::engine::requests::{ReferralRequest, RequestState};
 use crate::schema::referral_requests;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -79,25 +79,62 @@ impl Expiry for BookingDeadline {
     }
 }
 
+/// How long a deadline whose request is being changed waits to be looked at
+/// again.
+const WHILE_BUSY: chrono::Duration = chrono::Duration::seconds(5);
+
 async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<After> {
     let request: Option<ReferralRequest> = referral_requests::table
         .find(due.subject_id)
         .select(ReferralRequest::as_select())
+        .for_update()
+        .skip_locked()
         .first(conn)
         .await
         .optional()?;
-    let Some((request, target_by)) = request.and_then(|r| r.target_by.map(|t| (r, t))) else {
-        return Ok(After::Done);
+    let Some(request) = request else {
+        return Ok(if exists(conn, due.subject_id).await? {
+            // Being booked, cancelled or released right now.
+            After::Busy(Utc::now() + WHILE_BUSY)
+        } else {
+            After::NoLongerAwaited
+        });
     };
-    if !request.state.is_waiting() {
+    let (true, Some(target_by)) = (request.state.is_waiting(), request.target_by) else {
         // Booked or cancelled without the deadline being cleared: not late.
-        return Ok(After::Done);
-    }
-    let stage = if due.stage == 0 {
+        return Ok(After::NoLongerAwaited);
+    };
+    let stage = if due.is_first_stage() {
         DeadlineStage::Reminder
     } else {
         DeadlineStage::Escalation
     };
+    // Held for review, it waits for a platform admin, not for a clinic's
+    // hours: no clinic is asked.
+    let clinics = if request.state == RequestState::NeedsReview {
+        Vec::new()
+    } else {
+        clinics_that_could_take(conn, &request).await?
+    };
+    let event = events::deadline_reached(&request, target_by, stage, &clinics);
+    spotter_messaging::enqueue(conn, &event).await?;
+    Ok(match stage {
+        DeadlineStage::Reminder => After::Next(target_by),
+        _ => After::Done,
+    })
+}
+
+async fn exists(conn: &mut AsyncPgConnection, referral: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(referral_requests::table.find(referral)))
+        .get_result(conn)
+        .await
+}
+
+/// Clinics within reach that have not refused it.
+async fn clinics_that_could_take(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+) -> QueryResult<Vec<Uuid>> {
     let at = Location {
         lat: request.lat,
         lon: request.lon,
@@ -105,12 +142,7 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<After> {
     let refused = refusals::of(conn, request.referral_id, request.attempt).await?;
     let mut clinics = covering_clinics(conn, at).await?;
     clinics.retain(|c| !refused.clinics.contains(c));
-    let event = events::booking_deadline_reached(&request, target_by, stage, &clinics);
-    spotter_messaging::enqueue(conn, &event).await?;
-    Ok(match stage {
-        DeadlineStage::Reminder => After::Next(target_by),
-        _ => After::Done,
-    })
+    Ok(clinics)
 }
 
 #[cfg(test)]

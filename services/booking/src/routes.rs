@@ -7,7 +7,7 @@ use crate::engine::book::Rules;
 use crate::lanes::{self, LaneMetrics};
 use crate::{consumer, openapi, waitlist};
 use actix_web::web;
-use spotter_db::deadlines::{self, DeadlineMetrics};
+use spotter_db::deadlines;
 use spotter_platform::http::under_any;
 use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
@@ -120,15 +120,13 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     tasks.push(Box::new(move |shutdown| {
         Box::pin(waitlist::run(pool, url, rules, shutdown))
     }));
-    let deadline_metrics = DeadlineMetrics::new("booking")?;
-    let (pool, url, fired) = (
+    let (fire_deadlines, deadline_metrics) = deadlines::worker(
+        "booking",
         foundations.pool.clone(),
         foundations.settings.database.url.clone(),
-        deadline_metrics.clone(),
-    );
-    tasks.push(Box::new(move |shutdown| {
-        Box::pin(deadlines::run(pool, url, BookingDeadline, fired, shutdown))
-    }));
+        BookingDeadline,
+    )?;
+    tasks.push(fire_deadlines);
     let (broker, lane_metrics) = (foundations.broker.clone(), metrics.clone());
     tasks.push(Box::new(move |shutdown| {
         Box::pin(lanes::probe_depths(broker, lane_metrics, shutdown))

@@ -8,11 +8,11 @@ use diesel_async::AsyncPgConnection;
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
-    AppointmentRescheduled, BookingDeadlineReached, ReferralWaitlisted,
+    AppointmentRescheduled, DeadlineReached as BookingDeadlineReached, ReferralWaitlisted,
 };
 use spotter_contracts::convert::{Malformed, time, uuid};
 use spotter_contracts::referral::v1::{
-    CareDeadlineReached, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
+    DeadlineReached as CareDeadlineReached, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};

@@ -4,11 +4,10 @@
 
 use crate::notices::{Audience, Notice, notice, on};
 use serde_json::json;
-use spotter_contracts::booking::v1::BookingDeadlineReached;
-use spotter_contracts::common::v1::DeadlineStage;
+use spotter_contracts::booking::v1::DeadlineReached as BookingDeadlineReached;
+use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
-use spotter_contracts::referral::v1::{CareDeadline, CareDeadlineReached};
-use spotter_platform::vocabulary::Priority;
+use spotter_contracts::referral::v1::DeadlineReached as CareDeadlineReached;
 
 /// A referral still unbooked near its target: the clinics that could take
 /// it are asked for room; past it, the trainer is told to consider care
@@ -22,13 +21,15 @@ pub fn booking(e: &BookingDeadlineReached) -> Result<Vec<Notice>, Malformed> {
                 Ok(notice(
                     Audience::Clinic(uuid("clinic_ids", clinic)?),
                     "referral_deadline_near",
-                    "A waiting referral is close to its target time",
+                    "A waiting referral is close to its target",
                     format!(
-                        "A referral in your area is still waiting for a free slot and should be seen by {}. Opening hours for it would book it at once.",
-                        on(&e.target_by)
+                        "A referral in your area is still waiting for a free slot and should be seen by {}. More hours at your clinic would book it at once.",
+                        day(&e.target_by)
                     ),
-                    // No referral id: a clinic sees the waitlist only as counts.
-                    json!({"priority": Priority::try_from(e.priority()).ok(), "target_by": optional_time(e.target_by)}),
+                    // No referral id, priority or exact time: a clinic sees the
+                    // waitlist only as counts, and any of these arriving with
+                    // each notice would let it follow one referral.
+                    json!({}),
                 ))
             })
             .collect(),
@@ -36,11 +37,20 @@ pub fn booking(e: &BookingDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             Audience::User(uuid("trainer_id", &e.trainer_id)?),
             "referral_overdue",
             "Still no appointment in time",
-            "No physio nearby has been free in the time your client should be seen within. We keep trying, but please consider seeking care elsewhere, and cancel this referral if you do.".to_owned(),
+            "No physio nearby could see your client within the time they should be seen. Please consider seeking care elsewhere, and cancel this referral if you do.".to_owned(),
             json!({"referral_id": e.referral_id, "target_by": optional_time(e.target_by)}),
         )]),
         DeadlineStage::Unspecified => Err(Malformed::new("stage", "unspecified")),
     }
+}
+
+/// The day only (`Tue 8 Dec`): enough to plan hours, too coarse to follow
+/// one referral by.
+fn day(t: &Option<prost_types::Timestamp>) -> String {
+    optional_time(*t).map_or_else(
+        || "soon".to_owned(),
+        |at| at.format("%a %-d %b").to_string(),
+    )
 }
 
 /// Guidance awaited from the physio, or an acknowledgement from the
@@ -51,8 +61,8 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
         "waiting_since": optional_time(e.waiting_since),
     });
     let since = on(&e.waiting_since);
-    let told = match (e.deadline(), e.stage()) {
-        (CareDeadline::Guidance, DeadlineStage::Reminder) => notice(
+    let told = match (e.kind(), e.stage()) {
+        (DeadlineKind::Guidance, DeadlineStage::Reminder) => notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
             "guidance_due",
             "Exercise guidance is awaited",
@@ -61,14 +71,14 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             ),
             data,
         ),
-        (CareDeadline::Guidance, DeadlineStage::Escalation) => notice(
+        (DeadlineKind::Guidance, DeadlineStage::Escalation) => notice(
             Audience::Clinic(uuid("clinic_id", &e.clinic_id)?),
             "guidance_due",
             "Exercise guidance is overdue",
             format!("A client assessed at your clinic on {since} still has no exercise guidance."),
             data,
         ),
-        (CareDeadline::Acknowledgement, DeadlineStage::Reminder) => notice(
+        (DeadlineKind::Acknowledgement, DeadlineStage::Reminder) => notice(
             Audience::User(uuid("trainer_id", &e.trainer_id)?),
             "guidance_unread",
             "New guidance to read",
@@ -77,14 +87,16 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             ),
             json!({"referral_id": e.referral_id, "version": e.guidance_version}),
         ),
-        (CareDeadline::Acknowledgement, DeadlineStage::Escalation) => notice(
+        (DeadlineKind::Acknowledgement, DeadlineStage::Escalation) => notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
             "guidance_unread",
             "Your guidance has not been read",
             format!("The trainer has not yet read the guidance you shared on {since}."),
             json!({"referral_id": e.referral_id, "version": e.guidance_version}),
         ),
-        (CareDeadline::Unspecified, _) => return Err(Malformed::new("deadline", "unspecified")),
+        (DeadlineKind::Unspecified | DeadlineKind::Booking, _) => {
+            return Err(Malformed::new("kind", "not a care deadline"));
+        }
         (_, DeadlineStage::Unspecified) => return Err(Malformed::new("stage", "unspecified")),
     };
     Ok(vec![told])
@@ -112,7 +124,7 @@ mod tests {
         let told = booking(&e).unwrap();
         let to: Vec<Audience> = told.iter().map(|n| n.to.clone()).collect();
         assert_eq!(to, [a, b].map(|c| Audience::Clinic(c.parse().unwrap())));
-        assert!(told.iter().all(|n| !n.data.to_string().contains(&referral)));
+        assert!(told.iter().all(|n| n.data == json!({})));
     }
 
     #[test]
@@ -137,22 +149,22 @@ mod tests {
         let user = |id: &str| Audience::User(id.parse().unwrap());
         let cases = [
             (
-                CareDeadline::Guidance,
+                DeadlineKind::Guidance,
                 DeadlineStage::Reminder,
                 user(&physio),
             ),
             (
-                CareDeadline::Guidance,
+                DeadlineKind::Guidance,
                 DeadlineStage::Escalation,
                 Audience::Clinic(clinic.parse().unwrap()),
             ),
             (
-                CareDeadline::Acknowledgement,
+                DeadlineKind::Acknowledgement,
                 DeadlineStage::Reminder,
                 user(&trainer),
             ),
             (
-                CareDeadline::Acknowledgement,
+                DeadlineKind::Acknowledgement,
                 DeadlineStage::Escalation,
                 user(&physio),
             ),
@@ -165,7 +177,7 @@ mod tests {
                 clinic_id: clinic.clone(),
                 ..Default::default()
             };
-            e.set_deadline(deadline);
+            e.set_kind(deadline);
             e.set_stage(stage);
             let told = care(&e).unwrap();
             assert_eq!(told.len(), 1);
@@ -177,7 +189,7 @@ mod tests {
     #[test]
     fn an_unspecified_stage_is_refused_as_malformed() {
         let mut e = CareDeadlineReached::default();
-        e.set_deadline(CareDeadline::Guidance);
+        e.set_kind(DeadlineKind::Guidance);
         assert!(care(&e).is_err());
         assert!(booking(&BookingDeadlineReached::default()).is_err());
     }

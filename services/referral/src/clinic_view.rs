@@ -9,7 +9,7 @@ use crate::schema::referrals;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Double, Nullable};
+use diesel::sql_types::{BigInt, Double, Nullable};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use spotter_auth::Admin;
@@ -28,6 +28,9 @@ pub struct ClinicReferral {
     pub priority: Priority,
     pub created_at: DateTime<Utc>,
     pub target_missed: Option<bool>,
+    /// When it was found still unbooked past its target (before it was
+    /// booked here; docs/architecture.md, "Deadlines").
+    pub overdue_since: Option<DateTime<Utc>>,
     /// Seconds from the injury report to the first booking.
     pub time_to_book_seconds: Option<i64>,
     /// Seconds from the injury report to the first guidance.
@@ -44,6 +47,9 @@ pub struct Summary {
     pub time_to_guidance_median_seconds: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     pub time_to_guidance_p90_seconds: Option<f64>,
+    /// Referrals that waited past their target before they were booked here.
+    #[diesel(sql_type = BigInt)]
+    pub overdue: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,6 +102,7 @@ pub async fn list(
             priority: r.priority,
             created_at: r.created_at,
             target_missed: r.target_missed,
+            overdue_since: r.overdue_since,
             time_to_book_seconds: seconds(r.created_at, r.first_booked_at),
             time_to_guidance_seconds: seconds(r.created_at, r.first_guidance_at),
         })
@@ -105,7 +112,8 @@ pub async fn list(
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - created_at)) AS time_to_book_median_seconds, \
            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - created_at)) AS time_to_book_p90_seconds, \
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - created_at)) AS time_to_guidance_median_seconds, \
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - created_at)) AS time_to_guidance_p90_seconds \
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - created_at)) AS time_to_guidance_p90_seconds, \
+           count(*) FILTER (WHERE overdue_since IS NOT NULL) AS overdue \
          FROM referrals WHERE clinic_id = $1",
     )
     .bind::<diesel::sql_types::Uuid, _>(clinic_id)

@@ -18,7 +18,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
-    AppointmentNoShow, AppointmentRescheduled, BookingDeadlineReached, PhysioAccessEnded,
+    AppointmentNoShow, AppointmentRescheduled, DeadlineReached, PhysioAccessEnded,
     ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::common::v1::DeadlineStage;
@@ -78,7 +78,7 @@ async fn handle(
             .await
         }
         PhysioAccessEnded::TYPE_NAME => end_physio_access(conn, &incoming.decode()?).await,
-        BookingDeadlineReached::TYPE_NAME => mark_overdue(conn, &incoming.decode()?).await,
+        DeadlineReached::TYPE_NAME => mark_overdue(conn, &incoming.decode()?).await,
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
@@ -236,7 +236,7 @@ async fn end_physio_access(
 /// change; only the escalation counts, once, and only while it still waits.
 async fn mark_overdue(
     conn: &mut AsyncPgConnection,
-    e: &BookingDeadlineReached,
+    e: &DeadlineReached,
 ) -> Result<(), HandlerError> {
     if e.stage() != DeadlineStage::Escalation {
         return Ok(());
@@ -373,7 +373,7 @@ mod tests {
             AppointmentCancelled::ROUTING_KEY,
             AppointmentRescheduled::ROUTING_KEY,
             PhysioAccessEnded::ROUTING_KEY,
-            BookingDeadlineReached::ROUTING_KEY,
+            DeadlineReached::ROUTING_KEY,
         ];
         handled.sort();
         assert_eq!(keys, handled);

@@ -15,8 +15,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
-use spotter_contracts::common::v1::DeadlineStage;
-use spotter_contracts::referral::v1::CareDeadline;
+use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 use spotter_db::deadlines::{self, After, Due, Expiry};
 use spotter_platform::settings::DeadlineSettings;
 use utoipa::ToSchema;
@@ -42,7 +41,7 @@ impl CareDeadlineKind {
     }
 }
 
-impl From<CareDeadlineKind> for CareDeadline {
+impl From<CareDeadlineKind> for DeadlineKind {
     fn from(kind: CareDeadlineKind) -> Self {
         match kind {
             CareDeadlineKind::Guidance => Self::Guidance,
@@ -117,21 +116,37 @@ impl CareDeadlines {
     async fn fire(&self, conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<After> {
         let Ok(kind) = due.kind.parse::<CareDeadlineKind>() else {
             tracing::error!(kind = %due.kind, "a deadline of a kind this version does not know; dropped");
-            return Ok(After::Done);
+            return Ok(After::NoLongerAwaited);
         };
-        let referral: Option<Referral> = referrals::table
-            .find(due.subject_id)
-            .select(Referral::as_select())
-            .first(conn)
-            .await
-            .optional()?;
-        let Some(referral) = referral.filter(|r| r.status == kind.awaited_in()) else {
+        let referral = match lock_if_free(conn, due.subject_id).await? {
+            Taken::Locked(referral) => referral,
+            Taken::Busy => return Ok(After::Busy(Utc::now() + WHILE_BUSY)),
+            Taken::Missing => return Ok(After::NoLongerAwaited),
+        };
+        let (true, Some(physio), Some(clinic)) = (
+            referral.status == kind.awaited_in(),
+            referral.physio_id,
+            referral.clinic_id,
+        ) else {
             // The awaited thing happened without the deadline being cleared.
-            return Ok(After::Done);
+            return Ok(After::NoLongerAwaited);
         };
-        let (Some(physio), Some(clinic)) = (referral.physio_id, referral.clinic_id) else {
-            return Ok(After::Done);
+        let mut stage = if due.is_first_stage() {
+            DeadlineStage::Reminder
+        } else {
+            DeadlineStage::Escalation
         };
+        if referral.physio_access_ended_for == Some(physio) {
+            // The physio's clinic deactivated them: they can neither write
+            // the guidance nor be told it is unread. The clinic hears at once.
+            match kind {
+                CareDeadlineKind::Guidance => stage = DeadlineStage::Escalation,
+                CareDeadlineKind::Acknowledgement if stage == DeadlineStage::Escalation => {
+                    return Ok(After::NoLongerAwaited);
+                }
+                CareDeadlineKind::Acknowledgement => {}
+            }
+        }
         let version = match kind {
             CareDeadlineKind::Guidance => 0,
             CareDeadlineKind::Acknowledgement => guidance::table
@@ -141,15 +156,10 @@ impl CareDeadlines {
                 .await?
                 .unwrap_or(0),
         };
-        let stage = if due.stage == 0 {
-            DeadlineStage::Reminder
-        } else {
-            DeadlineStage::Escalation
-        };
-        let event = events::care_deadline_reached(
+        let event = events::deadline_reached(
             &referral,
             events::CareWait {
-                deadline: kind.into(),
+                kind: kind.into(),
                 stage,
                 physio_id: physio,
                 clinic_id: clinic,
@@ -163,6 +173,36 @@ impl CareDeadlines {
             _ => After::Done,
         })
     }
+}
+
+/// How long a deadline whose referral is being changed waits to be looked
+/// at again.
+const WHILE_BUSY: Duration = Duration::seconds(5);
+
+enum Taken {
+    Locked(Box<Referral>),
+    /// A transaction is changing it right now.
+    Busy,
+    Missing,
+}
+
+/// The referral, locked, unless a transaction is changing it right now.
+async fn lock_if_free(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Taken> {
+    let referral = referrals::table
+        .find(id)
+        .select(Referral::as_select())
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .await
+        .optional()?;
+    if let Some(referral) = referral {
+        return Ok(Taken::Locked(Box::new(referral)));
+    }
+    let exists: bool = diesel::select(diesel::dsl::exists(referrals::table.find(id)))
+        .get_result(conn)
+        .await?;
+    Ok(if exists { Taken::Busy } else { Taken::Missing })
 }
 
 impl Expiry for CareDeadlines {

@@ -5,12 +5,11 @@
 use crate::domain::vocabulary::{BodyRegion, CancelReason, Clearance};
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
-use spotter_contracts::common::v1::DeadlineStage;
 use spotter_contracts::common::v1::Location;
+use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 use spotter_contracts::referral::v1::{
-    CareDeadline, CareDeadlineReached, Clearance as WireClearance, EmergencyAdvised,
-    GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason, ReferralCancelled,
-    ReferralRequested,
+    Clearance as WireClearance, DeadlineReached, EmergencyAdvised, GuidanceAcknowledged,
+    GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
 use uuid::Uuid;
 
@@ -108,7 +107,7 @@ fn wire_clearance(clearance: Clearance) -> WireClearance {
 
 /// A care deadline's stage that fell due (`crate::deadlines`).
 pub struct CareWait {
-    pub deadline: CareDeadline,
+    pub kind: DeadlineKind,
     pub stage: DeadlineStage,
     pub physio_id: Uuid,
     pub clinic_id: Uuid,
@@ -117,8 +116,8 @@ pub struct CareWait {
     pub guidance_version: i32,
 }
 
-pub fn care_deadline_reached(r: &Referral, wait: CareWait) -> CareDeadlineReached {
-    let mut event = CareDeadlineReached {
+pub fn deadline_reached(r: &Referral, wait: CareWait) -> DeadlineReached {
+    let mut event = DeadlineReached {
         referral_id: r.id.to_string(),
         trainer_id: r.trainer_id.to_string(),
         physio_id: wait.physio_id.to_string(),
@@ -128,7 +127,7 @@ pub fn care_deadline_reached(r: &Referral, wait: CareWait) -> CareDeadlineReache
         reached_at: timestamp(Utc::now()),
         ..Default::default()
     };
-    event.set_deadline(wait.deadline);
+    event.set_kind(wait.kind);
     event.set_stage(wait.stage);
     event
 }

@@ -4,9 +4,9 @@ use crate::deadlines::CareDeadlines;
 use crate::referrals::api;
 use crate::{audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers};
 use actix_web::web;
-use spotter_db::deadlines::{self, DeadlineMetrics};
+use spotter_db::deadlines;
+use spotter_platform::ServiceModule;
 use spotter_platform::http::under_any;
-use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -89,14 +89,12 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     let consume = foundations.consumer(consumer::spec(care));
     foundations.settings.quotas.check()?;
     let quotas = web::Data::new(foundations.settings.quotas);
-    let deadline_metrics = DeadlineMetrics::new("referral")?;
-    let (pool, url, fired) = (
+    let (fire_deadlines, deadline_metrics) = deadlines::worker(
+        "referral",
         foundations.pool.clone(),
         foundations.settings.database.url.clone(),
-        deadline_metrics.clone(),
-    );
-    let fire_deadlines: BackgroundTask =
-        Box::new(move |shutdown| Box::pin(deadlines::run(pool, url, care, fired, shutdown)));
+        care,
+    )?;
     Ok(ServiceModule {
         name: "referral",
         owns_path,

@@ -116,7 +116,7 @@ events! {
     referral::EmergencyAdvised => "emergency_advised";
     referral::GuidanceShared => "guidance_shared";
     referral::GuidanceAcknowledged => "guidance_acknowledged";
-    referral::CareDeadlineReached => "care_deadline_reached";
+    referral::DeadlineReached => "deadline_reached";
     booking::ReferralWaitlisted => "referral_waitlisted";
     booking::AppointmentBooked => "appointment_booked";
     booking::AppointmentCancelled => "appointment_cancelled";
@@ -124,7 +124,7 @@ events! {
     booking::AppointmentCompleted => "appointment_completed";
     booking::AppointmentNoShow => "appointment_no_show";
     booking::PhysioAccessEnded => "physio_access_ended";
-    booking::BookingDeadlineReached => "booking_deadline_reached";
+    booking::DeadlineReached => "deadline_reached";
 }
 
 /// Urgent referrals are booked first; everything else bookable is routine

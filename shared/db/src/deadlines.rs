@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::Pool;
 use crate::wake::{DueWork, run_when_due};
+use spotter_platform::BackgroundTask;
 
 diesel::table! {
     deadlines (subject_id, kind) {
@@ -52,20 +53,43 @@ pub struct Due {
     pub due_at: DateTime<Utc>,
 }
 
-/// What follows a stage that fired.
+impl Due {
+    /// The first stage (a reminder) rather than a later one (an escalation).
+    pub fn is_first_stage(&self) -> bool {
+        self.stage == 0
+    }
+}
+
+/// What a deadline that fell due came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum After {
-    /// Another stage, due then.
+    /// The stage fired; another follows, due then.
     Next(DateTime<Utc>),
-    /// Nothing more: the deadline is gone.
+    /// The last stage fired: the deadline is gone.
     Done,
+    /// Nothing is awaited any more (it happened, and the deadline was not
+    /// cleared in time): gone, without telling anyone.
+    NoLongerAwaited,
+    /// What it concerns is being changed right now (its row is locked):
+    /// this stage is looked at again then, not fired on a state about to
+    /// change.
+    Busy(DateTime<Utc>),
+}
+
+impl After {
+    fn fired(self) -> bool {
+        matches!(self, Self::Next(_) | Self::Done)
+    }
 }
 
 /// The service's side: what a deadline that fell due causes.
 pub trait Expiry: Send + Sync {
-    /// Runs in the transaction that holds the deadline's row. It checks the
-    /// awaited thing is still awaited (a deadline not cleared in time is only
-    /// a late no-op), writes what the stage causes, and says what follows.
+    /// Runs in the transaction that holds the deadline's row. It takes what
+    /// the deadline concerns without waiting (`SKIP LOCKED`: a transaction
+    /// changing it locks it first and then clears the deadline, so waiting
+    /// here could deadlock, and firing on what it is changing would tell
+    /// people something already untrue; answer `Busy`), checks the thing is
+    /// still awaited, writes what the stage causes, and says what follows.
     fn fire<'a>(
         &'a self,
         conn: &'a mut AsyncPgConnection,
@@ -160,7 +184,7 @@ impl DeadlineMetrics {
 }
 
 /// Fires every deadline due now, each in its own transaction. Returns how
-/// many fired (a stage that found its thing no longer awaited counts too).
+/// many were looked at (fired, found no longer awaited, or busy).
 pub async fn fire_due(
     pool: &Pool,
     expiry: &dyn Expiry,
@@ -175,24 +199,26 @@ pub async fn fire_due(
                 let Some(due) = take_one_due(conn).await? else {
                     return Ok(None);
                 };
-                taken = Some((due.subject_id, due.kind.clone()));
+                taken = Some(due.clone());
                 let after = expiry.fire(conn, &due).await?;
                 settle(conn, &due, after).await?;
-                Ok(Some(due))
+                Ok(Some((due, after)))
             })
             .await;
         match outcome {
-            Ok(Some(due)) => {
-                metrics
-                    .reached
-                    .with_label_values(&[due.kind.as_str(), &(due.stage + 1).to_string()])
-                    .inc();
+            Ok(Some((due, after))) => {
+                if after.fired() {
+                    metrics
+                        .reached
+                        .with_label_values(&[due.kind.as_str(), &(due.stage + 1).to_string()])
+                        .inc();
+                }
                 fired += 1;
             }
             Ok(None) => break,
             Err(err) => {
-                if let Some((subject_id, kind)) = taken {
-                    postpone(&mut conn, subject_id, &kind).await?;
+                if let Some(due) = taken {
+                    postpone(&mut conn, &due).await?;
                 }
                 return Err(err.into());
             }
@@ -222,19 +248,31 @@ async fn settle(conn: &mut AsyncPgConnection, due: &Due, after: After) -> QueryR
                 .execute(conn)
                 .await?
         }
-        After::Done => diesel::delete(row).execute(conn).await?,
+        After::Busy(at) => {
+            diesel::update(row)
+                .set(deadlines::due_at.eq(at))
+                .execute(conn)
+                .await?
+        }
+        After::Done | After::NoLongerAwaited => diesel::delete(row).execute(conn).await?,
     };
     Ok(())
 }
 
 /// A firing failed and rolled back: that deadline waits a minute, so the
-/// others are not stuck behind it.
-async fn postpone(conn: &mut AsyncPgConnection, subject_id: Uuid, kind: &str) -> QueryResult<()> {
-    tracing::warn!(kind, %subject_id, "a deadline failed to fire; trying it again in a minute");
-    diesel::update(deadlines::table.find((subject_id, kind)))
-        .set(deadlines::due_at.eq(Utc::now() + AFTER_A_FAILURE))
-        .execute(conn)
-        .await?;
+/// others are not stuck behind it. Only if it is still as it was: another
+/// replica may have fired it meanwhile, or the wait been restarted.
+async fn postpone(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<()> {
+    tracing::warn!(kind = %due.kind, subject_id = %due.subject_id, "a deadline failed to fire; trying it again in a minute");
+    diesel::update(
+        deadlines::table
+            .find((due.subject_id, due.kind.as_str()))
+            .filter(deadlines::stage.eq(due.stage))
+            .filter(deadlines::due_at.eq(due.due_at)),
+    )
+    .set(deadlines::due_at.eq(Utc::now() + AFTER_A_FAILURE))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -248,20 +286,30 @@ async fn next_due(pool: &Pool) -> anyhow::Result<Option<DateTime<Utc>>> {
         .optional()?)
 }
 
-/// Fires deadlines as they fall due until `shutdown`.
-pub async fn run(
+/// The service's deadline worker, firing deadlines as they fall due until
+/// shutdown, and its metrics. `service` labels the metrics.
+pub fn worker(
+    service: &str,
     pool: Pool,
     database_url: SecretString,
     expiry: impl Expiry + 'static,
-    metrics: DeadlineMetrics,
-    shutdown: CancellationToken,
-) {
+) -> anyhow::Result<(BackgroundTask, DeadlineMetrics)> {
+    let metrics = DeadlineMetrics::new(service)?;
     let worker = Worker {
         pool,
         expiry,
-        metrics,
+        metrics: metrics.clone(),
     };
-    run_when_due("deadlines", database_url, CHANNEL, shutdown, worker).await;
+    let task: BackgroundTask = Box::new(move |shutdown: CancellationToken| {
+        Box::pin(run_when_due(
+            "deadlines",
+            database_url,
+            CHANNEL,
+            shutdown,
+            worker,
+        ))
+    });
+    Ok((task, metrics))
 }
 
 struct Worker<E> {

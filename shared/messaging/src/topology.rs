@@ -56,7 +56,7 @@ pub const SYSTEM_QUEUES: &[QueueSpec] = &[
             "booking.appointment_completed.v1",
             "booking.appointment_no_show.v1",
             "booking.physio_access_ended.v1",
-            "booking.booking_deadline_reached.v1",
+            "booking.deadline_reached.v1",
         ],
     },
     QueueSpec {

@@ -7,10 +7,9 @@ use crate::engine::requests::ReferralRequest;
 use chrono::{DateTime, Utc};
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
-    AppointmentRescheduled, BookingDeadlineReached, PhysioAccessEnded, ReferralWaitlisted,
-    WaitlistReason,
+    AppointmentRescheduled, DeadlineReached, PhysioAccessEnded, ReferralWaitlisted, WaitlistReason,
 };
-use spotter_contracts::common::v1::DeadlineStage;
+use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 pub use spotter_contracts::convert::timestamp;
 use uuid::Uuid;
 
@@ -52,13 +51,13 @@ pub fn waitlisted(
 
 /// `covering_clinics`: those that could still take it (not those that
 /// refused it).
-pub fn booking_deadline_reached(
+pub fn deadline_reached(
     r: &ReferralRequest,
     target_by: DateTime<Utc>,
     stage: DeadlineStage,
     covering_clinics: &[Uuid],
-) -> BookingDeadlineReached {
-    let mut event = BookingDeadlineReached {
+) -> DeadlineReached {
+    let mut event = DeadlineReached {
         referral_id: r.referral_id.to_string(),
         trainer_id: r.trainer_id.to_string(),
         target_by: timestamp(target_by),
@@ -66,6 +65,7 @@ pub fn booking_deadline_reached(
         reached_at: timestamp(Utc::now()),
         ..Default::default()
     };
+    event.set_kind(DeadlineKind::Booking);
     event.set_priority(r.priority.into());
     event.set_stage(stage);
     event

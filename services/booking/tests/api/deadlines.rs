@@ -5,15 +5,14 @@
 //! sleeping.
 
 use crate::support::{BookingApp, Referral, WAIT, morning_tomorrow};
-use spotter_contracts::booking::v1::{
-    AppointmentBooked, BookingDeadlineReached, ReferralWaitlisted,
-};
-use spotter_contracts::common::v1::DeadlineStage;
+use spotter_contracts::booking::v1::{AppointmentBooked, DeadlineReached, ReferralWaitlisted};
+use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;
 
-/// Every `BookingDeadlineReached` written, published or not: the exact
+/// Every `DeadlineReached` written, published or not: the exact
 /// count, where draining the tap could miss a late duplicate.
-const EVENTS_WRITTEN: &str = "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.booking.v1.BookingDeadlineReached'";
+const EVENTS_WRITTEN: &str =
+    "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.booking.v1.DeadlineReached'";
 
 fn deadline_rows(referral: Uuid, condition: &str) -> String {
     format!(
@@ -32,10 +31,10 @@ async fn fall_due(app: &BookingApp, referral: Uuid) {
     assert_eq!(moved, 1);
 }
 
-async fn reached(app: &BookingApp, referral: Uuid) -> BookingDeadlineReached {
+async fn reached(app: &BookingApp, referral: Uuid) -> DeadlineReached {
     let id = referral.to_string();
     app.tap
-        .next_matching::<BookingDeadlineReached>(WAIT, |e| e.referral_id == id)
+        .next_matching::<DeadlineReached>(WAIT, |e| e.referral_id == id)
         .await
         .unwrap()
 }
@@ -65,6 +64,7 @@ async fn a_waiting_referral_tells_the_covering_clinics_then_the_trainer_once_eac
 
     fall_due(&app, referral.id).await;
     let reminder = reached(&app, referral.id).await;
+    assert_eq!(reminder.kind(), DeadlineKind::Booking);
     assert_eq!(reminder.stage(), DeadlineStage::Reminder);
     assert_eq!(reminder.clinic_ids, [clinic.to_string()]);
     assert_eq!(reminder.trainer_id, referral.trainer.to_string());
@@ -142,7 +142,7 @@ async fn with_two_replicas_each_referral_hears_each_stage_once() {
         .unwrap();
     let mut heard = Vec::new();
     for _ in &referrals {
-        let e: BookingDeadlineReached = app.tap.next(WAIT).await.unwrap();
+        let e: DeadlineReached = app.tap.next(WAIT).await.unwrap();
         assert_eq!(e.stage(), DeadlineStage::Reminder);
         heard.push(e.referral_id);
     }

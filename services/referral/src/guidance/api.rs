@@ -168,9 +168,6 @@ pub async fn history(
         audit::record(conn, &caller, action::GUIDANCE_READ, id)
             .await
             .map_err(db_error)?;
-        CareDeadlines::acknowledged(conn, id)
-            .await
-            .map_err(db_error)?;
         rows.into_iter()
             .map(GuidanceRow::view)
             .collect::<ApiResult<Vec<_>>>()

@@ -7,12 +7,13 @@
 
 use crate::support::{ReferralApp, WAIT, guidance};
 use serde_json::json;
-use spotter_contracts::booking::v1::BookingDeadlineReached;
-use spotter_contracts::common::v1::DeadlineStage;
-use spotter_contracts::referral::v1::{CareDeadline, CareDeadlineReached};
+use spotter_contracts::booking::v1::DeadlineReached as BookingDeadlineReached;
+use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
+use spotter_contracts::referral::v1::DeadlineReached;
 use uuid::Uuid;
 
-const EVENTS_WRITTEN: &str = "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.CareDeadlineReached'";
+const EVENTS_WRITTEN: &str =
+    "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.DeadlineReached'";
 
 fn rows(referral: Uuid, condition: &str) -> String {
     format!("SELECT count(*) AS n FROM deadlines WHERE subject_id = '{referral}' {condition}")
@@ -28,10 +29,10 @@ async fn fall_due(app: &ReferralApp, referral: Uuid) {
     assert_eq!(moved, 1);
 }
 
-async fn reached(app: &ReferralApp, referral: Uuid) -> CareDeadlineReached {
+async fn reached(app: &ReferralApp, referral: Uuid) -> DeadlineReached {
     let id = referral.to_string();
     app.tap
-        .next_matching::<CareDeadlineReached>(WAIT, |e| e.referral_id == id)
+        .next_matching::<DeadlineReached>(WAIT, |e| e.referral_id == id)
         .await
         .unwrap()
 }
@@ -50,7 +51,7 @@ async fn guidance_not_shared_reminds_the_physio_then_tells_the_clinic_once_each(
 
     fall_due(&app, id).await;
     let reminder = reached(&app, id).await;
-    assert_eq!(reminder.deadline(), CareDeadline::Guidance);
+    assert_eq!(reminder.kind(), DeadlineKind::Guidance);
     assert_eq!(reminder.stage(), DeadlineStage::Reminder);
     assert_eq!(reminder.physio_id, booked.physio.to_string());
     assert_eq!(reminder.clinic_id, booked.clinic.to_string());
@@ -84,10 +85,18 @@ async fn guidance_shared_just_in_time_ends_its_wait_and_starts_the_acknowledgeme
 
     fall_due(&app, id).await;
     let reminder = reached(&app, id).await;
-    assert_eq!(reminder.deadline(), CareDeadline::Acknowledgement);
+    assert_eq!(reminder.kind(), DeadlineKind::Acknowledgement);
     assert_eq!(reminder.stage(), DeadlineStage::Reminder);
     assert_eq!(reminder.trainer_id, trainer.id.to_string());
     assert_eq!(reminder.guidance_version, 1);
+    // The physio looking at what they shared is no acknowledgement.
+    let history = format!("/v1/referrals/{id}/guidance");
+    assert_eq!(app.get(&history, &physio).await.status(), 200);
+    assert_eq!(
+        app.count(&rows(id, "AND kind = 'acknowledgement' AND stage = 1"))
+            .await,
+        1
+    );
 
     let path = format!("/v1/referrals/{id}/guidance/acknowledge");
     assert_eq!(
@@ -119,6 +128,7 @@ async fn a_referral_booking_could_not_place_by_its_target_is_marked_overdue_once
         trainer_id: trainer.id.to_string(),
         ..Default::default()
     };
+    event.set_kind(DeadlineKind::Booking);
     // The reminder goes to clinics only: nothing changes here.
     event.set_stage(DeadlineStage::Reminder);
     app.publish(&event).await;
@@ -131,7 +141,7 @@ async fn a_referral_booking_could_not_place_by_its_target_is_marked_overdue_once
     app.wait_for_count(&overdue, 1).await;
     // Both escalations were handled (the consumer takes one at a time).
     app.wait_for_count(
-        "SELECT count(*) AS n FROM inbox WHERE message_type = 'spotter.booking.v1.BookingDeadlineReached'",
+        "SELECT count(*) AS n FROM inbox WHERE message_type = 'spotter.booking.v1.DeadlineReached'",
         3,
     )
     .await;
@@ -140,4 +150,58 @@ async fn a_referral_booking_could_not_place_by_its_target_is_marked_overdue_once
     assert!(detail["overdue_since"].is_string(), "{detail}");
     assert_eq!(detail["status"], "awaiting_booking");
     assert_eq!(detail["awaiting"][0]["owed"], "booking_by_a_clinic");
+}
+
+#[tokio::test]
+async fn guidance_left_unread_is_told_to_the_physio_after_the_trainers_reminder() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, booked, physio) = app.assessed(&trainer).await;
+    let path = format!("/v1/referrals/{id}/guidance");
+    assert_eq!(app.post(&path, &physio, &guidance()).await.status(), 201);
+    fall_due(&app, id).await;
+    assert_eq!(reached(&app, id).await.stage(), DeadlineStage::Reminder);
+    // 96 h after it was shared.
+    let at_96h = "AND stage = 1 AND due_at BETWEEN now() + interval '95 hours' AND now() + interval '97 hours'";
+    assert_eq!(app.count(&rows(id, at_96h)).await, 1);
+    fall_due(&app, id).await;
+    let escalation = reached(&app, id).await;
+    assert_eq!(escalation.kind(), DeadlineKind::Acknowledgement);
+    assert_eq!(escalation.stage(), DeadlineStage::Escalation);
+    assert_eq!(escalation.physio_id, booked.physio.to_string());
+    assert_eq!(app.count(&rows(id, "")).await, 0);
+}
+
+#[tokio::test]
+async fn a_deadline_never_fires_on_a_referral_being_changed_at_that_moment() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    use secrecy::ExposeSecret;
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, _, _) = app.assessed(&trainer).await;
+    // Another transaction (the guidance being shared, say) holds the referral.
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut holder = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "SELECT 1 FROM referrals WHERE id = '{id}' FOR UPDATE"
+    ))
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    fall_due(&app, id).await;
+    // The worker looked, found it busy and put the stage off a moment,
+    // telling no one meanwhile.
+    app.wait_for_count(&rows(id, "AND stage = 0 AND due_at > now()"), 1)
+        .await;
+    assert_eq!(app.count(EVENTS_WRITTEN).await, 0);
+    diesel::sql_query("COMMIT")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // Free again, it fires (the referral is still assessed).
+    assert_eq!(reached(&app, id).await.stage(), DeadlineStage::Reminder);
 }
