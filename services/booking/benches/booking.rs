@@ -60,7 +60,7 @@ async fn main() {
         lat: 51.5,
         lon: -0.1,
     };
-    let mut found = facts::candidates(&mut conn, BodyRegion::Knee, at, &[])
+    let mut found = facts::candidates(&mut conn, BodyRegion::Knee, at, &facts::Allowed::default())
         .await
         .unwrap();
     let now = Utc::now();
@@ -283,5 +283,6 @@ fn referral_request() -> ReferralRequest {
         target_by: Some(Utc::now() + chrono::Duration::days(7)),
         attempt: 1,
         state: requests::RequestState::Pending,
+        only_clinic_id: None,
     }
 }

@@ -95,6 +95,10 @@ async fn on_requested(
         target_by: optional_time(event.target_by),
         attempt: i32::try_from(event.attempt.max(1)).unwrap_or(i32::MAX),
         state: RequestState::Pending,
+        only_clinic_id: match event.only_clinic_id.as_str() {
+            "" => None,
+            id => Some(uuid("only_clinic_id", id)?),
+        },
     };
     lock_referral(conn, request.referral_id).await?;
     let cancelled = referral_cancellations::table
@@ -125,6 +129,7 @@ async fn on_requested(
                 .set((
                     referral_requests::attempt.eq(request.attempt),
                     referral_requests::state.eq(RequestState::Pending),
+                    referral_requests::only_clinic_id.eq(request.only_clinic_id),
                     referral_requests::updated_at.eq(Utc::now()),
                 ))
                 .execute(conn)

@@ -7,7 +7,7 @@
 
 use crate::domain::geo::Location;
 use crate::engine::events;
-use crate::engine::facts::covering_clinics;
+use crate::engine::facts::{Allowed, covering_clinics};
 use crate::engine::refusals;
 use crate::engine::requests::{ReferralRequest, RequestState};
 use crate::schema::referral_requests;
@@ -140,8 +140,12 @@ async fn clinics_that_could_take(
         lon: request.lon,
     };
     let refused = refusals::of(conn, request.referral_id, request.attempt).await?;
+    let allowed = Allowed {
+        refused_by: &refused.clinics,
+        only: request.only_clinic_id,
+    };
     let mut clinics = covering_clinics(conn, at).await?;
-    clinics.retain(|c| !refused.clinics.contains(c));
+    clinics.retain(|c| allowed.admits(*c));
     Ok(clinics)
 }
 

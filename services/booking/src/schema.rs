@@ -67,6 +67,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         target_by -> Nullable<Timestamptz>,
         refusals_reviewed -> Int4,
+        only_clinic_id -> Nullable<Uuid>,
     }
 }
 

@@ -256,14 +256,23 @@ pub fn rescheduled(e: &AppointmentRescheduled) -> Result<Vec<Notice>, Malformed>
     ])
 }
 
+/// The first missed appointment offers one rebooking with the same clinic,
+/// which the trainer confirms in the app; the second closes the referral.
+/// (An event without `no_shows`, from an older booking service, counts as
+/// the first.)
 pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, Malformed> {
+    let closed = e.no_shows >= 2;
+    let body = if closed {
+        "The clinic recorded a second no-show, so this referral is closed. Flag the injury again if your client still needs a physio."
+    } else {
+        "The clinic recorded a no-show. You can rebook once with the same clinic from the referral in the app."
+    };
     Ok(vec![notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
         "appointment_missed",
         "Your client missed their appointment",
-        "The clinic recorded a no-show. Flag the injury again to book a new appointment."
-            .to_owned(),
-        json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id}),
+        body.to_owned(),
+        json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id, "rebook_offered": !closed}),
     )])
 }
 

@@ -7,11 +7,10 @@
 //! retried itself rather than lost or misapplied.
 
 use crate::deadlines::CareDeadlines;
-use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit};
-use crate::events::{self, Where};
+use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit, after_missed};
 use crate::referrals::model::{Referral, append_timeline, find_for_update, move_to};
-use crate::referrals::store::body_region;
-use crate::schema::{referrals, trainers};
+use crate::referrals::store::send_back_to_booking;
+use crate::schema::referrals;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -106,7 +105,14 @@ async fn handle(
                 about,
                 Happening::NoShow,
                 "appointment_no_show",
-                just_move,
+                async |conn, referral, _, cause| {
+                    diesel::update(referrals::table.find(referral.id))
+                        .set(referrals::no_shows.eq(referral.no_shows + 1))
+                        .execute(conn)
+                        .await?;
+                    move_to(conn, referral.id, after_missed(referral.no_shows), cause).await?;
+                    Ok(())
+                },
             )
             .await
         }
@@ -325,35 +331,15 @@ async fn record_booking(
     Ok(())
 }
 
-/// The clinic cancelled: forget the appointment and ask booking again
-/// (a new attempt, so booking knows it is not a duplicate).
+/// The clinic cancelled: booking is asked again, at any clinic but those
+/// that refused it.
 async fn rebook(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
     to: Status,
     cause: &str,
 ) -> Result<(), HandlerError> {
-    diesel::update(referrals::table.find(referral.id))
-        .set((
-            referrals::appointment_id.eq(None::<Uuid>),
-            referrals::appointment_starts_at.eq(None::<DateTime<Utc>>),
-            referrals::appointment_ends_at.eq(None::<DateTime<Utc>>),
-            referrals::physio_id.eq(None::<Uuid>),
-            referrals::clinic_id.eq(None::<Uuid>),
-            referrals::target_missed.eq(None::<bool>),
-            referrals::attempt.eq(referral.attempt + 1),
-        ))
-        .execute(conn)
-        .await?;
-    let moved = move_to(conn, referral.id, to, cause).await?;
-    let region = body_region(conn, referral.id).await?;
-    let (lat, lon): (f64, f64) = trainers::table
-        .find(referral.trainer_id)
-        .select((trainers::lat, trainers::lon))
-        .first(conn)
-        .await?;
-    spotter_messaging::enqueue(conn, &events::requested(&moved, region, Where { lat, lon }))
-        .await?;
+    send_back_to_booking(conn, referral, to, cause, None).await?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use utoipa::OpenApi;
         api::list,
         api::get,
         api::cancel,
+        crate::referrals::rebook::rebook,
         guidance::api::share,
         guidance::api::history,
         guidance::api::acknowledge,

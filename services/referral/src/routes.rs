@@ -1,7 +1,7 @@
 //! Every path the referral service serves, in one tree.
 
 use crate::deadlines::CareDeadlines;
-use crate::referrals::api;
+use crate::referrals::{api, rebook};
 use crate::{audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers};
 use actix_web::web;
 use spotter_db::deadlines;
@@ -66,6 +66,10 @@ fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/v1/referrals/{referral_id}/cancel",
         web::post().to(api::cancel),
+    )
+    .route(
+        "/v1/referrals/{referral_id}/rebook",
+        web::post().to(rebook::rebook),
     )
     .service(
         web::resource("/v1/referrals/{referral_id}/guidance")

@@ -45,6 +45,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         physio_access_ended_for -> Nullable<Uuid>,
         overdue_since -> Nullable<Timestamptz>,
+        no_shows -> Int4,
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::api::{cancel_error, find_visible};
 use super::model::Appointment;
+use crate::domain::AppointmentStatus;
 use crate::domain::slots::free_slots;
 use crate::domain::status::{AppointmentAction, may_record_no_show, transition};
 use crate::engine::cancel::{Cancellation, Then, cancel};
@@ -146,7 +147,15 @@ async fn record_outcome(
         }
         let recorded = set_status(conn, &appointment, action).await?;
         if action == AppointmentAction::NoShow {
-            spotter_messaging::enqueue(conn, &events::no_show(&recorded))
+            let missed: i64 = appointments::table
+                .filter(appointments::referral_id.eq(recorded.referral_id))
+                .filter(appointments::status.eq(AppointmentStatus::NoShow.as_str()))
+                .count()
+                .get_result(conn)
+                .await
+                .map_err(db_error)?;
+            let event = events::no_show(&recorded, u32::try_from(missed).unwrap_or(u32::MAX));
+            spotter_messaging::enqueue(conn, &event)
                 .await
                 .map_err(db_error)?;
         } else {

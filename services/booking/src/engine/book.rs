@@ -57,12 +57,17 @@ enum Claim {
 }
 
 /// `refused_by`: clinics that refused this referral, never offered it again.
+/// A request for one clinic only (`only_clinic_id`) is offered nowhere else.
 pub async fn book(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
     now: DateTime<Utc>,
     refused_by: &[Uuid],
 ) -> QueryResult<Outcome> {
+    let allowed = facts::Allowed {
+        refused_by,
+        only: request.only_clinic_id,
+    };
     let wanted = Request {
         body_region: request.body_region,
         trainer_location: Location {
@@ -72,13 +77,8 @@ pub async fn book(
         priority: request.priority,
         target_by: request.target_by,
     };
-    let mut candidates = facts::candidates(
-        conn,
-        request.body_region,
-        wanted.trainer_location,
-        refused_by,
-    )
-    .await?;
+    let mut candidates =
+        facts::candidates(conn, request.body_region, wanted.trainer_location, &allowed).await?;
     if crate::domain::matching::candidates(&wanted, &candidates.clinics, &candidates.physios)
         .is_empty()
     {
@@ -330,7 +330,11 @@ pub async fn book_or_waitlist(
         let mut clinics = facts::covering_clinics(conn, at).await?;
         let covered = !clinics.is_empty();
         // A clinic that refused it will not be asked again: nothing to tell it.
-        clinics.retain(|c| !refused.clinics.contains(c));
+        let allowed = facts::Allowed {
+            refused_by: &refused.clinics,
+            only: request.only_clinic_id,
+        };
+        clinics.retain(|c| allowed.admits(*c));
         if covered && clinics.is_empty() {
             // Every clinic within reach refused it: waiting would wait forever.
             return hold_for_review(conn, request, rules).await;

@@ -131,7 +131,8 @@ pub fn completed(a: &Appointment) -> AppointmentCompleted {
     }
 }
 
-pub fn no_show(a: &Appointment) -> AppointmentNoShow {
+/// `no_shows`: the referral's missed appointments, this one included.
+pub fn no_show(a: &Appointment, no_shows: u32) -> AppointmentNoShow {
     AppointmentNoShow {
         appointment_id: a.id.to_string(),
         referral_id: a.referral_id.to_string(),
@@ -139,5 +140,6 @@ pub fn no_show(a: &Appointment) -> AppointmentNoShow {
         physio_id: a.physio_id.to_string(),
         clinic_id: a.clinic_id.to_string(),
         recorded_at: timestamp(a.updated_at),
+        no_shows,
     }
 }

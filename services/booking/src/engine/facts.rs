@@ -71,6 +71,20 @@ pub(super) struct ClinicColumns {
     horizon_days: i32,
 }
 
+/// Which covering clinics a referral may go to: never one that refused it,
+/// and only `only` when it is set (a rebooking after a missed appointment).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Allowed<'a> {
+    pub refused_by: &'a [Uuid],
+    pub only: Option<Uuid>,
+}
+
+impl Allowed<'_> {
+    pub fn admits(&self, clinic: Uuid) -> bool {
+        !self.refused_by.contains(&clinic) && self.only.is_none_or(|only| only == clinic)
+    }
+}
+
 /// Who could take a referral: covering clinics and their suitable physios,
 /// with weekly hours; diaries (`time_off`, `booked`) come per window from
 /// [`load_diaries`].
@@ -100,10 +114,10 @@ pub async fn candidates(
     conn: &mut AsyncPgConnection,
     body_region: BodyRegion,
     at: Location,
-    refused_by: &[Uuid],
+    allowed: &Allowed<'_>,
 ) -> QueryResult<Candidates> {
     let mut clinics = covering(conn, at).await?;
-    clinics.retain(|c| !refused_by.contains(&c.id));
+    clinics.retain(|c| allowed.admits(c.id));
     if clinics.is_empty() {
         return Ok(Candidates::default());
     }

@@ -28,6 +28,8 @@ pub struct ReferralRequest {
     pub target_by: Option<DateTime<Utc>>,
     pub attempt: i32,
     pub state: RequestState,
+    /// Book at this clinic only (a rebooking after a missed appointment).
+    pub only_clinic_id: Option<Uuid>,
 }
 
 spotter_platform::coded! {

@@ -513,4 +513,5 @@ async fn a_no_show_is_recorded_only_once_the_appointment_has_started() {
     assert_eq!(missed["status"], "no_show");
     let event: AppointmentNoShow = app.tap.next(WAIT).await.unwrap();
     assert_eq!(event.appointment_id, id);
+    assert_eq!(event.no_shows, 1, "the referral's first missed appointment");
 }

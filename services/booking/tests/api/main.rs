@@ -9,6 +9,7 @@ mod concurrency;
 mod contract;
 mod deadlines;
 mod declines;
+mod missed;
 mod network;
 mod support;
 mod vocabulary;

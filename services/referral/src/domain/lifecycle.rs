@@ -21,7 +21,11 @@ spotter_platform::coded! {
         GuidanceShared = "guidance_shared",
         Acknowledged = "acknowledged",
         Cancelled = "cancelled",
+        /// A missed appointment: the trainer may rebook once with the same
+        /// clinic (`RebookedAfterNoShow`).
         NoShow = "no_show",
+        /// A second missed appointment: closed.
+        NotAttended = "not_attended",
     }
 }
 
@@ -47,7 +51,7 @@ impl Status {
             Self::Assessed => Some(3),
             Self::GuidanceShared => Some(4),
             Self::Acknowledged => Some(5),
-            Self::EmergencyAdvised | Self::Cancelled | Self::NoShow => None,
+            Self::EmergencyAdvised | Self::Cancelled | Self::NoShow | Self::NotAttended => None,
         }
     }
 }
@@ -65,6 +69,8 @@ pub enum Happening {
     NoShow,
     /// The booked appointment moved: still booked, at another time.
     Rescheduled,
+    /// The trainer took up the rebooking offered after a missed appointment.
+    RebookedAfterNoShow,
     GuidanceShared,
     GuidanceAcknowledged,
 }
@@ -92,9 +98,20 @@ fn rule(happening: Happening) -> (Status, &'static [Status]) {
         Happening::Completed => (Assessed, &[Booked]),
         Happening::NoShow => (NoShow, &[Booked]),
         Happening::Rescheduled => (Booked, &[Booked]),
+        Happening::RebookedAfterNoShow => (AwaitingBooking, &[NoShow]),
         // A new version of the guidance replaces the old, acknowledged or not.
         Happening::GuidanceShared => (GuidanceShared, &[Assessed, GuidanceShared, Acknowledged]),
         Happening::GuidanceAcknowledged => (Acknowledged, &[GuidanceShared]),
+    }
+}
+
+/// Where a missed appointment leaves the referral: the first offers a
+/// rebooking (`no_show`), the second closes it (`not_attended`).
+pub fn after_missed(no_shows_before: i32) -> Status {
+    if no_shows_before == 0 {
+        Status::NoShow
+    } else {
+        Status::NotAttended
     }
 }
 
@@ -145,7 +162,7 @@ pub fn admit(current: Status, appointment: Option<Naming>, happening: Happening)
 
 #[cfg(test)]
 mod tests {
-    use super::{Decision, Happening as H, Naming, Status as S, admit, decide};
+    use super::{Decision, Happening as H, Naming, Status as S, admit, after_missed, decide};
     use uuid::Uuid;
 
     #[test]
@@ -199,6 +216,25 @@ mod tests {
         assert_eq!(
             decide(S::Waitlisted, H::CancelledForGood),
             Decision::Apply(S::Cancelled)
+        );
+    }
+
+    #[test]
+    fn a_first_missed_appointment_may_be_rebooked_once_and_a_second_closes_it() {
+        assert_eq!(after_missed(0), S::NoShow);
+        assert_eq!(after_missed(1), S::NotAttended);
+        assert_eq!(
+            decide(S::NoShow, H::RebookedAfterNoShow),
+            Decision::Apply(S::AwaitingBooking)
+        );
+        assert_eq!(
+            decide(S::NotAttended, H::RebookedAfterNoShow),
+            Decision::Ignore
+        );
+        assert_eq!(decide(S::Booked, H::RebookedAfterNoShow), Decision::Ignore);
+        assert_eq!(
+            decide(S::NotAttended, H::CancelledForGood),
+            Decision::Ignore
         );
     }
 

@@ -45,10 +45,10 @@ fn treats(caller: &Caller, r: &Referral) -> bool {
 }
 
 /// A referral that ended without care going on: cancelled (the trainer, or
-/// the client withdrawing consent) or a no-show (the trainer flags again for
-/// a new one). An acknowledged referral stays open to its physio, who may
+/// the client withdrawing consent) or missed (a no-show, rebooked or not;
+/// not attended). An acknowledged referral stays open to its physio, who may
 /// share a new version of the guidance.
-const CLOSED_TO_THE_PHYSIO: [Status; 2] = [Status::Cancelled, Status::NoShow];
+const CLOSED_TO_THE_PHYSIO: [Status; 3] = [Status::Cancelled, Status::NoShow, Status::NotAttended];
 
 /// [`treats`] as a filter on the referrals table (the physio's list).
 pub fn treated_by(

@@ -5,5 +5,6 @@ pub mod access;
 pub mod api;
 pub mod model;
 pub mod queue;
+pub mod rebook;
 pub mod store;
 pub mod view;

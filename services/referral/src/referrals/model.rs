@@ -36,6 +36,8 @@ pub struct Referral {
     pub physio_access_ended_for: Option<Uuid>,
     /// Still unbooked when its target passed (booking's deadline).
     pub overdue_since: Option<DateTime<Utc>>,
+    /// Appointments the client missed.
+    pub no_shows: i32,
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]

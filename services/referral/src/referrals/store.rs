@@ -3,10 +3,12 @@
 //! all read through here, so none of them imports another's handlers.
 
 use super::access::visible_to;
-use super::model::{Referral, find_for_update};
+use super::model::{Referral, find_for_update, move_to};
 use super::view::InjuryView;
+use crate::domain::lifecycle::Status;
 use crate::domain::vocabulary::BodyRegion;
-use crate::schema::{injury_reports, referrals};
+use crate::events::{self, Where};
+use crate::schema::{injury_reports, referrals, trainers};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -87,4 +89,42 @@ pub async fn body_region(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<
         .first(conn)
         .await?;
     decode(&name)
+}
+
+/// Forgets the appointment and asks booking again, as a new attempt (so
+/// booking knows it is no redelivery): after a clinic-side cancellation, or
+/// (`only_clinic`) the rebooking a trainer confirms after a missed
+/// appointment, which goes to the same clinic only.
+pub async fn send_back_to_booking(
+    conn: &mut AsyncPgConnection,
+    referral: &Referral,
+    to: Status,
+    cause: &str,
+    only_clinic: Option<Uuid>,
+) -> QueryResult<Referral> {
+    diesel::update(referrals::table.find(referral.id))
+        .set((
+            referrals::appointment_id.eq(None::<Uuid>),
+            referrals::appointment_starts_at.eq(None::<DateTime<Utc>>),
+            referrals::appointment_ends_at.eq(None::<DateTime<Utc>>),
+            referrals::physio_id.eq(None::<Uuid>),
+            referrals::clinic_id.eq(None::<Uuid>),
+            referrals::target_missed.eq(None::<bool>),
+            referrals::attempt.eq(referral.attempt + 1),
+        ))
+        .execute(conn)
+        .await?;
+    let moved = move_to(conn, referral.id, to, cause).await?;
+    let region = body_region(conn, referral.id).await?;
+    let (lat, lon): (f64, f64) = trainers::table
+        .find(referral.trainer_id)
+        .select((trainers::lat, trainers::lon))
+        .first(conn)
+        .await?;
+    let mut event = events::requested(&moved, region, Where { lat, lon });
+    if let Some(clinic) = only_clinic {
+        event.only_clinic_id = clinic.to_string();
+    }
+    spotter_messaging::enqueue(conn, &event).await?;
+    Ok(moved)
 }

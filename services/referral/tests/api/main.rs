@@ -7,6 +7,7 @@ mod contract;
 mod deadlines;
 mod declines;
 mod lifecycle;
+mod missed;
 mod quotas;
 mod rate_limits;
 mod reports;

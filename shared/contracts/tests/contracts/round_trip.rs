@@ -165,6 +165,7 @@ fn booking_events_round_trip() {
         physio_id: PHYSIO.into(),
         clinic_id: CLINIC.into(),
         recorded_at: at(9000),
+        no_shows: 2,
     });
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE referral_requests DROP COLUMN only_clinic_id;
