@@ -167,6 +167,19 @@ pub mod service {
             diesel::sql_query(sql).execute(&mut conn).await
         }
 
+        /// The clock reaches the next stage of `subject`'s one running
+        /// deadline (docs/architecture.md, "Deadlines"): its due time is
+        /// moved to now, which wakes the workers.
+        pub async fn deadline_falls_due(&self, subject: uuid::Uuid) {
+            let moved = self
+                .execute(&format!(
+                    "UPDATE deadlines SET due_at = now() WHERE subject_id = '{subject}'"
+                ))
+                .await
+                .unwrap();
+            assert_eq!(moved, 1, "one running deadline for {subject}");
+        }
+
         /// Waits (bounded) until `count(sql)` reaches `want`.
         pub async fn wait_for_count(&self, sql: &str, want: i64) {
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -502,13 +502,7 @@ async fn a_no_show_is_recorded_only_once_the_appointment_has_started() {
     let early = problem(app.post(&path, &physio_token, &json!({})).await, 409).await;
     assert!(early["detail"].as_str().unwrap().contains("not started"));
     // Tomorrow comes: the appointment began ten minutes ago.
-    app.execute(&format!(
-        "UPDATE appointments SET starts_at = now() - interval '10 minutes', \
-         ends_at = now() + interval '35 minutes', blocked_until = now() + interval '35 minutes' \
-         WHERE id = '{id}'"
-    ))
-    .await
-    .unwrap();
+    app.appointment_began(&id).await;
     let missed = body(app.post(&path, &physio_token, &json!({})).await, 200).await;
     assert_eq!(missed["status"], "no_show");
     let event: AppointmentNoShow = app.tap.next(WAIT).await.unwrap();

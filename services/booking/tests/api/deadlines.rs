@@ -20,17 +20,6 @@ fn deadline_rows(referral: Uuid, condition: &str) -> String {
     )
 }
 
-/// The clock reaches the deadline's next stage.
-async fn fall_due(app: &BookingApp, referral: Uuid) {
-    let moved = app
-        .execute(&format!(
-            "UPDATE deadlines SET due_at = now() WHERE subject_id = '{referral}'"
-        ))
-        .await
-        .unwrap();
-    assert_eq!(moved, 1);
-}
-
 async fn reached(app: &BookingApp, referral: Uuid) -> DeadlineReached {
     let id = referral.to_string();
     app.tap
@@ -62,7 +51,7 @@ async fn a_waiting_referral_tells_the_covering_clinics_then_the_trainer_once_eac
         1
     );
 
-    fall_due(&app, referral.id).await;
+    app.deadline_falls_due(referral.id).await;
     let reminder = reached(&app, referral.id).await;
     assert_eq!(reminder.kind(), DeadlineKind::Booking);
     assert_eq!(reminder.stage(), DeadlineStage::Reminder);
@@ -77,7 +66,7 @@ async fn a_waiting_referral_tells_the_covering_clinics_then_the_trainer_once_eac
         1
     );
 
-    fall_due(&app, referral.id).await;
+    app.deadline_falls_due(referral.id).await;
     let escalation = reached(&app, referral.id).await;
     assert_eq!(escalation.stage(), DeadlineStage::Escalation);
     assert_eq!(escalation.target_by, reminder.target_by);

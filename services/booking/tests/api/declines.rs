@@ -11,32 +11,11 @@ use spotter_contracts::booking::v1::{
 };
 use uuid::Uuid;
 
-/// A clinic whose one knee physio works 09:00–12:00 `days_ahead` days from
-/// now, so clinics with smaller `days_ahead` offer earlier slots.
-async fn clinic_open_in(app: &BookingApp, days_ahead: i64) -> (Uuid, Uuid) {
-    let clinic = app.clinic().await;
-    let physio = app.physio(clinic, &["knee"]).await;
-    app.hours(
-        physio,
-        json!([{"weekday": weekday_in(days_ahead), "start": "09:00", "end": "12:00"}]),
-    )
-    .await;
-    (clinic, physio)
-}
-
 /// What the referral service does when a clinic-side cancellation asks for
 /// a rebooking: the same referral, one attempt further.
 async fn rebook(app: &BookingApp, referral: &mut Referral) {
     referral.attempt += 1;
     app.request(referral).await;
-}
-
-async fn booked_at(app: &BookingApp, referral: &Referral) -> AppointmentBooked {
-    let id = referral.id.to_string();
-    app.tap
-        .next_matching::<AppointmentBooked>(WAIT, |e| e.referral_id == id)
-        .await
-        .unwrap()
 }
 
 fn decline(reason: &str) -> Value {
@@ -46,11 +25,11 @@ fn decline(reason: &str) -> Value {
 #[tokio::test]
 async fn a_declined_referral_is_booked_at_another_clinic_never_back_at_the_one_that_declined() {
     let app = BookingApp::start().await;
-    let (first, first_physio) = clinic_open_in(&app, 1).await;
-    let (second, _) = clinic_open_in(&app, 2).await;
+    let (first, first_physio) = app.clinic_open_in(1).await;
+    let (second, _) = app.clinic_open_in(2).await;
     let mut referral = Referral::knee();
     app.request(&referral).await;
-    let booked = booked_at(&app, &referral).await;
+    let booked = app.booked_at(&referral).await;
     assert_eq!(
         booked.clinic_id,
         first.to_string(),
@@ -72,7 +51,7 @@ async fn a_declined_referral_is_booked_at_another_clinic_never_back_at_the_one_t
 
     // The first clinic still has the earliest free slots, and is passed over.
     rebook(&app, &mut referral).await;
-    let again = booked_at(&app, &referral).await;
+    let again = app.booked_at(&referral).await;
     assert_eq!(again.clinic_id, second.to_string());
 
     // Its admins see the decline among their clinic's figures.
@@ -92,10 +71,10 @@ async fn a_declined_referral_is_booked_at_another_clinic_never_back_at_the_one_t
 #[tokio::test]
 async fn a_referral_every_clinic_within_reach_refused_waits_for_review_not_forever() {
     let app = BookingApp::start().await;
-    let (clinic, _) = clinic_open_in(&app, 1).await;
+    let (clinic, _) = app.clinic_open_in(1).await;
     let mut refused = Referral::knee();
     app.request(&refused).await;
-    let booked = booked_at(&app, &refused).await;
+    let booked = app.booked_at(&refused).await;
     let admin = app
         .auth
         .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
@@ -112,12 +91,12 @@ async fn a_referral_every_clinic_within_reach_refused_waits_for_review_not_forev
     assert_eq!(list["items"][0]["referral_id"], refused.id.to_string());
 
     // A new clinic opens nearby; released, the referral is booked there.
-    let (new_clinic, _) = clinic_open_in(&app, 3).await;
+    let (new_clinic, _) = app.clinic_open_in(3).await;
     let release = format!("/admin/v1/worklist/{}/release", refused.id);
     let released = body(app.post(&release, &app.admin, &json!({})).await, 200).await;
     assert_eq!(released["state"], "booked");
     assert_eq!(
-        booked_at(&app, &refused).await.clinic_id,
+        app.booked_at(&refused).await.clinic_id,
         new_clinic.to_string()
     );
 }
@@ -125,10 +104,10 @@ async fn a_referral_every_clinic_within_reach_refused_waits_for_review_not_forev
 #[tokio::test]
 async fn time_off_moves_a_referral_without_barring_the_clinic() {
     let app = BookingApp::start().await;
-    let (clinic, first) = clinic_open_in(&app, 1).await;
+    let (clinic, first) = app.clinic_open_in(1).await;
     let mut referral = Referral::knee();
     app.request(&referral).await;
-    let booked = booked_at(&app, &referral).await;
+    let booked = app.booked_at(&referral).await;
     assert_eq!(booked.physio_id, first.to_string());
     let off =
         json!({"start": booked_start(&booked), "end": booked_end(&booked), "reason": "course"});
@@ -143,7 +122,7 @@ async fn time_off_moves_a_referral_without_barring_the_clinic() {
     )
     .await;
     rebook(&app, &mut referral).await;
-    let again = booked_at(&app, &referral).await;
+    let again = app.booked_at(&referral).await;
     // The clinic is not barred: the physio's next free slot, after the time off.
     assert_eq!(again.clinic_id, clinic.to_string());
     assert_ne!(again.starts_at, booked.starts_at);
@@ -164,20 +143,20 @@ fn booked_end(booked: &AppointmentBooked) -> String {
 #[tokio::test]
 async fn after_three_refusals_the_referral_waits_for_a_platform_admin_who_can_release_it() {
     let app = BookingApp::start().await;
-    let (a, a_physio) = clinic_open_in(&app, 1).await;
-    let (b, _) = clinic_open_in(&app, 2).await;
-    let (c, _) = clinic_open_in(&app, 3).await;
-    let (d, _) = clinic_open_in(&app, 4).await;
+    let (a, a_physio) = app.clinic_open_in(1).await;
+    let (b, _) = app.clinic_open_in(2).await;
+    let (c, _) = app.clinic_open_in(3).await;
+    let (d, _) = app.clinic_open_in(4).await;
     let mut referral = Referral::knee();
     app.request(&referral).await;
-    let at_a = booked_at(&app, &referral).await;
+    let at_a = app.booked_at(&referral).await;
     assert_eq!(at_a.clinic_id, a.to_string());
     // 1: A's physio declines.
     let physio = app.auth.token(Role::Physio, a_physio, Some(a));
     let path = format!("/v1/appointments/{}/decline", at_a.appointment_id);
     body(app.post(&path, &physio, &decline("no_capacity")).await, 200).await;
     rebook(&app, &mut referral).await;
-    let at_b = booked_at(&app, &referral).await;
+    let at_b = app.booked_at(&referral).await;
     assert_eq!(at_b.clinic_id, b.to_string());
     // 2: B's admin cancels on the clinic's side (a refusal too).
     let b_admin = app.auth.token(Role::ClinicAdmin, Uuid::now_v7(), Some(b));
@@ -189,7 +168,7 @@ async fn after_three_refusals_the_referral_waits_for_a_platform_admin_who_can_re
     )
     .await;
     rebook(&app, &mut referral).await;
-    let at_c = booked_at(&app, &referral).await;
+    let at_c = app.booked_at(&referral).await;
     assert_eq!(at_c.clinic_id, c.to_string());
     // 3: C's admin declines.
     let c_admin = app.auth.token(Role::ClinicAdmin, Uuid::now_v7(), Some(c));
@@ -245,7 +224,7 @@ async fn after_three_refusals_the_referral_waits_for_a_platform_admin_who_can_re
 
     let released = body(app.post(&release, &app.admin, &json!({})).await, 200).await;
     assert_eq!(released["state"], "booked");
-    let at_d = booked_at(&app, &referral).await;
+    let at_d = app.booked_at(&referral).await;
     assert_eq!(at_d.clinic_id, d.to_string());
     let list = body(app.get("/admin/v1/worklist", &app.admin).await, 200).await;
     assert_eq!(list["items"], json!([]));

@@ -2,41 +2,15 @@
 //! rebooking a trainer confirms goes to the clinic whose appointment was
 //! missed, and only there; each no-show says how many the referral has had.
 
-use crate::support::{BookingApp, Referral, WAIT, body, weekday_in};
+use crate::support::{BookingApp, Referral, WAIT, body};
 use serde_json::json;
 use spotter_auth::Role;
 use spotter_contracts::booking::v1::{AppointmentBooked, AppointmentNoShow};
-use uuid::Uuid;
-
-async fn clinic_open_in(app: &BookingApp, days_ahead: i64) -> (Uuid, Uuid) {
-    let clinic = app.clinic().await;
-    let physio = app.physio(clinic, &["knee"]).await;
-    app.hours(
-        physio,
-        json!([{"weekday": weekday_in(days_ahead), "start": "09:00", "end": "12:00"}]),
-    )
-    .await;
-    (clinic, physio)
-}
-
-async fn booked(app: &BookingApp, referral: &Referral) -> AppointmentBooked {
-    let id = referral.id.to_string();
-    app.tap
-        .next_matching::<AppointmentBooked>(WAIT, |e| e.referral_id == id)
-        .await
-        .unwrap()
-}
 
 /// The appointment's time comes and goes without the client.
 async fn miss(app: &BookingApp, appointment: &AppointmentBooked) -> AppointmentNoShow {
     let id = &appointment.appointment_id;
-    app.execute(&format!(
-        "UPDATE appointments SET starts_at = now() - interval '10 minutes', \
-         ends_at = now() + interval '35 minutes', blocked_until = now() + interval '35 minutes' \
-         WHERE id = '{id}'"
-    ))
-    .await
-    .unwrap();
+    app.appointment_began(id).await;
     let physio = app.auth.token(
         Role::Physio,
         appointment.physio_id.parse().unwrap(),
@@ -53,11 +27,11 @@ async fn miss(app: &BookingApp, appointment: &AppointmentBooked) -> AppointmentN
 #[tokio::test]
 async fn a_rebooking_after_a_missed_appointment_goes_to_that_clinic_only() {
     let app = BookingApp::start().await;
-    let (sooner, _) = clinic_open_in(&app, 1).await;
-    let (later, _) = clinic_open_in(&app, 3).await;
+    let (sooner, _) = app.clinic_open_in(1).await;
+    let (later, _) = app.clinic_open_in(3).await;
     let mut referral = Referral::knee();
     app.request(&referral).await;
-    let first = booked(&app, &referral).await;
+    let first = app.booked_at(&referral).await;
     assert_eq!(first.clinic_id, sooner.to_string());
     assert_eq!(miss(&app, &first).await.no_shows, 1);
 
@@ -67,7 +41,7 @@ async fn a_rebooking_after_a_missed_appointment_goes_to_that_clinic_only() {
     let mut request = referral.event();
     request.only_clinic_id = later.to_string();
     app.publish(&request).await;
-    let second = booked(&app, &referral).await;
+    let second = app.booked_at(&referral).await;
     assert_eq!(second.clinic_id, later.to_string());
     assert_eq!(miss(&app, &second).await.no_shows, 2);
 }

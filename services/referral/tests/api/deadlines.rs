@@ -19,16 +19,6 @@ fn rows(referral: Uuid, condition: &str) -> String {
     format!("SELECT count(*) AS n FROM deadlines WHERE subject_id = '{referral}' {condition}")
 }
 
-async fn fall_due(app: &ReferralApp, referral: Uuid) {
-    let moved = app
-        .execute(&format!(
-            "UPDATE deadlines SET due_at = now() WHERE subject_id = '{referral}'"
-        ))
-        .await
-        .unwrap();
-    assert_eq!(moved, 1);
-}
-
 async fn reached(app: &ReferralApp, referral: Uuid) -> DeadlineReached {
     let id = referral.to_string();
     app.tap
@@ -49,7 +39,7 @@ async fn guidance_not_shared_reminds_the_physio_then_tells_the_clinic_once_each(
     assert_eq!(detail["awaiting"].as_array().unwrap().len(), 1);
     assert_eq!(detail["awaiting"][0]["owed"], "guidance_by_the_physio");
 
-    fall_due(&app, id).await;
+    app.deadline_falls_due(id).await;
     let reminder = reached(&app, id).await;
     assert_eq!(reminder.kind(), DeadlineKind::Guidance);
     assert_eq!(reminder.stage(), DeadlineStage::Reminder);
@@ -59,7 +49,7 @@ async fn guidance_not_shared_reminds_the_physio_then_tells_the_clinic_once_each(
     let at_72h = "AND stage = 1 AND due_at BETWEEN now() + interval '71 hours' AND now() + interval '73 hours'";
     assert_eq!(app.count(&rows(id, at_72h)).await, 1);
 
-    fall_due(&app, id).await;
+    app.deadline_falls_due(id).await;
     let escalation = reached(&app, id).await;
     assert_eq!(escalation.stage(), DeadlineStage::Escalation);
     assert_eq!(app.count(&rows(id, "")).await, 0);
@@ -83,7 +73,7 @@ async fn guidance_shared_just_in_time_ends_its_wait_and_starts_the_acknowledgeme
     let in_48h = "AND kind = 'acknowledgement' AND stage = 0 AND due_at BETWEEN now() + interval '47 hours' AND now() + interval '49 hours'";
     assert_eq!(app.count(&rows(id, in_48h)).await, 1);
 
-    fall_due(&app, id).await;
+    app.deadline_falls_due(id).await;
     let reminder = reached(&app, id).await;
     assert_eq!(reminder.kind(), DeadlineKind::Acknowledgement);
     assert_eq!(reminder.stage(), DeadlineStage::Reminder);
@@ -159,12 +149,12 @@ async fn guidance_left_unread_is_told_to_the_physio_after_the_trainers_reminder(
     let (id, booked, physio) = app.assessed(&trainer).await;
     let path = format!("/v1/referrals/{id}/guidance");
     assert_eq!(app.post(&path, &physio, &guidance()).await.status(), 201);
-    fall_due(&app, id).await;
+    app.deadline_falls_due(id).await;
     assert_eq!(reached(&app, id).await.stage(), DeadlineStage::Reminder);
     // 96 h after it was shared.
     let at_96h = "AND stage = 1 AND due_at BETWEEN now() + interval '95 hours' AND now() + interval '97 hours'";
     assert_eq!(app.count(&rows(id, at_96h)).await, 1);
-    fall_due(&app, id).await;
+    app.deadline_falls_due(id).await;
     let escalation = reached(&app, id).await;
     assert_eq!(escalation.kind(), DeadlineKind::Acknowledgement);
     assert_eq!(escalation.stage(), DeadlineStage::Escalation);
@@ -192,7 +182,7 @@ async fn a_deadline_never_fires_on_a_referral_being_changed_at_that_moment() {
     .execute(&mut holder)
     .await
     .unwrap();
-    fall_due(&app, id).await;
+    app.deadline_falls_due(id).await;
     // The worker looked, found it busy and put the stage off a moment,
     // telling no one meanwhile.
     app.wait_for_count(&rows(id, "AND stage = 0 AND due_at > now()"), 1)

@@ -121,6 +121,39 @@ impl BookingApp {
         self.publish_as(&referral.event(), message_id).await;
     }
 
+    /// A clinic whose one knee physio works 09:00–12:00 `days_ahead` days
+    /// from now, so clinics with smaller `days_ahead` offer earlier slots.
+    pub async fn clinic_open_in(&self, days_ahead: i64) -> (Uuid, Uuid) {
+        let clinic = self.clinic().await;
+        let physio = self.physio(clinic, &["knee"]).await;
+        self.hours(
+            physio,
+            json!([{"weekday": weekday_in(days_ahead), "start": "09:00", "end": "12:00"}]),
+        )
+        .await;
+        (clinic, physio)
+    }
+
+    /// The next booking of `referral` the saga hears of.
+    pub async fn booked_at(&self, referral: &Referral) -> AppointmentBooked {
+        let id = referral.id.to_string();
+        self.tap
+            .next_matching::<AppointmentBooked>(WAIT, |e| e.referral_id == id)
+            .await
+            .unwrap()
+    }
+
+    /// The appointment's time comes: it began ten minutes ago.
+    pub async fn appointment_began(&self, appointment_id: &str) {
+        self.execute(&format!(
+            "UPDATE appointments SET starts_at = now() - interval '10 minutes', \
+             ends_at = now() + interval '35 minutes', blocked_until = now() + interval '35 minutes' \
+             WHERE id = '{appointment_id}'"
+        ))
+        .await
+        .unwrap();
+    }
+
     pub async fn cancel_referral(&self, referral: &Referral) {
         let event = ReferralCancelled {
             referral_id: referral.id.to_string(),
