@@ -2,7 +2,7 @@
 //! referral is booked again elsewhere, never back at a clinic that refused
 //! it, and after three refusals it waits on the platform admins' worklist.
 
-use crate::support::{BookingApp, Referral, WAIT, body, problem, weekday_in};
+use crate::support::{BookingApp, Referral, WAIT, body, problem};
 use serde_json::{Value, json};
 use spotter_auth::Role;
 use spotter_contracts::booking::v1::{
