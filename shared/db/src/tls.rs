@@ -148,9 +148,9 @@ pub async fn establish(url: &str) -> anyhow::Result<AsyncPgConnection> {
     Ok(PgTarget::parse(url)?.connect().await?)
 }
 
-/// `postgres://…` split at the query. The query starts after the host: a
-/// password may hold a raw `?` (tokio-postgres reads credentials up to the
-/// last `@`), and splitting there would leave `sslmode` unseen.
+/// `postgres://…` split at the query, which starts after the host
+/// (`url_parts`): an `@` in the query is no end of a password, so `sslmode`
+/// is always seen.
 fn split_query(url: &str) -> anyhow::Result<(&str, &str)> {
     anyhow::ensure!(
         url.starts_with("postgres://") || url.starts_with("postgresql://"),
@@ -311,11 +311,19 @@ mod tests {
     }
 
     #[test]
-    fn a_question_mark_in_the_password_does_not_hide_sslmode() {
-        let target = PgTarget::parse("postgres://u:a?b@h/db?sslmode=require").unwrap();
+    fn delimiters_in_the_password_or_an_at_in_the_query_do_not_hide_sslmode() {
+        // Percent-encoded, as URLs spell them and `with_userinfo` writes them.
+        let target = PgTarget::parse("postgres://u:a%3Fb%40c@h/db?sslmode=require").unwrap();
         assert!(target.tls.is_some());
         assert_eq!(target.config.get_ssl_mode(), SslMode::Require);
-        assert_eq!(target.config.get_password(), Some(&b"a?b"[..]));
+        assert_eq!(target.config.get_password(), Some(&b"a?b@c"[..]));
+        let target =
+            PgTarget::parse("postgres://u:pw@h/db?sslmode=require&application_name=a@b").unwrap();
+        assert!(
+            target.tls.is_some(),
+            "an @ in the query is no end of a password"
+        );
+        assert_eq!(target.config.get_application_name(), Some("a@b"));
     }
 
     #[test]

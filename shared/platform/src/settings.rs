@@ -234,17 +234,20 @@ pub struct UrlParts<'a> {
     pub query: Option<&'a str>,
 }
 
-/// Cuts `url` the one way every reader here needs: the host starts after the
-/// last `@`, so a password holding `/`, `?` or `@` stays whole (libpq reads
-/// it so too). Without a scheme, `postgres` is assumed.
+/// Cuts `url` the one way every reader here needs, as RFC 3986 does: the
+/// authority ends at the first `/` or `?`, and the host starts after its
+/// last `@`. So an `@` in the query (an `application_name`, a certificate
+/// path) is never taken for the end of a password. Delimiters in a password
+/// are percent-encoded, as `with_userinfo` writes them and libpq and
+/// tokio-postgres expect. Without a scheme, `postgres` is assumed.
 pub fn url_parts(url: &str) -> UrlParts<'_> {
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let (userinfo, after) = match rest.rsplit_once('@') {
-        Some((userinfo, after)) => (Some(userinfo), after),
-        None => (None, rest),
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, authority),
     };
-    let host_end = after.find(['/', '?']).unwrap_or(after.len());
-    let (host, tail) = after.split_at(host_end);
     let (path, query) = match tail.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (tail, None),
@@ -548,21 +551,32 @@ mod tests {
     }
 
     #[test]
-    fn a_password_holding_url_delimiters_stays_whole() {
+    fn an_encoded_password_and_a_query_holding_at_stay_whole() {
         let db = DatabaseSettings {
             url: SecretString::from(
-                "postgres://me:a/b?c@d@db.example:5433/spotter_x?sslmode=require",
+                "postgres://me:a%2Fb%3Fc%40d@db.example:5433/spotter_x?sslmode=require&application_name=a@b",
             ),
             max_connections: 3,
         };
         assert_eq!(db.database_name(), "spotter_x");
         assert_eq!(
             db.with_database("other").url.expose_secret(),
-            "postgres://me:a/b?c@d@db.example:5433/other?sslmode=require"
+            "postgres://me:a%2Fb%3Fc%40d@db.example:5433/other?sslmode=require&application_name=a@b"
         );
         assert_eq!(
             db.as_role("u", "p").url.expose_secret(),
-            "postgres://u:p@db.example:5433/spotter_x?sslmode=require"
+            "postgres://u:p@db.example:5433/spotter_x?sslmode=require&application_name=a@b"
+        );
+        // An `@` in the query is not the end of a password: the TLS mode
+        // stays readable.
+        let parts = url_parts("postgres://db.example/x?sslmode=require&application_name=a@b");
+        assert_eq!(
+            (parts.userinfo, parts.host, parts.query),
+            (
+                None,
+                "db.example",
+                Some("sslmode=require&application_name=a@b")
+            )
         );
         let parts = url_parts("amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(
