@@ -3,6 +3,7 @@
 use super::list::{AppointmentPage, AppointmentQuery, Scope, list};
 use super::model::Appointment;
 use crate::engine::cancel::CancelError;
+use crate::engine::facts;
 use crate::schema::appointments;
 use actix_web::web;
 use diesel::prelude::*;
@@ -33,6 +34,23 @@ fn scope(caller: &Caller) -> ApiResult<Scope> {
     })
 }
 
+/// A physio their clinic deactivated sees no appointment any more, though
+/// their token may still be valid (checked once per request, here and in
+/// `list_mine`).
+async fn refuse_a_deactivated_physio(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+) -> ApiResult<()> {
+    if caller.role == Role::Physio
+        && !facts::still_active(conn, caller.user_id)
+            .await
+            .map_err(db_error)?
+    {
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
 /// The appointment, locked for update when `for_update`, if the caller may see it.
 pub async fn find_visible(
     conn: &mut AsyncPgConnection,
@@ -40,6 +58,7 @@ pub async fn find_visible(
     id: Uuid,
     for_update: bool,
 ) -> ApiResult<Appointment> {
+    refuse_a_deactivated_physio(conn, caller).await?;
     let query = appointments::table
         .find(id)
         .select(Appointment::as_select());
@@ -82,6 +101,7 @@ pub async fn list_mine(
 ) -> ApiResult<web::Json<AppointmentPage>> {
     let scope = scope(&caller)?;
     let mut conn = checkout(&pool).await?;
+    refuse_a_deactivated_physio(&mut conn, &caller).await?;
     let mut page = list(&mut conn, scope, &query).await?;
     page.items = page
         .items

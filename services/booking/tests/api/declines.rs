@@ -299,5 +299,10 @@ async fn deactivating_a_physio_ends_their_access_to_the_referrals_they_saw() {
     let ended: PhysioAccessEnded = app.tap.next(WAIT).await.unwrap();
     assert_eq!(ended.referral_id, referral.id.to_string());
     assert_eq!(ended.physio_id, booked.physio.to_string());
-    assert_eq!(ended.clinic_id, booked.clinic.to_string());
+    assert_eq!(ended.clinic_id, booked.clinic.to_string()); // Their token still verifies, but their appointments are gone for them:
+    // read one, list them, act on one.
+    let one = format!("/v1/appointments/{}", booked.event.appointment_id);
+    problem(app.get(&one, &physio).await, 404).await;
+    problem(app.get("/v1/appointments", &physio).await, 404).await;
+    problem(app.post(&complete, &physio, &json!({})).await, 404).await;
 }
