@@ -15,56 +15,36 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
-use spotter_contracts::common::v1::DeadlineStage;
-use spotter_db::deadlines::{self, After, Due, Expiry};
+use spotter_db::deadlines::{self, DeadlineKind, Due, Expiry, Fired, Wait};
 use uuid::Uuid;
 
-/// The deadline's kind in the `deadlines` table.
-pub const KIND: &str = "booking";
-
 /// The request has just started waiting: its deadline runs from when this
-/// attempt was requested (for the first, the flag) to `target_by`. A wait
-/// that begins already past a stage starts at that stage, due now.
+/// attempt was requested (for the first, the flag) to `target_by`; the
+/// clinics are reminded when `reminder_share` of that window is left.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
     reminder_share: f64,
-    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let Some(target_by) = request.target_by else {
         return Ok(());
     };
-    let (stage, due) = first_stage(request.requested_at, target_by, reminder_share, now);
-    deadlines::start_at_stage(
-        conn,
-        request.referral_id,
-        KIND,
-        stage,
-        request.requested_at,
-        due,
-    )
-    .await
+    let wait = wait(request.requested_at, target_by, reminder_share);
+    deadlines::start(conn, request.referral_id, DeadlineKind::Booking, wait).await
 }
 
-/// Which stage comes first, and when: the reminder when `share` of the
-/// window is left, the escalation at the target; one already past is due now.
-fn first_stage(
-    since: DateTime<Utc>,
-    target_by: DateTime<Utc>,
-    share: f64,
-    now: DateTime<Utc>,
-) -> (i16, DateTime<Utc>) {
-    if now >= target_by {
-        return (1, now);
-    }
+fn wait(since: DateTime<Utc>, target_by: DateTime<Utc>, share: f64) -> Wait {
     let window_ms = (target_by - since).num_milliseconds().max(0) as f64;
-    let reminder = target_by - chrono::Duration::milliseconds((window_ms * share) as i64);
-    (0, reminder.max(now))
+    Wait {
+        started_at: since,
+        remind_at: target_by - chrono::Duration::milliseconds((window_ms * share) as i64),
+        escalate_at: target_by,
+    }
 }
 
 /// The wait is over (booked, or cancelled): nothing more to tell.
 pub async fn clear(conn: &mut AsyncPgConnection, referral_id: Uuid) -> QueryResult<()> {
-    deadlines::clear(conn, referral_id, KIND).await
+    deadlines::clear(conn, referral_id, DeadlineKind::Booking).await
 }
 
 pub struct BookingDeadline;
@@ -74,7 +54,7 @@ impl Expiry for BookingDeadline {
         &'a self,
         conn: &'a mut AsyncPgConnection,
         due: &'a Due,
-    ) -> BoxFuture<'a, QueryResult<After>> {
+    ) -> BoxFuture<'a, QueryResult<Fired>> {
         Box::pin(fire(conn, due))
     }
 }
@@ -83,7 +63,7 @@ impl Expiry for BookingDeadline {
 /// again.
 const WHILE_BUSY: chrono::Duration = chrono::Duration::seconds(5);
 
-async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<After> {
+async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
     let request: Option<ReferralRequest> = referral_requests::table
         .find(due.subject_id)
         .select(ReferralRequest::as_select())
@@ -95,19 +75,14 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<After> {
     let Some(request) = request else {
         return Ok(if exists(conn, due.subject_id).await? {
             // Being booked, cancelled or released right now.
-            After::Busy(Utc::now() + WHILE_BUSY)
+            Fired::Busy(Utc::now() + WHILE_BUSY)
         } else {
-            After::NoLongerAwaited
+            Fired::NoLongerAwaited
         });
     };
     let (true, Some(target_by)) = (request.state.is_waiting(), request.target_by) else {
         // Booked or cancelled without the deadline being cleared: not late.
-        return Ok(After::NoLongerAwaited);
-    };
-    let stage = if due.is_first_stage() {
-        DeadlineStage::Reminder
-    } else {
-        DeadlineStage::Escalation
+        return Ok(Fired::NoLongerAwaited);
     };
     // Held for review, it waits for a platform admin, not for a clinic's
     // hours: no clinic is asked.
@@ -116,12 +91,9 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<After> {
     } else {
         clinics_that_could_take(conn, &request).await?
     };
-    let event = events::deadline_reached(&request, target_by, stage, &clinics);
+    let event = events::deadline_reached(&request, target_by, due.stage, &clinics);
     spotter_messaging::enqueue(conn, &event).await?;
-    Ok(match stage {
-        DeadlineStage::Reminder => After::Next(target_by),
-        _ => After::Done,
-    })
+    Ok(Fired::Told)
 }
 
 async fn exists(conn: &mut AsyncPgConnection, referral: Uuid) -> QueryResult<bool> {
@@ -161,17 +133,7 @@ mod tests {
     #[test]
     fn the_reminder_falls_when_a_quarter_of_the_window_is_left() {
         // Urgent: 48 h from the flag; a quarter left is 36 h in.
-        assert_eq!(first_stage(at(0), at(48), 0.25, at(1)), (0, at(36)));
-    }
-
-    #[test]
-    fn a_wait_begun_past_the_reminder_reminds_now() {
-        assert_eq!(first_stage(at(0), at(48), 0.25, at(40)), (0, at(40)));
-    }
-
-    #[test]
-    fn a_wait_begun_past_the_target_escalates_now() {
-        assert_eq!(first_stage(at(0), at(48), 0.25, at(50)), (1, at(50)));
-        assert_eq!(first_stage(at(0), at(48), 0.25, at(48)), (1, at(48)));
+        let wait = wait(at(0), at(48), 0.25);
+        assert_eq!((wait.remind_at, wait.escalate_at), (at(36), at(48)));
     }
 }

@@ -5,15 +5,15 @@
 use crate::notices::{Audience, Notice, notice, on};
 use serde_json::json;
 use spotter_contracts::booking::v1::DeadlineReached as BookingDeadlineReached;
-use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_contracts::referral::v1::DeadlineReached as CareDeadlineReached;
+use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 
 /// A referral still unbooked near its target: the clinics that could take
 /// it are asked for room; past it, the trainer is told to consider care
 /// elsewhere.
 pub fn booking(e: &BookingDeadlineReached) -> Result<Vec<Notice>, Malformed> {
-    match e.stage() {
+    match DeadlineStage::try_from(e.stage())? {
         DeadlineStage::Reminder => e
             .clinic_ids
             .iter()
@@ -40,7 +40,6 @@ pub fn booking(e: &BookingDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             "No physio nearby could see your client within the time they should be seen. Please consider seeking care elsewhere, and cancel this referral if you do.".to_owned(),
             json!({"referral_id": e.referral_id, "target_by": optional_time(e.target_by)}),
         )]),
-        DeadlineStage::Unspecified => Err(Malformed::new("stage", "unspecified")),
     }
 }
 
@@ -61,7 +60,8 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
         "waiting_since": optional_time(e.waiting_since),
     });
     let since = on(&e.waiting_since);
-    let told = match (e.kind(), e.stage()) {
+    let stage = DeadlineStage::try_from(e.stage())?;
+    let told = match (DeadlineKind::try_from(e.kind())?, stage) {
         (DeadlineKind::Guidance, DeadlineStage::Reminder) => notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
             "guidance_due",
@@ -94,10 +94,9 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             format!("The trainer has not yet read the guidance you shared on {since}."),
             json!({"referral_id": e.referral_id, "version": e.guidance_version}),
         ),
-        (DeadlineKind::Unspecified | DeadlineKind::Booking, _) => {
-            return Err(Malformed::new("kind", "not a care deadline"));
+        (DeadlineKind::Booking, _) => {
+            return Err(Malformed::new("kind", "booking is not a care deadline"));
         }
-        (_, DeadlineStage::Unspecified) => return Err(Malformed::new("stage", "unspecified")),
     };
     Ok(vec![told])
 }
@@ -120,7 +119,7 @@ mod tests {
             clinic_ids: vec![a.clone(), b.clone()],
             ..Default::default()
         };
-        e.set_stage(DeadlineStage::Reminder);
+        e.set_stage(DeadlineStage::Reminder.into());
         let told = booking(&e).unwrap();
         let to: Vec<Audience> = told.iter().map(|n| n.to.clone()).collect();
         assert_eq!(to, [a, b].map(|c| Audience::Clinic(c.parse().unwrap())));
@@ -136,7 +135,7 @@ mod tests {
             clinic_ids: vec![clinic],
             ..Default::default()
         };
-        e.set_stage(DeadlineStage::Escalation);
+        e.set_stage(DeadlineStage::Escalation.into());
         let told = booking(&e).unwrap();
         assert_eq!(told.len(), 1);
         assert_eq!(told[0].to, Audience::User(trainer.parse().unwrap()));
@@ -177,8 +176,8 @@ mod tests {
                 clinic_id: clinic.clone(),
                 ..Default::default()
             };
-            e.set_kind(deadline);
-            e.set_stage(stage);
+            e.set_kind(deadline.into());
+            e.set_stage(stage.into());
             let told = care(&e).unwrap();
             assert_eq!(told.len(), 1);
             assert_eq!(told[0].to, expected, "{deadline:?} {stage:?}");
@@ -189,7 +188,7 @@ mod tests {
     #[test]
     fn an_unspecified_stage_is_refused_as_malformed() {
         let mut e = CareDeadlineReached::default();
-        e.set_kind(DeadlineKind::Guidance);
+        e.set_kind(DeadlineKind::Guidance.into());
         assert!(care(&e).is_err());
         assert!(booking(&BookingDeadlineReached::default()).is_err());
     }

@@ -6,11 +6,11 @@ use crate::domain::vocabulary::{BodyRegion, CancelReason, Clearance};
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
 use spotter_contracts::common::v1::Location;
-use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 use spotter_contracts::referral::v1::{
     Clearance as WireClearance, DeadlineReached, EmergencyAdvised, GuidanceAcknowledged,
     GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
+use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;
 
 pub use spotter_contracts::convert::timestamp;
@@ -127,8 +127,8 @@ pub fn deadline_reached(r: &Referral, wait: CareWait) -> DeadlineReached {
         reached_at: timestamp(Utc::now()),
         ..Default::default()
     };
-    event.set_kind(wait.kind);
-    event.set_stage(wait.stage);
+    event.set_kind(wait.kind.into());
+    event.set_stage(wait.stage.into());
     event
 }
 

@@ -7,7 +7,9 @@ use crate::booking::v1 as booking_wire;
 use crate::common::v1 as wire;
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
-use spotter_platform::vocabulary::{BodyRegion, DeclineReason, Priority};
+use spotter_platform::vocabulary::{
+    BodyRegion, DeadlineKind, DeadlineStage, DeclineReason, Priority,
+};
 use uuid::Uuid;
 
 /// A field of a message that no retry can fix.
@@ -81,6 +83,10 @@ both_ways!(DeclineReason <=> booking_wire::DeclineReason, "decline_reason" {
     OutsideScope, NotSuitableForClinic, NoCapacity,
 });
 
+both_ways!(DeadlineKind <=> wire::DeadlineKind, "kind" { Booking, Guidance, Acknowledgement });
+
+both_ways!(DeadlineStage <=> wire::DeadlineStage, "stage" { Reminder, Escalation });
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +131,23 @@ mod tests {
             assert_eq!(DeclineReason::try_from(on_the_wire), Ok(*reason));
         }
         assert!(DeclineReason::try_from(booking_wire::DeclineReason::Unspecified).is_err());
+    }
+
+    #[test]
+    fn every_deadline_kind_and_stage_travels_and_comes_back() {
+        for kind in DeadlineKind::ALL {
+            assert_eq!(
+                DeadlineKind::try_from(wire::DeadlineKind::from(*kind)),
+                Ok(*kind)
+            );
+        }
+        for stage in DeadlineStage::ALL {
+            assert_eq!(
+                DeadlineStage::try_from(wire::DeadlineStage::from(*stage)),
+                Ok(*stage)
+            );
+        }
+        assert!(DeadlineStage::try_from(wire::DeadlineStage::Unspecified).is_err());
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! Durable deadlines (docs/architecture.md, "Deadlines"): "if X has not
 //! happened by T, say so". A deadline is a row in the database of the
 //! service that owns X, so it survives restarts; it is started and cleared in
-//! the same transaction as the fact it waits on; and it fires once however
-//! many replicas run, because a replica fires it while holding its row
-//! (`FOR UPDATE SKIP LOCKED`) and writes what it causes (an outbox event) and
-//! the next stage in that same transaction.
-//!
-//! A deadline runs in stages (a reminder, then an escalation): the service
-//! says, each time one fires, whether another follows and when.
+//! the same transaction as the fact it waits on; and each of its two steps
+//! (a reminder, then an escalation) fires once however many replicas run,
+//! because a replica fires it while holding its row (`FOR UPDATE SKIP
+//! LOCKED`) and writes what it causes (an outbox event) and the next step in
+//! that same transaction.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -22,64 +20,63 @@ use uuid::Uuid;
 use crate::Pool;
 use crate::wake::{DueWork, run_when_due};
 use spotter_platform::BackgroundTask;
+pub use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 
 diesel::table! {
     deadlines (subject_id, kind) {
         subject_id -> Uuid,
         kind -> Text,
-        stage -> Int2,
+        stage -> Text,
         started_at -> Timestamptz,
         due_at -> Timestamptz,
+        escalate_at -> Timestamptz,
     }
 }
 
 /// The channel the wake trigger of migration 2026-01-01-000010 notifies.
 const CHANNEL: &str = "spotter_deadlines";
 /// Deadlines fired per round, each in its own transaction.
-const BATCH: i64 = 100;
+const BATCH: usize = 100;
 /// A deadline whose firing failed is tried again after this long, so one
 /// that keeps failing does not hold back those due after it.
 const AFTER_A_FAILURE: chrono::Duration = chrono::Duration::minutes(1);
 
-/// A deadline that has fallen due.
+/// When a wait began, and when its reminder and its escalation fall due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    pub started_at: DateTime<Utc>,
+    pub remind_at: DateTime<Utc>,
+    pub escalate_at: DateTime<Utc>,
+}
+
+/// A deadline step that has fallen due.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = deadlines)]
 pub struct Due {
     pub subject_id: Uuid,
-    pub kind: String,
-    /// Stages already fired before this one (0: this is the first).
-    pub stage: i16,
+    #[diesel(deserialize_as = String)]
+    pub kind: DeadlineKind,
+    #[diesel(deserialize_as = String)]
+    pub stage: DeadlineStage,
     pub started_at: DateTime<Utc>,
+    /// When this step fell due (or was last put off).
     pub due_at: DateTime<Utc>,
+    pub escalate_at: DateTime<Utc>,
 }
 
-impl Due {
-    /// The first stage (a reminder) rather than a later one (an escalation).
-    pub fn is_first_stage(&self) -> bool {
-        self.stage == 0
-    }
-}
-
-/// What a deadline that fell due came to.
+/// What a step that fell due came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum After {
-    /// The stage fired; another follows, due then.
-    Next(DateTime<Utc>),
-    /// The last stage fired: the deadline is gone.
-    Done,
+pub enum Fired {
+    /// The people it concerns were told; the escalation follows a reminder,
+    /// and after the escalation the deadline is gone.
+    Told,
     /// Nothing is awaited any more (it happened, and the deadline was not
     /// cleared in time): gone, without telling anyone.
     NoLongerAwaited,
     /// What it concerns is being changed right now (its row is locked):
-    /// this stage is looked at again then, not fired on a state about to
+    /// this step is looked at again then, not fired on a state about to
     /// change.
     Busy(DateTime<Utc>),
-}
-
-impl After {
-    fn fired(self) -> bool {
-        matches!(self, Self::Next(_) | Self::Done)
-    }
 }
 
 /// The service's side: what a deadline that fell due causes.
@@ -89,44 +86,36 @@ pub trait Expiry: Send + Sync {
     /// changing it locks it first and then clears the deadline, so waiting
     /// here could deadlock, and firing on what it is changing would tell
     /// people something already untrue; answer `Busy`), checks the thing is
-    /// still awaited, writes what the stage causes, and says what follows.
+    /// still awaited, and writes what the step causes.
     fn fire<'a>(
         &'a self,
         conn: &'a mut AsyncPgConnection,
         due: &'a Due,
-    ) -> BoxFuture<'a, QueryResult<After>>;
+    ) -> BoxFuture<'a, QueryResult<Fired>>;
 }
 
-/// Starts (or restarts from its first stage) the deadline `kind` of
-/// `subject`: the wait began at `started_at` and its first stage falls due
-/// at `due_at`.
+/// Starts (or restarts) the deadline `kind` of `subject`. A wait that
+/// begins already past its escalation time skips the reminder; one past its
+/// reminder time reminds at once.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     subject_id: Uuid,
-    kind: &str,
-    started_at: DateTime<Utc>,
-    due_at: DateTime<Utc>,
+    kind: DeadlineKind,
+    wait: Wait,
 ) -> QueryResult<()> {
-    start_at_stage(conn, subject_id, kind, 0, started_at, due_at).await
-}
-
-/// As [`start`], with `stage` stages counted as already past (a wait that
-/// began long ago and is only now known of).
-pub async fn start_at_stage(
-    conn: &mut AsyncPgConnection,
-    subject_id: Uuid,
-    kind: &str,
-    stage: i16,
-    started_at: DateTime<Utc>,
-    due_at: DateTime<Utc>,
-) -> QueryResult<()> {
+    let (stage, due_at) = if Utc::now() >= wait.escalate_at {
+        (DeadlineStage::Escalation, wait.escalate_at)
+    } else {
+        (DeadlineStage::Reminder, wait.remind_at)
+    };
     diesel::insert_into(deadlines::table)
         .values((
             deadlines::subject_id.eq(subject_id),
-            deadlines::kind.eq(kind),
-            deadlines::stage.eq(stage),
-            deadlines::started_at.eq(started_at),
+            deadlines::kind.eq(kind.as_str()),
+            deadlines::stage.eq(stage.as_str()),
+            deadlines::started_at.eq(wait.started_at),
             deadlines::due_at.eq(due_at),
+            deadlines::escalate_at.eq(wait.escalate_at),
         ))
         .on_conflict((deadlines::subject_id, deadlines::kind))
         .do_update()
@@ -134,6 +123,7 @@ pub async fn start_at_stage(
             deadlines::stage.eq(excluded(deadlines::stage)),
             deadlines::started_at.eq(excluded(deadlines::started_at)),
             deadlines::due_at.eq(excluded(deadlines::due_at)),
+            deadlines::escalate_at.eq(excluded(deadlines::escalate_at)),
         ))
         .execute(conn)
         .await?;
@@ -141,8 +131,12 @@ pub async fn start_at_stage(
 }
 
 /// The awaited thing happened: the deadline `kind` of `subject` is gone.
-pub async fn clear(conn: &mut AsyncPgConnection, subject_id: Uuid, kind: &str) -> QueryResult<()> {
-    diesel::delete(deadlines::table.find((subject_id, kind)))
+pub async fn clear(
+    conn: &mut AsyncPgConnection,
+    subject_id: Uuid,
+    kind: DeadlineKind,
+) -> QueryResult<()> {
+    diesel::delete(deadlines::table.find((subject_id, kind.as_str())))
         .execute(conn)
         .await?;
     Ok(())
@@ -170,7 +164,7 @@ impl DeadlineMetrics {
         let reached = IntCounterVec::new(
             Opts::new(
                 "deadlines_reached_total",
-                "Deadline stages fired by this replica, by kind and stage (1: first)",
+                "Deadline steps that told someone, fired by this replica, by kind and stage",
             )
             .const_label("service", service),
             &["kind", "stage"],
@@ -192,7 +186,7 @@ pub async fn fire_due(
 ) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let mut fired = 0;
-    while fired < BATCH as usize {
+    while fired < BATCH {
         let mut taken = None;
         let outcome = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -200,17 +194,17 @@ pub async fn fire_due(
                     return Ok(None);
                 };
                 taken = Some(due.clone());
-                let after = expiry.fire(conn, &due).await?;
-                settle(conn, &due, after).await?;
-                Ok(Some((due, after)))
+                let fired = expiry.fire(conn, &due).await?;
+                settle(conn, &due, fired).await?;
+                Ok(Some((due, fired)))
             })
             .await;
         match outcome {
-            Ok(Some((due, after))) => {
-                if after.fired() {
+            Ok(Some((due, outcome))) => {
+                if outcome == Fired::Told {
                     metrics
                         .reached
-                        .with_label_values(&[due.kind.as_str(), &(due.stage + 1).to_string()])
+                        .with_label_values(&[due.kind.as_str(), due.stage.as_str()])
                         .inc();
                 }
                 fired += 1;
@@ -239,22 +233,27 @@ async fn take_one_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<Due>> 
         .optional()
 }
 
-async fn settle(conn: &mut AsyncPgConnection, due: &Due, after: After) -> QueryResult<()> {
+async fn settle(conn: &mut AsyncPgConnection, due: &Due, fired: Fired) -> QueryResult<()> {
     let row = deadlines::table.find((due.subject_id, due.kind.as_str()));
-    match after {
-        After::Next(at) => {
+    match (fired, due.stage) {
+        (Fired::Told, DeadlineStage::Reminder) => {
             diesel::update(row)
-                .set((deadlines::stage.eq(due.stage + 1), deadlines::due_at.eq(at)))
+                .set((
+                    deadlines::stage.eq(DeadlineStage::Escalation.as_str()),
+                    deadlines::due_at.eq(due.escalate_at),
+                ))
                 .execute(conn)
                 .await?
         }
-        After::Busy(at) => {
+        (Fired::Busy(at), _) => {
             diesel::update(row)
                 .set(deadlines::due_at.eq(at))
                 .execute(conn)
                 .await?
         }
-        After::Done | After::NoLongerAwaited => diesel::delete(row).execute(conn).await?,
+        (Fired::Told, DeadlineStage::Escalation) | (Fired::NoLongerAwaited, _) => {
+            diesel::delete(row).execute(conn).await?
+        }
     };
     Ok(())
 }
@@ -267,7 +266,7 @@ async fn postpone(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<()> {
     diesel::update(
         deadlines::table
             .find((due.subject_id, due.kind.as_str()))
-            .filter(deadlines::stage.eq(due.stage))
+            .filter(deadlines::stage.eq(due.stage.as_str()))
             .filter(deadlines::due_at.eq(due.due_at)),
     )
     .set(deadlines::due_at.eq(Utc::now() + AFTER_A_FAILURE))

@@ -42,3 +42,25 @@ crate::coded! {
         NoCapacity = "no_capacity",
     }
 }
+
+crate::coded! {
+    /// What a deadline waits for (docs/architecture.md, "Deadlines"); each
+    /// service owns the kinds about its own facts.
+    pub enum DeadlineKind {
+        /// Booking: a waiting referral to be booked by its target time.
+        Booking = "booking",
+        /// Referral: the physio's guidance after an assessment.
+        Guidance = "guidance",
+        /// Referral: the trainer's acknowledgement of new guidance.
+        Acknowledgement = "acknowledgement",
+    }
+}
+
+crate::coded! {
+    /// A deadline's two steps: whoever owes the thing is reminded, then
+    /// someone further up is told.
+    pub enum DeadlineStage {
+        Reminder = "reminder",
+        Escalation = "escalation",
+    }
+}

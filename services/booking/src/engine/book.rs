@@ -339,15 +339,27 @@ pub async fn book_or_waitlist(
             // Every clinic within reach refused it: waiting would wait forever.
             return hold_for_review(conn, request, rules).await;
         }
-        mark(conn, request.referral_id, RequestState::Waitlisted).await?;
-        if !request.state.is_waiting() {
-            // A released referral keeps the deadline it was waiting under.
-            deadline::start(conn, request, rules.deadline_reminder_share, Utc::now()).await?;
-        }
+        start_waiting(conn, request, RequestState::Waitlisted, rules).await?;
         let event = events::waitlisted(request, *reason, Utc::now(), &clinics);
         spotter_messaging::enqueue(conn, &event).await?;
     }
     Ok(outcome)
+}
+
+/// The request waits in `state`; a wait that begins starts its booking
+/// deadline, while a referral released from review keeps the deadline it was
+/// already waiting under.
+async fn start_waiting(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    state: RequestState,
+    rules: Rules,
+) -> QueryResult<()> {
+    mark(conn, request.referral_id, state).await?;
+    if !request.state.is_waiting() {
+        deadline::start(conn, request, rules.deadline_reminder_share).await?;
+    }
+    Ok(())
 }
 
 /// Onto the platform admins' worklist: it books nothing by itself from now
@@ -357,10 +369,7 @@ async fn hold_for_review(
     request: &ReferralRequest,
     rules: Rules,
 ) -> QueryResult<Outcome> {
-    mark(conn, request.referral_id, RequestState::NeedsReview).await?;
-    if !request.state.is_waiting() {
-        deadline::start(conn, request, rules.deadline_reminder_share, Utc::now()).await?;
-    }
+    start_waiting(conn, request, RequestState::NeedsReview, rules).await?;
     let event = events::waitlisted(request, WaitlistReason::NeedsReview, Utc::now(), &[]);
     spotter_messaging::enqueue(conn, &event).await?;
     Ok(Outcome::NeedsReview)

@@ -9,8 +9,8 @@ use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
     AppointmentRescheduled, DeadlineReached, PhysioAccessEnded, ReferralWaitlisted, WaitlistReason,
 };
-use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
 pub use spotter_contracts::convert::timestamp;
+use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;
 
 pub fn booked(a: &Appointment) -> AppointmentBooked {
@@ -65,9 +65,9 @@ pub fn deadline_reached(
         reached_at: timestamp(Utc::now()),
         ..Default::default()
     };
-    event.set_kind(DeadlineKind::Booking);
+    event.set_kind(DeadlineKind::Booking.into());
     event.set_priority(r.priority.into());
-    event.set_stage(stage);
+    event.set_stage(stage.into());
     event
 }
 

@@ -44,7 +44,7 @@ async fn a_waiting_referral_tells_the_covering_clinics_then_the_trainer_once_eac
     let _: ReferralWaitlisted = app.tap.next(WAIT).await.unwrap();
     // Routine: 7 days to the target; the clinics hear when a quarter is
     // left, 5¼ days (5 d 6 h) after the flag.
-    let reminder_in_5d6h = "AND stage = 0 AND due_at BETWEEN now() + interval '5 days 5 hours' AND now() + interval '5 days 7 hours'";
+    let reminder_in_5d6h = "AND stage = 'reminder' AND due_at BETWEEN now() + interval '5 days 5 hours' AND now() + interval '5 days 7 hours'";
     assert_eq!(
         app.count(&deadline_rows(referral.id, reminder_in_5d6h))
             .await,
@@ -59,7 +59,7 @@ async fn a_waiting_referral_tells_the_covering_clinics_then_the_trainer_once_eac
     assert_eq!(reminder.trainer_id, referral.trainer.to_string());
     // Next: the target itself, 7 days after the flag (only the deadline's
     // clock moved, not the real one).
-    let escalation_at_target = "AND stage = 1 AND due_at BETWEEN now() + interval '6 days 23 hours' AND now() + interval '7 days'";
+    let escalation_at_target = "AND stage = 'escalation' AND due_at BETWEEN now() + interval '6 days 23 hours' AND now() + interval '7 days'";
     assert_eq!(
         app.count(&deadline_rows(referral.id, escalation_at_target))
             .await,
@@ -92,7 +92,7 @@ async fn booking_the_referral_ends_its_deadline_and_a_left_over_one_tells_no_one
     // Had the booking not cleared it (an older replica, an operator's
     // insert), the deadline finds the referral booked and tells no one.
     app.execute(&format!(
-        "INSERT INTO deadlines (subject_id, kind, stage, started_at, due_at) VALUES ('{}', 'booking', 0, now(), now())",
+        "INSERT INTO deadlines (subject_id, kind, stage, started_at, due_at, escalate_at) VALUES ('{}', 'booking', 'reminder', now(), now(), now())",
         referral.id
     ))
     .await
@@ -136,8 +136,11 @@ async fn with_two_replicas_each_referral_hears_each_stage_once() {
         heard.push(e.referral_id);
     }
     // Both replicas' workers woke: still no stage fired twice.
-    app.wait_for_count("SELECT count(*) AS n FROM deadlines WHERE stage = 1", 12)
-        .await;
+    app.wait_for_count(
+        "SELECT count(*) AS n FROM deadlines WHERE stage = 'escalation'",
+        12,
+    )
+    .await;
     assert_eq!(app.count(EVENTS_WRITTEN).await, 12);
     heard.sort();
     let mut expected: Vec<String> = referrals.iter().map(|r| r.id.to_string()).collect();

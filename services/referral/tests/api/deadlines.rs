@@ -32,12 +32,12 @@ async fn guidance_not_shared_reminds_the_physio_then_tells_the_clinic_once_each(
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
     let (id, booked, _) = app.assessed(&trainer).await;
-    let in_24h = "AND kind = 'guidance' AND stage = 0 AND due_at BETWEEN now() + interval '23 hours' AND now() + interval '25 hours'";
+    let in_24h = "AND kind = 'guidance' AND stage = 'reminder' AND due_at BETWEEN now() + interval '23 hours' AND now() + interval '25 hours'";
     assert_eq!(app.count(&rows(id, in_24h)).await, 1);
     // The referral says what it waits for, from whom, and when it is chased.
     let detail = app.referral(id, &trainer.token).await;
     assert_eq!(detail["awaiting"].as_array().unwrap().len(), 1);
-    assert_eq!(detail["awaiting"][0]["owed"], "guidance_by_the_physio");
+    assert_eq!(detail["awaiting"][0]["awaited"], "guidance");
 
     app.deadline_falls_due(id).await;
     let reminder = reached(&app, id).await;
@@ -46,7 +46,7 @@ async fn guidance_not_shared_reminds_the_physio_then_tells_the_clinic_once_each(
     assert_eq!(reminder.physio_id, booked.physio.to_string());
     assert_eq!(reminder.clinic_id, booked.clinic.to_string());
     // The escalation counts from the assessment: 72 h after it.
-    let at_72h = "AND stage = 1 AND due_at BETWEEN now() + interval '71 hours' AND now() + interval '73 hours'";
+    let at_72h = "AND stage = 'escalation' AND due_at BETWEEN now() + interval '71 hours' AND now() + interval '73 hours'";
     assert_eq!(app.count(&rows(id, at_72h)).await, 1);
 
     app.deadline_falls_due(id).await;
@@ -70,7 +70,7 @@ async fn guidance_shared_just_in_time_ends_its_wait_and_starts_the_acknowledgeme
         .await;
     assert_eq!(shared.status(), 201);
     assert_eq!(app.count(&rows(id, "AND kind = 'guidance'")).await, 0);
-    let in_48h = "AND kind = 'acknowledgement' AND stage = 0 AND due_at BETWEEN now() + interval '47 hours' AND now() + interval '49 hours'";
+    let in_48h = "AND kind = 'acknowledgement' AND stage = 'reminder' AND due_at BETWEEN now() + interval '47 hours' AND now() + interval '49 hours'";
     assert_eq!(app.count(&rows(id, in_48h)).await, 1);
 
     app.deadline_falls_due(id).await;
@@ -83,8 +83,11 @@ async fn guidance_shared_just_in_time_ends_its_wait_and_starts_the_acknowledgeme
     let history = format!("/v1/referrals/{id}/guidance");
     assert_eq!(app.get(&history, &physio).await.status(), 200);
     assert_eq!(
-        app.count(&rows(id, "AND kind = 'acknowledgement' AND stage = 1"))
-            .await,
+        app.count(&rows(
+            id,
+            "AND kind = 'acknowledgement' AND stage = 'escalation'"
+        ))
+        .await,
         1
     );
 
@@ -100,7 +103,7 @@ async fn guidance_shared_just_in_time_ends_its_wait_and_starts_the_acknowledgeme
     // Had the acknowledgement not cleared it, the deadline finds nothing
     // awaited and tells no one.
     app.execute(&format!(
-        "INSERT INTO deadlines (subject_id, kind, stage, started_at, due_at) VALUES ('{id}', 'acknowledgement', 1, now(), now())"
+        "INSERT INTO deadlines (subject_id, kind, stage, started_at, due_at, escalate_at) VALUES ('{id}', 'acknowledgement', 'escalation', now(), now(), now())"
     ))
     .await
     .unwrap();
@@ -139,7 +142,7 @@ async fn a_referral_booking_could_not_place_by_its_target_is_marked_overdue_once
     let detail = app.referral(id, &trainer.token).await;
     assert!(detail["overdue_since"].is_string(), "{detail}");
     assert_eq!(detail["status"], "awaiting_booking");
-    assert_eq!(detail["awaiting"][0]["owed"], "booking_by_a_clinic");
+    assert_eq!(detail["awaiting"][0]["awaited"], "booking");
 }
 
 #[tokio::test]
@@ -152,7 +155,7 @@ async fn guidance_left_unread_is_told_to_the_physio_after_the_trainers_reminder(
     app.deadline_falls_due(id).await;
     assert_eq!(reached(&app, id).await.stage(), DeadlineStage::Reminder);
     // 96 h after it was shared.
-    let at_96h = "AND stage = 1 AND due_at BETWEEN now() + interval '95 hours' AND now() + interval '97 hours'";
+    let at_96h = "AND stage = 'escalation' AND due_at BETWEEN now() + interval '95 hours' AND now() + interval '97 hours'";
     assert_eq!(app.count(&rows(id, at_96h)).await, 1);
     app.deadline_falls_due(id).await;
     let escalation = reached(&app, id).await;
@@ -185,7 +188,7 @@ async fn a_deadline_never_fires_on_a_referral_being_changed_at_that_moment() {
     app.deadline_falls_due(id).await;
     // The worker looked, found it busy and put the stage off a moment,
     // telling no one meanwhile.
-    app.wait_for_count(&rows(id, "AND stage = 0 AND due_at > now()"), 1)
+    app.wait_for_count(&rows(id, "AND stage = 'reminder' AND due_at > now()"), 1)
         .await;
     assert_eq!(app.count(EVENTS_WRITTEN).await, 0);
     diesel::sql_query("COMMIT")

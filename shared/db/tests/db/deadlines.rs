@@ -1,28 +1,32 @@
-//! Durable deadlines as the services depend on them: each stage fires once
-//! however many replicas race for it, a later stage follows at its time, a
-//! cleared deadline never fires, and one whose firing fails waits a minute
-//! without holding back the others.
+//! Durable deadlines as the services depend on them: each step fires once
+//! however many replicas race for it, the escalation follows the reminder
+//! at its own time, a cleared deadline never fires, a wait begun late skips
+//! what is already past, and one whose firing fails waits a minute without
+//! holding back the others.
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
-use spotter_db::deadlines::{self, After, DeadlineMetrics, Due, Expiry};
+use spotter_db::deadlines::{
+    self, DeadlineKind, DeadlineMetrics, DeadlineStage, Due, Expiry, Fired, Wait,
+};
 use spotter_db::testing::TestDatabase;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use uuid::Uuid;
+
+const KIND: DeadlineKind = DeadlineKind::Guidance;
 
 async fn database() -> TestDatabase {
     let migrations = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
     TestDatabase::create("db", &[migrations]).await.unwrap()
 }
 
-/// Records what fired; a first stage is followed by a second, due at once;
-/// a subject in `failing` makes its firing fail.
+/// Records what fired; a subject in `failing` makes its firing fail.
 #[derive(Default)]
 struct Recorder {
-    fired: Mutex<Vec<(Uuid, i16)>>,
+    fired: Mutex<Vec<(Uuid, DeadlineStage)>>,
     failing: Vec<Uuid>,
 }
 
@@ -31,63 +35,104 @@ impl Expiry for Recorder {
         &'a self,
         _conn: &'a mut AsyncPgConnection,
         due: &'a Due,
-    ) -> BoxFuture<'a, QueryResult<After>> {
+    ) -> BoxFuture<'a, QueryResult<Fired>> {
         Box::pin(async move {
             if self.failing.contains(&due.subject_id) {
                 return Err(diesel::result::Error::RollbackTransaction);
             }
             self.fired.lock().unwrap().push((due.subject_id, due.stage));
-            Ok(if due.stage == 0 {
-                After::Next(Utc::now())
-            } else {
-                After::Done
-            })
+            Ok(Fired::Told)
         })
     }
 }
 
-async fn remaining(pool: &spotter_db::Pool) -> i64 {
+impl Recorder {
+    fn fired(&self) -> Vec<(Uuid, DeadlineStage)> {
+        let mut fired = self.fired.lock().unwrap().clone();
+        fired.sort();
+        fired
+    }
+}
+
+/// A wait whose reminder is `remind` from now and escalation `escalate`.
+fn wait(remind: Duration, escalate: Duration) -> Wait {
+    let now = Utc::now();
+    Wait {
+        started_at: now,
+        remind_at: now + remind,
+        escalate_at: now + escalate,
+    }
+}
+
+async fn count(pool: &spotter_db::Pool, stage: Option<DeadlineStage>) -> i64 {
     let mut conn = pool.get().await.unwrap();
-    deadlines::deadlines::table
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap()
+    let mut rows = deadlines::deadlines::table.into_boxed();
+    if let Some(stage) = stage {
+        rows = rows.filter(deadlines::deadlines::stage.eq(stage.as_str()));
+    }
+    rows.count().get_result(&mut conn).await.unwrap()
+}
+
+async fn both_replicas_until_none_due(
+    replicas: &[spotter_db::Pool; 2],
+    recorder: &Recorder,
+    metrics: &DeadlineMetrics,
+) {
+    loop {
+        let (a, b) = tokio::join!(
+            deadlines::fire_due(&replicas[0], recorder, metrics),
+            deadlines::fire_due(&replicas[1], recorder, metrics),
+        );
+        if a.unwrap() + b.unwrap() == 0 {
+            return;
+        }
+    }
 }
 
 #[tokio::test]
-async fn two_replicas_racing_fire_every_stage_exactly_once() {
+async fn two_replicas_racing_fire_every_step_exactly_once() {
     let db = database().await;
     let replicas = [
         spotter_db::connect(&db.settings.url, 4).unwrap(),
         spotter_db::connect(&db.settings.url, 4).unwrap(),
     ];
-    let subjects: Vec<Uuid> = (0..150).map(|_| Uuid::now_v7()).collect();
+    let mut subjects: Vec<Uuid> = (0..150).map(|_| Uuid::now_v7()).collect();
+    subjects.sort();
     {
         let mut conn = replicas[0].get().await.unwrap();
-        let past = Utc::now() - Duration::seconds(1);
         for &subject in &subjects {
-            deadlines::start(&mut conn, subject, "test", past, past)
+            let due_now = wait(Duration::seconds(-1), Duration::hours(1));
+            deadlines::start(&mut conn, subject, KIND, due_now)
                 .await
                 .unwrap();
         }
     }
     let recorder = Recorder::default();
     let metrics = DeadlineMetrics::new("test").unwrap();
-    // Rounds on both replicas at once until nothing is left.
-    while remaining(&replicas[0]).await > 0 {
-        let (a, b) = tokio::join!(
-            deadlines::fire_due(&replicas[0], &recorder, &metrics),
-            deadlines::fire_due(&replicas[1], &recorder, &metrics),
-        );
-        a.unwrap();
-        b.unwrap();
-    }
-    let mut fired = recorder.fired.into_inner().unwrap();
-    fired.sort();
-    let mut expected: Vec<(Uuid, i16)> = subjects.iter().flat_map(|&s| [(s, 0), (s, 1)]).collect();
+    both_replicas_until_none_due(&replicas, &recorder, &metrics).await;
+    let reminded: Vec<_> = subjects
+        .iter()
+        .map(|&s| (s, DeadlineStage::Reminder))
+        .collect();
+    assert_eq!(recorder.fired(), reminded);
+    assert_eq!(
+        count(&replicas[0], Some(DeadlineStage::Escalation)).await,
+        150
+    );
+
+    // The escalation time comes.
+    let mut conn = replicas[0].get().await.unwrap();
+    diesel::update(deadlines::deadlines::table)
+        .set(deadlines::deadlines::due_at.eq(Utc::now()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    both_replicas_until_none_due(&replicas, &recorder, &metrics).await;
+    let mut expected = reminded;
+    expected.extend(subjects.iter().map(|&s| (s, DeadlineStage::Escalation)));
     expected.sort();
-    assert_eq!(fired, expected);
+    assert_eq!(recorder.fired(), expected);
+    assert_eq!(count(&replicas[0], None).await, 0);
 }
 
 #[tokio::test]
@@ -97,29 +142,62 @@ async fn a_deadline_fires_only_when_due_and_never_once_cleared() {
     let (later, cleared, restarted) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     {
         let mut conn = pool.get().await.unwrap();
-        let now = Utc::now();
-        deadlines::start(&mut conn, later, "test", now, now + Duration::hours(1))
+        let in_an_hour = wait(Duration::hours(1), Duration::hours(2));
+        let due_now = wait(Duration::zero(), Duration::hours(2));
+        deadlines::start(&mut conn, later, KIND, in_an_hour)
             .await
             .unwrap();
-        deadlines::start(&mut conn, cleared, "test", now, now)
+        deadlines::start(&mut conn, cleared, KIND, due_now)
             .await
             .unwrap();
-        deadlines::clear(&mut conn, cleared, "test").await.unwrap();
-        // Started again before it fell due: the new time counts.
-        deadlines::start(&mut conn, restarted, "test", now, now)
+        deadlines::clear(&mut conn, cleared, KIND).await.unwrap();
+        // Started again before it fell due: the new times count.
+        deadlines::start(&mut conn, restarted, KIND, due_now)
             .await
             .unwrap();
-        deadlines::start(&mut conn, restarted, "test", now, now + Duration::hours(2))
+        deadlines::start(&mut conn, restarted, KIND, in_an_hour)
             .await
             .unwrap();
     }
     let recorder = Recorder::default();
-    let fired = deadlines::fire_due(&pool, &recorder, &DeadlineMetrics::new("test").unwrap())
+    let metrics = DeadlineMetrics::new("test").unwrap();
+    let looked_at = deadlines::fire_due(&pool, &recorder, &metrics)
         .await
         .unwrap();
-    assert_eq!(fired, 0);
-    assert!(recorder.fired.lock().unwrap().is_empty());
-    assert_eq!(remaining(&pool).await, 2);
+    assert_eq!(looked_at, 0);
+    assert!(recorder.fired().is_empty());
+    assert_eq!(count(&pool, None).await, 2);
+}
+
+#[tokio::test]
+async fn a_wait_begun_late_skips_what_is_past() {
+    let db = database().await;
+    let pool = spotter_db::connect(&db.settings.url, 2).unwrap();
+    let (past_reminder, past_escalation) = (Uuid::now_v7(), Uuid::now_v7());
+    {
+        let mut conn = pool.get().await.unwrap();
+        let reminder_past = wait(Duration::hours(-1), Duration::hours(1));
+        let both_past = wait(Duration::hours(-2), Duration::hours(-1));
+        deadlines::start(&mut conn, past_reminder, KIND, reminder_past)
+            .await
+            .unwrap();
+        deadlines::start(&mut conn, past_escalation, KIND, both_past)
+            .await
+            .unwrap();
+    }
+    let recorder = Recorder::default();
+    let metrics = DeadlineMetrics::new("test").unwrap();
+    deadlines::fire_due(&pool, &recorder, &metrics)
+        .await
+        .unwrap();
+    // Reminded at once; escalated at once, with no reminder first.
+    let mut expected = vec![
+        (past_reminder, DeadlineStage::Reminder),
+        (past_escalation, DeadlineStage::Escalation),
+    ];
+    expected.sort();
+    assert_eq!(recorder.fired(), expected);
+    assert_eq!(count(&pool, Some(DeadlineStage::Escalation)).await, 1);
 }
 
 #[tokio::test]
@@ -129,12 +207,13 @@ async fn a_firing_that_fails_waits_a_minute_and_the_others_still_fire() {
     let (poison, fine) = (Uuid::now_v7(), Uuid::now_v7());
     {
         let mut conn = pool.get().await.unwrap();
-        let now = Utc::now();
         // The failing one is the earliest due, so it is taken first.
-        deadlines::start(&mut conn, poison, "test", now, now - Duration::seconds(2))
+        let earlier = wait(Duration::seconds(-2), Duration::hours(1));
+        let later = wait(Duration::seconds(-1), Duration::hours(1));
+        deadlines::start(&mut conn, poison, KIND, earlier)
             .await
             .unwrap();
-        deadlines::start(&mut conn, fine, "test", now, now - Duration::seconds(1))
+        deadlines::start(&mut conn, fine, KIND, later)
             .await
             .unwrap();
     }
@@ -148,17 +227,18 @@ async fn a_firing_that_fails_waits_a_minute_and_the_others_still_fire() {
             .await
             .is_err()
     );
-    // The next round fires the other one, both stages; the failed one waits.
+    // The next round fires the other one; the failed one waits.
     deadlines::fire_due(&pool, &recorder, &metrics)
         .await
         .unwrap();
-    assert_eq!(*recorder.fired.lock().unwrap(), [(fine, 0), (fine, 1)]);
+    assert_eq!(recorder.fired(), [(fine, DeadlineStage::Reminder)]);
     let mut conn = pool.get().await.unwrap();
     let postponed = deadlines::of(&mut conn, poison).await.unwrap();
     assert_eq!(postponed.len(), 1);
     assert!(postponed[0].due_at > Utc::now() + Duration::seconds(50));
     assert_eq!(
-        postponed[0].stage, 0,
-        "a failed stage is not counted as fired"
+        postponed[0].stage,
+        DeadlineStage::Reminder,
+        "a failed step is not counted as fired"
     );
 }
