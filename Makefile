@@ -1,8 +1,9 @@
 # Spotter — developer entry points.
 #
 #   make run     PostgreSQL + RabbitMQ up, then the dev stack (all services, one port)
-#   make test    deps (and nginx), lint, the test suite, then the serial tests that
-#                restart the broker or the database
+#   make test    deps (and nginx), lint, the test suite, the API contract fuzzed from
+#                outside (schemathesis), then the serial tests that restart the broker
+#                or the database
 #   make lint    rustfmt and clippy, warnings are errors
 #   make deps    only make sure PostgreSQL and RabbitMQ run (SPOTTER_SKIP_DEPS=1: skip)
 #   make bench   benchmarks, then the whole stack under load (bench-load)
@@ -25,7 +26,7 @@ USER := $(shell id -un)
 endif
 export USER
 
-.PHONY: help deps deps-test run lint test test-parallel test-serial bench bench-load
+.PHONY: help deps deps-test run lint test test-parallel test-contract test-serial bench bench-load
 
 help:
 	@echo 'make run     start PostgreSQL/RabbitMQ if needed, then the dev stack (spotter dev)'
@@ -38,10 +39,11 @@ help:
 deps:
 	bash deploy/local/ensure-deps.sh
 
-# The tests also need nginx installed (they start their own gateway).
-# And TLS on the local PostgreSQL, with a test CA (the sslmode tests).
+# The tests also need nginx installed (they start their own gateway), TLS on
+# the local PostgreSQL with a test CA (the sslmode tests), and python3 with
+# venv (the contract run installs its pinned schemathesis there).
 deps-test:
-	SPOTTER_WITH_GATEWAY=1 SPOTTER_WITH_TLS=1 bash deploy/local/ensure-deps.sh
+	SPOTTER_WITH_GATEWAY=1 SPOTTER_WITH_TLS=1 SPOTTER_WITH_PYTHON=1 bash deploy/local/ensure-deps.sh
 
 run: deps
 	$(CARGO) build --release -p spotter
@@ -55,6 +57,7 @@ lint:
 test: deps-test lint
 	@status=0; \
 	$(MAKE) --no-print-directory test-parallel || status=$$?; \
+	$(MAKE) --no-print-directory test-contract || status=$$?; \
 	$(MAKE) --no-print-directory test-serial || status=$$?; \
 	exit $$status
 
@@ -67,6 +70,13 @@ test-parallel:
 		echo "cargo-nextest not installed; using cargo test"; \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+# The dev stack's OpenAPI fuzzed once per role by a pinned schemathesis
+# (tests/contract/run.sh): no 5xx, the schema's limits enforced, answers as
+# declared, no secured operation open without a token.
+test-contract:
+	$(CARGO) build -p spotter --bin spotter
+	bash tests/contract/run.sh
 
 # Tests marked #[ignore = "serial: …"] stop/restart RabbitMQ or PostgreSQL, so they
 # run one at a time, after everything else. Whatever they leave stopped is started

@@ -18,6 +18,7 @@
 # Environment:
 #   SPOTTER_SKIP_DEPS=1           do nothing (dependencies are managed elsewhere)
 #   SPOTTER_WITH_GATEWAY=1        also make sure nginx is installed
+#   SPOTTER_WITH_PYTHON=1         also make sure python3 can make a virtualenv
 #   SPOTTER_DEPS_TIMEOUT=60       seconds to wait for each service to answer
 set -euo pipefail
 
@@ -378,4 +379,30 @@ elif is_root && have apt-get; then
     say "nginx: installed"
 else
     die "nginx: not installed; the gateway tests need it. As root: apt-get install -y nginx"
+fi
+
+# --- python3 with venv (make test: the contract run) ---------------------------------
+# tests/contract/run.sh installs its pinned schemathesis into a virtualenv of
+# its own; Debian ships venv (and the ensurepip it needs) as python3-venv.
+
+# The interpreter run.sh picks: the system's, else whatever python3 is first.
+contract_python() { if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi; }
+python_ready() {
+    local python
+    python="$(contract_python)" && [ -n "$python" ] && "$python" -c 'import venv, ensurepip' >/dev/null 2>&1
+}
+
+if [ "${SPOTTER_WITH_PYTHON:-0}" != "1" ]; then
+    :
+elif python_ready; then
+    say "python3 with venv: installed"
+elif is_root && have apt-get; then
+    say "python3-venv: installing with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null ||
+        die "python3-venv: apt-get install failed"
+    python_ready || die "python3-venv installed, but python3 still cannot make a virtualenv"
+    say "python3-venv: installed"
+else
+    die "python3 with venv is missing; the contract tests need it. As root: apt-get install -y python3-venv"
 fi

@@ -316,10 +316,15 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
             "injury_reported",
             "appointment_booked",
             "appointment_completed",
-            "guidance_v1_shared",
-            "guidance_v1_acknowledged"
+            "guidance_shared",
+            "guidance_acknowledged"
         ]
     );
+    let versions: Vec<_> = done["timeline"].as_array().unwrap()[3..]
+        .iter()
+        .map(|t| t["guidance_version"].clone())
+        .collect();
+    assert_eq!(versions, [json!(1), json!(1)]);
     no_health_detail(&w.inbox(&w.trainer_token).await);
     no_health_detail(&w.inbox(&w.physio_token).await);
     if let Some(logs) = w.stack.logs() {

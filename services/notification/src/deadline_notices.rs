@@ -2,7 +2,7 @@
 //! owes the awaited thing first, then someone further up. Like every notice,
 //! no health detail: only that something is awaited, and since when.
 
-use crate::notices::{Audience, Notice, notice, on};
+use crate::notices::{Audience, Notice, NoticeKind, notice, on};
 use serde_json::json;
 use spotter_contracts::booking::v1::DeadlineReached as BookingDeadlineReached;
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
@@ -20,7 +20,7 @@ pub fn booking(e: &BookingDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             .map(|clinic| {
                 Ok(notice(
                     Audience::Clinic(uuid("clinic_ids", clinic)?),
-                    "referral_deadline_near",
+                    NoticeKind::ReferralDeadlineNear,
                     "A waiting referral is close to its target",
                     format!(
                         "A referral in your area is still waiting for a free slot and should be seen by {}. More hours at your clinic would book it at once.",
@@ -35,7 +35,7 @@ pub fn booking(e: &BookingDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             .collect(),
         DeadlineStage::Escalation => Ok(vec![notice(
             Audience::User(uuid("trainer_id", &e.trainer_id)?),
-            "referral_overdue",
+            NoticeKind::ReferralOverdue,
             "Still no appointment in time",
             "No physio nearby could see your client within the time they should be seen. Please consider seeking care elsewhere, and cancel this referral if you do.".to_owned(),
             json!({"referral_id": e.referral_id, "target_by": optional_time(e.target_by)}),
@@ -64,7 +64,7 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
     let told = match (DeadlineKind::try_from(e.kind())?, stage) {
         (DeadlineKind::Guidance, DeadlineStage::Reminder) => notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
-            "guidance_due",
+            NoticeKind::GuidanceDue,
             "Exercise guidance is awaited",
             format!(
                 "A client you assessed on {since} is waiting for your exercise guidance; their trainer cannot adapt training until you share it."
@@ -73,14 +73,14 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
         ),
         (DeadlineKind::Guidance, DeadlineStage::Escalation) => notice(
             Audience::Clinic(uuid("clinic_id", &e.clinic_id)?),
-            "guidance_due",
+            NoticeKind::GuidanceDue,
             "Exercise guidance is overdue",
             format!("A client assessed at your clinic on {since} still has no exercise guidance."),
             data,
         ),
         (DeadlineKind::Acknowledgement, DeadlineStage::Reminder) => notice(
             Audience::User(uuid("trainer_id", &e.trainer_id)?),
-            "guidance_unread",
+            NoticeKind::GuidanceUnread,
             "New guidance to read",
             format!(
                 "The physio shared exercise guidance for your client on {since}. Please read it before the next session."
@@ -89,7 +89,7 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
         ),
         (DeadlineKind::Acknowledgement, DeadlineStage::Escalation) => notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
-            "guidance_unread",
+            NoticeKind::GuidanceUnread,
             "Your guidance has not been read",
             format!("The trainer has not yet read the guidance you shared on {since}."),
             json!({"referral_id": e.referral_id, "version": e.guidance_version}),
@@ -139,7 +139,7 @@ mod tests {
         let told = booking(&e).unwrap();
         assert_eq!(told.len(), 1);
         assert_eq!(told[0].to, Audience::User(trainer.parse().unwrap()));
-        assert_eq!(told[0].kind, "referral_overdue");
+        assert_eq!(told[0].kind, NoticeKind::ReferralOverdue);
     }
 
     #[test]
@@ -181,7 +181,7 @@ mod tests {
             let told = care(&e).unwrap();
             assert_eq!(told.len(), 1);
             assert_eq!(told[0].to, expected, "{deadline:?} {stage:?}");
-            assert!(crate::notices::KINDS.contains(&told[0].kind));
+            assert!(NoticeKind::ALL.contains(&told[0].kind));
         }
     }
 

@@ -1,6 +1,7 @@
 //! The caller's in-app inbox: `GET /v1/notifications`, the unread count, and
 //! `POST /v1/notifications/{id}/read`. Clinic admins also see their clinic's.
 
+use crate::notices::NoticeKind;
 use crate::schema::notifications;
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -23,7 +24,8 @@ use uuid::Uuid;
 #[diesel(table_name = notifications)]
 pub struct Notification {
     pub id: Uuid,
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: NoticeKind,
     /// Never health detail: "Appointment booked for your client".
     pub title: String,
     pub body: String,

@@ -24,42 +24,50 @@ pub enum Audience {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub to: Audience,
-    pub kind: &'static str,
+    pub kind: NoticeKind,
     pub title: String,
     pub body: String,
     pub data: Value,
 }
 
-/// Kinds a user can turn push on or off for.
-pub const KINDS: [&str; 15] = [
-    "appointment_booked",
-    "appointment_reminder",
-    "target_missed",
-    "referral_waitlisted",
-    "emergency_advised",
-    "appointment_cancelled",
-    "appointment_declined",
-    "appointment_rescheduled",
-    "appointment_missed",
-    "guidance_shared",
-    "guidance_acknowledged",
-    "referral_deadline_near",
-    "referral_overdue",
-    "guidance_due",
-    "guidance_unread",
-];
+spotter_platform::coded! {
+    /// What a notification is about. Push can be turned on or off per kind
+    /// (`/v1/notification-preferences`); the inbox always records.
+    pub enum NoticeKind {
+        AppointmentBooked = "appointment_booked",
+        AppointmentReminder = "appointment_reminder",
+        TargetMissed = "target_missed",
+        ReferralWaitlisted = "referral_waitlisted",
+        EmergencyAdvised = "emergency_advised",
+        AppointmentCancelled = "appointment_cancelled",
+        AppointmentDeclined = "appointment_declined",
+        AppointmentRescheduled = "appointment_rescheduled",
+        AppointmentMissed = "appointment_missed",
+        GuidanceShared = "guidance_shared",
+        GuidanceAcknowledged = "guidance_acknowledged",
+        ReferralDeadlineNear = "referral_deadline_near",
+        ReferralOverdue = "referral_overdue",
+        GuidanceDue = "guidance_due",
+        GuidanceUnread = "guidance_unread",
+    }
+}
 
-/// Kinds that cannot wait for the next time the app is opened: pushed at
-/// high priority, waking a dozing phone.
-pub fn time_critical(kind: &str) -> bool {
-    matches!(
-        kind,
-        "emergency_advised"
-            | "appointment_booked"
-            | "appointment_cancelled"
-            | "appointment_rescheduled"
-            | "appointment_reminder"
-    )
+// Read straight from a text column by raw SQL (the push queue).
+spotter_db::text_coded!(NoticeKind);
+
+impl NoticeKind {
+    /// Kinds that cannot wait for the next time the app is opened: pushed at
+    /// high priority, waking a dozing phone.
+    pub fn is_time_critical(self) -> bool {
+        matches!(
+            self,
+            Self::EmergencyAdvised
+                | Self::AppointmentBooked
+                | Self::AppointmentCancelled
+                | Self::AppointmentRescheduled
+                | Self::AppointmentReminder
+        )
+    }
 }
 
 fn when(t: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
@@ -75,7 +83,7 @@ pub(crate) fn on(t: &Option<prost_types::Timestamp>) -> String {
 
 pub(crate) fn notice(
     to: Audience,
-    kind: &'static str,
+    kind: NoticeKind,
     title: &str,
     body: String,
     data: Value,
@@ -95,7 +103,7 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, Malformed> {
     let mut notices = vec![
         notice(
             trainer.clone(),
-            "appointment_booked",
+            NoticeKind::AppointmentBooked,
             "Appointment booked for your client",
             format!(
                 "Your client is booked with a physio on {}.",
@@ -105,7 +113,7 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, Malformed> {
         ),
         notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
-            "appointment_booked",
+            NoticeKind::AppointmentBooked,
             "New appointment booked with you",
             format!(
                 "A referred client is booked with you on {}.",
@@ -119,14 +127,14 @@ pub fn booked(e: &AppointmentBooked) -> Result<Vec<Notice>, Malformed> {
             "The first free appointment is later than the referral's target time.".to_owned();
         notices.push(notice(
             trainer,
-            "target_missed",
+            NoticeKind::TargetMissed,
             "Booked later than hoped",
             body.clone(),
             data.clone(),
         ));
         notices.push(notice(
             Audience::Clinic(uuid("clinic_id", &e.clinic_id)?),
-            "target_missed",
+            NoticeKind::TargetMissed,
             "A referral was booked past its target time",
             body,
             data,
@@ -146,7 +154,7 @@ pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, Malformed> {
     };
     let mut notices = vec![notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
-        "referral_waitlisted",
+        NoticeKind::ReferralWaitlisted,
         "Referral waitlisted",
         to_trainer.to_owned(),
         data.clone(),
@@ -157,7 +165,7 @@ pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, Malformed> {
     for clinic in &e.clinic_ids {
         notices.push(notice(
             Audience::Clinic(uuid("clinic_ids", clinic)?),
-            "referral_waitlisted",
+            NoticeKind::ReferralWaitlisted,
             "A referral is waiting for a free slot",
             "A referral in your area could not be booked: no physio is free. It is on your waitlist and will be booked as soon as a slot opens.".to_owned(),
             // No referral id: a clinic sees the waitlist only as counts in
@@ -172,7 +180,7 @@ pub fn waitlisted(e: &ReferralWaitlisted) -> Result<Vec<Notice>, Malformed> {
 pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, Malformed> {
     Ok(vec![notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
-        "emergency_advised",
+        NoticeKind::EmergencyAdvised,
         "Urgent care advised for your client",
         "Please send your client to urgent medical care. No physio appointment was booked."
             .to_owned(),
@@ -192,7 +200,7 @@ pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, Malformed> {
         };
         notice(
             Audience::User(uuid("trainer_id", &e.trainer_id)?),
-            "appointment_cancelled",
+            NoticeKind::AppointmentCancelled,
             "Appointment cancelled",
             body.to_owned(),
             data.clone(),
@@ -202,7 +210,7 @@ pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, Malformed> {
         to_trainer,
         notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
-            "appointment_cancelled",
+            NoticeKind::AppointmentCancelled,
             "Appointment cancelled",
             "An appointment in your diary was cancelled.".to_owned(),
             data,
@@ -226,7 +234,7 @@ fn declined(e: &AppointmentCancelled, mut data: Value) -> Result<Notice, Malform
     data["reason"] = json!(reason.map(DeclineReason::as_str));
     Ok(notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
-        "appointment_declined",
+        NoticeKind::AppointmentDeclined,
         "The clinic could not take this referral",
         format!(
             "The clinic declined the appointment: {why}. We're booking another clinic automatically."
@@ -241,14 +249,14 @@ pub fn rescheduled(e: &AppointmentRescheduled) -> Result<Vec<Notice>, Malformed>
     Ok(vec![
         notice(
             Audience::User(uuid("trainer_id", &e.trainer_id)?),
-            "appointment_rescheduled",
+            NoticeKind::AppointmentRescheduled,
             "Appointment moved",
             body.clone(),
             data.clone(),
         ),
         notice(
             Audience::User(uuid("physio_id", &e.physio_id)?),
-            "appointment_rescheduled",
+            NoticeKind::AppointmentRescheduled,
             "Appointment moved",
             body,
             data,
@@ -269,7 +277,7 @@ pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, Malformed> {
     };
     Ok(vec![notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
-        "appointment_missed",
+        NoticeKind::AppointmentMissed,
         "Your client missed their appointment",
         body.to_owned(),
         json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id, "rebook_offered": !closed}),
@@ -279,7 +287,7 @@ pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, Malformed> {
 pub fn guidance_shared(e: &GuidanceShared) -> Result<Vec<Notice>, Malformed> {
     Ok(vec![notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
-        "guidance_shared",
+        NoticeKind::GuidanceShared,
         "New guidance from the physio",
         "The physio has shared how your client should train. Read and acknowledge it in the app."
             .to_owned(),
@@ -290,7 +298,7 @@ pub fn guidance_shared(e: &GuidanceShared) -> Result<Vec<Notice>, Malformed> {
 pub fn guidance_acknowledged(e: &GuidanceAcknowledged) -> Result<Vec<Notice>, Malformed> {
     Ok(vec![notice(
         Audience::User(uuid("physio_id", &e.physio_id)?),
-        "guidance_acknowledged",
+        NoticeKind::GuidanceAcknowledged,
         "The trainer acknowledged your guidance",
         "The trainer has read your guidance and will train the client within it.".to_owned(),
         json!({"referral_id": e.referral_id, "guidance_id": e.guidance_id, "version": e.version}),
@@ -343,7 +351,7 @@ mod tests {
         let notices = booked(&event).unwrap();
         assert!(notices.iter().any(
             |n| n.to == Audience::Clinic(event.clinic_id.parse().unwrap())
-                && n.kind == "target_missed"
+                && n.kind == NoticeKind::TargetMissed
         ));
     }
 
@@ -379,7 +387,7 @@ mod tests {
     fn every_kind_can_have_its_push_preference() {
         let event = booked_event(true);
         for n in booked(&event).unwrap() {
-            assert!(KINDS.contains(&n.kind));
+            assert!(NoticeKind::ALL.contains(&n.kind));
         }
     }
 
@@ -402,13 +410,16 @@ mod tests {
             trainer.to,
             Audience::User(event.trainer_id.parse().unwrap())
         );
-        assert_eq!(trainer.kind, "appointment_declined");
+        assert_eq!(trainer.kind, NoticeKind::AppointmentDeclined);
         assert_eq!(trainer.data["reason"], "no_capacity");
         assert!(trainer.body.contains("no room"), "{}", trainer.body);
         assert!(trainer.body.contains("another clinic"), "{}", trainer.body);
         // An ordinary clinic cancellation keeps its own wording.
         event.set_reason_code(AppointmentCancellationReason::Other);
-        assert_eq!(cancelled(&event).unwrap()[0].kind, "appointment_cancelled");
+        assert_eq!(
+            cancelled(&event).unwrap()[0].kind,
+            NoticeKind::AppointmentCancelled
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! takes due reminders with `FOR UPDATE SKIP LOCKED` and writes the
 //! notification and `sent_at` in one transaction.
 
-use crate::notices::{Audience, Notice};
+use crate::notices::{Audience, Notice, NoticeKind};
 use crate::schema::reminders;
 use crate::store::store;
 use chrono::{DateTime, Duration, Utc};
@@ -108,7 +108,7 @@ fn notice(due: &Due) -> Notice {
     };
     Notice {
         to: Audience::User(due.recipient_id),
-        kind: "appointment_reminder",
+        kind: NoticeKind::AppointmentReminder,
         title: title.to_owned(),
         body: format!(
             "Reminder: the physio appointment is {when}, at {}.",

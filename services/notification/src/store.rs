@@ -42,7 +42,7 @@ pub async fn store(
                 notifications::id.eq(*id),
                 notifications::recipient_id.eq(recipient),
                 notifications::clinic_id.eq(clinic),
-                notifications::kind.eq(n.kind),
+                notifications::kind.eq(n.kind.as_str()),
                 notifications::title.eq(&n.title),
                 notifications::body.eq(&n.body),
                 notifications::data.eq(&n.data),

@@ -124,6 +124,10 @@ pub async fn list(
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
+    if query.before.is_some_and(|before| before < 1) {
+        // Ids start at 1: nothing is older than 0, and the schema says so.
+        return Err(ApiError::invalid("before", "must be at least 1"));
+    }
     let mut conn = checkout(&pool).await?;
     let mut rows = audit_log::table
         .order(audit_log::id.desc())

@@ -28,8 +28,13 @@ use uuid::Uuid;
 pub struct NewClient {
     pub display_name: Text<100>,
     /// An address with a domain, e.g. `sam@example.com`.
+    // The type's own pattern (no control characters) and this rule, in one.
+    #[schema(value_type = Option<String>, max_length = 254,
+        pattern = r"^[^@\u0000-\u001F\u007F-\u009F]+@[^\u0000-\u001F\u007F-\u009F]*\.[^\u0000-\u001F\u007F-\u009F]*$")]
     pub email: Option<Text<254>>,
     /// 6 to 15 digits; spaces, `+`, `-` and brackets allowed between them.
+    #[schema(value_type = Option<String>, max_length = 32,
+        pattern = r"^[ +()\-]*([0-9][ +()\-]*){6,15}$")]
     pub phone: Option<Text<32>>,
 }
 
@@ -75,7 +80,7 @@ impl NewClient {
     path = "/v1/clients",
     tag = "clients",
     request_body = NewClient,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (one client)")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Retries with the same key and body return the first response (one client)")),
     responses(
         (status = 201, description = "The client", body = Client),
         (status = 429, description = "Quota `new_clients_per_day` used up: `frees_at` and `Retry-After` say when", body = Problem, content_type = "application/problem+json"),

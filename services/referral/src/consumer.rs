@@ -8,6 +8,7 @@
 
 use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit, after_missed};
+use crate::domain::vocabulary::TimelineCause;
 use crate::referrals::model::{Referral, append_timeline, find_for_update, move_to};
 use crate::referrals::store::send_back_to_booking;
 use crate::schema::referrals;
@@ -52,7 +53,7 @@ async fn handle(
                 &e.referral_id,
                 None,
                 Happening::Booked,
-                "appointment_booked",
+                TimelineCause::AppointmentBooked,
                 async |conn, referral, to, _| record_booking(conn, referral, to, &booking).await,
             )
             .await
@@ -62,9 +63,9 @@ async fn handle(
             // Refused by clinics too often: waiting for a platform admin, not
             // for capacity (the timeline says which).
             let cause = if e.reason() == WaitlistReason::NeedsReview {
-                "waiting_for_review"
+                TimelineCause::WaitingForReview
             } else {
-                "waitlisted"
+                TimelineCause::Waitlisted
             };
             on_event(
                 conn,
@@ -86,7 +87,7 @@ async fn handle(
                 &e.referral_id,
                 about,
                 Happening::Completed,
-                "appointment_completed",
+                TimelineCause::AppointmentCompleted,
                 async |conn, referral, to, cause| {
                     move_to(conn, referral.id, to, cause).await?;
                     let assessed_at = optional_time(e.completed_at).unwrap_or_else(Utc::now);
@@ -104,7 +105,7 @@ async fn handle(
                 &e.referral_id,
                 about,
                 Happening::NoShow,
-                "appointment_no_show",
+                TimelineCause::AppointmentNoShow,
                 async |conn, referral, _, cause| {
                     diesel::update(referrals::table.find(referral.id))
                         .set(referrals::no_shows.eq(referral.no_shows + 1))
@@ -121,9 +122,9 @@ async fn handle(
             let about = Some(e.appointment_id.as_str());
             if e.rebook {
                 let cause = if e.reason_code() == AppointmentCancellationReason::Declined {
-                    "appointment_declined"
+                    TimelineCause::AppointmentDeclined
                 } else {
-                    "appointment_cancelled_by_clinic"
+                    TimelineCause::AppointmentCancelledByClinic
                 };
                 on_event(
                     conn,
@@ -136,7 +137,7 @@ async fn handle(
                 .await
             } else {
                 // The trainer's side: the referral was cancelled here first.
-                let cause = "appointment_cancelled";
+                let cause = TimelineCause::AppointmentCancelled;
                 on_event(
                     conn,
                     &e.referral_id,
@@ -157,7 +158,7 @@ async fn handle(
                 &e.referral_id,
                 about,
                 Happening::Rescheduled,
-                "appointment_rescheduled",
+                TimelineCause::AppointmentRescheduled,
                 async |conn, referral, to, cause| {
                     diesel::update(referrals::table.find(referral.id))
                         .set((
@@ -188,8 +189,13 @@ async fn on_event(
     referral_id: &str,
     appointment_id: Option<&str>,
     happening: Happening,
-    cause: &str,
-    apply: impl AsyncFnOnce(&mut AsyncPgConnection, &Referral, Status, &str) -> Result<(), HandlerError>,
+    cause: TimelineCause,
+    apply: impl AsyncFnOnce(
+        &mut AsyncPgConnection,
+        &Referral,
+        Status,
+        TimelineCause,
+    ) -> Result<(), HandlerError>,
 ) -> Result<(), HandlerError> {
     let id = uuid("referral_id", referral_id)?;
     let referral = find_for_update(conn, id)
@@ -205,7 +211,7 @@ async fn on_event(
     match admit(referral.status, naming, happening) {
         Decision::Apply(to) => apply(conn, &referral, to, cause).await,
         Decision::Ignore => {
-            tracing::info!(referral_id = %referral.id, status = %referral.status, cause, "stale or repeated event ignored");
+            tracing::info!(referral_id = %referral.id, status = %referral.status, %cause, "stale or repeated event ignored");
             Ok(())
         }
         Decision::Retry => Err(HandlerError::Transient(anyhow::anyhow!(
@@ -263,7 +269,13 @@ async fn mark_overdue(
     .await
     .optional()?;
     if let Some(referral) = marked {
-        append_timeline(conn, referral.id, referral.status, "booking_overdue").await?;
+        append_timeline(
+            conn,
+            referral.id,
+            referral.status,
+            TimelineCause::BookingOverdue,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -273,7 +285,7 @@ async fn just_move(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
     to: Status,
-    cause: &str,
+    cause: TimelineCause,
 ) -> Result<(), HandlerError> {
     move_to(conn, referral.id, to, cause).await?;
     Ok(())
@@ -327,7 +339,7 @@ async fn record_booking(
         ))
         .execute(conn)
         .await?;
-    append_timeline(conn, referral.id, to, "appointment_booked").await?;
+    append_timeline(conn, referral.id, to, TimelineCause::AppointmentBooked).await?;
     Ok(())
 }
 
@@ -337,7 +349,7 @@ async fn rebook(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
     to: Status,
-    cause: &str,
+    cause: TimelineCause,
 ) -> Result<(), HandlerError> {
     send_back_to_booking(conn, referral, to, cause, None).await?;
     Ok(())

@@ -6,6 +6,7 @@ use crate::audit::{self, action};
 use crate::domain::lifecycle::Status;
 use crate::domain::triage::{target_window, triage};
 use crate::domain::vocabulary::Priority;
+use crate::domain::vocabulary::TimelineCause;
 use crate::domain::vocabulary::{BodyRegion, ConsentMethod, RedFlag, Side};
 use crate::events::{self, Where};
 use crate::quotas;
@@ -35,8 +36,29 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct Consent {
     /// Must be true: no consent, no referral.
+    #[schema(schema_with = only_true)]
     pub obtained: bool,
     pub method: ConsentMethod,
+}
+
+/// `uniqueItems`, which the derive cannot state.
+fn each_red_flag_once() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("RedFlag"))
+        .max_items(Some(RedFlag::ALL.len()))
+        .unique_items(true)
+        .description(Some("Each at most once (so at most all eight)."))
+        .build()
+}
+
+/// `true` is the one value the API takes, and the schema says so: a
+/// generated client cannot offer `false` as a choice.
+fn only_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .description(Some("Must be true: no consent, no referral."))
+        .build()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,7 +74,7 @@ pub struct NewInjuryReport {
     pub description: Text<2000>,
     #[serde(default)]
     /// Each at most once (so at most all eight).
-    #[schema(max_items = 8)]
+    #[schema(schema_with = each_red_flag_once)]
     pub red_flags: Vec<RedFlag>,
     pub consent: Consent,
 }
@@ -89,7 +111,7 @@ impl NewInjuryReport {
     path = "/v1/injury-reports",
     tag = "referrals",
     request_body = NewInjuryReport,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Retries with the same key and body return the first response")),
     responses(
         (status = 201, description = "The new referral (emergency_advised when a red flag was reported)", body = ReferralSummary),
         (status = 409, description = "No trainer profile yet (PUT /v1/trainers/me): its location decides which clinics can help; or a quota (`open_referrals`, `open_referral_per_body_region`, naming the open referral) is used up. A report with a red flag is always recorded.", body = Problem, content_type = "application/problem+json"),
@@ -213,7 +235,7 @@ async fn write_report(
         .execute(conn)
         .await
         .map_err(db_error)?;
-    append_timeline(conn, referral.id, status, "injury_reported")
+    append_timeline(conn, referral.id, status, TimelineCause::InjuryReported)
         .await
         .map_err(db_error)?;
     audit::record(conn, caller, action::INJURY_WRITE, referral.id)

@@ -17,6 +17,7 @@ pub mod referrals;
 mod routes;
 mod schema;
 mod trainers;
+pub mod vocabulary_api;
 
 use futures_util::future::BoxFuture;
 use spotter_db::{EmbeddedMigrations, embed_migrations};

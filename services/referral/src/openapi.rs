@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         guidance::api::acknowledge,
         clinic_view::list,
         audit::list,
+        crate::vocabulary_api::get,
     ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),
@@ -31,6 +32,7 @@ use utoipa::OpenApi;
         (name = "referrals", description = "Injury reports and the referrals they start"),
         (name = "guidance", description = "The physio's guidance back to the trainer"),
         (name = "audit", description = "Who read or wrote health data"),
+        (name = "vocabulary", description = "The coded lists the app renders"),
     )
 )]
 struct ReferralApi;

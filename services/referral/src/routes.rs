@@ -2,7 +2,10 @@
 
 use crate::deadlines::CareDeadlines;
 use crate::referrals::{api, rebook};
-use crate::{audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers};
+use crate::{
+    audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers,
+    vocabulary_api,
+};
 use actix_web::web;
 use spotter_db::deadlines;
 use spotter_platform::ServiceModule;
@@ -12,7 +15,8 @@ use std::sync::Arc;
 
 /// The paths a gateway (or the dev stack) sends to this service.
 pub fn owns_path(path: &str) -> bool {
-    const PREFIXES: [&str; 6] = [
+    const PREFIXES: [&str; 7] = [
+        "/v1/vocabulary",
         "/v1/trainers",
         "/v1/clients",
         "/v1/injury-reports",
@@ -84,7 +88,8 @@ fn configure(cfg: &mut web::ServiceConfig) {
         "/admin/v1/clinics/{clinic_id}/referrals",
         web::get().to(clinic_view::list),
     )
-    .route("/admin/v1/audit-log", web::get().to(audit::list));
+    .route("/admin/v1/audit-log", web::get().to(audit::list))
+    .route("/v1/vocabulary", web::get().to(vocabulary_api::get));
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
@@ -124,6 +129,7 @@ mod tests {
         assert!(owns_path("/v1/referrals/abc/guidance"));
         assert!(owns_path("/admin/v1/clinics/123/referrals"));
         assert!(owns_path("/admin/v1/dead-letters/referral"));
+        assert!(owns_path("/v1/vocabulary"));
         assert!(!owns_path("/admin/v1/clinics/123"));
         assert!(!owns_path("/admin/v1/clinics/123/appointments"));
         assert!(!owns_path("/v1/trainersx"));

@@ -70,6 +70,7 @@ diesel::table! {
         referral_id -> Uuid,
         status -> Text,
         cause -> Text,
+        guidance_version -> Nullable<Int4>,
         at -> Timestamptz,
     }
 }

@@ -20,6 +20,11 @@ pub struct DemoArgs {
     /// The dev stack's key pair (the same as `spotter dev` uses).
     #[arg(long, env = "SPOTTER_DEV_KEYS", default_value = ".spotter/dev-keys")]
     keys_dir: PathBuf,
+    /// Also write the ids the demo made or used (people, clinic, client,
+    /// referral, appointment) to this file as JSON: seed data for tools that
+    /// call the API with real ids, like the contract fuzz run.
+    #[arg(long)]
+    ids_out: Option<PathBuf>,
 }
 
 // Fixed people, so that running the demo again finds them again.
@@ -267,15 +272,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     wait_for(&demo, &id, &trainer, "acknowledged").await?;
     print_new(&demo, "physio sees", &physio, physio_before + 1).await?;
 
+    if let Some(path) = &args.ids_out {
+        let ids = json!({
+            "platform_admin_id": ADMIN, "clinic_admin_id": CLINIC_ADMIN,
+            "physio_id": PHYSIO, "trainer_id": TRAINER, "clinic_id": clinic,
+            "client_id": client, "referral_id": id, "appointment_id": appointment,
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&ids)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+
     step("The referral's timeline");
     let done = demo
         .ok(Method::GET, &format!("/v1/referrals/{id}"), &trainer, None)
         .await?;
     for entry in done["timeline"].as_array().into_iter().flatten() {
+        let version = entry["guidance_version"]
+            .as_i64()
+            .map(|v| format!(", version {v}"))
+            .unwrap_or_default();
         say(
             entry["at"].as_str().unwrap_or(""),
             &format!(
-                "{} ({})",
+                "{} ({}{version})",
                 entry["status"].as_str().unwrap_or(""),
                 entry["cause"].as_str().unwrap_or("")
             ),

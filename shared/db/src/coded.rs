@@ -58,3 +58,29 @@ macro_rules! text_coded {
         }
     };
 }
+
+/// A text array of coded values, read into a `Vec` of a `coded!` enum:
+/// `#[diesel(deserialize_as = CodeList)]` on the model's field. Diesel calls
+/// the inherent `try_into` below (the orphan rule rules out `TryFrom` for a
+/// foreign `Vec<T>`).
+#[derive(Debug, diesel::deserialize::FromSqlRow)]
+pub struct CodeList(Vec<String>);
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Array<diesel::sql_types::Text>, diesel::pg::Pg>
+    for CodeList
+{
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        <Vec<String> as diesel::deserialize::FromSql<
+            diesel::sql_types::Array<diesel::sql_types::Text>,
+            diesel::pg::Pg,
+        >>::from_sql(bytes)
+        .map(CodeList)
+    }
+}
+
+impl CodeList {
+    /// Each name as its code; an unknown one is corrupt data (see [`decode`]).
+    pub fn try_into<T: FromStr>(self) -> Result<Vec<T>, T::Err> {
+        self.0.iter().map(|value| value.parse()).collect()
+    }
+}

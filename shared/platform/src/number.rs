@@ -50,8 +50,45 @@ impl<const MIN: i64, const MAX: i64> TryFrom<i32> for Within<MIN, MAX> {
 
 impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Within<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = i64::deserialize(deserializer)?;
+        let value = deserializer.deserialize_any(WholeNumber)?;
         Self::new(value).map_err(de::Error::custom)
+    }
+}
+
+/// For a plain integer field: `#[serde(deserialize_with = "whole")]`, so
+/// `7.0` reads as 7 (see [`WholeNumber`]).
+pub fn whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    deserializer.deserialize_any(WholeNumber)
+}
+
+/// JSON has one number type, and JSON Schema counts `30.0` as an integer;
+/// so does this, while `30.5` is refused.
+struct WholeNumber;
+
+impl de::Visitor<'_> for WholeNumber {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a whole number")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<i64, E> {
+        Ok(value)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<i64, E> {
+        i64::try_from(value).map_err(|_| E::custom("is too large"))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<i64, E> {
+        // Every whole f64 within ±2^63 converts exactly.
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) {
+            #[allow(clippy::cast_possible_truncation)] // whole and in range, checked above
+            Ok(value as i64)
+        } else {
+            Err(E::custom("must be a whole number"))
+        }
     }
 }
 
@@ -98,6 +135,16 @@ mod tests {
         };
         assert_eq!(errors[0].field, "level");
         assert_eq!(errors[0].message, "must be between 0 and 10");
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_still_whole() {
+        assert!(parse_json::<Pain>(br#"{"level": 7.0}"#).is_ok());
+        let Err(ApiError::Validation(errors)) = parse_json::<Pain>(br#"{"level": 7.5}"#) else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors[0].field, "level");
+        assert!(errors[0].message.contains("whole number"), "{errors:?}");
     }
 
     #[test]

@@ -33,8 +33,10 @@ impl PageParams {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
+        // An empty cursor is no UUID: refused like any other the API never
+        // returned, as the schema says (omit it for the first page).
         let cursor = match self.cursor.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(text) => match Uuid::parse_str(text) {
                 Ok(id) => Some(id),
                 Err(_) => {
@@ -82,6 +84,18 @@ impl<T> Page<T> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_empty_cursor_is_no_cursor_and_is_refused() {
+        let params = PageParams {
+            limit: None,
+            cursor: Some(String::new()),
+        };
+        match params.parse() {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "cursor"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
 
     #[test]
     fn limit_out_of_range_names_the_parameter() {

@@ -19,11 +19,12 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 #[serde(transparent)]
 pub struct Text<const MAX: usize, const MIN: usize = 1>(String);
 
-/// Allowed: any character but controls, tab and newline excepted. (ECMA-262
-/// syntax, as OpenAPI asks.)
-const ANY_TEXT: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*$";
+/// Allowed: any character but controls (C0, DEL and C1, as Rust's
+/// `char::is_control`), tab and newline excepted. (ECMA-262 syntax, as
+/// OpenAPI asks.)
+const ANY_TEXT: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$";
 /// The same, with at least one character that is not whitespace.
-const NOT_BLANK: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F]*[^\s\u0000-\u001F\u007F][^\u0000-\u0008\u000B-\u001F\u007F]*$";
+const NOT_BLANK: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$";
 
 /// Why a piece of text was refused; the message the caller reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -64,3 +64,31 @@ crate::coded! {
         Escalation = "escalation",
     }
 }
+
+crate::coded! {
+    /// A body region a physio treats, or `general`: any region.
+    pub enum Specialty {
+        General = "general",
+        Neck = "neck",
+        Shoulder = "shoulder",
+        Elbow = "elbow",
+        WristHand = "wrist_hand",
+        UpperBack = "upper_back",
+        LowerBack = "lower_back",
+        Hip = "hip",
+        Knee = "knee",
+        AnkleFoot = "ankle_foot",
+        Other = "other",
+    }
+}
+
+crate::coded! {
+    /// Where an appointment is. All but `booked` are final: only a booked
+    /// appointment holds the physio's time.
+    pub enum AppointmentStatus {
+        Booked = "booked",
+        Completed = "completed",
+        NoShow = "no_show",
+        Cancelled = "cancelled",
+    }
+}

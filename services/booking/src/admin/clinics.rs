@@ -26,11 +26,12 @@ use uuid::Uuid;
 pub struct NewClinic {
     pub name: Text<200>,
     /// IANA zone, e.g. `Europe/London`; weekly hours are local to it.
+    #[schema(value_type = IanaZone)]
     pub timezone: Text<64>,
     pub location: Location,
-    /// More than 0, at most the deployment's cap (`quotas.max_service_radius_km`,
+    /// At least 0.1 (100 m), at most the deployment's cap (`quotas.max_service_radius_km`,
     /// 50 by default; never more than 500).
-    #[schema(exclusive_minimum = 0, maximum = 500)]
+    #[schema(minimum = 0.1, maximum = 500)]
     pub service_radius_km: f64,
     #[serde(default = "accepts_by_default")]
     pub accepts_referrals: bool,
@@ -46,13 +47,14 @@ fn accepts_by_default() -> bool {
 pub struct ClinicChanges {
     pub name: Option<Text<200>>,
     /// IANA zone, e.g. `Europe/London`.
+    #[schema(value_type = Option<IanaZone>)]
     pub timezone: Option<Text<64>>,
     /// Platform admins only (as `service_radius_km` and `accepts_referrals`):
     /// a clinic admin sending any of the three gets 403.
     pub location: Option<Location>,
-    /// More than 0, at most the deployment's cap (`quotas.max_service_radius_km`,
+    /// At least 0.1 (100 m), at most the deployment's cap (`quotas.max_service_radius_km`,
     /// 50 by default; never more than 500).
-    #[schema(exclusive_minimum = 0, maximum = 500)]
+    #[schema(minimum = 0.1, maximum = 500)]
     pub service_radius_km: Option<f64>,
     pub accepts_referrals: Option<bool>,
 }
@@ -132,13 +134,34 @@ fn check_timezone(timezone: &str, errors: &mut Vec<FieldError>) {
 /// capped (`quotas.max_service_radius_km`, 50 km by default), so no clinic
 /// pulls in far-away referrals and the health detail that comes with them.
 fn check_radius(radius: f64, cap: f64, errors: &mut Vec<FieldError>) {
-    if !(radius > 0.0 && radius <= cap) {
+    if !(MIN_RADIUS_KM..=cap).contains(&radius) {
         errors.push(FieldError::new(
             "service_radius_km",
-            format!("must be more than 0 and at most {cap}"),
+            format!("must be at least {MIN_RADIUS_KM} and at most {cap}"),
         ));
     }
 }
+
+/// 100 m: no clinic serves less, and the area's index (a box around the
+/// clinic, in metres) stays a number PostgreSQL can hold (a radius of
+/// 5e-324 km underflowed it).
+const MIN_RADIUS_KM: f64 = 0.1;
+
+/// The time zones the server knows (the IANA database as `chrono-tz` ships
+/// it), published as the `timezone` field's enum so an app can offer a list.
+pub struct IanaZone;
+
+impl utoipa::PartialSchema for IanaZone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An IANA time zone, e.g. `Europe/London`."))
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IanaZone {}
 
 impl NewClinic {
     fn validate(&self, radius_cap: f64) -> ApiResult<()> {
@@ -180,7 +203,7 @@ impl ClinicChanges {
     path = "/admin/v1/clinics",
     tag = "clinics",
     request_body = NewClinic,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (one clinic)")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Retries with the same key and body return the first response (one clinic)")),
     responses(
         (status = 201, description = "The clinic, with the default booking policy", body = Clinic),
         AuthProblems,

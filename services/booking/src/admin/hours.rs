@@ -25,6 +25,7 @@ use uuid::Uuid;
 pub struct HoursRange {
     /// 1 = Monday … 7 = Sunday.
     #[schema(minimum = 1, maximum = 7)]
+    #[serde(deserialize_with = "spotter_platform::number::whole")]
     pub weekday: i64,
     /// "HH:MM", local to the clinic.
     #[schema(

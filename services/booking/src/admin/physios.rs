@@ -55,7 +55,8 @@ pub struct Physio {
     pub id: Uuid,
     pub clinic_id: Uuid,
     pub display_name: String,
-    pub specialties: Vec<String>,
+    #[diesel(deserialize_as = spotter_db::coded::CodeList)]
+    pub specialties: Vec<Specialty>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

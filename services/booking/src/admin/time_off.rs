@@ -84,7 +84,7 @@ impl NewTimeOff {
     tag = "physios",
     params(
         ("physio_id" = Uuid, Path, description = "The physio"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (one time off)"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Retries with the same key and body return the first response (one time off)"),
     ),
     request_body = NewTimeOff,
     responses(

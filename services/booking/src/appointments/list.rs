@@ -37,8 +37,12 @@ pub struct AppointmentQuery {
     /// Items per page (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    #[param(max_length = 80)]
+    /// The `next_cursor` of the previous page: the last item's start (µs
+    /// since 1970) and id.
+    #[param(
+        max_length = 80,
+        pattern = r"^[0-9]{1,18}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -57,8 +61,13 @@ fn encode(a: &Appointment) -> String {
     format!("{}_{}", a.starts_at.timestamp_micros(), a.id)
 }
 
+/// Reads what [`encode`] wrote, and only that (the `cursor` parameter's
+/// pattern): at most 18 digits keep the time within chrono's range.
 fn decode(text: &str) -> Option<Cursor> {
     let (micros, id) = text.split_once('_')?;
+    if micros.is_empty() || micros.len() > 18 || !micros.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     Some(Cursor {
         starts_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
         id: Uuid::parse_str(id).ok()?,
@@ -84,7 +93,7 @@ pub async fn list(
         errors.push(FieldError::new("status", "is not an appointment status"));
     }
     let cursor = match query.cursor.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(text) => {
             let decoded = decode(text);
             if decoded.is_none() {
@@ -139,4 +148,26 @@ pub async fn list(
         None
     };
     Ok(AppointmentPage { items, next_cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parameter's pattern, and nothing else: a cursor the API wrote
+    /// reads back; digits chrono cannot hold, or anything else, do not.
+    #[test]
+    fn only_a_cursor_the_api_wrote_reads_back() {
+        let id = Uuid::now_v7();
+        assert!(decode(&format!("1764662400000000_{id}")).is_some());
+        for text in [
+            format!("1234567890123456789_{id}"),
+            format!("-5_{id}"),
+            format!("_{id}"),
+            "1764662400000000_x".to_owned(),
+            String::new(),
+        ] {
+            assert!(decode(&text).is_none(), "{text}");
+        }
+    }
 }

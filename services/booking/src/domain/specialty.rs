@@ -1,21 +1,7 @@
 //! What a physio treats: the body regions of an injury report, or anything.
 
-spotter_platform::coded! {
-    /// A body region the physio treats, or `general`: any region.
-    pub enum Specialty {
-        General = "general",
-        Neck = "neck",
-        Shoulder = "shoulder",
-        Elbow = "elbow",
-        WristHand = "wrist_hand",
-        UpperBack = "upper_back",
-        LowerBack = "lower_back",
-        Hip = "hip",
-        Knee = "knee",
-        AnkleFoot = "ankle_foot",
-        Other = "other",
-    }
-}
+/// Shared vocabulary: the app reads it at `GET /v1/vocabulary`.
+pub use spotter_platform::vocabulary::Specialty;
 
 #[cfg(test)]
 mod tests {

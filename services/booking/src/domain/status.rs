@@ -4,30 +4,15 @@
 use chrono::{DateTime, Utc};
 use std::fmt;
 
-spotter_platform::coded! {
-    /// Where an appointment is; all but `booked` are final.
-    pub enum AppointmentStatus {
-        Booked = "booked",
-        Completed = "completed",
-        NoShow = "no_show",
-        Cancelled = "cancelled",
-    }
-}
+/// Shared vocabulary: the app reads it at `GET /v1/vocabulary`.
+pub use spotter_platform::vocabulary::AppointmentStatus;
 
-impl AppointmentStatus {
-    /// Only a booked appointment holds the physio's time (and so falls under
-    /// the database's no-overlap constraint).
-    pub fn is_final(self) -> bool {
-        self != Self::Booked
-    }
-
-    fn adjective(self) -> &'static str {
-        match self {
-            Self::Booked => "booked",
-            Self::Completed => "completed",
-            Self::NoShow => "no-show",
-            Self::Cancelled => "cancelled",
-        }
+fn adjective(status: AppointmentStatus) -> &'static str {
+    match status {
+        AppointmentStatus::Booked => "booked",
+        AppointmentStatus::Completed => "completed",
+        AppointmentStatus::NoShow => "no-show",
+        AppointmentStatus::Cancelled => "cancelled",
     }
 }
 
@@ -69,7 +54,7 @@ pub struct IllegalTransition {
 
 impl fmt::Display for IllegalTransition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.from.adjective();
+        let state = adjective(self.from);
         match self.action {
             AppointmentAction::Complete => write!(f, "cannot complete a {state} appointment"),
             AppointmentAction::NoShow => {
@@ -149,13 +134,6 @@ mod tests {
             start,
             start + chrono::Duration::minutes(50)
         ));
-    }
-
-    #[test]
-    fn only_booked_is_not_final() {
-        for &status in S::ALL {
-            assert_eq!(status.is_final(), status != S::Booked);
-        }
     }
 
     #[test]

@@ -132,4 +132,17 @@ async fn a_service_radius_above_the_cap_is_refused_naming_the_field() {
     // At the cap itself is allowed.
     let at_cap = json!({"service_radius_km": 50.0});
     body(app.patch(&path, &app.admin, &at_cap).await, 200).await;
+    // Below 100 m is no service area (and 5e-324 once overflowed its index
+    // into a 500); 0.1 is the least.
+    for tiny in [5e-324, 0.05] {
+        let tiny = json!({ "service_radius_km": tiny });
+        let refused = problem(app.patch(&path, &app.admin, &tiny).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], "service_radius_km");
+    }
+    body(
+        app.patch(&path, &app.admin, &json!({"service_radius_km": 0.1}))
+            .await,
+        200,
+    )
+    .await;
 }

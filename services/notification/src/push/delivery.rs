@@ -10,6 +10,7 @@
 
 use super::policy::{Skip, outcome};
 use super::{Answer, Provider, Providers, PushMessage, Verdict};
+use crate::notices::NoticeKind;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Double, Int4, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -81,7 +82,7 @@ struct Taken {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     notification_id: Uuid,
     #[diesel(sql_type = Text)]
-    kind: String,
+    kind: NoticeKind,
     #[diesel(sql_type = Text)]
     title: String,
     #[diesel(sql_type = Text)]
@@ -159,7 +160,7 @@ async fn attempt(provider: &dyn Provider, delivery: &Taken) -> Result<Answer, Sk
     }
     let message = PushMessage::new(
         delivery.notification_id,
-        &delivery.kind,
+        delivery.kind,
         &delivery.title,
         &delivery.body,
         &delivery.data,
@@ -344,7 +345,7 @@ mod tests {
             attempts: 1,
             age: 1.0,
             notification_id: notification,
-            kind: "appointment_booked".into(),
+            kind: NoticeKind::AppointmentBooked,
             title: "t".into(),
             body: "b".into(),
             data: serde_json::json!({}),

@@ -2,7 +2,7 @@
 //! docs/architecture.md, "HTTP conventions") and the ids the app opens with
 //! its own token.
 
-use crate::notices::time_critical;
+use crate::notices::NoticeKind;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -21,7 +21,13 @@ pub struct PushMessage {
 }
 
 impl PushMessage {
-    pub fn new(notification_id: Uuid, kind: &str, title: &str, body: &str, data: &Value) -> Self {
+    pub fn new(
+        notification_id: Uuid,
+        kind: NoticeKind,
+        title: &str,
+        body: &str,
+        data: &Value,
+    ) -> Self {
         let mut fields: BTreeMap<String, String> = data
             .as_object()
             .into_iter()
@@ -33,7 +39,7 @@ impl PushMessage {
             })
             .collect();
         fields.insert("notification_id".into(), notification_id.to_string());
-        fields.insert("kind".into(), kind.to_owned());
+        fields.insert("kind".into(), kind.as_str().to_owned());
         let collapse_key = fields
             .get("referral_id")
             .cloned()
@@ -43,7 +49,7 @@ impl PushMessage {
             body: body.to_owned(),
             data: fields,
             collapse_key,
-            urgent: time_critical(kind),
+            urgent: kind.is_time_critical(),
         }
     }
 }
@@ -59,7 +65,7 @@ mod tests {
         let referral = Uuid::now_v7();
         let m = PushMessage::new(
             id,
-            "guidance_shared",
+            NoticeKind::GuidanceShared,
             "Guidance shared",
             "Open the app to read it.",
             &json!({"referral_id": referral, "version": 2, "nothing": null}),
@@ -75,7 +81,7 @@ mod tests {
     #[test]
     fn time_critical_kinds_are_urgent_and_a_lone_notice_collapses_on_itself() {
         let id = Uuid::now_v7();
-        let m = PushMessage::new(id, "appointment_cancelled", "t", "b", &json!({}));
+        let m = PushMessage::new(id, NoticeKind::AppointmentCancelled, "t", "b", &json!({}));
         assert!(m.urgent);
         assert_eq!(m.collapse_key, id.to_string());
     }

@@ -56,3 +56,39 @@ coded! {
         ConsentWithdrawn = "consent_withdrawn",
     }
 }
+
+coded! {
+    /// Why a referral's timeline has an entry: what happened, never health
+    /// detail. Guidance entries also name the version they concern.
+    pub enum TimelineCause {
+        InjuryReported = "injury_reported",
+        AppointmentBooked = "appointment_booked",
+        /// No slot within reach yet; booking keeps looking.
+        Waitlisted = "waitlisted",
+        /// Refused by clinics too often: a platform admin decides.
+        WaitingForReview = "waiting_for_review",
+        AppointmentRescheduled = "appointment_rescheduled",
+        AppointmentCompleted = "appointment_completed",
+        AppointmentNoShow = "appointment_no_show",
+        AppointmentDeclined = "appointment_declined",
+        AppointmentCancelledByClinic = "appointment_cancelled_by_clinic",
+        /// The appointment of a referral cancelled by its trainer.
+        AppointmentCancelled = "appointment_cancelled",
+        /// Still unbooked when its target time passed (a flag, not a status).
+        BookingOverdue = "booking_overdue",
+        RebookedAfterNoShow = "rebooked_after_no_show",
+        TrainerCancelled = "trainer_cancelled",
+        ConsentWithdrawn = "consent_withdrawn",
+        GuidanceShared = "guidance_shared",
+        GuidanceAcknowledged = "guidance_acknowledged",
+    }
+}
+
+impl From<CancelReason> for TimelineCause {
+    fn from(reason: CancelReason) -> Self {
+        match reason {
+            CancelReason::TrainerCancelled => Self::TrainerCancelled,
+            CancelReason::ConsentWithdrawn => Self::ConsentWithdrawn,
+        }
+    }
+}

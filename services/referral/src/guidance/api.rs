@@ -5,7 +5,9 @@ use super::validate::NewGuidance;
 use crate::audit::{self, action};
 use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::{Decision, Happening, decide};
+use crate::domain::vocabulary::TimelineCause;
 use crate::events::{self, GuidanceFacts};
+use crate::referrals::model::Because;
 use crate::referrals::model::move_to;
 use crate::referrals::store::find_visible;
 use crate::schema::{guidance, referrals};
@@ -29,7 +31,7 @@ use uuid::Uuid;
     tag = "guidance",
     params(
         ("referral_id" = Uuid, Path, description = "The referral"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body return the first response (and share one version)"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Retries with the same key and body return the first response (and share one version)"),
     ),
     request_body = NewGuidance,
     responses(
@@ -107,9 +109,14 @@ async fn write_guidance(
         .get_result(conn)
         .await
         .map_err(db_error)?;
-    let moved = move_to(conn, id, to, &format!("guidance_v{version}_shared"))
-        .await
-        .map_err(db_error)?;
+    let moved = move_to(
+        conn,
+        id,
+        to,
+        Because::guidance(TimelineCause::GuidanceShared, version),
+    )
+    .await
+    .map_err(db_error)?;
     if moved.first_guidance_at.is_none() {
         diesel::update(referrals::table.find(id))
             .set(referrals::first_guidance_at.eq(row.created_at))
@@ -227,7 +234,7 @@ pub async fn acknowledge(
             conn,
             id,
             to,
-            &format!("guidance_v{}_acknowledged", row.version),
+            Because::guidance(TimelineCause::GuidanceAcknowledged, row.version),
         )
         .await
         .map_err(db_error)?;

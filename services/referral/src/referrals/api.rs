@@ -8,6 +8,7 @@ use super::view::{ClientView, ReferralDetail, ReferralSummary};
 use crate::audit::{self, action};
 use crate::domain::lifecycle::{Decision, Happening, Status, decide};
 use crate::domain::vocabulary::CancelReason;
+use crate::domain::vocabulary::TimelineCause;
 use crate::events;
 use crate::guidance;
 use crate::schema::{clients, referrals};
@@ -220,7 +221,7 @@ pub async fn cancel(
                 from.as_str()
             )));
         };
-        let cancelled = move_to(conn, id, to, reason.as_str())
+        let cancelled = move_to(conn, id, to, TimelineCause::from(reason))
             .await
             .map_err(db_error)?;
         // Booking holds nothing for an emergency referral; for the others

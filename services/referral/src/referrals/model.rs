@@ -1,7 +1,7 @@
 //! A referral as stored, its timeline, and the one way its status changes.
 
 use crate::domain::lifecycle::Status;
-use crate::domain::vocabulary::Priority;
+use crate::domain::vocabulary::{Priority, TimelineCause};
 use crate::schema::{referral_timeline, referrals};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -45,9 +45,38 @@ pub struct Referral {
 pub struct TimelineEntry {
     #[diesel(deserialize_as = String)]
     pub status: Status,
-    /// What caused the change, e.g. `injury_reported`, `appointment_booked`.
-    pub cause: String,
+    #[diesel(deserialize_as = String)]
+    pub cause: TimelineCause,
+    /// The guidance version a `guidance_shared` or `guidance_acknowledged`
+    /// entry concerns.
+    pub guidance_version: Option<i32>,
     pub at: DateTime<Utc>,
+}
+
+/// What a timeline entry records besides the status: its cause and, for
+/// guidance, the version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Because {
+    pub cause: TimelineCause,
+    pub guidance_version: Option<i32>,
+}
+
+impl Because {
+    pub fn guidance(cause: TimelineCause, version: i32) -> Self {
+        Self {
+            cause,
+            guidance_version: Some(version),
+        }
+    }
+}
+
+impl From<TimelineCause> for Because {
+    fn from(cause: TimelineCause) -> Self {
+        Self {
+            cause,
+            guidance_version: None,
+        }
+    }
 }
 
 pub async fn find_for_update(
@@ -68,7 +97,7 @@ pub async fn move_to(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     to: Status,
-    cause: &str,
+    because: impl Into<Because>,
 ) -> QueryResult<Referral> {
     let moved = diesel::update(referrals::table.find(id))
         .set((
@@ -78,7 +107,7 @@ pub async fn move_to(
         .returning(Referral::as_returning())
         .get_result(conn)
         .await?;
-    append_timeline(conn, id, to, cause).await?;
+    append_timeline(conn, id, to, because).await?;
     Ok(moved)
 }
 
@@ -86,13 +115,15 @@ pub async fn append_timeline(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     status: Status,
-    cause: &str,
+    because: impl Into<Because>,
 ) -> QueryResult<()> {
+    let because = because.into();
     diesel::insert_into(referral_timeline::table)
         .values((
             referral_timeline::referral_id.eq(id),
             referral_timeline::status.eq(status.as_str()),
-            referral_timeline::cause.eq(cause),
+            referral_timeline::cause.eq(because.cause.as_str()),
+            referral_timeline::guidance_version.eq(because.guidance_version),
         ))
         .execute(conn)
         .await?;

@@ -7,6 +7,7 @@ use super::store::{find_visible, send_back_to_booking};
 use super::view::ReferralSummary;
 use crate::audit;
 use crate::domain::lifecycle::{Decision, Happening, decide};
+use crate::domain::vocabulary::TimelineCause;
 use actix_web::web;
 use spotter_auth::{Caller, Trainer};
 use spotter_db::{Pool, checkout, db_error};
@@ -47,9 +48,15 @@ pub async fn rebook(
                 referral.status
             )));
         };
-        send_back_to_booking(conn, &referral, to, "rebooked_after_no_show", Some(clinic))
-            .await
-            .map_err(db_error)
+        send_back_to_booking(
+            conn,
+            &referral,
+            to,
+            TimelineCause::RebookedAfterNoShow,
+            Some(clinic),
+        )
+        .await
+        .map_err(db_error)
     })
     .await;
     let rebooked = audit::refusal_recorded(&mut conn, &caller, id, rebooked).await?;

@@ -7,6 +7,7 @@ use super::model::{Referral, find_for_update, move_to};
 use super::view::InjuryView;
 use crate::domain::lifecycle::Status;
 use crate::domain::vocabulary::BodyRegion;
+use crate::domain::vocabulary::TimelineCause;
 use crate::events::{self, Where};
 use crate::schema::{injury_reports, referrals, trainers};
 use chrono::{DateTime, Utc};
@@ -99,7 +100,7 @@ pub async fn send_back_to_booking(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
     to: Status,
-    cause: &str,
+    cause: TimelineCause,
     only_clinic: Option<Uuid>,
 ) -> QueryResult<Referral> {
     diesel::update(referrals::table.find(referral.id))

@@ -152,6 +152,14 @@ async fn health_detail_is_for_the_trainer_and_the_assigned_physio_only() {
             .all(|(role, _)| role == "trainer" || role == "physio")
     );
     problem(app.get("/admin/v1/audit-log", &clinic_admin).await, 403).await;
+    // Ids start at 1, as the schema says: `before=0` is refused, not an
+    // empty page.
+    let zero = problem(
+        app.get("/admin/v1/audit-log?before=0", &app.admin).await,
+        422,
+    )
+    .await;
+    assert_eq!(zero["errors"][0]["field"], "before");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use referral_service::domain::lifecycle::Status;
 use referral_service::domain::vocabulary::{
-    BodyRegion, Clearance, ConsentMethod, Priority, RedFlag, Side,
+    BodyRegion, Clearance, ConsentMethod, Priority, RedFlag, Side, TimelineCause,
 };
 use spotter_db::testing::TestDatabase;
 use spotter_service::testing::migration_dirs;
@@ -30,6 +30,50 @@ async fn every_coded_column_allows_exactly_its_enum() {
         ),
         ("injury_reports", "red_flags", names(RedFlag::ALL)),
         ("guidance", "clearance", names(Clearance::ALL)),
+        ("referral_timeline", "cause", names(TimelineCause::ALL)),
     ];
     db.assert_checks_allow(&columns).await;
+}
+
+/// The app builds its forms from these lists before anyone signs in, so the
+/// route is public, cacheable, and lists exactly the codes the API accepts.
+#[tokio::test]
+async fn the_vocabulary_is_public_and_lists_every_code_the_api_accepts() {
+    use crate::support::{ReferralApp, body};
+    let app = ReferralApp::start().await;
+    let response = app.anonymous(reqwest::Method::GET, "/v1/vocabulary").await;
+    let cache = response.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cache.contains("public") && cache.contains("max-age=86400"),
+        "{cache}"
+    );
+    let v = body(response, 200).await;
+    let codes = |list: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|term| term["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(codes("red_flags"), names(RedFlag::ALL));
+    assert_eq!(codes("body_regions"), names(BodyRegion::ALL));
+    assert_eq!(codes("clearances"), names(Clearance::ALL));
+    assert_eq!(codes("referral_statuses"), names(Status::ALL));
+    assert_eq!(codes("timeline_causes"), names(TimelineCause::ALL));
+    assert!(codes("specialties").contains(&"general".to_owned()));
+    assert_eq!(v["body_regions"][3]["label"], "Wrist and hand");
+    // A code the injury report refuses is not offered, and one it takes is.
+    let trainer = app.trainer().await;
+    let mut report = ReferralApp::report(&trainer);
+    report["red_flags"] = serde_json::json!([codes("red_flags")[0]]);
+    body(
+        app.post("/v1/injury-reports", &trainer.token, &report)
+            .await,
+        201,
+    )
+    .await;
 }

@@ -197,7 +197,7 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
             "New appointment booked with you",
             "New guidance from the physio",
             "The trainer acknowledged your guidance",
-            "acknowledged (guidance_v1_acknowledged)",
+            "acknowledged (guidance_acknowledged, version 1)",
         ] {
             assert!(
                 printed.contains(seen),

@@ -1,0 +1,2 @@
+ALTER TABLE notification_preferences DROP CONSTRAINT notification_preferences_kind_known;
+ALTER TABLE notifications DROP CONSTRAINT notifications_kind_known;

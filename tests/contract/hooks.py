@@ -1,0 +1,58 @@
+"""Schemathesis hooks for tests/contract/run.sh: what a real client does that
+a schema cannot say, applied to every phase's requests just before sending.
+
+* A new Idempotency-Key per request, as the app sends one per action. The
+  fuzzer draws keys from a small space ("0", "00" ...), so two different
+  bodies would share a key, and the server rightly refuses a reused key
+  with another body (422, as the IETF Idempotency-Key draft asks).
+* Dates judged against today: an injury's onset is on or before today, a
+  review date and time off lie ahead, and both end after they start. A
+  schema-valid date is moved into the window the server accepts; anything
+  else (a negative case's broken value) is left as drawn.
+"""
+
+import datetime
+import re
+import uuid
+
+import schemathesis
+
+VALID_KEY = re.compile(r"^[!-~]{1,200}$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _today():
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
+def _move(body, field, pattern, value):
+    if isinstance(body, dict) and isinstance(body.get(field), str) and pattern.match(body[field]):
+        body[field] = value
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    headers = case.headers or {}
+    key = headers.get("Idempotency-Key")
+    if isinstance(key, str) and VALID_KEY.match(key):
+        headers["Idempotency-Key"] = f"contract-{uuid.uuid4()}"
+    body = case.body
+    today = _today()
+    _move(body, "onset_date", DATE, today.isoformat())
+    _move(body, "review_on", DATE, (today + datetime.timedelta(days=30)).isoformat())
+    if case.operation.path.endswith("/time-off"):
+        start = datetime.datetime.combine(today + datetime.timedelta(days=60), datetime.time(9))
+        _move(body, "start", DATE_TIME, start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _move(body, "end", DATE_TIME, (start + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if case.operation.path.endswith("/weekly-hours") and isinstance(body, dict):
+        hours = body.get("hours")
+        if isinstance(hours, list) and all(isinstance(h, dict) for h in hours):
+            # One slot per weekday, morning to evening: no overlaps, end after start.
+            for hour in hours:
+                if isinstance(hour.get("start"), str) and isinstance(hour.get("end"), str):
+                    hour["start"], hour["end"] = "07:00", "19:00"
+            # 6 and 6.0 are the same day.
+            weekdays = [repr(float(w)) if isinstance(w, (int, float)) else repr(w) for w in (h.get("weekday") for h in hours)]
+            if len(set(weekdays)) != len(weekdays):
+                del hours[1:]
