@@ -30,7 +30,7 @@ pub struct NewClient {
     /// An address with a domain, e.g. `sam@example.com`.
     // The type's own pattern (no control characters) and this rule, in one.
     #[schema(value_type = Option<String>, max_length = 254,
-        pattern = r"^[^@\u0000-\u001F\u007F-\u009F]+@[^\u0000-\u001F\u007F-\u009F]*\.[^\u0000-\u001F\u007F-\u009F]*$")]
+        pattern = r"^[^@\u0000-\u001F\u007F-\u009F]*[^@\s\u0000-\u001F\u007F-\u009F][^@\u0000-\u001F\u007F-\u009F]*@[^\u0000-\u001F\u007F-\u009F]*\.[^\u0000-\u001F\u007F-\u009F]*$")]
     pub email: Option<Text<254>>,
     /// 6 to 15 digits; spaces, `+`, `-` and brackets allowed between them.
     #[schema(value_type = Option<String>, max_length = 32,

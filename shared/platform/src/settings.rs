@@ -134,8 +134,8 @@ impl QuotaSettings {
             "quotas must be at least 1 (open_referrals_per_trainer, new_clients_per_day, refusals_before_review)"
         );
         anyhow::ensure!(
-            self.max_service_radius_km > 0.0 && self.max_service_radius_km <= 500.0,
-            "quotas.max_service_radius_km must be more than 0 and at most 500"
+            (0.1..=500.0).contains(&self.max_service_radius_km),
+            "quotas.max_service_radius_km must be at least 0.1 (the least radius a clinic may have) and at most 500"
         );
         Ok(())
     }

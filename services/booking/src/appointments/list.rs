@@ -68,6 +68,10 @@ fn decode(text: &str) -> Option<Cursor> {
     if micros.is_empty() || micros.len() > 18 || !micros.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // Only the hyphenated form `encode` writes, not the others `parse_str` takes.
+    if id.len() != 36 {
+        return None;
+    }
     Some(Cursor {
         starts_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
         id: Uuid::parse_str(id).ok()?,
@@ -165,6 +169,7 @@ mod tests {
             format!("-5_{id}"),
             format!("_{id}"),
             "1764662400000000_x".to_owned(),
+            format!("1764662400000000_{}", id.simple()),
             String::new(),
         ] {
             assert!(decode(&text).is_none(), "{text}");
