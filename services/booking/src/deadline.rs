@@ -5,9 +5,8 @@
 //! trainer is. It starts when the request starts waiting and is cleared
 //! when it is booked or cancelled; a first booking never touches it.
 
-use crate::domain::geo::Location;
 use crate::engine::events;
-use crate::engine::facts::{Allowed, covering_clinics};
+use crate::engine::facts;
 use crate::engine::refusals;
 use crate::engine::requests::{ReferralRequest, RequestState};
 use crate::schema::referral_requests;
@@ -59,10 +58,6 @@ impl Expiry for BookingDeadline {
     }
 }
 
-/// How long a deadline whose request is being changed waits to be looked at
-/// again.
-const WHILE_BUSY: chrono::Duration = chrono::Duration::seconds(5);
-
 async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
     let request: Option<ReferralRequest> = referral_requests::table
         .find(due.subject_id)
@@ -73,25 +68,26 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
         .await
         .optional()?;
     let Some(request) = request else {
-        return Ok(if exists(conn, due.subject_id).await? {
-            // Being booked, cancelled or released right now.
-            Fired::Busy(Utc::now() + WHILE_BUSY)
-        } else {
-            Fired::NoLongerAwaited
-        });
+        // Being booked, cancelled or released right now, or gone.
+        return Ok(Fired::when_not_locked(exists(conn, due.subject_id).await?));
     };
-    let (true, Some(target_by)) = (request.state.is_waiting(), request.target_by) else {
+    if !request.state.is_waiting() {
         // Booked or cancelled without the deadline being cleared: not late.
         return Ok(Fired::NoLongerAwaited);
-    };
+    }
     // Held for review, it waits for a platform admin, not for a clinic's
     // hours: no clinic is asked.
     let clinics = if request.state == RequestState::NeedsReview {
         Vec::new()
     } else {
-        clinics_that_could_take(conn, &request).await?
+        let refused = refusals::of(conn, request.referral_id, request.attempt).await?;
+        let allowed = request.allowed(&refused.clinics);
+        facts::clinics_that_could_take(conn, request.location(), allowed)
+            .await?
+            .1
     };
-    let event = events::deadline_reached(&request, target_by, due.stage, &clinics);
+    // The wait escalates at the target (`wait` above).
+    let event = events::deadline_reached(&request, due.escalate_at, due.stage, &clinics);
     spotter_messaging::enqueue(conn, &event).await?;
     Ok(Fired::Told)
 }
@@ -100,25 +96,6 @@ async fn exists(conn: &mut AsyncPgConnection, referral: Uuid) -> QueryResult<boo
     diesel::select(diesel::dsl::exists(referral_requests::table.find(referral)))
         .get_result(conn)
         .await
-}
-
-/// Clinics within reach that have not refused it.
-async fn clinics_that_could_take(
-    conn: &mut AsyncPgConnection,
-    request: &ReferralRequest,
-) -> QueryResult<Vec<Uuid>> {
-    let at = Location {
-        lat: request.lat,
-        lon: request.lon,
-    };
-    let refused = refusals::of(conn, request.referral_id, request.attempt).await?;
-    let allowed = Allowed {
-        refused_by: &refused.clinics,
-        only: request.only_clinic_id,
-    };
-    let mut clinics = covering_clinics(conn, at).await?;
-    clinics.retain(|c| allowed.admits(*c));
-    Ok(clinics)
 }
 
 #[cfg(test)]

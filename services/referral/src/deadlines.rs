@@ -101,9 +101,8 @@ impl Expiry for CareDeadlines {
 
 async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
     let referral = match lock_if_free(conn, due.subject_id).await? {
-        Taken::Locked(referral) => referral,
-        Taken::Busy => return Ok(Fired::Busy(Utc::now() + WHILE_BUSY)),
-        Taken::Missing => return Ok(Fired::NoLongerAwaited),
+        Ok(referral) => referral,
+        Err(not_now) => return Ok(not_now),
     };
     let (true, Some(physio), Some(clinic)) = (
         awaited_in(due.kind) == Some(referral.status),
@@ -147,19 +146,12 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
     Ok(Fired::Told)
 }
 
-/// How long a deadline whose referral is being changed waits to be looked
-/// at again.
-const WHILE_BUSY: Duration = Duration::seconds(5);
-
-enum Taken {
-    Locked(Box<Referral>),
-    /// A transaction is changing it right now.
-    Busy,
-    Missing,
-}
-
-/// The referral, locked, unless a transaction is changing it right now.
-async fn lock_if_free(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Taken> {
+/// The referral, locked; or, when a transaction is changing it right now or
+/// it is gone, what the firing comes to.
+async fn lock_if_free(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Result<Referral, Fired>> {
     let referral = referrals::table
         .find(id)
         .select(Referral::as_select())
@@ -169,12 +161,12 @@ async fn lock_if_free(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Tak
         .await
         .optional()?;
     if let Some(referral) = referral {
-        return Ok(Taken::Locked(Box::new(referral)));
+        return Ok(Ok(referral));
     }
     let exists: bool = diesel::select(diesel::dsl::exists(referrals::table.find(id)))
         .get_result(conn)
         .await?;
-    Ok(if exists { Taken::Busy } else { Taken::Missing })
+    Ok(Err(Fired::when_not_locked(exists)))
 }
 
 /// A wait still running, as the referral's view shows it.

@@ -79,8 +79,12 @@ impl diesel::deserialize::FromSql<diesel::sql_types::Array<diesel::sql_types::Te
 }
 
 impl CodeList {
-    /// Each name as its code; an unknown one is corrupt data (see [`decode`]).
-    pub fn try_into<T: FromStr>(self) -> Result<Vec<T>, T::Err> {
-        self.0.iter().map(|value| value.parse()).collect()
+    /// Each name as its code ([`decode_all`]): an unknown one is corrupt data.
+    pub fn try_into<T>(self) -> QueryResult<Vec<T>>
+    where
+        T: FromStr,
+        T::Err: std::error::Error + Send + Sync + 'static,
+    {
+        decode_all(&self.0)
     }
 }

@@ -79,6 +79,23 @@ pub enum Fired {
     Busy(DateTime<Utc>),
 }
 
+/// How long a step whose subject is being changed waits to be looked at
+/// again: a transaction holding the row is over in moments.
+pub const WHILE_BUSY: chrono::Duration = chrono::Duration::seconds(5);
+
+impl Fired {
+    /// For a firing whose `FOR UPDATE SKIP LOCKED` found no row: one that is
+    /// still there is being changed right now (looked at again shortly),
+    /// one that is gone awaits nothing.
+    pub fn when_not_locked(still_there: bool) -> Self {
+        if still_there {
+            Self::Busy(Utc::now() + WHILE_BUSY)
+        } else {
+            Self::NoLongerAwaited
+        }
+    }
+}
+
 /// The service's side: what a deadline that fell due causes.
 pub trait Expiry: Send + Sync {
     /// Runs in the transaction that holds the deadline's row. It takes what

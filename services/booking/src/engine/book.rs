@@ -12,7 +12,6 @@ use super::requests::{ReferralRequest, RequestState};
 use crate::appointments::model::Appointment;
 use crate::deadline;
 use crate::domain::AppointmentStatus;
-use crate::domain::geo::Location;
 use crate::domain::matching::{Offer, Request, ranked_offers_within};
 use crate::domain::slots::Interval;
 use crate::schema::{appointments, referral_requests};
@@ -64,16 +63,10 @@ pub async fn book(
     now: DateTime<Utc>,
     refused_by: &[Uuid],
 ) -> QueryResult<Outcome> {
-    let allowed = facts::Allowed {
-        refused_by,
-        only: request.only_clinic_id,
-    };
+    let allowed = request.allowed(refused_by);
     let wanted = Request {
         body_region: request.body_region,
-        trainer_location: Location {
-            lat: request.lat,
-            lon: request.lon,
-        },
+        trainer_location: request.location(),
         priority: request.priority,
         target_by: request.target_by,
     };
@@ -323,18 +316,13 @@ pub async fn book_or_waitlist(
     if let Outcome::NoSlot(reason) = &outcome
         && announce_waitlist
     {
-        let at = Location {
-            lat: request.lat,
-            lon: request.lon,
-        };
-        let mut clinics = facts::covering_clinics(conn, at).await?;
-        let covered = !clinics.is_empty();
         // A clinic that refused it will not be asked again: nothing to tell it.
-        let allowed = facts::Allowed {
-            refused_by: &refused.clinics,
-            only: request.only_clinic_id,
-        };
-        clinics.retain(|c| allowed.admits(*c));
+        let (covered, clinics) = facts::clinics_that_could_take(
+            conn,
+            request.location(),
+            request.allowed(&refused.clinics),
+        )
+        .await?;
         if covered && clinics.is_empty() {
             // Every clinic within reach refused it: waiting would wait forever.
             return hold_for_review(conn, request, rules).await;

@@ -172,6 +172,20 @@ pub async fn covering_clinics(
         .collect())
 }
 
+/// The clinics a waiting referral could still go to: those whose area
+/// covers `at` and that `allowed` admits. Also says whether any clinic
+/// covers it at all (all refused it, or none is there).
+pub async fn clinics_that_could_take(
+    conn: &mut AsyncPgConnection,
+    at: Location,
+    allowed: Allowed<'_>,
+) -> QueryResult<(bool, Vec<Uuid>)> {
+    let mut clinics = covering_clinics(conn, at).await?;
+    let covered = !clinics.is_empty();
+    clinics.retain(|c| allowed.admits(*c));
+    Ok((covered, clinics))
+}
+
 /// The index narrows the search to clinics whose area's bounding box holds
 /// the point; the great-circle distance then decides, exactly as before.
 async fn covering(conn: &mut AsyncPgConnection, at: Location) -> QueryResult<Vec<ClinicFacts>> {

@@ -1,5 +1,7 @@
 //! What booking keeps of each referral it was asked to book.
 
+use crate::domain::geo::Location;
+use crate::engine::facts::Allowed;
 use crate::schema::referral_requests;
 use chrono::{DateTime, Utc};
 use diesel::deserialize::FromSqlRow;
@@ -30,6 +32,24 @@ pub struct ReferralRequest {
     pub state: RequestState,
     /// Book at this clinic only (a rebooking after a missed appointment).
     pub only_clinic_id: Option<Uuid>,
+}
+
+impl ReferralRequest {
+    /// Where the client trains (the trainer's location).
+    pub fn location(&self) -> Location {
+        Location {
+            lat: self.lat,
+            lon: self.lon,
+        }
+    }
+
+    /// The clinics it may go to, given those that refused it.
+    pub fn allowed<'a>(&self, refused_by: &'a [Uuid]) -> Allowed<'a> {
+        Allowed {
+            refused_by,
+            only: self.only_clinic_id,
+        }
+    }
 }
 
 spotter_platform::coded! {
