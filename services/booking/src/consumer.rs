@@ -7,6 +7,7 @@ use crate::domain::AppointmentStatus;
 use crate::engine::book::{Outcome, Rules, book_or_waitlist};
 use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_referral;
+use crate::engine::follow_up::{self, Guidance};
 use crate::engine::requests::{self, ReferralRequest, RequestState};
 use crate::lanes::{Lane, LaneMetrics};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
@@ -18,7 +19,7 @@ use spotter_contracts::booking::v1::AppointmentCancellationReason;
 use spotter_contracts::common::v1::CancelledBy;
 use spotter_contracts::convert::{Malformed, optional_time, time, uuid};
 use spotter_contracts::referral::v1::{
-    ReferralCancellationReason, ReferralCancelled, ReferralRequested,
+    GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
@@ -26,9 +27,18 @@ use spotter_platform::vocabulary::{BodyRegion, Priority};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// One consumer per lane, the same handler behind both.
-/// `rules`: what the settings decide (`engine::book::Rules`).
+/// Guidance from the referral service: its review dates become follow-ups.
+const FOLLOW_UPS: &str = "booking.follow-ups";
+
+/// One consumer per lane, the same handler behind both, and one for the
+/// follow-ups. `rules`: what the settings decide (`engine::book::Rules`).
 pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
+    let follow_ups = ConsumerSpec {
+        name: FOLLOW_UPS.to_owned(),
+        routing_keys: routing_keys_of(FOLLOW_UPS),
+        handler: Arc::new(|conn, incoming| Box::pin(on_guidance(conn, incoming))),
+        concurrency: 2,
+    };
     Lane::ALL
         .into_iter()
         .map(|lane| {
@@ -43,7 +53,40 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
                 concurrency: lane.concurrency(),
             }
         })
+        .chain([follow_ups])
         .collect()
+}
+
+async fn on_guidance(
+    conn: &mut AsyncPgConnection,
+    incoming: &Incoming,
+) -> Result<(), HandlerError> {
+    if incoming.message_type != GuidanceShared::TYPE_NAME {
+        return Err(HandlerError::permanent(format!(
+            "{FOLLOW_UPS} does not handle {}",
+            incoming.message_type
+        )));
+    }
+    let event: GuidanceShared = incoming.decode()?;
+    let review_on = match event.review_on.as_str() {
+        "" => None,
+        date => Some(
+            chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|_| Malformed::new("review_on", "is not a YYYY-MM-DD date"))?,
+        ),
+    };
+    let guidance = Guidance {
+        referral_id: uuid("referral_id", &event.referral_id)?,
+        physio_id: uuid("physio_id", &event.physio_id)?,
+        version: i32::try_from(event.version).unwrap_or(i32::MAX),
+        review_on,
+    };
+    match follow_up::on_guidance(conn, guidance).await? {
+        follow_up::Outcome::Contended => Err(HandlerError::Transient(anyhow::anyhow!(
+            "the physio's diary stayed busy; retrying"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 async fn handle(
@@ -164,6 +207,7 @@ async fn on_cancelled(
         .execute(conn)
         .await?;
     deadline::clear(conn, referral_id).await?;
+    follow_up::close(conn, referral_id).await?;
     let active: Option<Appointment> = appointments::table
         .filter(appointments::referral_id.eq(referral_id))
         .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))

@@ -106,6 +106,19 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         blocked_until -> Timestamptz,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    follow_up_requests (referral_id) {
+        referral_id -> Uuid,
+        physio_id -> Uuid,
+        clinic_id -> Uuid,
+        review_on -> Date,
+        guidance_version -> Int4,
+        state -> Text,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -118,7 +131,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     time_off,
     referral_requests,
     referral_cancellations,
-    appointments
+    appointments,
+    follow_up_requests
 );
 
 diesel::table! {

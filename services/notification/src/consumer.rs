@@ -3,19 +3,22 @@
 
 use crate::reminders;
 use crate::store::store;
-use crate::{deadline_notices, notices};
+use crate::{deadline_notices, follow_up_notices, notices};
 use diesel_async::AsyncPgConnection;
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
-    AppointmentRescheduled, DeadlineReached as BookingDeadlineReached, ReferralWaitlisted,
+    AppointmentRescheduled, DeadlineReached as BookingDeadlineReached, FollowUpBooked,
+    FollowUpMoved, FollowUpWaitlisted, ReferralWaitlisted,
 };
-use spotter_contracts::convert::{Malformed, time, uuid};
+use spotter_contracts::convert::{Malformed, appointment_kind, time, uuid};
 use spotter_contracts::referral::v1::{
     DeadlineReached as CareDeadlineReached, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
+    ReferralDischarged,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
+use spotter_platform::vocabulary::AppointmentKind;
 use std::sync::Arc;
 
 const QUEUE: &str = "notification.events";
@@ -67,8 +70,35 @@ async fn handle(
         AppointmentCancelled::TYPE_NAME => {
             let e: AppointmentCancelled = incoming.decode()?;
             reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;
-            notices::cancelled(&e)?
+            match appointment_kind(e.kind()) {
+                AppointmentKind::FollowUp => follow_up_notices::cancelled(&e)?,
+                AppointmentKind::Assessment => notices::cancelled(&e)?,
+            }
         }
+        FollowUpBooked::TYPE_NAME => {
+            let e: FollowUpBooked = incoming.decode()?;
+            let planned = planned(
+                &e.appointment_id,
+                &e.referral_id,
+                [&e.trainer_id, &e.physio_id],
+                e.starts_at,
+            )?;
+            reminders::schedule(conn, &planned).await?;
+            follow_up_notices::booked(&e)?
+        }
+        FollowUpMoved::TYPE_NAME => {
+            let e: FollowUpMoved = incoming.decode()?;
+            let planned = planned(
+                &e.appointment_id,
+                &e.referral_id,
+                [&e.trainer_id, &e.physio_id],
+                e.starts_at,
+            )?;
+            reminders::reschedule(conn, &planned).await?;
+            follow_up_notices::moved(&e)?
+        }
+        FollowUpWaitlisted::TYPE_NAME => follow_up_notices::waitlisted(&incoming.decode()?)?,
+        ReferralDischarged::TYPE_NAME => follow_up_notices::discharged(&incoming.decode()?)?,
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
             reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;

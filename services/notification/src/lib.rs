@@ -4,6 +4,7 @@
 pub mod consumer;
 pub mod deadline_notices;
 pub mod devices;
+pub mod follow_up_notices;
 pub mod inbox;
 pub mod notices;
 pub mod openapi;

@@ -49,6 +49,11 @@ spotter_platform::coded! {
         ReferralOverdue = "referral_overdue",
         GuidanceDue = "guidance_due",
         GuidanceUnread = "guidance_unread",
+        FollowUpBooked = "follow_up_booked",
+        FollowUpMoved = "follow_up_moved",
+        FollowUpWaitlisted = "follow_up_waitlisted",
+        FollowUpCancelled = "follow_up_cancelled",
+        ReferralDischarged = "referral_discharged",
     }
 }
 
@@ -66,6 +71,9 @@ impl NoticeKind {
                 | Self::AppointmentCancelled
                 | Self::AppointmentRescheduled
                 | Self::AppointmentReminder
+                | Self::FollowUpBooked
+                | Self::FollowUpCancelled
+                | Self::FollowUpMoved
         )
     }
 }
@@ -284,7 +292,11 @@ pub fn no_show(e: &AppointmentNoShow) -> Result<Vec<Notice>, Malformed> {
     )])
 }
 
+/// A discharge's final summary is told by `ReferralDischarged` instead.
 pub fn guidance_shared(e: &GuidanceShared) -> Result<Vec<Notice>, Malformed> {
+    if e.discharges {
+        return Ok(Vec::new());
+    }
     Ok(vec![notice(
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
         NoticeKind::GuidanceShared,

@@ -9,8 +9,10 @@
 use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit, after_missed};
 use crate::domain::vocabulary::TimelineCause;
+use crate::events;
 use crate::referrals::model::{Referral, append_timeline, find_for_update, move_to};
 use crate::referrals::store::send_back_to_booking;
+use crate::referrals::visits::{self, Visit};
 use crate::schema::referrals;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -18,13 +20,14 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
-    AppointmentNoShow, AppointmentRescheduled, DeadlineReached, PhysioAccessEnded,
-    ReferralWaitlisted, WaitlistReason,
+    AppointmentNoShow, AppointmentRescheduled, DeadlineReached, FollowUpBooked, FollowUpMoved,
+    FollowUpWaitlisted, PhysioAccessEnded, ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::common::v1::DeadlineStage;
-use spotter_contracts::convert::{Malformed, optional_time, uuid};
+use spotter_contracts::convert::{Malformed, appointment_kind, optional_time, uuid};
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
+use spotter_platform::vocabulary::{AppointmentKind, AppointmentStatus};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -78,18 +81,97 @@ async fn handle(
             .await
         }
         PhysioAccessEnded::TYPE_NAME => end_physio_access(conn, &incoming.decode()?).await,
+        FollowUpBooked::TYPE_NAME => {
+            let e: FollowUpBooked = incoming.decode()?;
+            let visit = Visit {
+                appointment_id: uuid("appointment_id", &e.appointment_id)?,
+                kind: AppointmentKind::FollowUp,
+                status: AppointmentStatus::Booked,
+                starts_at: optional_time(e.starts_at),
+                ends_at: optional_time(e.ends_at),
+                physio_id: uuid("physio_id", &e.physio_id)?,
+                clinic_id: uuid("clinic_id", &e.clinic_id)?,
+            };
+            let referral_id = uuid("referral_id", &e.referral_id)?;
+            visits::booked(conn, referral_id, &visit).await?;
+            on_event(
+                conn,
+                &e.referral_id,
+                None,
+                Happening::FollowUpNews,
+                TimelineCause::FollowUpBooked,
+                async |conn, referral, to, cause| {
+                    record_follow_up(conn, referral, &visit).await?;
+                    append_timeline(conn, referral.id, to, cause).await?;
+                    Ok(())
+                },
+            )
+            .await
+        }
+        FollowUpMoved::TYPE_NAME => {
+            let e: FollowUpMoved = incoming.decode()?;
+            let appointment = uuid("appointment_id", &e.appointment_id)?;
+            let (starts_at, ends_at) = (optional_time(e.starts_at), optional_time(e.ends_at));
+            visits::moved(conn, appointment, starts_at, ends_at).await?;
+            on_event(
+                conn,
+                &e.referral_id,
+                Some(e.appointment_id.as_str()),
+                Happening::FollowUpNews,
+                TimelineCause::FollowUpMoved,
+                async |conn, referral, to, cause| {
+                    diesel::update(referrals::table.find(referral.id))
+                        .set((
+                            referrals::appointment_starts_at.eq(starts_at),
+                            referrals::appointment_ends_at.eq(ends_at),
+                            referrals::updated_at.eq(Utc::now()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    append_timeline(conn, referral.id, to, cause).await?;
+                    Ok(())
+                },
+            )
+            .await
+        }
+        FollowUpWaitlisted::TYPE_NAME => {
+            let e: FollowUpWaitlisted = incoming.decode()?;
+            on_event(
+                conn,
+                &e.referral_id,
+                None,
+                Happening::FollowUpNews,
+                TimelineCause::FollowUpWaitlisted,
+                keep_status,
+            )
+            .await
+        }
         DeadlineReached::TYPE_NAME => mark_overdue(conn, &incoming.decode()?).await,
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
+            let appointment = uuid("appointment_id", &e.appointment_id)?;
+            visits::ended(conn, appointment, AppointmentStatus::Completed).await?;
+            let (happening, cause) = match appointment_kind(e.kind()) {
+                AppointmentKind::Assessment => {
+                    (Happening::Completed, TimelineCause::AppointmentCompleted)
+                }
+                AppointmentKind::FollowUp => (
+                    Happening::FollowUpCompleted,
+                    TimelineCause::FollowUpCompleted,
+                ),
+            };
             on_event(
                 conn,
                 &e.referral_id,
                 about,
-                Happening::Completed,
-                TimelineCause::AppointmentCompleted,
+                happening,
+                cause,
                 async |conn, referral, to, cause| {
                     move_to(conn, referral.id, to, cause).await?;
+                    // A review replaces an acknowledgement still owed: new
+                    // guidance follows it.
+                    CareDeadlines::acknowledged(conn, referral.id).await?;
                     let assessed_at = optional_time(e.completed_at).unwrap_or_else(Utc::now);
                     care.await_guidance(conn, referral.id, assessed_at).await?;
                     Ok(())
@@ -100,18 +182,29 @@ async fn handle(
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
+            let appointment = uuid("appointment_id", &e.appointment_id)?;
+            visits::ended(conn, appointment, AppointmentStatus::NoShow).await?;
+            let happening = match appointment_kind(e.kind()) {
+                AppointmentKind::Assessment => Happening::NoShow,
+                AppointmentKind::FollowUp => Happening::FollowUpMissed,
+            };
             on_event(
                 conn,
                 &e.referral_id,
                 about,
-                Happening::NoShow,
+                happening,
                 TimelineCause::AppointmentNoShow,
                 async |conn, referral, _, cause| {
                     diesel::update(referrals::table.find(referral.id))
                         .set(referrals::no_shows.eq(referral.no_shows + 1))
                         .execute(conn)
                         .await?;
-                    move_to(conn, referral.id, after_missed(referral.no_shows), cause).await?;
+                    let to = after_missed(referral.no_shows);
+                    let moved = move_to(conn, referral.id, to, cause).await?;
+                    if to == Status::NotAttended {
+                        let event = events::not_attended(&moved, Utc::now());
+                        spotter_messaging::enqueue(conn, &event).await?;
+                    }
                     Ok(())
                 },
             )
@@ -120,7 +213,20 @@ async fn handle(
         AppointmentCancelled::TYPE_NAME => {
             let e: AppointmentCancelled = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
-            if e.rebook {
+            let appointment = uuid("appointment_id", &e.appointment_id)?;
+            visits::ended(conn, appointment, AppointmentStatus::Cancelled).await?;
+            if appointment_kind(e.kind()) == AppointmentKind::FollowUp {
+                // Booking rebooks it itself, or no review is wanted any more.
+                on_event(
+                    conn,
+                    &e.referral_id,
+                    about,
+                    Happening::FollowUpNews,
+                    TimelineCause::FollowUpCancelled,
+                    keep_status,
+                )
+                .await
+            } else if e.rebook {
                 let cause = if e.reason_code() == AppointmentCancellationReason::Declined {
                     TimelineCause::AppointmentDeclined
                 } else {
@@ -291,6 +397,40 @@ async fn just_move(
     Ok(())
 }
 
+/// A follow-up's news that changes neither the status nor the visit shown:
+/// the timeline records it.
+async fn keep_status(
+    conn: &mut AsyncPgConnection,
+    referral: &Referral,
+    status: Status,
+    cause: TimelineCause,
+) -> Result<(), HandlerError> {
+    append_timeline(conn, referral.id, status, cause).await?;
+    Ok(())
+}
+
+/// The follow-up is the referral's next visit; a colleague who took it over
+/// from a physio who left sees the referral from now on.
+async fn record_follow_up(
+    conn: &mut AsyncPgConnection,
+    referral: &Referral,
+    visit: &Visit,
+) -> Result<(), HandlerError> {
+    diesel::update(referrals::table.find(referral.id))
+        .set((
+            referrals::appointment_id.eq(visit.appointment_id),
+            referrals::appointment_starts_at.eq(visit.starts_at),
+            referrals::appointment_ends_at.eq(visit.ends_at),
+            referrals::physio_id.eq(visit.physio_id),
+            referrals::clinic_id.eq(visit.clinic_id),
+            referrals::physio_access_ended_for.eq(None::<Uuid>),
+            referrals::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// What an `AppointmentBooked` tells the referral, read before the referral
 /// is locked (a malformed event is refused without touching it).
 struct Booking {
@@ -340,6 +480,16 @@ async fn record_booking(
         .execute(conn)
         .await?;
     append_timeline(conn, referral.id, to, TimelineCause::AppointmentBooked).await?;
+    let visit = Visit {
+        appointment_id: booking.appointment_id,
+        kind: AppointmentKind::Assessment,
+        status: AppointmentStatus::Booked,
+        starts_at: booking.starts_at,
+        ends_at: booking.ends_at,
+        physio_id: booking.physio_id,
+        clinic_id: booking.clinic_id,
+    };
+    visits::booked(conn, referral.id, &visit).await?;
     Ok(())
 }
 
@@ -372,6 +522,9 @@ mod tests {
             AppointmentRescheduled::ROUTING_KEY,
             PhysioAccessEnded::ROUTING_KEY,
             DeadlineReached::ROUTING_KEY,
+            FollowUpBooked::ROUTING_KEY,
+            FollowUpMoved::ROUTING_KEY,
+            FollowUpWaitlisted::ROUTING_KEY,
         ];
         handled.sort();
         assert_eq!(keys, handled);

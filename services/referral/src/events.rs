@@ -2,13 +2,15 @@
 //! mechanisms and notes never leave this service (docs/architecture.md,
 //! "Messaging").
 
+use crate::domain::lifecycle::Status;
 use crate::domain::vocabulary::{BodyRegion, CancelReason, Clearance};
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
 use spotter_contracts::common::v1::Location;
 use spotter_contracts::referral::v1::{
     Clearance as WireClearance, DeadlineReached, EmergencyAdvised, GuidanceAcknowledged,
-    GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralRequested,
+    GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralDischarged,
+    ReferralNotAttended, ReferralRequested,
 };
 use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;
@@ -67,7 +69,7 @@ pub struct GuidanceFacts {
     pub version: i32,
     pub physio_id: Uuid,
     pub clearance: Clearance,
-    pub review_on: chrono::NaiveDate,
+    pub review_on: Option<chrono::NaiveDate>,
     pub at: DateTime<Utc>,
 }
 
@@ -78,8 +80,12 @@ pub fn guidance_shared(r: &Referral, g: &GuidanceFacts) -> GuidanceShared {
         version: u32::try_from(g.version).unwrap_or(1),
         trainer_id: r.trainer_id.to_string(),
         physio_id: g.physio_id.to_string(),
-        review_on: g.review_on.format("%Y-%m-%d").to_string(),
+        review_on: g
+            .review_on
+            .map(|day| day.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
         shared_at: timestamp(g.at),
+        discharges: r.status == Status::Discharged,
         ..Default::default()
     };
     event.set_clearance(wire_clearance(g.clearance));
@@ -94,6 +100,28 @@ pub fn guidance_acknowledged(r: &Referral, g: &GuidanceFacts) -> GuidanceAcknowl
         trainer_id: r.trainer_id.to_string(),
         physio_id: g.physio_id.to_string(),
         acknowledged_at: timestamp(g.at),
+    }
+}
+
+/// `r` as discharged, with its final summary `g`.
+pub fn discharged(r: &Referral, g: &GuidanceFacts) -> ReferralDischarged {
+    ReferralDischarged {
+        referral_id: r.id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        physio_id: g.physio_id.to_string(),
+        clinic_id: r.clinic_id.map(|id| id.to_string()).unwrap_or_default(),
+        guidance_id: g.guidance_id.to_string(),
+        guidance_version: u32::try_from(g.version).unwrap_or(1),
+        discharged_at: timestamp(g.at),
+    }
+}
+
+pub fn not_attended(r: &Referral, at: DateTime<Utc>) -> ReferralNotAttended {
+    ReferralNotAttended {
+        referral_id: r.id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        clinic_id: r.clinic_id.map(|id| id.to_string()).unwrap_or_default(),
+        closed_at: timestamp(at),
     }
 }
 

@@ -194,9 +194,11 @@ async fn write_report(
             ));
         }
     };
-    if quota_applies {
-        quotas::new_referral(conn, quotas, trainer_id, input.client_id, input.body_region).await?;
-    }
+    let previous = if quota_applies {
+        quotas::new_referral(conn, quotas, trainer_id, input.client_id, input.body_region).await?
+    } else {
+        None
+    };
     let status = if priority == Priority::Emergency {
         Status::EmergencyAdvised
     } else {
@@ -211,6 +213,7 @@ async fn write_report(
             referrals::status.eq(status.as_str()),
             referrals::priority.eq(priority.as_str()),
             referrals::target_by.eq(target_window(priority).map(|w| now + w)),
+            referrals::previous_referral_id.eq(previous),
         ))
         .returning(Referral::as_returning())
         .get_result(conn)

@@ -37,13 +37,17 @@ pub async fn take_turn(conn: &mut AsyncPgConnection, trainer: Uuid) -> ApiResult
 /// reads at most the quota's worth of rows; a client's referrals are among
 /// their trainer's. The caller holds the trainer's turn (`write_report` reads
 /// the trainer's row `FOR NO KEY UPDATE`).
+///
+/// The same statement finds the client's latest discharged referral for
+/// that region (index `referrals_discharged_by_client`): the new one
+/// follows it (`previous_referral_id`), so the physio sees the history.
 pub async fn new_referral(
     conn: &mut AsyncPgConnection,
     quotas: &QuotaSettings,
     trainer: Uuid,
     client: Uuid,
     region: BodyRegion,
-) -> ApiResult<()> {
+) -> ApiResult<Option<Uuid>> {
     use diesel::sql_types::{Array, BigInt, Nullable, Text};
     #[derive(QueryableByName)]
     struct Open {
@@ -51,10 +55,15 @@ pub async fn new_referral(
         open: i64,
         #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
         same_region: Option<Uuid>,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+        discharged: Option<Uuid>,
     }
     let found: Open = diesel::sql_query(
         "SELECT count(*) AS open, \
-                (array_agg(r.id) FILTER (WHERE r.client_id = $2 AND i.body_region = $3))[1] AS same_region \
+                (array_agg(r.id) FILTER (WHERE r.client_id = $2 AND i.body_region = $3))[1] AS same_region, \
+                (SELECT d.id FROM referrals d JOIN injury_reports di ON di.referral_id = d.id \
+                  WHERE d.client_id = $2 AND d.status = 'discharged' AND di.body_region = $3 \
+                  ORDER BY d.discharged_at DESC LIMIT 1) AS discharged \
            FROM referrals r JOIN injury_reports i ON i.referral_id = r.id \
           WHERE r.trainer_id = $1 AND r.status = ANY($4)",
     )
@@ -79,7 +88,7 @@ pub async fn new_referral(
     }
     let limit = quotas.open_referrals_per_trainer;
     if found.open < i64::from(limit) {
-        return Ok(());
+        return Ok(found.discharged);
     }
     Err(ApiError::Quota(QuotaHit {
         quota: "open_referrals".to_owned(),

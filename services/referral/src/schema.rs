@@ -46,6 +46,22 @@ diesel::table! {
         physio_access_ended_for -> Nullable<Uuid>,
         overdue_since -> Nullable<Timestamptz>,
         no_shows -> Int4,
+        discharged_at -> Nullable<Timestamptz>,
+        previous_referral_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    visits (appointment_id) {
+        appointment_id -> Uuid,
+        referral_id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        physio_id -> Uuid,
+        clinic_id -> Uuid,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -85,7 +101,7 @@ diesel::table! {
         avoid -> Jsonb,
         exercises -> Jsonb,
         load_limits -> Jsonb,
-        review_on -> Date,
+        review_on -> Nullable<Date>,
         notes_for_trainer -> Text,
         created_at -> Timestamptz,
         acknowledged_at -> Nullable<Timestamptz>,

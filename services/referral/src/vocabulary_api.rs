@@ -13,7 +13,9 @@ use crate::domain::vocabulary::{
 use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use serde::Serialize;
-use spotter_platform::vocabulary::{AppointmentStatus, DeadlineKind, DeclineReason, Specialty};
+use spotter_platform::vocabulary::{
+    AppointmentKind, AppointmentStatus, DeadlineKind, DeclineReason, Specialty,
+};
 use utoipa::ToSchema;
 
 /// One code and what the app shows for it.
@@ -39,6 +41,8 @@ pub struct Vocabulary {
     pub decline_reasons: Vec<Term<DeclineReason>>,
     pub specialties: Vec<Term<Specialty>>,
     pub appointment_statuses: Vec<Term<AppointmentStatus>>,
+    /// A visit's kind (`visits[].kind`).
+    pub appointment_kinds: Vec<Term<AppointmentKind>>,
     /// What a referral is waiting for (its `awaiting[].awaited`).
     pub deadline_kinds: Vec<Term<DeadlineKind>>,
 }
@@ -75,6 +79,7 @@ pub fn vocabulary() -> Vocabulary {
         decline_reasons: terms(DeclineReason::ALL, DeclineReason::as_str),
         specialties: terms(Specialty::ALL, Specialty::as_str),
         appointment_statuses: terms(AppointmentStatus::ALL, AppointmentStatus::as_str),
+        appointment_kinds: terms(AppointmentKind::ALL, AppointmentKind::as_str),
         deadline_kinds: terms(DeadlineKind::ALL, DeadlineKind::as_str),
     }
 }

@@ -8,7 +8,7 @@ use crate::common::v1 as wire;
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 use spotter_platform::vocabulary::{
-    BodyRegion, DeadlineKind, DeadlineStage, DeclineReason, Priority,
+    AppointmentKind, BodyRegion, DeadlineKind, DeadlineStage, DeclineReason, Priority,
 };
 use uuid::Uuid;
 
@@ -87,9 +87,40 @@ both_ways!(DeadlineKind <=> wire::DeadlineKind, "kind" { Booking, Guidance, Ackn
 
 both_ways!(DeadlineStage <=> wire::DeadlineStage, "stage" { Reminder, Escalation });
 
+impl From<AppointmentKind> for wire::AppointmentKind {
+    fn from(kind: AppointmentKind) -> Self {
+        match kind {
+            AppointmentKind::Assessment => Self::Assessment,
+            AppointmentKind::FollowUp => Self::FollowUp,
+        }
+    }
+}
+
+/// An event's appointment kind. Events from before kinds existed leave it
+/// unspecified, and every appointment then was an assessment.
+pub fn appointment_kind(wire: wire::AppointmentKind) -> AppointmentKind {
+    match wire {
+        wire::AppointmentKind::FollowUp => AppointmentKind::FollowUp,
+        wire::AppointmentKind::Assessment | wire::AppointmentKind::Unspecified => {
+            AppointmentKind::Assessment
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appointment_kinds_travel_and_an_unspecified_one_is_an_assessment() {
+        for kind in AppointmentKind::ALL {
+            assert_eq!(appointment_kind(wire::AppointmentKind::from(*kind)), *kind);
+        }
+        assert_eq!(
+            appointment_kind(wire::AppointmentKind::Unspecified),
+            AppointmentKind::Assessment
+        );
+    }
 
     #[test]
     fn every_body_region_travels_and_comes_back() {

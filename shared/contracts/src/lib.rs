@@ -117,6 +117,8 @@ events! {
     referral::GuidanceShared => "guidance_shared";
     referral::GuidanceAcknowledged => "guidance_acknowledged";
     referral::DeadlineReached => "deadline_reached";
+    referral::ReferralDischarged => "referral_discharged";
+    referral::ReferralNotAttended => "referral_not_attended";
     booking::ReferralWaitlisted => "referral_waitlisted";
     booking::AppointmentBooked => "appointment_booked";
     booking::AppointmentCancelled => "appointment_cancelled";
@@ -125,6 +127,9 @@ events! {
     booking::AppointmentNoShow => "appointment_no_show";
     booking::PhysioAccessEnded => "physio_access_ended";
     booking::DeadlineReached => "deadline_reached";
+    booking::FollowUpBooked => "follow_up_booked";
+    booking::FollowUpMoved => "follow_up_moved";
+    booking::FollowUpWaitlisted => "follow_up_waitlisted";
 }
 
 /// Urgent referrals are booked first; everything else bookable is routine

@@ -46,6 +46,13 @@ pub const SYSTEM_QUEUES: &[QueueSpec] = &[
             "referral.referral_requested.v1",
         ],
     },
+    // Guidance's review dates become follow-ups (docs/architecture.md,
+    // "Follow-ups"): no lane, as nothing waits on it the way a first
+    // booking does.
+    QueueSpec {
+        name: "booking.follow-ups",
+        routing_keys: &["referral.guidance_shared.v1"],
+    },
     QueueSpec {
         name: "referral.booking-events",
         routing_keys: &[
@@ -57,6 +64,9 @@ pub const SYSTEM_QUEUES: &[QueueSpec] = &[
             "booking.appointment_no_show.v1",
             "booking.physio_access_ended.v1",
             "booking.deadline_reached.v1",
+            "booking.follow_up_booked.v1",
+            "booking.follow_up_moved.v1",
+            "booking.follow_up_waitlisted.v1",
         ],
     },
     QueueSpec {

@@ -92,3 +92,13 @@ crate::coded! {
         Cancelled = "cancelled",
     }
 }
+
+crate::coded! {
+    /// What an appointment is for (docs/architecture.md, "Follow-ups").
+    pub enum AppointmentKind {
+        /// The first visit.
+        Assessment = "assessment",
+        /// A review with the treating physio, from guidance's review date.
+        FollowUp = "follow_up",
+    }
+}

@@ -11,20 +11,21 @@ use crate::domain::status::{AppointmentAction, may_record_no_show, transition};
 use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_physio;
 use crate::engine::refusals::DeclineReason;
-use crate::engine::{events, facts};
+use crate::engine::{events, facts, moves};
 use crate::schema::appointments;
 use crate::waitlist;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use spotter_auth::{Caller, Role};
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
 use spotter_contracts::common::v1::CancelledBy;
-use spotter_db::{Pool, checkout, db_error, is_exclusion_violation};
+use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
+use spotter_platform::vocabulary::AppointmentKind;
 use spotter_platform::{ApiError, ApiResult, Json, Text};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -218,6 +219,11 @@ pub(super) async fn turn_away(
     let mut conn = checkout(pool).await?;
     spotter_db::transaction(&mut conn, async |conn| {
         let (appointment, by) = locked_for_action(conn, caller, id).await?;
+        if appointment.kind == AppointmentKind::FollowUp && how.decline.is_some() {
+            return Err(ApiError::Conflict(
+                "a follow-up is with the client's own physio and cannot be declined; cancel it and it is booked again".to_owned(),
+            ));
+        }
         let how = Cancellation {
             by,
             reason: how.reason,
@@ -281,28 +287,17 @@ pub async fn reschedule(
                 "that time is not free in the physio's diary (hours, time off, notice, other appointments)".to_owned(),
             ));
         };
-        let moved = conn
-            .transaction::<Appointment, diesel::result::Error, _>(async |conn| {
-                diesel::update(appointments::table.find(appointment.id))
-                    .set((
-                        appointments::starts_at.eq(slot.start),
-                        appointments::ends_at.eq(slot.end),
-                        appointments::blocked_until.eq(slot.end + rules.buffer),
-                        appointments::updated_at.eq(Utc::now()),
-                    ))
-                    .returning(Appointment::as_returning())
-                    .get_result(conn)
-                    .await
-            })
+        let moved = moves::to_slot(conn, appointment.id, slot, rules.buffer)
             .await
-            .map_err(|err| match &err {
-                diesel::result::Error::DatabaseError(_, info) if is_exclusion_violation(info.message()) => {
-                    ApiError::Conflict("that time was just taken".to_owned())
-                }
-                _ => db_error(err),
-            })?;
-        let event = events::rescheduled(&moved, appointment.starts_at);
-        spotter_messaging::enqueue(conn, &event).await.map_err(db_error)?;
+            .map_err(db_error)?
+            .ok_or_else(|| ApiError::Conflict("that time was just taken".to_owned()))?;
+        if moved.kind == AppointmentKind::FollowUp {
+            let event = events::follow_up_moved(&moved, appointment.starts_at);
+            spotter_messaging::enqueue(conn, &event).await.map_err(db_error)?;
+        } else {
+            let event = events::rescheduled(&moved, appointment.starts_at);
+            spotter_messaging::enqueue(conn, &event).await.map_err(db_error)?;
+        }
         waitlist::capacity_changed(conn, appointment.clinic_id)
             .await
             .map_err(db_error)?;

@@ -10,7 +10,7 @@ use diesel::sql_types::Text;
 use serde::Serialize;
 use spotter_auth::Role;
 use spotter_contracts::common::v1::CancelledBy;
-use spotter_platform::vocabulary::Priority;
+use spotter_platform::vocabulary::{AppointmentKind, Priority};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -52,6 +52,9 @@ pub struct Appointment {
     pub clinic_id: Uuid,
     #[diesel(deserialize_as = String)]
     pub priority: Priority,
+    /// The first visit, or a follow-up booked from guidance's review date.
+    #[diesel(deserialize_as = String)]
+    pub kind: AppointmentKind,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     #[diesel(deserialize_as = String)]

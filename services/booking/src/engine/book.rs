@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::booking::v1::WaitlistReason;
+use spotter_platform::vocabulary::AppointmentKind;
 use std::collections::HashSet;
 use uuid::Uuid;
 
@@ -77,12 +78,59 @@ pub async fn book(
     {
         return Ok(Outcome::NoSlot(WaitlistReason::NoCandidatePhysio));
     }
-    for window in windows(now, candidates.horizon_end(now)) {
+    let span = Interval {
+        start: now,
+        end: candidates.horizon_end(now),
+    };
+    let kind = AppointmentKind::Assessment;
+    let found = search(conn, request, kind, &wanted, &mut candidates, now, span).await?;
+    match found {
+        Found::Booked(appointment) => {
+            mark(conn, request.referral_id, RequestState::Booked).await?;
+            if request.state.is_waiting() {
+                // Only a waiting request has a deadline running: a first
+                // booking costs no statement more.
+                deadline::clear(conn, request.referral_id).await?;
+            }
+            spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
+            Ok(Outcome::Booked(appointment))
+        }
+        Found::AlreadyBooked => Ok(Outcome::AlreadyBooked),
+        Found::Contended => Ok(Outcome::Contended),
+        Found::Nothing => Ok(Outcome::NoSlot(WaitlistReason::NoFreeSlotInHorizon)),
+    }
+}
+
+/// What a search of the candidates' diaries came to.
+pub(super) enum Found {
+    Booked(Box<Appointment>),
+    /// The referral already has a booked appointment (a redelivery).
+    AlreadyBooked,
+    /// Every offer was taken by concurrent bookings, round after round.
+    Contended,
+    /// No free slot in `span`.
+    Nothing,
+}
+
+/// Searches the candidates' diaries forward through `span` a window at a
+/// time and books the best offer as a `kind` appointment for `request`'s
+/// referral: the one search behind first bookings and follow-ups.
+#[allow(clippy::too_many_arguments)] // each is one of the search's inputs
+pub(super) async fn search(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    kind: AppointmentKind,
+    wanted: &Request,
+    candidates: &mut Candidates,
+    now: DateTime<Utc>,
+    span: Interval,
+) -> QueryResult<Found> {
+    for window in windows(span.start, span.end) {
         let mut rounds = 0;
         loop {
             facts::load_diaries(conn, &mut candidates.physios, &candidates.clinics, window).await?;
             let offers = ranked_offers_within(
-                &wanted,
+                wanted,
                 &candidates.clinics,
                 &candidates.physios,
                 now,
@@ -92,44 +140,33 @@ pub async fn book(
             if offers.is_empty() {
                 break; // this window is full: search the next one
             }
-            match claim(
-                conn,
-                request,
-                &wanted,
-                &mut candidates,
-                &offers,
-                now,
-                window,
-            )
-            .await?
-            {
-                Claim::Booked(appointment) => {
-                    mark(conn, request.referral_id, RequestState::Booked).await?;
-                    if request.state.is_waiting() {
-                        // Only a waiting request has a deadline running: a
-                        // first booking costs no statement more.
-                        deadline::clear(conn, request.referral_id).await?;
-                    }
-                    spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
-                    return Ok(Outcome::Booked(appointment));
-                }
-                Claim::AlreadyBooked => return Ok(Outcome::AlreadyBooked),
+            let booking = Booking { request, kind };
+            match claim(conn, booking, wanted, candidates, &offers, now, window).await? {
+                Claim::Booked(appointment) => return Ok(Found::Booked(appointment)),
+                Claim::AlreadyBooked => return Ok(Found::AlreadyBooked),
                 Claim::Lost => {}
             }
             rounds += 1;
             if rounds == ROUNDS {
-                return Ok(Outcome::Contended);
+                return Ok(Found::Contended);
             }
         }
     }
-    Ok(Outcome::NoSlot(WaitlistReason::NoFreeSlotInHorizon))
+    Ok(Found::Nothing)
 }
 
-/// Consecutive search windows from `now` to `end`.
-fn windows(now: DateTime<Utc>, end: DateTime<Utc>) -> impl Iterator<Item = Interval> {
-    let mut start = now;
+/// The appointment being booked: for whom, and what kind.
+#[derive(Clone, Copy)]
+struct Booking<'a> {
+    request: &'a ReferralRequest,
+    kind: AppointmentKind,
+}
+
+/// Consecutive search windows from `from` to `end`.
+fn windows(from: DateTime<Utc>, end: DateTime<Utc>) -> impl Iterator<Item = Interval> {
+    let mut start = from;
     WINDOW_ENDS_DAYS.into_iter().map_while(move |days| {
-        let window_end = (now + Duration::days(days)).min(end);
+        let window_end = (from + Duration::days(days)).min(end);
         let window = Interval {
             start,
             end: window_end,
@@ -149,7 +186,7 @@ fn windows(now: DateTime<Utc>, end: DateTime<Utc>) -> impl Iterator<Item = Inter
 /// more only when a physio it locked has filled up or left meanwhile.
 async fn claim(
     conn: &mut AsyncPgConnection,
-    request: &ReferralRequest,
+    booking: Booking<'_>,
     wanted: &Request,
     candidates: &mut Candidates,
     offers: &[Offer],
@@ -166,7 +203,7 @@ async fn claim(
         if let Some(best) =
             fresh_best_offer(conn, candidates, wanted, offer.physio_id, now, window).await?
         {
-            return insert_offer(conn, request, &best).await;
+            return insert_offer(conn, booking, &best).await;
         }
     }
     if locked_any {
@@ -179,7 +216,7 @@ async fn claim(
     if lock_physio(conn, best).await?
         && let Some(offer) = fresh_best_offer(conn, candidates, wanted, best, now, window).await?
     {
-        return insert_offer(conn, request, &offer).await;
+        return insert_offer(conn, booking, &offer).await;
     }
     Ok(Claim::Lost)
 }
@@ -216,10 +253,11 @@ async fn fresh_best_offer(
 
 async fn insert_offer(
     conn: &mut AsyncPgConnection,
-    request: &ReferralRequest,
+    booking: Booking<'_>,
     offer: &Offer,
 ) -> QueryResult<Claim> {
-    if let Some(appointment) = insert(conn, request, offer).await? {
+    let request = booking.request;
+    if let Some(appointment) = insert(conn, booking, offer).await? {
         return Ok(Claim::Booked(Box::new(appointment)));
     }
     // Refused by a constraint. This referral booked already (a redelivery)…
@@ -245,7 +283,7 @@ async fn insert_offer(
 /// usable without the savepoint's two extra round trips on every booking.
 async fn insert(
     conn: &mut AsyncPgConnection,
-    request: &ReferralRequest,
+    Booking { request, kind }: Booking<'_>,
     offer: &Offer,
 ) -> QueryResult<Option<Appointment>> {
     diesel::insert_into(appointments::table)
@@ -261,6 +299,7 @@ async fn insert(
             appointments::ends_at.eq(offer.slot.end),
             appointments::blocked_until.eq(offer.slot.end + offer.buffer),
             appointments::target_missed.eq(offer.target_missed),
+            appointments::kind.eq(kind.as_str()),
         ))
         .on_conflict_do_nothing()
         .returning(Appointment::as_returning())

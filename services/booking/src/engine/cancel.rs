@@ -2,8 +2,8 @@
 //! service), the physio, the clinic, or the clinic's own changes (time off,
 //! a physio deactivated). Frees the slot for the waitlist.
 
-use super::events;
 use super::refusals::{self, DeclineReason};
+use super::{events, follow_up};
 use crate::appointments::model::{Appointment, Canceller};
 use crate::domain::status::{AppointmentAction, AppointmentStatus, IllegalTransition, transition};
 use crate::schema::appointments;
@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
 use spotter_contracts::common::v1::CancelledBy;
+use spotter_platform::vocabulary::AppointmentKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
@@ -69,11 +70,19 @@ pub async fn cancel(
         .returning(Appointment::as_returning())
         .get_result(conn)
         .await?;
-    if let Then::Refused(decline) = how.then {
+    let follow_up = cancelled.kind == AppointmentKind::FollowUp;
+    if let Then::Refused(decline) = how.then
+        && !follow_up
+    {
         refusals::record(conn, &cancelled, decline).await?;
     }
     let event = events::cancelled(&cancelled, &how);
     spotter_messaging::enqueue(conn, &event).await?;
     waitlist::capacity_changed(conn, appointment.clinic_id).await?;
+    if follow_up && how.then.rebooks() {
+        // The client's own physio (or a colleague): never a refusal, and
+        // booking rebooks it itself (docs/architecture.md, "Follow-ups").
+        follow_up::rebook_cancelled(conn, &cancelled).await?;
+    }
     Ok(cancelled)
 }

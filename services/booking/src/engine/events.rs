@@ -3,14 +3,16 @@
 
 use crate::appointments::model::Appointment;
 use crate::engine::cancel::{Cancellation, Then};
+use crate::engine::follow_up::FollowUpRequest;
 use crate::engine::requests::ReferralRequest;
 use chrono::{DateTime, Utc};
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
-    AppointmentRescheduled, DeadlineReached, PhysioAccessEnded, ReferralWaitlisted, WaitlistReason,
+    AppointmentRescheduled, DeadlineReached, FollowUpBooked, FollowUpMoved, FollowUpWaitlisted,
+    PhysioAccessEnded, ReferralWaitlisted, WaitlistReason,
 };
 pub use spotter_contracts::convert::timestamp;
-use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
+use spotter_platform::vocabulary::{AppointmentKind, DeadlineKind, DeadlineStage};
 use uuid::Uuid;
 
 pub fn booked(a: &Appointment) -> AppointmentBooked {
@@ -71,8 +73,9 @@ pub fn deadline_reached(
     event
 }
 
-/// `rebook` when the clinic side cancelled, so the referral goes back to be
-/// booked again; a trainer's cancellation ends it.
+/// `rebook` when the clinic side cancelled an assessment, so the referral
+/// goes back to be booked again; a trainer's cancellation ends it, and a
+/// follow-up booking rebooks itself.
 pub fn cancelled(a: &Appointment, how: &Cancellation<'_>) -> AppointmentCancelled {
     let mut event = AppointmentCancelled {
         appointment_id: a.id.to_string(),
@@ -81,9 +84,10 @@ pub fn cancelled(a: &Appointment, how: &Cancellation<'_>) -> AppointmentCancelle
         physio_id: a.physio_id.to_string(),
         clinic_id: a.clinic_id.to_string(),
         cancelled_at: timestamp(a.updated_at),
-        rebook: how.then.rebooks(),
+        rebook: how.then.rebooks() && a.kind == AppointmentKind::Assessment,
         ..Default::default()
     };
+    event.set_kind(a.kind.into());
     event.set_cancelled_by(how.by);
     event.set_reason_code(how.reason);
     if let Then::Refused(Some(decline)) = how.then {
@@ -121,19 +125,22 @@ pub fn rescheduled(a: &Appointment, previous_start: DateTime<Utc>) -> Appointmen
 }
 
 pub fn completed(a: &Appointment) -> AppointmentCompleted {
-    AppointmentCompleted {
+    let mut event = AppointmentCompleted {
         appointment_id: a.id.to_string(),
         referral_id: a.referral_id.to_string(),
         trainer_id: a.trainer_id.to_string(),
         physio_id: a.physio_id.to_string(),
         clinic_id: a.clinic_id.to_string(),
         completed_at: timestamp(a.updated_at),
-    }
+        ..Default::default()
+    };
+    event.set_kind(a.kind.into());
+    event
 }
 
 /// `no_shows`: the referral's missed appointments, this one included.
 pub fn no_show(a: &Appointment, no_shows: u32) -> AppointmentNoShow {
-    AppointmentNoShow {
+    let mut event = AppointmentNoShow {
         appointment_id: a.id.to_string(),
         referral_id: a.referral_id.to_string(),
         trainer_id: a.trainer_id.to_string(),
@@ -141,5 +148,60 @@ pub fn no_show(a: &Appointment, no_shows: u32) -> AppointmentNoShow {
         clinic_id: a.clinic_id.to_string(),
         recorded_at: timestamp(a.updated_at),
         no_shows,
+        ..Default::default()
+    };
+    event.set_kind(a.kind.into());
+    event
+}
+
+/// `replaces`: the follow-up the clinic cancelled, when this rebooks it.
+pub fn follow_up_booked(
+    a: &Appointment,
+    follow_up: &FollowUpRequest,
+    replaces: Option<Uuid>,
+) -> FollowUpBooked {
+    FollowUpBooked {
+        appointment_id: a.id.to_string(),
+        referral_id: a.referral_id.to_string(),
+        trainer_id: a.trainer_id.to_string(),
+        client_id: a.client_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        starts_at: timestamp(a.starts_at),
+        ends_at: timestamp(a.ends_at),
+        review_on: follow_up.review_on.format("%Y-%m-%d").to_string(),
+        guidance_version: u32::try_from(follow_up.guidance_version).unwrap_or(0),
+        replaces_appointment_id: replaces.map(|id| id.to_string()).unwrap_or_default(),
+        booked_at: timestamp(a.created_at),
+    }
+}
+
+pub fn follow_up_moved(a: &Appointment, previous_start: DateTime<Utc>) -> FollowUpMoved {
+    FollowUpMoved {
+        appointment_id: a.id.to_string(),
+        referral_id: a.referral_id.to_string(),
+        trainer_id: a.trainer_id.to_string(),
+        physio_id: a.physio_id.to_string(),
+        clinic_id: a.clinic_id.to_string(),
+        previous_starts_at: timestamp(previous_start),
+        starts_at: timestamp(a.starts_at),
+        ends_at: timestamp(a.ends_at),
+        moved_at: timestamp(a.updated_at),
+    }
+}
+
+pub fn follow_up_waitlisted(
+    r: &ReferralRequest,
+    follow_up: &FollowUpRequest,
+    at: DateTime<Utc>,
+) -> FollowUpWaitlisted {
+    FollowUpWaitlisted {
+        referral_id: r.referral_id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        physio_id: follow_up.physio_id.to_string(),
+        clinic_id: follow_up.clinic_id.to_string(),
+        review_on: follow_up.review_on.format("%Y-%m-%d").to_string(),
+        guidance_version: u32::try_from(follow_up.guidance_version).unwrap_or(0),
+        waitlisted_at: timestamp(at),
     }
 }

@@ -41,6 +41,7 @@ pub(super) const CLINIC_COLUMNS: (
     clinics::service_radius_km,
     clinics::accepts_referrals,
     clinics::assessment_minutes,
+    clinics::follow_up_minutes,
     clinics::buffer_minutes,
     clinics::min_notice_minutes,
     clinics::horizon_days,
@@ -52,6 +53,7 @@ pub(super) const CLINIC_COLUMNS: (
     clinics::service_radius_km,
     clinics::accepts_referrals,
     clinics::assessment_minutes,
+    clinics::follow_up_minutes,
     clinics::buffer_minutes,
     clinics::min_notice_minutes,
     clinics::horizon_days,
@@ -66,6 +68,7 @@ pub(super) struct ClinicColumns {
     service_radius_km: f64,
     accepts_referrals: bool,
     assessment_minutes: i32,
+    follow_up_minutes: i32,
     buffer_minutes: i32,
     min_notice_minutes: i32,
     horizon_days: i32,
@@ -130,9 +133,19 @@ pub async fn candidates(
         .select((physios::id, physios::clinic_id, physios::specialties))
         .load(conn)
         .await?;
-    let physio_ids: Vec<Uuid> = physio_rows.iter().map(|(id, _, _)| *id).collect();
+    let physios = with_hours(conn, physio_rows).await?;
+    Ok(Candidates { clinics, physios })
+}
+
+/// Active physios `(id, clinic, specialties)` with their weekly hours; their
+/// diaries come per window from [`load_diaries`].
+async fn with_hours(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<(Uuid, Uuid, Vec<String>)>,
+) -> QueryResult<Vec<PhysioFacts>> {
+    let physio_ids: Vec<Uuid> = rows.iter().map(|(id, _, _)| *id).collect();
     let mut hours = load_hours(conn, &physio_ids).await?;
-    let physios = physio_rows
+    Ok(rows
         .into_iter()
         .map(|(id, clinic_id, specialties)| PhysioFacts {
             id,
@@ -143,8 +156,7 @@ pub async fn candidates(
             time_off: Vec::new(),
             booked: Vec::new(),
         })
-        .collect();
-    Ok(Candidates { clinics, physios })
+        .collect())
 }
 
 /// Whether the physio still takes appointments (read after taking their
@@ -214,6 +226,54 @@ async fn covering(conn: &mut AsyncPgConnection, at: Location) -> QueryResult<Vec
         })
         .filter_map(clinic_facts)
         .collect())
+}
+
+/// A clinic as a follow-up there needs it: its follow-up length, and
+/// reachable whatever its radius or intake (the client is its patient
+/// already). `None` for an unknown clinic or an invalid zone.
+pub async fn clinic_for_follow_up(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+) -> QueryResult<Option<ClinicFacts>> {
+    let row: Option<ClinicColumns> = clinics::table
+        .find(clinic_id)
+        .select(CLINIC_COLUMNS)
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let follow_up = Duration::minutes(i64::from(row.follow_up_minutes));
+    Ok(clinic_facts(row).map(|mut clinic| {
+        clinic.rules.length = follow_up;
+        clinic.accepts_referrals = true;
+        clinic
+    }))
+}
+
+/// Who a follow-up is booked with: the treating physio while active; once
+/// they are gone, the clinic's active physios who treat `body_region`.
+pub async fn follow_up_physios(
+    conn: &mut AsyncPgConnection,
+    treating: Uuid,
+    clinic_id: Uuid,
+    body_region: BodyRegion,
+) -> QueryResult<Vec<PhysioFacts>> {
+    let active = || {
+        physios::table
+            .filter(physios::clinic_id.eq(clinic_id))
+            .filter(physios::active.eq(true))
+            .select((physios::id, physios::clinic_id, physios::specialties))
+    };
+    let mut rows: Vec<(Uuid, Uuid, Vec<String>)> =
+        active().filter(physios::id.eq(treating)).load(conn).await?;
+    if rows.is_empty() {
+        let wanted = vec![body_region.to_string(), GENERAL.to_owned()];
+        rows = active()
+            .filter(physios::specialties.overlaps_with(&wanted))
+            .load(conn)
+            .await?;
+    }
+    with_hours(conn, rows).await
 }
 
 pub(super) fn clinic_facts(row: ClinicColumns) -> Option<ClinicFacts> {

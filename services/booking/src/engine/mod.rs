@@ -11,5 +11,7 @@ mod diaries;
 pub mod diary_lock;
 pub mod events;
 pub mod facts;
+pub mod follow_up;
+pub mod moves;
 pub mod refusals;
 pub mod requests;

@@ -9,6 +9,7 @@ mod concurrency;
 mod contract;
 mod deadlines;
 mod declines;
+mod follow_ups;
 mod missed;
 mod network;
 mod support;

@@ -5,9 +5,11 @@ use booking_service::appointments::model::Canceller;
 use booking_service::domain::AppointmentStatus;
 use booking_service::domain::matching::{BodyRegion, Priority};
 use booking_service::domain::specialty::Specialty;
+use booking_service::engine::follow_up::FollowUpState;
 use booking_service::engine::refusals::DeclineReason;
 use booking_service::engine::requests::RequestState;
 use spotter_db::testing::TestDatabase;
+use spotter_platform::vocabulary::AppointmentKind;
 use spotter_service::testing::migration_dirs;
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
@@ -38,6 +40,8 @@ async fn every_coded_column_allows_exactly_its_enum() {
         ),
         ("appointments", "cancelled_by", names(Canceller::ALL)),
         ("physios", "specialties", names(Specialty::ALL)),
+        ("appointments", "kind", names(AppointmentKind::ALL)),
+        ("follow_up_requests", "state", names(FollowUpState::ALL)),
     ];
     db.assert_checks_allow(&columns).await;
 }

@@ -26,6 +26,9 @@ spotter_platform::coded! {
         NoShow = "no_show",
         /// A second missed appointment: closed.
         NotAttended = "not_attended",
+        /// Cleared for full training with no review: closed, its last
+        /// guidance version the final summary (still acknowledged).
+        Discharged = "discharged",
     }
 }
 
@@ -51,7 +54,11 @@ impl Status {
             Self::Assessed => Some(3),
             Self::GuidanceShared => Some(4),
             Self::Acknowledged => Some(5),
-            Self::EmergencyAdvised | Self::Cancelled | Self::NoShow | Self::NotAttended => None,
+            Self::EmergencyAdvised
+            | Self::Cancelled
+            | Self::NoShow
+            | Self::NotAttended
+            | Self::Discharged => None,
         }
     }
 }
@@ -72,8 +79,29 @@ pub enum Happening {
     /// The trainer took up the rebooking offered after a missed appointment.
     RebookedAfterNoShow,
     GuidanceShared,
+    /// Guidance that clears for full training with no review date.
+    Discharged,
     GuidanceAcknowledged,
+    /// News of a follow-up (booked, moved, waiting, cancelled): the visit
+    /// and the timeline change, the status stays.
+    FollowUpNews,
+    /// The follow-up took place: guidance is awaited again.
+    FollowUpCompleted,
+    /// The client missed the follow-up.
+    FollowUpMissed,
 }
+
+impl Happening {
+    fn is_about_a_follow_up(self) -> bool {
+        matches!(
+            self,
+            Self::FollowUpNews | Self::FollowUpCompleted | Self::FollowUpMissed
+        )
+    }
+}
+
+/// Where follow-ups happen: after guidance, until the referral closes.
+const UNDER_REVIEW: &[Status] = &[Status::GuidanceShared, Status::Acknowledged];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -101,7 +129,13 @@ fn rule(happening: Happening) -> (Status, &'static [Status]) {
         Happening::RebookedAfterNoShow => (AwaitingBooking, &[NoShow]),
         // A new version of the guidance replaces the old, acknowledged or not.
         Happening::GuidanceShared => (GuidanceShared, &[Assessed, GuidanceShared, Acknowledged]),
+        Happening::Discharged => (Discharged, &[Assessed, GuidanceShared, Acknowledged]),
         Happening::GuidanceAcknowledged => (Acknowledged, &[GuidanceShared]),
+        // The status a follow-up's news keeps is the current one (`decide`).
+        Happening::FollowUpNews => (GuidanceShared, UNDER_REVIEW),
+        Happening::FollowUpCompleted => (Assessed, UNDER_REVIEW),
+        // The target is `after_missed`'s to say.
+        Happening::FollowUpMissed => (NoShow, UNDER_REVIEW),
     }
 }
 
@@ -118,7 +152,16 @@ pub fn after_missed(no_shows_before: i32) -> Status {
 pub fn decide(current: Status, happening: Happening) -> Decision {
     let (target, from) = rule(happening);
     if from.contains(&current) {
+        if happening == Happening::FollowUpNews {
+            return Decision::Apply(current);
+        }
         return Decision::Apply(target);
+    }
+    if happening.is_about_a_follow_up() {
+        // Booking hears of guidance from this service, which wrote it
+        // first: a follow-up's news never runs ahead of the referral, so
+        // anything else is stale or repeated.
+        return Decision::Ignore;
     }
     match (
         current.progress(),
@@ -249,6 +292,40 @@ mod tests {
             decide(S::Acknowledged, H::GuidanceAcknowledged),
             Decision::Ignore
         );
+    }
+
+    #[test]
+    fn follow_ups_keep_the_status_and_a_completed_one_awaits_guidance_again() {
+        assert_eq!(
+            decide(S::Acknowledged, H::FollowUpNews),
+            Decision::Apply(S::Acknowledged)
+        );
+        assert_eq!(
+            decide(S::GuidanceShared, H::FollowUpNews),
+            Decision::Apply(S::GuidanceShared)
+        );
+        assert_eq!(
+            decide(S::Acknowledged, H::FollowUpCompleted),
+            Decision::Apply(S::Assessed)
+        );
+        assert_eq!(
+            decide(S::Assessed, H::GuidanceShared),
+            Decision::Apply(S::GuidanceShared)
+        );
+        // A discharged or cancelled referral takes no follow-up news.
+        assert_eq!(decide(S::Discharged, H::FollowUpNews), Decision::Ignore);
+        assert_eq!(decide(S::Cancelled, H::FollowUpCompleted), Decision::Ignore);
+        assert_eq!(decide(S::Assessed, H::FollowUpCompleted), Decision::Ignore);
+    }
+
+    #[test]
+    fn discharge_closes_the_referral_from_any_guidance_state() {
+        for from in [S::Assessed, S::GuidanceShared, S::Acknowledged] {
+            assert_eq!(decide(from, H::Discharged), Decision::Apply(S::Discharged));
+        }
+        assert_eq!(decide(S::Discharged, H::GuidanceShared), Decision::Ignore);
+        assert_eq!(decide(S::Discharged, H::Discharged), Decision::Ignore);
+        assert_eq!(decide(S::Booked, H::Discharged), Decision::Retry);
     }
 
     #[test]

@@ -81,6 +81,16 @@ coded! {
         ConsentWithdrawn = "consent_withdrawn",
         GuidanceShared = "guidance_shared",
         GuidanceAcknowledged = "guidance_acknowledged",
+        /// A follow-up booked from the guidance's review date (or rebooked
+        /// after the clinic cancelled one).
+        FollowUpBooked = "follow_up_booked",
+        FollowUpMoved = "follow_up_moved",
+        /// No room for the follow-up yet; booking keeps looking.
+        FollowUpWaitlisted = "follow_up_waitlisted",
+        FollowUpCancelled = "follow_up_cancelled",
+        FollowUpCompleted = "follow_up_completed",
+        /// Cleared for full training with no review: the referral closes.
+        Discharged = "discharged",
     }
 }
 

@@ -4,11 +4,11 @@ use super::model::{GuidanceHistory, GuidanceRow, GuidanceView, to_json};
 use super::validate::NewGuidance;
 use crate::audit::{self, action};
 use crate::deadlines::CareDeadlines;
-use crate::domain::lifecycle::{Decision, Happening, decide};
+use crate::domain::lifecycle::{Decision, Happening, Status, decide};
 use crate::domain::vocabulary::TimelineCause;
 use crate::events::{self, GuidanceFacts};
 use crate::referrals::model::Because;
-use crate::referrals::model::move_to;
+use crate::referrals::model::{append_timeline, move_to};
 use crate::referrals::store::find_visible;
 use crate::schema::{guidance, referrals};
 use actix_web::{HttpResponse, web};
@@ -78,7 +78,12 @@ async fn write_guidance(
 ) -> ApiResult<GuidanceView> {
     // Only the physio the client saw: anyone else finds nothing.
     let referral = find_visible(conn, caller, id, true).await?;
-    let Decision::Apply(to) = decide(referral.status, Happening::GuidanceShared) else {
+    let happening = if input.discharges() {
+        Happening::Discharged
+    } else {
+        Happening::GuidanceShared
+    };
+    let Decision::Apply(to) = decide(referral.status, happening) else {
         return Err(ApiError::Conflict(format!(
             "guidance follows an assessment; this referral is {}",
             referral.status
@@ -117,6 +122,18 @@ async fn write_guidance(
     )
     .await
     .map_err(db_error)?;
+    if to == Status::Discharged {
+        // The final summary is this version: its entry says so too.
+        let because = Because::guidance(TimelineCause::Discharged, version);
+        append_timeline(conn, id, to, because)
+            .await
+            .map_err(db_error)?;
+        diesel::update(referrals::table.find(id))
+            .set(referrals::discharged_at.eq(row.created_at))
+            .execute(conn)
+            .await
+            .map_err(db_error)?;
+    }
     if moved.first_guidance_at.is_none() {
         diesel::update(referrals::table.find(id))
             .set(referrals::first_guidance_at.eq(row.created_at))
@@ -141,6 +158,11 @@ async fn write_guidance(
     spotter_messaging::enqueue(conn, &events::guidance_shared(&moved, &facts))
         .await
         .map_err(db_error)?;
+    if to == Status::Discharged {
+        spotter_messaging::enqueue(conn, &events::discharged(&moved, &facts))
+            .await
+            .map_err(db_error)?;
+    }
     row.view()
 }
 
@@ -210,19 +232,36 @@ pub async fn acknowledge(
     let mut conn = checkout(&pool).await?;
     let acknowledged = spotter_db::transaction(&mut conn, async |conn| {
         let referral = find_visible(conn, &caller, id, true).await?;
-        let Decision::Apply(to) = decide(referral.status, Happening::GuidanceAcknowledged) else {
-            return Err(ApiError::Conflict(format!(
-                "there is no new guidance to acknowledge; this referral is {}",
-                referral.status
-            )));
-        };
-        let latest: GuidanceRow = guidance::table
+        let latest: Option<GuidanceRow> = guidance::table
             .filter(guidance::referral_id.eq(id))
             .order(guidance::version.desc())
             .select(GuidanceRow::as_select())
             .first(conn)
             .await
+            .optional()
             .map_err(db_error)?;
+        let to = match (
+            decide(referral.status, Happening::GuidanceAcknowledged),
+            &latest,
+        ) {
+            (Decision::Apply(to), Some(_)) => to,
+            // A discharge's final summary is acknowledged like any version,
+            // and the referral stays discharged.
+            (_, Some(last))
+                if referral.status == Status::Discharged && last.acknowledged_at.is_none() =>
+            {
+                Status::Discharged
+            }
+            _ => {
+                return Err(ApiError::Conflict(format!(
+                    "there is no new guidance to acknowledge; this referral is {}",
+                    referral.status
+                )));
+            }
+        };
+        let Some(latest) = latest else {
+            return Err(ApiError::Conflict("no guidance yet".to_owned()));
+        };
         let now = Utc::now();
         let row: GuidanceRow = diesel::update(guidance::table.find(latest.id))
             .set(guidance::acknowledged_at.eq(now))

@@ -10,4 +10,4 @@ pub mod api;
 pub mod model;
 pub mod validate;
 
-pub use model::{GuidanceView, current};
+pub use model::{GuidanceVersion, GuidanceView, current, versions};

@@ -50,7 +50,9 @@ pub struct GuidanceView {
     pub avoid: Vec<Avoid>,
     pub exercises: Vec<Exercise>,
     pub load_limits: LoadLimits,
-    pub review_on: NaiveDate,
+    /// When the physio sees the client again (a follow-up is booked from
+    /// it); none when no review is planned.
+    pub review_on: Option<NaiveDate>,
     pub notes_for_trainer: String,
     pub created_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
@@ -67,7 +69,7 @@ pub(super) struct GuidanceRow {
     pub(super) avoid: serde_json::Value,
     pub(super) exercises: serde_json::Value,
     pub(super) load_limits: serde_json::Value,
-    pub(super) review_on: NaiveDate,
+    pub(super) review_on: Option<NaiveDate>,
     pub(super) notes_for_trainer: String,
     pub(super) created_at: DateTime<Utc>,
     pub(super) acknowledged_at: Option<DateTime<Utc>>,
@@ -114,6 +116,31 @@ pub async fn current(
         .optional()
         .map_err(db_error)?;
     row.map(GuidanceRow::view).transpose()
+}
+
+/// One guidance version as the course view lists it: when it was shared and
+/// acknowledged, and its review date; its content is the trainer's and the
+/// physio's only (`GET …/guidance`).
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = guidance)]
+pub struct GuidanceVersion {
+    pub version: i32,
+    pub review_on: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// Every version of the referral's guidance, oldest first.
+pub async fn versions(
+    conn: &mut AsyncPgConnection,
+    referral_id: Uuid,
+) -> QueryResult<Vec<GuidanceVersion>> {
+    guidance::table
+        .filter(guidance::referral_id.eq(referral_id))
+        .order(guidance::version.asc())
+        .select(GuidanceVersion::as_select())
+        .load(conn)
+        .await
 }
 
 pub(super) fn to_json<T: Serialize>(value: &T) -> ApiResult<serde_json::Value> {

@@ -23,8 +23,11 @@ pub struct NewGuidance {
     #[schema(max_items = 30)]
     pub exercises: Vec<Exercise>,
     pub load_limits: LoadLimits,
-    /// When the physio wants to see the client again; in the future, within a year.
-    pub review_on: NaiveDate,
+    /// When the physio wants to see the client again, in the future and
+    /// within a year: a follow-up is booked with them from that day. Leave
+    /// it out for no review; with `full_training` that discharges the client.
+    #[serde(default)]
+    pub review_on: Option<NaiveDate>,
     #[serde(default = "no_notes")]
     pub notes_for_trainer: Text<2000, 0>,
 }
@@ -34,6 +37,12 @@ fn no_notes() -> Text<2000, 0> {
 }
 
 impl NewGuidance {
+    /// Cleared for full training with nothing left to review: the referral
+    /// closes as discharged (docs/architecture.md, "Discharge").
+    pub fn discharges(&self) -> bool {
+        self.clearance == Clearance::FullTraining && self.review_on.is_none()
+    }
+
     /// What the types cannot say: list lengths and the review date.
     pub fn validate(&self, today: NaiveDate) -> ApiResult<()> {
         let mut errors = Vec::new();
@@ -43,10 +52,14 @@ impl NewGuidance {
         if self.exercises.len() > MAX_ITEMS {
             errors.push(FieldError::new("exercises", format!("at most {MAX_ITEMS}")));
         }
-        if self.review_on <= today {
-            errors.push(FieldError::new("review_on", "must be in the future"));
-        } else if self.review_on > today + Duration::days(366) {
-            errors.push(FieldError::new("review_on", "must be within a year"));
+        match self.review_on {
+            Some(day) if day <= today => {
+                errors.push(FieldError::new("review_on", "must be in the future"));
+            }
+            Some(day) if day > today + Duration::days(366) => {
+                errors.push(FieldError::new("review_on", "must be within a year"));
+            }
+            _ => {}
         }
         finish(errors)
     }

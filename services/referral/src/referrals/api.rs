@@ -4,7 +4,8 @@ use super::access::sees_health_detail;
 use super::model::{Referral, move_to, timeline};
 use super::queue;
 use super::store::{find_visible, injury};
-use super::view::{ClientView, ReferralDetail, ReferralSummary};
+use super::view::{ClientView, Durations, ReferralDetail, ReferralSummary};
+use super::visits;
 use crate::audit::{self, action};
 use crate::domain::lifecycle::{Decision, Happening, Status, decide};
 use crate::domain::vocabulary::CancelReason;
@@ -164,6 +165,12 @@ pub async fn get(
         let awaiting = crate::deadlines::awaiting(conn, &referral)
             .await
             .map_err(db_error)?;
+        let visits = visits::of(conn, id).await.map_err(db_error)?;
+        let guidance_versions = guidance::versions(conn, id).await.map_err(db_error)?;
+        let first_acknowledged_at = guidance_versions
+            .iter()
+            .filter_map(|v| v.acknowledged_at)
+            .min();
         Ok(ReferralDetail {
             summary: ReferralSummary::from(&referral),
             timeline,
@@ -172,6 +179,9 @@ pub async fn get(
             guidance,
             booking_queue,
             awaiting,
+            visits,
+            guidance_versions,
+            durations: Durations::of(&referral, first_acknowledged_at),
         })
     })
     .await;

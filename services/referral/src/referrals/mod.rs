@@ -8,3 +8,4 @@ pub mod queue;
 pub mod rebook;
 pub mod store;
 pub mod view;
+pub mod visits;

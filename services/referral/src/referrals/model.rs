@@ -38,6 +38,11 @@ pub struct Referral {
     pub overdue_since: Option<DateTime<Utc>>,
     /// Appointments the client missed.
     pub no_shows: i32,
+    /// When the physio discharged the client (full training, no review).
+    pub discharged_at: Option<DateTime<Utc>>,
+    /// The discharged referral for the same client and body region that
+    /// this one follows.
+    pub previous_referral_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]

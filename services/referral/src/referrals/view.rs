@@ -21,6 +21,9 @@ pub struct ReferralSummary {
     pub appointment: Option<AppointmentSummary>,
     /// When it was found still unbooked past `target_by` (kept once booked).
     pub overdue_since: Option<DateTime<Utc>>,
+    /// The discharged referral for the same client and body region that
+    /// this one follows (its history is the physio's to read).
+    pub previous_referral_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -53,6 +56,7 @@ impl From<&Referral> for ReferralSummary {
                 target_missed: r.target_missed,
             }),
             overdue_since: r.overdue_since,
+            previous_referral_id: r.previous_referral_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -94,4 +98,33 @@ pub struct ReferralDetail {
     /// What the referral is waiting for, from whom, and when it is chased
     /// next (docs/architecture.md, "Deadlines"); empty when nothing is owed.
     pub awaiting: Vec<crate::deadlines::Awaiting>,
+    /// Every visit, assessment and follow-ups, in time order.
+    pub visits: Vec<super::visits::Visit>,
+    /// Every guidance version, oldest first (when, and when acknowledged).
+    pub guidance_versions: Vec<crate::guidance::GuidanceVersion>,
+    /// How long each step of the course took.
+    pub durations: Durations,
+}
+
+/// Seconds from the flag to each milestone the referral reached (null
+/// until it does): how long the client waited for each step of their care.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Durations {
+    pub to_booking_seconds: Option<i64>,
+    pub to_first_guidance_seconds: Option<i64>,
+    /// To the first acknowledgement of any guidance version.
+    pub to_acknowledgement_seconds: Option<i64>,
+    pub to_discharge_seconds: Option<i64>,
+}
+
+impl Durations {
+    pub fn of(r: &Referral, first_acknowledged_at: Option<DateTime<Utc>>) -> Self {
+        let since_flag = |at: Option<DateTime<Utc>>| at.map(|at| (at - r.created_at).num_seconds());
+        Self {
+            to_booking_seconds: since_flag(r.first_booked_at),
+            to_first_guidance_seconds: since_flag(r.first_guidance_at),
+            to_acknowledgement_seconds: since_flag(first_acknowledged_at),
+            to_discharge_seconds: since_flag(r.discharged_at),
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 mod access;
 mod contract;
+mod course;
 mod deadlines;
 mod declines;
 mod lifecycle;

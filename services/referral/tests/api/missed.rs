@@ -23,6 +23,7 @@ async fn missed(
         clinic_id: booked.clinic.to_string(),
         recorded_at: None,
         no_shows,
+        ..Default::default()
     })
     .await;
 }

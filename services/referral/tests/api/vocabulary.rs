@@ -6,6 +6,7 @@ use referral_service::domain::vocabulary::{
     BodyRegion, Clearance, ConsentMethod, Priority, RedFlag, Side, TimelineCause,
 };
 use spotter_db::testing::TestDatabase;
+use spotter_platform::vocabulary::{AppointmentKind, AppointmentStatus};
 use spotter_service::testing::migration_dirs;
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
@@ -31,6 +32,8 @@ async fn every_coded_column_allows_exactly_its_enum() {
         ("injury_reports", "red_flags", names(RedFlag::ALL)),
         ("guidance", "clearance", names(Clearance::ALL)),
         ("referral_timeline", "cause", names(TimelineCause::ALL)),
+        ("visits", "kind", names(AppointmentKind::ALL)),
+        ("visits", "status", names(AppointmentStatus::ALL)),
     ];
     db.assert_checks_allow(&columns).await;
 }

@@ -7,9 +7,9 @@ use prost_types::Timestamp;
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
     AppointmentBooked, AppointmentCancellationReason, AppointmentCancelled, AppointmentCompleted,
-    AppointmentNoShow, AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
+    AppointmentNoShow, AppointmentRescheduled, FollowUpBooked, ReferralWaitlisted, WaitlistReason,
 };
-use spotter_contracts::common::v1::{BodyRegion, CancelledBy, Location, Priority};
+use spotter_contracts::common::v1::{AppointmentKind, BodyRegion, CancelledBy, Location, Priority};
 use spotter_contracts::referral::v1::{
     Clearance, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason,
     ReferralCancelled, ReferralRequested,
@@ -149,14 +149,17 @@ fn booking_events_round_trip() {
         rescheduled_at: at(200),
     });
 
-    round_trip(AppointmentCompleted {
+    let mut completed = AppointmentCompleted {
         appointment_id: APPOINTMENT.into(),
         referral_id: REFERRAL.into(),
         trainer_id: TRAINER.into(),
         physio_id: PHYSIO.into(),
         clinic_id: CLINIC.into(),
         completed_at: at(9000),
-    });
+        ..Default::default()
+    };
+    completed.set_kind(AppointmentKind::FollowUp);
+    round_trip(completed);
 
     round_trip(AppointmentNoShow {
         appointment_id: APPOINTMENT.into(),
@@ -166,6 +169,22 @@ fn booking_events_round_trip() {
         clinic_id: CLINIC.into(),
         recorded_at: at(9000),
         no_shows: 2,
+        ..Default::default()
+    });
+
+    round_trip(FollowUpBooked {
+        appointment_id: APPOINTMENT.into(),
+        referral_id: REFERRAL.into(),
+        trainer_id: TRAINER.into(),
+        client_id: CLIENT.into(),
+        physio_id: PHYSIO.into(),
+        clinic_id: CLINIC.into(),
+        starts_at: at(86_400),
+        ends_at: at(86_400 + 30 * 60),
+        review_on: "2030-01-02".into(),
+        guidance_version: 2,
+        replaces_appointment_id: String::new(),
+        booked_at: at(10),
     });
 }
 

@@ -162,6 +162,7 @@ impl ReferralApp {
             physio_id: booked.physio.to_string(),
             clinic_id: booked.clinic.to_string(),
             completed_at: None,
+            ..Default::default()
         })
         .await;
     }

@@ -1,0 +1,2 @@
+DROP TABLE follow_up_requests;
+ALTER TABLE appointments DROP COLUMN kind;
