@@ -235,7 +235,7 @@ fn no_health_detail(notices: &[Value]) {
     }
 }
 
-async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
+async fn happy_path_from_flag_through_a_follow_up_to_discharge(shape: Shape) {
     let w = World::new(shape, World::morning_tomorrow()).await;
     let flagged = Instant::now();
     let id = w.flag(5, json!([])).await;
@@ -277,7 +277,9 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
         "avoid": [{"movement": "deep squats", "reason": "protect the healing ligament"}],
         "exercises": [{"name": "terminal knee extension", "sets": 3, "reps": 15, "hold_seconds": 2, "per_week": 5}],
         "load_limits": {"max_rpe": 6, "pain_ceiling": 3},
-        "review_on": (Utc::now().date_naive() + Duration::days(21)).to_string(),
+        // The physio works tomorrow's weekday only: the follow-up falls
+        // on day 8, the first such day on or after the review date.
+        "review_on": (Utc::now().date_naive() + Duration::days(7)).to_string(),
         "notes_for_trainer": "Upper body as normal."
     });
     body(
@@ -293,8 +295,31 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
     .await;
     w.wait_for_notices(&w.trainer_token, "guidance_shared", 1)
         .await;
-    let read = w.referral(id).await;
+    // Booking books the review with the same physio, and both hear of it.
+    w.wait_for_notices(&w.trainer_token, "follow_up_booked", 1)
+        .await;
+    w.wait_for_notices(&w.physio_token, "follow_up_booked", 1)
+        .await;
+    // The referral records it too (its own consumer, in its own time).
+    let deadline = Instant::now() + SETTLE;
+    let read = loop {
+        let read = w.referral(id).await;
+        if read["visits"].as_array().is_some_and(|v| v.len() == 2) || Instant::now() > deadline {
+            break read;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(read["guidance"]["avoid"][0]["movement"], "deep squats");
+    let follow_up = &read["visits"][1];
+    assert_eq!(follow_up["kind"], "follow_up");
+    assert_eq!(follow_up["physio_id"], read["visits"][0]["physio_id"]);
+    let review_day: chrono::DateTime<Utc> =
+        follow_up["starts_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        review_day.date_naive(),
+        Utc::now().date_naive() + Duration::days(8)
+    );
+    let follow_up_id = follow_up["appointment_id"].as_str().unwrap().to_owned();
     body(
         w.stack
             .post(
@@ -309,7 +334,53 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
     w.wait_for_notices(&w.physio_token, "guidance_acknowledged", 1)
         .await;
 
-    let done = w.wait_for_status(id, "acknowledged").await;
+    w.wait_for_status(id, "acknowledged").await;
+
+    // The review takes place; the physio clears the client for full
+    // training with no further review: discharged, and the trainer
+    // acknowledges the final summary.
+    body(
+        w.stack
+            .post(
+                &format!("/v1/appointments/{follow_up_id}/complete"),
+                &w.physio_token,
+                &json!({}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    w.wait_for_status(id, "assessed").await;
+    let mut discharge = guidance.clone();
+    discharge["clearance"] = json!("full_training");
+    discharge.as_object_mut().unwrap().remove("review_on");
+    body(
+        w.stack
+            .post(
+                &format!("/v1/referrals/{id}/guidance"),
+                &w.physio_token,
+                &discharge,
+            )
+            .await,
+        201,
+    )
+    .await;
+    w.wait_for_notices(&w.trainer_token, "referral_discharged", 1)
+        .await;
+    body(
+        w.stack
+            .post(
+                &format!("/v1/referrals/{id}/guidance/acknowledge"),
+                &w.trainer_token,
+                &json!({}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    w.wait_for_notices(&w.physio_token, "guidance_acknowledged", 2)
+        .await;
+    let done = w.wait_for_status(id, "discharged").await;
     assert_eq!(
         causes(&done),
         [
@@ -317,6 +388,11 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
             "appointment_booked",
             "appointment_completed",
             "guidance_shared",
+            "follow_up_booked",
+            "guidance_acknowledged",
+            "follow_up_completed",
+            "guidance_shared",
+            "discharged",
             "guidance_acknowledged"
         ]
     );
@@ -324,7 +400,36 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
         .iter()
         .map(|t| t["guidance_version"].clone())
         .collect();
-    assert_eq!(versions, [json!(1), json!(1)]);
+    assert_eq!(
+        versions,
+        [
+            json!(1),
+            Value::Null,
+            json!(1),
+            Value::Null,
+            json!(2),
+            json!(2),
+            json!(2)
+        ]
+    );
+    let visits: Vec<(&str, &str)> = done["visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["kind"].as_str().unwrap(), v["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        visits,
+        [("assessment", "completed"), ("follow_up", "completed")]
+    );
+    assert!(done["durations"]["to_discharge_seconds"].is_i64());
+    // The trainer heard of the discharge once, not also as new guidance.
+    assert_eq!(
+        w.wait_for_notices(&w.trainer_token, "guidance_shared", 1)
+            .await
+            .len(),
+        1
+    );
     no_health_detail(&w.inbox(&w.trainer_token).await);
     no_health_detail(&w.inbox(&w.physio_token).await);
     if let Some(logs) = w.stack.logs() {
@@ -360,6 +465,75 @@ async fn happy_path_from_flag_to_acknowledged_guidance(shape: Shape) {
             "{logs}"
         );
     }
+}
+
+/// The clinic cancels a booked follow-up: booked again with the same
+/// physio in the next free slot, the referral's status untouched.
+async fn a_clinic_cancelled_follow_up_is_booked_again_with_the_same_physio(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let id = w.flag(5, json!([])).await;
+    let booked = w.wait_for_status(id, "booked").await;
+    let appointment = booked["appointment"]["id"].as_str().unwrap().to_owned();
+    let complete = format!("/v1/appointments/{appointment}/complete");
+    body(
+        w.stack.post(&complete, &w.physio_token, &json!({})).await,
+        200,
+    )
+    .await;
+    w.wait_for_status(id, "assessed").await;
+    let guidance = json!({
+        "clearance": "no_training",
+        "load_limits": {"max_rpe": 3, "pain_ceiling": 2},
+        "review_on": (Utc::now().date_naive() + Duration::days(7)).to_string(),
+    });
+    let share = format!("/v1/referrals/{id}/guidance");
+    body(w.stack.post(&share, &w.physio_token, &guidance).await, 201).await;
+    let told = w
+        .wait_for_notices(&w.physio_token, "follow_up_booked", 1)
+        .await;
+    let first = told[0]["data"]["appointment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let cancel = format!("/v1/appointments/{first}/cancel");
+    let reason = json!({"reason": "training course that morning"});
+    body(w.stack.post(&cancel, &w.clinic_admin, &reason).await, 200).await;
+    w.wait_for_notices(&w.trainer_token, "follow_up_cancelled", 1)
+        .await;
+    let again = w
+        .wait_for_notices(&w.trainer_token, "follow_up_booked", 2)
+        .await;
+    assert!(
+        again.iter().any(|n| n["title"] == "Follow-up booked again"),
+        "{again:?}"
+    );
+    let deadline = Instant::now() + SETTLE;
+    let referral = loop {
+        let referral = w.referral(id).await;
+        if referral["visits"].as_array().is_some_and(|v| v.len() == 3) || Instant::now() > deadline
+        {
+            break referral;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(referral["status"], "guidance_shared", "the status stays");
+    let visits = referral["visits"].as_array().unwrap();
+    assert_eq!(visits[1]["status"], "cancelled");
+    assert_eq!(visits[2]["status"], "booked");
+    assert_eq!(visits[2]["kind"], "follow_up");
+    assert_eq!(visits[2]["physio_id"], w.physio.to_string());
+    assert_eq!(referral["appointment"]["id"], visits[2]["appointment_id"]);
+    assert!(visits[2]["starts_at"].as_str() > visits[1]["starts_at"].as_str());
+    let causes = causes(&referral);
+    assert!(
+        causes.ends_with(&[
+            "follow_up_booked".to_owned(),
+            "follow_up_cancelled".to_owned(),
+            "follow_up_booked".to_owned()
+        ]),
+        "{causes:?}"
+    );
 }
 
 async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing(shape: Shape) {
@@ -773,7 +947,8 @@ macro_rules! in_both_shapes {
 }
 
 in_both_shapes!(
-    happy_path_from_flag_to_acknowledged_guidance,
+    happy_path_from_flag_through_a_follow_up_to_discharge,
+    a_clinic_cancelled_follow_up_is_booked_again_with_the_same_physio,
     a_red_flag_sends_the_client_to_urgent_care_and_books_nothing,
     without_capacity_it_waits_then_books_when_hours_are_added,
     a_physio_cancellation_rebooks_into_another_slot,
