@@ -192,8 +192,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             booked["appointment"]["starts_at"]
         ),
     );
-    print_new(&demo, "trainer sees", &trainer, trainer_before).await?;
-    print_new(&demo, "physio sees", &physio, physio_before).await?;
+    print_new(&demo, "trainer sees", &trainer, trainer_before, 1).await?;
+    print_new(&demo, "physio sees", &physio, physio_before, 1).await?;
 
     step("The physio sees the client and completes the appointment");
     demo.ok(
@@ -223,7 +223,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await?;
     wait_for(&demo, &id, &trainer, "guidance_shared").await?;
-    print_new(&demo, "trainer sees", &trainer, trainer_before + 1).await?;
+    // The guidance, and the follow-up booked from its review date.
+    print_new(&demo, "trainer sees", &trainer, trainer_before + 1, 2).await?;
     let read = demo
         .ok(
             Method::GET,
@@ -270,7 +271,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await?;
     wait_for(&demo, &id, &trainer, "acknowledged").await?;
-    print_new(&demo, "physio sees", &physio, physio_before + 1).await?;
+    // The follow-up, and the acknowledgement.
+    print_new(&demo, "physio sees", &physio, physio_before + 1, 2).await?;
 
     if let Some(path) = &args.ids_out {
         let ids = json!({
@@ -324,15 +326,22 @@ async fn wait_for(demo: &Demo, id: &str, token: &str, status: &str) -> anyhow::R
     }
 }
 
-/// Prints the notifications that arrived after the first `seen` (newest last).
-async fn print_new(demo: &Demo, who: &str, token: &str, seen: usize) -> anyhow::Result<()> {
+/// Prints the notifications that arrived after the first `seen` (newest
+/// last), once `expected` of them are there (or after ten seconds).
+async fn print_new(
+    demo: &Demo,
+    who: &str,
+    token: &str,
+    seen: usize,
+    expected: usize,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let inbox = demo
             .ok(Method::GET, "/v1/notifications?limit=100", token, None)
             .await?;
         let items = inbox["items"].as_array().cloned().unwrap_or_default();
-        if items.len() > seen || Instant::now() > deadline {
+        if items.len() >= seen + expected || Instant::now() > deadline {
             for n in items.iter().take(items.len().saturating_sub(seen)).rev() {
                 say(
                     who,
