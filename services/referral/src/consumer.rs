@@ -120,16 +120,7 @@ async fn handle(
                 Happening::FollowUpNews,
                 TimelineCause::FollowUpMoved,
                 async |conn, referral, to, cause| {
-                    diesel::update(referrals::table.find(referral.id))
-                        .set((
-                            referrals::appointment_starts_at.eq(starts_at),
-                            referrals::appointment_ends_at.eq(ends_at),
-                            referrals::updated_at.eq(Utc::now()),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    append_timeline(conn, referral.id, to, cause).await?;
-                    Ok(())
+                    record_move(conn, referral, to, cause, (starts_at, ends_at)).await
                 },
             )
             .await
@@ -259,6 +250,8 @@ async fn handle(
             let e: AppointmentRescheduled = incoming.decode()?;
             let about = Some(e.appointment_id.as_str());
             let (starts_at, ends_at) = (optional_time(e.starts_at), optional_time(e.ends_at));
+            let appointment = uuid("appointment_id", &e.appointment_id)?;
+            visits::moved(conn, appointment, starts_at, ends_at).await?;
             on_event(
                 conn,
                 &e.referral_id,
@@ -266,16 +259,7 @@ async fn handle(
                 Happening::Rescheduled,
                 TimelineCause::AppointmentRescheduled,
                 async |conn, referral, to, cause| {
-                    diesel::update(referrals::table.find(referral.id))
-                        .set((
-                            referrals::appointment_starts_at.eq(starts_at),
-                            referrals::appointment_ends_at.eq(ends_at),
-                            referrals::updated_at.eq(Utc::now()),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    append_timeline(conn, referral.id, to, cause).await?;
-                    Ok(())
+                    record_move(conn, referral, to, cause, (starts_at, ends_at)).await
                 },
             )
             .await
@@ -394,6 +378,27 @@ async fn just_move(
     cause: TimelineCause,
 ) -> Result<(), HandlerError> {
     move_to(conn, referral.id, to, cause).await?;
+    Ok(())
+}
+
+/// The current appointment moved (a reschedule, a follow-up's new time):
+/// its times and a timeline entry; the status stays.
+async fn record_move(
+    conn: &mut AsyncPgConnection,
+    referral: &Referral,
+    status: Status,
+    cause: TimelineCause,
+    (starts_at, ends_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+) -> Result<(), HandlerError> {
+    diesel::update(referrals::table.find(referral.id))
+        .set((
+            referrals::appointment_starts_at.eq(starts_at),
+            referrals::appointment_ends_at.eq(ends_at),
+            referrals::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    append_timeline(conn, referral.id, status, cause).await?;
     Ok(())
 }
 

@@ -250,3 +250,44 @@ async fn a_second_missed_visit_closes_the_referral_and_says_so() {
         .unwrap();
     assert_eq!(closed.trainer_id, trainer.id.to_string());
 }
+
+#[tokio::test]
+async fn a_rescheduled_visit_shows_its_new_time() {
+    use spotter_contracts::booking::v1::AppointmentRescheduled;
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, booked, _) = app.booked(&trainer).await;
+    let later = Utc::now() + Duration::days(3);
+    app.publish(&AppointmentRescheduled {
+        appointment_id: booked.appointment.to_string(),
+        referral_id: id.to_string(),
+        trainer_id: trainer.id.to_string(),
+        physio_id: booked.physio.to_string(),
+        clinic_id: booked.clinic.to_string(),
+        starts_at: timestamp(later),
+        ends_at: timestamp(later + Duration::minutes(45)),
+        ..Default::default()
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let referral = app.referral(id, &trainer.token).await;
+        let shown = |v: &Value| {
+            v.as_str()
+                .map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap())
+        };
+        let near = |at: Option<chrono::DateTime<Utc>>| {
+            at.is_some_and(|at| (at - later).abs() < Duration::seconds(1))
+        };
+        // The view reads the referral and its visits in two statements,
+        // so it is read until both show the move.
+        if near(shown(&referral["visits"][0]["starts_at"]))
+            && near(shown(&referral["appointment"]["starts_at"]))
+        {
+            assert_eq!(referral["status"], "booked");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{referral}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
