@@ -5,7 +5,7 @@ use crate::appointments::model::Appointment;
 use crate::deadline;
 use crate::domain::AppointmentStatus;
 use crate::engine::book::{Outcome, Rules, book_or_waitlist};
-use crate::engine::cancel::{Cancellation, Then, cancel};
+use crate::engine::cancel::{CancelError, Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_referral;
 use crate::engine::follow_up::{self, Guidance};
 use crate::engine::requests::{self, ReferralRequest, RequestState};
@@ -25,7 +25,6 @@ use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
 use spotter_platform::vocabulary::{BodyRegion, Priority};
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// Guidance from the referral service: its review dates become follow-ups.
 const FOLLOW_UPS: &str = "booking.follow-ups";
@@ -75,17 +74,31 @@ async fn on_guidance(
                 .map_err(|_| Malformed::new("review_on", "is not a YYYY-MM-DD date"))?,
         ),
     };
+    let version = i32::try_from(event.version)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| Malformed::new("version", "must be 1 or more"))?;
     let guidance = Guidance {
         referral_id: uuid("referral_id", &event.referral_id)?,
         physio_id: uuid("physio_id", &event.physio_id)?,
-        version: i32::try_from(event.version).unwrap_or(i32::MAX),
+        version,
         review_on,
+        discharges: event.discharges,
     };
     match follow_up::on_guidance(conn, guidance).await? {
         follow_up::Outcome::Contended => Err(HandlerError::Transient(anyhow::anyhow!(
-            "the physio's diary stayed busy; retrying"
+            "the follow-up is being changed meanwhile; retrying"
         ))),
         _ => Ok(()),
+    }
+}
+
+impl From<CancelError> for HandlerError {
+    fn from(err: CancelError) -> Self {
+        match err {
+            CancelError::Database(db) => HandlerError::from(db),
+            illegal => HandlerError::permanent(illegal.to_string()),
+        }
     }
 }
 
@@ -144,13 +157,7 @@ async fn on_requested(
         },
     };
     lock_referral(conn, request.referral_id).await?;
-    let cancelled = referral_cancellations::table
-        .find(request.referral_id)
-        .select(referral_cancellations::referral_id)
-        .first::<Uuid>(conn)
-        .await
-        .optional()?;
-    if cancelled.is_some() {
+    if requests::cancelled(conn, request.referral_id).await? {
         tracing::info!(referral_id = %request.referral_id, "request for a cancelled referral ignored");
         return Ok(());
     }
@@ -207,7 +214,6 @@ async fn on_cancelled(
         .execute(conn)
         .await?;
     deadline::clear(conn, referral_id).await?;
-    follow_up::close(conn, referral_id).await?;
     let active: Option<Appointment> = appointments::table
         .filter(appointments::referral_id.eq(referral_id))
         .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
@@ -229,13 +235,11 @@ async fn on_cancelled(
             note: None,
             then: Then::Ends,
         };
-        cancel(conn, &appointment, how)
-            .await
-            .map_err(|err| match err {
-                crate::engine::cancel::CancelError::Database(db) => HandlerError::from(db),
-                illegal => HandlerError::permanent(illegal.to_string()),
-            })?;
+        cancel(conn, &appointment, how).await?;
     }
+    // After the appointment (the order a clinic's cancellation takes them
+    // in, so the two never wait on each other).
+    follow_up::close(conn, referral_id).await?;
     Ok(())
 }
 

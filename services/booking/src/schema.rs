@@ -115,8 +115,9 @@ diesel::table! {
         referral_id -> Uuid,
         physio_id -> Uuid,
         clinic_id -> Uuid,
-        review_on -> Date,
+        review_on -> Nullable<Date>,
         guidance_version -> Int4,
+        bookable_from -> Nullable<Date>,
         state -> Text,
         updated_at -> Timestamptz,
     }

@@ -1,6 +1,7 @@
 //! The waitlist: referrals nothing could be found for, retried automatically
-//! — most urgent, then oldest first — and follow-ups that found no room at
-//! their clinic (`engine::follow_up`), whenever capacity may have appeared
+//! — most urgent, then oldest first — and follow-ups due to be booked (their
+//! review date within the horizon, or no room found yet at their clinic:
+//! `engine::follow_up`), whenever capacity may have appeared
 //! (hours added, time off removed, an appointment cancelled, a clinic's
 //! policy or radius changed).
 //!
@@ -117,7 +118,7 @@ pub async fn retry_where_capacity_changed(pool: &Pool, rules: Rules) -> anyhow::
         return Ok(0);
     }
     let waiting = waiting_in_order(&mut conn, Some(&changed)).await?;
-    let follow_ups = follow_up::waiting(&mut conn, Some(&changed)).await?;
+    let follow_ups = follow_up::due(&mut conn, Some(&changed)).await?;
     drop(conn);
     Ok(retry(pool, waiting, rules).await? + retry_follow_ups(pool, follow_ups).await?)
 }
@@ -163,23 +164,23 @@ struct Waiting {
 pub async fn retry_waitlist(pool: &Pool, rules: Rules) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let waiting = waiting_in_order(&mut conn, None).await?;
-    let follow_ups = follow_up::waiting(&mut conn, None).await?;
+    let follow_ups = follow_up::due(&mut conn, None).await?;
     drop(conn);
     Ok(retry(pool, waiting, rules).await? + retry_follow_ups(pool, follow_ups).await?)
 }
 
-/// Retries each waiting follow-up in turn, each in its own transaction.
+/// Tries each follow-up due in turn, each in its own transaction.
 async fn retry_follow_ups(pool: &Pool, waiting: Vec<Uuid>) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let mut booked = 0;
     for referral_id in waiting {
         let outcome = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
-                follow_up::retry_waiting(conn, referral_id).await
+                follow_up::retry_due(conn, referral_id).await
             })
             .await?;
-        if let Some(follow_up::Outcome::Booked(appointment)) = outcome {
-            tracing::info!(%referral_id, appointment_id = %appointment.id, "follow-up booked from the waitlist");
+        if let Some(follow_up::Outcome::Booked) = outcome {
+            tracing::info!(%referral_id, "follow-up booked from the waitlist");
             booked += 1;
         }
     }

@@ -92,16 +92,18 @@ pub fn waitlisted(e: &FollowUpWaitlisted) -> Result<Vec<Notice>, Malformed> {
     ])
 }
 
-/// A cancelled follow-up: booked again by booking when the clinic
-/// cancelled it (the trainer hears of the new one), or no longer wanted.
+/// A cancelled follow-up: no longer wanted, or cancelled by the clinic and
+/// booked again by booking (the trainer then hears of the new one). One a
+/// discharge cancelled is told by the discharge's own notices. (A trainer
+/// cannot cancel a referral whose client has been seen, so no follow-up is
+/// cancelled from their side.)
 pub fn cancelled(e: &AppointmentCancelled) -> Result<Vec<Notice>, Malformed> {
     let data = json!({"referral_id": e.referral_id, "appointment_id": e.appointment_id});
     let to_trainer = match e.reason_code() {
+        AppointmentCancellationReason::Discharged => return Ok(Vec::new()),
         AppointmentCancellationReason::ReviewNotNeeded => {
             "The physio's latest guidance plans no review, so the follow-up is cancelled."
         }
-        AppointmentCancellationReason::TrainerCancelled
-        | AppointmentCancellationReason::ConsentWithdrawn => "The follow-up was cancelled.",
         _ => "The clinic cancelled the follow-up. We're booking another one automatically.",
     };
     Ok(vec![
@@ -182,6 +184,21 @@ mod tests {
                 .iter()
                 .all(|n| n.title == "Follow-up booked again")
         );
+    }
+
+    #[test]
+    fn a_follow_up_a_discharge_cancelled_is_not_told_again() {
+        let mut event = AppointmentCancelled {
+            referral_id: Uuid::now_v7().to_string(),
+            appointment_id: Uuid::now_v7().to_string(),
+            trainer_id: Uuid::now_v7().to_string(),
+            physio_id: Uuid::now_v7().to_string(),
+            ..Default::default()
+        };
+        event.set_reason_code(AppointmentCancellationReason::Discharged);
+        assert!(cancelled(&event).unwrap().is_empty());
+        event.set_reason_code(AppointmentCancellationReason::ReviewNotNeeded);
+        assert_eq!(cancelled(&event).unwrap().len(), 2);
     }
 
     #[test]

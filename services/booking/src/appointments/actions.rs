@@ -13,7 +13,6 @@ use crate::engine::diary_lock::lock_physio;
 use crate::engine::refusals::DeclineReason;
 use crate::engine::{events, facts, moves};
 use crate::schema::appointments;
-use crate::waitlist;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -287,20 +286,10 @@ pub async fn reschedule(
                 "that time is not free in the physio's diary (hours, time off, notice, other appointments)".to_owned(),
             ));
         };
-        let moved = moves::to_slot(conn, appointment.id, slot, rules.buffer)
+        let moved = moves::to_slot(conn, &appointment, slot, rules.buffer)
             .await
             .map_err(db_error)?
             .ok_or_else(|| ApiError::Conflict("that time was just taken".to_owned()))?;
-        if moved.kind == AppointmentKind::FollowUp {
-            let event = events::follow_up_moved(&moved, appointment.starts_at);
-            spotter_messaging::enqueue(conn, &event).await.map_err(db_error)?;
-        } else {
-            let event = events::rescheduled(&moved, appointment.starts_at);
-            spotter_messaging::enqueue(conn, &event).await.map_err(db_error)?;
-        }
-        waitlist::capacity_changed(conn, appointment.clinic_id)
-            .await
-            .map_err(db_error)?;
         Ok(moved)
     })
     .await

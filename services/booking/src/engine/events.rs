@@ -169,7 +169,7 @@ pub fn follow_up_booked(
         clinic_id: a.clinic_id.to_string(),
         starts_at: timestamp(a.starts_at),
         ends_at: timestamp(a.ends_at),
-        review_on: follow_up.review_on.format("%Y-%m-%d").to_string(),
+        review_on: review_day(follow_up),
         guidance_version: u32::try_from(follow_up.guidance_version).unwrap_or(0),
         replaces_appointment_id: replaces.map(|id| id.to_string()).unwrap_or_default(),
         booked_at: timestamp(a.created_at),
@@ -200,8 +200,16 @@ pub fn follow_up_waitlisted(
         trainer_id: r.trainer_id.to_string(),
         physio_id: follow_up.physio_id.to_string(),
         clinic_id: follow_up.clinic_id.to_string(),
-        review_on: follow_up.review_on.format("%Y-%m-%d").to_string(),
+        review_on: review_day(follow_up),
         guidance_version: u32::try_from(follow_up.guidance_version).unwrap_or(0),
         waitlisted_at: timestamp(at),
     }
+}
+
+/// `YYYY-MM-DD`, as the contracts write dates.
+fn review_day(follow_up: &FollowUpRequest) -> String {
+    follow_up
+        .review_on
+        .map(|day| day.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }

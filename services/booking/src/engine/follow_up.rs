@@ -1,25 +1,28 @@
 //! Follow-ups (docs/architecture.md, "Follow-ups"): the review date in a
 //! physio's guidance becomes an appointment with that physio, the clinic's
 //! follow-up length, in the first free slot on or after that date within the
-//! clinic's horizon. Newer guidance moves it to its own date or, without
+//! clinic's horizon. A date beyond the horizon waits, untold, until it comes
+//! within it. Newer guidance moves the follow-up to its own date or, without
 //! one, cancels it. A clinic-side cancellation books it again with the same
 //! physio, or a colleague at the same clinic once that physio is gone; with
 //! no room it waits for capacity at that clinic, never dropped.
+//!
+//! Locks: the referral's (`lock_referral`) for guidance; then the request
+//! row; an appointment only without waiting (`NOWAIT`) while that row is
+//! held, because a cancellation holds its appointment and then takes the
+//! row.
 
 use super::book::{Found, search};
-use super::cancel::{Cancellation, Then, cancel};
+use super::cancel::{CancelError, Cancellation, Then, cancel};
 use super::diary_lock::{lock_physio, lock_referral};
 use super::facts::{self, Candidates};
-use super::requests::ReferralRequest;
-use super::{events, moves};
+use super::moves;
+use super::requests::{self, ReferralRequest};
 use crate::appointments::model::Appointment;
 use crate::domain::AppointmentStatus;
-use crate::domain::matching::Request;
+use crate::domain::matching::{ClinicFacts, Request};
 use crate::domain::slots::{Interval, earliest_free_slots_within};
-use crate::schema::{
-    appointments, follow_up_requests, physios, referral_cancellations, referral_requests,
-};
-use crate::waitlist;
+use crate::schema::{appointments, follow_up_requests, physios, referral_requests};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use diesel::deserialize::FromSqlRow;
@@ -38,10 +41,16 @@ spotter_platform::coded! {
     #[derive(AsExpression, FromSqlRow)]
     #[diesel(sql_type = Text)]
     pub enum FollowUpState {
+        /// To be booked from `bookable_from` (the review date minus the
+        /// clinic's horizon), or again after a busy moment; no one is told.
+        Scheduled = "scheduled",
+        /// Booked (the appointment says what became of it since).
         Booked = "booked",
-        /// No room yet: retried as capacity appears at the clinic.
+        /// No room from the review date to the horizon: the physio and the
+        /// clinic's admins were told; retried as capacity appears.
         Waitlisted = "waitlisted",
-        /// Nothing wanted any more (no review date, or the referral ended).
+        /// No review wanted (the latest guidance set none), or the referral
+        /// ended.
         Closed = "closed",
     }
 }
@@ -49,14 +58,15 @@ spotter_platform::coded! {
 spotter_db::text_coded!(FollowUpState);
 
 /// The follow-up the referral's latest guidance asks for.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = follow_up_requests)]
 pub struct FollowUpRequest {
     pub referral_id: Uuid,
     /// The treating physio, asked first.
     pub physio_id: Uuid,
     pub clinic_id: Uuid,
-    pub review_on: NaiveDate,
+    /// `None`: no review wanted.
+    pub review_on: Option<NaiveDate>,
     pub guidance_version: i32,
     pub state: FollowUpState,
 }
@@ -69,32 +79,42 @@ pub struct Guidance {
     pub version: i32,
     /// `None`: no review wanted (which includes a discharge).
     pub review_on: Option<NaiveDate>,
+    /// Closes the referral (full training, no review).
+    pub discharges: bool,
 }
 
 #[derive(Debug)]
 pub enum Outcome {
-    Booked(Box<Appointment>),
+    Booked,
     /// The booked follow-up moved to the new review date.
-    Moved(Box<Appointment>),
-    /// The booked follow-up already suits (or nothing earlier is free).
+    Moved,
+    /// The booked follow-up already suits (or nothing later is free).
     Kept,
+    /// Its date is not within the clinic's horizon yet (or the diaries were
+    /// busy): the waitlist books it when due.
+    Scheduled,
     Waitlisted,
     /// No review wanted any more: the booked follow-up was cancelled.
     Cancelled,
     /// Older guidance than booking has seen, or a referral that ended.
     Ignored,
-    /// Every offer was taken by concurrent bookings: worth retrying.
+    /// A row it needs is being changed right now: worth retrying.
     Contended,
 }
 
-/// What newer guidance means for the referral's follow-up.
-pub async fn on_guidance(conn: &mut AsyncPgConnection, guidance: Guidance) -> QueryResult<Outcome> {
+/// What newer guidance means for the referral's follow-up. Every version is
+/// recorded, with or without a date, so an older one arriving later (a
+/// retried delivery) never books what a newer one cancelled.
+pub async fn on_guidance(
+    conn: &mut AsyncPgConnection,
+    guidance: Guidance,
+) -> Result<Outcome, CancelError> {
     let referral_id = guidance.referral_id;
     lock_referral(conn, referral_id).await?;
     let Some(request) = open_request(conn, referral_id).await? else {
         return Ok(Outcome::Ignored);
     };
-    let known = find(conn, referral_id, false).await?;
+    let known = find(conn, referral_id).await?;
     if known
         .as_ref()
         .is_some_and(|k| k.guidance_version >= guidance.version)
@@ -102,112 +122,114 @@ pub async fn on_guidance(conn: &mut AsyncPgConnection, guidance: Guidance) -> Qu
         tracing::info!(%referral_id, "older guidance than the follow-up's: ignored");
         return Ok(Outcome::Ignored);
     }
-    let booked = booked_follow_up(conn, referral_id).await?;
-    let Some(review_on) = guidance.review_on else {
-        if known.is_some() {
-            set_state(
-                conn,
-                referral_id,
-                FollowUpState::Closed,
-                Some(guidance.version),
-            )
-            .await?;
-        }
-        let Some(appointment) = booked else {
-            return Ok(Outcome::Ignored);
-        };
-        let how = Cancellation {
-            by: CancelledBy::System,
-            reason: AppointmentCancellationReason::ReviewNotNeeded,
-            note: None,
-            then: Then::Ends,
-        };
-        cancel(conn, &appointment, how)
-            .await
-            .map_err(into_query_error)?;
-        return Ok(Outcome::Cancelled);
-    };
     let Some(clinic_id) = physio_clinic(conn, guidance.physio_id).await? else {
         tracing::warn!(%referral_id, "guidance from a physio booking does not know: no follow-up");
         return Ok(Outcome::Ignored);
+    };
+    let state = match guidance.review_on {
+        Some(_) => FollowUpState::Scheduled,
+        None => FollowUpState::Closed,
     };
     let follow_up = FollowUpRequest {
         referral_id,
         physio_id: guidance.physio_id,
         clinic_id,
-        review_on,
+        review_on: guidance.review_on,
         guidance_version: guidance.version,
-        state: FollowUpState::Booked,
+        state,
     };
     save(conn, &follow_up).await?;
-    match booked {
-        Some(appointment) => move_to_review(conn, &appointment, review_on).await,
-        None => book(conn, &request, &follow_up, None, None).await,
+    // Read after the row is ours: a booking that held it has committed.
+    let booked = match booked_follow_up(conn, referral_id).await {
+        Err(err) if is_lock_unavailable(&err) => return Ok(Outcome::Contended),
+        other => other?,
+    };
+    match (guidance.review_on, booked) {
+        (Some(review_on), Some(appointment)) => {
+            set_state(conn, referral_id, FollowUpState::Booked).await?;
+            Ok(move_to_review(conn, &appointment, review_on).await?)
+        }
+        (Some(_), None) => Ok(book(conn, &request, &follow_up, None).await?),
+        (None, Some(appointment)) => {
+            let reason = if guidance.discharges {
+                AppointmentCancellationReason::Discharged
+            } else {
+                AppointmentCancellationReason::ReviewNotNeeded
+            };
+            let how = Cancellation {
+                by: CancelledBy::System,
+                reason,
+                note: None,
+                then: Then::Ends,
+            };
+            cancel(conn, &appointment, how).await?;
+            Ok(Outcome::Cancelled)
+        }
+        (None, None) => Ok(Outcome::Ignored),
     }
 }
 
 /// After a clinic-side cancellation of a follow-up: booked again with the
-/// same physio or, once they are gone, a colleague; or waitlisted.
+/// same physio or, once they are gone, a colleague, after the cancelled
+/// slot; or waitlisted.
 pub async fn rebook_cancelled(
     conn: &mut AsyncPgConnection,
     cancelled: &Appointment,
 ) -> QueryResult<Outcome> {
-    let Some(follow_up) = find(conn, cancelled.referral_id, true).await? else {
+    let Some(follow_up) = find(conn, cancelled.referral_id).await? else {
         tracing::warn!(referral_id = %cancelled.referral_id, "a follow-up without its request");
-        return Ok(Outcome::Ignored);
-    };
-    let Some(request) = open_request(conn, cancelled.referral_id).await? else {
         return Ok(Outcome::Ignored);
     };
     if follow_up.state == FollowUpState::Closed {
         return Ok(Outcome::Ignored);
     }
-    // Not the slot just cancelled: the next free one after it.
-    let after = Some(cancelled.ends_at);
-    match book(conn, &request, &follow_up, Some(cancelled.id), after).await? {
-        // Diaries busy right now: the waitlist books it in a moment.
-        Outcome::Contended => {
-            set_state(conn, follow_up.referral_id, FollowUpState::Waitlisted, None).await?;
-            waitlist::capacity_changed(conn, follow_up.clinic_id).await?;
-            Ok(Outcome::Waitlisted)
-        }
-        other => Ok(other),
-    }
+    let Some(request) = open_request(conn, cancelled.referral_id).await? else {
+        return Ok(Outcome::Ignored);
+    };
+    book(conn, &request, &follow_up, Some(cancelled)).await
 }
 
-/// A waiting follow-up, tried again by the waitlist (`None`: another
-/// replica has it, or it stopped waiting).
-pub async fn retry_waiting(
+/// A follow-up due to be booked (scheduled and now within reach, or
+/// waitlisted), tried by the waitlist (`None`: another replica has it, or
+/// it is no longer due).
+pub async fn retry_due(
     conn: &mut AsyncPgConnection,
     referral_id: Uuid,
 ) -> QueryResult<Option<Outcome>> {
-    let waiting: Option<FollowUpRequest> = follow_up_requests::table
+    let due: Option<FollowUpRequest> = follow_up_requests::table
         .find(referral_id)
-        .filter(follow_up_requests::state.eq(FollowUpState::Waitlisted))
+        .filter(
+            follow_up_requests::state.eq_any([FollowUpState::Scheduled, FollowUpState::Waitlisted]),
+        )
         .select(FollowUpRequest::as_select())
         .for_update()
         .skip_locked()
         .first(conn)
         .await
         .optional()?;
-    let Some(follow_up) = waiting else {
+    let Some(follow_up) = due else {
         return Ok(None);
     };
     let Some(request) = open_request(conn, referral_id).await? else {
-        set_state(conn, referral_id, FollowUpState::Closed, None).await?;
+        set_state(conn, referral_id, FollowUpState::Closed).await?;
         return Ok(None);
     };
-    book(conn, &request, &follow_up, None, None).await.map(Some)
+    book(conn, &request, &follow_up, None).await.map(Some)
 }
 
-/// Waiting follow-ups, longest waiting first: all, or those at `clinics`.
-pub async fn waiting(
-    conn: &mut AsyncPgConnection,
-    clinics: Option<&[Uuid]>,
-) -> QueryResult<Vec<Uuid>> {
+/// Follow-ups due to be booked today, longest due first: all, or those at
+/// `clinics` (through the partial indexes on `bookable_from` and
+/// `clinic_id`, so the work follows what is due, not every follow-up ahead).
+pub async fn due(conn: &mut AsyncPgConnection, clinics: Option<&[Uuid]>) -> QueryResult<Vec<Uuid>> {
     let mut query = follow_up_requests::table
-        .filter(follow_up_requests::state.eq(FollowUpState::Waitlisted))
-        .order(follow_up_requests::updated_at)
+        .filter(
+            follow_up_requests::state.eq_any([FollowUpState::Scheduled, FollowUpState::Waitlisted]),
+        )
+        .filter(follow_up_requests::bookable_from.le(Utc::now().date_naive()))
+        .order((
+            follow_up_requests::bookable_from,
+            follow_up_requests::referral_id,
+        ))
         .select(follow_up_requests::referral_id)
         .into_boxed();
     if let Some(clinics) = clinics {
@@ -218,80 +240,106 @@ pub async fn waiting(
 
 /// The referral stops: nothing more is booked for it.
 pub async fn close(conn: &mut AsyncPgConnection, referral_id: Uuid) -> QueryResult<()> {
-    set_state(conn, referral_id, FollowUpState::Closed, None).await
+    set_state(conn, referral_id, FollowUpState::Closed).await
 }
 
-/// Books `follow_up` from its review date (and not before `after`), or
-/// waitlists it, telling the saga when it starts waiting.
+/// Books `follow_up` from its review date (after `replacing`, the
+/// follow-up the clinic just cancelled, when there is one), schedules it
+/// while its date is beyond the clinic's horizon, or waitlists it, telling
+/// the saga when it starts to wait.
 async fn book(
     conn: &mut AsyncPgConnection,
     request: &ReferralRequest,
     follow_up: &FollowUpRequest,
-    replaces: Option<Uuid>,
-    after: Option<DateTime<Utc>>,
+    replacing: Option<&Appointment>,
 ) -> QueryResult<Outcome> {
-    let announce = follow_up.state != FollowUpState::Waitlisted;
-    let now = Utc::now();
-    let found = match facts::clinic_for_follow_up(conn, follow_up.clinic_id).await? {
-        None => Found::Nothing,
-        Some(clinic) => {
-            let physios = facts::follow_up_physios(
-                conn,
-                follow_up.physio_id,
-                follow_up.clinic_id,
-                request.body_region,
-            )
-            .await?;
-            let span = Interval {
-                start: review_starts(clinic.tz, follow_up.review_on)
-                    .max(now)
-                    .max(after.unwrap_or(now)),
-                end: now + Duration::days(i64::from(clinic.rules.horizon_days)),
-            };
-            let wanted = Request {
-                body_region: request.body_region,
-                // The client is the clinic's patient already: its radius
-                // does not apply.
-                trainer_location: clinic.location,
-                priority: request.priority,
-                target_by: None,
-            };
-            let mut candidates = Candidates {
-                clinics: vec![clinic],
-                physios,
-            };
-            if candidates.physios.is_empty() || span.start >= span.end {
-                Found::Nothing
-            } else {
-                let kind = AppointmentKind::FollowUp;
-                search(conn, request, kind, &wanted, &mut candidates, now, span).await?
-            }
-        }
+    let Some(review_on) = follow_up.review_on else {
+        return Ok(Outcome::Ignored);
     };
-    match found {
+    let Some(clinic) = facts::clinic_for_follow_up(conn, follow_up.clinic_id).await? else {
+        return waitlist(conn, request, follow_up).await;
+    };
+    let now = Utc::now();
+    let horizon = now + Duration::days(i64::from(clinic.rules.horizon_days));
+    let review_starts = review_starts(clinic.tz, review_on);
+    if review_starts >= horizon {
+        set_state(conn, follow_up.referral_id, FollowUpState::Scheduled).await?;
+        return Ok(Outcome::Scheduled);
+    }
+    let after = replacing.map_or(now, |cancelled| cancelled.ends_at);
+    let span = Interval {
+        start: review_starts.max(now).max(after),
+        end: horizon,
+    };
+    match search_clinic(conn, request, follow_up, clinic, now, span).await? {
         Found::Booked(appointment) => {
-            set_state(conn, follow_up.referral_id, FollowUpState::Booked, None).await?;
-            let event = events::follow_up_booked(&appointment, follow_up, replaces);
+            set_state(conn, follow_up.referral_id, FollowUpState::Booked).await?;
+            let replaces = replacing.map(|cancelled| cancelled.id);
+            let event = super::events::follow_up_booked(&appointment, follow_up, replaces);
             spotter_messaging::enqueue(conn, &event).await?;
-            Ok(Outcome::Booked(appointment))
+            Ok(Outcome::Booked)
         }
         Found::AlreadyBooked => Ok(Outcome::Kept),
-        Found::Contended => Ok(Outcome::Contended),
-        Found::Nothing => {
-            set_state(conn, follow_up.referral_id, FollowUpState::Waitlisted, None).await?;
-            if announce {
-                let event = events::follow_up_waitlisted(request, follow_up, now);
-                spotter_messaging::enqueue(conn, &event).await?;
-            }
-            Ok(Outcome::Waitlisted)
+        Found::Contended => {
+            // The waitlist books it in a moment (the capacity change that
+            // freed a slot, or the minute's sweep, finds it due).
+            set_state(conn, follow_up.referral_id, FollowUpState::Scheduled).await?;
+            Ok(Outcome::Contended)
         }
+        Found::Nothing => waitlist(conn, request, follow_up).await,
     }
+}
+
+/// The treating physio's diary (or, once they are gone, their colleagues')
+/// searched through `span`.
+async fn search_clinic(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    follow_up: &FollowUpRequest,
+    clinic: ClinicFacts,
+    now: DateTime<Utc>,
+    span: Interval,
+) -> QueryResult<Found> {
+    let physios =
+        facts::follow_up_physios(conn, follow_up.physio_id, clinic.id, request.body_region).await?;
+    if physios.is_empty() || span.start >= span.end {
+        return Ok(Found::Nothing);
+    }
+    let wanted = Request {
+        body_region: request.body_region,
+        // The client is the clinic's patient already: its radius does not
+        // apply (`facts::clinic_for_follow_up` lets it take them).
+        trainer_location: clinic.location,
+        priority: request.priority,
+        target_by: None,
+    };
+    let mut candidates = Candidates {
+        clinics: vec![clinic],
+        physios,
+    };
+    let kind = AppointmentKind::FollowUp;
+    search(conn, request, kind, &wanted, &mut candidates, now, span).await
+}
+
+/// No room: it waits, and the saga hears so once, when it starts waiting (a
+/// retry that still finds no room writes nothing).
+async fn waitlist(
+    conn: &mut AsyncPgConnection,
+    request: &ReferralRequest,
+    follow_up: &FollowUpRequest,
+) -> QueryResult<Outcome> {
+    if follow_up.state != FollowUpState::Waitlisted {
+        set_state(conn, follow_up.referral_id, FollowUpState::Waitlisted).await?;
+        let event = super::events::follow_up_waitlisted(request, follow_up, Utc::now());
+        spotter_messaging::enqueue(conn, &event).await?;
+    }
+    Ok(Outcome::Waitlisted)
 }
 
 /// Moves the booked follow-up to the first free slot on or after the new
 /// review date in its physio's diary; keeps it when it is on that day
-/// already, or when nothing from that date is free (a follow-up booked is
-/// better than one waiting).
+/// already, or when nothing from that date is free within the horizon (a
+/// follow-up booked is better than one waiting).
 async fn move_to_review(
     conn: &mut AsyncPgConnection,
     appointment: &Appointment,
@@ -315,22 +363,24 @@ async fn move_to_review(
         start: review_starts(clinic.tz, review_on),
         end: DateTime::<Utc>::MAX_UTC,
     };
-    let hours = (&physio.hours, &physio.time_off, &physio.booked);
-    let Some(slot) =
-        earliest_free_slots_within(clinic.tz, hours.0, hours.1, hours.2, &rules, now, from, 1)
-            .into_iter()
-            .next()
-    else {
+    let free = earliest_free_slots_within(
+        clinic.tz,
+        &physio.hours,
+        &physio.time_off,
+        &physio.booked,
+        &rules,
+        now,
+        from,
+        1,
+    );
+    let Some(slot) = free.into_iter().next() else {
         tracing::info!(appointment_id = %appointment.id, "nothing free from the new review date: follow-up kept");
         return Ok(Outcome::Kept);
     };
-    let Some(moved) = moves::to_slot(conn, appointment.id, slot, rules.buffer).await? else {
-        return Ok(Outcome::Contended);
-    };
-    let event = events::follow_up_moved(&moved, appointment.starts_at);
-    spotter_messaging::enqueue(conn, &event).await?;
-    waitlist::capacity_changed(conn, appointment.clinic_id).await?;
-    Ok(Outcome::Moved(Box::new(moved)))
+    match moves::to_slot(conn, appointment, slot, rules.buffer).await? {
+        Some(_) => Ok(Outcome::Moved),
+        None => Ok(Outcome::Contended),
+    }
 }
 
 /// The start of the review date in the clinic's zone: local midnight, or
@@ -350,13 +400,7 @@ async fn open_request(
     conn: &mut AsyncPgConnection,
     referral_id: Uuid,
 ) -> QueryResult<Option<ReferralRequest>> {
-    let cancelled = referral_cancellations::table
-        .find(referral_id)
-        .select(referral_cancellations::referral_id)
-        .first::<Uuid>(conn)
-        .await
-        .optional()?;
-    if cancelled.is_some() {
+    if requests::cancelled(conn, referral_id).await? {
         return Ok(None);
     }
     referral_requests::table
@@ -367,21 +411,22 @@ async fn open_request(
         .optional()
 }
 
+/// The request row, locked: whoever books or closes a follow-up holds it.
 async fn find(
     conn: &mut AsyncPgConnection,
     referral_id: Uuid,
-    locked: bool,
 ) -> QueryResult<Option<FollowUpRequest>> {
-    let query = follow_up_requests::table
+    follow_up_requests::table
         .find(referral_id)
-        .select(FollowUpRequest::as_select());
-    if locked {
-        query.for_update().first(conn).await.optional()
-    } else {
-        query.first(conn).await.optional()
-    }
+        .select(FollowUpRequest::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
 }
 
+/// The booked follow-up, locked without waiting (see the module's note on
+/// locks): a cancellation holding it makes this `Contended`.
 async fn booked_follow_up(
     conn: &mut AsyncPgConnection,
     referral_id: Uuid,
@@ -392,9 +437,16 @@ async fn booked_follow_up(
         .filter(appointments::kind.eq(AppointmentKind::FollowUp.as_str()))
         .select(Appointment::as_select())
         .for_update()
+        .no_wait()
         .first(conn)
         .await
         .optional()
+}
+
+/// `FOR UPDATE NOWAIT` found the row locked (SQLSTATE 55P03).
+fn is_lock_unavailable(err: &diesel::result::Error) -> bool {
+    matches!(err, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("could not obtain lock"))
 }
 
 async fn physio_clinic(conn: &mut AsyncPgConnection, physio_id: Uuid) -> QueryResult<Option<Uuid>> {
@@ -406,48 +458,44 @@ async fn physio_clinic(conn: &mut AsyncPgConnection, physio_id: Uuid) -> QueryRe
         .optional()
 }
 
+/// Records the latest guidance's follow-up; `bookable_from` is its review
+/// date less the clinic's horizon, when the waitlist should start trying.
 async fn save(conn: &mut AsyncPgConnection, follow_up: &FollowUpRequest) -> QueryResult<()> {
-    diesel::insert_into(follow_up_requests::table)
-        .values(follow_up.clone())
-        .on_conflict(follow_up_requests::referral_id)
-        .do_update()
-        .set((
-            follow_up_requests::physio_id.eq(follow_up.physio_id),
-            follow_up_requests::clinic_id.eq(follow_up.clinic_id),
-            follow_up_requests::review_on.eq(follow_up.review_on),
-            follow_up_requests::guidance_version.eq(follow_up.guidance_version),
-            follow_up_requests::state.eq(follow_up.state),
-            follow_up_requests::updated_at.eq(Utc::now()),
-        ))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    use diesel::sql_types::{Date, Integer, Nullable, Uuid as SqlUuid};
+    diesel::sql_query(
+        "INSERT INTO follow_up_requests \
+           (referral_id, physio_id, clinic_id, review_on, guidance_version, state, bookable_from) \
+         SELECT $1, $2, $3, $4, $5, $6, $4 - c.horizon_days FROM clinics c WHERE c.id = $3 \
+         ON CONFLICT (referral_id) DO UPDATE SET physio_id = EXCLUDED.physio_id, \
+           clinic_id = EXCLUDED.clinic_id, review_on = EXCLUDED.review_on, \
+           guidance_version = EXCLUDED.guidance_version, state = EXCLUDED.state, \
+           bookable_from = EXCLUDED.bookable_from, updated_at = now()",
+    )
+    .bind::<SqlUuid, _>(follow_up.referral_id)
+    .bind::<SqlUuid, _>(follow_up.physio_id)
+    .bind::<SqlUuid, _>(follow_up.clinic_id)
+    .bind::<Nullable<Date>, _>(follow_up.review_on)
+    .bind::<Integer, _>(follow_up.guidance_version)
+    .bind::<Text, _>(follow_up.state.as_str())
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
-/// `version`: the guidance it now follows, when that changed.
 async fn set_state(
     conn: &mut AsyncPgConnection,
     referral_id: Uuid,
     to: FollowUpState,
-    version: Option<i32>,
 ) -> QueryResult<()> {
     diesel::update(follow_up_requests::table.find(referral_id))
+        .filter(follow_up_requests::state.ne(to))
         .set((
             follow_up_requests::state.eq(to),
-            version.map(|v| follow_up_requests::guidance_version.eq(v)),
             follow_up_requests::updated_at.eq(Utc::now()),
         ))
         .execute(conn)
         .await
         .map(|_| ())
-}
-
-fn into_query_error(err: super::cancel::CancelError) -> diesel::result::Error {
-    match err {
-        super::cancel::CancelError::Database(db) => db,
-        // A follow-up found booked under its lock can always be cancelled.
-        illegal => diesel::result::Error::QueryBuilderError(illegal.to_string().into()),
-    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,18 @@ impl RequestState {
     }
 }
 
+/// Whether the trainer cancelled the referral: nothing is booked for it again.
+pub async fn cancelled(conn: &mut AsyncPgConnection, referral_id: Uuid) -> QueryResult<bool> {
+    use crate::schema::referral_cancellations;
+    let found = referral_cancellations::table
+        .find(referral_id)
+        .select(referral_cancellations::referral_id)
+        .first::<Uuid>(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
 pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> QueryResult<()> {
     diesel::insert_into(referral_requests::table)
         .values(request.clone())

@@ -38,7 +38,16 @@ async fn guidance(
     version: u32,
     review_on: Option<NaiveDate>,
 ) {
-    let event = GuidanceShared {
+    app.publish(&guidance_event(booked, version, review_on))
+        .await;
+}
+
+fn guidance_event(
+    booked: &AppointmentBooked,
+    version: u32,
+    review_on: Option<NaiveDate>,
+) -> GuidanceShared {
+    GuidanceShared {
         referral_id: booked.referral_id.clone(),
         guidance_id: Uuid::now_v7().to_string(),
         version,
@@ -46,8 +55,21 @@ async fn guidance(
         physio_id: booked.physio_id.clone(),
         review_on: review_on.map(|d| d.to_string()).unwrap_or_default(),
         ..Default::default()
-    };
-    app.publish(&event).await;
+    }
+}
+
+/// The referral's follow-up request is in `state` (polled: what the
+/// consumer decided is only in the database when no one is told).
+async fn wait_for_state(app: &BookingApp, referral: &Referral, state: &str) {
+    let sql = format!(
+        "SELECT count(*) AS n FROM follow_up_requests WHERE referral_id = '{}' AND state = '{state}'",
+        referral.id
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.count(&sql).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never {state}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn complete(app: &BookingApp, booked: &AppointmentBooked) {
@@ -85,10 +107,13 @@ async fn a_review_date_books_the_same_physio_and_newer_guidance_moves_or_cancels
     app.request(&referral).await;
     let assessment = app.booked_at(&referral).await;
     complete(&app, &assessment).await;
-    // A colleague with an emptier diary is never chosen while the treating
-    // physio is there.
+    // A colleague free an hour earlier every day is never chosen while the
+    // treating physio is there.
     let colleague = app.physio(clinic, &["knee"]).await;
-    app.hours(colleague, every_morning()).await;
+    let earlier = (1..=7)
+        .map(|d| json!({"weekday": d, "start": "08:00", "end": "12:00"}))
+        .collect::<Vec<_>>();
+    app.hours(colleague, json!(earlier)).await;
 
     guidance(&app, &assessment, 1, Some(in_days(3))).await;
     let follow_up = follow_up_booked(&app, &referral).await;
@@ -225,4 +250,67 @@ async fn a_follow_up_with_no_room_waits_and_is_booked_when_hours_open() {
     let starts = timestamp_of(&booked.starts_at);
     assert_eq!(starts.date_naive(), in_days(11));
     assert_eq!(starts.format("%H:%M").to_string(), "14:00");
+}
+
+#[tokio::test]
+async fn an_older_guidance_version_arriving_late_books_nothing_a_newer_one_cancelled() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, every_morning()).await;
+    let referral = Referral::knee();
+    app.request(&referral).await;
+    let assessment = app.booked_at(&referral).await;
+    complete(&app, &assessment).await;
+
+    // Version 2 (a discharge: no review) is handled before version 1.
+    let mut discharge = guidance_event(&assessment, 2, None);
+    discharge.discharges = true;
+    app.publish(&discharge).await;
+    wait_for_state(&app, &referral, "closed").await;
+    guidance(&app, &assessment, 1, Some(in_days(3))).await;
+    // Then a version 3 with a date: were version 1 booked, this would move
+    // it (`FollowUpMoved`); it books afresh, so version 1 booked nothing.
+    guidance(&app, &assessment, 3, Some(in_days(4))).await;
+    let booked = follow_up_booked(&app, &referral).await;
+    assert_eq!(booked.guidance_version, 3);
+    assert_eq!(timestamp_of(&booked.starts_at).date_naive(), in_days(4));
+}
+
+#[tokio::test]
+async fn a_review_beyond_the_horizon_waits_untold_and_is_booked_once_within_it() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await; // a 14-day horizon
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, every_morning()).await;
+    let referral = Referral::knee();
+    app.request(&referral).await;
+    let assessment = app.booked_at(&referral).await;
+    complete(&app, &assessment).await;
+
+    guidance(&app, &assessment, 1, Some(in_days(20))).await;
+    // Scheduled, not waitlisted: no one hears "no room" for a date the
+    // clinic does not book yet.
+    wait_for_state(&app, &referral, "scheduled").await;
+    let bookable = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM follow_up_requests WHERE referral_id = '{}' \
+             AND bookable_from = current_date + 6",
+            referral.id
+        ))
+        .await;
+    assert_eq!(bookable, 1, "from the review date less the horizon");
+
+    // The clinic looks further ahead now, and the day it may book comes
+    // (the clock, moved in the database): the waitlist books it.
+    app.policy(clinic, 0, 28).await;
+    app.execute(&format!(
+        "UPDATE follow_up_requests SET bookable_from = current_date WHERE referral_id = '{}'",
+        referral.id
+    ))
+    .await
+    .unwrap();
+    app.hours(physio, every_morning()).await; // a capacity change wakes it
+    let booked = follow_up_booked(&app, &referral).await;
+    assert_eq!(timestamp_of(&booked.starts_at).date_naive(), in_days(20));
 }
