@@ -7,14 +7,14 @@
 //! retried itself rather than lost or misapplied.
 
 use crate::deadlines::CareDeadlines;
-use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit, after_missed};
+use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit};
 use crate::domain::vocabulary::TimelineCause;
 use crate::events;
 use crate::referrals::model::{Referral, append_timeline, find_for_update, move_to};
 use crate::referrals::store::send_back_to_booking;
-use crate::referrals::visits::{self, Visit};
+use crate::referrals::visits::{self, Visit, VisitNews};
 use crate::schema::referrals;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::Event;
@@ -51,13 +51,20 @@ async fn handle(
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
             let booking = Booking::of(&e)?;
+            let visit = booking.visit(AppointmentKind::Assessment, e.starts_at, e.ends_at)?;
+            let news = VisitNews::Booked {
+                visit: visit.clone(),
+                replaces: None,
+            };
+            let step = Step::new(Happening::Booked, TimelineCause::AppointmentBooked);
             on_event(
                 conn,
                 &e.referral_id,
-                None,
-                Happening::Booked,
-                TimelineCause::AppointmentBooked,
-                async |conn, referral, to, _| record_booking(conn, referral, to, &booking).await,
+                news,
+                step,
+                async |conn, referral, to, _| {
+                    record_booking(conn, referral, to, &visit, booking.target_missed).await
+                },
             )
             .await
         }
@@ -70,36 +77,33 @@ async fn handle(
             } else {
                 TimelineCause::Waitlisted
             };
-            on_event(
-                conn,
-                &e.referral_id,
-                None,
-                Happening::Waitlisted,
-                cause,
-                just_move,
-            )
-            .await
+            let step = Step::new(Happening::Waitlisted, cause);
+            on_event(conn, &e.referral_id, VisitNews::Nothing, step, just_move).await
         }
         PhysioAccessEnded::TYPE_NAME => end_physio_access(conn, &incoming.decode()?).await,
         FollowUpBooked::TYPE_NAME => {
             let e: FollowUpBooked = incoming.decode()?;
-            let visit = Visit {
+            let booking = Booking {
                 appointment_id: uuid("appointment_id", &e.appointment_id)?,
-                kind: AppointmentKind::FollowUp,
-                status: AppointmentStatus::Booked,
-                starts_at: optional_time(e.starts_at),
-                ends_at: optional_time(e.ends_at),
                 physio_id: uuid("physio_id", &e.physio_id)?,
                 clinic_id: uuid("clinic_id", &e.clinic_id)?,
+                target_missed: false,
             };
-            let referral_id = uuid("referral_id", &e.referral_id)?;
-            visits::booked(conn, referral_id, &visit).await?;
+            let visit = booking.visit(AppointmentKind::FollowUp, e.starts_at, e.ends_at)?;
+            let replaces = match e.replaces_appointment_id.as_str() {
+                "" => None,
+                id => Some(uuid("replaces_appointment_id", id)?),
+            };
+            let news = VisitNews::Booked {
+                visit: visit.clone(),
+                replaces,
+            };
+            let step = Step::new(Happening::FollowUpNews, TimelineCause::FollowUpBooked);
             on_event(
                 conn,
                 &e.referral_id,
-                None,
-                Happening::FollowUpNews,
-                TimelineCause::FollowUpBooked,
+                news,
+                step,
                 async |conn, referral, to, cause| {
                     record_follow_up(conn, referral, &visit).await?;
                     append_timeline(conn, referral.id, to, cause).await?;
@@ -110,59 +114,49 @@ async fn handle(
         }
         FollowUpMoved::TYPE_NAME => {
             let e: FollowUpMoved = incoming.decode()?;
-            let appointment = uuid("appointment_id", &e.appointment_id)?;
-            let (starts_at, ends_at) = (optional_time(e.starts_at), optional_time(e.ends_at));
-            visits::moved(conn, appointment, starts_at, ends_at).await?;
+            let news = moved(&e.appointment_id, e.starts_at, e.ends_at)?;
+            let step = Step::new(Happening::FollowUpNews, TimelineCause::FollowUpMoved);
             on_event(
                 conn,
                 &e.referral_id,
-                Some(e.appointment_id.as_str()),
-                Happening::FollowUpNews,
-                TimelineCause::FollowUpMoved,
+                news.clone(),
+                step,
                 async |conn, referral, to, cause| {
-                    record_move(conn, referral, to, cause, (starts_at, ends_at)).await
+                    record_move(conn, referral, to, cause, &news).await
                 },
             )
             .await
         }
         FollowUpWaitlisted::TYPE_NAME => {
             let e: FollowUpWaitlisted = incoming.decode()?;
-            on_event(
-                conn,
-                &e.referral_id,
-                None,
-                Happening::FollowUpNews,
-                TimelineCause::FollowUpWaitlisted,
-                keep_status,
-            )
-            .await
+            let step = Step::new(Happening::FollowUpNews, TimelineCause::FollowUpWaitlisted);
+            on_event(conn, &e.referral_id, VisitNews::Nothing, step, keep_status).await
         }
         DeadlineReached::TYPE_NAME => mark_overdue(conn, &incoming.decode()?).await,
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
-            let about = Some(e.appointment_id.as_str());
-            let appointment = uuid("appointment_id", &e.appointment_id)?;
-            visits::ended(conn, appointment, AppointmentStatus::Completed).await?;
-            let (happening, cause) = match appointment_kind(e.kind()) {
-                AppointmentKind::Assessment => {
-                    (Happening::Completed, TimelineCause::AppointmentCompleted)
-                }
-                AppointmentKind::FollowUp => (
+            let news = ended(&e.appointment_id, AppointmentStatus::Completed)?;
+            let follow_up = appointment_kind(e.kind()) == AppointmentKind::FollowUp;
+            let step = if follow_up {
+                Step::new(
                     Happening::FollowUpCompleted,
                     TimelineCause::FollowUpCompleted,
-                ),
+                )
+            } else {
+                Step::new(Happening::Completed, TimelineCause::AppointmentCompleted)
             };
             on_event(
                 conn,
                 &e.referral_id,
-                about,
-                happening,
-                cause,
+                news,
+                step,
                 async |conn, referral, to, cause| {
                     move_to(conn, referral.id, to, cause).await?;
-                    // A review replaces an acknowledgement still owed: new
-                    // guidance follows it.
-                    CareDeadlines::acknowledged(conn, referral.id).await?;
+                    if follow_up {
+                        // A review replaces an acknowledgement still owed:
+                        // new guidance follows it.
+                        CareDeadlines::acknowledged(conn, referral.id).await?;
+                    }
                     let assessed_at = optional_time(e.completed_at).unwrap_or_else(Utc::now);
                     care.await_guidance(conn, referral.id, assessed_at).await?;
                     Ok(())
@@ -172,26 +166,31 @@ async fn handle(
         }
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
-            let about = Some(e.appointment_id.as_str());
-            let appointment = uuid("appointment_id", &e.appointment_id)?;
-            visits::ended(conn, appointment, AppointmentStatus::NoShow).await?;
+            let news = ended(&e.appointment_id, AppointmentStatus::NoShow)?;
+            // Booking counts the referral's missed appointments (0 from a
+            // booking service older than the count: the first).
+            let missed = e.no_shows;
             let happening = match appointment_kind(e.kind()) {
-                AppointmentKind::Assessment => Happening::NoShow,
-                AppointmentKind::FollowUp => Happening::FollowUpMissed,
+                AppointmentKind::Assessment => Happening::NoShow { missed },
+                AppointmentKind::FollowUp => Happening::FollowUpMissed { missed },
             };
+            let step = Step::new(happening, TimelineCause::AppointmentNoShow);
             on_event(
                 conn,
                 &e.referral_id,
-                about,
-                happening,
-                TimelineCause::AppointmentNoShow,
-                async |conn, referral, _, cause| {
+                news,
+                step,
+                async |conn, referral, to, cause| {
                     diesel::update(referrals::table.find(referral.id))
-                        .set(referrals::no_shows.eq(referral.no_shows + 1))
+                        .set(
+                            referrals::no_shows
+                                .eq(i32::try_from(missed.max(1)).unwrap_or(i32::MAX)),
+                        )
                         .execute(conn)
                         .await?;
-                    let to = after_missed(referral.no_shows);
                     let moved = move_to(conn, referral.id, to, cause).await?;
+                    // Nothing is acknowledged from here: a missed review ends the wait.
+                    CareDeadlines::acknowledged(conn, referral.id).await?;
                     if to == Status::NotAttended {
                         let event = events::not_attended(&moved, Utc::now());
                         spotter_messaging::enqueue(conn, &event).await?;
@@ -203,63 +202,42 @@ async fn handle(
         }
         AppointmentCancelled::TYPE_NAME => {
             let e: AppointmentCancelled = incoming.decode()?;
-            let about = Some(e.appointment_id.as_str());
-            let appointment = uuid("appointment_id", &e.appointment_id)?;
-            visits::ended(conn, appointment, AppointmentStatus::Cancelled).await?;
+            let news = ended(&e.appointment_id, AppointmentStatus::Cancelled)?;
             if appointment_kind(e.kind()) == AppointmentKind::FollowUp {
-                // Booking rebooks it itself, or no review is wanted any more.
-                on_event(
-                    conn,
-                    &e.referral_id,
-                    about,
-                    Happening::FollowUpNews,
-                    TimelineCause::FollowUpCancelled,
-                    keep_status,
-                )
-                .await
+                // Booking books it again itself, or no review is wanted.
+                let step = Step::new(Happening::FollowUpNews, TimelineCause::FollowUpCancelled);
+                on_event(conn, &e.referral_id, news, step, keep_status).await
             } else if e.rebook {
                 let cause = if e.reason_code() == AppointmentCancellationReason::Declined {
                     TimelineCause::AppointmentDeclined
                 } else {
                     TimelineCause::AppointmentCancelledByClinic
                 };
-                on_event(
-                    conn,
-                    &e.referral_id,
-                    about,
-                    Happening::CancelledByClinic,
-                    cause,
-                    rebook,
-                )
-                .await
+                let step = Step::new(Happening::CancelledByClinic, cause);
+                on_event(conn, &e.referral_id, news, step, rebook).await
             } else {
                 // The trainer's side: the referral was cancelled here first.
-                let cause = TimelineCause::AppointmentCancelled;
-                on_event(
-                    conn,
-                    &e.referral_id,
-                    about,
+                let step = Step::new(
                     Happening::CancelledForGood,
-                    cause,
-                    just_move,
-                )
-                .await
+                    TimelineCause::AppointmentCancelled,
+                );
+                on_event(conn, &e.referral_id, news, step, just_move).await
             }
         }
         AppointmentRescheduled::TYPE_NAME => {
             let e: AppointmentRescheduled = incoming.decode()?;
-            let about = Some(e.appointment_id.as_str());
-            let (starts_at, ends_at) = (optional_time(e.starts_at), optional_time(e.ends_at));
-            let appointment = uuid("appointment_id", &e.appointment_id)?;
-            visits::moved(conn, appointment, starts_at, ends_at).await?;
+            let news = moved(&e.appointment_id, e.starts_at, e.ends_at)?;
+            let step = Step::new(
+                Happening::Rescheduled,
+                TimelineCause::AppointmentRescheduled,
+            );
             on_event(
                 conn,
                 &e.referral_id,
-                about,
-                Happening::Rescheduled,
-                TimelineCause::AppointmentRescheduled,
+                news.clone(),
+                step,
                 async |conn, referral, to, cause| {
-                    record_move(conn, referral, to, cause, (starts_at, ends_at)).await
+                    record_move(conn, referral, to, cause, &news).await
                 },
             )
             .await
@@ -270,16 +248,48 @@ async fn handle(
     }
 }
 
+/// A happening and the timeline cause it is recorded under.
+struct Step {
+    happening: Happening,
+    cause: TimelineCause,
+}
+
+impl Step {
+    fn new(happening: Happening, cause: TimelineCause) -> Self {
+        Self { happening, cause }
+    }
+}
+
+fn moved(
+    appointment: &str,
+    starts_at: Option<prost_types::Timestamp>,
+    ends_at: Option<prost_types::Timestamp>,
+) -> Result<VisitNews, Malformed> {
+    Ok(VisitNews::Moved {
+        appointment: uuid("appointment_id", appointment)?,
+        starts_at: optional_time(starts_at),
+        ends_at: optional_time(ends_at),
+    })
+}
+
+fn ended(appointment: &str, status: AppointmentStatus) -> Result<VisitNews, Malformed> {
+    Ok(VisitNews::Ended {
+        appointment: uuid("appointment_id", appointment)?,
+        status,
+    })
+}
+
 /// Every event from booking takes the same steps: load the referral (locked;
 /// an event about a referral we never made is poison), let the state machine
-/// `admit` it, then `apply` it, or acknowledge a stale one, or retry one that
-/// is ahead of the event it follows.
+/// `admit` it, record what it says of the visit (whatever the status: the
+/// course view shows booking's appointments as they are), then `apply` it,
+/// or acknowledge a stale one; or retry, writing nothing, one that is ahead
+/// of the event it follows.
 async fn on_event(
     conn: &mut AsyncPgConnection,
     referral_id: &str,
-    appointment_id: Option<&str>,
-    happening: Happening,
-    cause: TimelineCause,
+    news: VisitNews,
+    step: Step,
     apply: impl AsyncFnOnce(
         &mut AsyncPgConnection,
         &Referral,
@@ -291,24 +301,38 @@ async fn on_event(
     let referral = find_for_update(conn, id)
         .await?
         .ok_or_else(|| HandlerError::permanent(format!("no referral {id}")))?;
-    let naming = match appointment_id {
-        Some(event) => Some(Naming {
-            event: uuid("appointment_id", event)?,
-            current: referral.appointment_id,
-        }),
-        None => None,
-    };
-    match admit(referral.status, naming, happening) {
-        Decision::Apply(to) => apply(conn, &referral, to, cause).await,
-        Decision::Ignore => {
-            tracing::info!(referral_id = %referral.id, status = %referral.status, %cause, "stale or repeated event ignored");
-            Ok(())
+    let Step { happening, cause } = step;
+    let decision = match (&news, news.about()) {
+        // A rebooked follow-up waits for the news of the one it replaces.
+        (VisitNews::Booked { .. }, Some(replaced)) if !visits::known(conn, replaced).await? => {
+            Decision::Retry
         }
-        Decision::Retry => Err(HandlerError::Transient(anyhow::anyhow!(
+        (VisitNews::Booked { .. }, _) | (_, None) => admit(referral.status, None, happening),
+        (_, Some(event)) => {
+            let current = referral.appointment_id;
+            let known = current == Some(event) || visits::known(conn, event).await?;
+            let naming = Naming {
+                event,
+                current,
+                known,
+            };
+            admit(referral.status, Some(naming), happening)
+        }
+    };
+    if decision == Decision::Retry {
+        return Err(HandlerError::Transient(anyhow::anyhow!(
             "{cause} arrived before the event it follows (referral {} is {})",
             referral.id,
             referral.status
-        ))),
+        )));
+    }
+    news.record(conn, referral.id).await?;
+    match decision {
+        Decision::Apply(to) => apply(conn, &referral, to, cause).await,
+        _ => {
+            tracing::info!(referral_id = %referral.id, status = %referral.status, %cause, "stale or repeated event ignored");
+            Ok(())
+        }
     }
 }
 
@@ -388,16 +412,21 @@ async fn record_move(
     referral: &Referral,
     status: Status,
     cause: TimelineCause,
-    (starts_at, ends_at): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    news: &VisitNews,
 ) -> Result<(), HandlerError> {
-    diesel::update(referrals::table.find(referral.id))
-        .set((
-            referrals::appointment_starts_at.eq(starts_at),
-            referrals::appointment_ends_at.eq(ends_at),
-            referrals::updated_at.eq(Utc::now()),
-        ))
-        .execute(conn)
-        .await?;
+    if let VisitNews::Moved {
+        starts_at, ends_at, ..
+    } = news
+    {
+        diesel::update(referrals::table.find(referral.id))
+            .set((
+                referrals::appointment_starts_at.eq(starts_at),
+                referrals::appointment_ends_at.eq(ends_at),
+                referrals::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)
+            .await?;
+    }
     append_timeline(conn, referral.id, status, cause).await?;
     Ok(())
 }
@@ -429,6 +458,8 @@ async fn record_follow_up(
             referrals::physio_id.eq(visit.physio_id),
             referrals::clinic_id.eq(visit.clinic_id),
             referrals::physio_access_ended_for.eq(None::<Uuid>),
+            // The target concerned the first booking, not a review.
+            referrals::target_missed.eq(None::<bool>),
             referrals::updated_at.eq(Utc::now()),
         ))
         .execute(conn)
@@ -436,14 +467,12 @@ async fn record_follow_up(
     Ok(())
 }
 
-/// What an `AppointmentBooked` tells the referral, read before the referral
-/// is locked (a malformed event is refused without touching it).
+/// Where booking put the referral, read before the referral is locked (a
+/// malformed event is refused without touching it).
 struct Booking {
     appointment_id: Uuid,
     physio_id: Uuid,
     clinic_id: Uuid,
-    starts_at: Option<DateTime<Utc>>,
-    ends_at: Option<DateTime<Utc>>,
     target_missed: bool,
 }
 
@@ -453,9 +482,25 @@ impl Booking {
             appointment_id: uuid("appointment_id", &e.appointment_id)?,
             physio_id: uuid("physio_id", &e.physio_id)?,
             clinic_id: uuid("clinic_id", &e.clinic_id)?,
-            starts_at: optional_time(e.starts_at),
-            ends_at: optional_time(e.ends_at),
             target_missed: e.target_missed,
+        })
+    }
+
+    fn visit(
+        &self,
+        kind: AppointmentKind,
+        starts_at: Option<prost_types::Timestamp>,
+        ends_at: Option<prost_types::Timestamp>,
+    ) -> Result<Visit, Malformed> {
+        let (starts_at, ends_at) = (optional_time(starts_at), optional_time(ends_at));
+        Ok(Visit {
+            appointment_id: self.appointment_id,
+            kind,
+            status: AppointmentStatus::Booked,
+            starts_at,
+            ends_at,
+            physio_id: self.physio_id,
+            clinic_id: self.clinic_id,
         })
     }
 }
@@ -464,18 +509,19 @@ async fn record_booking(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
     to: Status,
-    booking: &Booking,
+    visit: &Visit,
+    target_missed: bool,
 ) -> Result<(), HandlerError> {
     let now = Utc::now();
     diesel::update(referrals::table.find(referral.id))
         .set((
-            referrals::appointment_id.eq(booking.appointment_id),
-            referrals::appointment_starts_at.eq(booking.starts_at),
-            referrals::appointment_ends_at.eq(booking.ends_at),
-            referrals::physio_id.eq(booking.physio_id),
-            referrals::clinic_id.eq(booking.clinic_id),
+            referrals::appointment_id.eq(visit.appointment_id),
+            referrals::appointment_starts_at.eq(visit.starts_at),
+            referrals::appointment_ends_at.eq(visit.ends_at),
+            referrals::physio_id.eq(visit.physio_id),
+            referrals::clinic_id.eq(visit.clinic_id),
             referrals::physio_access_ended_for.eq(None::<Uuid>),
-            referrals::target_missed.eq(booking.target_missed),
+            referrals::target_missed.eq(target_missed),
             referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
             // The move itself, in the same statement (what `move_to`
             // writes): this runs once per booking.
@@ -485,16 +531,6 @@ async fn record_booking(
         .execute(conn)
         .await?;
     append_timeline(conn, referral.id, to, TimelineCause::AppointmentBooked).await?;
-    let visit = Visit {
-        appointment_id: booking.appointment_id,
-        kind: AppointmentKind::Assessment,
-        status: AppointmentStatus::Booked,
-        starts_at: booking.starts_at,
-        ends_at: booking.ends_at,
-        physio_id: booking.physio_id,
-        clinic_id: booking.clinic_id,
-    };
-    visits::booked(conn, referral.id, &visit).await?;
     Ok(())
 }
 

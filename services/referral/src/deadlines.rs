@@ -20,13 +20,14 @@ use spotter_platform::settings::DeadlineSettings;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// The status a referral keeps while `kind` is awaited; `None` for a kind
-/// this service does not own.
-fn awaited_in(kind: DeadlineKind) -> Option<Status> {
+/// The statuses a referral is in while `kind` is awaited (a discharge's
+/// final summary is acknowledged too); none for a kind this service does
+/// not own.
+fn awaited_in(kind: DeadlineKind) -> &'static [Status] {
     match kind {
-        DeadlineKind::Guidance => Some(Status::Assessed),
-        DeadlineKind::Acknowledgement => Some(Status::GuidanceShared),
-        DeadlineKind::Booking => None,
+        DeadlineKind::Guidance => &[Status::Assessed],
+        DeadlineKind::Acknowledgement => &[Status::GuidanceShared, Status::Discharged],
+        DeadlineKind::Booking => &[],
     }
 }
 
@@ -105,7 +106,7 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
         Err(not_now) => return Ok(not_now),
     };
     let (true, Some(physio), Some(clinic)) = (
-        awaited_in(due.kind) == Some(referral.status),
+        awaited_in(due.kind).contains(&referral.status),
         referral.physio_id,
         referral.clinic_id,
     ) else {
@@ -198,7 +199,7 @@ pub async fn awaiting(
     }
     for due in deadlines::of(conn, referral.id).await? {
         // A deadline not yet cleared for a thing that has happened is not shown.
-        if awaited_in(due.kind) == Some(referral.status) {
+        if awaited_in(due.kind).contains(&referral.status) {
             waits.push(Awaiting {
                 awaited: due.kind,
                 since: due.started_at,

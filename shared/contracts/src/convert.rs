@@ -87,24 +87,12 @@ both_ways!(DeadlineKind <=> wire::DeadlineKind, "kind" { Booking, Guidance, Ackn
 
 both_ways!(DeadlineStage <=> wire::DeadlineStage, "stage" { Reminder, Escalation });
 
-impl From<AppointmentKind> for wire::AppointmentKind {
-    fn from(kind: AppointmentKind) -> Self {
-        match kind {
-            AppointmentKind::Assessment => Self::Assessment,
-            AppointmentKind::FollowUp => Self::FollowUp,
-        }
-    }
-}
+both_ways!(AppointmentKind <=> wire::AppointmentKind, "kind" { Assessment, FollowUp });
 
 /// An event's appointment kind. Events from before kinds existed leave it
 /// unspecified, and every appointment then was an assessment.
 pub fn appointment_kind(wire: wire::AppointmentKind) -> AppointmentKind {
-    match wire {
-        wire::AppointmentKind::FollowUp => AppointmentKind::FollowUp,
-        wire::AppointmentKind::Assessment | wire::AppointmentKind::Unspecified => {
-            AppointmentKind::Assessment
-        }
-    }
+    AppointmentKind::try_from(wire).unwrap_or(AppointmentKind::Assessment)
 }
 
 #[cfg(test)]

@@ -44,3 +44,15 @@ CREATE TABLE visits (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX visits_of_referral ON visits (referral_id, starts_at);
+
+-- The current appointment of every referral booked before visits were
+-- recorded, so news of it is recognised (and of an older one, stale).
+INSERT INTO visits (appointment_id, referral_id, kind, status, starts_at, ends_at, physio_id, clinic_id)
+SELECT appointment_id, id, 'assessment',
+       CASE WHEN status = 'booked' THEN 'booked'
+            WHEN status IN ('assessed', 'guidance_shared', 'acknowledged') THEN 'completed'
+            WHEN status IN ('no_show', 'not_attended') THEN 'no_show'
+            ELSE 'cancelled' END,
+       appointment_starts_at, appointment_ends_at, physio_id, clinic_id
+FROM referrals
+WHERE appointment_id IS NOT NULL AND physio_id IS NOT NULL AND clinic_id IS NOT NULL;

@@ -73,7 +73,11 @@ pub enum Happening {
     /// Cancelled for good (the trainer's side).
     CancelledForGood,
     Completed,
-    NoShow,
+    /// An assessment missed; `missed` counts the referral's missed
+    /// appointments, this one included.
+    NoShow {
+        missed: u32,
+    },
     /// The booked appointment moved: still booked, at another time.
     Rescheduled,
     /// The trainer took up the rebooking offered after a missed appointment.
@@ -82,20 +86,24 @@ pub enum Happening {
     /// Guidance that clears for full training with no review date.
     Discharged,
     GuidanceAcknowledged,
+    /// The trainer read a discharge's final summary.
+    FinalSummaryAcknowledged,
     /// News of a follow-up (booked, moved, waiting, cancelled): the visit
     /// and the timeline change, the status stays.
     FollowUpNews,
     /// The follow-up took place: guidance is awaited again.
     FollowUpCompleted,
-    /// The client missed the follow-up.
-    FollowUpMissed,
+    /// A follow-up missed (`missed` as for `NoShow`).
+    FollowUpMissed {
+        missed: u32,
+    },
 }
 
 impl Happening {
     fn is_about_a_follow_up(self) -> bool {
         matches!(
             self,
-            Self::FollowUpNews | Self::FollowUpCompleted | Self::FollowUpMissed
+            Self::FollowUpNews | Self::FollowUpCompleted | Self::FollowUpMissed { .. }
         )
     }
 }
@@ -112,37 +120,49 @@ pub enum Decision {
     Retry,
 }
 
-/// The state a happening leads to, and the states it may come from.
-fn rule(happening: Happening) -> (Status, &'static [Status]) {
+/// Where a happening leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    To(Status),
+    /// The status stays (the timeline still records the happening).
+    Stays,
+}
+
+/// Where a happening leads, and the states it may come from.
+fn rule(happening: Happening) -> (Target, &'static [Status]) {
     use Status::*;
+    use Target::{Stays, To};
     match happening {
-        Happening::Booked => (Booked, &[AwaitingBooking, Waitlisted]),
-        Happening::Waitlisted => (Waitlisted, &[AwaitingBooking]),
-        Happening::CancelledByClinic => (AwaitingBooking, &[Booked]),
+        Happening::Booked => (To(Booked), &[AwaitingBooking, Waitlisted]),
+        Happening::Waitlisted => (To(Waitlisted), &[AwaitingBooking]),
+        Happening::CancelledByClinic => (To(AwaitingBooking), &[Booked]),
         Happening::CancelledForGood => (
-            Cancelled,
+            To(Cancelled),
             &[AwaitingBooking, Waitlisted, Booked, EmergencyAdvised],
         ),
-        Happening::Completed => (Assessed, &[Booked]),
-        Happening::NoShow => (NoShow, &[Booked]),
-        Happening::Rescheduled => (Booked, &[Booked]),
-        Happening::RebookedAfterNoShow => (AwaitingBooking, &[NoShow]),
+        Happening::Completed => (To(Assessed), &[Booked]),
+        Happening::NoShow { missed } => (To(after_missed(missed)), &[Booked]),
+        Happening::Rescheduled => (Stays, &[Booked]),
+        Happening::RebookedAfterNoShow => (To(AwaitingBooking), &[NoShow]),
         // A new version of the guidance replaces the old, acknowledged or not.
-        Happening::GuidanceShared => (GuidanceShared, &[Assessed, GuidanceShared, Acknowledged]),
-        Happening::Discharged => (Discharged, &[Assessed, GuidanceShared, Acknowledged]),
-        Happening::GuidanceAcknowledged => (Acknowledged, &[GuidanceShared]),
-        // The status a follow-up's news keeps is the current one (`decide`).
-        Happening::FollowUpNews => (GuidanceShared, UNDER_REVIEW),
-        Happening::FollowUpCompleted => (Assessed, UNDER_REVIEW),
-        // The target is `after_missed`'s to say.
-        Happening::FollowUpMissed => (NoShow, UNDER_REVIEW),
+        Happening::GuidanceShared => (
+            To(GuidanceShared),
+            &[Assessed, GuidanceShared, Acknowledged],
+        ),
+        Happening::Discharged => (To(Discharged), &[Assessed, GuidanceShared, Acknowledged]),
+        Happening::GuidanceAcknowledged => (To(Acknowledged), &[GuidanceShared]),
+        Happening::FinalSummaryAcknowledged => (Stays, &[Discharged]),
+        Happening::FollowUpNews => (Stays, UNDER_REVIEW),
+        Happening::FollowUpCompleted => (To(Assessed), UNDER_REVIEW),
+        Happening::FollowUpMissed { missed } => (To(after_missed(missed)), UNDER_REVIEW),
     }
 }
 
-/// Where a missed appointment leaves the referral: the first offers a
-/// rebooking (`no_show`), the second closes it (`not_attended`).
-pub fn after_missed(no_shows_before: i32) -> Status {
-    if no_shows_before == 0 {
+/// Where a missed appointment leaves the referral, by how many it has
+/// missed (this one included): the first offers a rebooking (`no_show`),
+/// the second closes it (`not_attended`).
+pub fn after_missed(missed: u32) -> Status {
+    if missed <= 1 {
         Status::NoShow
     } else {
         Status::NotAttended
@@ -152,10 +172,10 @@ pub fn after_missed(no_shows_before: i32) -> Status {
 pub fn decide(current: Status, happening: Happening) -> Decision {
     let (target, from) = rule(happening);
     if from.contains(&current) {
-        if happening == Happening::FollowUpNews {
-            return Decision::Apply(current);
-        }
-        return Decision::Apply(target);
+        return Decision::Apply(match target {
+            Target::To(status) => status,
+            Target::Stays => current,
+        });
     }
     if happening.is_about_a_follow_up() {
         // Booking hears of guidance from this service, which wrote it
@@ -173,30 +193,27 @@ pub fn decide(current: Status, happening: Happening) -> Decision {
     }
 }
 
-/// The appointment an event names, beside the referral's current one.
+/// The appointment an event names, beside the referral's current one, and
+/// whether the referral has heard of it being booked (its visits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Naming {
     pub event: Uuid,
     pub current: Option<Uuid>,
+    pub known: bool,
 }
 
 /// What to do with an event from booking: the one decision every consumer
 /// step takes. An event about an appointment counts only for the current
-/// one: an older appointment's news is stale (ignored); news of an
-/// appointment whose booking has not arrived yet waits (retried), unless the
-/// referral is somewhere that event can never matter.
+/// one: news of an appointment known but no longer current is stale
+/// (ignored); news of one whose booking has not arrived yet waits
+/// (retried), unless the referral is somewhere that event can never matter.
 pub fn admit(current: Status, appointment: Option<Naming>, happening: Happening) -> Decision {
     let decision = decide(current, happening);
     match appointment {
         None => decision,
-        Some(Naming {
-            event,
-            current: Some(booked),
-        }) if event == booked => decision,
-        Some(Naming {
-            current: Some(_), ..
-        }) => Decision::Ignore,
-        Some(Naming { current: None, .. }) => match decision {
+        Some(naming) if Some(naming.event) == naming.current => decision,
+        Some(Naming { known: true, .. }) => Decision::Ignore,
+        Some(_) => match decision {
             Decision::Ignore => Decision::Ignore,
             _ => Decision::Retry,
         },
@@ -239,7 +256,10 @@ mod tests {
     #[test]
     fn events_ahead_of_their_predecessor_are_retried() {
         assert_eq!(decide(S::AwaitingBooking, H::Completed), Decision::Retry);
-        assert_eq!(decide(S::Waitlisted, H::NoShow), Decision::Retry);
+        assert_eq!(
+            decide(S::Waitlisted, H::NoShow { missed: 1 }),
+            Decision::Retry
+        );
         assert_eq!(
             decide(S::AwaitingBooking, H::CancelledByClinic),
             Decision::Retry
@@ -264,8 +284,14 @@ mod tests {
 
     #[test]
     fn a_first_missed_appointment_may_be_rebooked_once_and_a_second_closes_it() {
+        assert_eq!(after_missed(1), S::NoShow);
+        assert_eq!(after_missed(2), S::NotAttended);
+        // A count from a booking service older than the count: the first.
         assert_eq!(after_missed(0), S::NoShow);
-        assert_eq!(after_missed(1), S::NotAttended);
+        assert_eq!(
+            decide(S::Booked, H::NoShow { missed: 2 }),
+            Decision::Apply(S::NotAttended)
+        );
         assert_eq!(
             decide(S::NoShow, H::RebookedAfterNoShow),
             Decision::Apply(S::AwaitingBooking)
@@ -319,6 +345,22 @@ mod tests {
     }
 
     #[test]
+    fn a_discharge_stays_discharged_when_its_final_summary_is_read() {
+        assert_eq!(
+            decide(S::Discharged, H::FinalSummaryAcknowledged),
+            Decision::Apply(S::Discharged)
+        );
+        assert_eq!(
+            decide(S::Discharged, H::GuidanceAcknowledged),
+            Decision::Ignore
+        );
+        assert_eq!(
+            decide(S::Acknowledged, H::FollowUpMissed { missed: 2 }),
+            Decision::Apply(S::NotAttended)
+        );
+    }
+
+    #[test]
     fn discharge_closes_the_referral_from_any_guidance_state() {
         for from in [S::Assessed, S::GuidanceShared, S::Acknowledged] {
             assert_eq!(decide(from, H::Discharged), Decision::Apply(S::Discharged));
@@ -342,6 +384,7 @@ mod tests {
             Some(Naming {
                 event,
                 current: Some(current),
+                known: true,
             })
         };
         assert_eq!(
@@ -356,13 +399,24 @@ mod tests {
             admit(S::Booked, about(older), H::CancelledByClinic),
             Decision::Ignore
         );
-        // Its booking is still on the way.
+        // Its booking is still on the way (whether or not the referral
+        // has a current appointment).
         let unbooked = Some(Naming {
             event: current,
             current: None,
+            known: false,
+        });
+        let after_older = Some(Naming {
+            event: current,
+            current: Some(older),
+            known: false,
         });
         assert_eq!(
-            admit(S::AwaitingBooking, unbooked, H::NoShow),
+            admit(S::Acknowledged, after_older, H::FollowUpCompleted),
+            Decision::Retry
+        );
+        assert_eq!(
+            admit(S::AwaitingBooking, unbooked, H::NoShow { missed: 1 }),
             Decision::Retry
         );
         // A cancelled referral waits for nothing.

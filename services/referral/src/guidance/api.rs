@@ -240,28 +240,20 @@ pub async fn acknowledge(
             .await
             .optional()
             .map_err(db_error)?;
-        let to = match (
-            decide(referral.status, Happening::GuidanceAcknowledged),
-            &latest,
-        ) {
-            (Decision::Apply(to), Some(_)) => to,
-            // A discharge's final summary is acknowledged like any version,
-            // and the referral stays discharged.
-            (_, Some(last))
-                if referral.status == Status::Discharged && last.acknowledged_at.is_none() =>
-            {
-                Status::Discharged
-            }
-            _ => {
-                return Err(ApiError::Conflict(format!(
-                    "there is no new guidance to acknowledge; this referral is {}",
-                    referral.status
-                )));
-            }
+        // A discharge's final summary is acknowledged like any version, and
+        // the referral stays discharged.
+        let happening = if referral.status == Status::Discharged {
+            Happening::FinalSummaryAcknowledged
+        } else {
+            Happening::GuidanceAcknowledged
         };
-        let Some(latest) = latest else {
-            return Err(ApiError::Conflict("no guidance yet".to_owned()));
+        let (Decision::Apply(to), Some(latest)) = (decide(referral.status, happening), latest)
+        else {
+            return Err(no_new_guidance(referral.status));
         };
+        if latest.acknowledged_at.is_some() {
+            return Err(no_new_guidance(referral.status));
+        }
         let now = Utc::now();
         let row: GuidanceRow = diesel::update(guidance::table.find(latest.id))
             .set(guidance::acknowledged_at.eq(now))
@@ -299,4 +291,10 @@ pub async fn acknowledge(
     .await;
     let acknowledged = audit::refusal_recorded(&mut conn, &caller, id, acknowledged).await?;
     Ok(web::Json(acknowledged))
+}
+
+fn no_new_guidance(status: Status) -> ApiError {
+    ApiError::Conflict(format!(
+        "there is no new guidance to acknowledge; this referral is {status}"
+    ))
 }

@@ -29,6 +29,15 @@ pub fn sees_health_detail(caller: &Caller, r: &Referral) -> bool {
     }
 }
 
+/// A clinic's physios and admins see the visits at their own clinic only
+/// (not those at a clinic that declined or cancelled the referral before).
+pub fn sees_visit_at(caller: &Caller, clinic: uuid::Uuid) -> bool {
+    match caller.role {
+        Role::Trainer | Role::PlatformAdmin => true,
+        Role::Physio | Role::ClinicAdmin => caller.clinic_id == Some(clinic),
+    }
+}
+
 /// Whether the caller is the physio treating the client now: assigned to
 /// the referral, still at the clinic it is booked with (a physio whose
 /// token names another clinic has moved on), not deactivated by that clinic

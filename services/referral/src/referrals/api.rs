@@ -1,6 +1,6 @@
 //! `GET /v1/referrals`, `GET /v1/referrals/{id}`, `POST /v1/referrals/{id}/cancel`.
 
-use super::access::sees_health_detail;
+use super::access::{sees_health_detail, sees_visit_at};
 use super::model::{Referral, move_to, timeline};
 use super::queue;
 use super::store::{find_visible, injury};
@@ -165,7 +165,12 @@ pub async fn get(
         let awaiting = crate::deadlines::awaiting(conn, &referral)
             .await
             .map_err(db_error)?;
-        let visits = visits::of(conn, id).await.map_err(db_error)?;
+        let visits = visits::of(conn, id)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .filter(|visit| sees_visit_at(&caller, visit.clinic_id))
+            .collect();
         let guidance_versions = guidance::versions(conn, id).await.map_err(db_error)?;
         let first_acknowledged_at = guidance_versions
             .iter()
@@ -180,6 +185,9 @@ pub async fn get(
             booking_queue,
             awaiting,
             visits,
+            previous_referral_id: referral
+                .previous_referral_id
+                .filter(|_| sees_health_detail(&caller, &referral)),
             guidance_versions,
             durations: Durations::of(&referral, first_acknowledged_at),
         })

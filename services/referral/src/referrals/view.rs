@@ -21,9 +21,6 @@ pub struct ReferralSummary {
     pub appointment: Option<AppointmentSummary>,
     /// When it was found still unbooked past `target_by` (kept once booked).
     pub overdue_since: Option<DateTime<Utc>>,
-    /// The discharged referral for the same client and body region that
-    /// this one follows (its history is the physio's to read).
-    pub previous_referral_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -56,7 +53,6 @@ impl From<&Referral> for ReferralSummary {
                 target_missed: r.target_missed,
             }),
             overdue_since: r.overdue_since,
-            previous_referral_id: r.previous_referral_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -98,8 +94,13 @@ pub struct ReferralDetail {
     /// What the referral is waiting for, from whom, and when it is chased
     /// next (docs/architecture.md, "Deadlines"); empty when nothing is owed.
     pub awaiting: Vec<crate::deadlines::Awaiting>,
-    /// Every visit, assessment and follow-ups, in time order.
+    /// Every visit, assessment and follow-ups, in time order; a clinic's
+    /// physios and admins see their own clinic's only.
     pub visits: Vec<super::visits::Visit>,
+    /// The discharged referral for the same client and body region that
+    /// this one follows; like the injury, only for the trainer and the
+    /// treating physio.
+    pub previous_referral_id: Option<Uuid>,
     /// Every guidance version, oldest first (when, and when acknowledged).
     pub guidance_versions: Vec<crate::guidance::GuidanceVersion>,
     /// How long each step of the course took.

@@ -162,6 +162,8 @@ async fn follow_ups_are_visits_and_full_clearance_without_review_discharges() {
     assert_eq!(discharged.guidance_version, 2);
     let closed = app.referral(id, &trainer.token).await;
     assert_eq!(closed["status"], "discharged");
+    // The final summary's acknowledgement is awaited (and chased) as any.
+    assert_eq!(closed["awaiting"][0]["awaited"], "acknowledgement");
     assert_eq!(closed["guidance_versions"].as_array().unwrap().len(), 2);
     assert!(
         closed["durations"]["to_discharge_seconds"]
@@ -175,6 +177,7 @@ async fn follow_ups_are_visits_and_full_clearance_without_review_discharges() {
     assert_eq!(read["version"], 2);
     let still = app.referral(id, &trainer.token).await;
     assert_eq!(still["status"], "discharged");
+    assert!(still["awaiting"].as_array().unwrap().is_empty());
     problem(app.post(&ack, &trainer.token, &json!({})).await, 409).await;
 
     // The client hurts the same knee again: a new referral, linked.
@@ -290,4 +293,89 @@ async fn a_rescheduled_visit_shows_its_new_time() {
         assert!(tokio::time::Instant::now() < deadline, "{referral}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn news_of_a_follow_up_ahead_of_its_booking_waits_for_it() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, booked, physio) = app.assessed(&trainer).await;
+    let path = format!("/v1/referrals/{id}/guidance");
+    body(app.post(&path, &physio, &guidance()).await, 201).await;
+    // The follow-up's completion comes first (its booking was retried):
+    // it waits for the booking rather than being dropped.
+    let follow_up = Uuid::now_v7();
+    let mut completed = AppointmentCompleted {
+        appointment_id: follow_up.to_string(),
+        referral_id: id.to_string(),
+        trainer_id: trainer.id.to_string(),
+        physio_id: booked.physio.to_string(),
+        clinic_id: booked.clinic.to_string(),
+        completed_at: timestamp(Utc::now()),
+        ..Default::default()
+    };
+    completed.set_kind(AppointmentKind::FollowUp);
+    app.publish(&completed).await;
+    app.publish(&follow_up_event(id, &trainer, &booked, follow_up))
+        .await;
+    let assessed = app.wait_for_status(id, &trainer.token, "assessed").await;
+    let causes: Vec<&str> = assessed["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["cause"].as_str().unwrap())
+        .collect();
+    assert!(
+        causes.ends_with(&["follow_up_booked", "follow_up_completed"]),
+        "{causes:?}"
+    );
+    wait_for_visits(
+        &app,
+        id,
+        &trainer.token,
+        &[("assessment", "completed"), ("follow_up", "completed")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_clinic_sees_its_own_visits_only() {
+    use spotter_contracts::booking::v1::AppointmentCancelled;
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, first, _) = app.booked(&trainer).await;
+    app.publish(&AppointmentCancelled {
+        appointment_id: first.appointment.to_string(),
+        referral_id: id.to_string(),
+        trainer_id: trainer.id.to_string(),
+        physio_id: first.physio.to_string(),
+        clinic_id: first.clinic.to_string(),
+        rebook: true,
+        ..Default::default()
+    })
+    .await;
+    app.wait_for_status(id, &trainer.token, "awaiting_booking")
+        .await;
+    let second = app.book(id, &trainer).await;
+    wait_for_visits(
+        &app,
+        id,
+        &trainer.token,
+        &[("assessment", "cancelled"), ("assessment", "booked")],
+    )
+    .await;
+    let admin = app.auth.token(
+        spotter_auth::Role::ClinicAdmin,
+        Uuid::now_v7(),
+        Some(second.clinic),
+    );
+    let seen = app.referral(id, &admin).await;
+    let clinics: Vec<&str> = seen["visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["clinic_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(clinics, [second.clinic.to_string()]);
+    assert!(seen["previous_referral_id"].is_null());
 }
