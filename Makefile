@@ -113,6 +113,11 @@ BENCH_ARGS ?=
 BENCH_EXCHANGE := spotter.bench.events
 bench-load: deps
 	$(CARGO) build --release -p spotter
+	@# A fresh network every run: a second run on the first one's databases
+	@# would measure a network twice the size (and call it the same).
+	@for service in referral booking notification; do \
+		psql -X -q -d postgres -c "DROP DATABASE IF EXISTS spotter_bench_$$service WITH (FORCE)" >/dev/null; \
+	done
 	@export SPOTTER_BROKER__EXCHANGE=$(BENCH_EXCHANGE) SPOTTER_BROKER__QUEUE_PREFIX=bench. \
 		SPOTTER_LOG__LEVEL=warn; \
 	log=target/bench-load-stack.log; \

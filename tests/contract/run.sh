@@ -50,14 +50,16 @@ drop_databases() {
         psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${prefix}${service} WITH (FORCE)" >/dev/null
     done
 }
-# The run's queues hold nothing anyone needs once it ends. (Its exchange,
-# which holds nothing, is the same on every run.)
+# The run's queues and exchange hold nothing anyone needs once it ends.
 delete_queues() {
     command -v rabbitmqctl >/dev/null || return 0
     rabbitmqctl -q list_queues name 2>/dev/null | grep "^${run_id}\." | while read -r queue; do
         # </dev/null: rabbitmqctl would otherwise read the rest of the list.
         rabbitmqctl -q delete_queue "$queue" </dev/null >/dev/null 2>&1 || true
     done
+    # rabbitmqctl has no exchange command; the broker's own function does it.
+    rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"${run_id}.events\">>), false, <<\"contract-run\">>)." \
+        </dev/null >/dev/null 2>&1 || true
 }
 stack_pid=""
 finish() {
@@ -74,13 +76,13 @@ finish() {
 }
 trap finish EXIT
 
-# Its own exchange and queue names, so another stack on this broker (make run)
-# and this one never take each other's events. Per-user rate limits raised
+# Its own exchange and queue names, so another stack on this broker (make run,
+# another contract run) and this one never take each other's events. Per-user rate limits raised
 # far above the fuzzer's pace (they have tests of their own): at the shipped
 # limits most operations would only ever answer 429 and go untested. The
 # schema states the radius's hard ceiling (500 km); a deployment may cap it
 # lower (50 km by default), which only it knows, so this run uses the ceiling.
-SPOTTER_BROKER__EXCHANGE="spotter-contract.events" SPOTTER_BROKER__QUEUE_PREFIX="$run_id." \
+SPOTTER_BROKER__EXCHANGE="${run_id}.events" SPOTTER_BROKER__QUEUE_PREFIX="$run_id." \
     SPOTTER_RATE_LIMITS__READS_PER_MINUTE=1000000 SPOTTER_RATE_LIMITS__READ_BURST=100000 \
     SPOTTER_RATE_LIMITS__WRITES_PER_MINUTE=1000000 SPOTTER_RATE_LIMITS__WRITE_BURST=100000 \
     SPOTTER_QUOTAS__MAX_SERVICE_RADIUS_KM=500 \

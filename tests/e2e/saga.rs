@@ -148,16 +148,28 @@ impl World {
     }
 
     async fn wait_for_status(&self, id: Uuid, status: &str) -> Value {
+        let wanted = format!("status {status}");
+        self.wait_for_referral(id, &wanted, |r| r["status"] == status)
+            .await
+    }
+
+    /// Reads the referral until `holds` (bounded; `what` names it when it
+    /// never does).
+    async fn wait_for_referral(
+        &self,
+        id: Uuid,
+        what: &str,
+        holds: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + SETTLE;
         loop {
             let referral = self.referral(id).await;
-            if referral["status"] == status {
+            if holds(&referral) {
                 return referral;
             }
             assert!(
                 Instant::now() < deadline,
-                "referral still {} (wanted {status})",
-                referral["status"]
+                "referral never reached {what}: {referral}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
@@ -301,14 +313,8 @@ async fn happy_path_from_flag_through_a_follow_up_to_discharge(shape: Shape) {
     w.wait_for_notices(&w.physio_token, "follow_up_booked", 1)
         .await;
     // The referral records it too (its own consumer, in its own time).
-    let deadline = Instant::now() + SETTLE;
-    let read = loop {
-        let read = w.referral(id).await;
-        if read["visits"].as_array().is_some_and(|v| v.len() == 2) || Instant::now() > deadline {
-            break read;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let two_visits = |r: &Value| r["visits"].as_array().is_some_and(|v| v.len() == 2);
+    let read = w.wait_for_referral(id, "two visits", two_visits).await;
     assert_eq!(read["guidance"]["avoid"][0]["movement"], "deep squats");
     let follow_up = &read["visits"][1];
     assert_eq!(follow_up["kind"], "follow_up");
@@ -508,15 +514,8 @@ async fn a_clinic_cancelled_follow_up_is_booked_again_with_the_same_physio(shape
         again.iter().any(|n| n["title"] == "Follow-up booked again"),
         "{again:?}"
     );
-    let deadline = Instant::now() + SETTLE;
-    let referral = loop {
-        let referral = w.referral(id).await;
-        if referral["visits"].as_array().is_some_and(|v| v.len() == 3) || Instant::now() > deadline
-        {
-            break referral;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let three_visits = |r: &Value| r["visits"].as_array().is_some_and(|v| v.len() == 3);
+    let referral = w.wait_for_referral(id, "three visits", three_visits).await;
     assert_eq!(referral["status"], "guidance_shared", "the status stays");
     let visits = referral["visits"].as_array().unwrap();
     assert_eq!(visits[1]["status"], "cancelled");

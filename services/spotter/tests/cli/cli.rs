@@ -196,6 +196,7 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
             "Appointment booked for your client",
             "New appointment booked with you",
             "New guidance from the physio",
+            "Follow-up booked",
             "The trainer acknowledged your guidance",
             "acknowledged (guidance_acknowledged, version 1)",
         ] {
