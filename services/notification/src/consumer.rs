@@ -13,7 +13,7 @@ use spotter_contracts::booking::v1::{
 };
 use spotter_contracts::convert::{Malformed, appointment_kind, time, uuid};
 use spotter_contracts::referral::v1::{
-    DeadlineReached as CareDeadlineReached, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
+    DeadlineReached as CareDeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
     ReferralDischarged,
 };
 use spotter_messaging::topology::routing_keys_of;
@@ -112,6 +112,7 @@ async fn handle(
         }
         ReferralWaitlisted::TYPE_NAME => notices::waitlisted(&incoming.decode()?)?,
         EmergencyAdvised::TYPE_NAME => notices::emergency(&incoming.decode()?)?,
+        DoctorAdvised::TYPE_NAME => notices::doctor(&incoming.decode()?)?,
         GuidanceShared::TYPE_NAME => notices::guidance_shared(&incoming.decode()?)?,
         GuidanceAcknowledged::TYPE_NAME => notices::guidance_acknowledged(&incoming.decode()?)?,
         BookingDeadlineReached::TYPE_NAME => deadline_notices::booking(&incoming.decode()?)?,

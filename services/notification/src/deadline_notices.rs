@@ -94,8 +94,8 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             format!("The trainer has not yet read the guidance you shared on {since}."),
             json!({"referral_id": e.referral_id, "version": e.guidance_version}),
         ),
-        (DeadlineKind::Booking, _) => {
-            return Err(Malformed::new("kind", "booking is not a care deadline"));
+        (DeadlineKind::Booking | DeadlineKind::MedicalClearance, _) => {
+            return Err(Malformed::new("kind", "not a care deadline that tells anyone"));
         }
     };
     Ok(vec![told])

@@ -10,7 +10,9 @@ use spotter_contracts::booking::v1::{
     AppointmentRescheduled, ReferralWaitlisted, WaitlistReason,
 };
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
-use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceAcknowledged, GuidanceShared};
+use spotter_contracts::referral::v1::{
+    DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
+};
 use spotter_platform::vocabulary::DeclineReason;
 use uuid::Uuid;
 
@@ -39,6 +41,7 @@ spotter_platform::coded! {
         TargetMissed = "target_missed",
         ReferralWaitlisted = "referral_waitlisted",
         EmergencyAdvised = "emergency_advised",
+        DoctorAdvised = "doctor_advised",
         AppointmentCancelled = "appointment_cancelled",
         AppointmentDeclined = "appointment_declined",
         AppointmentRescheduled = "appointment_rescheduled",
@@ -67,6 +70,7 @@ impl NoticeKind {
         matches!(
             self,
             Self::EmergencyAdvised
+                | Self::DoctorAdvised
                 | Self::AppointmentBooked
                 | Self::AppointmentCancelled
                 | Self::AppointmentRescheduled
@@ -191,6 +195,19 @@ pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, Malformed> {
         NoticeKind::EmergencyAdvised,
         "Urgent care advised for your client",
         "Please send your client to urgent medical care. No physio appointment was booked."
+            .to_owned(),
+        json!({"referral_id": e.referral_id}),
+    )])
+}
+
+/// Triage says a doctor today, not a physio. Like the emergency advice,
+/// it names no symptom: the trainer sees why in the referral.
+pub fn doctor(e: &DoctorAdvised) -> Result<Vec<Notice>, Malformed> {
+    Ok(vec![notice(
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
+        NoticeKind::DoctorAdvised,
+        "A doctor should see your client today",
+        "Please send your client to their GP or an urgent care centre today. No physio appointment was booked; once a doctor clears them for physio, record it in the app."
             .to_owned(),
         json!({"referral_id": e.referral_id}),
     )])

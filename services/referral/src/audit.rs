@@ -22,6 +22,8 @@ pub mod action {
     pub const INJURY_READ: &str = "injury_report.read";
     pub const GUIDANCE_WRITE: &str = "guidance.write";
     pub const GUIDANCE_READ: &str = "guidance.read";
+    /// A doctor's clearance recorded after triage advised medical care.
+    pub const MEDICAL_CLEARANCE_WRITE: &str = "medical_clearance.write";
     /// A caller was refused a referral that exists (answered 404): another
     /// trainer's, or a physio whose access ended (consent withdrawn, the
     /// referral cancelled, deactivated, moved to another clinic).

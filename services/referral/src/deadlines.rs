@@ -6,9 +6,10 @@
 //! the clinic's admins; acknowledgement: the physio). When each falls due is
 //! a setting (`[deadlines]`).
 
-use crate::domain::lifecycle::Status;
+use crate::domain::lifecycle::{Decision, Happening, MEDICAL_ADVICE, Status, decide};
+use crate::domain::vocabulary::TimelineCause;
 use crate::events;
-use crate::referrals::model::Referral;
+use crate::referrals::model::{Referral, move_to};
 use crate::schema::{guidance, referrals};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -27,9 +28,14 @@ fn awaited_in(kind: DeadlineKind) -> &'static [Status] {
     match kind {
         DeadlineKind::Guidance => &[Status::Assessed],
         DeadlineKind::Acknowledgement => &[Status::GuidanceShared, Status::Discharged],
+        DeadlineKind::MedicalClearance => MEDICAL_ADVICE,
         DeadlineKind::Booking => &[],
     }
 }
+
+/// How long a referral sent to medical care stays open for a doctor's
+/// clearance (docs/triage.md, "What happens next").
+pub const MEDICAL_ADVICE_WINDOW: Duration = Duration::days(7);
 
 /// When each step falls due, from the settings.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +90,25 @@ impl CareDeadlines {
         deadlines::start(conn, referral, kind, self.wait(kind, at)).await
     }
 
+    /// Triage advised medical care: a doctor's clearance is awaited for the
+    /// advice window, after which the referral closes (docs/triage.md).
+    /// One step: its reminder and escalation fall due together, and firing
+    /// closes the referral without telling anyone (the trainer was told
+    /// where to go when they flagged it).
+    pub async fn await_medical_clearance(
+        conn: &mut AsyncPgConnection,
+        referral: Uuid,
+        since: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        let closes_at = since + MEDICAL_ADVICE_WINDOW;
+        let wait = Wait {
+            started_at: since,
+            remind_at: closes_at,
+            escalate_at: closes_at,
+        };
+        deadlines::start(conn, referral, DeadlineKind::MedicalClearance, wait).await
+    }
+
     /// The trainer acknowledged the latest guidance.
     pub async fn acknowledged(conn: &mut AsyncPgConnection, referral: Uuid) -> QueryResult<()> {
         deadlines::clear(conn, referral, DeadlineKind::Acknowledgement).await
@@ -105,6 +130,9 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
         Ok(referral) => referral,
         Err(not_now) => return Ok(not_now),
     };
+    if due.kind == DeadlineKind::MedicalClearance {
+        return close_uncleared(conn, &referral).await;
+    }
     let (true, Some(physio), Some(clinic)) = (
         awaited_in(due.kind).contains(&referral.status),
         referral.physio_id,
@@ -147,6 +175,15 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
     Ok(Fired::Told)
 }
 
+/// No doctor's clearance within the advice window: the referral closes.
+async fn close_uncleared(conn: &mut AsyncPgConnection, referral: &Referral) -> QueryResult<Fired> {
+    if let Decision::Apply(to) = decide(referral.status, Happening::AdviceExpired) {
+        move_to(conn, referral.id, to, TimelineCause::AdviceExpired).await?;
+    }
+    // Closing tells no one: the step is done either way.
+    Ok(Fired::NoLongerAwaited)
+}
+
 /// The referral, locked; or, when a transaction is changing it right now or
 /// it is gone, what the firing comes to.
 async fn lock_if_free(
@@ -174,7 +211,9 @@ async fn lock_if_free(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Awaiting {
     /// What is owed, and so by whom: `booking` by a clinic within reach,
-    /// `guidance` by the physio, `acknowledgement` by the trainer.
+    /// `guidance` by the physio, `acknowledgement` by the trainer,
+    /// `medical_clearance` by the trainer (a doctor's clearance, recorded
+    /// before `next_step_at`, when the referral closes).
     pub awaited: DeadlineKind,
     pub since: DateTime<Utc>,
     /// When it is chased next (a reminder, then an escalation); for a

@@ -8,7 +8,7 @@ use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
 use spotter_contracts::common::v1::Location;
 use spotter_contracts::referral::v1::{
-    Clearance as WireClearance, DeadlineReached, EmergencyAdvised, GuidanceAcknowledged,
+    Clearance as WireClearance, DeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged,
     GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralDischarged,
     ReferralNotAttended, ReferralRequested,
 };
@@ -43,6 +43,15 @@ pub fn requested(r: &Referral, region: BodyRegion, trainer_at: Where) -> Referra
 
 pub fn emergency_advised(r: &Referral) -> EmergencyAdvised {
     EmergencyAdvised {
+        referral_id: r.id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        client_id: r.client_id.to_string(),
+        advised_at: timestamp(r.created_at),
+    }
+}
+
+pub fn doctor_advised(r: &Referral) -> DoctorAdvised {
+    DoctorAdvised {
         referral_id: r.id.to_string(),
         trainer_id: r.trainer_id.to_string(),
         client_id: r.client_id.to_string(),

@@ -1,24 +1,30 @@
-//! `POST /v1/injury-reports`: a trainer flags a client's injury. One
-//! transaction writes the report, the referral, its first timeline entry, the
-//! audit entry and the event that starts the saga — or none of them.
+//! `POST /v1/injury-reports`: a trainer flags a client's injury with the
+//! answers to the screening questionnaire (docs/triage.md). One transaction
+//! writes the report, the answers and what triage decided, the referral, its
+//! first timeline entry, the audit entry and the event that starts the saga
+//! — or none of them.
 
 use crate::audit::{self, action};
+use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::Status;
-use crate::domain::triage::{target_window, triage};
-use crate::domain::vocabulary::Priority;
+use crate::domain::screening::questionnaire::{self, Questionnaire};
+use crate::domain::screening::{Answer, Screen, Triage, legacy, triage};
+use crate::domain::triage::target_window;
 use crate::domain::vocabulary::TimelineCause;
 use crate::domain::vocabulary::{BodyRegion, ConsentMethod, RedFlag, Side};
 use crate::events::{self, Where};
 use crate::quotas;
 use crate::referrals::model::{Referral, append_timeline};
 use crate::referrals::view::ReferralSummary;
+use crate::screening::store::{self, Source, TriageView};
 use crate::schema::{clients, injury_reports, referrals, trainers};
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use spotter_auth::{Caller, Trainer};
 use spotter_db::db_error;
 use spotter_db::idempotency::{Created, create_once};
@@ -41,14 +47,31 @@ pub struct Consent {
     pub method: ConsentMethod,
 }
 
-/// `uniqueItems`, which the derive cannot state.
+/// `uniqueItems`, which the derive cannot state, and the deprecation.
 fn each_red_flag_once() -> utoipa::openapi::Array {
     utoipa::openapi::ArrayBuilder::new()
         .items(utoipa::openapi::Ref::from_schema_name("RedFlag"))
         .max_items(Some(RedFlag::ALL.len()))
         .unique_items(true)
-        .description(Some("Each at most once (so at most all eight)."))
+        .deprecated(Some(utoipa::openapi::Deprecated::True))
+        .description(Some(
+            "Deprecated: send `screening` instead. Kept for one version as a shortcut: each flag answers \"yes\" to the nearest question of the screening questionnaire (docs/triage.md) and the same rules decide. Each at most once; not together with `screening`.",
+        ))
         .build()
+}
+
+/// The answers to the screening questionnaire (`GET
+/// /v1/triage/questionnaire`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScreeningAnswers {
+    /// The version the answers are to.
+    pub questionnaire_version: i32,
+    /// By `link_id`: `true`/`false` for a boolean question, an option's
+    /// code for a choice. Every question asked (given the other answers
+    /// and the body region) must be answered, and no other.
+    #[schema(value_type = Object, additional_properties)]
+    pub answers: BTreeMap<String, Answer>,
 }
 
 /// `true` is the one value the API takes, and the schema says so: a
@@ -72,18 +95,35 @@ pub struct NewInjuryReport {
     pub onset_date: NaiveDate,
     pub mechanism: Text<500>,
     pub description: Text<2000>,
+    /// Required unless the deprecated `red_flags` is sent.
+    pub screening: Option<ScreeningAnswers>,
     #[serde(default)]
-    /// Each at most once (so at most all eight).
     #[schema(schema_with = each_red_flag_once)]
     pub red_flags: Vec<RedFlag>,
     pub consent: Consent,
 }
 
+/// The new referral and what triage decided.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriagedReferral {
+    #[serde(flatten)]
+    pub referral: ReferralSummary,
+    pub triage: TriageView,
+}
+
+/// The answers the rules read, checked.
+struct Screened {
+    questionnaire: &'static Questionnaire,
+    source: Source,
+    screen: Screen,
+}
+
 impl NewInjuryReport {
     /// What the types cannot say: dates relative to today, consent given,
-    /// and each red flag once.
-    fn validate(&self, today: NaiveDate) -> ApiResult<()> {
+    /// each red flag once, and the answers fit the questionnaire version.
+    fn validate(&self, today: NaiveDate) -> ApiResult<Screened> {
         let mut errors = Vec::new();
+        let screened = self.screened(&mut errors);
         if self.onset_date > today {
             errors.push(FieldError::new("onset_date", "must not be in the future"));
         }
@@ -102,7 +142,55 @@ impl NewInjuryReport {
                 "the client's consent is required to refer them",
             ));
         }
-        finish(errors)
+        finish(errors)?;
+        screened.ok_or_else(|| ApiError::invalid("screening", "is required"))
+    }
+
+    fn screened(&self, errors: &mut Vec<FieldError>) -> Option<Screened> {
+        let region = self.body_region;
+        let pain = self.pain_level.get();
+        let Some(given) = &self.screening else {
+            // The deprecated checklist: an older app (docs/triage.md).
+            let current = questionnaire::current();
+            return Some(Screened {
+                questionnaire: current,
+                source: Source::LegacyRedFlags,
+                screen: legacy::from_red_flags(region, pain, &self.red_flags),
+            });
+        };
+        if !self.red_flags.is_empty() {
+            errors.push(FieldError::new(
+                "red_flags",
+                "leave it out when sending `screening`: the questionnaire replaces it",
+            ));
+        }
+        let Some(version) = questionnaire::version(given.questionnaire_version) else {
+            errors.push(FieldError::new(
+                "screening.questionnaire_version",
+                format!(
+                    "no such version; the current one is {}",
+                    questionnaire::current().version
+                ),
+            ));
+            return None;
+        };
+        match crate::domain::screening::answers::check(
+            version,
+            region,
+            pain,
+            &given.answers,
+            "screening.answers",
+        ) {
+            Ok(screen) => Some(Screened {
+                questionnaire: version,
+                source: Source::Questionnaire,
+                screen,
+            }),
+            Err(found) => {
+                errors.extend(found);
+                None
+            }
+        }
     }
 }
 
@@ -113,8 +201,8 @@ impl NewInjuryReport {
     request_body = NewInjuryReport,
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Retries with the same key and body return the first response")),
     responses(
-        (status = 201, description = "The new referral (emergency_advised when a red flag was reported)", body = ReferralSummary),
-        (status = 409, description = "No trainer profile yet (PUT /v1/trainers/me): its location decides which clinics can help; or a quota (`open_referrals`, `open_referral_per_body_region`, naming the open referral) is used up. A report with a red flag is always recorded.", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The new referral and its triage: `emergency_advised` (call emergency services) or `doctor_advised` (a doctor today), both never booked; otherwise booking starts", body = TriagedReferral),
+        (status = 409, description = "No trainer profile yet (PUT /v1/trainers/me): its location decides which clinics can help; or a quota (`open_referrals`, `open_referral_per_body_region`, naming the open referral) is used up. A report triaged to medical care is always recorded.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
         InputProblems,
     ),
@@ -130,10 +218,10 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
     let input: NewInjuryReport = from_value(raw.clone())?;
-    input.validate(Utc::now().date_naive())?;
+    let screened = input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
     create_once(&mut conn, trainer.id, &key, &raw, async |conn| {
-        write_report(conn, &caller, trainer.id, &quotas, &input).await
+        write_report(conn, &caller, trainer.id, &quotas, &input, &screened).await
     })
     .await
     .map(Created::response)
@@ -145,12 +233,14 @@ async fn write_report(
     trainer_id: Uuid,
     quotas: &QuotaSettings,
     input: &NewInjuryReport,
-) -> ApiResult<ReferralSummary> {
+    screened: &Screened,
+) -> ApiResult<TriagedReferral> {
     let pain = input.pain_level.get();
-    let priority = triage(pain, &input.red_flags);
-    // A red flag is always recorded: it books nothing (emergency care is
-    // advised), and refusing it could hide what a clinician must see.
-    let quota_applies = priority != Priority::Emergency;
+    let triaged: Triage = triage(&screened.screen);
+    let priority = triaged.priority();
+    // A report triaged to medical care is always recorded: it books
+    // nothing, and refusing it could hide what a clinician must see.
+    let quota_applies = triaged.books();
     // One round trip for both facts the report needs (this runs per flag):
     // the trainer's location, and whether the client is theirs. Under a
     // quota the row is held until commit, so a trainer's reports take their
@@ -199,11 +289,7 @@ async fn write_report(
     } else {
         None
     };
-    let status = if priority == Priority::Emergency {
-        Status::EmergencyAdvised
-    } else {
-        Status::AwaitingBooking
-    };
+    let status: Status = triaged.status();
     let now = Utc::now();
     let referral: Referral = diesel::insert_into(referrals::table)
         .values((
@@ -238,22 +324,53 @@ async fn write_report(
         .execute(conn)
         .await
         .map_err(db_error)?;
+    store::record(
+        conn,
+        referral.id,
+        screened.questionnaire,
+        screened.source,
+        &screened.screen,
+        &triaged,
+        now,
+    )
+    .await
+    .map_err(db_error)?;
     append_timeline(conn, referral.id, status, TimelineCause::InjuryReported)
         .await
         .map_err(db_error)?;
     audit::record(conn, caller, action::INJURY_WRITE, referral.id)
         .await
         .map_err(db_error)?;
-    if priority == Priority::Emergency {
-        // Trainers may not diagnose: a red flag means urgent medical care, not a booking.
-        spotter_messaging::enqueue(conn, &events::emergency_advised(&referral))
-            .await
+    match status {
+        // Medical care, not a booking: the trainer is told where to go, and
+        // a doctor's clearance may open booking within the advice window.
+        Status::EmergencyAdvised | Status::DoctorAdvised => {
+            CareDeadlines::await_medical_clearance(conn, referral.id, now)
+                .await
+                .map_err(db_error)?;
+            if status == Status::EmergencyAdvised {
+                spotter_messaging::enqueue(conn, &events::emergency_advised(&referral)).await
+            } else {
+                spotter_messaging::enqueue(conn, &events::doctor_advised(&referral)).await
+            }
             .map_err(db_error)?;
-    } else {
-        let event = events::requested(&referral, input.body_region, Where { lat, lon });
-        spotter_messaging::enqueue(conn, &event)
-            .await
-            .map_err(db_error)?;
+        }
+        _ => {
+            let event = events::requested(&referral, input.body_region, Where { lat, lon });
+            spotter_messaging::enqueue(conn, &event)
+                .await
+                .map_err(db_error)?;
+        }
     }
-    Ok(ReferralSummary::from(&referral))
+    Ok(TriagedReferral {
+        referral: ReferralSummary::from(&referral),
+        triage: store::view(
+            screened.questionnaire.version,
+            screened.source,
+            triaged.disposition(),
+            triaged.rules.iter().map(|r| (*r).to_owned()).collect(),
+            priority,
+            false,
+        ),
+    })
 }

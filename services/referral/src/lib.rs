@@ -16,6 +16,7 @@ mod quotas;
 pub mod referrals;
 mod routes;
 mod schema;
+pub mod screening;
 mod trainers;
 pub mod vocabulary_api;
 

@@ -23,6 +23,9 @@ use utoipa::OpenApi;
         clinic_view::list,
         audit::list,
         crate::vocabulary_api::get,
+        crate::screening::questionnaire_api::current,
+        crate::screening::questionnaire_api::by_version,
+        crate::screening::clearance::record,
     ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),
@@ -33,6 +36,7 @@ use utoipa::OpenApi;
         (name = "guidance", description = "The physio's guidance back to the trainer"),
         (name = "audit", description = "Who read or wrote health data"),
         (name = "vocabulary", description = "The coded lists the app renders"),
+        (name = "triage", description = "The screening questionnaire triage decides by (a screening aid, not a diagnosis)"),
     )
 )]
 struct ReferralApi;

@@ -3,8 +3,8 @@
 use crate::deadlines::CareDeadlines;
 use crate::referrals::{api, rebook};
 use crate::{
-    audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, trainers,
-    vocabulary_api,
+    audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, screening,
+    trainers, vocabulary_api,
 };
 use actix_web::web;
 use spotter_db::deadlines;
@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 /// The paths a gateway (or the dev stack) sends to this service.
 pub fn owns_path(path: &str) -> bool {
-    const PREFIXES: [&str; 7] = [
+    const PREFIXES: [&str; 8] = [
         "/v1/vocabulary",
+        "/v1/triage",
         "/v1/trainers",
         "/v1/clients",
         "/v1/injury-reports",
@@ -75,6 +76,10 @@ fn configure(cfg: &mut web::ServiceConfig) {
         "/v1/referrals/{referral_id}/rebook",
         web::post().to(rebook::rebook),
     )
+    .route(
+        "/v1/referrals/{referral_id}/medical-clearance",
+        web::post().to(screening::clearance::record),
+    )
     .service(
         web::resource("/v1/referrals/{referral_id}/guidance")
             .route(web::post().to(guidance::api::share))
@@ -89,7 +94,15 @@ fn configure(cfg: &mut web::ServiceConfig) {
         web::get().to(clinic_view::list),
     )
     .route("/admin/v1/audit-log", web::get().to(audit::list))
-    .route("/v1/vocabulary", web::get().to(vocabulary_api::get));
+    .route("/v1/vocabulary", web::get().to(vocabulary_api::get))
+    .route(
+        "/v1/triage/questionnaire",
+        web::get().to(screening::questionnaire_api::current),
+    )
+    .route(
+        "/v1/triage/questionnaire/{version}",
+        web::get().to(screening::questionnaire_api::by_version),
+    );
 }
 
 pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
@@ -130,6 +143,7 @@ mod tests {
         assert!(owns_path("/admin/v1/clinics/123/referrals"));
         assert!(owns_path("/admin/v1/dead-letters/referral"));
         assert!(owns_path("/v1/vocabulary"));
+        assert!(owns_path("/v1/triage/questionnaire/1"));
         assert!(!owns_path("/admin/v1/clinics/123"));
         assert!(!owns_path("/admin/v1/clinics/123/appointments"));
         assert!(!owns_path("/v1/trainersx"));

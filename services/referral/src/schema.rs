@@ -119,12 +119,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    screenings (referral_id) {
+        referral_id -> Uuid,
+        questionnaire_version -> Int4,
+        source -> Text,
+        response -> Jsonb,
+        disposition -> Text,
+        rules -> Array<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    medical_clearances (referral_id) {
+        referral_id -> Uuid,
+        cleared_on -> Date,
+        cleared_by -> Text,
+        urgency -> Text,
+        recorded_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(injury_reports -> referrals (referral_id));
+diesel::joinable!(screenings -> referrals (referral_id));
 diesel::allow_tables_to_appear_in_same_query!(
     trainers,
     clients,
     referrals,
     injury_reports,
+    screenings,
+    medical_clearances,
     referral_timeline,
     guidance,
     audit_log

@@ -83,7 +83,9 @@ both_ways!(DeclineReason <=> booking_wire::DeclineReason, "decline_reason" {
     OutsideScope, NotSuitableForClinic, NoCapacity,
 });
 
-both_ways!(DeadlineKind <=> wire::DeadlineKind, "kind" { Booking, Guidance, Acknowledgement });
+both_ways!(DeadlineKind <=> wire::DeadlineKind, "kind" {
+    Booking, Guidance, Acknowledgement, MedicalClearance,
+});
 
 both_ways!(DeadlineStage <=> wire::DeadlineStage, "stage" { Reminder, Escalation });
 

@@ -114,6 +114,7 @@ events! {
     referral::ReferralRequested => "referral_requested" in lane requested_lane;
     referral::ReferralCancelled => "referral_cancelled";
     referral::EmergencyAdvised => "emergency_advised";
+    referral::DoctorAdvised => "doctor_advised";
     referral::GuidanceShared => "guidance_shared";
     referral::GuidanceAcknowledged => "guidance_acknowledged";
     referral::DeadlineReached => "deadline_reached";

@@ -53,6 +53,9 @@ crate::coded! {
         Guidance = "guidance",
         /// Referral: the trainer's acknowledgement of new guidance.
         Acknowledgement = "acknowledgement",
+        /// Referral: a doctor's clearance after triage advised medical
+        /// care; without one the referral closes.
+        MedicalClearance = "medical_clearance",
     }
 }
 

@@ -12,8 +12,14 @@ spotter_platform::coded! {
     /// Where a referral is in its life.
     pub enum Status {
         AwaitingBooking = "awaiting_booking",
-        /// Red flags: urgent medical care, no booking.
+        /// Triage: call emergency services now; no booking.
         EmergencyAdvised = "emergency_advised",
+        /// Triage: see a doctor today, not a physio; no booking until a
+        /// doctor clears the client (`MedicallyCleared`).
+        DoctorAdvised = "doctor_advised",
+        /// Medical care was advised and no doctor's clearance followed
+        /// within the advice window (7 days): closed.
+        Closed = "closed",
         /// No slot within the horizon yet; booking keeps looking.
         Waitlisted = "waitlisted",
         Booked = "booked",
@@ -55,6 +61,8 @@ impl Status {
             Self::GuidanceShared => Some(4),
             Self::Acknowledged => Some(5),
             Self::EmergencyAdvised
+            | Self::DoctorAdvised
+            | Self::Closed
             | Self::Cancelled
             | Self::NoShow
             | Self::NotAttended
@@ -82,6 +90,11 @@ pub enum Happening {
     Rescheduled,
     /// The trainer took up the rebooking offered after a missed appointment.
     RebookedAfterNoShow,
+    /// A doctor cleared the client for physio after medical care was
+    /// advised: booking opens.
+    MedicallyCleared,
+    /// The advice window passed without a doctor's clearance.
+    AdviceExpired,
     GuidanceShared,
     /// Guidance that clears for full training with no review date.
     Discharged,
@@ -107,6 +120,9 @@ impl Happening {
         )
     }
 }
+
+/// Where triage sent the client to medical care (docs/triage.md).
+pub const MEDICAL_ADVICE: &[Status] = &[Status::EmergencyAdvised, Status::DoctorAdvised];
 
 /// Where follow-ups happen: after guidance, until the referral closes.
 const UNDER_REVIEW: &[Status] = &[Status::GuidanceShared, Status::Acknowledged];
@@ -138,12 +154,14 @@ fn rule(happening: Happening) -> (Target, &'static [Status]) {
         Happening::CancelledByClinic => (To(AwaitingBooking), &[Booked]),
         Happening::CancelledForGood => (
             To(Cancelled),
-            &[AwaitingBooking, Waitlisted, Booked, EmergencyAdvised],
+            &[AwaitingBooking, Waitlisted, Booked, EmergencyAdvised, DoctorAdvised],
         ),
         Happening::Completed => (To(Assessed), &[Booked]),
         Happening::NoShow { missed } => (To(after_missed(missed)), &[Booked]),
         Happening::Rescheduled => (Stays, &[Booked]),
         Happening::RebookedAfterNoShow => (To(AwaitingBooking), &[NoShow]),
+        Happening::MedicallyCleared => (To(AwaitingBooking), MEDICAL_ADVICE),
+        Happening::AdviceExpired => (To(Closed), MEDICAL_ADVICE),
         // A new version of the guidance replaces the old, acknowledged or not.
         Happening::GuidanceShared => (
             To(GuidanceShared),
@@ -251,6 +269,18 @@ mod tests {
         assert_eq!(decide(S::EmergencyAdvised, H::Booked), Decision::Ignore);
         assert_eq!(decide(S::Booked, H::Waitlisted), Decision::Ignore);
         assert_eq!(decide(S::Cancelled, H::CancelledForGood), Decision::Ignore);
+        assert_eq!(decide(S::DoctorAdvised, H::Booked), Decision::Ignore);
+        assert_eq!(decide(S::Closed, H::MedicallyCleared), Decision::Ignore);
+        assert_eq!(decide(S::AwaitingBooking, H::MedicallyCleared), Decision::Ignore);
+    }
+
+    #[test]
+    fn medical_advice_opens_booking_when_cleared_and_closes_otherwise() {
+        for advised in [S::EmergencyAdvised, S::DoctorAdvised] {
+            assert_eq!(decide(advised, H::MedicallyCleared), Decision::Apply(S::AwaitingBooking));
+            assert_eq!(decide(advised, H::AdviceExpired), Decision::Apply(S::Closed));
+            assert_eq!(decide(advised, H::CancelledForGood), Decision::Apply(S::Cancelled));
+        }
     }
 
     #[test]

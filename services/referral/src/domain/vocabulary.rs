@@ -91,6 +91,11 @@ coded! {
         FollowUpCompleted = "follow_up_completed",
         /// Cleared for full training with no review: the referral closes.
         Discharged = "discharged",
+        /// A doctor cleared the client for physio after triage advised
+        /// medical care: booking opens.
+        MedicallyCleared = "medically_cleared",
+        /// No doctor's clearance within the advice window: closed.
+        AdviceExpired = "advice_expired",
     }
 }
 

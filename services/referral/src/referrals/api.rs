@@ -7,11 +7,12 @@ use super::store::{find_visible, injury};
 use super::view::{ClientView, Durations, ReferralDetail, ReferralSummary};
 use super::visits;
 use crate::audit::{self, action};
-use crate::domain::lifecycle::{Decision, Happening, Status, decide};
+use crate::domain::lifecycle::{Decision, Happening, MEDICAL_ADVICE, Status, decide};
 use crate::domain::vocabulary::CancelReason;
 use crate::domain::vocabulary::TimelineCause;
 use crate::events;
 use crate::guidance;
+use crate::screening;
 use crate::schema::{clients, referrals};
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -124,7 +125,7 @@ pub async fn get(
     let detail = spotter_db::transaction(&mut conn, async |conn| {
         let referral = find_visible(conn, &caller, id, false).await?;
         let timeline = timeline(conn, id).await.map_err(db_error)?;
-        let (client, injury, guidance) = if sees_health_detail(&caller, &referral) {
+        let (client, injury, guidance, screening) = if sees_health_detail(&caller, &referral) {
             let client = clients::table
                 .find(referral.client_id)
                 .select((clients::id, clients::display_name))
@@ -141,6 +142,9 @@ pub async fn get(
                     .await
                     .map_err(db_error)?;
             }
+            let screening = screening::store::find(conn, id, referral.priority, current.is_some())
+                .await
+                .map_err(db_error)?;
             (
                 Some(ClientView {
                     id: client.0,
@@ -148,9 +152,10 @@ pub async fn get(
                 }),
                 Some(injury),
                 current,
+                screening,
             )
         } else {
-            (None, None, None)
+            (None, None, None, None)
         };
         let booking_queue = if referral.status == Status::AwaitingBooking {
             let now = Utc::now();
@@ -181,6 +186,7 @@ pub async fn get(
             timeline,
             client,
             injury,
+            triage: screening,
             guidance,
             booking_queue,
             awaiting,
@@ -242,9 +248,9 @@ pub async fn cancel(
         let cancelled = move_to(conn, id, to, TimelineCause::from(reason))
             .await
             .map_err(db_error)?;
-        // Booking holds nothing for an emergency referral; for the others
-        // it may hold an appointment or a waitlist place.
-        if from != Status::EmergencyAdvised {
+        // Booking holds nothing for a referral sent to medical care; for
+        // the others it may hold an appointment or a waitlist place.
+        if !MEDICAL_ADVICE.contains(&from) {
             let event = events::cancelled(&cancelled, reason);
             spotter_messaging::enqueue(conn, &event)
                 .await

@@ -87,6 +87,11 @@ pub struct ReferralDetail {
     pub timeline: Vec<TimelineEntry>,
     pub client: Option<ClientView>,
     pub injury: Option<InjuryView>,
+    /// What the referral was triaged with (the questionnaire version and
+    /// every answer) and what the rules decided; like the injury, only for
+    /// the trainer and the assigned physio. Null for referrals flagged
+    /// before the questionnaire.
+    pub triage: Option<crate::screening::store::Screening>,
     /// The current (latest) version.
     pub guidance: Option<GuidanceView>,
     /// While `awaiting_booking`: queued, and when booking is expected.
