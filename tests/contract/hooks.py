@@ -5,6 +5,11 @@ a schema cannot say, applied to every phase's requests just before sending.
   fuzzer draws keys from a small space ("0", "00" ...), so two different
   bodies would share a key, and the server rightly refuses a reused key
   with another body (422, as the IETF Idempotency-Key draft asks).
+* The screening questionnaire answered as the app answers it: which
+  questions must be answered depends on the other answers and the body
+  region, which a schema cannot say, so a positive injury report gets a
+  complete all-clear answer set for its region (and, like any app that
+  sends the questionnaire, no deprecated red_flags beside it).
 * Dates judged against today: an injury's onset is on or before today, a
   review date and time off lie ahead, and both end after they start. Only
   positive cases (every value schema-valid) are moved into the window the
@@ -46,6 +51,9 @@ def before_call(context, case, **kwargs):
     body = case.body
     today = _today()
     _move(body, "onset_date", today.isoformat())
+    _move(body, "cleared_on", today.isoformat())
+    if case.operation.path == "/v1/injury-reports" and isinstance(body, dict):
+        _answer_screening(body)
     _move(body, "review_on", (today + datetime.timedelta(days=30)).isoformat())
     if case.operation.path.endswith("/time-off"):
         start = datetime.datetime.combine(today + datetime.timedelta(days=60), datetime.time(9))
@@ -62,3 +70,30 @@ def before_call(context, case, **kwargs):
             weekdays = [repr(float(w)) if isinstance(w, (int, float)) else repr(w) for w in (h.get("weekday") for h in hours)]
             if len(set(weekdays)) != len(weekdays):
                 del hours[1:]
+
+
+# Questionnaire version 1 (GET /v1/triage/questionnaire), all clear.
+_ALWAYS = {
+    "exertional_chest_symptoms": False,
+    "head_impact": False,
+    "obvious_deformity": False,
+    "onset": "gradual",
+    "nerve_symptoms": False,
+    "unrelenting_night_pain": False,
+    "function": "normal",
+}
+_SPINE = ("neck", "upper_back", "lower_back")
+
+
+def _answer_screening(body):
+    if not isinstance(body.get("screening"), dict):
+        return
+    region = body.get("body_region")
+    answers = dict(_ALWAYS)
+    if region == "lower_back":
+        answers["saddle_numbness_or_bladder_bowel"] = False
+    if region in _SPINE:
+        answers["fever_or_unwell"] = False
+        answers["cancer_history"] = False
+    body["screening"] = {"questionnaire_version": 1, "answers": answers}
+    body.pop("red_flags", None)

@@ -30,7 +30,7 @@ async fn the_live_stream_passes_through_the_gateway_as_it_happens() {
     let report = json!({
         "client_id": client, "body_region": "neck", "side": "left", "pain_level": 6,
         "onset_date": chrono::Utc::now().date_naive().to_string(), "mechanism": "collision",
-        "description": "hit heads in a drill", "red_flags": ["head_injury"],
+        "description": "hit heads in a drill", "red_flags": ["chest_pain_or_breathlessness"],
         "consent": {"obtained": true, "method": "verbal"}
     });
     body(

@@ -537,7 +537,7 @@ async fn a_clinic_cancelled_follow_up_is_booked_again_with_the_same_physio(shape
 
 async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing(shape: Shape) {
     let w = World::new(shape, World::morning_tomorrow()).await;
-    let id = w.flag(3, json!(["head_injury"])).await;
+    let id = w.flag(3, json!(["chest_pain_or_breathlessness"])).await;
     let referral = w.referral(id).await;
     assert_eq!(referral["status"], "emergency_advised");
     assert_eq!(referral["priority"], "emergency");

@@ -13,8 +13,8 @@ use spotter_contracts::booking::v1::{
 };
 use spotter_contracts::convert::{Malformed, appointment_kind, time, uuid};
 use spotter_contracts::referral::v1::{
-    DeadlineReached as CareDeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged, GuidanceShared,
-    ReferralDischarged,
+    DeadlineReached as CareDeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged,
+    GuidanceShared, ReferralDischarged,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};

@@ -95,7 +95,10 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             json!({"referral_id": e.referral_id, "version": e.guidance_version}),
         ),
         (DeadlineKind::Booking | DeadlineKind::MedicalClearance, _) => {
-            return Err(Malformed::new("kind", "not a care deadline that tells anyone"));
+            return Err(Malformed::new(
+                "kind",
+                "not a care deadline that tells anyone",
+            ));
         }
     };
     Ok(vec![told])

@@ -8,9 +8,9 @@ use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
 use spotter_contracts::common::v1::Location;
 use spotter_contracts::referral::v1::{
-    Clearance as WireClearance, DeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged,
-    GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralDischarged,
-    ReferralNotAttended, ReferralRequested,
+    Clearance as WireClearance, DeadlineReached, DoctorAdvised, EmergencyAdvised,
+    GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason, ReferralCancelled,
+    ReferralDischarged, ReferralNotAttended, ReferralRequested,
 };
 use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;

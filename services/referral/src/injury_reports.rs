@@ -16,15 +16,14 @@ use crate::events::{self, Where};
 use crate::quotas;
 use crate::referrals::model::{Referral, append_timeline};
 use crate::referrals::view::ReferralSummary;
-use crate::screening::store::{self, Source, TriageView};
 use crate::schema::{clients, injury_reports, referrals, trainers};
+use crate::screening::store::{self, Source, TriageView};
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use spotter_auth::{Caller, Trainer};
 use spotter_db::db_error;
 use spotter_db::idempotency::{Created, create_once};
@@ -35,6 +34,7 @@ use spotter_platform::problem::Problem;
 use spotter_platform::settings::QuotaSettings;
 use spotter_platform::validate::finish;
 use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text, Within};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -66,11 +66,10 @@ fn each_red_flag_once() -> utoipa::openapi::Array {
 #[serde(deny_unknown_fields)]
 pub struct ScreeningAnswers {
     /// The version the answers are to.
-    pub questionnaire_version: i32,
+    pub questionnaire_version: Within<1, 1000>,
     /// By `link_id`: `true`/`false` for a boolean question, an option's
     /// code for a choice. Every question asked (given the other answers
     /// and the body region) must be answered, and no other.
-    #[schema(value_type = Object, additional_properties)]
     pub answers: BTreeMap<String, Answer>,
 }
 
@@ -164,7 +163,8 @@ impl NewInjuryReport {
                 "leave it out when sending `screening`: the questionnaire replaces it",
             ));
         }
-        let Some(version) = questionnaire::version(given.questionnaire_version) else {
+        let asked = i32::try_from(given.questionnaire_version.get()).ok();
+        let Some(version) = asked.and_then(questionnaire::version) else {
             errors.push(FieldError::new(
                 "screening.questionnaire_version",
                 format!(

@@ -3,8 +3,8 @@
 use crate::deadlines::CareDeadlines;
 use crate::referrals::{api, rebook};
 use crate::{
-    audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, screening,
-    trainers, vocabulary_api,
+    audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, screening, trainers,
+    vocabulary_api,
 };
 use actix_web::web;
 use spotter_db::deadlines;

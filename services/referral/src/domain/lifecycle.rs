@@ -154,7 +154,13 @@ fn rule(happening: Happening) -> (Target, &'static [Status]) {
         Happening::CancelledByClinic => (To(AwaitingBooking), &[Booked]),
         Happening::CancelledForGood => (
             To(Cancelled),
-            &[AwaitingBooking, Waitlisted, Booked, EmergencyAdvised, DoctorAdvised],
+            &[
+                AwaitingBooking,
+                Waitlisted,
+                Booked,
+                EmergencyAdvised,
+                DoctorAdvised,
+            ],
         ),
         Happening::Completed => (To(Assessed), &[Booked]),
         Happening::NoShow { missed } => (To(after_missed(missed)), &[Booked]),
@@ -271,15 +277,27 @@ mod tests {
         assert_eq!(decide(S::Cancelled, H::CancelledForGood), Decision::Ignore);
         assert_eq!(decide(S::DoctorAdvised, H::Booked), Decision::Ignore);
         assert_eq!(decide(S::Closed, H::MedicallyCleared), Decision::Ignore);
-        assert_eq!(decide(S::AwaitingBooking, H::MedicallyCleared), Decision::Ignore);
+        assert_eq!(
+            decide(S::AwaitingBooking, H::MedicallyCleared),
+            Decision::Ignore
+        );
     }
 
     #[test]
     fn medical_advice_opens_booking_when_cleared_and_closes_otherwise() {
         for advised in [S::EmergencyAdvised, S::DoctorAdvised] {
-            assert_eq!(decide(advised, H::MedicallyCleared), Decision::Apply(S::AwaitingBooking));
-            assert_eq!(decide(advised, H::AdviceExpired), Decision::Apply(S::Closed));
-            assert_eq!(decide(advised, H::CancelledForGood), Decision::Apply(S::Cancelled));
+            assert_eq!(
+                decide(advised, H::MedicallyCleared),
+                Decision::Apply(S::AwaitingBooking)
+            );
+            assert_eq!(
+                decide(advised, H::AdviceExpired),
+                Decision::Apply(S::Closed)
+            );
+            assert_eq!(
+                decide(advised, H::CancelledForGood),
+                Decision::Apply(S::Cancelled)
+            );
         }
     }
 

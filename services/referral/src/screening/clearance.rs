@@ -134,8 +134,14 @@ async fn clear(
         .await
         .map_err(db_error)?;
     let region = body_region(conn, referral.id).await.map_err(db_error)?;
-    let previous =
-        quotas::new_referral(conn, quotas, referral.trainer_id, referral.client_id, region).await?;
+    let previous = quotas::new_referral(
+        conn,
+        quotas,
+        referral.trainer_id,
+        referral.client_id,
+        region,
+    )
+    .await?;
     let priority = Priority::from(input.urgency);
     diesel::insert_into(medical_clearances::table)
         .values((

@@ -16,7 +16,8 @@ use spotter_platform::{ApiError, ApiResult};
 use utoipa::ToSchema;
 
 /// What the app says wherever it shows the questionnaire or its outcome.
-pub const DISCLAIMER: &str = "A screening aid for trainers, not a diagnosis. When in doubt, seek medical care.";
+pub const DISCLAIMER: &str =
+    "A screening aid for trainers, not a diagnosis. When in doubt, seek medical care.";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuestionnaireView {
@@ -174,7 +175,7 @@ pub async fn current() -> HttpResponse {
     get,
     path = "/v1/triage/questionnaire/{version}",
     tag = "triage",
-    params(("version" = i32, Path, minimum = 1, description = "A released version")),
+    params(("version" = i32, Path, minimum = 1, maximum = 1000, description = "A released version")),
     responses(
         (status = 200, description = "That version, which never changes", body = QuestionnaireView),
         (status = 404, description = "No such version", body = spotter_platform::problem::Problem, content_type = "application/problem+json"),

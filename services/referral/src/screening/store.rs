@@ -153,7 +153,10 @@ pub async fn find(
 
 /// The stored QuestionnaireResponse's answers by link id.
 fn answers_of(response: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
-    let items = response["item"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let items = response["item"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     items
         .iter()
         .filter_map(|item| {

@@ -13,4 +13,5 @@ mod quotas;
 mod rate_limits;
 mod reports;
 mod support;
+mod triage;
 mod vocabulary;

@@ -82,9 +82,9 @@ async fn a_trainer_holds_at_most_fifty_open_referrals_and_a_closed_one_frees_a_p
             .contains("acknowledged or cancelled")
     );
 
-    // A red flag is always recorded (it books nothing).
+    // A report triaged to emergency care is always recorded (it books nothing).
     let mut emergency = report.clone();
-    emergency["red_flags"] = json!(["head_injury"]);
+    emergency["screening"]["answers"]["exertional_chest_symptoms"] = json!(true);
     let recorded = body(
         app.post("/v1/injury-reports", &trainer.token, &emergency)
             .await,
@@ -124,9 +124,9 @@ async fn a_second_flag_for_the_same_body_region_names_the_open_referral() {
     // Another region of the same client is a referral of its own.
     app.refer(&trainer, &ReferralApp::report_on(&trainer, "shoulder"))
         .await;
-    // A new red flag for the same knee is always recorded.
+    // A new flag for the same knee triaged to emergency care is always recorded.
     let mut worse = knee.clone();
-    worse["red_flags"] = json!(["unable_to_bear_weight"]);
+    worse["screening"]["answers"]["obvious_deformity"] = json!(true);
     let recorded = body(
         app.post("/v1/injury-reports", &trainer.token, &worse).await,
         201,

@@ -4,68 +4,96 @@
 use crate::support::{ReferralApp, WAIT, body, problem};
 use chrono::Utc;
 use serde_json::json;
-use spotter_contracts::common::v1::{BodyRegion, Priority};
-use spotter_contracts::referral::v1::{EmergencyAdvised, ReferralRequested};
+use spotter_contracts::common::v1::Priority;
+use spotter_contracts::referral::v1::{DoctorAdvised, EmergencyAdvised, ReferralRequested};
+
+/// `ReferralRequested` rows written: what booking would be asked, counted
+/// where it is written (a queue drained too early would miss one).
+const BOOKING_REQUESTS: &str =
+    "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.ReferralRequested'";
 
 #[tokio::test]
 async fn triage_decides_priority_and_what_the_saga_hears() {
     let app = ReferralApp::start().await;
     let trainer = app.trainer().await;
+    // (region, pain, answers changed from all clear, priority, status)
     let cases = [
-        (5, json!([]), "routine", "awaiting_booking"),
-        (7, json!([]), "urgent", "awaiting_booking"),
+        ("knee", 5, json!({}), "routine", "awaiting_booking"),
+        ("hip", 7, json!({}), "urgent", "awaiting_booking"),
+        // Numbness alone books a physio sooner; it is not an emergency.
         (
+            "neck",
             2,
-            json!(["numbness_or_tingling"]),
+            json!({"nerve_symptoms": true, "nerve_symptoms_worsening": false}),
+            "urgent",
+            "awaiting_booking",
+        ),
+        (
+            "shoulder",
+            2,
+            json!({"obvious_deformity": true}),
             "emergency",
             "emergency_advised",
         ),
+        (
+            "lower_back",
+            3,
+            json!({"fever_or_unwell": true}),
+            "emergency",
+            "doctor_advised",
+        ),
     ];
-    // One region each: a client has one open referral per body region.
-    for ((pain, flags, priority, status), (region, proto_region)) in cases.into_iter().zip([
-        ("knee", BodyRegion::Knee),
-        ("hip", BodyRegion::Hip),
-        ("neck", BodyRegion::Neck),
-    ]) {
+    for (region, pain, answers, priority, status) in cases {
         let mut report = ReferralApp::report_on(&trainer, region);
         report["pain_level"] = json!(pain);
-        report["red_flags"] = flags;
+        for (id, answer) in answers.as_object().unwrap() {
+            report["screening"]["answers"][id] = answer.clone();
+        }
         let created = body(
             app.post("/v1/injury-reports", &trainer.token, &report)
                 .await,
             201,
         )
         .await;
-        assert_eq!(created["priority"], priority, "pain {pain}");
-        assert_eq!(created["status"], status, "pain {pain}");
+        assert_eq!(created["priority"], priority, "{region}");
+        assert_eq!(created["status"], status, "{region}");
+        assert_eq!(created["triage"]["questionnaire_version"], 1);
         let id = created["id"].as_str().unwrap().to_owned();
-        if priority == "emergency" {
-            let advised: EmergencyAdvised = app.tap.next(WAIT).await.unwrap();
-            assert_eq!(advised.referral_id, id);
-            assert!(created["target_by"].is_null());
-        } else {
-            let requested: ReferralRequested = app.tap.next(WAIT).await.unwrap();
-            assert_eq!(requested.referral_id, id);
-            assert_eq!(requested.body_region(), proto_region);
-            assert_eq!(requested.attempt, 1);
-            let location = requested.trainer_location.unwrap();
-            assert_eq!((location.lat, location.lon), (51.5, -0.12));
-            let expected = if priority == "urgent" {
-                Priority::Urgent
-            } else {
-                Priority::Routine
-            };
-            assert_eq!(requested.priority(), expected);
+        match status {
+            "emergency_advised" => {
+                let advised: EmergencyAdvised = app.tap.next(WAIT).await.unwrap();
+                assert_eq!(advised.referral_id, id);
+                assert_eq!(created["triage"]["disposition"], "emergency_now");
+                assert!(created["target_by"].is_null());
+            }
+            "doctor_advised" => {
+                let advised: DoctorAdvised = app.tap.next(WAIT).await.unwrap();
+                assert_eq!(advised.referral_id, id);
+                assert_eq!(created["triage"]["disposition"], "see_doctor_today");
+                assert_eq!(
+                    created["triage"]["rules"],
+                    json!(["spinal_pain_with_fever"])
+                );
+                assert!(created["target_by"].is_null());
+            }
+            _ => {
+                assert_eq!(created["triage"]["disposition"], "physio");
+                let requested: ReferralRequested = app.tap.next(WAIT).await.unwrap();
+                assert_eq!(requested.referral_id, id);
+                assert_eq!(requested.attempt, 1);
+                let location = requested.trainer_location.unwrap();
+                assert_eq!((location.lat, location.lon), (51.5, -0.12));
+                let expected = if priority == "urgent" {
+                    Priority::Urgent
+                } else {
+                    Priority::Routine
+                };
+                assert_eq!(requested.priority(), expected);
+            }
         }
     }
-    // No booking was asked for the emergency.
-    assert!(
-        app.tap
-            .drain::<ReferralRequested>()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // Booking was asked for the three physio referrals only.
+    assert_eq!(app.count(BOOKING_REQUESTS).await, 3);
 }
 
 #[tokio::test]
@@ -119,6 +147,18 @@ async fn every_invalid_report_names_its_field_and_writes_nothing() {
         ("body_region", json!("spleen"), "body_region"),
         ("side", json!("middle"), "side"),
         ("red_flags", json!(["feeling_sad"]), "red_flags[0]"),
+        // The deprecated checklist beside the questionnaire that replaces it.
+        ("red_flags", json!(["head_injury"]), "red_flags"),
+        (
+            "screening",
+            json!({"questionnaire_version": 99, "answers": {}}),
+            "screening.questionnaire_version",
+        ),
+        (
+            "screening",
+            json!({"questionnaire_version": 1, "answers": {"head_impact": true}}),
+            "screening.answers.exertional_chest_symptoms",
+        ),
         ("onset_date", json!(tomorrow), "onset_date"),
         ("onset_date", json!("last week"), "onset_date"),
         ("description", json!("   "), "description"),
@@ -166,6 +206,8 @@ async fn every_invalid_report_names_its_field_and_writes_nothing() {
     for table in [
         "referrals",
         "injury_reports",
+        "screenings",
+        "deadlines",
         "referral_timeline",
         "audit_log",
         "outbox",

@@ -71,8 +71,7 @@ async fn the_vocabulary_is_public_and_lists_every_code_the_api_accepts() {
     assert_eq!(v["body_regions"][3]["label"], "Wrist and hand");
     // A code the injury report refuses is not offered, and one it takes is.
     let trainer = app.trainer().await;
-    let mut report = ReferralApp::report(&trainer);
-    report["red_flags"] = serde_json::json!([codes("red_flags")[0]]);
+    let report = ReferralApp::legacy_report(&trainer, serde_json::json!([codes("red_flags")[0]]));
     body(
         app.post("/v1/injury-reports", &trainer.token, &report)
             .await,

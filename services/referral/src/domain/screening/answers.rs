@@ -217,8 +217,14 @@ mod tests {
 
     #[test]
     fn a_complete_answer_set_is_accepted() {
-        let screen = check(&V1, BodyRegion::Shoulder, 3, &answers(&shoulder_all_clear()), "a")
-            .expect("complete");
+        let screen = check(
+            &V1,
+            BodyRegion::Shoulder,
+            3,
+            &answers(&shoulder_all_clear()),
+            "a",
+        )
+        .expect("complete");
         assert!(screen.no(q::HEAD_IMPACT));
         assert_eq!(screen.code(q::ONSET), Some(onset::GRADUAL));
     }

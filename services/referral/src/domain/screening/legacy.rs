@@ -27,7 +27,9 @@ pub fn question_for(flag: RedFlag) -> &'static str {
 pub fn from_red_flags(body_region: BodyRegion, pain_level: i64, flags: &[RedFlag]) -> Screen {
     let mut screen = Screen::new(body_region, pain_level);
     for flag in flags {
-        screen.answers.insert(question_for(*flag), Value::Bool(true));
+        screen
+            .answers
+            .insert(question_for(*flag), Value::Bool(true));
     }
     screen
 }

@@ -47,12 +47,42 @@ pub fn protocol() -> ReturnToTraining {
             "This applies until a clinician shares their own guidance.",
         ],
         stages: vec![
-            stage(1, "Symptom-limited activity", "Daily activities that do not make symptoms worse.", "Gradual return to work or study"),
-            stage(2, "Aerobic exercise", "Walking or stationary cycling, light then moderate pace; light resistance training.", "Raise the heart rate"),
-            stage(3, "Individual sport-specific exercise", "Running or drills away from any risk of head impact.", "Add movement"),
-            stage(4, "Non-contact training drills", "Harder training and drills, still without contact.", "Exercise, coordination and thinking"),
-            stage(5, "Full-contact practice", "Normal training, after a doctor's clearance.", "Restore confidence"),
-            stage(6, "Return to sport", "Normal competition or unrestricted training.", "Back to normal"),
+            stage(
+                1,
+                "Symptom-limited activity",
+                "Daily activities that do not make symptoms worse.",
+                "Gradual return to work or study",
+            ),
+            stage(
+                2,
+                "Aerobic exercise",
+                "Walking or stationary cycling, light then moderate pace; light resistance training.",
+                "Raise the heart rate",
+            ),
+            stage(
+                3,
+                "Individual sport-specific exercise",
+                "Running or drills away from any risk of head impact.",
+                "Add movement",
+            ),
+            stage(
+                4,
+                "Non-contact training drills",
+                "Harder training and drills, still without contact.",
+                "Exercise, coordination and thinking",
+            ),
+            stage(
+                5,
+                "Full-contact practice",
+                "Normal training, after a doctor's clearance.",
+                "Restore confidence",
+            ),
+            stage(
+                6,
+                "Return to sport",
+                "Normal competition or unrestricted training.",
+                "Back to normal",
+            ),
         ],
     }
 }

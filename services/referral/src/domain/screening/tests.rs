@@ -25,29 +25,105 @@ fn each_rule_reaches_its_level_alone() {
     use BodyRegion::*;
     use Level::*;
     let cases: &[(&str, Screen, Level)] = &[
-        ("exertional_chest_symptoms", screen(Shoulder, 2, &[q::EXERTIONAL_CHEST_SYMPTOMS]), EmergencyNow),
-        ("head_impact_danger_signs", screen(Neck, 2, &[q::HEAD_IMPACT, q::HEAD_IMPACT_DANGER_SIGNS]), EmergencyNow),
-        ("cauda_equina_signs", screen(LowerBack, 2, &[q::SADDLE_NUMBNESS_OR_BLADDER_BOWEL]), EmergencyNow),
-        ("obvious_deformity", screen(Elbow, 2, &[q::OBVIOUS_DEFORMITY]), EmergencyNow),
-        ("possible_concussion", screen(Neck, 2, &[q::HEAD_IMPACT, q::CONCUSSION_SYMPTOMS]), SeeDoctorToday),
-        ("ottawa_unable_to_bear_weight", screen(AnkleFoot, 2, &[q::UNABLE_TO_BEAR_WEIGHT]), SeeDoctorToday),
-        ("ottawa_ankle_bone_tenderness", screen(AnkleFoot, 2, &[q::ANKLE_BONE_TENDERNESS]), SeeDoctorToday),
-        ("ottawa_knee_findings", screen(Knee, 2, &[q::KNEE_FRACTURE_SIGNS]), SeeDoctorToday),
-        ("suspected_fracture", screen(WristHand, 2, &[q::SUSPECTED_FRACTURE]), SeeDoctorToday),
-        ("spinal_pain_with_fever", screen(LowerBack, 2, &[q::FEVER_OR_UNWELL]), SeeDoctorToday),
-        ("spinal_pain_with_cancer_history", screen(UpperBack, 2, &[q::CANCER_HISTORY]), SeeDoctorToday),
-        ("progressive_neurological_deficit", screen(Neck, 2, &[q::NERVE_SYMPTOMS, q::NERVE_SYMPTOMS_WORSENING]), SeeDoctorToday),
+        (
+            "exertional_chest_symptoms",
+            screen(Shoulder, 2, &[q::EXERTIONAL_CHEST_SYMPTOMS]),
+            EmergencyNow,
+        ),
+        (
+            "head_impact_danger_signs",
+            screen(Neck, 2, &[q::HEAD_IMPACT, q::HEAD_IMPACT_DANGER_SIGNS]),
+            EmergencyNow,
+        ),
+        (
+            "cauda_equina_signs",
+            screen(LowerBack, 2, &[q::SADDLE_NUMBNESS_OR_BLADDER_BOWEL]),
+            EmergencyNow,
+        ),
+        (
+            "obvious_deformity",
+            screen(Elbow, 2, &[q::OBVIOUS_DEFORMITY]),
+            EmergencyNow,
+        ),
+        (
+            "possible_concussion",
+            screen(Neck, 2, &[q::HEAD_IMPACT, q::CONCUSSION_SYMPTOMS]),
+            SeeDoctorToday,
+        ),
+        (
+            "ottawa_unable_to_bear_weight",
+            screen(AnkleFoot, 2, &[q::UNABLE_TO_BEAR_WEIGHT]),
+            SeeDoctorToday,
+        ),
+        (
+            "ottawa_ankle_bone_tenderness",
+            screen(AnkleFoot, 2, &[q::ANKLE_BONE_TENDERNESS]),
+            SeeDoctorToday,
+        ),
+        (
+            "ottawa_knee_findings",
+            screen(Knee, 2, &[q::KNEE_FRACTURE_SIGNS]),
+            SeeDoctorToday,
+        ),
+        (
+            "suspected_fracture",
+            screen(WristHand, 2, &[q::SUSPECTED_FRACTURE]),
+            SeeDoctorToday,
+        ),
+        (
+            "spinal_pain_with_fever",
+            screen(LowerBack, 2, &[q::FEVER_OR_UNWELL]),
+            SeeDoctorToday,
+        ),
+        (
+            "spinal_pain_with_cancer_history",
+            screen(UpperBack, 2, &[q::CANCER_HISTORY]),
+            SeeDoctorToday,
+        ),
+        (
+            "progressive_neurological_deficit",
+            screen(Neck, 2, &[q::NERVE_SYMPTOMS, q::NERVE_SYMPTOMS_WORSENING]),
+            SeeDoctorToday,
+        ),
         ("severe_pain", screen(Shoulder, 7, &[]), Urgent),
-        ("acute_injury_with_moderate_pain", with(screen(Hip, 5, &[]), q::ONSET, Value::Code(onset::SUDDEN_DURING_MOVEMENT)), Urgent),
-        ("daily_function_limited", with(screen(Hip, 2, &[]), q::FUNCTION, Value::Code(function::DAILY_LIFE_LIMITED)), Urgent),
-        ("stable_nerve_symptoms", screen(Neck, 2, &[q::NERVE_SYMPTOMS]), Urgent),
-        ("unrelenting_night_pain", screen(Shoulder, 2, &[q::UNRELENTING_NIGHT_PAIN]), Urgent),
+        (
+            "acute_injury_with_moderate_pain",
+            with(
+                screen(Hip, 5, &[]),
+                q::ONSET,
+                Value::Code(onset::SUDDEN_DURING_MOVEMENT),
+            ),
+            Urgent,
+        ),
+        (
+            "daily_function_limited",
+            with(
+                screen(Hip, 2, &[]),
+                q::FUNCTION,
+                Value::Code(function::DAILY_LIFE_LIMITED),
+            ),
+            Urgent,
+        ),
+        (
+            "stable_nerve_symptoms",
+            screen(Neck, 2, &[q::NERVE_SYMPTOMS]),
+            Urgent,
+        ),
+        (
+            "unrelenting_night_pain",
+            screen(Shoulder, 2, &[q::UNRELENTING_NIGHT_PAIN]),
+            Urgent,
+        ),
     ];
     assert_eq!(cases.len(), RULES.len(), "a case per rule");
     for (id, s, level) in cases {
         let t = triage(s);
         assert_eq!(t.level, *level, "{id}");
-        assert_eq!(t.rules.first(), Some(id), "{id} is the most serious rule met");
+        assert_eq!(
+            t.rules.first(),
+            Some(id),
+            "{id} is the most serious rule met"
+        );
         let rule = RULES.iter().find(|r| r.id == *id).expect("a rule");
         assert_eq!(rule.level, *level, "{id}");
     }
@@ -57,14 +133,62 @@ fn each_rule_reaches_its_level_alone() {
 fn near_misses_stay_where_they_are() {
     use BodyRegion::*;
     let cases: &[(&str, Screen, Level)] = &[
-        ("no answers, mild pain", screen(Shoulder, 6, &[]), Level::Routine),
-        ("moderate pain from a gradual onset", with(screen(Knee, 6, &[]), q::ONSET, Value::Code(onset::GRADUAL)), Level::Routine),
-        ("sudden onset, mild pain", with(screen(Knee, 4, &[]), q::ONSET, Value::Code(onset::IMPACT_OR_FALL)), Level::Routine),
-        ("training limited only", with(screen(Knee, 2, &[]), q::FUNCTION, Value::Code(function::TRAINING_LIMITED)), Level::Routine),
-        ("numbness alone is not an emergency", screen(Neck, 2, &[q::NERVE_SYMPTOMS]), Level::Urgent),
-        ("head impact, no symptoms", with(screen(Neck, 2, &[q::HEAD_IMPACT]), q::CONCUSSION_SYMPTOMS, Value::Bool(false)), Level::Routine),
-        ("head impact, symptoms not asked", screen(Neck, 2, &[q::HEAD_IMPACT]), Level::SeeDoctorToday),
-        ("worse than doctor: both", screen(LowerBack, 2, &[q::FEVER_OR_UNWELL, q::SADDLE_NUMBNESS_OR_BLADDER_BOWEL]), Level::EmergencyNow),
+        (
+            "no answers, mild pain",
+            screen(Shoulder, 6, &[]),
+            Level::Routine,
+        ),
+        (
+            "moderate pain from a gradual onset",
+            with(screen(Knee, 6, &[]), q::ONSET, Value::Code(onset::GRADUAL)),
+            Level::Routine,
+        ),
+        (
+            "sudden onset, mild pain",
+            with(
+                screen(Knee, 4, &[]),
+                q::ONSET,
+                Value::Code(onset::IMPACT_OR_FALL),
+            ),
+            Level::Routine,
+        ),
+        (
+            "training limited only",
+            with(
+                screen(Knee, 2, &[]),
+                q::FUNCTION,
+                Value::Code(function::TRAINING_LIMITED),
+            ),
+            Level::Routine,
+        ),
+        (
+            "numbness alone is not an emergency",
+            screen(Neck, 2, &[q::NERVE_SYMPTOMS]),
+            Level::Urgent,
+        ),
+        (
+            "head impact, no symptoms",
+            with(
+                screen(Neck, 2, &[q::HEAD_IMPACT]),
+                q::CONCUSSION_SYMPTOMS,
+                Value::Bool(false),
+            ),
+            Level::Routine,
+        ),
+        (
+            "head impact, symptoms not asked",
+            screen(Neck, 2, &[q::HEAD_IMPACT]),
+            Level::SeeDoctorToday,
+        ),
+        (
+            "worse than doctor: both",
+            screen(
+                LowerBack,
+                2,
+                &[q::FEVER_OR_UNWELL, q::SADDLE_NUMBNESS_OR_BLADDER_BOWEL],
+            ),
+            Level::EmergencyNow,
+        ),
     ];
     for (what, s, level) in cases {
         assert_eq!(triage(s).level, *level, "{what}");
@@ -75,10 +199,34 @@ fn near_misses_stay_where_they_are() {
 fn each_disposition_has_its_status_priority_and_sentence() {
     use BodyRegion::Shoulder;
     let cases = [
-        (screen(Shoulder, 2, &[q::OBVIOUS_DEFORMITY]), Disposition::EmergencyNow, Status::EmergencyAdvised, Priority::Emergency, "Call emergency services now"),
-        (screen(Shoulder, 2, &[q::SUSPECTED_FRACTURE]), Disposition::SeeDoctorToday, Status::DoctorAdvised, Priority::Emergency, "see a doctor today"),
-        (screen(Shoulder, 8, &[]), Disposition::Physio, Status::AwaitingBooking, Priority::Urgent, "within 48 hours"),
-        (screen(Shoulder, 2, &[]), Disposition::Physio, Status::AwaitingBooking, Priority::Routine, "within 7 days"),
+        (
+            screen(Shoulder, 2, &[q::OBVIOUS_DEFORMITY]),
+            Disposition::EmergencyNow,
+            Status::EmergencyAdvised,
+            Priority::Emergency,
+            "Call emergency services now",
+        ),
+        (
+            screen(Shoulder, 2, &[q::SUSPECTED_FRACTURE]),
+            Disposition::SeeDoctorToday,
+            Status::DoctorAdvised,
+            Priority::Emergency,
+            "see a doctor today",
+        ),
+        (
+            screen(Shoulder, 8, &[]),
+            Disposition::Physio,
+            Status::AwaitingBooking,
+            Priority::Urgent,
+            "within 48 hours",
+        ),
+        (
+            screen(Shoulder, 2, &[]),
+            Disposition::Physio,
+            Status::AwaitingBooking,
+            Priority::Routine,
+            "within 7 days",
+        ),
     ];
     for (s, disposition, status, priority, sentence) in cases {
         let t = triage(&s);
@@ -86,13 +234,20 @@ fn each_disposition_has_its_status_priority_and_sentence() {
         assert_eq!(t.status(), status);
         assert_eq!(t.priority(), priority);
         assert_eq!(t.books(), disposition == Disposition::Physio);
-        assert!(advice(disposition, priority).contains(sentence), "{disposition:?}");
+        assert!(
+            advice(disposition, priority).contains(sentence),
+            "{disposition:?}"
+        );
     }
 }
 
 #[test]
 fn a_possible_concussion_carries_the_return_to_training_protocol() {
-    let t = triage(&screen(BodyRegion::Neck, 2, &[q::HEAD_IMPACT, q::CONCUSSION_SYMPTOMS]));
+    let t = triage(&screen(
+        BodyRegion::Neck,
+        2,
+        &[q::HEAD_IMPACT, q::CONCUSSION_SYMPTOMS],
+    ));
     assert!(t.concussion());
     assert!(!triage(&screen(BodyRegion::Neck, 2, &[q::SUSPECTED_FRACTURE])).concussion());
     let protocol = return_to_sport::protocol();
@@ -105,7 +260,10 @@ fn every_legacy_flag_maps_to_a_question_of_the_current_version() {
     for flag in RedFlag::ALL {
         let id = legacy::question_for(*flag);
         assert!(
-            matches!(questionnaire::current().item(id).map(|i| &i.answer), Some(AnswerType::Boolean)),
+            matches!(
+                questionnaire::current().item(id).map(|i| &i.answer),
+                Some(AnswerType::Boolean)
+            ),
             "{flag:?}"
         );
     }
@@ -143,9 +301,12 @@ fn any_screen() -> impl Strategy<Value = Screen> {
         .map(|item| {
             let values: Vec<Value> = match &item.answer {
                 AnswerType::Boolean => vec![Value::Bool(false), Value::Bool(true)],
-                AnswerType::Choice(choices) => choices.iter().map(|c| Value::Code(c.code)).collect(),
+                AnswerType::Choice(choices) => {
+                    choices.iter().map(|c| Value::Code(c.code)).collect()
+                }
             };
-            proptest::option::of(proptest::sample::select(values)).prop_map(move |v| (item.link_id, v))
+            proptest::option::of(proptest::sample::select(values))
+                .prop_map(move |v| (item.link_id, v))
         })
         .collect();
     (
@@ -174,10 +335,16 @@ fn more_positive(s: &Screen, id: &'static str) -> Vec<Value> {
         (AnswerType::Boolean, _) => vec![Value::Bool(true)],
         (AnswerType::Choice(choices), current) => {
             let from = match current {
-                Some(Value::Code(code)) => choices.iter().position(|c| c.code == code).map_or(0, |i| i + 1),
+                Some(Value::Code(code)) => choices
+                    .iter()
+                    .position(|c| c.code == code)
+                    .map_or(0, |i| i + 1),
                 _ => 0,
             };
-            choices[from..].iter().map(|c| Value::Code(c.code)).collect()
+            choices[from..]
+                .iter()
+                .map(|c| Value::Code(c.code))
+                .collect()
         }
     }
 }

@@ -65,7 +65,8 @@ impl ReferralApp {
         }
     }
 
-    /// A valid report for `trainer`'s client: knee, pain 5 (routine).
+    /// A valid report for `trainer`'s client: knee, pain 5, a gradual
+    /// onset, screened all clear (routine).
     pub fn report(trainer: &TrainerWithClient) -> Value {
         json!({
             "client_id": trainer.client,
@@ -73,9 +74,9 @@ impl ReferralApp {
             "side": "left",
             "pain_level": 5,
             "onset_date": Utc::now().date_naive().to_string(),
-            "mechanism": "twisted while landing a box jump",
-            "description": "sharp pain on the inside of the knee, swelling after an hour",
-            "red_flags": [],
+            "mechanism": "ache building over weeks of box jumps",
+            "description": "pain on the inside of the knee after sessions",
+            "screening": all_clear("knee"),
             "consent": {"obtained": true, "method": "in_app"}
         })
     }
@@ -85,6 +86,16 @@ impl ReferralApp {
     pub fn report_on(trainer: &TrainerWithClient, region: &str) -> Value {
         let mut report = Self::report(trainer);
         report["body_region"] = json!(region);
+        report["screening"] = all_clear(region);
+        report
+    }
+
+    /// A report through the deprecated red-flag checklist instead of the
+    /// questionnaire.
+    pub fn legacy_report(trainer: &TrainerWithClient, red_flags: Value) -> Value {
+        let mut report = Self::report(trainer);
+        report.as_object_mut().unwrap().remove("screening");
+        report["red_flags"] = red_flags;
         report
     }
 
@@ -192,6 +203,28 @@ pub fn booked_event(
         target_missed: false,
         ..Default::default()
     }
+}
+
+/// Questionnaire version 1 answered "no" to everything asked about a
+/// gradual problem in `region`, with everyday life unaffected.
+pub fn all_clear(region: &str) -> Value {
+    let mut answers = json!({
+        "exertional_chest_symptoms": false,
+        "head_impact": false,
+        "obvious_deformity": false,
+        "onset": "gradual",
+        "nerve_symptoms": false,
+        "unrelenting_night_pain": false,
+        "function": "training_limited",
+    });
+    if region == "lower_back" {
+        answers["saddle_numbness_or_bladder_bowel"] = json!(false);
+    }
+    if matches!(region, "neck" | "upper_back" | "lower_back") {
+        answers["fever_or_unwell"] = json!(false);
+        answers["cancer_history"] = json!(false);
+    }
+    json!({"questionnaire_version": 1, "answers": answers})
 }
 
 pub fn guidance() -> Value {
