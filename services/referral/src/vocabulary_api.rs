@@ -7,6 +7,7 @@
 //! and caches may keep it for a day.
 
 use crate::domain::lifecycle::Status;
+use crate::domain::screening::Disposition;
 use crate::domain::vocabulary::{
     BodyRegion, CancelReason, Clearance, ConsentMethod, Priority, RedFlag, Side, TimelineCause,
 };
@@ -30,8 +31,11 @@ pub struct Term<T> {
 pub struct Vocabulary {
     pub body_regions: Vec<Term<BodyRegion>>,
     pub sides: Vec<Term<Side>>,
-    /// Any of these on an injury report means urgent medical care.
+    /// Deprecated with the injury report's `red_flags`: the screening
+    /// questionnaire (`GET /v1/triage/questionnaire`) replaces them.
     pub red_flags: Vec<Term<RedFlag>>,
+    /// Where triage sends the client (docs/triage.md).
+    pub triage_dispositions: Vec<Term<Disposition>>,
     pub consent_methods: Vec<Term<ConsentMethod>>,
     pub priorities: Vec<Term<Priority>>,
     pub referral_statuses: Vec<Term<Status>>,
@@ -70,6 +74,7 @@ pub fn vocabulary() -> Vocabulary {
         body_regions: terms(BodyRegion::ALL, BodyRegion::as_str),
         sides: terms(Side::ALL, Side::as_str),
         red_flags: terms(RedFlag::ALL, RedFlag::as_str),
+        triage_dispositions: terms(Disposition::ALL, Disposition::as_str),
         consent_methods: terms(ConsentMethod::ALL, ConsentMethod::as_str),
         priorities: terms(Priority::ALL, Priority::as_str),
         referral_statuses: terms(Status::ALL, Status::as_str),

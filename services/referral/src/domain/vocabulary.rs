@@ -17,7 +17,8 @@ coded! {
 }
 
 coded! {
-    /// Any of these means urgent medical care, not a physio booking.
+    /// The deprecated checklist of the injury report: each answers "yes" to
+    /// a question of the screening questionnaire (docs/triage.md).
     pub enum RedFlag {
         NumbnessOrTingling = "numbness_or_tingling",
         BladderOrBowelChange = "bladder_or_bowel_change",

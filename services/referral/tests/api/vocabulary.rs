@@ -2,9 +2,12 @@
 //! column that stores it must allow exactly the same names.
 
 use referral_service::domain::lifecycle::Status;
+use referral_service::domain::screening::Disposition;
 use referral_service::domain::vocabulary::{
     BodyRegion, Clearance, ConsentMethod, Priority, RedFlag, Side, TimelineCause,
 };
+use referral_service::screening::clearance::ClearedUrgency;
+use referral_service::screening::store::Source;
 use spotter_db::testing::TestDatabase;
 use spotter_platform::vocabulary::{AppointmentKind, AppointmentStatus};
 use spotter_service::testing::migration_dirs;
@@ -34,6 +37,9 @@ async fn every_coded_column_allows_exactly_its_enum() {
         ("referral_timeline", "cause", names(TimelineCause::ALL)),
         ("visits", "kind", names(AppointmentKind::ALL)),
         ("visits", "status", names(AppointmentStatus::ALL)),
+        ("screenings", "disposition", names(Disposition::ALL)),
+        ("screenings", "source", names(Source::ALL)),
+        ("medical_clearances", "urgency", names(ClearedUrgency::ALL)),
     ];
     db.assert_checks_allow(&columns).await;
 }
