@@ -9,7 +9,9 @@ a schema cannot say, applied to every phase's requests just before sending.
   questions must be answered depends on the other answers and the body
   region, which a schema cannot say, so a positive injury report gets a
   complete all-clear answer set for its region (and, like any app that
-  sends the questionnaire, no deprecated red_flags beside it).
+  sends the questionnaire, no deprecated red_flags beside it), unless it
+  uses the deprecated checklist alone. A schema cannot say "one of the two
+  is required" either.
 * Dates judged against today: an injury's onset is on or before today, a
   review date and time off lie ahead, and both end after they start. Only
   positive cases (every value schema-valid) are moved into the window the
@@ -86,7 +88,8 @@ _SPINE = ("neck", "upper_back", "lower_back")
 
 
 def _answer_screening(body):
-    if not isinstance(body.get("screening"), dict):
+    # The deprecated checklist alone is a complete report of its own.
+    if "screening" not in body and isinstance(body.get("red_flags"), list):
         return
     region = body.get("body_region")
     answers = dict(_ALWAYS)

@@ -194,7 +194,7 @@ pub fn emergency(e: &EmergencyAdvised) -> Result<Vec<Notice>, Malformed> {
         Audience::User(uuid("trainer_id", &e.trainer_id)?),
         NoticeKind::EmergencyAdvised,
         "Urgent care advised for your client",
-        "Please send your client to urgent medical care. No physio appointment was booked."
+        "Call emergency services for your client now if you have not already. No physio appointment was booked; once a doctor clears them for physio, record it in the app."
             .to_owned(),
         json!({"referral_id": e.referral_id}),
     )])

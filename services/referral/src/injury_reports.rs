@@ -95,11 +95,23 @@ pub struct NewInjuryReport {
     pub mechanism: Text<500>,
     pub description: Text<2000>,
     /// Required unless the deprecated `red_flags` is sent.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub screening: Option<ScreeningAnswers>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = each_red_flag_once)]
-    pub red_flags: Vec<RedFlag>,
+    pub red_flags: Option<Vec<RedFlag>>,
     pub consent: Consent,
+}
+
+/// A field that may be left out but, when sent, is never `null` (the
+/// schema says so: a null is refused like any other wrong type).
+fn present<'de, D, T>(value: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(value).map(Some)
 }
 
 /// The new referral and what triage decided.
@@ -126,8 +138,9 @@ impl NewInjuryReport {
         if self.onset_date > today {
             errors.push(FieldError::new("onset_date", "must not be in the future"));
         }
-        for (i, flag) in self.red_flags.iter().enumerate() {
-            if self.red_flags[..i].contains(flag) {
+        let flags = self.red_flags.as_deref().unwrap_or_default();
+        for (i, flag) in flags.iter().enumerate() {
+            if flags[..i].contains(flag) {
                 errors.push(FieldError::new(
                     format!("red_flags[{i}]"),
                     "is listed twice",
@@ -149,15 +162,28 @@ impl NewInjuryReport {
         let region = self.body_region;
         let pain = self.pain_level.get();
         let Some(given) = &self.screening else {
-            // The deprecated checklist: an older app (docs/triage.md).
-            let current = questionnaire::current();
+            // The deprecated checklist: an older app (docs/triage.md). With
+            // neither, nothing was screened: refused, never assumed clear.
+            let Some(flags) = &self.red_flags else {
+                errors.push(FieldError::new(
+                    "screening",
+                    "is required: the answers to GET /v1/triage/questionnaire",
+                ));
+                return None;
+            };
             return Some(Screened {
-                questionnaire: current,
+                questionnaire: questionnaire::current(),
                 source: Source::LegacyRedFlags,
-                screen: legacy::from_red_flags(region, pain, &self.red_flags),
+                screen: legacy::from_red_flags(region, pain, flags),
             });
         };
-        if !self.red_flags.is_empty() {
+        // An empty checklist beside the answers says nothing: an app
+        // moving to the questionnaire may still send it.
+        if self
+            .red_flags
+            .as_ref()
+            .is_some_and(|flags| !flags.is_empty())
+        {
             errors.push(FieldError::new(
                 "red_flags",
                 "leave it out when sending `screening`: the questionnaire replaces it",
@@ -317,6 +343,7 @@ async fn write_report(
             injury_reports::red_flags.eq(input
                 .red_flags
                 .iter()
+                .flatten()
                 .map(|f| f.as_str())
                 .collect::<Vec<_>>()),
             injury_reports::consent_method.eq(input.consent.method.as_str()),

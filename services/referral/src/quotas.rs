@@ -80,7 +80,7 @@ pub async fn new_referral(
             limit: 1,
             frees_at: None,
             frees_when: format!(
-                "when referral {open}, open for this client's {}, is acknowledged or cancelled (a report with a red flag is always recorded)",
+                "when referral {open}, open for this client's {}, is acknowledged or cancelled (a report triaged to emergency or a doctor's care is always recorded)",
                 region.as_str()
             ),
             open_referral_id: Some(open),

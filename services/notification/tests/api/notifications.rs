@@ -5,7 +5,7 @@ use notification_service::Notification;
 use serde_json::{Value, json};
 use spotter_auth::Role;
 use spotter_contracts::booking::v1::{AppointmentBooked, AppointmentCancelled};
-use spotter_contracts::referral::v1::{EmergencyAdvised, GuidanceShared};
+use spotter_contracts::referral::v1::{DoctorAdvised, EmergencyAdvised, GuidanceShared};
 use spotter_service::testing::service::{TestService, body, problem, read_events};
 use uuid::Uuid;
 
@@ -67,8 +67,15 @@ async fn each_event_tells_the_right_people_once_without_health_detail() {
         ..Default::default()
     })
     .await;
-    // Trainer: booked, target missed, emergency; physio: booked; clinic: target missed.
-    app.wait_for_count("SELECT count(*) AS n FROM notifications", 5)
+    app.publish(&DoctorAdvised {
+        referral_id: Uuid::now_v7().to_string(),
+        trainer_id: p.trainer.to_string(),
+        ..Default::default()
+    })
+    .await;
+    // Trainer: booked, target missed, emergency, doctor; physio: booked;
+    // clinic: target missed.
+    app.wait_for_count("SELECT count(*) AS n FROM notifications", 6)
         .await;
 
     let kinds = |items: &[Value]| {
@@ -81,7 +88,12 @@ async fn each_event_tells_the_right_people_once_without_health_detail() {
     };
     assert_eq!(
         kinds(&inbox(&app, &trainer).await),
-        ["appointment_booked", "emergency_advised", "target_missed"]
+        [
+            "appointment_booked",
+            "doctor_advised",
+            "emergency_advised",
+            "target_missed"
+        ]
     );
     assert_eq!(kinds(&inbox(&app, &physio).await), ["appointment_booked"]);
     assert_eq!(kinds(&inbox(&app, &clinic_admin).await), ["target_missed"]);

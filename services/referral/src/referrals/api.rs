@@ -1,7 +1,7 @@
 //! `GET /v1/referrals`, `GET /v1/referrals/{id}`, `POST /v1/referrals/{id}/cancel`.
 
 use super::access::{sees_health_detail, sees_visit_at};
-use super::model::{Referral, move_to, timeline};
+use super::model::{Referral, TimelineEntry, move_to, timeline};
 use super::queue;
 use super::store::{find_visible, injury};
 use super::view::{ClientView, Durations, ReferralDetail, ReferralSummary};
@@ -124,7 +124,10 @@ pub async fn get(
     let mut conn = checkout(&pool).await?;
     let detail = spotter_db::transaction(&mut conn, async |conn| {
         let referral = find_visible(conn, &caller, id, false).await?;
-        let timeline = timeline(conn, id).await.map_err(db_error)?;
+        let mut timeline = timeline(conn, id).await.map_err(db_error)?;
+        if !sees_health_detail(&caller, &referral) {
+            timeline = without_medical_advice(timeline);
+        }
         let (client, injury, guidance, screening) = if sees_health_detail(&caller, &referral) {
             let client = clients::table
                 .find(referral.client_id)
@@ -250,7 +253,16 @@ pub async fn cancel(
             .map_err(db_error)?;
         // Booking holds nothing for a referral sent to medical care; for
         // the others it may hold an appointment or a waitlist place.
-        if !MEDICAL_ADVICE.contains(&from) {
+        if MEDICAL_ADVICE.contains(&from) {
+            // No doctor's clearance is awaited any more.
+            spotter_db::deadlines::clear(
+                conn,
+                id,
+                spotter_db::deadlines::DeadlineKind::MedicalClearance,
+            )
+            .await
+            .map_err(db_error)?;
+        } else {
             let event = events::cancelled(&cancelled, reason);
             spotter_messaging::enqueue(conn, &event)
                 .await
@@ -261,4 +273,22 @@ pub async fn cancel(
     .await;
     let cancelled = audit::refusal_recorded(&mut conn, &caller, id, cancelled).await?;
     Ok(web::Json(ReferralSummary::from(&cancelled)))
+}
+
+/// The timeline as those who may not see health detail see it (a clinic, a
+/// platform admin): that triage first sent the client to emergency or a
+/// doctor's care says something about their health, so those entries are
+/// left out, and a doctor's clearance reads as the flag that reached
+/// booking (docs/triage.md, "Who sees it").
+fn without_medical_advice(entries: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
+    entries
+        .into_iter()
+        .filter(|e| !MEDICAL_ADVICE.contains(&e.status))
+        .map(|mut e| {
+            if e.cause == TimelineCause::MedicallyCleared {
+                e.cause = TimelineCause::InjuryReported;
+            }
+            e
+        })
+        .collect()
 }

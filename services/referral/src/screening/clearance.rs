@@ -76,7 +76,7 @@ pub struct MedicalClearance {
     security(("bearer" = []))
 )]
 pub async fn record(
-    _trainer: Trainer,
+    trainer: Trainer,
     caller: Caller,
     pool: web::Data<Pool>,
     quotas: web::Data<QuotaSettings>,
@@ -87,8 +87,28 @@ pub async fn record(
     let input = body.into_inner();
     let mut conn = checkout(&pool).await?;
     let cleared = spotter_db::transaction(&mut conn, async |conn| {
+        // The trainer's row before the referral's, as a new report takes
+        // them: their quota checks run in turn (docs/architecture.md, "Fair
+        // use"). A trainer without a profile has no referral to clear.
+        let location: Option<(f64, f64)> = trainers::table
+            .find(trainer.id)
+            .select((trainers::lat, trainers::lon))
+            .for_no_key_update()
+            .first(conn)
+            .await
+            .optional()
+            .map_err(db_error)?;
         let referral = find_visible(conn, &caller, id, true).await?;
-        clear(conn, &caller, &quotas, &referral, &input).await
+        let (lat, lon) = location.ok_or(ApiError::NotFound)?;
+        clear(
+            conn,
+            &caller,
+            &quotas,
+            &referral,
+            &input,
+            Where { lat, lon },
+        )
+        .await
     })
     .await;
     let cleared = audit::refusal_recorded(&mut conn, &caller, id, cleared).await?;
@@ -101,6 +121,7 @@ async fn clear(
     quotas: &QuotaSettings,
     referral: &Referral,
     input: &MedicalClearance,
+    trainer_at: Where,
 ) -> ApiResult<Referral> {
     let now = Utc::now();
     let Decision::Apply(to) = decide(referral.status, Happening::MedicallyCleared) else {
@@ -124,15 +145,6 @@ async fn clear(
             "must not be before the injury was flagged",
         ));
     }
-    // The trainer's row first, as a new referral takes it: their quota
-    // checks run in turn (docs/architecture.md, "Fair use").
-    let (lat, lon): (f64, f64) = trainers::table
-        .find(referral.trainer_id)
-        .select((trainers::lat, trainers::lon))
-        .for_no_key_update()
-        .first(conn)
-        .await
-        .map_err(db_error)?;
     let region = body_region(conn, referral.id).await.map_err(db_error)?;
     let previous = quotas::new_referral(
         conn,
@@ -172,7 +184,10 @@ async fn clear(
     audit::record(conn, caller, action::MEDICAL_CLEARANCE_WRITE, referral.id)
         .await
         .map_err(db_error)?;
-    let event = events::requested(&cleared, region, Where { lat, lon });
+    // Booking counts the wait from now: the days with the doctor were not
+    // a wait for a physio (its reminders and waitlist order follow this).
+    let mut event = events::requested(&cleared, region, trainer_at);
+    event.requested_at = spotter_contracts::convert::timestamp(now);
     spotter_messaging::enqueue(conn, &event)
         .await
         .map_err(db_error)?;

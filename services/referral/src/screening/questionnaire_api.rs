@@ -69,7 +69,9 @@ pub struct OptionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConditionView {
     pub question: &'static str,
-    #[schema(value_type = Vec<Object>)]
+    /// `true`/`false` for a boolean question, codes for a choice or the
+    /// body region.
+    #[schema(value_type = Vec<crate::domain::screening::Answer>)]
     pub one_of: Vec<serde_json::Value>,
 }
 

@@ -147,6 +147,9 @@ async fn every_invalid_report_names_its_field_and_writes_nothing() {
         ("body_region", json!("spleen"), "body_region"),
         ("side", json!("middle"), "side"),
         ("red_flags", json!(["feeling_sad"]), "red_flags[0]"),
+        // Either may be left out, but neither is sent as null.
+        ("screening", json!(null), "screening"),
+        ("red_flags", json!(null), "red_flags"),
         // The deprecated checklist beside the questionnaire that replaces it.
         ("red_flags", json!(["head_injury"]), "red_flags"),
         (
@@ -203,6 +206,17 @@ async fn every_invalid_report_names_its_field_and_writes_nothing() {
     )
     .await;
     assert_eq!(refused["errors"][0]["field"], "consent");
+    // Neither the questionnaire nor the deprecated checklist: nothing was
+    // screened, and nothing is assumed.
+    let mut unscreened = ReferralApp::report(&trainer);
+    unscreened.as_object_mut().unwrap().remove("screening");
+    let refused = problem(
+        app.post("/v1/injury-reports", &trainer.token, &unscreened)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "screening");
     for table in [
         "referrals",
         "injury_reports",

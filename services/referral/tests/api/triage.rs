@@ -309,6 +309,19 @@ async fn a_possible_concussion_carries_the_return_to_training_protocol_until_gui
     body(app.post(&path, &trainer.token, &clearance).await, 200).await;
     let booked = app.book(id, &trainer).await;
     app.wait_for_status(id, &trainer.token, "booked").await;
+    // The clinic sees a referral that reached booking, not that triage
+    // first sent the client to a doctor.
+    let admin = app.auth.token(
+        spotter_auth::Role::ClinicAdmin,
+        Uuid::now_v7(),
+        Some(booked.clinic),
+    );
+    let seen = app.referral(id, &admin).await;
+    assert!(seen["triage"].is_null());
+    let timeline = seen["timeline"].to_string();
+    assert!(!timeline.contains("doctor_advised"), "{timeline}");
+    assert!(!timeline.contains("medically_cleared"), "{timeline}");
+    assert_eq!(seen["timeline"][0]["cause"], "injury_reported");
     app.complete(id, &trainer, &booked).await;
     app.wait_for_status(id, &trainer.token, "assessed").await;
     let physio = app.auth.token(
