@@ -413,14 +413,6 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_can_have_its_push_preference() {
-        let event = booked_event(true);
-        for n in booked(&event).unwrap() {
-            assert!(NoticeKind::ALL.contains(&n.kind));
-        }
-    }
-
-    #[test]
     fn a_decline_tells_the_trainer_its_coded_reason_and_that_another_clinic_is_sought() {
         let mut event = AppointmentCancelled {
             appointment_id: Uuid::now_v7().to_string(),

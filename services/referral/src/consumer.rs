@@ -51,7 +51,7 @@ async fn handle(
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
             let booking = Booking::of(&e)?;
-            let visit = booking.visit(AppointmentKind::Assessment, e.starts_at, e.ends_at)?;
+            let visit = booking.visit(AppointmentKind::Assessment, e.starts_at, e.ends_at);
             let news = VisitNews::Booked {
                 visit: visit.clone(),
                 replaces: None,
@@ -62,8 +62,9 @@ async fn handle(
                 &e.referral_id,
                 news,
                 step,
-                async |conn, referral, to, _| {
-                    record_booking(conn, referral, to, &visit, booking.target_missed).await
+                async |conn, referral, to, cause| {
+                    let target_missed = Some(booking.target_missed);
+                    record_booking(conn, referral, to, cause, &visit, target_missed).await
                 },
             )
             .await
@@ -89,7 +90,7 @@ async fn handle(
                 clinic_id: uuid("clinic_id", &e.clinic_id)?,
                 target_missed: false,
             };
-            let visit = booking.visit(AppointmentKind::FollowUp, e.starts_at, e.ends_at)?;
+            let visit = booking.visit(AppointmentKind::FollowUp, e.starts_at, e.ends_at);
             let replaces = match e.replaces_appointment_id.as_str() {
                 "" => None,
                 id => Some(uuid("replaces_appointment_id", id)?),
@@ -104,10 +105,9 @@ async fn handle(
                 &e.referral_id,
                 news,
                 step,
+                // The target concerned the first booking, not a review.
                 async |conn, referral, to, cause| {
-                    record_follow_up(conn, referral, &visit).await?;
-                    append_timeline(conn, referral.id, to, cause).await?;
-                    Ok(())
+                    record_booking(conn, referral, to, cause, &visit, None).await
                 },
             )
             .await
@@ -443,30 +443,6 @@ async fn keep_status(
     Ok(())
 }
 
-/// The follow-up is the referral's next visit; a colleague who took it over
-/// from a physio who left sees the referral from now on.
-async fn record_follow_up(
-    conn: &mut AsyncPgConnection,
-    referral: &Referral,
-    visit: &Visit,
-) -> Result<(), HandlerError> {
-    diesel::update(referrals::table.find(referral.id))
-        .set((
-            referrals::appointment_id.eq(visit.appointment_id),
-            referrals::appointment_starts_at.eq(visit.starts_at),
-            referrals::appointment_ends_at.eq(visit.ends_at),
-            referrals::physio_id.eq(visit.physio_id),
-            referrals::clinic_id.eq(visit.clinic_id),
-            referrals::physio_access_ended_for.eq(None::<Uuid>),
-            // The target concerned the first booking, not a review.
-            referrals::target_missed.eq(None::<bool>),
-            referrals::updated_at.eq(Utc::now()),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Where booking put the referral, read before the referral is locked (a
 /// malformed event is refused without touching it).
 struct Booking {
@@ -491,26 +467,30 @@ impl Booking {
         kind: AppointmentKind,
         starts_at: Option<prost_types::Timestamp>,
         ends_at: Option<prost_types::Timestamp>,
-    ) -> Result<Visit, Malformed> {
-        let (starts_at, ends_at) = (optional_time(starts_at), optional_time(ends_at));
-        Ok(Visit {
+    ) -> Visit {
+        Visit {
             appointment_id: self.appointment_id,
             kind,
             status: AppointmentStatus::Booked,
-            starts_at,
-            ends_at,
+            starts_at: optional_time(starts_at),
+            ends_at: optional_time(ends_at),
             physio_id: self.physio_id,
             clinic_id: self.clinic_id,
-        })
+        }
     }
 }
 
+/// The visit is the referral's current appointment: a first booking (with
+/// whether it missed its target), or a follow-up (`None`: the target
+/// concerned the first booking). A colleague who took the follow-up over
+/// from a physio who left sees the referral from now on.
 async fn record_booking(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
     to: Status,
+    cause: TimelineCause,
     visit: &Visit,
-    target_missed: bool,
+    target_missed: Option<bool>,
 ) -> Result<(), HandlerError> {
     let now = Utc::now();
     diesel::update(referrals::table.find(referral.id))
@@ -530,7 +510,7 @@ async fn record_booking(
         ))
         .execute(conn)
         .await?;
-    append_timeline(conn, referral.id, to, TimelineCause::AppointmentBooked).await?;
+    append_timeline(conn, referral.id, to, cause).await?;
     Ok(())
 }
 

@@ -109,6 +109,15 @@ impl CareDeadlines {
         deadlines::start(conn, referral, DeadlineKind::MedicalClearance, wait).await
     }
 
+    /// A doctor's clearance is no longer awaited (recorded, or the referral
+    /// cancelled).
+    pub async fn medical_clearance_ended(
+        conn: &mut AsyncPgConnection,
+        referral: Uuid,
+    ) -> QueryResult<()> {
+        deadlines::clear(conn, referral, DeadlineKind::MedicalClearance).await
+    }
+
     /// The trainer acknowledged the latest guidance.
     pub async fn acknowledged(conn: &mut AsyncPgConnection, referral: Uuid) -> QueryResult<()> {
         deadlines::clear(conn, referral, DeadlineKind::Acknowledgement).await

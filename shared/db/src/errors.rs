@@ -42,6 +42,13 @@ pub fn is_exclusion_violation(message: &str) -> bool {
     message.contains("conflicting key value violates exclusion constraint")
 }
 
+/// `FOR UPDATE NOWAIT` found the row locked (SQLSTATE 55P03, which diesel
+/// also leaves `Unknown`; its message is stable).
+pub fn is_lock_unavailable(err: &diesel::result::Error) -> bool {
+    matches!(err, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("could not obtain lock"))
+}
+
 /// Runs `work` in a transaction whose errors are API errors: it commits when
 /// `work` returns `Ok`, rolls back otherwise. A failure of BEGIN or COMMIT
 /// itself goes through `db_error`.

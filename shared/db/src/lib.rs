@@ -20,7 +20,9 @@ pub mod wake;
 
 pub use create::{database_owner, ensure_database_exists, ensure_owned_database};
 pub use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-pub use errors::{OrNotFound, Work, checkout, db_error, is_exclusion_violation, transaction};
+pub use errors::{
+    OrNotFound, Work, checkout, db_error, is_exclusion_violation, is_lock_unavailable, transaction,
+};
 pub use listen::{listen, notify};
 pub use migrate::run_migrations;
 pub use pool::{Conn, DbReadiness, Pool, connect};

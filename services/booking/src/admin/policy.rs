@@ -2,6 +2,7 @@
 
 use super::access::clinic_in_scope;
 use super::clinics::{Clinic, ClinicRow};
+use crate::engine::follow_up;
 use crate::schema::clinics;
 use crate::waitlist;
 use actix_web::web;
@@ -56,22 +57,31 @@ pub async fn put(
     clinic_in_scope(&admin, clinic_id)?;
     let policy = body.into_inner();
     let mut conn = checkout(&pool).await?;
-    let row = diesel::update(clinics::table.find(clinic_id))
-        .set((
-            clinics::assessment_minutes.eq(policy.assessment_minutes.get_i32()),
-            clinics::follow_up_minutes.eq(policy.follow_up_minutes.get_i32()),
-            clinics::buffer_minutes.eq(policy.buffer_minutes.get_i32()),
-            clinics::min_notice_minutes.eq(policy.min_notice_minutes.get_i32()),
-            clinics::horizon_days.eq(policy.horizon_days.get_i32()),
-            clinics::updated_at.eq(Utc::now()),
-        ))
-        .returning(ClinicRow::as_returning())
-        .get_result(&mut conn)
-        .await
-        .or_not_found()?;
-    // A longer horizon or shorter notice may fit someone waiting.
-    waitlist::capacity_changed(&mut conn, clinic_id)
-        .await
-        .map_err(db_error)?;
+    let row = spotter_db::transaction(&mut conn, async |conn| {
+        let row = diesel::update(clinics::table.find(clinic_id))
+            .set((
+                clinics::assessment_minutes.eq(policy.assessment_minutes.get_i32()),
+                clinics::follow_up_minutes.eq(policy.follow_up_minutes.get_i32()),
+                clinics::buffer_minutes.eq(policy.buffer_minutes.get_i32()),
+                clinics::min_notice_minutes.eq(policy.min_notice_minutes.get_i32()),
+                clinics::horizon_days.eq(policy.horizon_days.get_i32()),
+                clinics::updated_at.eq(Utc::now()),
+            ))
+            .returning(ClinicRow::as_returning())
+            .get_result(conn)
+            .await
+            .or_not_found()?;
+        // Follow-ups waiting for their review date to come within reach
+        // follow the new horizon (docs/architecture.md, "Follow-ups").
+        follow_up::horizon_changed(conn, clinic_id, policy.horizon_days.get_i32())
+            .await
+            .map_err(db_error)?;
+        // A longer horizon or shorter notice may fit someone waiting.
+        waitlist::capacity_changed(conn, clinic_id)
+            .await
+            .map_err(db_error)?;
+        Ok(row)
+    })
+    .await?;
     Ok(web::Json(row.into()))
 }

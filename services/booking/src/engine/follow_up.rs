@@ -32,6 +32,7 @@ use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::booking::v1::AppointmentCancellationReason;
 use spotter_contracts::common::v1::CancelledBy;
+use spotter_db::is_lock_unavailable;
 use spotter_platform::vocabulary::AppointmentKind;
 use uuid::Uuid;
 
@@ -443,12 +444,6 @@ async fn booked_follow_up(
         .optional()
 }
 
-/// `FOR UPDATE NOWAIT` found the row locked (SQLSTATE 55P03).
-fn is_lock_unavailable(err: &diesel::result::Error) -> bool {
-    matches!(err, diesel::result::Error::DatabaseError(_, info)
-        if info.message().contains("could not obtain lock"))
-}
-
 async fn physio_clinic(conn: &mut AsyncPgConnection, physio_id: Uuid) -> QueryResult<Option<Uuid>> {
     physios::table
         .find(physio_id)
@@ -477,6 +472,26 @@ async fn save(conn: &mut AsyncPgConnection, follow_up: &FollowUpRequest) -> Quer
     .bind::<Nullable<Date>, _>(follow_up.review_on)
     .bind::<Integer, _>(follow_up.guidance_version)
     .bind::<Text, _>(follow_up.state.as_str())
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// The clinic's horizon changed: each waiting follow-up becomes bookable
+/// its review date less the new horizon (through the partial index on the
+/// clinic's waiting follow-ups).
+pub async fn horizon_changed(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    horizon_days: i32,
+) -> QueryResult<()> {
+    use diesel::sql_types::{Integer, Uuid as SqlUuid};
+    diesel::sql_query(
+        "UPDATE follow_up_requests SET bookable_from = review_on - $2, updated_at = now() \
+          WHERE clinic_id = $1 AND state IN ('scheduled', 'waitlisted')",
+    )
+    .bind::<SqlUuid, _>(clinic_id)
+    .bind::<Integer, _>(horizon_days)
     .execute(conn)
     .await
     .map(|_| ())

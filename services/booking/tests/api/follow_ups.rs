@@ -37,9 +37,9 @@ async fn guidance(
     booked: &AppointmentBooked,
     version: u32,
     review_on: Option<NaiveDate>,
-) {
+) -> Uuid {
     app.publish(&guidance_event(booked, version, review_on))
-        .await;
+        .await
 }
 
 fn guidance_event(
@@ -65,11 +65,7 @@ async fn wait_for_state(app: &BookingApp, referral: &Referral, state: &str) {
         "SELECT count(*) AS n FROM follow_up_requests WHERE referral_id = '{}' AND state = '{state}'",
         referral.id
     );
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while app.count(&sql).await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "never {state}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    app.wait_for_count(&sql, 1).await;
 }
 
 async fn complete(app: &BookingApp, booked: &AppointmentBooked) {
@@ -268,7 +264,14 @@ async fn an_older_guidance_version_arriving_late_books_nothing_a_newer_one_cance
     discharge.discharges = true;
     app.publish(&discharge).await;
     wait_for_state(&app, &referral, "closed").await;
-    guidance(&app, &assessment, 1, Some(in_days(3))).await;
+    let v1 = guidance(&app, &assessment, 1, Some(in_days(3))).await;
+    // Handled before version 3 is sent (the consumer takes two at once,
+    // and version 3 first would make version 1 stale whatever it did).
+    app.wait_for_count(
+        &format!("SELECT count(*) AS n FROM inbox WHERE message_id = '{v1}'"),
+        1,
+    )
+    .await;
     // Then a version 3 with a date: were version 1 booked, this would move
     // it (`FollowUpMoved`); it books afresh, so version 1 booked nothing.
     guidance(&app, &assessment, 3, Some(in_days(4))).await;
@@ -300,17 +303,12 @@ async fn a_review_beyond_the_horizon_waits_untold_and_is_booked_once_within_it()
         ))
         .await;
     assert_eq!(bookable, 1, "from the review date less the horizon");
+    let untold = "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.booking.v1.FollowUpWaitlisted'";
+    assert_eq!(app.count(untold).await, 0, "no one told of 'no room'");
 
-    // The clinic looks further ahead now, and the day it may book comes
-    // (the clock, moved in the database): the waitlist books it.
+    // The clinic looks further ahead now: the review date is within reach
+    // at once, and the waitlist books it.
     app.policy(clinic, 0, 28).await;
-    app.execute(&format!(
-        "UPDATE follow_up_requests SET bookable_from = current_date WHERE referral_id = '{}'",
-        referral.id
-    ))
-    .await
-    .unwrap();
-    app.hours(physio, every_morning()).await; // a capacity change wakes it
     let booked = follow_up_booked(&app, &referral).await;
     assert_eq!(timestamp_of(&booked.starts_at).date_naive(), in_days(20));
 }

@@ -128,15 +128,21 @@ async fn write_guidance(
         append_timeline(conn, id, to, because)
             .await
             .map_err(db_error)?;
-        diesel::update(referrals::table.find(id))
-            .set(referrals::discharged_at.eq(row.created_at))
-            .execute(conn)
-            .await
-            .map_err(db_error)?;
     }
-    if moved.first_guidance_at.is_none() {
+    // The course's milestones, in one statement: the first guidance, and
+    // the discharge this version makes.
+    let discharged_at = if to == Status::Discharged {
+        Some(row.created_at)
+    } else {
+        moved.discharged_at
+    };
+    let first_guidance_at = moved.first_guidance_at.or(Some(row.created_at));
+    if (first_guidance_at, discharged_at) != (moved.first_guidance_at, moved.discharged_at) {
         diesel::update(referrals::table.find(id))
-            .set(referrals::first_guidance_at.eq(row.created_at))
+            .set((
+                referrals::first_guidance_at.eq(first_guidance_at),
+                referrals::discharged_at.eq(discharged_at),
+            ))
             .execute(conn)
             .await
             .map_err(db_error)?;

@@ -124,11 +124,12 @@ pub async fn get(
     let mut conn = checkout(&pool).await?;
     let detail = spotter_db::transaction(&mut conn, async |conn| {
         let referral = find_visible(conn, &caller, id, false).await?;
+        let health_detail = sees_health_detail(&caller, &referral);
         let mut timeline = timeline(conn, id).await.map_err(db_error)?;
-        if !sees_health_detail(&caller, &referral) {
+        if !health_detail {
             timeline = without_medical_advice(timeline);
         }
-        let (client, injury, guidance, screening) = if sees_health_detail(&caller, &referral) {
+        let (client, injury, guidance, screening) = if health_detail {
             let client = clients::table
                 .find(referral.client_id)
                 .select((clients::id, clients::display_name))
@@ -194,9 +195,7 @@ pub async fn get(
             booking_queue,
             awaiting,
             visits,
-            previous_referral_id: referral
-                .previous_referral_id
-                .filter(|_| sees_health_detail(&caller, &referral)),
+            previous_referral_id: referral.previous_referral_id.filter(|_| health_detail),
             guidance_versions,
             durations: Durations::of(&referral, first_acknowledged_at),
         })
@@ -255,13 +254,9 @@ pub async fn cancel(
         // the others it may hold an appointment or a waitlist place.
         if MEDICAL_ADVICE.contains(&from) {
             // No doctor's clearance is awaited any more.
-            spotter_db::deadlines::clear(
-                conn,
-                id,
-                spotter_db::deadlines::DeadlineKind::MedicalClearance,
-            )
-            .await
-            .map_err(db_error)?;
+            crate::deadlines::CareDeadlines::medical_clearance_ended(conn, id)
+                .await
+                .map_err(db_error)?;
         } else {
             let event = events::cancelled(&cancelled, reason);
             spotter_messaging::enqueue(conn, &event)

@@ -5,7 +5,7 @@
 //! doctor's note sets.
 
 use crate::audit::{self, action};
-use crate::deadlines::MEDICAL_ADVICE_WINDOW;
+use crate::deadlines::{CareDeadlines, MEDICAL_ADVICE_WINDOW};
 use crate::domain::lifecycle::{Decision, Happening, decide};
 use crate::domain::triage::target_window;
 use crate::domain::vocabulary::{Priority, TimelineCause};
@@ -21,7 +21,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use spotter_auth::{Caller, Trainer};
-use spotter_db::deadlines::{self, DeadlineKind};
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
@@ -178,7 +177,7 @@ async fn clear(
     let cleared = move_to(conn, referral.id, to, TimelineCause::MedicallyCleared)
         .await
         .map_err(db_error)?;
-    deadlines::clear(conn, referral.id, DeadlineKind::MedicalClearance)
+    CareDeadlines::medical_clearance_ended(conn, referral.id)
         .await
         .map_err(db_error)?;
     audit::record(conn, caller, action::MEDICAL_CLEARANCE_WRITE, referral.id)

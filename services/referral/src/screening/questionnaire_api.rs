@@ -5,7 +5,7 @@
 //! vocabulary: the app may fetch it before sign-in.
 
 use crate::domain::screening::questionnaire::{
-    self, AnswerType, CANONICAL, Questionnaire, Subject, Value,
+    self, AnswerType, CANONICAL, Questionnaire, Subject,
 };
 use crate::domain::screening::{Disposition, advice};
 use crate::domain::vocabulary::Priority;
@@ -140,14 +140,7 @@ fn item_view(item: &'static questionnaire::Item) -> ItemView {
                     Subject::Answer(id) => id,
                     Subject::BodyRegion => BODY_REGION_SUBJECT,
                 },
-                one_of: c
-                    .one_of
-                    .iter()
-                    .map(|v| match v {
-                        Value::Bool(b) => serde_json::Value::Bool(*b),
-                        Value::Code(code) => serde_json::Value::String((*code).to_owned()),
-                    })
-                    .collect(),
+                one_of: c.one_of.iter().map(|v| (*v).into()).collect(),
             })
             .collect(),
     }

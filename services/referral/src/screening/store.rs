@@ -2,8 +2,10 @@
 //! never re-evaluated: a later questionnaire version cannot change an
 //! earlier referral's disposition (docs/triage.md, "Versions").
 
-use crate::domain::screening::questionnaire::Questionnaire;
+use crate::domain::screening::answers::answers_from_fhir;
+use crate::domain::screening::questionnaire::{self, Questionnaire};
 use crate::domain::screening::return_to_sport::{self, ReturnToTraining};
+use crate::domain::screening::rules::POSSIBLE_CONCUSSION;
 use crate::domain::screening::{Disposition, Screen, Triage, advice};
 use crate::domain::vocabulary::Priority;
 use crate::schema::screenings;
@@ -87,7 +89,7 @@ pub fn view(
     priority: Priority,
     guidance_shared: bool,
 ) -> TriageView {
-    let concussion = rules.iter().any(|r| r == "possible_concussion");
+    let concussion = rules.iter().any(|r| r == POSSIBLE_CONCUSSION);
     TriageView {
         questionnaire_version: version,
         source,
@@ -138,6 +140,9 @@ pub async fn find(
         .disposition
         .parse()
         .map_err(|e| corrupt(format!("{e}")))?;
+    let answers = questionnaire::version(stored.version)
+        .and_then(|q| answers_from_fhir(q, &stored.response))
+        .ok_or_else(|| corrupt(format!("screening of {referral_id} unreadable")))?;
     Ok(Some(Screening {
         triage: view(
             stored.version,
@@ -147,26 +152,9 @@ pub async fn find(
             priority,
             guidance_shared,
         ),
-        answers: answers_of(&stored.response),
+        answers: answers
+            .into_iter()
+            .map(|(id, value)| (id.to_owned(), value.into()))
+            .collect(),
     }))
-}
-
-/// The stored QuestionnaireResponse's answers by link id.
-fn answers_of(response: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
-    let items = response["item"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    items
-        .iter()
-        .filter_map(|item| {
-            let id = item["linkId"].as_str()?.to_owned();
-            let answer = &item["answer"][0];
-            let value = answer
-                .get("valueBoolean")
-                .cloned()
-                .or_else(|| answer["valueCoding"].get("code").cloned())?;
-            Some((id, value))
-        })
-        .collect()
 }

@@ -59,19 +59,8 @@ async fn wait_for_visits(
         .iter()
         .map(|(k, s)| ((*k).to_owned(), (*s).to_owned()))
         .collect();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let referral = app.referral(id, token).await;
-        if kinds(&referral) == expected {
-            return referral;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "visits still {:?}",
-            kinds(&referral)
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    app.wait_for_referral(id, token, |r| kinds(r) == expected)
+        .await
 }
 
 #[tokio::test]
@@ -272,27 +261,21 @@ async fn a_rescheduled_visit_shows_its_new_time() {
         ..Default::default()
     })
     .await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let referral = app.referral(id, &trainer.token).await;
-        let shown = |v: &Value| {
-            v.as_str()
-                .map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap())
-        };
-        let near = |at: Option<chrono::DateTime<Utc>>| {
-            at.is_some_and(|at| (at - later).abs() < Duration::seconds(1))
-        };
-        // The view reads the referral and its visits in two statements,
-        // so it is read until both show the move.
-        if near(shown(&referral["visits"][0]["starts_at"]))
-            && near(shown(&referral["appointment"]["starts_at"]))
-        {
-            assert_eq!(referral["status"], "booked");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{referral}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let shown = |v: &Value| {
+        v.as_str()
+            .map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap())
+    };
+    let near = |at: Option<chrono::DateTime<Utc>>| {
+        at.is_some_and(|at| (at - later).abs() < Duration::seconds(1))
+    };
+    // The view reads the referral and its visits in two statements, so it
+    // is read until both show the move.
+    let moved = app
+        .wait_for_referral(id, &trainer.token, |r| {
+            near(shown(&r["visits"][0]["starts_at"])) && near(shown(&r["appointment"]["starts_at"]))
+        })
+        .await;
+    assert_eq!(moved["status"], "booked");
 }
 
 #[tokio::test]

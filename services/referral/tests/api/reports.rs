@@ -1,16 +1,11 @@
 //! Flagging an injury: triage, the event that starts the saga, idempotent
 //! retries, and refusals that name the field and write nothing.
 
-use crate::support::{ReferralApp, WAIT, body, problem};
+use crate::support::{BOOKING_REQUESTS, ReferralApp, WAIT, body, problem};
 use chrono::Utc;
 use serde_json::json;
 use spotter_contracts::common::v1::Priority;
 use spotter_contracts::referral::v1::{DoctorAdvised, EmergencyAdvised, ReferralRequested};
-
-/// `ReferralRequested` rows written: what booking would be asked, counted
-/// where it is written (a queue drained too early would miss one).
-const BOOKING_REQUESTS: &str =
-    "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.ReferralRequested'";
 
 #[tokio::test]
 async fn triage_decides_priority_and_what_the_saga_hears() {

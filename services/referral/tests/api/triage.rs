@@ -4,13 +4,10 @@
 //! return-to-training protocol after a possible concussion, and the
 //! deprecated checklist.
 
-use crate::support::{ReferralApp, TrainerWithClient, body, guidance, problem};
+use crate::support::{BOOKING_REQUESTS, ReferralApp, TrainerWithClient, body, guidance, problem};
 use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const BOOKING_REQUESTS: &str =
-    "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.ReferralRequested'";
 
 /// A report of an acute knee injury the client could not walk on: the
 /// Ottawa knee rule sends them to a doctor today.
@@ -50,11 +47,8 @@ fn id_of(created: &Value) -> Uuid {
 async fn the_questionnaire_is_served_and_a_released_version_never_changes() {
     let app = ReferralApp::start().await;
     let current = app
-        .client
-        .get(app.url("/v1/triage/questionnaire"))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(reqwest::Method::GET, "/v1/triage/questionnaire")
+        .await;
     assert_eq!(current.status(), 200, "public, like the vocabulary");
     assert!(
         current.headers()["cache-control"]
@@ -102,11 +96,8 @@ async fn the_questionnaire_is_served_and_a_released_version_never_changes() {
     );
 
     let pinned = app
-        .client
-        .get(app.url("/v1/triage/questionnaire/1"))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(reqwest::Method::GET, "/v1/triage/questionnaire/1")
+        .await;
     assert!(
         pinned.headers()["cache-control"]
             .to_str()
@@ -115,12 +106,8 @@ async fn the_questionnaire_is_served_and_a_released_version_never_changes() {
     );
     assert_eq!(pinned.json::<Value>().await.unwrap(), current);
     for unknown in ["2", "0", "one"] {
-        let missing = app
-            .client
-            .get(app.url(&format!("/v1/triage/questionnaire/{unknown}")))
-            .send()
-            .await
-            .unwrap();
+        let path = format!("/v1/triage/questionnaire/{unknown}");
+        let missing = app.anonymous(reqwest::Method::GET, &path).await;
         problem(missing, 404).await;
     }
 }

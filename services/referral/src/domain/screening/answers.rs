@@ -92,21 +92,34 @@ impl Screen {
         pain_level: i64,
         response: &Json,
     ) -> Option<Self> {
-        let mut screen = Self::new(body_region, pain_level);
-        for item in response.get("item")?.as_array()? {
-            let question = questionnaire.item(item.get("linkId")?.as_str()?)?;
-            let answer = item.get("answer")?.get(0)?;
-            let value = match &question.answer {
-                AnswerType::Boolean => Value::Bool(answer.get("valueBoolean")?.as_bool()?),
-                AnswerType::Choice(choices) => {
-                    let code = answer.get("valueCoding")?.get("code")?.as_str()?;
-                    Value::Code(choices.iter().find(|c| c.code == code)?.code)
-                }
-            };
-            screen.answers.insert(question.link_id, value);
-        }
-        Some(screen)
+        Some(Self {
+            body_region,
+            pain_level,
+            answers: answers_from_fhir(questionnaire, response)?,
+        })
     }
+}
+
+/// The answers of a stored QuestionnaireResponse of `questionnaire`, by
+/// link id; `None` when it is not one (corrupt, or of another version).
+pub fn answers_from_fhir(
+    questionnaire: &Questionnaire,
+    response: &Json,
+) -> Option<BTreeMap<&'static str, Value>> {
+    let mut answers = BTreeMap::new();
+    for item in response.get("item")?.as_array()? {
+        let question = questionnaire.item(item.get("linkId")?.as_str()?)?;
+        let answer = item.get("answer")?.get(0)?;
+        let value = match &question.answer {
+            AnswerType::Boolean => Value::Bool(answer.get("valueBoolean")?.as_bool()?),
+            AnswerType::Choice(choices) => {
+                let code = answer.get("valueCoding")?.get("code")?.as_str()?;
+                Value::Code(choices.iter().find(|c| c.code == code)?.code)
+            }
+        };
+        answers.insert(question.link_id, value);
+    }
+    Some(answers)
 }
 
 /// Checks `answers` against `questionnaire`; errors name

@@ -76,12 +76,6 @@ impl Triage {
     pub fn books(&self) -> bool {
         self.disposition() == Disposition::Physio
     }
-
-    /// A possible concussion: the staged return to training applies until
-    /// a clinician's guidance replaces it.
-    pub fn concussion(&self) -> bool {
-        self.rules.contains(&"possible_concussion")
-    }
 }
 
 /// The sentence the trainer is shown for a disposition.

@@ -81,6 +81,16 @@ pub enum Value {
     Code(&'static str),
 }
 
+/// As the API shows an answer: `true`/`false`, or the code.
+impl From<Value> for serde_json::Value {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Bool(b) => Self::Bool(b),
+            Value::Code(code) => Self::String(code.to_owned()),
+        }
+    }
+}
+
 /// Holds when the subject's value is one of `one_of`.
 #[derive(Debug)]
 pub struct Condition {

@@ -34,6 +34,10 @@ pub struct Rule {
     pub applies: fn(&Screen) -> bool,
 }
 
+/// The rule after which the staged return to training applies
+/// (`return_to_sport`) until a clinician's guidance replaces it.
+pub const POSSIBLE_CONCUSSION: &str = "possible_concussion";
+
 /// Pain at or above this makes the physio booking urgent.
 pub const URGENT_PAIN: i64 = 7;
 /// After a sudden injury, pain at or above this makes it urgent too.
@@ -61,7 +65,7 @@ pub const RULES: &[Rule] = &[
         applies: obvious_deformity,
     },
     Rule {
-        id: "possible_concussion",
+        id: POSSIBLE_CONCUSSION,
         level: Level::SeeDoctorToday,
         applies: possible_concussion,
     },

@@ -11,6 +11,11 @@ use uuid::Uuid;
 
 pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// `ReferralRequested` rows written: what booking would be asked, counted
+/// where it is written (a queue drained too early would miss one).
+pub const BOOKING_REQUESTS: &str =
+    "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.ReferralRequested'";
+
 pub struct ReferralApp(TestService<ReferralService>);
 
 impl std::ops::Deref for ReferralApp {
@@ -116,17 +121,24 @@ impl ReferralApp {
 
     /// Waits (bounded) for the referral to reach `status`, as `token` sees it.
     pub async fn wait_for_status(&self, id: Uuid, token: &str, status: &str) -> Value {
+        self.wait_for_referral(id, token, |r| r["status"] == status)
+            .await
+    }
+
+    /// Waits (bounded) until the referral, as `token` sees it, is `ready`.
+    pub async fn wait_for_referral(
+        &self,
+        id: Uuid,
+        token: &str,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let referral = self.referral(id, token).await;
-            if referral["status"] == status {
+            if ready(&referral) {
                 return referral;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "still {} (wanted {status})",
-                referral["status"]
-            );
+            assert!(tokio::time::Instant::now() < deadline, "still {referral}");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
