@@ -24,6 +24,9 @@ pub mod action {
     pub const GUIDANCE_READ: &str = "guidance.read";
     /// A doctor's clearance recorded after triage advised medical care.
     pub const MEDICAL_CLEARANCE_WRITE: &str = "medical_clearance.write";
+    /// The trainer's session log (docs/training.md).
+    pub const TRAINING_SESSION_WRITE: &str = "training_session.write";
+    pub const TRAINING_SESSION_READ: &str = "training_session.read";
     /// A caller was refused a referral that exists (answered 404): another
     /// trainer's, or a physio whose access ended (consent withdrawn, the
     /// referral cancelled, deactivated, moved to another clinic).

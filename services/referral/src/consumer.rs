@@ -51,6 +51,7 @@ async fn handle(
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
             let booking = Booking::of(&e)?;
+            let timezone = clinic_timezone(&e.clinic_timezone)?;
             let visit = booking.visit(AppointmentKind::Assessment, e.starts_at, e.ends_at);
             let news = VisitNews::Booked {
                 visit: visit.clone(),
@@ -64,7 +65,8 @@ async fn handle(
                 step,
                 async |conn, referral, to, cause| {
                     let target_missed = Some(booking.target_missed);
-                    record_booking(conn, referral, to, cause, &visit, target_missed).await
+                    record_booking(conn, referral, to, cause, &visit, target_missed).await?;
+                    record_clinic_timezone(conn, referral, timezone).await
                 },
             )
             .await
@@ -511,6 +513,38 @@ async fn record_booking(
         .execute(conn)
         .await?;
     append_timeline(conn, referral.id, to, cause).await?;
+    Ok(())
+}
+
+/// An event's zone, refused before anything is touched when it is no IANA
+/// name; empty (an event from before booking named it) is none.
+fn clinic_timezone(name: &str) -> Result<Option<chrono_tz::Tz>, Malformed> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    name.parse()
+        .map(Some)
+        .map_err(|_| Malformed::new("clinic_timezone", "is not an IANA time zone"))
+}
+
+/// The booked clinic's time zone, for counting the client's training weeks
+/// (docs/training.md, "Adherence"); an event from before booking named it
+/// leaves what was known.
+async fn record_clinic_timezone(
+    conn: &mut AsyncPgConnection,
+    referral: &Referral,
+    timezone: Option<chrono_tz::Tz>,
+) -> Result<(), HandlerError> {
+    let Some(timezone) = timezone.map(|tz| tz.name()) else {
+        return Ok(());
+    };
+    if referral.clinic_timezone.as_deref() == Some(timezone) {
+        return Ok(());
+    }
+    diesel::update(referrals::table.find(referral.id))
+        .set(referrals::clinic_timezone.eq(timezone))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -3,14 +3,15 @@
 //! "Messaging").
 
 use crate::domain::lifecycle::Status;
+use crate::domain::training::flare::FlareSign;
 use crate::domain::vocabulary::{BodyRegion, CancelReason, Clearance};
 use crate::referrals::model::Referral;
 use chrono::{DateTime, Utc};
 use spotter_contracts::common::v1::Location;
 use spotter_contracts::referral::v1::{
     Clearance as WireClearance, DeadlineReached, DoctorAdvised, EmergencyAdvised,
-    GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason, ReferralCancelled,
-    ReferralDischarged, ReferralNotAttended, ReferralRequested,
+    FlareSign as WireFlareSign, GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason,
+    ReferralCancelled, ReferralDischarged, ReferralNotAttended, ReferralRequested, TrainingFlared,
 };
 use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;
@@ -181,5 +182,47 @@ mod tests {
                 format!("CLEARANCE_{}", clearance.as_str().to_ascii_uppercase())
             );
         }
+    }
+}
+
+/// A flare as the event tells it: ids, codes and counts.
+pub struct FlareFacts<'a> {
+    pub session_id: Uuid,
+    pub signs: &'a [FlareSign],
+    pub flares_in_week: i64,
+    pub earlier_review_suggested: bool,
+    pub follow_up_appointment_id: Option<Uuid>,
+    pub drop_back_to_session_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+pub fn training_flared(r: &Referral, f: &FlareFacts) -> TrainingFlared {
+    // The physio treating the client now; none once their access ended.
+    let physio = r
+        .physio_id
+        .filter(|id| r.physio_access_ended_for != Some(*id));
+    let id = |id: Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
+    TrainingFlared {
+        referral_id: r.id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        client_id: r.client_id.to_string(),
+        physio_id: id(physio),
+        session_id: f.session_id.to_string(),
+        signs: f
+            .signs
+            .iter()
+            .map(|sign| {
+                let wire = match sign {
+                    FlareSign::PainAboveCeiling => WireFlareSign::PainAboveCeiling,
+                    FlareSign::RpeAboveMax => WireFlareSign::RpeAboveMax,
+                };
+                wire as i32
+            })
+            .collect(),
+        flares_in_week: u32::try_from(f.flares_in_week).unwrap_or(u32::MAX),
+        earlier_review_suggested: f.earlier_review_suggested,
+        follow_up_appointment_id: id(f.follow_up_appointment_id),
+        drop_back_to_session_id: id(f.drop_back_to_session_id),
+        flared_at: timestamp(f.at),
     }
 }

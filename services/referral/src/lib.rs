@@ -18,6 +18,7 @@ mod routes;
 mod schema;
 pub mod screening;
 mod trainers;
+pub mod training;
 pub mod vocabulary_api;
 
 use futures_util::future::BoxFuture;

@@ -4,7 +4,7 @@ use crate::deadlines::CareDeadlines;
 use crate::referrals::{api, rebook};
 use crate::{
     audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, screening, trainers,
-    vocabulary_api,
+    training, vocabulary_api,
 };
 use actix_web::web;
 use spotter_db::deadlines;
@@ -84,6 +84,23 @@ fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/referrals/{referral_id}/guidance")
             .route(web::post().to(guidance::api::share))
             .route(web::get().to(guidance::api::history)),
+    )
+    .route(
+        "/v1/referrals/{referral_id}/guidance/check",
+        web::post().to(training::check_api::check),
+    )
+    .service(
+        web::resource("/v1/referrals/{referral_id}/sessions")
+            .route(web::post().to(training::sessions_api::log))
+            .route(web::get().to(training::sessions_api::list)),
+    )
+    .route(
+        "/v1/referrals/{referral_id}/sessions/{session_id}",
+        web::patch().to(training::sessions_api::pain_after),
+    )
+    .route(
+        "/v1/referrals/{referral_id}/adherence",
+        web::get().to(training::adherence_api::get),
     )
     .route(
         "/v1/referrals/{referral_id}/guidance/acknowledge",

@@ -48,6 +48,7 @@ diesel::table! {
         no_shows -> Int4,
         discharged_at -> Nullable<Timestamptz>,
         previous_referral_id -> Nullable<Uuid>,
+        clinic_timezone -> Nullable<Text>,
     }
 }
 
@@ -154,3 +155,31 @@ diesel::allow_tables_to_appear_in_same_query!(
     guidance,
     audit_log
 );
+
+diesel::table! {
+    training_sessions (id) {
+        id -> Uuid,
+        referral_id -> Uuid,
+        performed_at -> Timestamptz,
+        exercises -> Jsonb,
+        session_rpe -> Int2,
+        pain_during -> Int2,
+        pain_after -> Nullable<Int2>,
+        guidance_version -> Int4,
+        flare_signs -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outcome_measures (id) {
+        id -> Uuid,
+        referral_id -> Uuid,
+        occasion -> Text,
+        recorded_by -> Uuid,
+        nprs -> Int2,
+        psfs -> Jsonb,
+        recorded_at -> Timestamptz,
+    }
+}

@@ -8,6 +8,9 @@
 
 use crate::domain::lifecycle::Status;
 use crate::domain::screening::Disposition;
+use crate::domain::training::MovementPattern;
+use crate::domain::training::check::Rule;
+use crate::domain::training::flare::FlareSign;
 use crate::domain::vocabulary::{
     BodyRegion, CancelReason, Clearance, ConsentMethod, Priority, RedFlag, Side, TimelineCause,
 };
@@ -24,6 +27,14 @@ use utoipa::ToSchema;
 pub struct Term<T> {
     pub code: T,
     pub label: String,
+}
+
+/// A movement pattern and the body regions it loads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatternTerm {
+    pub code: MovementPattern,
+    pub label: String,
+    pub loads: &'static [BodyRegion],
 }
 
 /// Every coded list, in the order the app should offer the choices.
@@ -49,6 +60,13 @@ pub struct Vocabulary {
     pub appointment_kinds: Vec<Term<AppointmentKind>>,
     /// What a referral is waiting for (its `awaiting[].awaited`).
     pub deadline_kinds: Vec<Term<DeadlineKind>>,
+    /// Guidance `avoid[].pattern`, exercise and session `pattern`
+    /// (docs/training.md).
+    pub movement_patterns: Vec<PatternTerm>,
+    /// The rules the conflict check reports (`conflicts[].rule`).
+    pub conflict_rules: Vec<Term<Rule>>,
+    /// What made a session a flare (`flare_signs`).
+    pub flare_signs: Vec<Term<FlareSign>>,
 }
 
 /// A day: the lists change only with a release.
@@ -86,6 +104,16 @@ pub fn vocabulary() -> Vocabulary {
         appointment_statuses: terms(AppointmentStatus::ALL, AppointmentStatus::as_str),
         appointment_kinds: terms(AppointmentKind::ALL, AppointmentKind::as_str),
         deadline_kinds: terms(DeadlineKind::ALL, DeadlineKind::as_str),
+        movement_patterns: MovementPattern::ALL
+            .iter()
+            .map(|&code| PatternTerm {
+                code,
+                label: label(code.as_str()),
+                loads: code.loads(),
+            })
+            .collect(),
+        conflict_rules: terms(Rule::ALL, Rule::as_str),
+        flare_signs: terms(FlareSign::ALL, FlareSign::as_str),
     }
 }
 

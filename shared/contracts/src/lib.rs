@@ -120,6 +120,8 @@ events! {
     referral::DeadlineReached => "deadline_reached";
     referral::ReferralDischarged => "referral_discharged";
     referral::ReferralNotAttended => "referral_not_attended";
+    referral::TrainingFlared => "training_flared";
+    referral::OutcomeImproved => "outcome_improved";
     booking::ReferralWaitlisted => "referral_waitlisted";
     booking::AppointmentBooked => "appointment_booked";
     booking::AppointmentCancelled => "appointment_cancelled";

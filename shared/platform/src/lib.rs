@@ -24,7 +24,7 @@ pub use extract::Json;
 pub use health::{Readiness, ReadinessCheck};
 pub use http::{BackgroundTask, Running, ServiceModule};
 pub use metrics::Metrics;
-pub use number::Within;
+pub use number::{Kilograms, Within};
 pub use problem::{ApiError, ApiResult, FieldError, QuotaHit};
 pub use settings::Settings;
 pub use text::Text;

@@ -1,5 +1,6 @@
 //! [`Within`]: a whole number checked against its range by its type, so the
-//! range enforced is the range the OpenAPI schema publishes.
+//! range enforced is the range the OpenAPI schema publishes; [`Kilograms`]
+//! likewise for a load.
 
 use serde::{Deserialize, Deserializer, Serialize, de};
 use std::borrow::Cow;
@@ -115,6 +116,51 @@ impl<const MIN: i64, const MAX: i64> utoipa::ToSchema for Within<MIN, MAX> {
     }
 }
 
+/// A weight lifted or carried, in kilograms: from 0 (body weight) to 1000,
+/// in steps as fine as the plates (two decimals at most are kept).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+#[serde(transparent)]
+pub struct Kilograms(f64);
+
+impl Kilograms {
+    pub const MAX: f64 = 1000.0;
+    /// Body weight only.
+    pub const ZERO: Self = Self(0.0);
+
+    pub fn new(value: f64) -> Result<Self, String> {
+        if value.is_finite() && (0.0..=Self::MAX).contains(&value) {
+            Ok(Self((value * 100.0).round() / 100.0))
+        } else {
+            Err(format!("must be between 0 and {} kg", Self::MAX))
+        }
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Kilograms {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        Self::new(value).map_err(de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for Kilograms {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+            .minimum(Some(0.0))
+            .maximum(Some(Self::MAX))
+            .description(Some("Kilograms (0 for body weight)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Kilograms {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +171,28 @@ mod tests {
     struct Pain {
         #[allow(dead_code)] // read by the derive; the test asserts the error
         level: Within<0, 10>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Lift {
+        #[allow(dead_code)] // read by the derive; the test asserts the error
+        load: Kilograms,
+    }
+
+    #[test]
+    fn a_load_is_a_non_negative_weight_named_when_wrong() {
+        assert!(parse_json::<Lift>(br#"{"load": 22.5}"#).is_ok());
+        assert!(parse_json::<Lift>(br#"{"load": 0}"#).is_ok());
+        for bad in [
+            &br#"{"load": -1}"#[..],
+            br#"{"load": 1000.5}"#,
+            br#"{"load": "heavy"}"#,
+        ] {
+            let Err(ApiError::Validation(errors)) = parse_json::<Lift>(bad) else {
+                panic!("expected a validation error");
+            };
+            assert_eq!(errors[0].field, "load");
+        }
     }
 
     #[test]

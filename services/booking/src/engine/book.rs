@@ -92,7 +92,13 @@ pub async fn book(
                 // booking costs no statement more.
                 deadline::clear(conn, request.referral_id).await?;
             }
-            spotter_messaging::enqueue(conn, &events::booked(&appointment)).await?;
+            // The clinic booked is one of the candidates searched.
+            let timezone = candidates
+                .clinics
+                .iter()
+                .find(|c| c.id == appointment.clinic_id)
+                .map_or("UTC", |c| c.tz.name());
+            spotter_messaging::enqueue(conn, &events::booked(&appointment, timezone)).await?;
             Ok(Outcome::Booked(appointment))
         }
         Found::AlreadyBooked => Ok(Outcome::AlreadyBooked),

@@ -15,7 +15,8 @@ pub use spotter_contracts::convert::timestamp;
 use spotter_platform::vocabulary::{AppointmentKind, DeadlineKind, DeadlineStage};
 use uuid::Uuid;
 
-pub fn booked(a: &Appointment) -> AppointmentBooked {
+/// `clinic_timezone`: the IANA name of the clinic's zone.
+pub fn booked(a: &Appointment, clinic_timezone: &str) -> AppointmentBooked {
     let mut event = AppointmentBooked {
         appointment_id: a.id.to_string(),
         referral_id: a.referral_id.to_string(),
@@ -27,6 +28,7 @@ pub fn booked(a: &Appointment) -> AppointmentBooked {
         ends_at: timestamp(a.ends_at),
         target_missed: a.target_missed,
         booked_at: timestamp(a.created_at),
+        clinic_timezone: clinic_timezone.to_owned(),
         ..Default::default()
     };
     event.set_priority(a.priority.into());

@@ -4,5 +4,6 @@
 
 pub mod lifecycle;
 pub mod screening;
+pub mod training;
 pub mod triage;
 pub mod vocabulary;

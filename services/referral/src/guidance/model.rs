@@ -1,5 +1,6 @@
 //! Guidance as stored (a row whose lists are JSON) and as the app sees it.
 
+use crate::domain::training::MovementPattern;
 use crate::domain::vocabulary::Clearance;
 use crate::schema::guidance;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -7,14 +8,23 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_db::db_error;
-use spotter_platform::{ApiError, ApiResult, Text, Within};
+use spotter_platform::{ApiError, ApiResult, Kilograms, Text, Within};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Avoid {
-    pub movement: Text<100>,
+    /// In words; may be left out when `pattern` says it.
+    #[serde(default)]
+    pub movement: Option<Text<100>>,
+    /// The movement pattern to keep off, which the conflict check and
+    /// flare rules can hold a session to.
+    #[serde(default)]
+    pub pattern: Option<MovementPattern>,
+    /// With `pattern`: allowed up to this load, avoided above it.
+    #[serde(default)]
+    pub max_load_kg: Option<Kilograms>,
     pub reason: Text<300>,
 }
 
@@ -22,6 +32,9 @@ pub struct Avoid {
 #[serde(deny_unknown_fields)]
 pub struct Exercise {
     pub name: Text<100>,
+    /// The movement pattern it trains.
+    #[serde(default)]
+    pub pattern: Option<MovementPattern>,
     pub sets: Within<1, 20>,
     pub reps: Within<1, 100>,
     #[serde(default = "Within::lowest")]
@@ -116,6 +129,22 @@ pub async fn current(
         .optional()
         .map_err(db_error)?;
     row.map(GuidanceRow::view).transpose()
+}
+
+/// One version of the referral's guidance (caller audits the read).
+pub async fn version(
+    conn: &mut AsyncPgConnection,
+    referral_id: Uuid,
+    version: i32,
+) -> ApiResult<GuidanceView> {
+    guidance::table
+        .filter(guidance::referral_id.eq(referral_id))
+        .filter(guidance::version.eq(version))
+        .select(GuidanceRow::as_select())
+        .first(conn)
+        .await
+        .map_err(db_error)?
+        .view()
 }
 
 /// One guidance version as the course view lists it: when it was shared and

@@ -52,6 +52,22 @@ impl NewGuidance {
         if self.exercises.len() > MAX_ITEMS {
             errors.push(FieldError::new("exercises", format!("at most {MAX_ITEMS}")));
         }
+        for (i, avoid) in self.avoid.iter().enumerate() {
+            if avoid.movement.is_none() && avoid.pattern.is_none() {
+                let field = format!("avoid[{i}].movement");
+                errors.push(FieldError::new(
+                    field,
+                    "is required when no pattern is given",
+                ));
+            }
+            if avoid.max_load_kg.is_some() && avoid.pattern.is_none() {
+                let field = format!("avoid[{i}].max_load_kg");
+                errors.push(FieldError::new(
+                    field,
+                    "caps a pattern: give the pattern too",
+                ));
+            }
+        }
         match self.review_on {
             Some(day) if day <= today => {
                 errors.push(FieldError::new("review_on", "must be in the future"));

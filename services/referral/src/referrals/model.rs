@@ -43,6 +43,9 @@ pub struct Referral {
     /// The discharged referral for the same client and body region that
     /// this one follows.
     pub previous_referral_id: Option<Uuid>,
+    /// The booked clinic's IANA time zone; none before a booking (and for
+    /// referrals booked before booking named it).
+    pub clinic_timezone: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]

@@ -13,5 +13,6 @@ mod quotas;
 mod rate_limits;
 mod reports;
 mod support;
+mod training;
 mod triage;
 mod vocabulary;

@@ -3,6 +3,9 @@
 
 use referral_service::domain::lifecycle::Status;
 use referral_service::domain::screening::Disposition;
+use referral_service::domain::training::MovementPattern;
+use referral_service::domain::training::check::Rule;
+use referral_service::domain::training::flare::FlareSign;
 use referral_service::domain::vocabulary::{
     BodyRegion, Clearance, ConsentMethod, Priority, RedFlag, Side, TimelineCause,
 };
@@ -40,6 +43,7 @@ async fn every_coded_column_allows_exactly_its_enum() {
         ("screenings", "disposition", names(Disposition::ALL)),
         ("screenings", "source", names(Source::ALL)),
         ("medical_clearances", "urgency", names(ClearedUrgency::ALL)),
+        ("training_sessions", "flare_signs", names(FlareSign::ALL)),
     ];
     db.assert_checks_allow(&columns).await;
 }
@@ -74,6 +78,18 @@ async fn the_vocabulary_is_public_and_lists_every_code_the_api_accepts() {
     assert_eq!(codes("referral_statuses"), names(Status::ALL));
     assert_eq!(codes("timeline_causes"), names(TimelineCause::ALL));
     assert!(codes("specialties").contains(&"general".to_owned()));
+    // The movement patterns guidance and sessions are written in, each with
+    // the regions it loads, so the app can suggest what to avoid.
+    let patterns = "squat, hinge, lunge, jump_landing, sprint, run, overhead_press, \
+                    horizontal_press, pull, rotation, carry, kneeling, impact";
+    assert_eq!(codes("movement_patterns").join(", "), patterns);
+    assert_eq!(codes("movement_patterns"), names(MovementPattern::ALL));
+    assert_eq!(
+        v["movement_patterns"][0]["loads"],
+        serde_json::json!(["hip", "knee", "ankle_foot", "lower_back"])
+    );
+    assert_eq!(codes("conflict_rules"), names(Rule::ALL));
+    assert_eq!(codes("flare_signs"), names(FlareSign::ALL));
     assert_eq!(v["body_regions"][3]["label"], "Wrist and hand");
     // A code the injury report refuses is not offered, and one it takes is.
     let trainer = app.trainer().await;

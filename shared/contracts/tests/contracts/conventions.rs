@@ -10,6 +10,8 @@ use prost_types::{DescriptorProto, FileDescriptorSet};
 const CODED_STRINGS: &[&str] = &[
     // GuidanceShared: a calendar date, `YYYY-MM-DD`.
     "review_on",
+    // AppointmentBooked: an IANA time zone name, e.g. `Europe/London`.
+    "clinic_timezone",
 ];
 
 fn ours() -> FileDescriptorSet {

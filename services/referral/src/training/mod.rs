@@ -1,0 +1,16 @@
+//! Training around the injury over HTTP (docs/training.md): the conflict
+//! check, the session log with its flare alerts, adherence, outcome
+//! measures and the progress export. All health data: only the referral's
+//! trainer and its treating physio reach it, and every read and write is
+//! audited.
+//!
+//! `access`: who may, and the guidance in force; `check_api`; `sessions`
+//! (the log as stored) and `sessions_api`; `flares`: what a flare tells;
+//! `adherence_api`.
+
+pub mod access;
+pub mod adherence_api;
+pub mod check_api;
+pub mod flares;
+pub mod sessions;
+pub mod sessions_api;
