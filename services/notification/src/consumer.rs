@@ -3,7 +3,7 @@
 
 use crate::reminders;
 use crate::store::store;
-use crate::{deadline_notices, follow_up_notices, notices};
+use crate::{deadline_notices, follow_up_notices, notices, training_notices};
 use diesel_async::AsyncPgConnection;
 use spotter_contracts::Event;
 use spotter_contracts::booking::v1::{
@@ -14,7 +14,7 @@ use spotter_contracts::booking::v1::{
 use spotter_contracts::convert::{Malformed, appointment_kind, time, uuid};
 use spotter_contracts::referral::v1::{
     DeadlineReached as CareDeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged,
-    GuidanceShared, ReferralDischarged,
+    GuidanceShared, ReferralDischarged, TrainingFlared,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
@@ -99,6 +99,7 @@ async fn handle(
         }
         FollowUpWaitlisted::TYPE_NAME => follow_up_notices::waitlisted(&incoming.decode()?)?,
         ReferralDischarged::TYPE_NAME => follow_up_notices::discharged(&incoming.decode()?)?,
+        TrainingFlared::TYPE_NAME => training_notices::flared(&incoming.decode()?)?,
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
             reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;

@@ -15,6 +15,7 @@ mod routes;
 mod schema;
 mod store;
 pub mod stream;
+pub mod training_notices;
 
 use futures_util::future::BoxFuture;
 use spotter_db::{EmbeddedMigrations, embed_migrations};

@@ -57,6 +57,11 @@ spotter_platform::coded! {
         FollowUpWaitlisted = "follow_up_waitlisted",
         FollowUpCancelled = "follow_up_cancelled",
         ReferralDischarged = "referral_discharged",
+        /// A session the trainer logged went past the guidance's limits
+        /// (the treating physio).
+        TrainingFlare = "training_flare",
+        /// The trainer: drop back to the last session within limits.
+        TrainingDropBack = "training_drop_back",
     }
 }
 
@@ -78,6 +83,7 @@ impl NoticeKind {
                 | Self::FollowUpBooked
                 | Self::FollowUpCancelled
                 | Self::FollowUpMoved
+                | Self::TrainingFlare
         )
     }
 }

@@ -35,6 +35,29 @@ async fn a_request_is_booked_at_the_earliest_slot_and_announced() {
     assert_eq!(app.count("SELECT count(*) AS n FROM appointments").await, 1);
 }
 
+/// The referral service counts a client's training weeks where the clinic
+/// is: the booking names the clinic's zone.
+#[tokio::test]
+async fn a_booking_names_the_clinic_s_time_zone() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    body(
+        app.patch(
+            &format!("/admin/v1/clinics/{clinic}"),
+            &app.admin,
+            &json!({"timezone": "Asia/Kolkata"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let physio = app.physio(clinic, &["knee"]).await;
+    app.hours(physio, morning_tomorrow()).await;
+    app.request(&Referral::knee()).await;
+    let booked: AppointmentBooked = app.tap.next(WAIT).await.unwrap();
+    assert_eq!(booked.clinic_timezone, "Asia/Kolkata");
+}
+
 #[tokio::test]
 async fn a_slot_after_triages_target_is_booked_and_flagged() {
     let app = BookingApp::start().await;

@@ -432,3 +432,70 @@ async fn two_replicas_send_each_push_once() {
     ids.dedup();
     assert_eq!(ids.len(), 60, "a notification was pushed twice");
 }
+
+/// A flare in the session log reaches the treating physio's phone at once
+/// (high priority), once, even when the event is delivered twice; the
+/// trainer's drop-back notice waits for the app. Neither says what hurt.
+#[tokio::test]
+async fn a_flare_buzzes_the_physio_once_and_tells_the_trainer_quietly() {
+    use spotter_contracts::referral::v1::{FlareSign, TrainingFlared};
+    let (fake, keys) = FakePush::start().await;
+    let app = with_push(&fake, &keys).await;
+    let pair = Pair::new();
+    pair.register(&app).await;
+    let flare = TrainingFlared {
+        referral_id: Uuid::now_v7().to_string(),
+        trainer_id: pair.trainer.to_string(),
+        client_id: Uuid::now_v7().to_string(),
+        physio_id: pair.physio.to_string(),
+        session_id: Uuid::now_v7().to_string(),
+        signs: vec![FlareSign::PainAboveCeiling as i32],
+        flares_in_week: 2,
+        earlier_review_suggested: true,
+        follow_up_appointment_id: Uuid::now_v7().to_string(),
+        ..Default::default()
+    };
+    let id = app.publish(&flare).await;
+    app.publish_as(&flare, id).await; // redelivered
+    app.wait_for_count(&deliveries("delivered"), 2).await;
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM notifications").await,
+        2
+    );
+
+    let received = fake.received();
+    let apns: Vec<_> = received.iter().filter(|r| r.provider == "apns").collect();
+    let fcm: Vec<_> = received.iter().filter(|r| r.provider == "fcm").collect();
+    assert_eq!((apns.len(), fcm.len()), (1, 1), "{received:#?}");
+    assert_eq!(apns[0].headers["apns-priority"], "10");
+    assert_eq!(apns[0].payload["kind"], "training_flare");
+    assert_eq!(fcm[0].payload["message"]["android"]["priority"], "NORMAL");
+    assert_eq!(
+        fcm[0].payload["message"]["data"]["kind"],
+        "training_drop_back"
+    );
+
+    let physio = body(
+        app.get("/v1/notifications", &pair.physio_token(&app)).await,
+        200,
+    )
+    .await;
+    let told = &physio["items"][0];
+    assert_eq!(told["data"]["earlier_review_suggested"], true);
+    assert_eq!(
+        told["data"]["follow_up_appointment_id"],
+        flare.follow_up_appointment_id.as_str()
+    );
+    assert!(
+        told["body"]
+            .as_str()
+            .unwrap()
+            .contains("see the client sooner")
+    );
+    for push in &received {
+        let text = push.payload.to_string().to_lowercase();
+        for health_word in ["knee", "pain", "rpe", "injury", "sore"] {
+            assert!(!text.contains(health_word), "{text}");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Who hears of the client's training (docs/training.md, "Flares"): the
+//! treating physio of a flare at once, the trainer to drop back. Like every
+//! notice, no health detail: no pain, effort or body part, only that a
+//! session went past the guidance's limits.
+
+use crate::notices::{Audience, Notice, NoticeKind, notice};
+use serde_json::json;
+use spotter_contracts::convert::{Malformed, uuid};
+use spotter_contracts::referral::v1::TrainingFlared;
+
+pub fn flared(e: &TrainingFlared) -> Result<Vec<Notice>, Malformed> {
+    let mut notices = vec![notice(
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
+        NoticeKind::TrainingDropBack,
+        "Drop back to the last session within limits",
+        "The session you logged went past the physio's limits, and the physio has been told. Next time, drop back to the last session that stayed within them."
+            .to_owned(),
+        json!({
+            "referral_id": e.referral_id,
+            "session_id": e.session_id,
+            "drop_back_to_session_id": non_empty(&e.drop_back_to_session_id),
+        }),
+    )];
+    if !e.physio_id.is_empty() {
+        let mut body = "A session the trainer logged with your client went past the limits in your guidance. The session log has the details.".to_owned();
+        if e.earlier_review_suggested {
+            body.push_str(" It is the second such session within a week: you may want to see the client sooner.");
+        }
+        // The app offers the one-tap earlier follow-up when one is booked.
+        notices.push(notice(
+            Audience::User(uuid("physio_id", &e.physio_id)?),
+            NoticeKind::TrainingFlare,
+            "A client's session went past your limits",
+            body,
+            json!({
+                "referral_id": e.referral_id,
+                "session_id": e.session_id,
+                "earlier_review_suggested": e.earlier_review_suggested,
+                "follow_up_appointment_id": non_empty(&e.follow_up_appointment_id),
+            }),
+        ));
+    }
+    Ok(notices)
+}
+
+fn non_empty(id: &str) -> Option<&str> {
+    (!id.is_empty()).then_some(id)
+}
