@@ -14,7 +14,7 @@ use spotter_contracts::booking::v1::{
 use spotter_contracts::convert::{Malformed, appointment_kind, time, uuid};
 use spotter_contracts::referral::v1::{
     DeadlineReached as CareDeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged,
-    GuidanceShared, ReferralDischarged, TrainingFlared,
+    GuidanceShared, OutcomeImproved, ReferralDischarged, TrainingFlared,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
@@ -100,6 +100,7 @@ async fn handle(
         FollowUpWaitlisted::TYPE_NAME => follow_up_notices::waitlisted(&incoming.decode()?)?,
         ReferralDischarged::TYPE_NAME => follow_up_notices::discharged(&incoming.decode()?)?,
         TrainingFlared::TYPE_NAME => training_notices::flared(&incoming.decode()?)?,
+        OutcomeImproved::TYPE_NAME => training_notices::improved(&incoming.decode()?)?,
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
             reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;

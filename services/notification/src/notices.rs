@@ -62,6 +62,8 @@ spotter_platform::coded! {
         TrainingFlare = "training_flare",
         /// The trainer: drop back to the last session within limits.
         TrainingDropBack = "training_drop_back",
+        /// The physio's measures show a meaningful improvement (the trainer).
+        OutcomeImproved = "outcome_improved",
     }
 }
 

@@ -1,12 +1,12 @@
 //! Who hears of the client's training (docs/training.md, "Flares"): the
 //! treating physio of a flare at once, the trainer to drop back. Like every
 //! notice, no health detail: no pain, effort or body part, only that a
-//! session went past the guidance's limits.
+//! session went past the guidance's limits, or that the client improved.
 
 use crate::notices::{Audience, Notice, NoticeKind, notice};
 use serde_json::json;
 use spotter_contracts::convert::{Malformed, uuid};
-use spotter_contracts::referral::v1::TrainingFlared;
+use spotter_contracts::referral::v1::{OutcomeImproved, TrainingFlared};
 
 pub fn flared(e: &TrainingFlared) -> Result<Vec<Notice>, Malformed> {
     let mut notices = vec![notice(
@@ -41,6 +41,19 @@ pub fn flared(e: &TrainingFlared) -> Result<Vec<Notice>, Malformed> {
         ));
     }
     Ok(notices)
+}
+
+/// The trainer hears the client is meaningfully better than at the flag;
+/// which measure and by how much stays in the referral.
+pub fn improved(e: &OutcomeImproved) -> Result<Vec<Notice>, Malformed> {
+    Ok(vec![notice(
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
+        NoticeKind::OutcomeImproved,
+        "Your client is making progress",
+        "The physio recorded a meaningful improvement since the flag. The referral has the details."
+            .to_owned(),
+        json!({"referral_id": e.referral_id, "measurement_id": e.measurement_id}),
+    )])
 }
 
 fn non_empty(id: &str) -> Option<&str> {

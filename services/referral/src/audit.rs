@@ -27,6 +27,11 @@ pub mod action {
     /// The trainer's session log (docs/training.md).
     pub const TRAINING_SESSION_WRITE: &str = "training_session.write";
     pub const TRAINING_SESSION_READ: &str = "training_session.read";
+    /// Outcome measures (NPRS, PSFS) and the progress export.
+    pub const OUTCOME_WRITE: &str = "outcome_measure.write";
+    pub const OUTCOME_READ: &str = "outcome_measure.read";
+    /// Sessions and measures exported as CSV.
+    pub const PROGRESS_EXPORT: &str = "progress.export";
     /// A caller was refused a referral that exists (answered 404): another
     /// trainer's, or a physio whose access ended (consent withdrawn, the
     /// referral cancelled, deactivated, moved to another clinic).

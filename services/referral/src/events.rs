@@ -4,14 +4,17 @@
 
 use crate::domain::lifecycle::Status;
 use crate::domain::training::flare::FlareSign;
+use crate::domain::training::outcomes::{Change, Comparison};
 use crate::domain::vocabulary::{BodyRegion, CancelReason, Clearance};
 use crate::referrals::model::Referral;
+use crate::training::measures::Measurement;
 use chrono::{DateTime, Utc};
 use spotter_contracts::common::v1::Location;
 use spotter_contracts::referral::v1::{
     Clearance as WireClearance, DeadlineReached, DoctorAdvised, EmergencyAdvised,
-    FlareSign as WireFlareSign, GuidanceAcknowledged, GuidanceShared, ReferralCancellationReason,
-    ReferralCancelled, ReferralDischarged, ReferralNotAttended, ReferralRequested, TrainingFlared,
+    FlareSign as WireFlareSign, GuidanceAcknowledged, GuidanceShared, OutcomeImproved,
+    ReferralCancellationReason, ReferralCancelled, ReferralDischarged, ReferralNotAttended,
+    ReferralRequested, TrainingFlared,
 };
 use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;
@@ -224,5 +227,23 @@ pub fn training_flared(r: &Referral, f: &FlareFacts) -> TrainingFlared {
         follow_up_appointment_id: id(f.follow_up_appointment_id),
         drop_back_to_session_id: id(f.drop_back_to_session_id),
         flared_at: timestamp(f.at),
+    }
+}
+
+/// The physio's measurement improved on the baseline by at least the MCID.
+pub fn outcome_improved(
+    r: &Referral,
+    physio_id: Uuid,
+    m: &Measurement,
+    c: &Comparison,
+) -> OutcomeImproved {
+    OutcomeImproved {
+        referral_id: r.id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        physio_id: physio_id.to_string(),
+        measurement_id: m.id.to_string(),
+        nprs_improved: c.nprs.change == Change::Improved,
+        psfs_improved: c.psfs.is_some_and(|p| p.change == Change::Improved),
+        recorded_at: timestamp(m.recorded_at),
     }
 }

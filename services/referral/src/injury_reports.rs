@@ -18,6 +18,7 @@ use crate::referrals::model::{Referral, append_timeline};
 use crate::referrals::view::ReferralSummary;
 use crate::schema::{clients, injury_reports, referrals, trainers};
 use crate::screening::store::{self, Source, TriageView};
+use crate::training::measures::{self, Occasion, PsfsItem, check_psfs};
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use diesel::dsl::exists;
@@ -101,6 +102,13 @@ pub struct NewInjuryReport {
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = each_red_flag_once)]
     pub red_flags: Option<Vec<RedFlag>>,
+    /// The client's Patient-Specific Functional Scale now: up to three
+    /// activities they find hard, each scored 0 (unable) to 10 (as before
+    /// the injury). With `pain_level` (their NPRS) it is the baseline the
+    /// physio's later measures are compared with (docs/training.md).
+    #[serde(default)]
+    #[schema(max_items = 3)]
+    pub psfs: Vec<PsfsItem>,
     pub consent: Consent,
 }
 
@@ -147,6 +155,7 @@ impl NewInjuryReport {
                 ));
             }
         }
+        check_psfs("psfs", &self.psfs, &mut errors);
         if !self.consent.obtained {
             // The client's health data may not be shared without it.
             errors.push(FieldError::new(
@@ -362,6 +371,16 @@ async fn write_report(
     )
     .await
     .map_err(db_error)?;
+    // The baseline of the outcome measures: the pain now is its NPRS.
+    measures::insert(
+        conn,
+        referral.id,
+        trainer_id,
+        Occasion::Baseline,
+        pain,
+        &input.psfs,
+    )
+    .await?;
     append_timeline(conn, referral.id, status, TimelineCause::InjuryReported)
         .await
         .map_err(db_error)?;

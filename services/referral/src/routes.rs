@@ -98,6 +98,15 @@ fn configure(cfg: &mut web::ServiceConfig) {
         "/v1/referrals/{referral_id}/sessions/{session_id}",
         web::patch().to(training::sessions_api::pain_after),
     )
+    .service(
+        web::resource("/v1/referrals/{referral_id}/measures")
+            .route(web::post().to(training::measures_api::record))
+            .route(web::get().to(training::measures_api::list)),
+    )
+    .route(
+        "/v1/referrals/{referral_id}/progress.csv",
+        web::get().to(training::export_api::export),
+    )
     .route(
         "/v1/referrals/{referral_id}/adherence",
         web::get().to(training::adherence_api::get),

@@ -1,5 +1,5 @@
-DELETE FROM notifications WHERE kind IN ('training_flare', 'training_drop_back');
-DELETE FROM notification_preferences WHERE kind IN ('training_flare', 'training_drop_back');
+DELETE FROM notifications WHERE kind IN ('training_flare', 'training_drop_back', 'outcome_improved');
+DELETE FROM notification_preferences WHERE kind IN ('training_flare', 'training_drop_back', 'outcome_improved');
 ALTER TABLE notifications DROP CONSTRAINT notifications_kind_known;
 ALTER TABLE notifications ADD CONSTRAINT notifications_kind_known
     CHECK (kind IN ('appointment_booked', 'appointment_reminder', 'target_missed', 'referral_waitlisted', 'emergency_advised', 'appointment_cancelled', 'appointment_declined', 'appointment_rescheduled', 'appointment_missed', 'guidance_shared', 'guidance_acknowledged', 'referral_deadline_near', 'referral_overdue', 'guidance_due', 'guidance_unread',

@@ -337,3 +337,35 @@ async fn a_clinic_admins_resumed_stream_catches_up_on_both_sides_in_order_past_a
     assert_eq!(expected, 260);
     assert_eq!(seqs.len(), 260);
 }
+
+/// A meaningful improvement tells the trainer, once, without saying which
+/// measure moved or by how much.
+#[tokio::test]
+async fn an_improvement_tells_the_trainer_once() {
+    use spotter_contracts::referral::v1::OutcomeImproved;
+    let app = App::start().await;
+    let p = people();
+    let improved = OutcomeImproved {
+        referral_id: Uuid::now_v7().to_string(),
+        trainer_id: p.trainer.to_string(),
+        physio_id: p.physio.to_string(),
+        measurement_id: Uuid::now_v7().to_string(),
+        nprs_improved: true,
+        ..Default::default()
+    };
+    let id = app.publish(&improved).await;
+    app.publish_as(&improved, id).await; // redelivered
+    app.wait_for_count("SELECT count(*) AS n FROM notifications", 1)
+        .await;
+    let trainer = app.auth.token(Role::Trainer, p.trainer, None);
+    let told = inbox(&app, &trainer).await;
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0]["kind"], "outcome_improved");
+    assert_eq!(told[0]["data"]["measurement_id"], improved.measurement_id.as_str());
+    let text = format!("{} {}", told[0]["title"], told[0]["body"]).to_lowercase();
+    for health_word in ["pain", "nprs", "psfs", "points"] {
+        assert!(!text.contains(health_word), "{text}");
+    }
+    let physio = app.auth.token(Role::Physio, p.physio, Some(p.clinic));
+    assert!(inbox(&app, &physio).await.is_empty());
+}

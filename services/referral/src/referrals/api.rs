@@ -129,7 +129,7 @@ pub async fn get(
         if !health_detail {
             timeline = without_medical_advice(timeline);
         }
-        let (client, injury, guidance, screening) = if health_detail {
+        let (client, injury, guidance, screening, outcomes) = if health_detail {
             let client = clients::table
                 .find(referral.client_id)
                 .select((clients::id, clients::display_name))
@@ -149,6 +149,7 @@ pub async fn get(
             let screening = screening::store::find(conn, id, referral.priority, current.is_some())
                 .await
                 .map_err(db_error)?;
+            let outcomes = crate::training::measures::outcomes(conn, id).await?;
             (
                 Some(ClientView {
                     id: client.0,
@@ -157,9 +158,10 @@ pub async fn get(
                 Some(injury),
                 current,
                 screening,
+                Some(outcomes),
             )
         } else {
-            (None, None, None, None)
+            (None, None, None, None, None)
         };
         let booking_queue = if referral.status == Status::AwaitingBooking {
             let now = Utc::now();
@@ -198,6 +200,7 @@ pub async fn get(
             previous_referral_id: referral.previous_referral_id.filter(|_| health_detail),
             guidance_versions,
             durations: Durations::of(&referral, first_acknowledged_at),
+            outcomes,
         })
     })
     .await;

@@ -110,6 +110,10 @@ pub struct ReferralDetail {
     pub guidance_versions: Vec<crate::guidance::GuidanceVersion>,
     /// How long each step of the course took.
     pub durations: Durations,
+    /// NPRS and PSFS from the flag on, each against the baseline
+    /// (docs/training.md); like the injury, only for the trainer and the
+    /// treating physio.
+    pub outcomes: Option<crate::training::measures::Outcomes>,
 }
 
 /// Seconds from the flag to each milestone the referral reached (null

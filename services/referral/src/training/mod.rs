@@ -6,11 +6,14 @@
 //!
 //! `access`: who may, and the guidance in force; `check_api`; `sessions`
 //! (the log as stored) and `sessions_api`; `flares`: what a flare tells;
-//! `adherence_api`.
+//! `adherence_api`; `measures` and `measures_api` (NPRS and PSFS); `export_api` (the CSV).
 
 pub mod access;
 pub mod adherence_api;
 pub mod check_api;
+pub mod export_api;
 pub mod flares;
+pub mod measures;
+pub mod measures_api;
 pub mod sessions;
 pub mod sessions_api;

@@ -487,11 +487,31 @@ async fn no_one_but_the_trainer_and_the_treating_physio_reaches_training_data() 
             .await,
             app.get(&format!("/v1/referrals/{id}/adherence"), token)
                 .await,
+            app.post(
+                &format!("/v1/referrals/{id}/measures"),
+                token,
+                &json!({"occasion": "assessment", "nprs": 3}),
+            )
+            .await,
+            app.get(&format!("/v1/referrals/{id}/measures"), token)
+                .await,
+            app.get(&format!("/v1/referrals/{id}/progress.csv"), token)
+                .await,
         ];
         for response in routes {
             problem(response, 404).await;
         }
     }
+    // The trainer's own scoring is the baseline, taken at the flag: after
+    // it, only the physio measures.
+    let as_trainer = app
+        .post(
+            &format!("/v1/referrals/{id}/measures"),
+            &trainer.token,
+            &json!({"occasion": "assessment", "nprs": 3}),
+        )
+        .await;
+    problem(as_trainer, 404).await;
     // The treating physio reads but does not log for the trainer.
     let as_physio = app
         .post(
@@ -510,6 +530,162 @@ async fn no_one_but_the_trainer_and_the_treating_physio_reaches_training_data() 
     assert_eq!(
         app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'referral.access_refused'")
             .await,
-        3 * 5 + 1
+        3 * 8 + 2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM outcome_measures")
+            .await,
+        1
+    );
+    // Nor does the referral show a clinic its outcomes.
+    let admin = &others[2];
+    let seen = body(app.get(&format!("/v1/referrals/{id}"), admin).await, 200).await;
+    assert_eq!(seen["outcomes"], Value::Null);
+}
+
+const IMPROVEMENTS: &str =
+    "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.OutcomeImproved'";
+
+/// The trainer scores the client's pain and activities at the flag; the
+/// physio scores them again; a change of the published minimal clinically
+/// important difference (2 points) is marked and told once.
+#[tokio::test]
+async fn measures_are_compared_with_the_baseline_taken_at_the_flag() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let mut report = ReferralApp::report(&trainer);
+    report["psfs"] =
+        json!([{"activity": "Running", "score": 2}, {"activity": "running ", "score": 4}]);
+    let refused = problem(
+        app.post("/v1/injury-reports", &trainer.token, &report)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "psfs[1].activity");
+    report["psfs"] =
+        json!([{"activity": "Running", "score": 2}, {"activity": "Stairs", "score": 4}]);
+    let id = app.refer(&trainer, &report).await;
+    let booked = app.book(id, &trainer).await;
+    app.wait_for_status(id, &trainer.token, "booked").await;
+    let physio = app
+        .auth
+        .token(Role::Physio, booked.physio, Some(booked.clinic));
+    let measures = format!("/v1/referrals/{id}/measures");
+    let assessment = json!({"occasion": "assessment", "nprs": 4, "psfs": [
+        {"activity": "running", "score": 3}, {"activity": "Stairs", "score": 4}]});
+    // Not before the client is assessed.
+    problem(app.post(&measures, &physio, &assessment).await, 409).await;
+    app.complete(id, &trainer, &booked).await;
+    app.wait_for_status(id, &trainer.token, "assessed").await;
+
+    let first = body(app.post(&measures, &physio, &assessment).await, 201).await;
+    assert_eq!(
+        first["compared_with_baseline"]["nprs"],
+        json!({"by": -1.0, "change": "not_meaningful"})
+    );
+    assert_eq!(
+        first["compared_with_baseline"]["psfs"],
+        json!({"by": 0.5, "change": "not_meaningful"})
+    );
+    assert_eq!(app.count(IMPROVEMENTS).await, 0);
+
+    let follow_up = json!({"occasion": "follow_up", "nprs": 2, "psfs": [
+        {"activity": "Running", "score": 6}, {"activity": "Stairs", "score": 6}]});
+    for _ in 0..2 {
+        let better = body(
+            app.post_once(&measures, &physio, "follow-up-1", &follow_up)
+                .await,
+            201,
+        )
+        .await;
+        assert_eq!(
+            better["compared_with_baseline"]["nprs"]["change"],
+            "improved"
+        );
+        assert_eq!(
+            better["compared_with_baseline"]["psfs"],
+            json!({"by": 3.0, "change": "improved"})
+        );
+        assert_eq!(better["psfs_average"], 6.0);
+    }
+    assert_eq!(app.count(IMPROVEMENTS).await, 1);
+
+    let trend = body(app.get(&measures, &trainer.token).await, 200).await;
+    let occasions: Vec<&str> = trend["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["occasion"].as_str().unwrap())
+        .collect();
+    assert_eq!(occasions, ["baseline", "assessment", "follow_up"]);
+    assert_eq!(trend["measurements"][0]["nprs"], 5, "the flag's pain level");
+    assert_eq!(
+        trend["measurements"][0]["compared_with_baseline"],
+        Value::Null
+    );
+    assert_eq!(trend["latest"]["nprs"]["change"], "improved");
+    let detail = app.referral(id, &trainer.token).await;
+    assert_eq!(detail["outcomes"]["latest"], trend["latest"]);
+
+    let baseline_again = json!({"occasion": "baseline", "nprs": 1});
+    let refused = problem(app.post(&measures, &physio, &baseline_again).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "occasion");
+}
+
+#[tokio::test]
+async fn the_progress_export_is_the_log_and_the_measures_as_csv() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, physio) = under_care(&app, &trainer).await;
+    let mut logged = session(Utc::now() - Duration::hours(3), 8, 2);
+    logged["exercises"][0]["name"] = json!("=HYPERLINK(\"http://x\"), squat");
+    body(
+        app.post(
+            &format!("/v1/referrals/{id}/sessions"),
+            &trainer.token,
+            &logged,
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    let response = app
+        .get(&format!("/v1/referrals/{id}/progress.csv"), &physio)
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[0],
+        "record,at,guidance_version,exercises,session_rpe,pain_during,pain_after_24h,flare_signs,occasion,nprs,psfs"
+    );
+    // A formula typed as an exercise name is text in a spreadsheet.
+    assert!(
+        lines[1].starts_with("session,") && lines[1].contains(",1,\"'=HYPERLINK(\"\"http://x\"\"), squat (lunge) 3x10 @ 12.5 kg\",8,2,,rpe_above_max,,,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("measure,") && lines[2].ends_with(",baseline,5,"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'progress.export'")
+            .await,
+        1
     );
 }
