@@ -11,9 +11,12 @@ a schema cannot say, applied to every phase's requests just before sending.
   complete all-clear answer set for its region (and, like any app that
   sends the questionnaire, no deprecated red_flags beside it), unless it
   uses the deprecated checklist alone. A schema cannot say "one of the two
-  is required" either.
+  is required" either; nor can it say that guidance's avoid entries name a
+  movement or a pattern (a load cap belongs to a pattern), or that a PSFS
+  names each activity once.
 * Dates judged against today: an injury's onset is on or before today, a
-  review date and time off lie ahead, and both end after they start. Only
+  review date and time off lie ahead, and both end after they start; a
+  training session was performed within the last 30 days. Only
   positive cases (every value schema-valid) are moved into the window the
   server accepts; a negative case is sent as drawn, so a value the schema
   forbids is never turned into one it allows.
@@ -54,8 +57,14 @@ def before_call(context, case, **kwargs):
     today = _today()
     _move(body, "onset_date", today.isoformat())
     _move(body, "cleared_on", today.isoformat())
+    # A session is logged after it happened, within the last 30 days.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    _move(body, "performed_at", (now - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if case.operation.path == "/v1/injury-reports" and isinstance(body, dict):
         _answer_screening(body)
+    if isinstance(body, dict):
+        _distinct_activities(body.get("psfs"))
+        _name_what_to_avoid(body.get("avoid"))
     _move(body, "review_on", (today + datetime.timedelta(days=30)).isoformat())
     if case.operation.path.endswith("/time-off"):
         start = datetime.datetime.combine(today + datetime.timedelta(days=60), datetime.time(9))
@@ -72,6 +81,27 @@ def before_call(context, case, **kwargs):
             weekdays = [repr(float(w)) if isinstance(w, (int, float)) else repr(w) for w in (h.get("weekday") for h in hours)]
             if len(set(weekdays)) != len(weekdays):
                 del hours[1:]
+
+
+def _distinct_activities(psfs):
+    # A client names each activity once (however it is capitalised).
+    if isinstance(psfs, list):
+        for i, item in enumerate(psfs):
+            if isinstance(item, dict) and isinstance(item.get("activity"), str):
+                item["activity"] = f"activity {i + 1}"
+
+
+def _name_what_to_avoid(avoid):
+    # An avoid entry says what, in words or as a pattern; a load cap is a
+    # pattern's.
+    if isinstance(avoid, list):
+        for item in avoid:
+            if not isinstance(item, dict):
+                continue
+            if item.get("pattern") is None and item.get("max_load_kg") is not None:
+                item["pattern"] = "hinge"
+            if item.get("pattern") is None and item.get("movement") is None:
+                item["movement"] = "deep squats"
 
 
 # Questionnaire version 1 (GET /v1/triage/questionnaire), all clear.

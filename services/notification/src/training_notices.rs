@@ -24,7 +24,7 @@ pub fn flared(e: &TrainingFlared) -> Result<Vec<Notice>, Malformed> {
     if !e.physio_id.is_empty() {
         let mut body = "A session the trainer logged with your client went past the limits in your guidance. The session log has the details.".to_owned();
         if e.earlier_review_suggested {
-            body.push_str(" It is the second such session within a week: you may want to see the client sooner.");
+            body.push_str(" It is not the first such session this week: you may want to see the client sooner.");
         }
         // The app offers the one-tap earlier follow-up when one is booked.
         notices.push(notice(

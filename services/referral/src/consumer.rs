@@ -51,7 +51,7 @@ async fn handle(
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
             let booking = Booking::of(&e)?;
-            let timezone = clinic_timezone(&e.clinic_timezone)?;
+            let timezone = clinic_timezone(&e.clinic_timezone);
             let visit = booking.visit(AppointmentKind::Assessment, e.starts_at, e.ends_at);
             let news = VisitNews::Booked {
                 visit: visit.clone(),
@@ -516,15 +516,22 @@ async fn record_booking(
     Ok(())
 }
 
-/// An event's zone, refused before anything is touched when it is no IANA
-/// name; empty (an event from before booking named it) is none.
-fn clinic_timezone(name: &str) -> Result<Option<chrono_tz::Tz>, Malformed> {
+/// An event's zone; empty (an event from before booking named it) is none.
+/// A name this build's zone database does not know (booking's may be newer
+/// during a rolling upgrade) is none too, and logged: it only decides how
+/// training weeks are counted, never whether the booking is recorded.
+fn clinic_timezone(name: &str) -> Option<chrono_tz::Tz> {
     if name.is_empty() {
-        return Ok(None);
+        return None;
     }
-    name.parse()
-        .map(Some)
-        .map_err(|_| Malformed::new("clinic_timezone", "is not an IANA time zone"))
+    let parsed = name.parse().ok();
+    if parsed.is_none() {
+        tracing::warn!(
+            timezone = name,
+            "unknown clinic time zone; weeks counted in UTC"
+        );
+    }
+    parsed
 }
 
 /// The booked clinic's time zone, for counting the client's training weeks

@@ -150,6 +150,9 @@ pub async fn get(
                 .await
                 .map_err(db_error)?;
             let outcomes = crate::training::measures::outcomes(conn, id).await?;
+            audit::record(conn, &caller, action::OUTCOME_READ, id)
+                .await
+                .map_err(db_error)?;
             (
                 Some(ClientView {
                     id: client.0,

@@ -72,13 +72,20 @@ pub async fn guidance_in_force(conn: &mut AsyncPgConnection, id: Uuid) -> ApiRes
 /// The guidance in force for a session the trainer logs now: the referral
 /// must still be under care.
 pub async fn for_logging(conn: &mut AsyncPgConnection, referral: &Referral) -> ApiResult<InForce> {
-    if !UNDER_CARE.contains(&referral.status) {
-        return Err(ApiError::Conflict(format!(
+    require_care(referral)?;
+    guidance_in_force(conn, referral.id).await
+}
+
+/// A 409 unless the referral is under a physio's care.
+pub fn require_care(referral: &Referral) -> ApiResult<()> {
+    if UNDER_CARE.contains(&referral.status) {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!(
             "sessions are logged while the client is under a physio's care; this referral is {}",
             referral.status
-        )));
+        )))
     }
-    guidance_in_force(conn, referral.id).await
 }
 
 pub fn limits_of(g: &GuidanceView) -> Limits {

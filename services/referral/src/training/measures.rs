@@ -57,12 +57,28 @@ pub fn check_psfs(field: &str, items: &[PsfsItem], errors: &mut Vec<FieldError>)
     }
 }
 
+coded! {
+    /// When a physio scores the measures (the baseline is the flag's).
+    pub enum VisitOccasion {
+        Assessment = "assessment",
+        FollowUp = "follow_up",
+    }
+}
+
+impl From<VisitOccasion> for Occasion {
+    fn from(occasion: VisitOccasion) -> Self {
+        match occasion {
+            VisitOccasion::Assessment => Self::Assessment,
+            VisitOccasion::FollowUp => Self::FollowUp,
+        }
+    }
+}
+
 /// The physio's scoring at an assessment or follow-up.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMeasures {
-    /// `assessment` or `follow_up`.
-    pub occasion: Occasion,
+    pub occasion: VisitOccasion,
     /// Pain now on the numeric rating scale, 0 (none) to 10 (worst).
     pub nprs: Within<0, 10>,
     /// The client's activities, scored; name them as at the baseline to
@@ -75,12 +91,6 @@ pub struct NewMeasures {
 impl NewMeasures {
     pub fn validate(&self) -> ApiResult<()> {
         let mut errors = Vec::new();
-        if self.occasion == Occasion::Baseline {
-            errors.push(FieldError::new(
-                "occasion",
-                "the baseline is taken at the flag; a physio records an assessment or a follow_up",
-            ));
-        }
         check_psfs("psfs", &self.psfs, &mut errors);
         finish(errors)
     }
@@ -177,14 +187,17 @@ fn scores(nprs: i16, psfs: &[PsfsItem]) -> Scores {
     }
 }
 
-/// NPRS is compared with the flag's; PSFS with the first scoring that
-/// named activities (the flag's, or else the first assessment's: a trainer
-/// may flag without them).
+/// NPRS is compared with the flag's (or, for a referral flagged before
+/// baselines were taken, the first scoring's); PSFS with the first scoring
+/// that named activities (the flag's, or else the first assessment's: a
+/// trainer may flag without them).
 fn trend(scored: Vec<Scored>) -> Outcomes {
-    let baseline = scored
+    let first = scored
         .iter()
         .find(|s| s.1 == Occasion::Baseline)
-        .map(|s| s.3);
+        .or(<[Scored]>::first(&scored));
+    let reference_id = first.map(|s| s.0);
+    let baseline = first.map(|s| s.3);
     let first_psfs = scored.iter().find(|s| !s.4.is_empty()).map(|s| s.0);
     let reference = baseline.map(|nprs| {
         let psfs = scored
@@ -198,7 +211,7 @@ fn trend(scored: Vec<Scored>) -> Outcomes {
         .into_iter()
         .map(|(id, occasion, recorded_at, nprs, psfs)| {
             let compared_with_baseline = match &reference {
-                Some(reference) if occasion != Occasion::Baseline => {
+                Some(reference) if Some(id) != reference_id => {
                     Some(compare(reference, &scores(nprs, &psfs)))
                 }
                 _ => None,

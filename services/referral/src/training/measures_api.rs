@@ -72,7 +72,7 @@ pub async fn record(
             conn,
             id,
             caller.user_id,
-            input.occasion,
+            input.occasion.into(),
             input.nprs.get(),
             &input.psfs,
         )

@@ -2,7 +2,7 @@
 //! `PATCH /v1/referrals/{id}/sessions/{session_id}`: the trainer logs each
 //! session with the client; the treating physio reads the log.
 
-use super::access::{for_care, for_logging, for_trainer, load_of};
+use super::access::{for_care, for_logging, for_trainer, load_of, require_care};
 use super::flares::{self, Flare};
 use super::sessions::{self, NewSession, PainAfter, SessionRow, SessionView, small};
 use crate::audit::{self, action};
@@ -137,11 +137,16 @@ pub async fn pain_after(
     let mut conn = checkout(&pool).await?;
     let logged = spotter_db::transaction(&mut conn, async |conn| {
         let referral = for_trainer(conn, &caller, id, true).await?;
+        // Like a new session: a closed referral (consent withdrawn,
+        // cancelled, discharged) takes no more health data.
+        require_care(&referral)?;
         let Some(row) = sessions::find(conn, id, session_id)
             .await
             .map_err(db_error)?
         else {
-            return Err(ApiError::NotFound);
+            // Their own referral, a session it does not have: no refusal
+            // to audit.
+            return Ok(None);
         };
         if row.pain_after.is_some() {
             return Err(ApiError::Conflict(
@@ -158,7 +163,9 @@ pub async fn pain_after(
             .set((
                 training_sessions::pain_after.eq(small(input.pain_after_24h.get())),
                 training_sessions::flare_signs.eq(sessions::codes(&found)),
-                training_sessions::updated_at.eq(Utc::now()),
+                // The database's clock, like the insert's: one clock for
+                // `updated_since`.
+                training_sessions::updated_at.eq(diesel::dsl::now),
             ))
             .returning(SessionRow::as_returning())
             .get_result(conn)
@@ -168,11 +175,11 @@ pub async fn pain_after(
             .await
             .map_err(db_error)?;
         let announce: &[FlareSign] = if newly_flared { &found } else { &[] };
-        told(conn, &referral, row, announce).await
+        told(conn, &referral, row, announce).await.map(Some)
     })
     .await;
     let logged = audit::refusal_recorded(&mut conn, &caller, id, logged).await?;
-    Ok(web::Json(logged))
+    logged.map(web::Json).ok_or(ApiError::NotFound)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

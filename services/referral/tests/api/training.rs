@@ -257,6 +257,54 @@ async fn sessions_wait_for_guidance_and_stop_with_the_care() {
     );
 }
 
+/// Once the client is discharged, nothing more of their training is
+/// recorded, and the physio is told nothing.
+#[tokio::test]
+async fn a_discharge_closes_the_log() {
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let (id, physio) = under_care(&app, &trainer).await;
+    let sessions = format!("/v1/referrals/{id}/sessions");
+    let logged = body(
+        app.post(&sessions, &trainer.token, &session(Utc::now(), 5, 1))
+            .await,
+        201,
+    )
+    .await;
+    let later = format!("{sessions}/{}", logged["session"]["id"].as_str().unwrap());
+    // A session this referral does not have is not found, and is no
+    // refusal: the referral is the trainer's own.
+    let unknown = format!("{sessions}/{}", Uuid::now_v7());
+    problem(
+        app.patch(&unknown, &trainer.token, &json!({"pain_after_24h": 1}))
+            .await,
+        404,
+    )
+    .await;
+    let refusals = "SELECT count(*) AS n FROM audit_log WHERE action = 'referral.access_refused'";
+    assert_eq!(app.count(refusals).await, 0);
+
+    let mut discharge = patterned_guidance();
+    discharge["clearance"] = json!("full_training");
+    discharge.as_object_mut().unwrap().remove("review_on");
+    let guidance = format!("/v1/referrals/{id}/guidance");
+    body(app.post(&guidance, &physio, &discharge).await, 201).await;
+    let flare = json!({"pain_after_24h": 9});
+    problem(app.patch(&later, &trainer.token, &flare).await, 409).await;
+    problem(
+        app.post(&sessions, &trainer.token, &session(Utc::now(), 9, 9))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(app.count(FLARES).await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM training_sessions WHERE pain_after IS NOT NULL")
+            .await,
+        0
+    );
+}
+
 #[tokio::test]
 async fn the_physio_reads_the_log_in_pages_and_since_a_time() {
     let app = ReferralApp::start().await;

@@ -11,6 +11,7 @@ use referral_service::domain::vocabulary::{
 };
 use referral_service::screening::clearance::ClearedUrgency;
 use referral_service::screening::store::Source;
+use referral_service::training::measures::Occasion;
 use spotter_db::testing::TestDatabase;
 use spotter_platform::vocabulary::{AppointmentKind, AppointmentStatus};
 use spotter_service::testing::migration_dirs;
@@ -44,6 +45,7 @@ async fn every_coded_column_allows_exactly_its_enum() {
         ("screenings", "source", names(Source::ALL)),
         ("medical_clearances", "urgency", names(ClearedUrgency::ALL)),
         ("training_sessions", "flare_signs", names(FlareSign::ALL)),
+        ("outcome_measures", "occasion", names(Occasion::ALL)),
     ];
     db.assert_checks_allow(&columns).await;
 }
