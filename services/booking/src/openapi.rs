@@ -1,5 +1,5 @@
 use crate::admin::{clinics, hours, physios, policy, refusals, schedule, time_off, worklist};
-use crate::appointments::{actions, api, decline};
+use crate::appointments::{actions, api, bring_forward, decline};
 use spotter_platform::openapi::BearerAuth;
 use utoipa::OpenApi;
 
@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         actions::cancel_by_clinic,
         decline::decline,
         actions::reschedule,
+        bring_forward::bring_forward,
     ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),

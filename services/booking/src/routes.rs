@@ -1,7 +1,7 @@
 //! Every path the booking service serves, in one tree, and its workers.
 
 use crate::admin::{clinics, hours, physios, policy, refusals, schedule, time_off, worklist};
-use crate::appointments::{actions, api, decline};
+use crate::appointments::{actions, api, bring_forward, decline};
 use crate::deadline::BookingDeadline;
 use crate::engine::book::Rules;
 use crate::lanes::{self, LaneMetrics};
@@ -97,6 +97,10 @@ fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/appointments/{appointment_id}/reschedule",
             web::post().to(actions::reschedule),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/bring-forward",
+            web::post().to(bring_forward::bring_forward),
         );
 }
 

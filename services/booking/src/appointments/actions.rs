@@ -6,7 +6,7 @@
 use super::api::{cancel_error, find_visible};
 use super::model::Appointment;
 use crate::domain::AppointmentStatus;
-use crate::domain::slots::free_slots;
+use crate::domain::slots::{Interval, free_slots};
 use crate::domain::status::{AppointmentAction, may_record_no_show, transition};
 use crate::engine::cancel::{Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_physio;
@@ -264,28 +264,57 @@ pub async fn reschedule(
     body: Json<RescheduleBody>,
 ) -> ApiResult<web::Json<Appointment>> {
     let new_start = body.into_inner().starts_at;
-    let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
-    spotter_db::transaction(&mut conn, async |conn| {
-        let (appointment, _by) = locked_for_action(conn, &caller, id).await?;
+    move_within_diary(&mut conn, &caller, path.into_inner(), |_, free| {
+        free.into_iter().find(|s| s.start == new_start).ok_or_else(|| {
+            ApiError::Conflict(
+                "that time is not free in the physio's diary (hours, time off, notice, other appointments)".to_owned(),
+            )
+        })
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Moves a booked appointment to the free slot of its physio's diary that
+/// `choose` picks (the same length, the clinic's rules), telling the saga.
+pub(super) async fn move_within_diary(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    choose: impl FnOnce(&Appointment, Vec<Interval>) -> ApiResult<Interval> + Send,
+) -> ApiResult<Appointment> {
+    spotter_db::transaction(conn, async |conn| {
+        let (appointment, _by) = locked_for_action(conn, caller, id).await?;
         transition(appointment.status, AppointmentAction::Reschedule)
             .map_err(|e| ApiError::Conflict(e.to_string()))?;
-        if !lock_physio(conn, appointment.physio_id).await.map_err(db_error)? {
-            return Err(ApiError::Conflict("the physio's diary is busy; try again".to_owned()));
-        }
-        let now = Utc::now();
-        let (clinic, physio) = facts::physio_diary(conn, appointment.physio_id, appointment.id, now)
+        if !lock_physio(conn, appointment.physio_id)
             .await
             .map_err(db_error)?
-            .ok_or_else(|| ApiError::Conflict("the clinic's time zone is invalid".to_owned()))?;
+        {
+            return Err(ApiError::Conflict(
+                "the physio's diary is busy; try again".to_owned(),
+            ));
+        }
+        let now = Utc::now();
+        let (clinic, physio) =
+            facts::physio_diary(conn, appointment.physio_id, appointment.id, now)
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| {
+                    ApiError::Conflict("the clinic's time zone is invalid".to_owned())
+                })?;
         let mut rules = clinic.rules;
         rules.length = appointment.ends_at - appointment.starts_at;
-        let free = free_slots(clinic.tz, &physio.hours, &physio.time_off, &physio.booked, &rules, now);
-        let Some(slot) = free.into_iter().find(|s| s.start == new_start) else {
-            return Err(ApiError::Conflict(
-                "that time is not free in the physio's diary (hours, time off, notice, other appointments)".to_owned(),
-            ));
-        };
+        let free = free_slots(
+            clinic.tz,
+            &physio.hours,
+            &physio.time_off,
+            &physio.booked,
+            &rules,
+            now,
+        );
+        let slot = choose(&appointment, free)?;
         let moved = moves::to_slot(conn, &appointment, slot, rules.buffer)
             .await
             .map_err(db_error)?
@@ -293,5 +322,4 @@ pub async fn reschedule(
         Ok(moved)
     })
     .await
-    .map(web::Json)
 }

@@ -312,3 +312,47 @@ async fn a_review_beyond_the_horizon_waits_untold_and_is_booked_once_within_it()
     let booked = follow_up_booked(&app, &referral).await;
     assert_eq!(timestamp_of(&booked.starts_at).date_naive(), in_days(20));
 }
+
+/// After two flares in a week the physio brings the follow-up forward with
+/// one tap: the earliest free time in their own diary before it, told like
+/// any move; with nothing earlier free it stays, and only the clinic's side
+/// may tap.
+#[tokio::test]
+async fn a_follow_up_is_brought_forward_to_the_earliest_free_time() {
+    let app = BookingApp::start().await;
+    let clinic = app.clinic().await;
+    let treating = app.physio(clinic, &["knee"]).await;
+    app.hours(treating, every_morning()).await;
+    let referral = Referral::knee();
+    app.request(&referral).await;
+    let assessment = app.booked_at(&referral).await;
+    complete(&app, &assessment).await;
+    guidance(&app, &assessment, 1, Some(in_days(5))).await;
+    let follow_up = follow_up_booked(&app, &referral).await;
+    let physio = app.auth.token(Role::Physio, treating, Some(clinic));
+    let trainer = app.auth.token(Role::Trainer, referral.trainer, None);
+    let tap = format!(
+        "/v1/appointments/{}/bring-forward",
+        follow_up.appointment_id
+    );
+    crate::support::problem(app.post(&tap, &trainer, &json!({})).await, 403).await;
+    let other_clinic = app.clinic().await;
+    let stranger = app
+        .auth
+        .token(Role::Physio, Uuid::now_v7(), Some(other_clinic));
+    crate::support::problem(app.post(&tap, &stranger, &json!({})).await, 404).await;
+
+    let moved = body(app.post(&tap, &physio, &json!({})).await, 200).await;
+    let told = app
+        .tap
+        .next_matching::<FollowUpMoved>(WAIT, |e| e.appointment_id == follow_up.appointment_id)
+        .await
+        .unwrap();
+    let starts = timestamp_of(&told.starts_at);
+    assert_eq!(moved["starts_at"], json!(starts));
+    assert!(starts < timestamp_of(&follow_up.starts_at));
+    assert_eq!(moved["kind"], "follow_up");
+
+    // It went to the earliest free time: a second tap finds none earlier.
+    crate::support::problem(app.post(&tap, &physio, &json!({})).await, 409).await;
+}
