@@ -173,21 +173,6 @@ pub fn deadline_reached(r: &Referral, wait: CareWait) -> DeadlineReached {
     event
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_clearance_has_its_own_wire_name() {
-        for clearance in Clearance::ALL {
-            assert_eq!(
-                wire_clearance(*clearance).as_str_name(),
-                format!("CLEARANCE_{}", clearance.as_str().to_ascii_uppercase())
-            );
-        }
-    }
-}
-
 /// A flare as the event tells it: ids, codes and counts.
 pub struct FlareFacts<'a> {
     pub session_id: Uuid,
@@ -245,5 +230,20 @@ pub fn outcome_improved(
         nprs_improved: c.nprs.change == Change::Improved,
         psfs_improved: c.psfs.is_some_and(|p| p.change == Change::Improved),
         recorded_at: timestamp(m.recorded_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_clearance_has_its_own_wire_name() {
+        for clearance in Clearance::ALL {
+            assert_eq!(
+                wire_clearance(*clearance).as_str_name(),
+                format!("CLEARANCE_{}", clearance.as_str().to_ascii_uppercase())
+            );
+        }
     }
 }

@@ -145,10 +145,18 @@ mod tests {
         found.iter().map(|c| (c.rule, c.exercise)).collect()
     }
 
+    /// A name, the guidance, the plan, and the rules broken (by exercise).
+    type Case = (
+        &'static str,
+        Limits,
+        Vec<Planned>,
+        Vec<(Rule, Option<usize>)>,
+    );
+
     #[test]
     fn each_rule_is_reported_against_the_exercise_that_breaks_it() {
         use Clearance::ModifiedTraining as Modified;
-        let cases: &[(&str, Limits, Vec<Planned>, Vec<(Rule, Option<usize>)>)] = &[
+        let cases: &[Case] = &[
             (
                 "nothing avoided, within RPE",
                 limits(Modified, &[]),
