@@ -32,9 +32,22 @@ fn patterned_guidance() -> Value {
 /// An assessed referral with that guidance shared; its physio's token.
 async fn under_care(app: &ReferralApp, trainer: &TrainerWithClient) -> (Uuid, String) {
     let (id, _, physio) = app.assessed(trainer).await;
-    let path = format!("/v1/referrals/{id}/guidance");
-    body(app.post(&path, &physio, &patterned_guidance()).await, 201).await;
+    share_guidance(app, id, &physio).await;
     (id, physio)
+}
+
+/// Full training, no review: the physio discharges the client.
+async fn discharge(app: &ReferralApp, id: Uuid, physio: &str) {
+    let mut last = patterned_guidance();
+    last["clearance"] = json!("full_training");
+    last.as_object_mut().unwrap().remove("review_on");
+    let path = format!("/v1/referrals/{id}/guidance");
+    body(app.post(&path, physio, &last).await, 201).await;
+}
+
+async fn share_guidance(app: &ReferralApp, id: Uuid, physio: &str) {
+    let path = format!("/v1/referrals/{id}/guidance");
+    body(app.post(&path, physio, &patterned_guidance()).await, 201).await;
 }
 
 fn session(at: DateTime<Utc>, rpe: i64, pain: i64) -> Value {
@@ -63,16 +76,7 @@ async fn a_planned_session_is_checked_against_the_current_guidance() {
     // Nothing to check against before the physio shares guidance.
     problem(app.post(&check, &trainer.token, &plan).await, 409).await;
 
-    body(
-        app.post(
-            &format!("/v1/referrals/{id}/guidance"),
-            &physio,
-            &patterned_guidance(),
-        )
-        .await,
-        201,
-    )
-    .await;
+    share_guidance(&app, id, &physio).await;
     for token in [&trainer.token, &physio] {
         let result = body(app.post(&check, token, &plan).await, 200).await;
         assert_eq!(result["guidance_version"], 1);
@@ -241,15 +245,7 @@ async fn sessions_wait_for_guidance_and_stop_with_the_care() {
     let sessions = format!("/v1/referrals/{id}/sessions");
     let one = session(Utc::now(), 5, 2);
     problem(app.post(&sessions, &trainer.token, &one).await, 409).await;
-    let mut discharge = patterned_guidance();
-    discharge["clearance"] = json!("full_training");
-    discharge.as_object_mut().unwrap().remove("review_on");
-    body(
-        app.post(&format!("/v1/referrals/{id}/guidance"), &physio, &discharge)
-            .await,
-        201,
-    )
-    .await;
+    discharge(&app, id, &physio).await;
     let refused = problem(app.post(&sessions, &trainer.token, &one).await, 409).await;
     assert!(
         refused["detail"].as_str().unwrap().contains("discharged"),
@@ -284,11 +280,7 @@ async fn a_discharge_closes_the_log() {
     let refusals = "SELECT count(*) AS n FROM audit_log WHERE action = 'referral.access_refused'";
     assert_eq!(app.count(refusals).await, 0);
 
-    let mut discharge = patterned_guidance();
-    discharge["clearance"] = json!("full_training");
-    discharge.as_object_mut().unwrap().remove("review_on");
-    let guidance = format!("/v1/referrals/{id}/guidance");
-    body(app.post(&guidance, &physio, &discharge).await, 201).await;
+    discharge(&app, id, &physio).await;
     let flare = json!({"pain_after_24h": 9});
     problem(app.patch(&later, &trainer.token, &flare).await, 409).await;
     problem(
@@ -395,16 +387,7 @@ async fn adherence_counts_weeks_where_the_clinic_is() {
     let physio = app
         .auth
         .token(Role::Physio, booked.physio, Some(booked.clinic));
-    body(
-        app.post(
-            &format!("/v1/referrals/{id}/guidance"),
-            &physio,
-            &patterned_guidance(),
-        )
-        .await,
-        201,
-    )
-    .await;
+    share_guidance(&app, id, &physio).await;
     // The physio shared it three weeks ago (history the API cannot make
     // without waiting three weeks).
     app.execute(&format!(
@@ -485,16 +468,7 @@ async fn no_one_but_the_trainer_and_the_treating_physio_reaches_training_data() 
     let physio = app
         .auth
         .token(Role::Physio, booked.physio, Some(booked.clinic));
-    body(
-        app.post(
-            &format!("/v1/referrals/{id}/guidance"),
-            &physio,
-            &patterned_guidance(),
-        )
-        .await,
-        201,
-    )
-    .await;
+    share_guidance(&app, id, &physio).await;
     let logged = body(
         app.post(
             &format!("/v1/referrals/{id}/sessions"),
