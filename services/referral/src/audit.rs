@@ -3,14 +3,16 @@
 //! so there is no access without its record. Platform admins read it.
 
 use crate::schema::{audit_log, referrals};
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use spotter_auth::{Caller, PlatformAdmin};
 use spotter_db::db_error;
-use spotter_db::{Pool, checkout};
+use spotter_db::idempotency::{Created, create_once};
+use spotter_db::{Pool, Work, checkout};
+use spotter_platform::extract::IdempotencyKey;
 use spotter_platform::openapi::AuthProblems;
 use spotter_platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use spotter_platform::{ApiError, ApiResult};
@@ -36,6 +38,27 @@ pub mod action {
     /// trainer's, or a physio whose access ended (consent withdrawn, the
     /// referral cancelled, deactivated, moved to another clinic).
     pub const ACCESS_REFUSED: &str = "referral.access_refused";
+}
+
+/// `create_once` for something made under a referral (guidance, a
+/// session, measures): the `201` or its replay, and a `404` for a referral
+/// the caller may not reach recorded as a refusal.
+pub async fn created_once<T, W>(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    referral_id: Uuid,
+    key: &IdempotencyKey,
+    body: &serde_json::Value,
+    work: W,
+) -> ApiResult<HttpResponse>
+where
+    T: Serialize + Send,
+    for<'c> W: AsyncFnOnce(&'c mut AsyncPgConnection) -> ApiResult<T> + Work<'c, T> + Send,
+{
+    let written = create_once(conn, caller.user_id, key, body, work).await;
+    refusal_recorded(conn, caller, referral_id, written)
+        .await
+        .map(Created::response)
 }
 
 /// Returns `result` unchanged, after recording a refusal when it is a 404 for

@@ -18,7 +18,7 @@ use crate::referrals::model::{Referral, append_timeline};
 use crate::referrals::view::ReferralSummary;
 use crate::schema::{clients, injury_reports, referrals, trainers};
 use crate::screening::store::{self, Source, TriageView};
-use crate::training::measures::{self, Occasion, PsfsItem, check_psfs};
+use crate::training::measures::{self, PsfsItem, check_psfs};
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use diesel::dsl::exists;
@@ -105,7 +105,8 @@ pub struct NewInjuryReport {
     /// The client's Patient-Specific Functional Scale now: up to three
     /// activities they find hard, each scored 0 (unable) to 10 (as before
     /// the injury). With `pain_level` (their NPRS) it is the baseline the
-    /// physio's later measures are compared with (docs/training.md).
+    /// physio's later measures are compared with (docs/training.md),
+    /// stored with the report: no row more per flag.
     #[serde(default)]
     #[schema(max_items = 3)]
     pub psfs: Vec<PsfsItem>,
@@ -270,7 +271,6 @@ async fn write_report(
     input: &NewInjuryReport,
     screened: &Screened,
 ) -> ApiResult<TriagedReferral> {
-    let pain = input.pain_level.get();
     let triaged: Triage = triage(&screened.screen);
     let priority = triaged.priority();
     // A report triaged to medical care is always recorded: it books
@@ -345,7 +345,8 @@ async fn write_report(
             injury_reports::referral_id.eq(referral.id),
             injury_reports::body_region.eq(input.body_region.as_str()),
             injury_reports::side.eq(input.side.as_str()),
-            injury_reports::pain_level.eq(pain as i16),
+            injury_reports::pain_level.eq(input.pain_level.get_i16()),
+            injury_reports::psfs.eq(measures::to_json(&input.psfs)?),
             injury_reports::onset_date.eq(input.onset_date),
             injury_reports::mechanism.eq(input.mechanism.as_str()),
             injury_reports::description.eq(input.description.as_str()),
@@ -371,16 +372,6 @@ async fn write_report(
     )
     .await
     .map_err(db_error)?;
-    // The baseline of the outcome measures: the pain now is its NPRS.
-    measures::insert(
-        conn,
-        referral.id,
-        trainer_id,
-        Occasion::Baseline,
-        pain,
-        &input.psfs,
-    )
-    .await?;
     append_timeline(conn, referral.id, status, TimelineCause::InjuryReported)
         .await
         .map_err(db_error)?;

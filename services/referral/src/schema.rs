@@ -78,6 +78,7 @@ diesel::table! {
         red_flags -> Array<Text>,
         consent_method -> Text,
         consent_recorded_at -> Timestamptz,
+        psfs -> Jsonb,
     }
 }
 

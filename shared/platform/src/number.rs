@@ -34,6 +34,12 @@ impl<const MIN: i64, const MAX: i64> Within<MIN, MAX> {
     pub fn get_i32(self) -> i32 {
         i32::try_from(self.0).unwrap_or(if self.0 < 0 { i32::MIN } else { i32::MAX })
     }
+
+    /// For a `SMALLINT` column (a 0–10 scale); ranges kept in one never
+    /// exceed it.
+    pub fn get_i16(self) -> i16 {
+        i16::try_from(self.0).unwrap_or(if self.0 < 0 { i16::MIN } else { i16::MAX })
+    }
 }
 
 /// A stored value outside its range: corrupt data, never the caller's mistake.

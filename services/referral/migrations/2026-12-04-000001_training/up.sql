@@ -27,17 +27,19 @@ CREATE INDEX training_sessions_page ON training_sessions (referral_id, id);
 CREATE INDEX training_sessions_changed ON training_sessions (referral_id, updated_at);
 CREATE INDEX training_sessions_performed ON training_sessions (referral_id, performed_at);
 
--- NPRS (0-10) and PSFS (up to three activities, each 0-10): the baseline
--- at the flag, then at each assessment or follow-up.
+-- The baseline of the outcome measures is the injury report's: its pain
+-- level is the NPRS, and this the PSFS (up to three activities, each 0-10)
+-- the trainer scored with the client at the flag.
+ALTER TABLE injury_reports ADD COLUMN psfs jsonb NOT NULL DEFAULT '[]';
+
+-- NPRS and PSFS as the physio scores them at each assessment or follow-up.
 CREATE TABLE outcome_measures (
     id uuid PRIMARY KEY,
     referral_id uuid NOT NULL REFERENCES referrals (id),
-    occasion text NOT NULL CHECK (occasion IN ('baseline', 'assessment', 'follow_up')),
+    occasion text NOT NULL CHECK (occasion IN ('assessment', 'follow_up')),
     recorded_by uuid NOT NULL,
     nprs smallint NOT NULL CHECK (nprs BETWEEN 0 AND 10),
     psfs jsonb NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE UNIQUE INDEX outcome_measures_one_baseline ON outcome_measures (referral_id)
-    WHERE occasion = 'baseline';
 CREATE INDEX outcome_measures_by_referral ON outcome_measures (referral_id, recorded_at);

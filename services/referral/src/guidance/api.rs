@@ -17,7 +17,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_auth::{Caller, Physio, Role, Trainer};
 use spotter_db::db_error;
-use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
@@ -57,13 +56,10 @@ pub async fn share(
     let input: NewGuidance = from_value(raw.clone())?;
     input.validate(Utc::now().date_naive())?;
     let mut conn = checkout(&pool).await?;
-    let written = create_once(&mut conn, physio.id, &key, &raw, async |conn| {
+    audit::created_once(&mut conn, &caller, id, &key, &raw, async |conn| {
         write_guidance(conn, &caller, &care, physio.id, id, &input).await
     })
-    .await;
-    audit::refusal_recorded(&mut conn, &caller, id, written)
-        .await
-        .map(Created::response)
+    .await
 }
 
 /// Versions and stores the guidance, moves the referral, audits, and tells

@@ -12,28 +12,21 @@ use spotter_auth::{Caller, Role};
 use spotter_platform::{ApiError, ApiResult};
 use uuid::Uuid;
 
-/// The referral, for its trainer or its treating physio; for anyone else
-/// (another trainer, another physio, any admin) it does not exist.
-pub async fn for_care(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    id: Uuid,
-    lock: bool,
-) -> ApiResult<Referral> {
-    if !matches!(caller.role, Role::Trainer | Role::Physio) {
-        return Err(ApiError::NotFound);
-    }
-    find_visible(conn, caller, id, lock).await
-}
+/// Who reaches training data: the referral's trainer and its treating
+/// physio.
+pub const CARE: [Role; 2] = [Role::Trainer, Role::Physio];
 
-/// The referral, for its trainer only: the one who trains the client.
-pub async fn for_trainer(
+/// The referral, for a caller in one of `roles` who may see it (its
+/// trainer, its treating physio); for anyone else (another trainer, another
+/// physio, any admin) it does not exist.
+pub async fn for_roles(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
     lock: bool,
+    roles: &[Role],
 ) -> ApiResult<Referral> {
-    if caller.role != Role::Trainer {
+    if !roles.contains(&caller.role) {
         return Err(ApiError::NotFound);
     }
     find_visible(conn, caller, id, lock).await

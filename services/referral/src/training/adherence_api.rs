@@ -2,7 +2,7 @@
 //! per ISO week in the clinic's time zone, under the current guidance
 //! (docs/training.md, "Adherence").
 
-use super::access::{for_care, guidance_in_force};
+use super::access::{CARE, for_roles, guidance_in_force};
 use super::sessions::DoneExercise;
 use crate::audit::{self, action};
 use crate::domain::training::adherence::{Logged, Prescribed, Week, first_week, start_of, weekly};
@@ -54,7 +54,7 @@ pub async fn get(
     let now = Utc::now();
     let mut conn = checkout(&pool).await?;
     let found = spotter_db::transaction(&mut conn, async |conn| {
-        let referral = for_care(conn, &caller, id, false).await?;
+        let referral = for_roles(conn, &caller, id, false, &CARE).await?;
         let in_force = guidance_in_force(conn, id).await?;
         let tz: Tz = referral
             .clinic_timezone

@@ -3,7 +3,7 @@
 //! "Conflict check"). Reads the guidance and nothing else; writes only the
 //! audit entry of that read.
 
-use super::access::{for_care, guidance_in_force};
+use super::access::{CARE, for_roles, guidance_in_force};
 use crate::audit::{self, action};
 use crate::domain::training::MovementPattern;
 use crate::domain::training::check::{Conflict, Planned, conflicts};
@@ -15,7 +15,8 @@ use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::from_value;
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
-use spotter_platform::{ApiError, ApiResult, Json, Kilograms, Text, Within};
+use spotter_platform::validate::finish;
+use spotter_platform::{ApiResult, FieldError, Json, Kilograms, Text, Within};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -57,15 +58,13 @@ pub struct CheckResult {
     pub conflicts: Vec<Conflict>,
 }
 
-/// One or more, at most [`MAX_EXERCISES`]: a 422 naming `exercises`.
-pub fn check_count(len: usize) -> ApiResult<()> {
-    if (1..=MAX_EXERCISES).contains(&len) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
+/// One or more, at most [`MAX_EXERCISES`]: else an error naming `exercises`.
+pub fn check_count(len: usize, errors: &mut Vec<FieldError>) {
+    if !(1..=MAX_EXERCISES).contains(&len) {
+        errors.push(FieldError::new(
             "exercises",
             format!("must list 1 to {MAX_EXERCISES} exercises"),
-        ))
+        ));
     }
 }
 
@@ -92,10 +91,12 @@ pub async fn check(
 ) -> ApiResult<web::Json<CheckResult>> {
     let id = path.into_inner();
     let plan: PlannedSession = from_value(body.into_inner())?;
-    check_count(plan.exercises.len())?;
+    let mut errors = Vec::new();
+    check_count(plan.exercises.len(), &mut errors);
+    finish(errors)?;
     let mut conn = checkout(&pool).await?;
     let in_force = spotter_db::transaction(&mut conn, async |conn| {
-        for_care(conn, &caller, id, false).await?;
+        for_roles(conn, &caller, id, false, &CARE).await?;
         let in_force = guidance_in_force(conn, id).await?;
         audit::record(conn, &caller, action::GUIDANCE_READ, id)
             .await

@@ -2,8 +2,8 @@
 //! measures as one CSV (RFC 4180) for the physio's own records
 //! (docs/training.md, "Export").
 
-use super::access::for_care;
-use super::measures::{self, Measurement};
+use super::access::{CARE, for_roles};
+use super::measures::{self, Outcomes, PsfsItem};
 use super::sessions::{SessionRow, SessionView};
 use crate::audit::{self, action};
 use crate::schema::training_sessions;
@@ -11,6 +11,7 @@ use actix_web::http::header::{
     CacheControl, CacheDirective, ContentDisposition, DispositionParam, DispositionType,
 };
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use spotter_auth::Caller;
@@ -53,7 +54,7 @@ pub async fn export(
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
     let found = spotter_db::transaction(&mut conn, async |conn| {
-        for_care(conn, &caller, id, false).await?;
+        for_roles(conn, &caller, id, false, &CARE).await?;
         let sessions: Vec<SessionRow> = training_sessions::table
             .filter(training_sessions::referral_id.eq(id))
             .order((
@@ -68,10 +69,10 @@ pub async fn export(
         audit::record(conn, &caller, action::PROGRESS_EXPORT, id)
             .await
             .map_err(db_error)?;
-        Ok((sessions, outcomes.measurements))
+        Ok((sessions, outcomes))
     })
     .await;
-    let (sessions, measurements) = audit::refusal_recorded(&mut conn, &caller, id, found).await?;
+    let (sessions, outcomes) = audit::refusal_recorded(&mut conn, &caller, id, found).await?;
     let sessions = sessions
         .into_iter()
         .map(SessionRow::view)
@@ -83,10 +84,10 @@ pub async fn export(
             parameters: vec![DispositionParam::Filename(format!("progress-{id}.csv"))],
         })
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .body(csv(&sessions, &measurements)))
+        .body(csv(&sessions, &outcomes)))
 }
 
-fn csv(sessions: &[SessionView], measurements: &[Measurement]) -> String {
+fn csv(sessions: &[SessionView], outcomes: &Outcomes) -> String {
     let mut out = String::new();
     line(&mut out, HEADER.map(str::to_owned));
     for s in sessions {
@@ -125,30 +126,32 @@ fn csv(sessions: &[SessionView], measurements: &[Measurement]) -> String {
             ],
         );
     }
-    for m in measurements {
-        let psfs: Vec<String> = m
-            .psfs
-            .iter()
-            .map(|p| format!("{}: {}", p.activity.as_str(), p.score.get()))
-            .collect();
-        line(
+    let b = &outcomes.baseline;
+    measure_line(&mut out, b.recorded_at, "baseline", b.nprs, &b.psfs);
+    for m in &outcomes.measurements {
+        measure_line(
             &mut out,
-            [
-                "measure".to_owned(),
-                m.recorded_at.to_rfc3339(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                m.occasion.to_string(),
-                m.nprs.to_string(),
-                psfs.join("; "),
-            ],
+            m.recorded_at,
+            m.occasion.as_str(),
+            m.nprs,
+            &m.psfs,
         );
     }
     out
+}
+
+fn measure_line(out: &mut String, at: DateTime<Utc>, occasion: &str, nprs: i16, psfs: &[PsfsItem]) {
+    let psfs: Vec<String> = psfs
+        .iter()
+        .map(|p| format!("{}: {}", p.activity.as_str(), p.score.get()))
+        .collect();
+    let mut cells = [const { String::new() }; 11];
+    cells[0] = "measure".to_owned();
+    cells[1] = at.to_rfc3339();
+    cells[8] = occasion.to_owned();
+    cells[9] = nprs.to_string();
+    cells[10] = psfs.join("; ");
+    line(out, cells);
 }
 
 fn line<const N: usize>(out: &mut String, fields: [String; N]) {

@@ -14,7 +14,8 @@ use spotter_platform::ApiResult;
 use spotter_platform::vocabulary::{AppointmentKind, AppointmentStatus};
 use uuid::Uuid;
 
-/// What the trainer is told back about a flare.
+/// What the trainer is told back about a flare (nothing, by default).
+#[derive(Default)]
 pub struct Flare {
     pub drop_back_to: Option<SessionRow>,
     pub earlier_review_suggested: bool,

@@ -1,11 +1,10 @@
 //! Outcome measures as stored and shown (docs/training.md, "Outcome
-//! measures"): NPRS and PSFS at the flag, then at each assessment or
-//! follow-up, each later scoring compared with the baseline.
+//! measures"): the baseline is the injury report's (its pain level is the
+//! NPRS, its `psfs` the activities); the physio scores them again at each
+//! assessment or follow-up, each compared with the baseline.
 
-use crate::domain::training::outcomes::{
-    Comparison, PSFS_ACTIVITIES, Scores, compare, same_activity,
-};
-use crate::schema::outcome_measures;
+use crate::domain::training::outcomes::{Comparison, PSFS_ACTIVITIES, Scores, compare, same_name};
+use crate::schema::{injury_reports, outcome_measures};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -14,18 +13,6 @@ use spotter_platform::validate::finish;
 use spotter_platform::{ApiError, ApiResult, FieldError, Text, Within, coded};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-coded! {
-    /// When the measures were taken.
-    pub enum Occasion {
-        /// At the flag, by the trainer with the client.
-        Baseline = "baseline",
-        /// At the assessment, by the physio.
-        Assessment = "assessment",
-        /// At a follow-up, by the physio.
-        FollowUp = "follow_up",
-    }
-}
 
 /// One activity of the Patient-Specific Functional Scale: something the
 /// client finds hard, in their words, scored 0 (unable) to 10 (as before).
@@ -47,7 +34,7 @@ pub fn check_psfs(field: &str, items: &[PsfsItem], errors: &mut Vec<FieldError>)
     for (i, item) in items.iter().enumerate() {
         if items[..i]
             .iter()
-            .any(|earlier| same_activity(earlier.activity.as_str(), item.activity.as_str()))
+            .any(|earlier| same_name(earlier.activity.as_str(), item.activity.as_str()))
         {
             errors.push(FieldError::new(
                 format!("{field}[{i}].activity"),
@@ -58,19 +45,10 @@ pub fn check_psfs(field: &str, items: &[PsfsItem], errors: &mut Vec<FieldError>)
 }
 
 coded! {
-    /// When a physio scores the measures (the baseline is the flag's).
-    pub enum VisitOccasion {
+    /// When the physio scored the measures (the baseline is the flag's).
+    pub enum Occasion {
         Assessment = "assessment",
         FollowUp = "follow_up",
-    }
-}
-
-impl From<VisitOccasion> for Occasion {
-    fn from(occasion: VisitOccasion) -> Self {
-        match occasion {
-            VisitOccasion::Assessment => Self::Assessment,
-            VisitOccasion::FollowUp => Self::FollowUp,
-        }
     }
 }
 
@@ -78,7 +56,7 @@ impl From<VisitOccasion> for Occasion {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMeasures {
-    pub occasion: VisitOccasion,
+    pub occasion: Occasion,
     /// Pain now on the numeric rating scale, 0 (none) to 10 (worst).
     pub nprs: Within<0, 10>,
     /// The client's activities, scored; name them as at the baseline to
@@ -96,6 +74,15 @@ impl NewMeasures {
     }
 }
 
+/// The scoring at the flag: the injury report's pain level is its NPRS.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Baseline {
+    pub recorded_at: DateTime<Utc>,
+    pub nprs: i16,
+    pub psfs: Vec<PsfsItem>,
+    pub psfs_average: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Measurement {
     pub id: Uuid,
@@ -105,15 +92,15 @@ pub struct Measurement {
     pub psfs: Vec<PsfsItem>,
     /// The PSFS average, null without activities.
     pub psfs_average: Option<f64>,
-    /// Against the baseline (null for the baseline itself); a change of at
-    /// least the minimal clinically important difference is `improved` or
-    /// `worsened`.
-    pub compared_with_baseline: Option<Comparison>,
+    /// Against the baseline; a change of at least the minimal clinically
+    /// important difference is `improved` or `worsened`.
+    pub compared_with_baseline: Comparison,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Outcomes {
-    /// Oldest first: the baseline, then each assessment and follow-up.
+    pub baseline: Baseline,
+    /// The physio's, oldest first.
     pub measurements: Vec<Measurement>,
     /// The latest against the baseline: the trend in one line.
     pub latest: Option<Comparison>,
@@ -134,19 +121,16 @@ pub async fn insert(
     conn: &mut AsyncPgConnection,
     referral_id: Uuid,
     recorded_by: Uuid,
-    occasion: Occasion,
-    nprs: i64,
-    psfs: &[PsfsItem],
+    input: &NewMeasures,
 ) -> ApiResult<Uuid> {
-    let psfs = serde_json::to_value(psfs).map_err(|e| ApiError::Internal(e.into()))?;
     diesel::insert_into(outcome_measures::table)
         .values((
             outcome_measures::id.eq(Uuid::now_v7()),
             outcome_measures::referral_id.eq(referral_id),
-            outcome_measures::occasion.eq(occasion.as_str()),
+            outcome_measures::occasion.eq(input.occasion.as_str()),
             outcome_measures::recorded_by.eq(recorded_by),
-            outcome_measures::nprs.eq(super::sessions::small(nprs)),
-            outcome_measures::psfs.eq(psfs),
+            outcome_measures::nprs.eq(input.nprs.get_i16()),
+            outcome_measures::psfs.eq(to_json(&input.psfs)?),
         ))
         .returning(outcome_measures::id)
         .get_result(conn)
@@ -154,8 +138,34 @@ pub async fn insert(
         .map_err(spotter_db::db_error)
 }
 
-/// Every measurement of the referral, each compared with the baseline.
+pub fn to_json(psfs: &[PsfsItem]) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(psfs).map_err(|e| ApiError::Internal(e.into()))
+}
+
+fn from_json(psfs: serde_json::Value) -> ApiResult<Vec<PsfsItem>> {
+    serde_json::from_value(psfs).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// The baseline and every measurement of the referral, each compared with
+/// it: two reads through the referral's own rows.
 pub async fn outcomes(conn: &mut AsyncPgConnection, referral_id: Uuid) -> ApiResult<Outcomes> {
+    let (nprs, psfs, recorded_at): (i16, serde_json::Value, DateTime<Utc>) = injury_reports::table
+        .find(referral_id)
+        .select((
+            injury_reports::pain_level,
+            injury_reports::psfs,
+            injury_reports::consent_recorded_at,
+        ))
+        .first(conn)
+        .await
+        .map_err(spotter_db::db_error)?;
+    let baseline_psfs = from_json(psfs)?;
+    let baseline = Baseline {
+        recorded_at,
+        nprs,
+        psfs_average: average(&baseline_psfs),
+        psfs: baseline_psfs,
+    };
     let rows: Vec<MeasureRow> = outcome_measures::table
         .filter(outcome_measures::referral_id.eq(referral_id))
         .order((
@@ -168,11 +178,10 @@ pub async fn outcomes(conn: &mut AsyncPgConnection, referral_id: Uuid) -> ApiRes
         .map_err(spotter_db::db_error)?;
     let mut scored = Vec::with_capacity(rows.len());
     for row in rows {
-        let psfs: Vec<PsfsItem> =
-            serde_json::from_value(row.psfs).map_err(|e| ApiError::Internal(e.into()))?;
+        let psfs = from_json(row.psfs)?;
         scored.push((row.id, row.occasion, row.recorded_at, row.nprs, psfs));
     }
-    Ok(trend(scored))
+    Ok(trend(baseline, scored))
 }
 
 type Scored = (Uuid, Occasion, DateTime<Utc>, i16, Vec<PsfsItem>);
@@ -187,52 +196,43 @@ fn scores(nprs: i16, psfs: &[PsfsItem]) -> Scores {
     }
 }
 
-/// NPRS is compared with the flag's (or, for a referral flagged before
-/// baselines were taken, the first scoring's); PSFS with the first scoring
-/// that named activities (the flag's, or else the first assessment's: a
-/// trainer may flag without them).
-fn trend(scored: Vec<Scored>) -> Outcomes {
-    let first = scored
-        .iter()
-        .find(|s| s.1 == Occasion::Baseline)
-        .or(<[Scored]>::first(&scored));
-    let reference_id = first.map(|s| s.0);
-    let baseline = first.map(|s| s.3);
-    let first_psfs = scored.iter().find(|s| !s.4.is_empty()).map(|s| s.0);
-    let reference = baseline.map(|nprs| {
-        let psfs = scored
+fn average(psfs: &[PsfsItem]) -> Option<f64> {
+    (!psfs.is_empty()).then(|| {
+        let sum: i64 = psfs.iter().map(|p| p.score.get()).sum();
+        (sum as f64 / psfs.len() as f64 * 100.0).round() / 100.0
+    })
+}
+
+/// NPRS is compared with the flag's; PSFS with the first scoring that named
+/// activities (the flag's, or else the first assessment's: a trainer may
+/// flag without them).
+fn trend(baseline: Baseline, scored: Vec<Scored>) -> Outcomes {
+    let reference_psfs = if baseline.psfs.is_empty() {
+        scored
             .iter()
-            .find(|s| Some(s.0) == first_psfs)
-            .map(|s| s.4.clone())
-            .unwrap_or_default();
-        scores(nprs, &psfs)
-    });
+            .map(|s| &s.4)
+            .find(|psfs| !psfs.is_empty())
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        baseline.psfs.clone()
+    };
+    let reference = scores(baseline.nprs, &reference_psfs);
     let measurements: Vec<Measurement> = scored
         .into_iter()
-        .map(|(id, occasion, recorded_at, nprs, psfs)| {
-            let compared_with_baseline = match &reference {
-                Some(reference) if Some(id) != reference_id => {
-                    Some(compare(reference, &scores(nprs, &psfs)))
-                }
-                _ => None,
-            };
-            let psfs_average = (!psfs.is_empty()).then(|| {
-                let sum: i64 = psfs.iter().map(|p| p.score.get()).sum();
-                (sum as f64 / psfs.len() as f64 * 100.0).round() / 100.0
-            });
-            Measurement {
-                id,
-                occasion,
-                recorded_at,
-                nprs,
-                psfs,
-                psfs_average,
-                compared_with_baseline,
-            }
+        .map(|(id, occasion, recorded_at, nprs, psfs)| Measurement {
+            id,
+            occasion,
+            recorded_at,
+            nprs,
+            compared_with_baseline: compare(&reference, &scores(nprs, &psfs)),
+            psfs_average: average(&psfs),
+            psfs,
         })
         .collect();
     Outcomes {
-        latest: measurements.last().and_then(|m| m.compared_with_baseline),
+        latest: measurements.last().map(|m| m.compared_with_baseline),
+        baseline,
         measurements,
     }
 }

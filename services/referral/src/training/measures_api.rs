@@ -2,14 +2,13 @@
 //! and PSFS at an assessment or follow-up; both the trainer and the physio
 //! read the trend against the baseline taken at the flag.
 
-use super::access::for_care;
+use super::access::{CARE, for_roles};
 use super::measures::{self, Measurement, NewMeasures, Outcomes};
 use crate::audit::{self, action};
 use crate::domain::lifecycle::Status;
 use crate::events;
 use actix_web::{HttpResponse, web};
 use spotter_auth::{Caller, Role};
-use spotter_db::idempotency::{Created, create_once};
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
@@ -56,27 +55,17 @@ pub async fn record(
     let input: NewMeasures = from_value(raw.clone())?;
     input.validate()?;
     let mut conn = checkout(&pool).await?;
-    let written = create_once(&mut conn, caller.user_id, &key, &raw, async |conn| {
-        // The treating physio only: the trainer's scoring is the baseline.
-        if caller.role != Role::Physio {
-            return Err(ApiError::NotFound);
-        }
-        let referral = for_care(conn, &caller, id, true).await?;
+    audit::created_once(&mut conn, &caller, id, &key, &raw, async |conn| {
+        // The treating physio only: the trainer's scoring is the baseline,
+        // taken at the flag.
+        let referral = for_roles(conn, &caller, id, true, &[Role::Physio]).await?;
         if !MEASURABLE.contains(&referral.status) {
             return Err(ApiError::Conflict(format!(
                 "measures follow an assessment; this referral is {}",
                 referral.status
             )));
         }
-        let measured = measures::insert(
-            conn,
-            id,
-            caller.user_id,
-            input.occasion.into(),
-            input.nprs.get(),
-            &input.psfs,
-        )
-        .await?;
+        let measured = measures::insert(conn, id, caller.user_id, &input).await?;
         audit::record(conn, &caller, action::OUTCOME_WRITE, id)
             .await
             .map_err(db_error)?;
@@ -86,9 +75,8 @@ pub async fn record(
                 "a measurement just written is missing"
             )));
         };
-        if let Some(comparison) = recorded.compared_with_baseline
-            && comparison.meaningfully_improved()
-        {
+        let comparison = recorded.compared_with_baseline;
+        if comparison.meaningfully_improved() {
             let event = events::outcome_improved(&referral, caller.user_id, &recorded, &comparison);
             spotter_messaging::enqueue(conn, &event)
                 .await
@@ -96,10 +84,7 @@ pub async fn record(
         }
         Ok(recorded)
     })
-    .await;
-    audit::refusal_recorded(&mut conn, &caller, id, written)
-        .await
-        .map(Created::response)
+    .await
 }
 
 #[utoipa::path(
@@ -122,7 +107,7 @@ pub async fn list(
     let id = path.into_inner();
     let mut conn = checkout(&pool).await?;
     let found = spotter_db::transaction(&mut conn, async |conn| {
-        for_care(conn, &caller, id, false).await?;
+        for_roles(conn, &caller, id, false, &CARE).await?;
         let outcomes = measures::outcomes(conn, id).await?;
         audit::record(conn, &caller, action::OUTCOME_READ, id)
             .await

@@ -51,11 +51,7 @@ pub struct NewSession {
 impl NewSession {
     pub fn validate(&self, now: DateTime<Utc>) -> ApiResult<()> {
         let mut errors = Vec::new();
-        if let Err(ApiError::Validation(found)) =
-            super::check_api::check_count(self.exercises.len())
-        {
-            errors.extend(found);
-        }
+        super::check_api::check_count(self.exercises.len(), &mut errors);
         if self.performed_at > now + CLOCK_SKEW {
             errors.push(FieldError::new("performed_at", "must not be in the future"));
         } else if self.performed_at < now - OLDEST_LOGGABLE {
@@ -168,9 +164,9 @@ pub async fn insert(
             training_sessions::referral_id.eq(referral_id),
             training_sessions::performed_at.eq(input.performed_at),
             training_sessions::exercises.eq(exercises),
-            training_sessions::session_rpe.eq(small(input.session_rpe.get())),
-            training_sessions::pain_during.eq(small(input.pain_during.get())),
-            training_sessions::pain_after.eq(input.pain_after_24h.map(|p| small(p.get()))),
+            training_sessions::session_rpe.eq(input.session_rpe.get_i16()),
+            training_sessions::pain_during.eq(input.pain_during.get_i16()),
+            training_sessions::pain_after.eq(input.pain_after_24h.map(Within::get_i16)),
             training_sessions::guidance_version.eq(guidance_version),
             training_sessions::flare_signs.eq(codes(signs)),
         ))
@@ -178,11 +174,6 @@ pub async fn insert(
         .get_result(conn)
         .await
         .map_err(spotter_db::db_error)
-}
-
-/// A 0–10 scale as its SMALLINT column.
-pub fn small(value: i64) -> i16 {
-    i16::try_from(value).unwrap_or(i16::MAX)
 }
 
 /// The session, when it is this referral's.

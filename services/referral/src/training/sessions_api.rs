@@ -2,9 +2,9 @@
 //! `PATCH /v1/referrals/{id}/sessions/{session_id}`: the trainer logs each
 //! session with the client; the treating physio reads the log.
 
-use super::access::{for_care, for_logging, for_trainer, load_of, require_care};
+use super::access::{CARE, for_logging, for_roles, load_of, require_care};
 use super::flares::{self, Flare};
-use super::sessions::{self, NewSession, PainAfter, SessionRow, SessionView, small};
+use super::sessions::{self, NewSession, PainAfter, SessionRow, SessionView};
 use crate::audit::{self, action};
 use crate::domain::training::flare::{FlareSign, signs};
 use crate::guidance;
@@ -15,8 +15,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use spotter_auth::Caller;
-use spotter_db::idempotency::{Created, create_once};
+use spotter_auth::{Caller, Role};
 use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
@@ -68,10 +67,10 @@ pub async fn log(
     let input: NewSession = from_value(raw.clone())?;
     input.validate(Utc::now())?;
     let mut conn = checkout(&pool).await?;
-    let written = create_once(&mut conn, caller.user_id, &key, &raw, async |conn| {
+    audit::created_once(&mut conn, &caller, id, &key, &raw, async |conn| {
         // The referral's row is held: sessions logged at once count each
         // other's flares.
-        let referral = for_trainer(conn, &caller, id, true).await?;
+        let referral = for_roles(conn, &caller, id, true, &[Role::Trainer]).await?;
         let in_force = for_logging(conn, &referral).await?;
         let found = signs(in_force.load, input.reported());
         let row = sessions::insert(conn, id, &input, in_force.guidance.version, &found).await?;
@@ -80,10 +79,7 @@ pub async fn log(
             .map_err(db_error)?;
         told(conn, &referral, row, &found).await
     })
-    .await;
-    audit::refusal_recorded(&mut conn, &caller, id, written)
-        .await
-        .map(Created::response)
+    .await
 }
 
 /// The session as the trainer sees it back; a flare is announced first.
@@ -94,10 +90,7 @@ async fn told(
     found: &[FlareSign],
 ) -> ApiResult<LoggedSession> {
     let flare = if found.is_empty() {
-        Flare {
-            drop_back_to: None,
-            earlier_review_suggested: false,
-        }
+        Flare::default()
     } else {
         flares::announce(conn, referral, &row, found).await?
     };
@@ -136,7 +129,7 @@ pub async fn pain_after(
     let input: PainAfter = from_value(body.into_inner())?;
     let mut conn = checkout(&pool).await?;
     let logged = spotter_db::transaction(&mut conn, async |conn| {
-        let referral = for_trainer(conn, &caller, id, true).await?;
+        let referral = for_roles(conn, &caller, id, true, &[Role::Trainer]).await?;
         // Like a new session: a closed referral (consent withdrawn,
         // cancelled, discharged) takes no more health data.
         require_care(&referral)?;
@@ -161,7 +154,7 @@ pub async fn pain_after(
         let newly_flared = row.flare_signs.is_empty() && !found.is_empty();
         let row: SessionRow = diesel::update(training_sessions::table.find(row.id))
             .set((
-                training_sessions::pain_after.eq(small(input.pain_after_24h.get())),
+                training_sessions::pain_after.eq(input.pain_after_24h.get_i16()),
                 training_sessions::flare_signs.eq(sessions::codes(&found)),
                 // The database's clock, like the insert's: one clock for
                 // `updated_since`.
@@ -222,7 +215,7 @@ pub async fn list(
     .parse()?;
     let mut conn = checkout(&pool).await?;
     let rows = spotter_db::transaction(&mut conn, async |conn| {
-        for_care(conn, &caller, id, false).await?;
+        for_roles(conn, &caller, id, false, &CARE).await?;
         let mut rows = training_sessions::table
             .filter(training_sessions::referral_id.eq(id))
             .order(training_sessions::id.desc())

@@ -2,7 +2,7 @@
 //! the sessions that included it against the `per_week` prescribed, per ISO
 //! week in the clinic's time zone (Monday to Sunday where the clinic is).
 
-use super::outcomes::same_activity;
+use super::outcomes::same_name;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -105,7 +105,7 @@ pub fn weekly(
             .map(|p| {
                 let done = in_week
                     .iter()
-                    .filter(|s| s.exercises.iter().any(|e| same_activity(e, p.name)))
+                    .filter(|s| s.exercises.iter().any(|e| same_name(e, p.name)))
                     .count() as i64;
                 ExerciseWeek {
                     name: p.name.to_owned(),

@@ -82,7 +82,7 @@ pub fn compare(baseline: &Scores, later: &Scores) -> Comparison {
             later
                 .psfs
                 .iter()
-                .find(|(other, _)| same_activity(activity, other))
+                .find(|(other, _)| same_name(activity, other))
                 .map(|(_, after)| (*before, *after))
         })
         .collect();
@@ -110,8 +110,8 @@ fn judged(gain: f64, mcid: f64) -> Change {
     }
 }
 
-/// "Running", " running " and "RUNNING" are one activity.
-pub fn same_activity(a: &str, b: &str) -> bool {
+/// "Running", " running " and "RUNNING" are one activity (or exercise).
+pub fn same_name(a: &str, b: &str) -> bool {
     a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 
