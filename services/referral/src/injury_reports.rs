@@ -8,7 +8,7 @@ use crate::audit::{self, action};
 use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::Status;
 use crate::domain::screening::questionnaire::{self, Questionnaire};
-use crate::domain::screening::{Answer, Screen, Triage, legacy, triage};
+use crate::domain::screening::{Answer, Disposition, Screen, Triage, legacy, triage};
 use crate::domain::triage::target_window;
 use crate::domain::vocabulary::TimelineCause;
 use crate::domain::vocabulary::{BodyRegion, ConsentMethod, RedFlag, Side};
@@ -165,7 +165,8 @@ impl NewInjuryReport {
             ));
         }
         finish(errors)?;
-        screened.ok_or_else(|| ApiError::invalid("screening", "is required"))
+        // `screened` records an error whenever it finds nothing to triage.
+        screened.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no screening and no error")))
     }
 
     fn screened(&self, errors: &mut Vec<FieldError>) -> Option<Screened> {
@@ -184,7 +185,7 @@ impl NewInjuryReport {
             return Some(Screened {
                 questionnaire: questionnaire::current(),
                 source: Source::LegacyRedFlags,
-                screen: legacy::from_red_flags(region, pain, flags),
+                screen: legacy::from_red_flags(pain, flags),
             });
         };
         // An empty checklist beside the answers says nothing: an app
@@ -378,27 +379,27 @@ async fn write_report(
     audit::record(conn, caller, action::INJURY_WRITE, referral.id)
         .await
         .map_err(db_error)?;
-    match status {
+    if !triaged.books() {
         // Medical care, not a booking: the trainer is told where to go, and
-        // a doctor's clearance may open booking within the advice window.
-        Status::EmergencyAdvised | Status::DoctorAdvised => {
-            CareDeadlines::await_medical_clearance(conn, referral.id, now)
-                .await
-                .map_err(db_error)?;
-            if status == Status::EmergencyAdvised {
-                spotter_messaging::enqueue(conn, &events::emergency_advised(&referral)).await
-            } else {
-                spotter_messaging::enqueue(conn, &events::doctor_advised(&referral)).await
-            }
+        // a doctor's clearance may open booking within the advice window,
+        // counted from the referral's own creation (as the clearance checks).
+        CareDeadlines::await_medical_clearance(conn, referral.id, referral.created_at)
+            .await
             .map_err(db_error)?;
+    }
+    match triaged.disposition() {
+        Disposition::EmergencyNow => {
+            spotter_messaging::enqueue(conn, &events::emergency_advised(&referral)).await
         }
-        _ => {
+        Disposition::SeeDoctorToday => {
+            spotter_messaging::enqueue(conn, &events::doctor_advised(&referral)).await
+        }
+        Disposition::Physio => {
             let event = events::requested(&referral, input.body_region, Where { lat, lon });
-            spotter_messaging::enqueue(conn, &event)
-                .await
-                .map_err(db_error)?;
+            spotter_messaging::enqueue(conn, &event).await
         }
     }
+    .map_err(db_error)?;
     Ok(TriagedReferral {
         referral: ReferralSummary::from(&referral),
         triage: store::view(

@@ -25,15 +25,13 @@ pub enum Answer {
 /// [`super::legacy::from_red_flags`] (the deprecated checklist).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Screen {
-    pub body_region: BodyRegion,
     pub pain_level: i64,
     pub(super) answers: BTreeMap<&'static str, Value>,
 }
 
 impl Screen {
-    pub(super) fn new(body_region: BodyRegion, pain_level: i64) -> Self {
+    pub(super) fn new(pain_level: i64) -> Self {
         Self {
-            body_region,
             pain_level,
             answers: BTreeMap::new(),
         }
@@ -84,20 +82,6 @@ impl Screen {
             "item": item,
         })
     }
-
-    /// Reads back a stored QuestionnaireResponse of `questionnaire`.
-    pub fn from_fhir(
-        questionnaire: &Questionnaire,
-        body_region: BodyRegion,
-        pain_level: i64,
-        response: &Json,
-    ) -> Option<Self> {
-        Some(Self {
-            body_region,
-            pain_level,
-            answers: answers_from_fhir(questionnaire, response)?,
-        })
-    }
 }
 
 /// The answers of a stored QuestionnaireResponse of `questionnaire`, by
@@ -131,7 +115,7 @@ pub fn check(
     answers: &BTreeMap<String, Answer>,
     field: &str,
 ) -> Result<Screen, Vec<FieldError>> {
-    let mut screen = Screen::new(body_region, pain_level);
+    let mut screen = Screen::new(pain_level);
     let mut errors = Vec::new();
     let version = questionnaire.version;
     for key in answers.keys() {
@@ -300,9 +284,6 @@ mod tests {
         let stored = screen.to_fhir(&V1, "2026-12-02T10:00:00Z");
         assert_eq!(stored["resourceType"], "QuestionnaireResponse");
         assert_eq!(stored["questionnaire"], format!("{CANONICAL}|1"));
-        assert_eq!(
-            Screen::from_fhir(&V1, BodyRegion::Shoulder, 5, &stored),
-            Some(screen)
-        );
+        assert_eq!(answers_from_fhir(&V1, &stored), Some(screen.answers));
     }
 }

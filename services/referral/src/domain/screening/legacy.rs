@@ -8,7 +8,7 @@
 
 use super::answers::Screen;
 use super::questionnaire::{Value, q};
-use crate::domain::vocabulary::{BodyRegion, RedFlag};
+use crate::domain::vocabulary::RedFlag;
 
 /// The question each checklist flag answers "yes".
 pub fn question_for(flag: RedFlag) -> &'static str {
@@ -24,8 +24,8 @@ pub fn question_for(flag: RedFlag) -> &'static str {
     }
 }
 
-pub fn from_red_flags(body_region: BodyRegion, pain_level: i64, flags: &[RedFlag]) -> Screen {
-    let mut screen = Screen::new(body_region, pain_level);
+pub fn from_red_flags(pain_level: i64, flags: &[RedFlag]) -> Screen {
+    let mut screen = Screen::new(pain_level);
     for flag in flags {
         screen
             .answers

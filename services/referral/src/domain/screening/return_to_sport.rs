@@ -28,8 +28,6 @@ pub struct Stage {
     pub goal: &'static str,
 }
 
-pub const MIN_HOURS_PER_STAGE: u8 = 24;
-
 pub fn protocol() -> ReturnToTraining {
     let stage = |stage, name, activity, goal| Stage {
         stage,
