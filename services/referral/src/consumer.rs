@@ -65,8 +65,7 @@ async fn handle(
                 step,
                 async |conn, referral, to, cause| {
                     let target_missed = Some(booking.target_missed);
-                    record_booking(conn, referral, to, cause, &visit, target_missed).await?;
-                    record_clinic_timezone(conn, referral, timezone).await
+                    record_booking(conn, referral, to, cause, &visit, target_missed, timezone).await
                 },
             )
             .await
@@ -109,7 +108,7 @@ async fn handle(
                 step,
                 // The target concerned the first booking, not a review.
                 async |conn, referral, to, cause| {
-                    record_booking(conn, referral, to, cause, &visit, None).await
+                    record_booking(conn, referral, to, cause, &visit, None, None).await
                 },
             )
             .await
@@ -485,7 +484,9 @@ impl Booking {
 /// The visit is the referral's current appointment: a first booking (with
 /// whether it missed its target), or a follow-up (`None`: the target
 /// concerned the first booking). A colleague who took the follow-up over
-/// from a physio who left sees the referral from now on.
+/// from a physio who left sees the referral from now on. `timezone`: the
+/// booked clinic's, for counting the client's training weeks
+/// (docs/training.md, "Adherence"); none keeps what was known.
 async fn record_booking(
     conn: &mut AsyncPgConnection,
     referral: &Referral,
@@ -493,7 +494,11 @@ async fn record_booking(
     cause: TimelineCause,
     visit: &Visit,
     target_missed: Option<bool>,
+    timezone: Option<chrono_tz::Tz>,
 ) -> Result<(), HandlerError> {
+    let timezone = timezone
+        .map(|tz| tz.name())
+        .or(referral.clinic_timezone.as_deref());
     let now = Utc::now();
     diesel::update(referrals::table.find(referral.id))
         .set((
@@ -504,6 +509,7 @@ async fn record_booking(
             referrals::clinic_id.eq(visit.clinic_id),
             referrals::physio_access_ended_for.eq(None::<Uuid>),
             referrals::target_missed.eq(target_missed),
+            referrals::clinic_timezone.eq(timezone),
             referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
             // The move itself, in the same statement (what `move_to`
             // writes): this runs once per booking.
@@ -532,27 +538,6 @@ fn clinic_timezone(name: &str) -> Option<chrono_tz::Tz> {
         );
     }
     parsed
-}
-
-/// The booked clinic's time zone, for counting the client's training weeks
-/// (docs/training.md, "Adherence"); an event from before booking named it
-/// leaves what was known.
-async fn record_clinic_timezone(
-    conn: &mut AsyncPgConnection,
-    referral: &Referral,
-    timezone: Option<chrono_tz::Tz>,
-) -> Result<(), HandlerError> {
-    let Some(timezone) = timezone.map(|tz| tz.name()) else {
-        return Ok(());
-    };
-    if referral.clinic_timezone.as_deref() == Some(timezone) {
-        return Ok(());
-    }
-    diesel::update(referrals::table.find(referral.id))
-        .set(referrals::clinic_timezone.eq(timezone))
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// The clinic cancelled: booking is asked again, at any clinic but those
