@@ -7,6 +7,8 @@
 #   positive_data_acceptance  what the schema allows is not refused as invalid
 #   response_schema_conformance  every answer matches its declared schema
 #   ignored_auth              a secured operation without a token is a 401
+# and, first, validates the FHIR views of the seeded referral against FHIR R4
+# with a FHIR library (fhir_check.py).
 #
 # It starts its own dev stack (own databases, exchange and queues, a free
 # port), seeds it with `spotter demo` so the main operations reach real rows,
@@ -16,6 +18,7 @@
 # Environment:
 #   SPOTTER_BIN            the binary (default target/debug/spotter)
 #   SPOTTER_CONTRACT_VENV  where schemathesis is installed (default target/contract-venv)
+#   SPOTTER_FHIR_VENV      where the FHIR validator is installed (default target/fhir-venv)
 #   SPOTTER_CONTRACT_EXAMPLES  examples per operation and phase (default: the toml's)
 #   SPOTTER_CONTRACT_PYTHON    the interpreter for the virtualenv (default: the
 #                          system's /usr/bin/python3)
@@ -41,6 +44,17 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$(sed -n 's/^sch
     python="${SPOTTER_CONTRACT_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}"
     "$python" -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+fi
+
+# The FHIR validator (fhir_check.py), pinned, in a virtualenv of its own: its
+# models are not schemathesis's business, nor its dependencies.
+fhir_venv="${SPOTTER_FHIR_VENV:-$root/target/fhir-venv}"
+if ! "$fhir_venv/bin/python" -c 'import fhir.resources' 2>/dev/null \
+    || ! "$fhir_venv/bin/pip" freeze 2>/dev/null | grep -qxF "$(grep '^fhir.resources==' "$here/fhir-requirements.txt")"; then
+    say "installing the FHIR validator into $fhir_venv"
+    python="${SPOTTER_CONTRACT_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}"
+    "$python" -m venv "$fhir_venv"
+    "$fhir_venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/fhir-requirements.txt"
 fi
 
 # --- a dev stack of its own ---------------------------------------------------------
@@ -121,10 +135,20 @@ export CONTRACT_HOOKS="$here/hooks.py"
 clinic="$SEED_CLINIC_ID"
 token() { "$bin" token --keys-dir "$work/keys" --ttl 2h "$@"; }
 
+# --- the FHIR views, validated as R4 by a FHIR library ------------------------------
+# Before the fuzzer changes the seeded referral: the whole loop's resources.
+failed=()
+say "validating the FHIR views of the seeded referral"
+if ! "$fhir_venv/bin/python" "$here/fhir_check.py" "$base" "$SEED_REFERRAL_ID" \
+    "$(token --role trainer --sub "$(id trainer_id)")" \
+    "$(token --role physio --sub "$(id physio_id)" --clinic "$clinic")" \
+    "$(token --role clinic_admin --sub "$(id clinic_admin_id)" --clinic "$clinic")"; then
+    failed+=("fhir")
+fi
+
 # --- once per role ------------------------------------------------------------------
 examples=()
 if [ -n "${SPOTTER_CONTRACT_EXAMPLES:-}" ]; then examples=(--max-examples "$SPOTTER_CONTRACT_EXAMPLES"); fi
-failed=()
 for role in trainer physio clinic_admin platform_admin; do
     case "$role" in
         trainer) auth=$(token --role trainer --sub "$(id trainer_id)") ;;
@@ -147,4 +171,4 @@ if [ "${#failed[@]}" -gt 0 ]; then
     say "FAILED for: ${failed[*]}"
     exit 1
 fi
-say "every role: zero failures"
+say "FHIR valid, and every role: zero failures"

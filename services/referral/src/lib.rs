@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod deadlines;
 pub mod domain;
 pub mod events;
+pub mod fhir;
 pub mod guidance;
 pub mod injury_reports;
 pub mod openapi;

@@ -34,6 +34,14 @@ use utoipa::OpenApi;
         crate::training::measures_api::record,
         crate::training::measures_api::list,
         crate::training::export_api::export,
+        crate::fhir::api::metadata,
+        crate::fhir::api::service_request,
+        crate::fhir::api::everything,
+        crate::fhir::api::task,
+        crate::fhir::api::consent,
+        crate::fhir::api::questionnaire_response,
+        crate::fhir::api::care_plan,
+        crate::fhir::api::appointment,
     ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),
@@ -45,6 +53,7 @@ use utoipa::OpenApi;
         (name = "training", description = "Training around the injury: the conflict check, the session log, adherence"),
         (name = "audit", description = "Who read or wrote health data"),
         (name = "vocabulary", description = "The coded lists the app renders"),
+        (name = "fhir", description = "Read-only FHIR R4 views of a referral (application/fhir+json), under the same access rules"),
         (name = "triage", description = "The screening questionnaire triage decides by (a screening aid, not a diagnosis)"),
     )
 )]

@@ -3,8 +3,8 @@
 use crate::deadlines::CareDeadlines;
 use crate::referrals::{api, rebook};
 use crate::{
-    audit, clients, clinic_view, consumer, guidance, injury_reports, openapi, screening, trainers,
-    training, vocabulary_api,
+    audit, clients, clinic_view, consumer, fhir, guidance, injury_reports, openapi, screening,
+    trainers, training, vocabulary_api,
 };
 use actix_web::web;
 use spotter_db::deadlines;
@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 /// The paths a gateway (or the dev stack) sends to this service.
 pub fn owns_path(path: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
+    const PREFIXES: [&str; 9] = [
         "/v1/vocabulary",
+        "/fhir/r4",
         "/v1/triage",
         "/v1/trainers",
         "/v1/clients",
@@ -66,6 +67,29 @@ fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/v1/clients/{client_id}", web::get().to(clients::get))
     .route("/v1/injury-reports", web::post().to(injury_reports::create))
+    .route("/fhir/r4/metadata", web::get().to(fhir::api::metadata))
+    .route(
+        "/fhir/r4/ServiceRequest/{id}",
+        web::get().to(fhir::api::service_request),
+    )
+    .route(
+        "/fhir/r4/ServiceRequest/{id}/$everything",
+        web::get().to(fhir::api::everything),
+    )
+    .route("/fhir/r4/Task/{id}", web::get().to(fhir::api::task))
+    .route("/fhir/r4/Consent/{id}", web::get().to(fhir::api::consent))
+    .route(
+        "/fhir/r4/QuestionnaireResponse/{id}",
+        web::get().to(fhir::api::questionnaire_response),
+    )
+    .route(
+        "/fhir/r4/CarePlan/{id}",
+        web::get().to(fhir::api::care_plan),
+    )
+    .route(
+        "/fhir/r4/Appointment/{id}",
+        web::get().to(fhir::api::appointment),
+    )
     .route("/v1/referrals", web::get().to(api::list))
     .route("/v1/referrals/{referral_id}", web::get().to(api::get))
     .route(

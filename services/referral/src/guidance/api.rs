@@ -189,19 +189,11 @@ pub async fn history(
     }
     let versions = spotter_db::transaction(&mut conn, async |conn| {
         find_visible(conn, &caller, id, false).await?;
-        let rows = guidance::table
-            .filter(guidance::referral_id.eq(id))
-            .order(guidance::version.desc())
-            .select(GuidanceRow::as_select())
-            .load(conn)
-            .await
-            .map_err(db_error)?;
+        let versions = super::model::all(conn, id).await?;
         audit::record(conn, &caller, action::GUIDANCE_READ, id)
             .await
             .map_err(db_error)?;
-        rows.into_iter()
-            .map(GuidanceRow::view)
-            .collect::<ApiResult<Vec<_>>>()
+        Ok(versions)
     })
     .await;
     let versions = audit::refusal_recorded(&mut conn, &caller, id, versions).await?;

@@ -10,4 +10,4 @@ pub mod api;
 pub mod model;
 pub mod validate;
 
-pub use model::{GuidanceVersion, GuidanceView, current, version, versions};
+pub use model::{GuidanceVersion, GuidanceView, all, current, version, versions};

@@ -131,6 +131,20 @@ pub async fn current(
     row.map(GuidanceRow::view).transpose()
 }
 
+/// Every version with its content, newest first (caller audits the read).
+pub async fn all(conn: &mut AsyncPgConnection, referral_id: Uuid) -> ApiResult<Vec<GuidanceView>> {
+    guidance::table
+        .filter(guidance::referral_id.eq(referral_id))
+        .order(guidance::version.desc())
+        .select(GuidanceRow::as_select())
+        .load(conn)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(GuidanceRow::view)
+        .collect()
+}
+
 /// One version of the referral's guidance (caller audits the read).
 pub async fn version(
     conn: &mut AsyncPgConnection,

@@ -158,3 +158,17 @@ pub async fn find(
             .collect(),
     }))
 }
+
+/// The referral's answers exactly as stored, a FHIR R4 QuestionnaireResponse
+/// (none for referrals flagged before the questionnaire).
+pub async fn response(
+    conn: &mut AsyncPgConnection,
+    referral_id: Uuid,
+) -> QueryResult<Option<serde_json::Value>> {
+    screenings::table
+        .find(referral_id)
+        .select(screenings::response)
+        .first(conn)
+        .await
+        .optional()
+}

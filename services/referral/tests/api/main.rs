@@ -7,6 +7,7 @@ mod contract;
 mod course;
 mod deadlines;
 mod declines;
+mod fhir;
 mod lifecycle;
 mod missed;
 mod quotas;
