@@ -41,9 +41,12 @@ deps:
 
 # The tests also need nginx installed (they start their own gateway), TLS on
 # the local PostgreSQL with a test CA (the sslmode tests), and python3 with
-# venv (the contract run installs its pinned schemathesis there).
+# venv (the contract run installs its pinned schemathesis there; the webhook
+# tests verify signatures with the Standard Webhooks reference library, which
+# tests/webhooks/setup.sh installs into target/webhooks-venv).
 deps-test:
 	SPOTTER_WITH_GATEWAY=1 SPOTTER_WITH_TLS=1 SPOTTER_WITH_PYTHON=1 bash deploy/local/ensure-deps.sh
+	bash tests/webhooks/setup.sh
 
 run: deps
 	$(CARGO) build --release -p spotter

@@ -13,7 +13,8 @@ a schema cannot say, applied to every phase's requests just before sending.
   uses the deprecated checklist alone. A schema cannot say "one of the two
   is required" either; nor can it say that guidance's avoid entries name a
   movement or a pattern (a load cap belongs to a pattern), or that a PSFS
-  names each activity once.
+  names each activity once. Nor that a webhook endpoint is https to a
+  public address.
 * Dates judged against today: an injury's onset is on or before today, a
   review date and time off lie ahead, and both end after they start; a
   training session was performed within the last 30 days. Only
@@ -66,6 +67,13 @@ def before_call(context, case, **kwargs):
         _distinct_activities(body.get("psfs"))
         _name_what_to_avoid(body.get("avoid"))
     _move(body, "review_on", (today + datetime.timedelta(days=30)).isoformat())
+    if "/webhooks" in case.operation.path:
+        # An endpoint must be https to a public address, which a schema
+        # cannot say; resolving is not needed for it to be accepted.
+        _move(body, "url", "https://ehr.example.org/spotter")
+        # Each type once (a repeat is a 422 naming it).
+        if isinstance(body, dict) and isinstance(body.get("event_types"), list):
+            body["event_types"] = list(dict.fromkeys(body["event_types"]))
     if case.operation.path.endswith("/time-off"):
         start = datetime.datetime.combine(today + datetime.timedelta(days=60), datetime.time(9))
         _move(body, "start", start.strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -8,7 +8,7 @@ use crate::lanes::{self, LaneMetrics};
 use crate::{consumer, openapi, waitlist};
 use actix_web::web;
 use spotter_db::deadlines;
-use spotter_platform::http::under_any;
+use spotter_platform::http::{clinic_subresource, under_any};
 use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
@@ -24,7 +24,10 @@ pub fn owns_path(path: &str) -> bool {
         "/admin/v1/worklist",
         "/admin/v1/dead-letters/booking",
     ];
+    // A clinic's referrals are the referral service's, its webhooks the
+    // notification service's.
     under_any(path, &PREFIXES)
+        && !matches!(clinic_subresource(path), Some("referrals" | "webhooks"))
 }
 
 fn configure(cfg: &mut web::ServiceConfig) {

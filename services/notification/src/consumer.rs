@@ -124,6 +124,8 @@ async fn handle(
         _ => Vec::new(),
     };
     store(conn, &made, push_platforms).await?;
+    // The clinics' own systems hear of it too (docs/webhooks.md).
+    crate::webhooks::endpoints::plan(conn, incoming).await?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod schema;
 mod store;
 pub mod stream;
 pub mod training_notices;
+pub mod webhooks;
 
 use futures_util::future::BoxFuture;
 use spotter_db::{EmbeddedMigrations, embed_migrations};

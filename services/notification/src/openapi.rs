@@ -1,3 +1,4 @@
+use crate::webhooks::{api as webhooks, log_api as webhook_log};
 use crate::{devices, inbox, preferences, stream};
 use spotter_platform::openapi::BearerAuth;
 use utoipa::OpenApi;
@@ -14,12 +15,22 @@ use utoipa::OpenApi;
         devices::remove,
         preferences::get,
         preferences::put,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::update,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        webhooks::test,
+        webhook_log::deliveries,
+        webhook_log::redeliver,
     ),
     components(schemas(spotter_platform::problem::Problem, spotter_platform::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "notifications", description = "The in-app inbox, its live stream and push preferences"),
         (name = "devices", description = "Phones that receive push"),
+        (name = "webhooks", description = "A clinic's endpoints for signed events (Standard Webhooks), their delivery log and redelivery"),
     )
 )]
 struct NotificationApi;

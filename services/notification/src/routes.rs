@@ -2,9 +2,10 @@
 
 use crate::push::{Providers, delivery};
 use crate::stream::{self, StreamHub};
+use crate::webhooks::{api as webhooks, delivery as webhook_delivery, log_api as webhook_log};
 use crate::{consumer, devices, inbox, openapi, preferences, reminders};
 use actix_web::web;
-use spotter_platform::http::under_any;
+use spotter_platform::http::{clinic_subresource, under_any};
 use spotter_platform::{BackgroundTask, ServiceModule};
 use spotter_service::Foundations;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ pub fn owns_path(path: &str) -> bool {
         "/v1/notification-preferences",
         "/admin/v1/dead-letters/notification",
     ];
-    under_any(path, &PREFIXES)
+    under_any(path, &PREFIXES) || clinic_subresource(path) == Some("webhooks")
 }
 
 fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,6 +38,33 @@ fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/notification-preferences")
                 .route(web::get().to(preferences::get))
                 .route(web::put().to(preferences::put)),
+        )
+        .service(
+            web::resource("/admin/v1/clinics/{clinic_id}/webhooks")
+                .route(web::post().to(webhooks::create))
+                .route(web::get().to(webhooks::list)),
+        )
+        .service(
+            web::resource("/admin/v1/clinics/{clinic_id}/webhooks/{webhook_id}")
+                .route(web::get().to(webhooks::get))
+                .route(web::patch().to(webhooks::update))
+                .route(web::delete().to(webhooks::delete)),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/webhooks/{webhook_id}/rotate-secret",
+            web::post().to(webhooks::rotate_secret),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/webhooks/{webhook_id}/test",
+            web::post().to(webhooks::test),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/webhooks/{webhook_id}/deliveries",
+            web::get().to(webhook_log::deliveries),
+        )
+        .route(
+            "/admin/v1/clinics/{clinic_id}/webhooks/{webhook_id}/messages/{message_id}/redeliver",
+            web::post().to(webhook_log::redeliver),
         );
 }
 
@@ -69,16 +97,34 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     );
     let push: BackgroundTask =
         Box::new(move |shutdown| Box::pin(delivery::run(pool, url, providers, shutdown)));
+    let webhook_settings = foundations.settings.webhooks;
+    webhook_settings.check()?;
+    let client = webhook_delivery::client(&webhook_settings)?;
+    let (pool, url) = (
+        foundations.pool.clone(),
+        foundations.settings.database.url.clone(),
+    );
+    let send_webhooks: BackgroundTask = Box::new(move |shutdown| {
+        Box::pin(webhook_delivery::run(
+            pool,
+            url,
+            webhook_settings,
+            client,
+            shutdown,
+        ))
+    });
+    let webhook_settings = web::Data::new(webhook_settings);
     Ok(ServiceModule {
         name: "notification",
         owns_path,
         configure: Arc::new(move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(hub.clone());
+            cfg.app_data(webhook_settings.clone());
             configure(cfg);
         }),
         readiness: Vec::new(),
         openapi: openapi::document(),
-        tasks: vec![consume, fan_out, remind, push],
+        tasks: vec![consume, fan_out, remind, push, send_webhooks],
         collectors,
     })
 }

@@ -76,3 +76,49 @@ diesel::table! {
         retry_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        url -> Text,
+        description -> Text,
+        event_types -> Array<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_messages (id) {
+        id -> Uuid,
+        endpoint_id -> Uuid,
+        event_type -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (message_id, attempt) {
+        message_id -> Uuid,
+        attempt -> Int4,
+        endpoint_id -> Uuid,
+        attempted_at -> Timestamptz,
+        http_status -> Nullable<Int4>,
+        latency_ms -> Int4,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        retry_at -> Nullable<Timestamptz>,
+    }
+}

@@ -99,6 +99,7 @@ pub fn guidance_shared(r: &Referral, g: &GuidanceFacts) -> GuidanceShared {
             .unwrap_or_default(),
         shared_at: timestamp(g.at),
         discharges: r.status == Status::Discharged,
+        clinic_id: r.clinic_id.map(|c| c.to_string()).unwrap_or_default(),
         ..Default::default()
     };
     event.set_clearance(wire_clearance(g.clearance));

@@ -9,7 +9,7 @@ use crate::{
 use actix_web::web;
 use spotter_db::deadlines;
 use spotter_platform::ServiceModule;
-use spotter_platform::http::under_any;
+use spotter_platform::http::{clinic_subresource, under_any};
 use spotter_service::Foundations;
 use std::sync::Arc;
 
@@ -26,32 +26,9 @@ pub fn owns_path(path: &str) -> bool {
         "/admin/v1/dead-letters/referral",
         "/admin/v1/audit-log",
     ];
-    under_any(path, &PREFIXES) || is_clinic_referrals(path)
-}
-
-/// `/admin/v1/clinics/{id}/referrals` is ours; the rest of `/admin/v1/clinics` is booking's.
-fn is_clinic_referrals(path: &str) -> bool {
-    let mut parts = path.trim_end_matches('/').split('/');
-    matches!(
-        (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next()
-        ),
-        (
-            Some(""),
-            Some("admin"),
-            Some("v1"),
-            Some("clinics"),
-            Some(_),
-            Some("referrals"),
-            None
-        )
-    )
+    // `/admin/v1/clinics/{id}/referrals` is ours; the rest of the clinic's
+    // tree is booking's.
+    under_any(path, &PREFIXES) || clinic_subresource(path) == Some("referrals")
 }
 
 fn configure(cfg: &mut web::ServiceConfig) {

@@ -48,6 +48,16 @@ pub fn under_any(path: &str, prefixes: &[&str]) -> bool {
     })
 }
 
+/// The sub-resource a path names under one clinic,
+/// `/admin/v1/clinics/{id}/<name>[/…]`: the clinic's tree is booking's, but
+/// some of its sub-resources belong to the service that owns their data
+/// (a clinic's referrals, its webhooks), and the routing says so.
+pub fn clinic_subresource(path: &str) -> Option<&str> {
+    let mut parts = path.strip_prefix("/admin/v1/clinics/")?.split('/');
+    parts.next().filter(|clinic| !clinic.is_empty())?;
+    parts.next().filter(|name| !name.is_empty())
+}
+
 /// A started process: HTTP server plus background tasks, stopped together.
 pub struct Running {
     port: u16,

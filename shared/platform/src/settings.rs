@@ -8,7 +8,9 @@ use serde::Deserialize;
 use std::path::Path;
 
 mod limits;
-pub use limits::{DeadlineSettings, QuotaSettings, RateLimitSettings, StreamSettings};
+pub use limits::{
+    DeadlineSettings, QuotaSettings, RateLimitSettings, StreamSettings, WebhookSettings,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -32,6 +34,9 @@ pub struct Settings {
     /// When a wait escalates (docs/architecture.md, "Deadlines").
     #[serde(default)]
     pub deadlines: DeadlineSettings,
+    /// Webhooks to clinics' systems (docs/webhooks.md).
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,3 +10,4 @@ mod retention;
 mod streams;
 mod support;
 mod vocabulary;
+mod webhooks;

@@ -148,3 +148,46 @@ impl Default for StreamSettings {
         }
     }
 }
+
+/// Webhooks to clinics' own systems (the notification service;
+/// docs/webhooks.md).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Accept `http://` endpoints and loopback, link-local and private
+    /// addresses: for development and tests only (the dev stack turns it
+    /// on; production never should).
+    pub allow_private_addresses: bool,
+    /// An attempt without a complete answer within this is a failure.
+    pub timeout_seconds: u64,
+    /// After a rotation the previous secret still signs for this long.
+    pub secret_overlap_hours: u32,
+    /// A message still undelivered this long after its event is given up,
+    /// and an endpoint failing this long is turned off.
+    pub give_up_after_hours: u32,
+}
+
+impl WebhookSettings {
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=30).contains(&self.timeout_seconds),
+            "webhooks.timeout_seconds must be 1 to 30"
+        );
+        anyhow::ensure!(
+            self.give_up_after_hours >= 1 && self.secret_overlap_hours <= 24 * 7,
+            "webhooks: give_up_after_hours at least 1, secret_overlap_hours at most a week"
+        );
+        Ok(())
+    }
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            timeout_seconds: 10,
+            secret_overlap_hours: 24,
+            give_up_after_hours: 24,
+        }
+    }
+}

@@ -1,1 +1,2 @@
 pub mod fake_push;
+pub mod receiver;

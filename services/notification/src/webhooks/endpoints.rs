@@ -1,0 +1,159 @@
+//! A clinic's webhook endpoints as stored, and the messages planned for
+//! them when an event concerns the clinic.
+
+use super::events::{self, ClinicEvent, TEST, WebhookType};
+use crate::schema::{webhook_endpoints, webhook_messages};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::json;
+use spotter_messaging::{HandlerError, Incoming};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Endpoints one clinic may have: each event is one message per endpoint.
+pub const MAX_PER_CLINIC: i64 = 20;
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+    pub previous_secret_until: Option<DateTime<Utc>>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An endpoint as its clinic's admins see it; the secret is never shown
+/// again after it is made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointView {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<WebhookType>,
+    pub enabled: bool,
+    /// `by_admin`, or `failing` when Spotter turned it off after a day of
+    /// failed deliveries.
+    pub disabled_reason: Option<String>,
+    /// Deliveries have failed since then (none while they succeed).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// After a rotation: the previous secret still signs until then.
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Endpoint> for EndpointView {
+    fn from(e: Endpoint) -> Self {
+        let now = Utc::now();
+        Self {
+            id: e.id,
+            clinic_id: e.clinic_id,
+            url: e.url,
+            description: e.description,
+            event_types: e
+                .event_types
+                .iter()
+                .filter_map(|t| t.parse().ok())
+                .collect(),
+            enabled: e.enabled,
+            disabled_reason: e.disabled_reason,
+            failing_since: e.failing_since,
+            previous_secret_valid_until: e.previous_secret_until.filter(|until| *until > now),
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// The clinic's endpoint `id`, if it is the clinic's.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    clinic: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<Endpoint>> {
+    webhook_endpoints::table
+        .find(id)
+        .filter(webhook_endpoints::clinic_id.eq(clinic))
+        .select(Endpoint::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// One message per enabled endpoint of each clinic the event concerns that
+/// subscribed to its type, in the consumer's transaction (the inbox makes
+/// a redelivered event plan nothing twice).
+pub async fn plan(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
+    let Some(event) = events::of(incoming)? else {
+        return Ok(());
+    };
+    plan_event(conn, &event).await?;
+    Ok(())
+}
+
+pub async fn plan_event(conn: &mut AsyncPgConnection, event: &ClinicEvent) -> QueryResult<()> {
+    if event.clinics.is_empty() {
+        return Ok(());
+    }
+    let endpoints: Vec<Uuid> = webhook_endpoints::table
+        .filter(webhook_endpoints::clinic_id.eq_any(&event.clinics))
+        .filter(webhook_endpoints::enabled.eq(true))
+        .filter(webhook_endpoints::event_types.contains(vec![event.event_type.as_str().to_owned()]))
+        .select(webhook_endpoints::id)
+        .load(conn)
+        .await?;
+    let payload = event.payload();
+    let rows: Vec<_> = endpoints
+        .iter()
+        .map(|endpoint| {
+            (
+                webhook_messages::id.eq(Uuid::now_v7()),
+                webhook_messages::endpoint_id.eq(*endpoint),
+                webhook_messages::event_type.eq(event.event_type.as_str()),
+                webhook_messages::payload.eq(&payload),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(webhook_messages::table)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The test-send button: a `webhook.test` message to this endpoint only.
+pub async fn plan_test(conn: &mut AsyncPgConnection, endpoint: &Endpoint) -> QueryResult<Uuid> {
+    let id = Uuid::now_v7();
+    let payload = json!({
+        "type": TEST,
+        "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": { "endpoint_id": endpoint.id, "clinic_id": endpoint.clinic_id },
+    });
+    diesel::insert_into(webhook_messages::table)
+        .values((
+            webhook_messages::id.eq(id),
+            webhook_messages::endpoint_id.eq(endpoint.id),
+            webhook_messages::event_type.eq(TEST),
+            webhook_messages::payload.eq(payload),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// The `webhook-id` of every attempt of message `id`.
+pub fn webhook_id(id: Uuid) -> String {
+    format!("msg_{}", id.simple())
+}

@@ -1,0 +1,259 @@
+//! Which broker events clinics hear of, under which webhook type, and what
+//! `data` says: ids, times and codes only, never health text (a receiver
+//! fetches detail through the API with its own credentials).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value as Json, json};
+use spotter_contracts::Event;
+use spotter_contracts::booking::v1::{
+    AppointmentBooked, AppointmentCancelled, AppointmentCompleted, AppointmentNoShow,
+    AppointmentRescheduled, DeadlineReached, DeclineReason, FollowUpBooked, FollowUpMoved,
+    FollowUpWaitlisted, ReferralWaitlisted,
+};
+use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
+use spotter_contracts::convert::{Malformed, optional_time, uuid};
+use spotter_contracts::referral::v1::GuidanceShared;
+use spotter_messaging::{HandlerError, Incoming};
+use uuid::Uuid;
+
+spotter_platform::coded! {
+    /// What an endpoint may subscribe to.
+    pub enum WebhookType {
+        AppointmentBooked = "appointment.booked",
+        AppointmentMoved = "appointment.moved",
+        AppointmentCancelled = "appointment.cancelled",
+        AppointmentCompleted = "appointment.completed",
+        AppointmentNoShow = "appointment.no_show",
+        ReferralWaitlisted = "referral.waitlisted",
+        ReferralDeclined = "referral.declined",
+        ReferralOverdue = "referral.overdue",
+        GuidanceShared = "guidance.shared",
+    }
+}
+
+/// The test-send button's type; every endpoint takes it.
+pub const TEST: &str = "webhook.test";
+
+/// An event as the clinics it concerns receive it.
+#[derive(Debug, PartialEq)]
+pub struct ClinicEvent {
+    pub event_type: WebhookType,
+    pub clinics: Vec<Uuid>,
+    pub timestamp: DateTime<Utc>,
+    pub data: Json,
+}
+
+impl ClinicEvent {
+    /// The body sent: `{type, timestamp, data}`.
+    pub fn payload(&self) -> Json {
+        json!({
+            "type": self.event_type.as_str(),
+            "timestamp": self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "data": self.data,
+        })
+    }
+}
+
+fn at(t: Option<prost_types::Timestamp>) -> Json {
+    optional_time(t).map_or(Json::Null, |t| {
+        json!(t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    })
+}
+
+/// `PREFIX_SOME_CODE` → `some_code`: a protobuf enum value as the API's code.
+fn code(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+}
+
+fn one(clinic: &str) -> Result<Vec<Uuid>, Malformed> {
+    Ok(vec![uuid("clinic_id", clinic)?])
+}
+
+fn all(clinics: &[String]) -> Result<Vec<Uuid>, Malformed> {
+    clinics.iter().map(|c| uuid("clinic_ids", c)).collect()
+}
+
+/// The clinic event a broker event makes, if clinics hear of it.
+pub fn of(incoming: &Incoming) -> Result<Option<ClinicEvent>, HandlerError> {
+    // Without a time of its own, the event's: the same on a redelivery.
+    let now = incoming.enqueued_at.unwrap_or_else(Utc::now);
+    let event = |event_type, clinics, when: Option<prost_types::Timestamp>, data| ClinicEvent {
+        event_type,
+        clinics,
+        timestamp: optional_time(when).unwrap_or(now),
+        data,
+    };
+    Ok(Some(match incoming.message_type.as_str() {
+        AppointmentBooked::TYPE_NAME => {
+            let e: AppointmentBooked = incoming.decode()?;
+            event(
+                WebhookType::AppointmentBooked,
+                one(&e.clinic_id)?,
+                e.booked_at,
+                json!({
+                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
+                    "physio_id": e.physio_id, "clinic_id": e.clinic_id, "kind": "assessment",
+                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
+                }),
+            )
+        }
+        FollowUpBooked::TYPE_NAME => {
+            let e: FollowUpBooked = incoming.decode()?;
+            event(
+                WebhookType::AppointmentBooked,
+                one(&e.clinic_id)?,
+                e.booked_at,
+                json!({
+                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
+                    "physio_id": e.physio_id, "clinic_id": e.clinic_id, "kind": "follow_up",
+                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
+                }),
+            )
+        }
+        AppointmentRescheduled::TYPE_NAME => {
+            let e: AppointmentRescheduled = incoming.decode()?;
+            event(
+                WebhookType::AppointmentMoved,
+                one(&e.clinic_id)?,
+                e.rescheduled_at,
+                json!({
+                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
+                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
+                    "previous_starts_at": at(e.previous_starts_at),
+                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
+                }),
+            )
+        }
+        FollowUpMoved::TYPE_NAME => {
+            let e: FollowUpMoved = incoming.decode()?;
+            event(
+                WebhookType::AppointmentMoved,
+                one(&e.clinic_id)?,
+                e.moved_at,
+                json!({
+                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
+                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
+                    "previous_starts_at": at(e.previous_starts_at),
+                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
+                }),
+            )
+        }
+        AppointmentCancelled::TYPE_NAME => {
+            let e: AppointmentCancelled = incoming.decode()?;
+            let kind = code(e.kind().as_str_name(), "APPOINTMENT_KIND_");
+            if e.decline_reason() == DeclineReason::Unspecified {
+                event(
+                    WebhookType::AppointmentCancelled,
+                    one(&e.clinic_id)?,
+                    e.cancelled_at,
+                    json!({
+                        "appointment_id": e.appointment_id, "referral_id": e.referral_id,
+                        "physio_id": e.physio_id, "clinic_id": e.clinic_id, "kind": kind,
+                        "cancelled_by": code(e.cancelled_by().as_str_name(), "CANCELLED_BY_"),
+                        "reason": code(e.reason_code().as_str_name(), "APPOINTMENT_CANCELLATION_REASON_"),
+                    }),
+                )
+            } else {
+                event(
+                    WebhookType::ReferralDeclined,
+                    one(&e.clinic_id)?,
+                    e.cancelled_at,
+                    json!({
+                        "referral_id": e.referral_id, "appointment_id": e.appointment_id,
+                        "clinic_id": e.clinic_id,
+                        "reason": code(e.decline_reason().as_str_name(), "DECLINE_REASON_"),
+                    }),
+                )
+            }
+        }
+        AppointmentCompleted::TYPE_NAME => {
+            let e: AppointmentCompleted = incoming.decode()?;
+            event(
+                WebhookType::AppointmentCompleted,
+                one(&e.clinic_id)?,
+                e.completed_at,
+                json!({
+                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
+                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
+                    "kind": code(e.kind().as_str_name(), "APPOINTMENT_KIND_"),
+                    "completed_at": at(e.completed_at),
+                }),
+            )
+        }
+        AppointmentNoShow::TYPE_NAME => {
+            let e: AppointmentNoShow = incoming.decode()?;
+            event(
+                WebhookType::AppointmentNoShow,
+                one(&e.clinic_id)?,
+                e.recorded_at,
+                json!({
+                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
+                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
+                    "kind": code(e.kind().as_str_name(), "APPOINTMENT_KIND_"),
+                }),
+            )
+        }
+        ReferralWaitlisted::TYPE_NAME => {
+            let e: ReferralWaitlisted = incoming.decode()?;
+            event(
+                WebhookType::ReferralWaitlisted,
+                all(&e.clinic_ids)?,
+                e.waitlisted_at,
+                json!({
+                    "referral_id": e.referral_id,
+                    "priority": code(e.priority().as_str_name(), "PRIORITY_"),
+                    "reason": code(e.reason().as_str_name(), "WAITLIST_REASON_"),
+                }),
+            )
+        }
+        FollowUpWaitlisted::TYPE_NAME => {
+            let e: FollowUpWaitlisted = incoming.decode()?;
+            event(
+                WebhookType::ReferralWaitlisted,
+                one(&e.clinic_id)?,
+                None,
+                json!({
+                    "referral_id": e.referral_id, "physio_id": e.physio_id, "kind": "follow_up",
+                }),
+            )
+        }
+        DeadlineReached::TYPE_NAME => {
+            let e: DeadlineReached = incoming.decode()?;
+            if e.kind() != DeadlineKind::Booking || e.stage() != DeadlineStage::Escalation {
+                return Ok(None);
+            }
+            event(
+                WebhookType::ReferralOverdue,
+                all(&e.clinic_ids)?,
+                e.reached_at,
+                json!({
+                    "referral_id": e.referral_id,
+                    "priority": code(e.priority().as_str_name(), "PRIORITY_"),
+                    "target_by": at(e.target_by),
+                }),
+            )
+        }
+        GuidanceShared::TYPE_NAME => {
+            let e: GuidanceShared = incoming.decode()?;
+            // From a sender before the field: no clinic to tell.
+            let clinics = if e.clinic_id.is_empty() {
+                Vec::new()
+            } else {
+                one(&e.clinic_id)?
+            };
+            event(
+                WebhookType::GuidanceShared,
+                clinics,
+                e.shared_at,
+                json!({
+                    "referral_id": e.referral_id, "guidance_id": e.guidance_id,
+                    "version": e.version, "physio_id": e.physio_id,
+                    "review_on": (!e.review_on.is_empty()).then_some(&e.review_on),
+                }),
+            )
+        }
+        _ => return Ok(None),
+    }))
+}

@@ -1,0 +1,535 @@
+//! Webhooks to a clinic's own systems, against a receiver on this machine
+//! whose requests the Standard Webhooks reference library verifies: who
+//! may manage them, what is refused, signatures, retries, the timeout,
+//! `Retry-After`, no redirects, rotation, redelivery, and turning off an
+//! endpoint that fails for a day (its clock moved in the database).
+
+use crate::notifications::{booked, people};
+use crate::support::receiver::{Receiver, verify};
+use notification_service::Notification;
+use serde_json::{Value, json};
+use spotter_auth::Role;
+use spotter_contracts::referral::v1::GuidanceShared;
+use spotter_service::testing::service::{TestService, body, problem};
+use uuid::Uuid;
+
+type App = TestService<Notification>;
+
+/// The receiver runs on this machine: the test setting allows it, and a
+/// 1 s timeout keeps the slow receiver's test short.
+async fn app() -> App {
+    App::start_with(|s| {
+        s.webhooks.allow_private_addresses = true;
+        s.webhooks.timeout_seconds = 1;
+    })
+    .await
+}
+
+fn hooks(clinic: Uuid) -> String {
+    format!("/admin/v1/clinics/{clinic}/webhooks")
+}
+
+/// Registers `url` for `types`; the endpoint and its secret.
+async fn register(
+    app: &App,
+    admin: &str,
+    clinic: Uuid,
+    url: &str,
+    types: Value,
+) -> (Value, String) {
+    let made = body(
+        app.post(
+            &hooks(clinic),
+            admin,
+            &json!({"url": url, "event_types": types}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    (made["endpoint"].clone(), secret)
+}
+
+async fn log(app: &App, admin: &str, clinic: Uuid, endpoint: &Value) -> Vec<Value> {
+    let path = format!(
+        "{}/{}/deliveries",
+        hooks(clinic),
+        endpoint["id"].as_str().unwrap()
+    );
+    body(app.get(&path, admin).await, 200).await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn test_send(app: &App, admin: &str, clinic: Uuid, endpoint: &Value) -> Value {
+    let path = format!(
+        "{}/{}/test",
+        hooks(clinic),
+        endpoint["id"].as_str().unwrap()
+    );
+    body(app.post(&path, admin, &json!({})).await, 202).await
+}
+
+#[tokio::test]
+async fn a_clinic_admin_manages_its_endpoints_and_bad_ones_are_refused() {
+    // The shipped setting: https to public addresses only.
+    let app = App::start().await;
+    let clinic = Uuid::now_v7();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (endpoint, secret) = register(
+        &app,
+        &admin,
+        clinic,
+        "https://ehr.example.org/spotter",
+        json!(["appointment.booked", "guidance.shared"]),
+    )
+    .await;
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(endpoint["enabled"], true);
+    let listed = body(app.get(&hooks(clinic), &admin).await, 200).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(
+        !listed.to_string().contains(&secret),
+        "a secret is shown once only"
+    );
+
+    let one = format!("{}/{}", hooks(clinic), endpoint["id"].as_str().unwrap());
+    let changed = body(
+        app.patch(
+            &one,
+            &admin,
+            &json!({"event_types": ["referral.overdue"], "description": "EHR"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(changed["event_types"], json!(["referral.overdue"]));
+    assert_eq!(changed["description"], "EHR");
+
+    let refused = [
+        (
+            json!({"url": "http://ehr.example.org/x", "event_types": ["appointment.booked"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://127.0.0.1/x", "event_types": ["appointment.booked"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://localhost:8443/x", "event_types": ["appointment.booked"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://169.254.169.254/latest", "event_types": ["appointment.booked"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://10.0.0.7/x", "event_types": ["appointment.booked"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://[::1]/x", "event_types": ["appointment.booked"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://ehr.example.org/x", "event_types": []}),
+            "event_types",
+        ),
+        (
+            json!({"url": "https://ehr.example.org/x", "event_types": ["guidance.shared", "guidance.shared"]}),
+            "event_types[1]",
+        ),
+        (
+            json!({"url": "https://ehr.example.org/x", "event_types": ["pain.reported"]}),
+            "event_types[0]",
+        ),
+    ];
+    for (request, field) in refused {
+        let answer = problem(app.post(&hooks(clinic), &admin, &request).await, 422).await;
+        assert_eq!(answer["errors"][0]["field"], field, "{request}");
+    }
+    let private = problem(
+        app.patch(&one, &admin, &json!({"url": "https://192.168.0.10/x"}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(private["errors"][0]["field"], "url");
+    // Nothing refused was stored or changed.
+    let listed = body(app.get(&hooks(clinic), &admin).await, 200).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["url"], "https://ehr.example.org/spotter");
+
+    let deleted = app.send(reqwest::Method::DELETE, &one, &admin, None).await;
+    assert_eq!(deleted.status(), 204);
+    problem(app.get(&one, &admin).await, 404).await;
+}
+
+#[tokio::test]
+async fn no_one_but_the_clinic_s_admins_reaches_its_webhooks() {
+    let app = app().await;
+    let clinic = Uuid::now_v7();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (endpoint, _) = register(
+        &app,
+        &admin,
+        clinic,
+        "http://127.0.0.1:9/x",
+        json!(["appointment.booked"]),
+    )
+    .await;
+    let one = format!("{}/{}", hooks(clinic), endpoint["id"].as_str().unwrap());
+    let routes: Vec<(reqwest::Method, String)> = vec![
+        (reqwest::Method::GET, hooks(clinic)),
+        (reqwest::Method::POST, hooks(clinic)),
+        (reqwest::Method::GET, one.clone()),
+        (reqwest::Method::PATCH, one.clone()),
+        (reqwest::Method::DELETE, one.clone()),
+        (reqwest::Method::POST, format!("{one}/rotate-secret")),
+        (reqwest::Method::POST, format!("{one}/test")),
+        (reqwest::Method::GET, format!("{one}/deliveries")),
+        (
+            reqwest::Method::POST,
+            format!("{one}/messages/{}/redeliver", Uuid::now_v7()),
+        ),
+    ];
+    let body_of = |method: &reqwest::Method| {
+        (*method == reqwest::Method::POST || *method == reqwest::Method::PATCH)
+            .then(|| json!({"url": "http://127.0.0.1:9/y", "event_types": ["appointment.booked"]}))
+    };
+    let another_clinic = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(Uuid::now_v7()));
+    let physio = app.auth.token(Role::Physio, Uuid::now_v7(), Some(clinic));
+    for (method, path) in &routes {
+        let answer = app
+            .send(
+                method.clone(),
+                path,
+                &another_clinic,
+                body_of(method).as_ref(),
+            )
+            .await;
+        assert_eq!(answer.status(), 404, "{method} {path}");
+        let answer = app
+            .send(method.clone(), path, &physio, body_of(method).as_ref())
+            .await;
+        assert_eq!(answer.status(), 403, "{method} {path}");
+        let answer = app.anonymous(method.clone(), path).await;
+        assert_eq!(answer.status(), 401, "{method} {path}");
+    }
+    // Still there, unchanged.
+    let still = body(app.get(&one, &admin).await, 200).await;
+    assert_eq!(still["url"], "http://127.0.0.1:9/x");
+}
+
+#[tokio::test]
+async fn an_event_reaches_the_subscribed_endpoints_signed_and_is_retried_under_one_id() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let p = people();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(p.clinic));
+    let (flaky, secret) = register(
+        &app,
+        &admin,
+        p.clinic,
+        &receiver.url("/flaky"),
+        json!(["appointment.booked"]),
+    )
+    .await;
+    let (other_type, _) = register(
+        &app,
+        &admin,
+        p.clinic,
+        &receiver.url("/ok"),
+        json!(["guidance.shared"]),
+    )
+    .await;
+    let elsewhere = Uuid::now_v7();
+    let elsewhere_admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(elsewhere));
+    register(
+        &app,
+        &elsewhere_admin,
+        elsewhere,
+        &receiver.url("/ok"),
+        json!(["appointment.booked"]),
+    )
+    .await;
+
+    let event = booked(&p, false);
+    app.publish(&event).await;
+    // A 500, then (5 s later, give or take the jitter) a 204.
+    let got = receiver.wait_for("/flaky", 2).await;
+    assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
+    assert_ne!(got[0].headers["webhook-timestamp"], "");
+    assert_eq!(verify(&secret, &got), [None, None]);
+    let sent: Value = serde_json::from_str(&got[1].body).unwrap();
+    assert_eq!(sent["type"], "appointment.booked");
+    assert_eq!(sent["data"]["appointment_id"], event.appointment_id);
+    assert_eq!(sent["data"]["clinic_id"], p.clinic.to_string());
+    let data_keys: Vec<&str> = sent["data"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        data_keys,
+        [
+            "appointment_id",
+            "clinic_id",
+            "ends_at",
+            "kind",
+            "physio_id",
+            "referral_id",
+            "starts_at"
+        ]
+    );
+    // The other clinic and the other type planned nothing.
+    assert!(receiver.all("/ok").is_empty());
+    let other = format!(
+        "SELECT count(*) AS n FROM webhook_messages WHERE endpoint_id = '{}'",
+        other_type["id"].as_str().unwrap()
+    );
+    assert_eq!(app.count(&other).await, 0);
+
+    let entries = log(&app, &admin, p.clinic, &flaky).await;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(entry["status"], "delivered");
+    assert_eq!(entry["webhook_id"], got[0].headers["webhook-id"]);
+    assert_eq!(entry["attempts"][0]["outcome"], "retry");
+    assert_eq!(entry["attempts"][0]["http_status"], 500);
+    assert!(
+        entry["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("receiver down")
+    );
+    assert_eq!(entry["attempts"][1]["outcome"], "delivered");
+    assert_eq!(entry["attempts"][1]["http_status"], 204);
+
+    // Sent again by hand: the same message, the same webhook-id.
+    let again = format!(
+        "{}/{}/messages/{}/redeliver",
+        hooks(p.clinic),
+        flaky["id"].as_str().unwrap(),
+        entry["message_id"].as_str().unwrap()
+    );
+    assert_eq!(app.post(&again, &admin, &json!({})).await.status(), 202);
+    let got = receiver.wait_for("/flaky", 3).await;
+    assert_eq!(got[2].headers["webhook-id"], got[0].headers["webhook-id"]);
+    assert_eq!(verify(&secret, &got[2..]), [None]);
+}
+
+#[tokio::test]
+async fn guidance_shared_reaches_the_clinic_it_is_booked_with() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let p = people();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(p.clinic));
+    let (_, secret) = register(
+        &app,
+        &admin,
+        p.clinic,
+        &receiver.url("/ok"),
+        json!(["guidance.shared"]),
+    )
+    .await;
+    app.publish(&GuidanceShared {
+        referral_id: Uuid::now_v7().to_string(),
+        guidance_id: Uuid::now_v7().to_string(),
+        version: 2,
+        trainer_id: p.trainer.to_string(),
+        physio_id: p.physio.to_string(),
+        clinic_id: p.clinic.to_string(),
+        review_on: "2026-12-24".into(),
+        ..Default::default()
+    })
+    .await;
+    let got = receiver.wait_for("/ok", 1).await;
+    assert_eq!(verify(&secret, &got), [None]);
+    let sent: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(sent["type"], "guidance.shared");
+    assert_eq!(sent["data"]["version"], 2);
+    assert_eq!(sent["data"]["review_on"], "2026-12-24");
+    // Codes and ids only: the clearance is the guidance's content.
+    assert!(sent["data"].get("clearance").is_none());
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out_retry_after_is_honoured_and_redirects_are_not_followed() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let clinic = Uuid::now_v7();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let any = json!(["appointment.booked"]);
+    let (slow, _) = register(&app, &admin, clinic, &receiver.url("/slow"), any.clone()).await;
+    let (busy, _) = register(&app, &admin, clinic, &receiver.url("/busy"), any.clone()).await;
+    let (redirect, _) = register(&app, &admin, clinic, &receiver.url("/redirect"), any).await;
+    for endpoint in [&slow, &busy, &redirect] {
+        test_send(&app, &admin, clinic, endpoint).await;
+    }
+    receiver.wait_for("/slow", 2).await;
+    receiver.wait_for("/busy", 2).await;
+    receiver.wait_for("/redirect", 2).await;
+    let first = |entries: Vec<Value>| entries[0]["attempts"][0].clone();
+
+    let timed_out = first(log(&app, &admin, clinic, &slow).await);
+    assert_eq!(timed_out["outcome"], "retry");
+    assert_eq!(timed_out["http_status"], Value::Null);
+    assert_eq!(timed_out["error"], "no answer within the timeout");
+
+    let told_to_wait = first(log(&app, &admin, clinic, &busy).await);
+    assert_eq!(told_to_wait["http_status"], 503);
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let waited = at(&told_to_wait["retry_at"]) - at(&told_to_wait["attempted_at"]);
+    assert!(
+        (900..2000).contains(&waited.num_milliseconds()),
+        "Retry-After: 1 gave a wait of {waited}"
+    );
+
+    let moved = first(log(&app, &admin, clinic, &redirect).await);
+    assert_eq!(moved["outcome"], "retry");
+    assert_eq!(moved["http_status"], 302);
+    assert!(receiver.all("/ok").is_empty(), "a redirect was followed");
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let clinic = Uuid::now_v7();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (endpoint, old) = register(
+        &app,
+        &admin,
+        clinic,
+        &receiver.url("/ok"),
+        json!(["appointment.booked"]),
+    )
+    .await;
+    let one = format!("{}/{}", hooks(clinic), endpoint["id"].as_str().unwrap());
+    let rotated = body(
+        app.post(&format!("{one}/rotate-secret"), &admin, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(rotated["endpoint"]["previous_secret_valid_until"].is_string());
+
+    test_send(&app, &admin, clinic, &endpoint).await;
+    let got = receiver.wait_for("/ok", 1).await;
+    assert_eq!(got[0].headers["webhook-signature"].split(' ').count(), 2);
+    assert_eq!(verify(&old, &got), [None]);
+    assert_eq!(verify(&new, &got), [None]);
+    let stranger = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assert!(verify(stranger, &got)[0].is_some(), "any secret would do");
+
+    // The overlap ends: only the new secret signs.
+    app.execute(&format!(
+        "UPDATE webhook_endpoints SET previous_secret_until = now() - interval '1 second' WHERE id = '{}'",
+        endpoint["id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    test_send(&app, &admin, clinic, &endpoint).await;
+    let got = receiver.wait_for("/ok", 2).await;
+    assert_eq!(verify(&new, &got[1..]), [None]);
+    assert!(verify(&old, &got[1..])[0].is_some());
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_a_day_is_turned_off_and_its_admins_told() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let clinic = Uuid::now_v7();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (endpoint, _) = register(
+        &app,
+        &admin,
+        clinic,
+        &receiver.url("/fail"),
+        json!(["appointment.booked"]),
+    )
+    .await;
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    let one = format!("{}/{id}", hooks(clinic));
+
+    test_send(&app, &admin, clinic, &endpoint).await;
+    receiver.wait_for("/fail", 1).await;
+    let failing = body(app.get(&one, &admin).await, 200).await;
+    assert!(failing["failing_since"].is_string());
+    assert_eq!(failing["enabled"], true);
+
+    // A day of failures: its clock moved back in the database. The message
+    // is a day old too, so this attempt is its last.
+    app.execute(&format!(
+        "UPDATE webhook_endpoints SET failing_since = now() - interval '25 hours' WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    app.execute(&format!(
+        "UPDATE webhook_messages SET created_at = now() - interval '25 hours', next_attempt_at = now() \
+         WHERE endpoint_id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    app.execute("SELECT pg_notify('spotter_webhooks', '')")
+        .await
+        .unwrap();
+    receiver.wait_for("/fail", 2).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let off = loop {
+        let now = body(app.get(&one, &admin).await, 200).await;
+        if now["enabled"] == false {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still on: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(off["disabled_reason"], "failing");
+    let entries = log(&app, &admin, clinic, &endpoint).await;
+    assert_eq!(entries[0]["status"], "failed");
+    assert_eq!(entries[0]["attempts"][1]["outcome"], "gave_up");
+    let told = format!(
+        "SELECT count(*) AS n FROM notifications WHERE kind = 'webhook_disabled' AND clinic_id = '{clinic}'"
+    );
+    assert_eq!(app.count(&told).await, 1);
+    // Off means off, until an admin turns it back on.
+    problem(
+        app.post(&format!("{one}/test"), &admin, &json!({})).await,
+        409,
+    )
+    .await;
+    let on = body(
+        app.patch(&one, &admin, &json!({"enabled": true})).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (on["enabled"].clone(), on["failing_since"].clone()),
+        (json!(true), Value::Null)
+    );
+}
