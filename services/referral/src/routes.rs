@@ -67,6 +67,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
         "/fhir/r4/Appointment/{id}",
         web::get().to(fhir::api::appointment),
     )
+    .route("/fhir/r4/{rest:.*}", web::to(fhir::api::not_served))
     .route("/v1/referrals", web::get().to(api::list))
     .route("/v1/referrals/{referral_id}", web::get().to(api::get))
     .route(

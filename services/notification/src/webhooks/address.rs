@@ -13,16 +13,42 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
     }
 }
 
+/// The IPv4 address an IPv6 one carries, where a gateway would reach it:
+/// mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`), NAT64
+/// (`64:ff9b::/96`) and 6to4 (`2002::/16`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let from = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match s {
+        [0, 0, 0, 0, 0, 0, hi, lo] if !ip.is_loopback() && !ip.is_unspecified() => {
+            Some(from(hi, lo))
+        }
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(from(hi, lo)),
+        _ => None,
+    }
+}
+
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     let shared = a == 100 && (64..128).contains(&b); // 100.64.0.0/10
+    let special = (a == 192 && b == 0 && c == 0) // 192.0.0.0/24, protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // 198.18.0.0/15, benchmarking
+        || a >= 240; // 240.0.0.0/4, reserved
     !(ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -31,6 +57,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || ip.is_documentation()
         || shared
+        || special
         || a == 0)
 }
 
@@ -38,7 +65,13 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let first = ip.segments()[0];
     let unique_local = first & 0xfe00 == 0xfc00; // fc00::/7
     let link_local = first & 0xffc0 == 0xfe80; // fe80::/10
-    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || unique_local || link_local)
+    let site_local = first & 0xffc0 == 0xfec0; // fec0::/10, deprecated
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || unique_local
+        || link_local
+        || site_local)
 }
 
 /// Why an endpoint URL is refused (the 422's message for `url`).
@@ -137,6 +170,12 @@ mod tests {
             "https://[fd00::1]/x",
             "https://[fe80::1]/x",
             "https://[::ffff:10.0.0.1]/x",
+            "https://[64:ff9b::a00:1]/x",
+            "https://[2002:c0a8:101::1]/x",
+            "https://[::10.0.0.1]/x",
+            "https://[fec0::1]/x",
+            "https://198.18.0.1/x",
+            "https://240.0.0.1/x",
         ] {
             assert!(refusal(private, false).is_some(), "{private}");
         }
@@ -161,6 +200,9 @@ mod tests {
     fn public_addresses_are_public() {
         assert!(is_public("8.8.8.8".parse().unwrap()));
         assert!(is_public("2606:4700::1111".parse().unwrap()));
+        // NAT64 and 6to4 of a public address are public.
+        assert!(is_public("64:ff9b::808:808".parse().unwrap()));
+        assert!(is_public("2002:808:808::1".parse().unwrap()));
         assert!(!is_public("::ffff:127.0.0.1".parse().unwrap()));
     }
 }

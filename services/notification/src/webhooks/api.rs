@@ -30,22 +30,19 @@ pub struct NewEndpoint {
     /// What to send (at least one, each once).
     #[schema(min_items = 1, max_items = 9)]
     pub event_types: Vec<WebhookType>,
-    #[serde(default)]
     pub description: Option<Text<300, 0>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointChange {
-    #[serde(default)]
+    // No serde default: a missing field is None all the same, and then a
+    // JSON array is not taken for the struct.
     pub url: Option<Text<2000>>,
-    #[serde(default)]
     #[schema(min_items = 1, max_items = 9)]
     pub event_types: Option<Vec<WebhookType>>,
-    #[serde(default)]
     pub description: Option<Text<300, 0>>,
     /// Turning an endpoint back on clears its failure record.
-    #[serde(default)]
     pub enabled: Option<bool>,
 }
 
@@ -250,7 +247,8 @@ pub async fn update(
     }
     let mut conn = checkout(&pool).await?;
     let changed = spotter_db::transaction(&mut conn, async |conn| {
-        let current = endpoints::find(conn, clinic, id)
+        // Locked: the worker may be turning it off meanwhile.
+        let current = endpoints::find_for_update(conn, clinic, id)
             .await
             .map_err(db_error)?
             .ok_or(ApiError::NotFound)?;

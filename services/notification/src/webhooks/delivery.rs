@@ -110,6 +110,9 @@ pub fn client(settings: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(settings.timeout_seconds))
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy from the environment would resolve the name itself,
+        // past the resolver below.
+        .no_proxy()
         .user_agent("Spotter-Webhooks/1");
     if !settings.allow_private_addresses {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
@@ -159,7 +162,7 @@ async fn attempt(client: &reqwest::Client, settings: &WebhookSettings, m: &Taken
     let error = if status.is_success() {
         None
     } else {
-        let text = response.text().await.unwrap_or_default();
+        let text = start_of(response).await;
         Some(format!(
             "HTTP {}: {}",
             status.as_u16(),
@@ -173,6 +176,20 @@ async fn attempt(client: &reqwest::Client, settings: &WebhookSettings, m: &Taken
         error,
         latency: started.elapsed(),
     }
+}
+
+/// The first bytes of an answer's body, never the whole of it: a receiver
+/// may send any amount.
+async fn start_of(response: reqwest::Response) -> String {
+    let mut body = response.bytes_stream();
+    let mut kept = Vec::new();
+    while kept.len() < ERROR_CHARS * 4 {
+        match body.next().await {
+            Some(Ok(chunk)) => kept.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }
 
 fn jitter() -> f64 {
@@ -238,10 +255,13 @@ async fn record(
         .execute(conn)
         .await?;
         if answer.delivered {
-            diesel::sql_query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
-                .bind::<diesel::sql_types::Uuid, _>(m.endpoint_id)
-                .execute(conn)
-                .await?;
+            diesel::sql_query(
+                "UPDATE webhook_endpoints SET failing_since = NULL
+                 WHERE id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(m.endpoint_id)
+            .execute(conn)
+            .await?;
         } else {
             failed_again(conn, m, give_up).await?;
         }

@@ -90,14 +90,39 @@ pub async fn find(
         .optional()
 }
 
+/// The same, locked until the transaction ends.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    clinic: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<Endpoint>> {
+    webhook_endpoints::table
+        .find(id)
+        .filter(webhook_endpoints::clinic_id.eq(clinic))
+        .select(Endpoint::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// One message per enabled endpoint of each clinic the event concerns that
 /// subscribed to its type, in the consumer's transaction (the inbox makes
 /// a redelivered event plan nothing twice).
+///
+/// An event whose clinic cannot be read still reaches the inbox: its
+/// webhooks are skipped and logged, never the reason the event fails.
 pub async fn plan(conn: &mut AsyncPgConnection, incoming: &Incoming) -> Result<(), HandlerError> {
-    let Some(event) = events::of(incoming)? else {
-        return Ok(());
-    };
-    plan_event(conn, &event).await?;
+    match events::of(incoming) {
+        Ok(Some(event)) => plan_event(conn, &event).await?,
+        Ok(None) => {}
+        Err(err) => tracing::warn!(
+            message_id = %incoming.message_id,
+            message_type = %incoming.message_type,
+            error = %err,
+            "no webhook for an event whose clinic could not be read"
+        ),
+    }
     Ok(())
 }
 

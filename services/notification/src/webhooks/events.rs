@@ -67,7 +67,12 @@ fn code(name: &str, prefix: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// The clinic an event names; none when it names none (a sender before
+/// the field).
 fn one(clinic: &str) -> Result<Vec<Uuid>, Malformed> {
+    if clinic.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(vec![uuid("clinic_id", clinic)?])
 }
 
@@ -238,11 +243,7 @@ pub fn of(incoming: &Incoming) -> Result<Option<ClinicEvent>, HandlerError> {
         GuidanceShared::TYPE_NAME => {
             let e: GuidanceShared = incoming.decode()?;
             // From a sender before the field: no clinic to tell.
-            let clinics = if e.clinic_id.is_empty() {
-                Vec::new()
-            } else {
-                one(&e.clinic_id)?
-            };
+            let clinics = one(&e.clinic_id)?;
             event(
                 WebhookType::GuidanceShared,
                 clinics,

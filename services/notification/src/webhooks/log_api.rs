@@ -156,7 +156,7 @@ pub async fn deliveries(
     ),
     responses(
         (status = 202, description = "Sent again now, under the same webhook-id"),
-        (status = 409, description = "The endpoint is turned off", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The endpoint is turned off, or the message is still on its way (pending)", body = Problem, content_type = "application/problem+json"),
         AuthProblems, NotFoundProblem,
     ),
     security(("bearer" = []))
@@ -178,10 +178,13 @@ pub async fn redeliver(
             "the endpoint is turned off; turn it on first".into(),
         ));
     }
+    // Only a finished message: one still pending may be mid-attempt, and
+    // sending it now would race its own lease.
     let again = diesel::update(
         webhook_messages::table
             .find(message)
-            .filter(webhook_messages::endpoint_id.eq(id)),
+            .filter(webhook_messages::endpoint_id.eq(id))
+            .filter(webhook_messages::status.ne("pending")),
     )
     .set((
         webhook_messages::status.eq("pending"),
@@ -192,7 +195,19 @@ pub async fn redeliver(
     .await
     .map_err(db_error)?;
     if again == 0 {
-        return Err(ApiError::NotFound);
+        let pending: bool = diesel::select(diesel::dsl::exists(
+            webhook_messages::table
+                .find(message)
+                .filter(webhook_messages::endpoint_id.eq(id)),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(db_error)?;
+        return Err(if pending {
+            ApiError::Conflict("the message is still on its way; see its next attempt".into())
+        } else {
+            ApiError::NotFound
+        });
     }
     super::delivery::wake(&mut conn).await.map_err(db_error)?;
     Ok(HttpResponse::Accepted().finish())

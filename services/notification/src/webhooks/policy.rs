@@ -24,10 +24,13 @@ pub fn retry_in(
     jitter: f64,
 ) -> Option<Duration> {
     let wait = match retry_after {
-        Some(after) => after.max(Duration::from_secs(1)),
+        // Capped: a receiver's number must not overflow the sum below.
+        Some(after) => after.clamp(Duration::from_secs(1), give_up_after),
         None => backoff(attempts).mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0)),
     };
-    (age + wait <= give_up_after).then_some(wait)
+    age.checked_add(wait)
+        .filter(|at| *at <= give_up_after)
+        .map(|_| wait)
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
@@ -78,6 +81,11 @@ mod tests {
         assert_eq!(
             retry_in(1, Some(Duration::ZERO), young, DAY, 0.9),
             Some(Duration::from_secs(1))
+        );
+        // Any number a receiver sends is safe.
+        assert_eq!(
+            retry_in(1, Some(Duration::from_secs(u64::MAX)), young, DAY, 0.5),
+            None
         );
         let almost = DAY - Duration::from_secs(5);
         assert_eq!(retry_in(2, None, almost, DAY, 0.5), None);

@@ -225,6 +225,43 @@ async fn no_one_but_the_clinic_s_admins_reaches_its_webhooks() {
         let answer = app.anonymous(method.clone(), path).await;
         assert_eq!(answer.status(), 401, "{method} {path}");
     }
+    // Another clinic's admin under their own clinic's path, naming this
+    // clinic's endpoint and message: nothing either.
+    let theirs = Uuid::now_v7();
+    let their_admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(theirs));
+    let test = body(
+        app.post(&format!("{one}/test"), &admin, &json!({})).await,
+        202,
+    )
+    .await;
+    let borrowed = format!("{}/{}", hooks(theirs), endpoint["id"].as_str().unwrap());
+    for (method, path) in [
+        (reqwest::Method::GET, borrowed.clone()),
+        (reqwest::Method::PATCH, borrowed.clone()),
+        (reqwest::Method::DELETE, borrowed.clone()),
+        (reqwest::Method::POST, format!("{borrowed}/rotate-secret")),
+        (reqwest::Method::POST, format!("{borrowed}/test")),
+        (reqwest::Method::GET, format!("{borrowed}/deliveries")),
+        (
+            reqwest::Method::POST,
+            format!(
+                "{borrowed}/messages/{}/redeliver",
+                test["message_id"].as_str().unwrap()
+            ),
+        ),
+    ] {
+        let answer = app
+            .send(
+                method.clone(),
+                &path,
+                &their_admin,
+                body_of(&method).as_ref(),
+            )
+            .await;
+        assert_eq!(answer.status(), 404, "{method} {path}");
+    }
     // Still there, unchanged.
     let still = body(app.get(&one, &admin).await, 200).await;
     assert_eq!(still["url"], "http://127.0.0.1:9/x");

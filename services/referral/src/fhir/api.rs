@@ -85,6 +85,12 @@ fn health(course: &Course) -> ApiResult<&Health> {
     course.health.as_ref().ok_or(ApiError::NotFound)
 }
 
+/// Anything else under `/fhir/r4/` (a Patient, a Practitioner, a search):
+/// not served, said the FHIR way.
+pub async fn not_served() -> FhirResult {
+    Err(FhirError(ApiError::NotFound))
+}
+
 #[utoipa::path(
     get,
     path = "/fhir/r4/metadata",

@@ -72,7 +72,9 @@ fn care_plan(
         }],
         "title": format!("Exercise guidance, version {}", version.version),
         "subject": subject(course),
-        "basedOn": [reference("ServiceRequest", course.referral.id)],
+        // R4's CarePlan.basedOn names care plans only; the referral it
+        // answers is supporting information.
+        "supportingInfo": [reference("ServiceRequest", course.referral.id)],
         "period": period,
         "created": instant(version.created_at),
         "author": reference("Practitioner", version.physio_id),

@@ -18,6 +18,12 @@ pub fn reference(kind: &str, id: Uuid) -> Json {
     json!({ "reference": format!("{kind}/{id}") })
 }
 
+/// The client, unnamed: for the resources whose reads are not audited
+/// (Task, Appointment).
+pub fn patient(course: &Course) -> Json {
+    reference("Patient", course.referral.client_id)
+}
+
 /// The client; named only to those who see health detail.
 pub fn subject(course: &Course) -> Json {
     let mut subject = reference("Patient", course.referral.client_id);
@@ -94,7 +100,7 @@ pub fn task(course: &Course) -> Json {
         "meta": { "lastUpdated": instant(r.updated_at) },
         "basedOn": [referral_reference(course)],
         "focus": referral_reference(course),
-        "for": subject(course),
+        "for": patient(course),
         "status": codes::task_status(r.status),
         "businessStatus": {
             "coding": [{ "system": codes::REFERRAL_STATUS, "code": r.status.as_str() }],
@@ -149,7 +155,7 @@ pub fn appointment(course: &Course, visit: &Visit) -> Json {
         "basedOn": [referral_reference(course)],
         "participant": [
             { "actor": reference("Practitioner", visit.physio_id), "required": "required", "status": "accepted" },
-            { "actor": subject(course), "required": "required", "status": "accepted" },
+            { "actor": patient(course), "required": "required", "status": "accepted" },
         ],
     });
     if let Some(start) = visit.starts_at {
