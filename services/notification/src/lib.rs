@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod preferences;
 pub mod push;
 pub mod reminders;
+mod retry;
 mod routes;
 mod schema;
 mod store;

@@ -138,7 +138,7 @@ pub struct Reply {
 impl Reply {
     async fn read(response: reqwest::Response) -> Self {
         let status = response.status();
-        let retry_after = retry_after(response.headers());
+        let retry_after = crate::retry::retry_after(response.headers());
         let body = response.json().await.unwrap_or_default();
         Self {
             status,
@@ -261,40 +261,7 @@ impl Transport {
     }
 }
 
-/// `Retry-After` in seconds or as an HTTP date.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    if let Ok(seconds) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .ok()
-        .or(Some(Duration::ZERO))
-}
-
 /// What 429 and 5xx mean for every provider: busy or broken, try later.
 fn is_transient(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        let later = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
-        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
-        let after = retry_after(&headers).unwrap();
-        assert!(after > Duration::from_secs(100) && after <= Duration::from_secs(120));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
-    }
 }

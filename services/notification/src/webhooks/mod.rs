@@ -13,7 +13,7 @@
 //!
 //! `events`: which broker events become which webhook types; `endpoints`:
 //! the store and planning; `signing`: the signatures; `address`: where
-//! sending is allowed; `policy`: retries; `delivery`: the worker; `api` and
+//! sending is allowed (retries follow `crate::retry`, as push does); `delivery`: the worker; `api` and
 //! `log_api`: the admin routes.
 
 mod address;
@@ -22,5 +22,4 @@ pub mod delivery;
 pub mod endpoints;
 pub mod events;
 pub mod log_api;
-mod policy;
 pub mod signing;
