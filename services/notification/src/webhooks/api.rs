@@ -254,7 +254,8 @@ pub async fn update(
             .ok_or(ApiError::NotFound)?;
         let enabled = change.enabled.unwrap_or(current.enabled);
         let (reason, failing_since) = match (current.enabled, enabled) {
-            (_, false) if current.enabled => (Some("by_admin".to_owned()), current.failing_since),
+            (true, false) => (Some("by_admin".to_owned()), current.failing_since),
+            // Back on: a clean record.
             (false, true) => (None, None),
             _ => (current.disabled_reason, current.failing_since),
         };
@@ -277,10 +278,12 @@ pub async fn update(
             .returning(Endpoint::as_returning())
             .get_result(conn)
             .await
+            .map(|changed| (!current.enabled && enabled, changed))
             .map_err(db_error)
     })
     .await?;
-    if changed.enabled {
+    let (turned_on, changed) = changed;
+    if turned_on {
         // Messages that waited while it was off go now.
         super::delivery::wake(&mut conn).await.map_err(db_error)?;
     }

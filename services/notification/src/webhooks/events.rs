@@ -10,7 +10,7 @@ use spotter_contracts::booking::v1::{
     AppointmentRescheduled, DeadlineReached, DeclineReason, FollowUpBooked, FollowUpMoved,
     FollowUpWaitlisted, ReferralWaitlisted,
 };
-use spotter_contracts::common::v1::{DeadlineKind, DeadlineStage};
+use spotter_contracts::common::v1::{AppointmentKind, DeadlineKind, DeadlineStage};
 use spotter_contracts::convert::{Malformed, optional_time, uuid};
 use spotter_contracts::referral::v1::GuidanceShared;
 use spotter_messaging::{HandlerError, Incoming};
@@ -90,138 +90,135 @@ pub fn of(incoming: &Incoming) -> Result<Option<ClinicEvent>, HandlerError> {
         timestamp: optional_time(when).unwrap_or(now),
         data,
     };
+    // An appointment's event: the ids every one names, and what it adds.
+    let visit = |event_type, when, ids: [&str; 4], more: Json| {
+        let [appointment, referral, physio, clinic] = ids;
+        let mut data = json!({
+            "appointment_id": appointment, "referral_id": referral,
+            "physio_id": physio, "clinic_id": clinic,
+        });
+        if let (Some(data), Json::Object(more)) = (data.as_object_mut(), more) {
+            data.extend(more);
+        }
+        Ok::<_, Malformed>(event(event_type, one(clinic)?, when, data))
+    };
+    let kind = |k: AppointmentKind| code(k.as_str_name(), "APPOINTMENT_KIND_");
     Ok(Some(match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
-            event(
-                WebhookType::AppointmentBooked,
-                one(&e.clinic_id)?,
-                e.booked_at,
-                json!({
-                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
-                    "physio_id": e.physio_id, "clinic_id": e.clinic_id, "kind": "assessment",
-                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
-                }),
-            )
+            let ids = [
+                &*e.appointment_id,
+                &e.referral_id,
+                &e.physio_id,
+                &e.clinic_id,
+            ];
+            let more = json!({"kind": "assessment", "starts_at": at(e.starts_at), "ends_at": at(e.ends_at)});
+            visit(WebhookType::AppointmentBooked, e.booked_at, ids, more)?
         }
         FollowUpBooked::TYPE_NAME => {
             let e: FollowUpBooked = incoming.decode()?;
-            event(
-                WebhookType::AppointmentBooked,
-                one(&e.clinic_id)?,
-                e.booked_at,
-                json!({
-                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
-                    "physio_id": e.physio_id, "clinic_id": e.clinic_id, "kind": "follow_up",
-                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
-                }),
-            )
+            let ids = [
+                &*e.appointment_id,
+                &e.referral_id,
+                &e.physio_id,
+                &e.clinic_id,
+            ];
+            let more = json!({"kind": "follow_up", "starts_at": at(e.starts_at), "ends_at": at(e.ends_at)});
+            visit(WebhookType::AppointmentBooked, e.booked_at, ids, more)?
         }
         AppointmentRescheduled::TYPE_NAME => {
             let e: AppointmentRescheduled = incoming.decode()?;
-            event(
-                WebhookType::AppointmentMoved,
-                one(&e.clinic_id)?,
-                e.rescheduled_at,
-                json!({
-                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
-                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
-                    "previous_starts_at": at(e.previous_starts_at),
-                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
-                }),
-            )
+            let ids = [
+                &*e.appointment_id,
+                &e.referral_id,
+                &e.physio_id,
+                &e.clinic_id,
+            ];
+            let more = json!({
+                "previous_starts_at": at(e.previous_starts_at),
+                "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
+            });
+            visit(WebhookType::AppointmentMoved, e.rescheduled_at, ids, more)?
         }
         FollowUpMoved::TYPE_NAME => {
             let e: FollowUpMoved = incoming.decode()?;
-            event(
-                WebhookType::AppointmentMoved,
-                one(&e.clinic_id)?,
-                e.moved_at,
-                json!({
-                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
-                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
-                    "previous_starts_at": at(e.previous_starts_at),
-                    "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
-                }),
-            )
+            let ids = [
+                &*e.appointment_id,
+                &e.referral_id,
+                &e.physio_id,
+                &e.clinic_id,
+            ];
+            let more = json!({
+                "previous_starts_at": at(e.previous_starts_at),
+                "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
+            });
+            visit(WebhookType::AppointmentMoved, e.moved_at, ids, more)?
         }
         AppointmentCancelled::TYPE_NAME => {
             let e: AppointmentCancelled = incoming.decode()?;
-            let kind = code(e.kind().as_str_name(), "APPOINTMENT_KIND_");
+            let ids = [
+                &*e.appointment_id,
+                &e.referral_id,
+                &e.physio_id,
+                &e.clinic_id,
+            ];
             if e.decline_reason() == DeclineReason::Unspecified {
-                event(
-                    WebhookType::AppointmentCancelled,
-                    one(&e.clinic_id)?,
-                    e.cancelled_at,
-                    json!({
-                        "appointment_id": e.appointment_id, "referral_id": e.referral_id,
-                        "physio_id": e.physio_id, "clinic_id": e.clinic_id, "kind": kind,
-                        "cancelled_by": code(e.cancelled_by().as_str_name(), "CANCELLED_BY_"),
-                        "reason": code(e.reason_code().as_str_name(), "APPOINTMENT_CANCELLATION_REASON_"),
-                    }),
-                )
+                let more = json!({
+                    "kind": kind(e.kind()),
+                    "cancelled_by": code(e.cancelled_by().as_str_name(), "CANCELLED_BY_"),
+                    "reason": code(e.reason_code().as_str_name(), "APPOINTMENT_CANCELLATION_REASON_"),
+                });
+                visit(WebhookType::AppointmentCancelled, e.cancelled_at, ids, more)?
             } else {
-                event(
-                    WebhookType::ReferralDeclined,
-                    one(&e.clinic_id)?,
-                    e.cancelled_at,
-                    json!({
-                        "referral_id": e.referral_id, "appointment_id": e.appointment_id,
-                        "clinic_id": e.clinic_id,
-                        "reason": code(e.decline_reason().as_str_name(), "DECLINE_REASON_"),
-                    }),
-                )
+                let more =
+                    json!({"reason": code(e.decline_reason().as_str_name(), "DECLINE_REASON_")});
+                visit(WebhookType::ReferralDeclined, e.cancelled_at, ids, more)?
             }
         }
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
-            event(
-                WebhookType::AppointmentCompleted,
-                one(&e.clinic_id)?,
-                e.completed_at,
-                json!({
-                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
-                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
-                    "kind": code(e.kind().as_str_name(), "APPOINTMENT_KIND_"),
-                    "completed_at": at(e.completed_at),
-                }),
-            )
+            let ids = [
+                &*e.appointment_id,
+                &e.referral_id,
+                &e.physio_id,
+                &e.clinic_id,
+            ];
+            let more = json!({"kind": kind(e.kind()), "completed_at": at(e.completed_at)});
+            visit(WebhookType::AppointmentCompleted, e.completed_at, ids, more)?
         }
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
-            event(
-                WebhookType::AppointmentNoShow,
-                one(&e.clinic_id)?,
-                e.recorded_at,
-                json!({
-                    "appointment_id": e.appointment_id, "referral_id": e.referral_id,
-                    "physio_id": e.physio_id, "clinic_id": e.clinic_id,
-                    "kind": code(e.kind().as_str_name(), "APPOINTMENT_KIND_"),
-                }),
-            )
+            let ids = [
+                &*e.appointment_id,
+                &e.referral_id,
+                &e.physio_id,
+                &e.clinic_id,
+            ];
+            let more = json!({"kind": kind(e.kind())});
+            visit(WebhookType::AppointmentNoShow, e.recorded_at, ids, more)?
         }
         ReferralWaitlisted::TYPE_NAME => {
             let e: ReferralWaitlisted = incoming.decode()?;
+            let data = json!({
+                "referral_id": e.referral_id,
+                "priority": code(e.priority().as_str_name(), "PRIORITY_"),
+                "reason": code(e.reason().as_str_name(), "WAITLIST_REASON_"),
+            });
             event(
                 WebhookType::ReferralWaitlisted,
                 all(&e.clinic_ids)?,
                 e.waitlisted_at,
-                json!({
-                    "referral_id": e.referral_id,
-                    "priority": code(e.priority().as_str_name(), "PRIORITY_"),
-                    "reason": code(e.reason().as_str_name(), "WAITLIST_REASON_"),
-                }),
+                data,
             )
         }
         FollowUpWaitlisted::TYPE_NAME => {
             let e: FollowUpWaitlisted = incoming.decode()?;
+            let data = json!({"referral_id": e.referral_id, "physio_id": e.physio_id, "kind": "follow_up"});
             event(
                 WebhookType::ReferralWaitlisted,
                 one(&e.clinic_id)?,
                 None,
-                json!({
-                    "referral_id": e.referral_id, "physio_id": e.physio_id, "kind": "follow_up",
-                }),
+                data,
             )
         }
         DeadlineReached::TYPE_NAME => {
@@ -229,30 +226,32 @@ pub fn of(incoming: &Incoming) -> Result<Option<ClinicEvent>, HandlerError> {
             if e.kind() != DeadlineKind::Booking || e.stage() != DeadlineStage::Escalation {
                 return Ok(None);
             }
+            let data = json!({
+                "referral_id": e.referral_id,
+                "priority": code(e.priority().as_str_name(), "PRIORITY_"),
+                "target_by": at(e.target_by),
+            });
             event(
                 WebhookType::ReferralOverdue,
                 all(&e.clinic_ids)?,
                 e.reached_at,
-                json!({
-                    "referral_id": e.referral_id,
-                    "priority": code(e.priority().as_str_name(), "PRIORITY_"),
-                    "target_by": at(e.target_by),
-                }),
+                data,
             )
         }
         GuidanceShared::TYPE_NAME => {
             let e: GuidanceShared = incoming.decode()?;
+            // Codes and ids only: not even the clearance, which is content.
+            let data = json!({
+                "referral_id": e.referral_id, "guidance_id": e.guidance_id,
+                "version": e.version, "physio_id": e.physio_id,
+                "review_on": (!e.review_on.is_empty()).then_some(&e.review_on),
+            });
             // From a sender before the field: no clinic to tell.
-            let clinics = one(&e.clinic_id)?;
             event(
                 WebhookType::GuidanceShared,
-                clinics,
+                one(&e.clinic_id)?,
                 e.shared_at,
-                json!({
-                    "referral_id": e.referral_id, "guidance_id": e.guidance_id,
-                    "version": e.version, "physio_id": e.physio_id,
-                    "review_on": (!e.review_on.is_empty()).then_some(&e.review_on),
-                }),
+                data,
             )
         }
         _ => return Ok(None),

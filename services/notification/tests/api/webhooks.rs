@@ -170,6 +170,22 @@ async fn a_clinic_admin_manages_its_endpoints_and_bad_ones_are_refused() {
     problem(app.get(&one, &admin).await, 404).await;
 }
 
+/// Every route under one endpoint (`one`), naming `message` to redeliver.
+fn endpoint_routes(one: &str, message: &str) -> Vec<(reqwest::Method, String)> {
+    vec![
+        (reqwest::Method::GET, one.to_owned()),
+        (reqwest::Method::PATCH, one.to_owned()),
+        (reqwest::Method::DELETE, one.to_owned()),
+        (reqwest::Method::POST, format!("{one}/rotate-secret")),
+        (reqwest::Method::POST, format!("{one}/test")),
+        (reqwest::Method::GET, format!("{one}/deliveries")),
+        (
+            reqwest::Method::POST,
+            format!("{one}/messages/{message}/redeliver"),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn no_one_but_the_clinic_s_admins_reaches_its_webhooks() {
     let app = app().await;
@@ -186,20 +202,17 @@ async fn no_one_but_the_clinic_s_admins_reaches_its_webhooks() {
     )
     .await;
     let one = format!("{}/{}", hooks(clinic), endpoint["id"].as_str().unwrap());
-    let routes: Vec<(reqwest::Method, String)> = vec![
+    let test = body(
+        app.post(&format!("{one}/test"), &admin, &json!({})).await,
+        202,
+    )
+    .await;
+    let message = test["message_id"].as_str().unwrap();
+    let mut routes = vec![
         (reqwest::Method::GET, hooks(clinic)),
         (reqwest::Method::POST, hooks(clinic)),
-        (reqwest::Method::GET, one.clone()),
-        (reqwest::Method::PATCH, one.clone()),
-        (reqwest::Method::DELETE, one.clone()),
-        (reqwest::Method::POST, format!("{one}/rotate-secret")),
-        (reqwest::Method::POST, format!("{one}/test")),
-        (reqwest::Method::GET, format!("{one}/deliveries")),
-        (
-            reqwest::Method::POST,
-            format!("{one}/messages/{}/redeliver", Uuid::now_v7()),
-        ),
     ];
+    routes.extend(endpoint_routes(&one, message));
     let body_of = |method: &reqwest::Method| {
         (*method == reqwest::Method::POST || *method == reqwest::Method::PATCH)
             .then(|| json!({"url": "http://127.0.0.1:9/y", "event_types": ["appointment.booked"]}))
@@ -231,27 +244,8 @@ async fn no_one_but_the_clinic_s_admins_reaches_its_webhooks() {
     let their_admin = app
         .auth
         .token(Role::ClinicAdmin, Uuid::now_v7(), Some(theirs));
-    let test = body(
-        app.post(&format!("{one}/test"), &admin, &json!({})).await,
-        202,
-    )
-    .await;
     let borrowed = format!("{}/{}", hooks(theirs), endpoint["id"].as_str().unwrap());
-    for (method, path) in [
-        (reqwest::Method::GET, borrowed.clone()),
-        (reqwest::Method::PATCH, borrowed.clone()),
-        (reqwest::Method::DELETE, borrowed.clone()),
-        (reqwest::Method::POST, format!("{borrowed}/rotate-secret")),
-        (reqwest::Method::POST, format!("{borrowed}/test")),
-        (reqwest::Method::GET, format!("{borrowed}/deliveries")),
-        (
-            reqwest::Method::POST,
-            format!(
-                "{borrowed}/messages/{}/redeliver",
-                test["message_id"].as_str().unwrap()
-            ),
-        ),
-    ] {
+    for (method, path) in endpoint_routes(&borrowed, message) {
         let answer = app
             .send(
                 method.clone(),

@@ -4,16 +4,18 @@
 //! recorded with the same action as its JSON twin.
 
 use super::bundle::{capability_statement, everything as bundle_everything};
-use super::care_plan::care_plans;
+use super::care_plan::care_plan_of;
 use super::course::{Course, Health};
 use super::outcome::{FHIR_JSON, FhirError, FhirResult};
 use super::resources;
 use crate::audit::{self, action};
 use crate::schema::{guidance, visits};
+use actix_web::dev::Payload;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::future::LocalBoxFuture;
 use serde_json::Value as Json;
 use spotter_auth::Caller;
 use spotter_db::{Pool, checkout, db_error};
@@ -42,9 +44,27 @@ fn base(req: &HttpRequest) -> String {
     format!("{}://{}/fhir/r4/", info.scheme(), info.host())
 }
 
-/// A FHIR id that is not one of ours names nothing here.
-fn id_of(path: &str) -> ApiResult<Uuid> {
-    path.parse().map_err(|_| ApiError::NotFound)
+/// Who asks for which resource: the caller (401 first, as FHIR's
+/// OperationOutcome), then the `{id}` of the path. A FHIR id that is not
+/// one of ours names nothing here (404).
+pub struct Asked {
+    caller: Caller,
+    id: Uuid,
+}
+
+impl FromRequest for Asked {
+    type Error = FhirError;
+    type Future = LocalBoxFuture<'static, Result<Self, FhirError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        let id = req.match_info().get("id").and_then(|id| id.parse().ok());
+        Box::pin(async move {
+            let caller = caller.await?;
+            let id = id.ok_or(ApiError::NotFound)?;
+            Ok(Self { caller, id })
+        })
+    }
 }
 
 fn ok(resource: &Json) -> HttpResponse {
@@ -113,13 +133,8 @@ pub async fn metadata(req: HttpRequest) -> HttpResponse {
     ),
     security(("bearer" = []))
 )]
-pub async fn service_request(
-    caller: Result<Caller, ApiError>,
-    pool: web::Data<Pool>,
-    path: web::Path<String>,
-) -> FhirResult {
-    let caller = caller?;
-    let id = id_of(&path)?;
+pub async fn service_request(asked: Asked, pool: web::Data<Pool>) -> FhirResult {
+    let Asked { caller, id } = asked;
     let mut conn = checkout(&pool).await?;
     view(&mut conn, &caller, id, |course| {
         let reads = match course.health {
@@ -146,14 +161,8 @@ pub async fn service_request(
     ),
     security(("bearer" = []))
 )]
-pub async fn everything(
-    req: HttpRequest,
-    caller: Result<Caller, ApiError>,
-    pool: web::Data<Pool>,
-    path: web::Path<String>,
-) -> FhirResult {
-    let caller = caller?;
-    let id = id_of(&path)?;
+pub async fn everything(req: HttpRequest, asked: Asked, pool: web::Data<Pool>) -> FhirResult {
+    let Asked { caller, id } = asked;
     let base = base(&req);
     let mut conn = checkout(&pool).await?;
     view(&mut conn, &caller, id, |course| {
@@ -184,13 +193,8 @@ pub async fn everything(
     ),
     security(("bearer" = []))
 )]
-pub async fn task(
-    caller: Result<Caller, ApiError>,
-    pool: web::Data<Pool>,
-    path: web::Path<String>,
-) -> FhirResult {
-    let caller = caller?;
-    let id = id_of(&path)?;
+pub async fn task(asked: Asked, pool: web::Data<Pool>) -> FhirResult {
+    let Asked { caller, id } = asked;
     let mut conn = checkout(&pool).await?;
     view(&mut conn, &caller, id, |course| {
         Ok(Viewed::plain(resources::task(course)))
@@ -210,13 +214,8 @@ pub async fn task(
     ),
     security(("bearer" = []))
 )]
-pub async fn consent(
-    caller: Result<Caller, ApiError>,
-    pool: web::Data<Pool>,
-    path: web::Path<String>,
-) -> FhirResult {
-    let caller = caller?;
-    let id = id_of(&path)?;
+pub async fn consent(asked: Asked, pool: web::Data<Pool>) -> FhirResult {
+    let Asked { caller, id } = asked;
     let mut conn = checkout(&pool).await?;
     view(&mut conn, &caller, id, |course| {
         Ok(Viewed {
@@ -239,13 +238,8 @@ pub async fn consent(
     ),
     security(("bearer" = []))
 )]
-pub async fn questionnaire_response(
-    caller: Result<Caller, ApiError>,
-    pool: web::Data<Pool>,
-    path: web::Path<String>,
-) -> FhirResult {
-    let caller = caller?;
-    let id = id_of(&path)?;
+pub async fn questionnaire_response(asked: Asked, pool: web::Data<Pool>) -> FhirResult {
+    let Asked { caller, id } = asked;
     let mut conn = checkout(&pool).await?;
     view(&mut conn, &caller, id, |course| {
         let stored = health(course)?
@@ -272,13 +266,8 @@ pub async fn questionnaire_response(
     ),
     security(("bearer" = []))
 )]
-pub async fn care_plan(
-    caller: Result<Caller, ApiError>,
-    pool: web::Data<Pool>,
-    path: web::Path<String>,
-) -> FhirResult {
-    let caller = caller?;
-    let id = id_of(&path)?;
+pub async fn care_plan(asked: Asked, pool: web::Data<Pool>) -> FhirResult {
+    let Asked { caller, id } = asked;
     let mut conn = checkout(&pool).await?;
     let referral: Uuid = guidance::table
         .find(id)
@@ -289,13 +278,9 @@ pub async fn care_plan(
         .map_err(db_error)?
         .ok_or(ApiError::NotFound)?;
     view(&mut conn, &caller, referral, |course| {
-        let plans = care_plans(course, &health(course)?.guidance);
-        let plan = plans
-            .into_iter()
-            .find(|plan| plan["id"] == id.to_string())
-            .ok_or(ApiError::NotFound)?;
+        let plan = care_plan_of(course, &health(course)?.guidance, id);
         Ok(Viewed {
-            resource: plan,
+            resource: plan.ok_or(ApiError::NotFound)?,
             reads: vec![action::GUIDANCE_READ],
         })
     })
@@ -314,13 +299,8 @@ pub async fn care_plan(
     ),
     security(("bearer" = []))
 )]
-pub async fn appointment(
-    caller: Result<Caller, ApiError>,
-    pool: web::Data<Pool>,
-    path: web::Path<String>,
-) -> FhirResult {
-    let caller = caller?;
-    let id = id_of(&path)?;
+pub async fn appointment(asked: Asked, pool: web::Data<Pool>) -> FhirResult {
+    let Asked { caller, id } = asked;
     let mut conn = checkout(&pool).await?;
     let referral: Uuid = visits::table
         .find(id)

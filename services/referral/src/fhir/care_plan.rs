@@ -10,18 +10,25 @@ use crate::domain::lifecycle::Status;
 use crate::guidance::GuidanceView;
 use crate::guidance::model::{Avoid, Exercise};
 use serde_json::{Value as Json, json};
+use uuid::Uuid;
 
 /// Every version, oldest first (as `guidance` is ordered).
 pub fn care_plans(course: &Course, guidance: &[GuidanceView]) -> Vec<Json> {
-    guidance
-        .iter()
-        .enumerate()
-        .map(|(i, version)| {
-            let previous = i.checked_sub(1).map(|p| &guidance[p]);
-            let latest = i + 1 == guidance.len();
-            care_plan(course, version, previous, latest)
-        })
+    (0..guidance.len())
+        .map(|i| at(course, guidance, i))
         .collect()
+}
+
+/// The version with id `id`, if it is one of them.
+pub fn care_plan_of(course: &Course, guidance: &[GuidanceView], id: Uuid) -> Option<Json> {
+    let i = guidance.iter().position(|version| version.id == id)?;
+    Some(at(course, guidance, i))
+}
+
+/// Version `i`, which replaces the one before it.
+fn at(course: &Course, guidance: &[GuidanceView], i: usize) -> Json {
+    let previous = i.checked_sub(1).map(|p| &guidance[p]);
+    care_plan(course, &guidance[i], previous, i + 1 == guidance.len())
 }
 
 fn care_plan(

@@ -264,6 +264,8 @@ async fn guidance_is_the_assigned_physios_once_assessed_and_versioned() {
     assert_eq!(v1["version"], 1);
     let shared: GuidanceShared = app.tap.next(WAIT).await.unwrap();
     assert_eq!(shared.version, 1);
+    // The clinic it is booked with: its webhooks hear of the guidance.
+    assert_eq!(shared.clinic_id, booked.clinic.to_string());
     let referral = app.referral(id, &trainer.token).await;
     assert_eq!(referral["status"], "guidance_shared");
     assert_eq!(referral["guidance"]["load_limits"]["max_rpe"], 6);
