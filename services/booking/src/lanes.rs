@@ -78,6 +78,12 @@ impl LaneMetrics {
     }
 
     pub fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        // Both lanes' series exist from the start: an empty lane reads 0,
+        // not "no data", until the first probe.
+        for lane in Lane::ALL {
+            self.depth.with_label_values(&[lane.name()]);
+            self.head_age.with_label_values(&[lane.name()]);
+        }
         vec![
             Box::new(self.depth.clone()),
             Box::new(self.head_age.clone()),

@@ -1,6 +1,7 @@
 //! The notification service: the in-app inbox, devices, push delivery,
 //! reminders and the live stream (docs/architecture.md, "Ownership").
 
+pub mod attempt_metrics;
 pub mod consumer;
 pub mod deadline_notices;
 pub mod devices;

@@ -1,5 +1,6 @@
 //! Every path the notification service serves, in one tree.
 
+use crate::attempt_metrics::AttemptMetrics;
 use crate::push::{Providers, delivery};
 use crate::stream::{self, StreamHub};
 use crate::webhooks::{api as webhooks, delivery as webhook_delivery, log_api as webhook_log};
@@ -76,7 +77,12 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
     }
     let consume = foundations.consumer(consumer::spec(push_platforms.clone()));
     let hub = StreamHub::new(foundations.settings.streams)?;
-    let collectors = hub.collectors();
+    let attempts = AttemptMetrics::new()?;
+    let collectors = hub
+        .collectors()
+        .into_iter()
+        .chain(attempts.collectors())
+        .collect();
     let (pool, url) = (
         foundations.pool.clone(),
         foundations.settings.database.url.clone(),
@@ -95,8 +101,10 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         foundations.pool.clone(),
         foundations.settings.database.url.clone(),
     );
-    let push: BackgroundTask =
-        Box::new(move |shutdown| Box::pin(delivery::run(pool, url, providers, shutdown)));
+    let push_attempts = attempts.clone();
+    let push: BackgroundTask = Box::new(move |shutdown| {
+        Box::pin(delivery::run(pool, url, providers, push_attempts, shutdown))
+    });
     let webhook_settings = foundations.settings.webhooks;
     webhook_settings.check()?;
     let client = webhook_delivery::client(&webhook_settings)?;
@@ -110,6 +118,7 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
             url,
             webhook_settings,
             client,
+            attempts,
             shutdown,
         ))
     });

@@ -31,6 +31,13 @@ enum Command {
         #[arg(value_parser = ["referral", "booking", "notification"])]
         service: String,
     },
+    /// Bring one service's database up to date, then exit (deploy/k8s runs it
+    /// in an init container before the service starts); configured from the
+    /// same SPOTTER_* variables as the service.
+    Migrate {
+        #[arg(value_parser = ["referral", "booking", "notification"])]
+        service: String,
+    },
 }
 
 /// Parses the arguments and runs the command.
@@ -41,5 +48,6 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(*args).await,
         Command::Serve { service } => crate::serve(&service).await,
+        Command::Migrate { service } => crate::migrate(&service).await,
     }
 }

@@ -51,12 +51,13 @@ impl Api {
             .send()
             .await
             .with_context(|| format!("is the stack running at {}?", self.url))?;
-        if !response.status().is_success() {
-            bail!(
-                "{url} answered {}: {}",
-                response.status(),
-                response.text().await.unwrap_or_default()
-            );
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        // 200 "degraded" is a stack whose broker is away: nothing would be booked.
+        let ready =
+            serde_json::from_str::<Value>(&body).is_ok_and(|answer| answer["status"] == "ready");
+        if !status.is_success() || !ready {
+            bail!("{url} answered {status}: {body}");
         }
         Ok(())
     }

@@ -52,6 +52,25 @@ pub async fn start_stack(
     Running::start(&base.server, modules, Metrics::new()?, shutdown)
 }
 
+/// `spotter migrate <service>`: the service's database up to date, from the
+/// same settings `spotter serve` reads.
+pub async fn migrate(service: &str) -> anyhow::Result<()> {
+    use spotter_service::migrate;
+    let settings = spotter_platform::settings::load(service)?;
+    spotter_platform::telemetry::init(&settings.log);
+    match service {
+        "referral" => migrate::<Referral>(&settings.database).await?,
+        "booking" => migrate::<Booking>(&settings.database).await?,
+        "notification" => migrate::<Notification>(&settings.database).await?,
+        other => anyhow::bail!(
+            "no service called {other}; services: {}",
+            SERVICES.join(", ")
+        ),
+    }
+    tracing::info!(service, "database up to date");
+    Ok(())
+}
+
 /// `spotter serve <service>`: one service alone, configured from `SPOTTER_*`
 /// variables (the production shape). Logs `listening` with its port.
 pub async fn serve(service: &str) -> anyhow::Result<()> {

@@ -70,20 +70,26 @@ impl TestStack {
         self.auth.token(role, sub, clinic)
     }
 
-    /// Polls `/readyz` until it answers `want` (the broker connects in the
-    /// background); fails the test after `within`.
-    pub async fn wait_for_readiness(&self, want: u16, within: Duration) -> serde_json::Value {
+    /// Polls `/readyz` until it reads `want`: `ready`, `degraded` (200, the
+    /// broker away) or `not-ready` (503, a database away); the broker
+    /// connects in the background. Fails the test after `within`.
+    pub async fn wait_for_readiness(&self, want: &str, within: Duration) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let response = self.client.get(self.url("/readyz")).send().await.unwrap();
             let status = response.status().as_u16();
             let body: serde_json::Value = response.json().await.unwrap();
-            if status == want {
+            let state = match status {
+                200 => body["status"].as_str().unwrap_or("?").to_owned(),
+                503 => "not-ready".to_owned(),
+                other => other.to_string(),
+            };
+            if state == want {
                 return body;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "/readyz still {status} after {within:?}: {body}"
+                "/readyz still {state} after {within:?}: {body}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -186,6 +186,13 @@ impl DeadlineMetrics {
             .const_label("service", service),
             &["kind", "stage"],
         )?;
+        // Every series at zero from the start, so that an alert on its
+        // increase has something to compare before the first deadline fires.
+        for kind in DeadlineKind::ALL {
+            for stage in DeadlineStage::ALL {
+                reached.with_label_values(&[kind.as_str(), stage.as_str()]);
+            }
+        }
         Ok(Self { reached })
     }
 

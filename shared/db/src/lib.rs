@@ -24,7 +24,7 @@ pub use errors::{
     OrNotFound, Work, checkout, db_error, is_exclusion_violation, is_lock_unavailable, transaction,
 };
 pub use listen::{listen, notify};
-pub use migrate::run_migrations;
+pub use migrate::{pending_migrations, run_migrations};
 pub use pool::{Conn, DbReadiness, Pool, connect};
 pub use tls::{PgTarget, establish};
 

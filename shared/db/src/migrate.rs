@@ -33,6 +33,26 @@ pub async fn run_migrations(
     Ok(())
 }
 
+/// The names of `migrations` not yet applied to the database at `url`: a
+/// process that does not migrate itself (`migrate_on_start = false`) starts
+/// only when this is empty.
+pub async fn pending_migrations(
+    url: &SecretString,
+    migrations: EmbeddedMigrations,
+) -> anyhow::Result<Vec<String>> {
+    let conn = crate::tls::establish(url.expose_secret()).await?;
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let _guard = handle.enter();
+        let mut harness = AsyncMigrationHarness::new(conn);
+        let pending = harness
+            .pending_migrations(migrations)
+            .map_err(|e| anyhow::anyhow!("could not read the applied migrations: {e}"))?;
+        Ok(pending.iter().map(|m| m.name().to_string()).collect())
+    })
+    .await?
+}
+
 /// An arbitrary constant shared by every Spotter service's migration run.
 const MIGRATION_LOCK_KEY: i64 = 0x0053_706f_7474_6572;
 

@@ -10,7 +10,6 @@ use crate::topology;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::ConnectionProperties;
-use secrecy::ExposeSecret;
 use spotter_platform::ReadinessCheck;
 use spotter_platform::settings::BrokerSettings;
 use std::sync::Arc;
@@ -116,10 +115,13 @@ async fn supervise(
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(200);
+    let addresses = broker.settings.addresses();
+    // Replicas begin at different nodes of a cluster, so their connections spread.
+    let mut next = std::process::id() as usize % addresses.len().max(1);
     while !shutdown.is_cancelled() {
-        match connect(&broker).await {
-            Ok(conn) => {
-                tracing::info!(connection = %broker.connection_name, "connected to the broker");
+        match connect_any(&broker, &addresses, &mut next).await {
+            Ok((conn, node)) => {
+                tracing::info!(connection = %broker.connection_name, %node, "connected to the broker");
                 backoff = Duration::from_millis(200);
                 let mut events = conn.events_listener();
                 let conn = Arc::new(conn);
@@ -178,8 +180,48 @@ fn tls_config(settings: &BrokerSettings) -> anyhow::Result<lapin::tcp::OwnedTLSC
     })
 }
 
-async fn connect(broker: &Broker) -> anyhow::Result<lapin::Connection> {
-    let uri = with_heartbeat(broker.settings.url.expose_secret());
+/// Each node once, from `next` on: the first that connects wins, and the
+/// next attempt (after this connection is lost) begins at the node after
+/// it, so a node that just failed is tried last.
+async fn connect_any(
+    broker: &Broker,
+    addresses: &[String],
+    next: &mut usize,
+) -> anyhow::Result<(lapin::Connection, String)> {
+    let mut failure = anyhow::anyhow!("no broker URL configured (broker.url)");
+    for offset in 0..addresses.len() {
+        let index = (*next + offset) % addresses.len();
+        let url = &addresses[index];
+        match connect(broker, url).await {
+            Ok(conn) => {
+                *next = (index + 1) % addresses.len();
+                return Ok((conn, node_of(url)));
+            }
+            Err(err) => {
+                if addresses.len() > 1 {
+                    tracing::warn!(node = %node_of(url), error = %err, "broker node unreachable; trying the next");
+                }
+                failure = err;
+            }
+        }
+    }
+    Err(failure)
+}
+
+/// `url` without its credentials, for the log: `amqps://host:5671/vhost`.
+fn node_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let rest = rest.split_once('?').map_or(rest, |(address, _)| address);
+            format!("{scheme}://{rest}")
+        }
+        None => "(not a URL)".to_owned(),
+    }
+}
+
+async fn connect(broker: &Broker, url: &str) -> anyhow::Result<lapin::Connection> {
+    let uri = with_heartbeat(url);
     let properties =
         ConnectionProperties::default().with_connection_name(broker.connection_name.clone().into());
     let tls = tls_config(&broker.settings)?;
@@ -291,5 +333,29 @@ impl ReadinessCheck for BrokerReadiness {
                 Err("not connected to RabbitMQ; reconnecting".to_owned())
             }
         })
+    }
+
+    /// The outbox keeps what is written while the broker is away, and
+    /// requests that need no message still work: degraded, not down.
+    fn required(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_of;
+
+    #[test]
+    fn a_node_is_logged_without_its_credentials() {
+        assert_eq!(
+            node_of("amqps://spotter-booking:s3cr@t@mq-1.internal:5671/spotter?heartbeat=5"),
+            "amqps://mq-1.internal:5671/spotter"
+        );
+        assert_eq!(
+            node_of("amqp://127.0.0.1:5672/%2f"),
+            "amqp://127.0.0.1:5672/%2f"
+        );
+        assert_eq!(node_of("guest:guest@nowhere"), "(not a URL)");
     }
 }

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod consumer;
 pub mod dead_letters;
 mod delivery;
+pub mod metrics;
 pub mod outbox;
 mod parked;
 pub mod retention;

@@ -2,7 +2,6 @@
 
 use crate::topology::{RETRY_DELAYS, parked_queue, retry_queue};
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use secrecy::ExposeSecret;
 use spotter_platform::settings::BrokerSettings;
 
 /// Deletes the test's exchange, the system queues and the test's own
@@ -28,9 +27,10 @@ impl Drop for BrokerCleanup {
         }
         spotter_platform::testing::block_on_own_thread(async move {
             let properties = lapin::ConnectionProperties::default();
-            let Ok(conn) =
-                lapin::Connection::connect(settings.url.expose_secret(), properties).await
-            else {
+            let Some(url) = settings.addresses().into_iter().next() else {
+                return;
+            };
+            let Ok(conn) = lapin::Connection::connect(&url, properties).await else {
                 return;
             };
             if let Ok(channel) = conn.create_channel().await {

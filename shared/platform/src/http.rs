@@ -62,6 +62,8 @@ pub fn clinic_subresource(path: &str) -> Option<&str> {
 pub struct Running {
     port: u16,
     server: Server,
+    /// `/metrics` on a port of its own (`server.metrics_port`), if set.
+    metrics_server: Option<(u16, Server)>,
     tasks: Vec<BackgroundTask>,
     shutdown: CancellationToken,
     termination: TerminationSignal,
@@ -78,6 +80,11 @@ impl Running {
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = settings
+            .metrics_port
+            .map(|port| TcpListener::bind((settings.host.as_str(), port)))
+            .transpose()?;
+        let metrics_beside_api = metrics_listener.is_none();
         let mut tasks = Vec::new();
         let mut routes = Vec::new();
         let mut checks = Vec::new();
@@ -101,6 +108,9 @@ impl Running {
         let openapi = web::Data::new(openapi.unwrap_or_default());
         let metrics = web::Data::new(metrics);
         let body_limit = settings.body_limit_bytes;
+        let metrics_server = metrics_listener
+            .map(|listener| serve_metrics(listener, metrics.clone()))
+            .transpose()?;
 
         let server = HttpServer::new(move || {
             let mut app = App::new()
@@ -115,8 +125,10 @@ impl Running {
                 .app_data(metrics.clone())
                 .route("/livez", web::get().to(health::livez))
                 .route("/readyz", web::get().to(health::readyz))
-                .route("/metrics", web::get().to(metrics::metrics_endpoint))
                 .route("/openapi.json", web::get().to(openapi_document));
+            if metrics_beside_api {
+                app = app.route("/metrics", web::get().to(metrics::metrics_endpoint));
+            }
             for (owns_path, configure) in &routes {
                 let owns_path = *owns_path;
                 let configure = configure.clone();
@@ -139,6 +151,7 @@ impl Running {
         Ok(Self {
             port,
             server,
+            metrics_server,
             tasks,
             shutdown,
             termination: TerminationSignal::listen(),
@@ -149,6 +162,11 @@ impl Running {
         self.port
     }
 
+    /// The port `/metrics` is served on when it has one of its own.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
@@ -157,6 +175,10 @@ impl Running {
     /// drains in-flight requests and lets background tasks finish their step.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
+        let metrics_server = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let shutdown = self.shutdown.clone();
         let mut background = tokio::task::JoinSet::new();
         for task in self.tasks {
@@ -178,10 +200,35 @@ impl Running {
         let served = self.server.await;
         shutdown.cancel();
         stopper.abort();
+        if let Some((serving, handle)) = metrics_server {
+            handle.stop(true).await;
+            let _ = serving.await;
+        }
         while background.join_next().await.is_some() {}
         served?;
         Ok(())
     }
+}
+
+/// `/metrics` alone on its own listener: one worker, nothing else routed.
+fn serve_metrics(
+    listener: TcpListener,
+    metrics: web::Data<Metrics>,
+) -> anyhow::Result<(u16, Server)> {
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(protective_headers())
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(metrics::metrics_endpoint))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    Ok((port, server))
 }
 
 /// SIGTERM and SIGINT, listened for from the moment the process starts

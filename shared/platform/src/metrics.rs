@@ -7,7 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    checks: IntGaugeVec,
 }
 
 impl Metrics {
@@ -29,20 +30,34 @@ impl Metrics {
             HistogramOpts::new("http_request_duration_seconds", "HTTP request latency"),
             &["method", "route"],
         )?;
+        let checks = IntGaugeVec::new(
+            Opts::new(
+                "readiness_check_up",
+                "1 if the dependency answered at the last /readyz (each probe), else 0",
+            ),
+            &["check"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(checks.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            checks,
         })
+    }
+
+    /// What the last `/readyz` found of one dependency.
+    pub fn record_check(&self, check: &str, up: bool) {
+        self.checks.with_label_values(&[check]).set(i64::from(up));
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
-    fn render(&self) -> Vec<u8> {
+    pub(crate) fn render(&self) -> Vec<u8> {
         let mut buffer = Vec::new();
         // Encoding into a Vec cannot fail for well-formed collectors; an empty
         // page is the safe answer if it ever does.

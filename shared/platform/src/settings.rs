@@ -46,6 +46,11 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest request body accepted; larger ones get 413 before any parsing.
     pub body_limit_bytes: usize,
+    /// Where `/metrics` is served: unset, beside the API on `port` (the dev
+    /// stack); set, only on this port of `host` (deploy/k8s: 9090), so a
+    /// network policy can open it to the monitoring namespace alone.
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +58,11 @@ pub struct DatabaseSettings {
     /// Full connection URL including the database name.
     pub url: SecretString,
     pub max_connections: usize,
+    /// Whether the process migrates its database before it serves (the dev
+    /// stack, compose). `false` where `spotter migrate <service>` runs first
+    /// (deploy/k8s: an init container); the process then only checks that
+    /// no migration is pending, and refuses to start if one is.
+    pub migrate_on_start: bool,
 }
 
 impl DatabaseSettings {
@@ -61,7 +71,7 @@ impl DatabaseSettings {
     pub fn with_database(&self, name: &str) -> Self {
         Self {
             url: SecretString::from(replace_database_name(self.url.expose_secret(), name)),
-            max_connections: self.max_connections,
+            ..self.clone()
         }
     }
 
@@ -73,7 +83,7 @@ impl DatabaseSettings {
         let url = with_userinfo(self.url.expose_secret(), user, password, over_tcp);
         Self {
             url: SecretString::from(url),
-            max_connections: self.max_connections,
+            ..self.clone()
         }
     }
 
@@ -172,6 +182,9 @@ fn with_userinfo(
 #[derive(Debug, Clone, Deserialize)]
 pub struct BrokerSettings {
     /// `amqp://` or, encrypted, `amqps://` (docs/architecture.md, "Encrypted links").
+    /// A cluster's nodes as several URLs separated by commas: the connection
+    /// goes to one and, when it is lost, to the next that answers (a comma
+    /// inside a password is written `%2C`).
     pub url: SecretString,
     /// For `amqps://`: a PEM file with the CA that signed the broker's
     /// certificate. Absent: the operating system's trust store.
@@ -184,17 +197,28 @@ pub struct BrokerSettings {
 }
 
 impl BrokerSettings {
-    /// The same broker and virtual host as another user.
+    /// The same broker (every node) and virtual host as another user.
     pub fn as_user(&self, user: &str, password: &str) -> Self {
+        let urls: Vec<String> = self
+            .addresses()
+            .iter()
+            .map(|url| with_userinfo(url, user, password, str::to_owned))
+            .collect();
         Self {
-            url: SecretString::from(with_userinfo(
-                self.url.expose_secret(),
-                user,
-                password,
-                str::to_owned,
-            )),
+            url: SecretString::from(urls.join(",")),
             ..self.clone()
         }
+    }
+
+    /// Each node's URL, in the order configured.
+    pub fn addresses(&self) -> Vec<String> {
+        self.url
+            .expose_secret()
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn queue_name(&self, name: &str) -> String {
@@ -315,6 +339,7 @@ body_limit_bytes = 65536
 # beside HTTP requests, the outbox relay and the workers: keep this well above
 # the consumers' concurrency.
 max_connections = 20
+migrate_on_start = true
 
 [broker]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
@@ -390,6 +415,7 @@ mod tests {
         let db = DatabaseSettings {
             url: SecretString::from("postgres://root@%2Fvar%2Frun%2Fpostgresql/spotter_booking"),
             max_connections: 3,
+            migrate_on_start: true,
         };
         assert_eq!(
             db.as_role("spotter_booking", "pw").url.expose_secret(),
@@ -398,6 +424,7 @@ mod tests {
         let other_socket = DatabaseSettings {
             url: SecretString::from("postgres://root@%2ftmp:5433/x"),
             max_connections: 3,
+            migrate_on_start: true,
         };
         assert_eq!(
             other_socket.as_role("u", "p").url.expose_secret(),
@@ -406,10 +433,30 @@ mod tests {
         let remote = DatabaseSettings {
             url: SecretString::from("postgres://db.example/x?sslmode=require"),
             max_connections: 3,
+            migrate_on_start: true,
         };
         assert_eq!(
             remote.as_role("u", "p").url.expose_secret(),
             "postgres://u:p@db.example/x?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn every_node_of_a_broker_list_takes_the_services_user() {
+        let cluster = BrokerSettings {
+            url: SecretString::from(
+                "amqp://guest:guest@10.0.0.1:5672/%2f, amqp://guest:guest@10.0.0.2:5672/%2f,",
+            ),
+            ca_file: None,
+            exchange: "spotter.events".into(),
+            queue_prefix: String::new(),
+        };
+        assert_eq!(
+            cluster.as_user("spotter-booking", "p,w").addresses(),
+            [
+                "amqp://spotter-booking:p%2Cw@10.0.0.1:5672/%2f",
+                "amqp://spotter-booking:p%2Cw@10.0.0.2:5672/%2f"
+            ]
         );
     }
 
@@ -420,6 +467,7 @@ mod tests {
                 "postgres://me:a%2Fb%3Fc%40d@db.example:5433/spotter_x?sslmode=require&application_name=a@b",
             ),
             max_connections: 3,
+            migrate_on_start: true,
         };
         assert_eq!(db.database_name(), "spotter_x");
         assert_eq!(

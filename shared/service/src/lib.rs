@@ -15,8 +15,9 @@ use spotter_auth::{AuthSettings, JwksSource, JwtVerifier};
 use spotter_db::retention::Rule;
 use spotter_db::{EmbeddedMigrations, Pool};
 use spotter_messaging::Broker;
+use spotter_messaging::metrics::{ConsumerMetrics, Gauges};
 use spotter_platform::rate_limit::RateLimiter;
-use spotter_platform::settings::{AuthConfig, Settings};
+use spotter_platform::settings::{AuthConfig, DatabaseSettings, Settings};
 use spotter_platform::{Metrics, Running, ServiceModule};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct Foundations {
     pub broker: Broker,
     pub verifier: JwtVerifier,
     pub shutdown: CancellationToken,
+    /// Shared by the service's consumers; served at `/metrics`.
+    consumer_metrics: ConsumerMetrics,
 }
 
 pub trait ServiceDefinition: 'static {
@@ -51,17 +54,60 @@ pub trait ServiceDefinition: 'static {
     fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>>;
 }
 
-/// Migrates the service's database, opens its pool and broker connection, and
-/// builds its module. Fails fast when the database is unreachable: a process
-/// that cannot migrate should not report itself started.
+/// Every migration a service's database takes, in the order they apply: the
+/// shared tables, the messaging tables, then the service's own.
+fn migration_sets<S: ServiceDefinition>() -> [EmbeddedMigrations; 3] {
+    [
+        spotter_db::MIGRATIONS,
+        spotter_messaging::MIGRATIONS,
+        S::MIGRATIONS,
+    ]
+}
+
+/// Brings the service's database up to date: `spotter migrate <service>`,
+/// and every start with `migrate_on_start`. Replicas starting at once are
+/// serialised by the migration lock.
+pub async fn migrate<S: ServiceDefinition>(database: &DatabaseSettings) -> anyhow::Result<()> {
+    for set in migration_sets::<S>() {
+        spotter_db::run_migrations(&database.url, set).await?;
+    }
+    Ok(())
+}
+
+/// Without `migrate_on_start`, a process only checks that whatever runs the
+/// migrations (deploy/k8s: `spotter migrate` in an init container) has run
+/// them: code never serves a schema older than itself.
+async fn check_schema<S: ServiceDefinition>(database: &DatabaseSettings) -> anyhow::Result<()> {
+    let mut pending = Vec::new();
+    for set in migration_sets::<S>() {
+        pending.extend(spotter_db::pending_migrations(&database.url, set).await?);
+    }
+    anyhow::ensure!(
+        pending.is_empty(),
+        "the {} database lacks {} migration(s) ({}); run `spotter migrate {}` first, \
+         or set database.migrate_on_start",
+        S::NAME,
+        pending.len(),
+        pending.join(", "),
+        S::NAME
+    );
+    Ok(())
+}
+
+/// Migrates the service's database (or checks it is migrated), opens its
+/// pool and broker connection, and builds its module. Fails fast when the
+/// database is unreachable: a process that cannot migrate should not report
+/// itself started.
 pub async fn prepare_module<S: ServiceDefinition>(
     settings: Settings,
     verifier: JwtVerifier,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ServiceModule> {
-    spotter_db::run_migrations(&settings.database.url, spotter_db::MIGRATIONS).await?;
-    spotter_db::run_migrations(&settings.database.url, spotter_messaging::MIGRATIONS).await?;
-    spotter_db::run_migrations(&settings.database.url, S::MIGRATIONS).await?;
+    if settings.database.migrate_on_start {
+        migrate::<S>(&settings.database).await?;
+    } else {
+        check_schema::<S>(&settings.database).await?;
+    }
     let pool = spotter_db::connect(&settings.database.url, settings.database.max_connections)?;
     // Named so operators (and tests) can find and cut exactly this connection.
     let connection_name = format!(
@@ -77,21 +123,29 @@ pub async fn prepare_module<S: ServiceDefinition>(
         broker,
         verifier,
         shutdown,
+        consumer_metrics: ConsumerMetrics::new(S::NAME)?,
     };
     let module = S::module(foundations.clone()).await?;
     let limiter = RateLimiter::new(&foundations.settings.rate_limits)?;
-    Ok(with_common_parts::<S>(module, &foundations, limiter))
+    let gauges = Gauges::new(S::NAME)?;
+    Ok(with_common_parts::<S>(
+        module,
+        &foundations,
+        limiter,
+        gauges,
+    ))
 }
 
 /// What every service has beside its own routes: readiness of its database and
 /// broker, the relay of its outbox (replays of dead letters go out through it
-/// too, so even a pure consumer runs one), and the dead-letter admin API.
-/// Each service keeps its own per-user budgets (`RateLimiter`), in the dev
-/// stack as in production.
+/// too, so even a pure consumer runs one), the dead-letter admin API, and the
+/// messaging metrics. Each service keeps its own per-user budgets
+/// (`RateLimiter`), in the dev stack as in production.
 fn with_common_parts<S: ServiceDefinition>(
     mut module: ServiceModule,
     foundations: &Foundations,
     limiter: RateLimiter,
+    gauges: Gauges,
 ) -> ServiceModule {
     module.readiness.push(Arc::new(spotter_db::DbReadiness {
         name: format!("{}.database", S::NAME),
@@ -102,6 +156,11 @@ fn with_common_parts<S: ServiceDefinition>(
         .push(foundations.broker.readiness(&format!("{}.broker", S::NAME)));
     module.tasks.push(foundations.outbox_relay());
     module.tasks.push(foundations.retention(S::RETENTION));
+    module
+        .collectors
+        .extend(foundations.consumer_metrics.collectors());
+    module.collectors.extend(gauges.collectors());
+    module.tasks.push(foundations.sample_gauges(gauges));
     module.openapi.merge(dead_letters::openapi());
     let own_routes = module.configure.clone();
     let pool = web::Data::new(foundations.pool.clone());
@@ -129,7 +188,8 @@ impl Foundations {
         spec: spotter_messaging::ConsumerSpec,
     ) -> spotter_platform::BackgroundTask {
         let consumer =
-            spotter_messaging::Consumer::new(self.pool.clone(), self.broker.clone(), spec);
+            spotter_messaging::Consumer::new(self.pool.clone(), self.broker.clone(), spec)
+                .with_metrics(self.consumer_metrics.clone());
         Box::new(move |shutdown| Box::pin(consumer.run(shutdown)))
     }
 
@@ -139,6 +199,27 @@ impl Foundations {
         let rules = COMMON_RETENTION.iter().chain(rules).copied().collect();
         let pool = self.pool.clone();
         Box::new(move |shutdown| Box::pin(spotter_db::retention::run(pool, rules, shutdown)))
+    }
+
+    /// The background task refreshing the messaging gauges every
+    /// [`GAUGE_SAMPLE_EVERY`]; a failed sample (database down) keeps the last
+    /// values and is logged, the readiness check says the rest.
+    fn sample_gauges(&self, gauges: Gauges) -> spotter_platform::BackgroundTask {
+        let pool = self.pool.clone();
+        let broker = self.broker.clone();
+        Box::new(move |shutdown| {
+            Box::pin(async move {
+                loop {
+                    if let Err(err) = gauges.sample(&pool, &broker).await {
+                        tracing::warn!(error = %format!("{err:#}"), "could not sample the messaging gauges");
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(GAUGE_SAMPLE_EVERY) => {}
+                    }
+                }
+            })
+        })
     }
 
     /// The background task publishing this service's outbox.
@@ -152,6 +233,10 @@ impl Foundations {
         Box::new(move |shutdown| Box::pin(relay.run(shutdown)))
     }
 }
+
+/// How often the outbox, parked and broker gauges are refreshed: well inside
+/// a Prometheus scrape interval's usual 15 to 30 s.
+const GAUGE_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Expiring rows in the tables every service has.
 pub const COMMON_RETENTION: [Rule; 3] = [
@@ -201,6 +286,11 @@ impl<S: ServiceDefinition> Application<S> {
 
     pub fn port(&self) -> u16 {
         self.running.port()
+    }
+
+    /// Where `/metrics` is served when `server.metrics_port` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.running.metrics_port()
     }
 
     /// Cancelling it stops the process as SIGTERM would.

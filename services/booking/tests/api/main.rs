@@ -12,5 +12,6 @@ mod declines;
 mod follow_ups;
 mod missed;
 mod network;
+mod operations;
 mod support;
 mod vocabulary;

@@ -10,6 +10,7 @@
 
 use super::policy::{Skip, outcome};
 use super::{Answer, Provider, Providers, PushMessage, Verdict};
+use crate::attempt_metrics::AttemptMetrics;
 use crate::notices::NoticeKind;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Double, Int4, Jsonb, Nullable, Text};
@@ -133,13 +134,14 @@ async fn take(pool: &Pool, provider: &str) -> anyhow::Result<Vec<Taken>> {
 pub async fn send_due(
     pool: &Pool,
     provider: &dyn Provider,
+    metrics: &AttemptMetrics,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<usize> {
     let taken = take(pool, provider.name()).await?;
     let count = taken.len();
     let sends = futures_util::stream::iter(taken).for_each_concurrent(None, |delivery| async move {
         let answer = attempt(provider, &delivery).await;
-        if let Err(err) = record(pool, provider.name(), &delivery, &answer).await {
+        if let Err(err) = record(pool, provider.name(), metrics, &delivery, &answer).await {
             // The lease runs out and the delivery is tried again.
             tracing::warn!(delivery = %delivery.id, error = %err, "recording a push attempt failed");
         }
@@ -175,11 +177,13 @@ async fn attempt(provider: &dyn Provider, delivery: &Taken) -> Result<Answer, Sk
 async fn record(
     pool: &Pool,
     provider: &str,
+    metrics: &AttemptMetrics,
     delivery: &Taken,
     answer: &Result<Answer, Skip>,
 ) -> anyhow::Result<()> {
     let age = Duration::from_secs_f64(delivery.age.max(0.0));
     let (status, outcome, retry) = outcome(delivery.attempts, age, answer);
+    metrics.push(provider, outcome);
     let (http_status, reason) = match answer {
         Ok(answer) => (answer.http_status.map(i32::from), answer.reason.clone()),
         Err(Skip::DeviceGone) => (
@@ -274,12 +278,14 @@ pub async fn run(
     pool: Pool,
     database_url: secrecy::SecretString,
     providers: Providers,
+    metrics: AttemptMetrics,
     shutdown: CancellationToken,
 ) {
     let workers = providers.each().map(|provider| {
         let due = Pushes {
             pool: pool.clone(),
             provider: provider.clone(),
+            metrics: metrics.clone(),
             shutdown: shutdown.clone(),
         };
         run_when_due("push", database_url.clone(), CHANNEL, shutdown.clone(), due)
@@ -290,6 +296,7 @@ pub async fn run(
 struct Pushes {
     pool: Pool,
     provider: Arc<dyn Provider>,
+    metrics: AttemptMetrics,
     shutdown: CancellationToken,
 }
 
@@ -297,7 +304,13 @@ impl DueWork for Pushes {
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
             // A full round may mean more are waiting.
-            while send_due(&self.pool, self.provider.as_ref(), &self.shutdown).await?
+            while send_due(
+                &self.pool,
+                self.provider.as_ref(),
+                &self.metrics,
+                &self.shutdown,
+            )
+            .await?
                 == usize::try_from(IN_FLIGHT)?
             {}
             Ok(())
@@ -357,7 +370,10 @@ mod tests {
             http_status: Some(404),
             reason: None,
         };
-        record(&pool, "fcm", &stale, &Ok(gone)).await.unwrap();
+        let metrics = AttemptMetrics::new().unwrap();
+        record(&pool, "fcm", &metrics, &stale, &Ok(gone))
+            .await
+            .unwrap();
         #[derive(QueryableByName)]
         struct Row {
             #[diesel(sql_type = Text)]
@@ -379,7 +395,7 @@ mod tests {
             ..stale
         };
         let delivered = Answer::delivered(200);
-        record(&pool, "fcm", &current, &Ok(delivered))
+        record(&pool, "fcm", &metrics, &current, &Ok(delivered))
             .await
             .unwrap();
         let row: Row = diesel::sql_query(

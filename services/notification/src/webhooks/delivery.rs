@@ -12,6 +12,7 @@
 use super::address::{self, PublicOnly};
 use super::endpoints::webhook_id;
 use super::signing;
+use crate::attempt_metrics::AttemptMetrics;
 use crate::notices::{Audience, NoticeKind, notice};
 use crate::retry::Backoff;
 use diesel::prelude::*;
@@ -198,6 +199,7 @@ fn jitter() -> f64 {
 async fn record(
     pool: &Pool,
     settings: &WebhookSettings,
+    metrics: &AttemptMetrics,
     m: &Taken,
     answer: &Answer,
 ) -> anyhow::Result<()> {
@@ -218,6 +220,7 @@ async fn record(
         (false, Some(_)) => ("pending", "retry"),
         (false, None) => ("failed", "gave_up"),
     };
+    metrics.webhook(outcome);
     let retry_secs = retry.map(|wait| wait.as_secs_f64());
     let latency_ms = i32::try_from(answer.latency.as_millis()).unwrap_or(i32::MAX);
     tracing::info!(
@@ -316,13 +319,14 @@ pub async fn send_due(
     pool: &Pool,
     client: &reqwest::Client,
     settings: &WebhookSettings,
+    metrics: &AttemptMetrics,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<usize> {
     let taken = take(pool).await?;
     let count = taken.len();
     let sends = futures_util::stream::iter(taken).for_each_concurrent(None, |m| async move {
         let answer = attempt(client, settings, &m).await;
-        if let Err(err) = record(pool, settings, &m, &answer).await {
+        if let Err(err) = record(pool, settings, metrics, &m, &answer).await {
             // The lease runs out and the message is sent again.
             tracing::warn!(message = %m.id, error = %err, "recording a webhook attempt failed");
         }
@@ -357,12 +361,14 @@ pub async fn run(
     database_url: secrecy::SecretString,
     settings: WebhookSettings,
     client: reqwest::Client,
+    metrics: AttemptMetrics,
     shutdown: CancellationToken,
 ) {
     let due = Webhooks {
         pool,
         client,
         settings,
+        metrics,
         shutdown: shutdown.clone(),
     };
     run_when_due("webhooks", database_url, CHANNEL, shutdown, due).await;
@@ -372,13 +378,21 @@ struct Webhooks {
     pool: Pool,
     client: reqwest::Client,
     settings: WebhookSettings,
+    metrics: AttemptMetrics,
     shutdown: CancellationToken,
 }
 
 impl DueWork for Webhooks {
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            while send_due(&self.pool, &self.client, &self.settings, &self.shutdown).await?
+            while send_due(
+                &self.pool,
+                &self.client,
+                &self.settings,
+                &self.metrics,
+                &self.shutdown,
+            )
+            .await?
                 == usize::try_from(IN_FLIGHT)?
             {}
             Ok(())

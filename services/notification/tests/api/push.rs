@@ -171,6 +171,22 @@ async fn a_503_is_tried_again_after_its_retry_after_then_delivered() {
           AND second.outcome = 'delivered' AND second.attempted_at >= first.retry_at";
     assert_eq!(app.count(honoured).await, 2);
     assert_eq!(fake.received().len(), 2);
+    // What the push failure-rate alert reads (deploy/observability/): each
+    // attempt counted by how it ended, recorded before its row is.
+    let metrics = app
+        .anonymous(reqwest::Method::GET, "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for provider in ["apns", "fcm"] {
+        for outcome in ["retry", "delivered"] {
+            let series = format!(
+                r#"spotter_push_attempts_total{{outcome="{outcome}",provider="{provider}"}} 1"#
+            );
+            assert!(metrics.contains(&series), "{series}\n{metrics}");
+        }
+    }
 }
 
 #[tokio::test]

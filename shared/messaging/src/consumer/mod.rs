@@ -10,6 +10,7 @@
 use crate::broker::{BROKER_TIMEOUT, Broker, pause};
 pub use crate::delivery::{HandlerError, Incoming};
 use crate::delivery::{ack_or_requeue, header_str, read};
+use crate::metrics::{Consumed, ConsumerMetrics};
 use crate::schema::inbox;
 use crate::topology;
 use crate::{parked, trace};
@@ -55,11 +56,24 @@ pub struct Consumer {
     pool: Pool,
     broker: Broker,
     spec: ConsumerSpec,
+    metrics: Option<ConsumerMetrics>,
 }
 
 impl Consumer {
     pub fn new(pool: Pool, broker: Broker, spec: ConsumerSpec) -> Self {
-        Self { pool, broker, spec }
+        Self {
+            pool,
+            broker,
+            spec,
+            metrics: None,
+        }
+    }
+
+    /// Counts how this consumer's deliveries end (`/metrics`).
+    pub fn with_metrics(mut self, metrics: ConsumerMetrics) -> Self {
+        metrics.start(&self.spec.name);
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn queue(&self) -> String {
@@ -172,10 +186,16 @@ impl Consumer {
         let incoming = match read(&delivery) {
             Ok(incoming) => incoming,
             Err(reason) => {
-                Self::settle(&delivery, Outcome::Park(reason), publisher, queue, 1).await;
+                self.settle(&delivery, Outcome::Park(reason), publisher, queue, 1)
+                    .await;
                 return;
             }
         };
+        if delivery.redelivered
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.redelivered(&self.spec.name);
+        }
         let span = tracing::Span::current();
         span.record("message_id", tracing::field::display(incoming.message_id));
         if let Some(correlation) = &incoming.correlation_id {
@@ -183,7 +203,8 @@ impl Consumer {
         }
         let traceparent = header_str(&delivery, "traceparent");
         let outcome = trace::in_trace(traceparent.as_deref(), self.handle(&incoming)).await;
-        Self::settle(&delivery, outcome, publisher, queue, incoming.attempt).await;
+        self.settle(&delivery, outcome, publisher, queue, incoming.attempt)
+            .await;
     }
 
     async fn handle(&self, incoming: &Incoming) -> Outcome {
@@ -215,7 +236,7 @@ impl Consumer {
             Ok(true) => Outcome::Done,
             Ok(false) => {
                 tracing::info!("duplicate delivery skipped");
-                Outcome::Done
+                Outcome::Duplicate
             }
             Err(HandlerError::Transient(err)) => {
                 tracing::warn!(attempt = incoming.attempt, error = %format!("{err:#}"), "transient failure; will retry");
@@ -229,13 +250,25 @@ impl Consumer {
     /// (with a confirm) to a retry or parking queue. If that republish fails the
     /// delivery is requeued, and the broker's delivery limit still bounds it.
     async fn settle(
+        &self,
         delivery: &Delivery,
         outcome: Outcome,
         publisher: &Channel,
         queue: &str,
         attempt: u32,
     ) {
-        let forwarded = match next_stop(outcome, queue, attempt) {
+        let duplicate = matches!(outcome, Outcome::Duplicate);
+        let stop = next_stop(outcome, queue, attempt);
+        if let Some(metrics) = &self.metrics {
+            let ended = match &stop {
+                None if duplicate => Consumed::Duplicate,
+                None => Consumed::Handled,
+                Some(stop) if stop.park_reason.is_some() => Consumed::Parked,
+                Some(_) => Consumed::Retried,
+            };
+            metrics.settled(&self.spec.name, ended);
+        }
+        let forwarded = match stop {
             None => true,
             Some(stop) => {
                 if let Some(reason) = &stop.park_reason {

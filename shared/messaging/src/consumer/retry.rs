@@ -13,6 +13,8 @@ use uuid::Uuid;
 /// What became of one delivery's handling.
 pub(super) enum Outcome {
     Done,
+    /// Already handled (the inbox had it): acked like `Done`.
+    Duplicate,
     Retry(String),
     Park(String),
 }
@@ -36,7 +38,7 @@ pub(super) fn next_stop(outcome: Outcome, queue: &str, attempt: u32) -> Option<N
         park_reason: Some(reason),
     };
     match outcome {
-        Outcome::Done => None,
+        Outcome::Done | Outcome::Duplicate => None,
         Outcome::Park(reason) => Some(park(reason)),
         Outcome::Retry(reason) => {
             let step = usize::try_from(attempt)

@@ -2,10 +2,10 @@
 //! the broker going away, a crash between commit and ack, poison messages,
 //! transient handler failures.
 
-use crate::support::{CONSUMER, Harness, Options, record_effect};
+use crate::support::{CONSUMER, Harness, Options, picky_handler, record_effect, timestamp};
 use spotter_messaging::dead_letters;
 use spotter_messaging::testing::{BrokerRestart, close_connections_named};
-use spotter_messaging::{Handler, HandlerError, Incoming};
+use spotter_messaging::{Handler, HandlerError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
@@ -107,25 +107,6 @@ async fn a_crash_between_commit_and_ack_redelivers_without_a_second_effect() {
     assert_eq!(h.ready_messages(CONSUMER).await, 0);
 }
 
-/// Handles timestamps; refuses (permanently) the one whose seconds are 666
-/// until `accept_all` is set, as if a bug were fixed and the message replayed.
-fn picky_handler(accept_all: Arc<AtomicBool>) -> Handler {
-    Arc::new(move |conn, incoming: &Incoming| {
-        let accept_all = accept_all.clone();
-        Box::pin(async move {
-            let at: prost_types::Timestamp = incoming.decode()?;
-            if at.seconds == 666 && !accept_all.load(Ordering::SeqCst) {
-                return Err(HandlerError::Permanent(anyhow::anyhow!("refused: 666")));
-            }
-            record_effect(conn, incoming).await
-        })
-    })
-}
-
-fn timestamp(seconds: i64) -> Vec<u8> {
-    prost::Message::encode_to_vec(&prost_types::Timestamp { seconds, nanos: 0 })
-}
-
 #[tokio::test]
 async fn poison_is_parked_with_its_reason_and_can_be_replayed() {
     let accept_all = Arc::new(AtomicBool::new(false));
@@ -210,4 +191,30 @@ async fn a_transient_failure_is_retried_with_back_off_without_blocking_others() 
         1
     );
     assert_eq!(h.count("SELECT count(*) AS n FROM dead_letters").await, 0);
+}
+
+/// A cluster's URL list with a node that is down (nothing listens on port
+/// 1): the connection goes to the next node, and consumers and the relay
+/// work through it.
+#[tokio::test]
+async fn a_node_that_is_down_is_skipped_for_the_next_in_the_list() {
+    let h = Harness::start().await;
+    let mut settings = h.settings.clone();
+    let live = settings.addresses().remove(0);
+    settings.url = format!("amqp://guest:guest@127.0.0.1:1/%2f,{live}").into();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let broker = spotter_messaging::Broker::start(
+        &settings,
+        &format!("test-{}list", h.prefix),
+        shutdown.clone(),
+    );
+    let connected = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        broker.connected(&shutdown),
+    )
+    .await
+    .expect("connected through the second node within 30 s");
+    assert!(connected.is_some());
+    assert!(broker.is_connected());
+    shutdown.cancel();
 }

@@ -2,8 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
 mod delivery;
 mod faults;
+mod metrics;
 mod permissions;
 mod support;
 mod tls;

@@ -5,6 +5,7 @@ use diesel::sql_types::{BigInt, Binary, Integer, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use secrecy::ExposeSecret;
 use spotter_db::testing::TestDatabase;
+use spotter_messaging::metrics::ConsumerMetrics;
 use spotter_messaging::testing::{BrokerCleanup, ready_messages};
 use spotter_messaging::topology::declare_consumer_queues;
 use spotter_messaging::{
@@ -14,6 +15,7 @@ use spotter_messaging::{
 use spotter_platform::settings::BrokerSettings;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -28,6 +30,8 @@ pub struct Harness {
     pub settings: BrokerSettings,
     pub prefix: String,
     pub shutdown: CancellationToken,
+    /// The consumer's counters (`/metrics` in a service).
+    pub metrics: ConsumerMetrics,
     _cleanup: BrokerCleanup,
 }
 
@@ -63,6 +67,9 @@ pub struct Options {
     /// Whether the consumer runs, and with how many deliveries in flight.
     pub consume: bool,
     pub concurrency: u16,
+    /// The broker's URL (a comma-separated list for a cluster); the
+    /// machine's RabbitMQ when `None`.
+    pub broker_url: Option<String>,
 }
 
 impl Default for Options {
@@ -73,6 +80,7 @@ impl Default for Options {
             taps: Vec::new(),
             consume: true,
             concurrency: 1,
+            broker_url: None,
         }
     }
 }
@@ -99,6 +107,9 @@ impl Harness {
         let mut settings = spotter_platform::settings::load_from("test", None)
             .unwrap()
             .broker;
+        if let Some(url) = &options.broker_url {
+            settings.url = url.clone().into();
+        }
         settings.exchange = format!("{prefix}spotter.events");
         settings.queue_prefix = prefix.clone();
         let shutdown = CancellationToken::new();
@@ -128,6 +139,7 @@ impl Harness {
             .unwrap();
             consumers.push((*tap).to_owned());
         }
+        let metrics = ConsumerMetrics::new("test").unwrap();
         if options.consume {
             let consumer = Consumer::new(
                 pool.clone(),
@@ -138,7 +150,8 @@ impl Harness {
                     handler: options.handler,
                     concurrency: options.concurrency,
                 },
-            );
+            )
+            .with_metrics(metrics.clone());
             tokio::spawn(consumer.run(shutdown.clone()));
         }
         for _ in 0..options.relays {
@@ -161,6 +174,7 @@ impl Harness {
             settings,
             prefix,
             shutdown,
+            metrics,
         }
     }
 
@@ -189,6 +203,11 @@ impl Harness {
         ids
     }
 
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = self.pool.get().await.unwrap();
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         #[derive(QueryableByName)]
         struct Count {
@@ -206,10 +225,19 @@ impl Harness {
     /// Waits for `sql` to count `want`: the consumer commits its effects, and
     /// this polls for them with a generous bound instead of guessing a delay.
     pub async fn wait_for_count(&self, sql: &str, want: i64) {
+        self.wait_for(sql, want, |n| n == want).await;
+    }
+
+    /// Waits for `sql` to count `want` or more (a flow still running).
+    pub async fn wait_for_count_at_least(&self, sql: &str, want: i64) {
+        self.wait_for(sql, want, |n| n >= want).await;
+    }
+
+    async fn wait_for(&self, sql: &str, want: i64, done: impl Fn(i64) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
         loop {
             let n = self.count(sql).await;
-            if n == want {
+            if done(n) {
                 return;
             }
             assert!(
@@ -257,4 +285,23 @@ pub fn message(correlation: &str, payload: &[u8]) -> OutboundMessage {
         correlation_id: correlation.to_owned(),
         payload: payload.to_vec(),
     }
+}
+
+/// Handles timestamps; refuses (permanently) the one whose seconds are 666
+/// until `accept_all` is set, as if a bug were fixed and the message replayed.
+pub fn picky_handler(accept_all: Arc<AtomicBool>) -> Handler {
+    Arc::new(move |conn, incoming: &Incoming| {
+        let accept_all = accept_all.clone();
+        Box::pin(async move {
+            let at: prost_types::Timestamp = incoming.decode()?;
+            if at.seconds == 666 && !AtomicBool::load(&accept_all, Ordering::SeqCst) {
+                return Err(HandlerError::Permanent(anyhow::anyhow!("refused: 666")));
+            }
+            record_effect(conn, incoming).await
+        })
+    })
+}
+
+pub fn timestamp(seconds: i64) -> Vec<u8> {
+    prost::Message::encode_to_vec(&prost_types::Timestamp { seconds, nanos: 0 })
 }
