@@ -25,8 +25,9 @@ fn exported(collectors: Vec<Box<dyn Collector>>) -> String {
 
 #[tokio::test]
 async fn parked_messages_are_counted_until_replayed() {
+    let accept_all = Arc::new(AtomicBool::new(false));
     let h = Harness::with(Options {
-        handler: picky_handler(Arc::new(AtomicBool::new(false))),
+        handler: picky_handler(accept_all.clone()),
         ..Options::default()
     })
     .await;
@@ -61,9 +62,19 @@ async fn parked_messages_are_counted_until_replayed() {
         "{parked}"
     );
 
+    // The refusal is "fixed" and that one replayed: it is handled this time,
+    // so nothing is parked again behind the sample's back.
+    accept_all.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut conn = h.connection().await;
-    let first = dead_letters::list(&mut conn, 10, None).await.unwrap()[0].id;
-    dead_letters::replay(&mut conn, first).await.unwrap();
+    let refused = dead_letters::list(&mut conn, 10, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|parked| parked.reason.contains("666"))
+        .unwrap();
+    dead_letters::replay(&mut conn, refused.id).await.unwrap();
+    h.wait_for_count("SELECT count(*) AS n FROM effects", 2)
+        .await;
     gauges.sample(&h.pool, &h.broker).await.unwrap();
     let replayed = exported(gauges.collectors());
     assert!(
