@@ -35,22 +35,43 @@ pub async fn run_migrations(
 
 /// The names of `migrations` not yet applied to the database at `url`: a
 /// process that does not migrate itself (`migrate_on_start = false`) starts
-/// only when this is empty.
+/// only when this is empty. Reads only: diesel's own pending check creates
+/// its bookkeeping table, which a role that may not CREATE cannot, and a
+/// check must not change the database anyway.
 pub async fn pending_migrations(
     url: &SecretString,
     migrations: EmbeddedMigrations,
 ) -> anyhow::Result<Vec<String>> {
-    let conn = crate::tls::establish(url.expose_secret()).await?;
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let _guard = handle.enter();
-        let mut harness = AsyncMigrationHarness::new(conn);
-        let pending = harness
-            .pending_migrations(migrations)
-            .map_err(|e| anyhow::anyhow!("could not read the applied migrations: {e}"))?;
-        Ok(pending.iter().map(|m| m.name().to_string()).collect())
-    })
-    .await?
+    use diesel::migration::MigrationSource;
+    use diesel::sql_types::{Nullable, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = Nullable<Text>)]
+        version: Option<String>,
+    }
+    let mut conn = crate::tls::establish(url.expose_secret()).await?;
+    let bookkeeping: Version =
+        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations')::text AS version")
+            .get_result(&mut conn)
+            .await?;
+    let applied: std::collections::HashSet<String> = if bookkeeping.version.is_some() {
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load::<Version>(&mut conn)
+            .await?
+            .into_iter()
+            .filter_map(|row| row.version)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let known = MigrationSource::<diesel::pg::Pg>::migrations(&migrations)
+        .map_err(|e| anyhow::anyhow!("could not read the embedded migrations: {e}"))?;
+    Ok(known
+        .iter()
+        .filter(|migration| !applied.contains(&migration.name().version().to_string()))
+        .map(|migration| migration.name().to_string())
+        .collect())
 }
 
 /// An arbitrary constant shared by every Spotter service's migration run.

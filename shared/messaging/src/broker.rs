@@ -13,9 +13,11 @@ use lapin::ConnectionProperties;
 use spotter_platform::ReadinessCheck;
 use spotter_platform::settings::BrokerSettings;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// How long any single broker operation may take before we call it failed.
 pub const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,15 +33,32 @@ pub struct Broker {
     current: watch::Receiver<Option<SharedConnection>>,
     settings: BrokerSettings,
     connection_name: String,
+    /// Set at the first connection: until then a broker that is down is as
+    /// likely a wrong URL, password or CA as an outage (see `readiness`).
+    has_connected: Arc<AtomicBool>,
 }
 
 impl Broker {
     /// Starts the supervisor; it runs until `shutdown` is cancelled.
     /// `connection_name` shows in the broker's management UI and lets tests cut
-    /// exactly this connection with `rabbitmqctl close_connection`.
+    /// exactly this connection with `rabbitmqctl close_connection`. With
+    /// several nodes configured, replicas begin at a random one, so that
+    /// their connections spread over a cluster.
     pub fn start(
         settings: &BrokerSettings,
         connection_name: &str,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let nodes = settings.addresses().len().max(1);
+        let first = usize::try_from(Uuid::new_v4().as_u128() % nodes as u128).unwrap_or(0);
+        Self::start_at(settings, connection_name, first, shutdown)
+    }
+
+    /// [`Broker::start`], trying the configured nodes from `first` on.
+    pub fn start_at(
+        settings: &BrokerSettings,
+        connection_name: &str,
+        first: usize,
         shutdown: CancellationToken,
     ) -> Self {
         let (sender, current) = watch::channel(None);
@@ -47,8 +66,9 @@ impl Broker {
             current,
             settings: settings.clone(),
             connection_name: connection_name.to_owned(),
+            has_connected: Arc::default(),
         };
-        tokio::spawn(supervise(broker.clone(), sender, shutdown));
+        tokio::spawn(supervise(broker.clone(), sender, first, shutdown));
         broker
     }
 
@@ -112,16 +132,17 @@ impl Broker {
 async fn supervise(
     broker: Broker,
     sender: watch::Sender<Option<SharedConnection>>,
+    first: usize,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(200);
-    let addresses = broker.settings.addresses();
-    // Replicas begin at different nodes of a cluster, so their connections spread.
-    let mut next = std::process::id() as usize % addresses.len().max(1);
+    let addresses = valid_addresses(&broker.settings);
+    let mut next = first;
     while !shutdown.is_cancelled() {
         match connect_any(&broker, &addresses, &mut next).await {
             Ok((conn, node)) => {
                 tracing::info!(connection = %broker.connection_name, %node, "connected to the broker");
+                broker.has_connected.store(true, Ordering::SeqCst);
                 backoff = Duration::from_millis(200);
                 let mut events = conn.events_listener();
                 let conn = Arc::new(conn);
@@ -180,6 +201,30 @@ fn tls_config(settings: &BrokerSettings) -> anyhow::Result<lapin::tcp::OwnedTLSC
     })
 }
 
+/// The configured nodes whose URL parses. A URL that does not is left out
+/// and named by its place only: a parse error quotes the URL, password
+/// included, and the log must never hold it.
+fn valid_addresses(settings: &BrokerSettings) -> Vec<String> {
+    let addresses = settings.addresses();
+    let count = addresses.len();
+    addresses
+        .into_iter()
+        .enumerate()
+        .filter(|(place, url)| {
+            let valid = url.parse::<lapin::uri::AMQPUri>().is_ok();
+            if !valid {
+                tracing::error!(
+                    node = place + 1,
+                    of = count,
+                    "broker.url: this node's URL is not an amqp:// or amqps:// URL; skipped"
+                );
+            }
+            valid
+        })
+        .map(|(_, url)| url)
+        .collect()
+}
+
 /// Each node once, from `next` on: the first that connects wins, and the
 /// next attempt (after this connection is lost) begins at the node after
 /// it, so a node that just failed is tried last.
@@ -191,6 +236,7 @@ async fn connect_any(
     let mut failure = anyhow::anyhow!("no broker URL configured (broker.url)");
     for offset in 0..addresses.len() {
         let index = (*next + offset) % addresses.len();
+
         let url = &addresses[index];
         match connect(broker, url).await {
             Ok(conn) => {
@@ -336,9 +382,11 @@ impl ReadinessCheck for BrokerReadiness {
     }
 
     /// The outbox keeps what is written while the broker is away, and
-    /// requests that need no message still work: degraded, not down.
+    /// requests that need no message still work: degraded, not down. Until
+    /// the first connection, though, it is required: a wrong URL, password or
+    /// CA must hold a rollout back, not pass as an outage.
     fn required(&self) -> bool {
-        false
+        !self.broker.has_connected.load(Ordering::SeqCst)
     }
 }
 

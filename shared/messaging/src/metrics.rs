@@ -118,6 +118,9 @@ pub struct Gauges {
     broker_connected: IntGauge,
 }
 
+/// The most pending or parked rows one sample reads.
+const SAMPLE_CAP: i64 = 10_000;
+
 #[derive(QueryableByName)]
 struct Backlog {
     #[diesel(sql_type = BigInt)]
@@ -136,7 +139,7 @@ impl Gauges {
         Ok(Self {
             outbox_pending: gauge(
                 "outbox_pending",
-                "Events committed to the outbox and not yet published",
+                "Events committed to the outbox and not yet published (read up to 10,000)",
             )?,
             outbox_oldest_age: Gauge::with_opts(
                 Opts::new(
@@ -147,7 +150,7 @@ impl Gauges {
             )?,
             parked: gauge(
                 "dead_letters_parked",
-                "Parked messages not yet replayed (GET /admin/v1/dead-letters/{service})",
+                "Parked messages not yet replayed, up to 10,000 (GET /admin/v1/dead-letters/{service})",
             )?,
             broker_connected: gauge(
                 "broker_connected",
@@ -161,16 +164,20 @@ impl Gauges {
     pub async fn sample(&self, pool: &Pool, broker: &Broker) -> anyhow::Result<()> {
         self.broker_connected.set(i64::from(broker.is_connected()));
         let mut conn = pool.get().await?;
-        // Both read partial indexes of what is waiting (`outbox_pending`,
-        // `dead_letters_parked`): the cost follows the backlog, like the
-        // relay's own round, never the tables' history.
+        // Both read at most SAMPLE_CAP entries of the partial indexes of what
+        // waits (`outbox_pending`, `dead_letters_parked`), so a sample's cost
+        // is bounded however large a backlog grows: past the cap the counts
+        // read as the cap, and the age is the oldest of the rows read (taken
+        // across referrals in index order, so close to the oldest of all,
+        // and never more).
         let backlog: Backlog = diesel::sql_query(
-            "SELECT pending.count AS pending,
-                    coalesce(extract(epoch FROM now() - pending.oldest)::float8, 0) AS oldest_age,
-                    (SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL) AS parked
-             FROM (SELECT count(*) AS count, min(created_at) AS oldest
-                   FROM outbox WHERE published_at IS NULL) pending",
+            "SELECT count(*) AS pending,
+                    coalesce(extract(epoch FROM now() - min(created_at))::float8, 0) AS oldest_age,
+                    (SELECT count(*) FROM (SELECT 1 FROM dead_letters WHERE replayed_at IS NULL
+                                           LIMIT $1) p) AS parked
+             FROM (SELECT created_at FROM outbox WHERE published_at IS NULL LIMIT $1) head",
         )
+        .bind::<BigInt, _>(SAMPLE_CAP)
         .get_result(&mut conn)
         .await?;
         self.outbox_pending.set(backlog.pending);

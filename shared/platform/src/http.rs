@@ -78,6 +78,11 @@ impl Running {
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            settings.port == 0 || settings.metrics_port != Some(settings.port),
+            "server.metrics_port must differ from server.port ({}): /metrics moves to a port of its own",
+            settings.port
+        );
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
         let metrics_listener = settings

@@ -183,8 +183,9 @@ fn with_userinfo(
 pub struct BrokerSettings {
     /// `amqp://` or, encrypted, `amqps://` (docs/architecture.md, "Encrypted links").
     /// A cluster's nodes as several URLs separated by commas: the connection
-    /// goes to one and, when it is lost, to the next that answers (a comma
-    /// inside a password is written `%2C`).
+    /// goes to one and, when it is lost, to the next that answers. Only a
+    /// comma followed by `amqp://` or `amqps://` starts another node, so a
+    /// password may hold a comma.
     pub url: SecretString,
     /// For `amqps://`: a PEM file with the CA that signed the broker's
     /// certificate. Absent: the operating system's trust store.
@@ -212,12 +213,24 @@ impl BrokerSettings {
 
     /// Each node's URL, in the order configured.
     pub fn addresses(&self) -> Vec<String> {
-        self.url
-            .expose_secret()
-            .split(',')
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(str::to_owned)
+        let mut nodes: Vec<String> = Vec::new();
+        let list = self.url.expose_secret().trim().trim_end_matches(',');
+        for piece in list.split(',') {
+            let starts_a_node = ["amqp://", "amqps://"]
+                .iter()
+                .any(|scheme| piece.trim_start().starts_with(scheme));
+            match nodes.last_mut() {
+                Some(node) if !starts_a_node => {
+                    node.push(',');
+                    node.push_str(piece);
+                }
+                _ => nodes.push(piece.trim_start().to_owned()),
+            }
+        }
+        nodes
+            .into_iter()
+            .map(|node| node.trim_end().to_owned())
+            .filter(|node| !node.is_empty())
             .collect()
     }
 
@@ -457,6 +470,15 @@ mod tests {
                 "amqp://spotter-booking:p%2Cw@10.0.0.1:5672/%2f",
                 "amqp://spotter-booking:p%2Cw@10.0.0.2:5672/%2f"
             ]
+        );
+        // A raw comma in a password does not start a node.
+        let raw = BrokerSettings {
+            url: SecretString::from("amqp://u:p,w@h1:5672/%2f,amqps://u:x@h2:5671/%2f"),
+            ..cluster
+        };
+        assert_eq!(
+            raw.addresses(),
+            ["amqp://u:p,w@h1:5672/%2f", "amqps://u:x@h2:5671/%2f"]
         );
     }
 

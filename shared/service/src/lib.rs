@@ -202,16 +202,25 @@ impl Foundations {
     }
 
     /// The background task refreshing the messaging gauges every
-    /// [`GAUGE_SAMPLE_EVERY`]; a failed sample (database down) keeps the last
-    /// values and is logged, the readiness check says the rest.
+    /// [`GAUGE_SAMPLE_EVERY`]. A sample is bounded by that same period, so a
+    /// hung database cannot stall the loop or shutdown; a failed one keeps
+    /// the last values and is logged, the readiness check says the rest.
     fn sample_gauges(&self, gauges: Gauges) -> spotter_platform::BackgroundTask {
         let pool = self.pool.clone();
         let broker = self.broker.clone();
         Box::new(move |shutdown| {
             Box::pin(async move {
                 loop {
-                    if let Err(err) = gauges.sample(&pool, &broker).await {
-                        tracing::warn!(error = %format!("{err:#}"), "could not sample the messaging gauges");
+                    let sampled = tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        sampled = tokio::time::timeout(GAUGE_SAMPLE_EVERY, gauges.sample(&pool, &broker)) => sampled,
+                    };
+                    match sampled {
+                        Ok(Ok(())) => {}
+                        Ok(Err(err)) => {
+                            tracing::warn!(error = %format!("{err:#}"), "could not sample the messaging gauges")
+                        }
+                        Err(_) => tracing::warn!("sampling the messaging gauges timed out"),
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => return,

@@ -85,7 +85,7 @@ pub mod service {
             let auth = TestAuth::new();
             let (base_url, shutdown) = launch::<S>(&settings, &auth).await;
             let connection = lapin::Connection::connect(
-                settings.broker.url.expose_secret(),
+                &settings.broker.addresses()[0],
                 lapin::ConnectionProperties::default(),
             )
             .await

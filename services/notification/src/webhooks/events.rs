@@ -103,99 +103,109 @@ pub fn of(incoming: &Incoming) -> Result<Option<ClinicEvent>, HandlerError> {
         Ok::<_, Malformed>(event(event_type, one(clinic)?, when, data))
     };
     let kind = |k: AppointmentKind| code(k.as_str_name(), "APPOINTMENT_KIND_");
+    // Every visit event names its appointment, referral, physio and clinic
+    // by the same four fields, on four different message types.
+    macro_rules! visit_ids {
+        ($e:expr) => {
+            [
+                &*$e.appointment_id,
+                &$e.referral_id,
+                &$e.physio_id,
+                &$e.clinic_id,
+            ]
+        };
+    }
     Ok(Some(match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
-            let ids = [
-                &*e.appointment_id,
-                &e.referral_id,
-                &e.physio_id,
-                &e.clinic_id,
-            ];
             let more = json!({"kind": "assessment", "starts_at": at(e.starts_at), "ends_at": at(e.ends_at)});
-            visit(WebhookType::AppointmentBooked, e.booked_at, ids, more)?
+            visit(
+                WebhookType::AppointmentBooked,
+                e.booked_at,
+                visit_ids!(e),
+                more,
+            )?
         }
         FollowUpBooked::TYPE_NAME => {
             let e: FollowUpBooked = incoming.decode()?;
-            let ids = [
-                &*e.appointment_id,
-                &e.referral_id,
-                &e.physio_id,
-                &e.clinic_id,
-            ];
             let more = json!({"kind": "follow_up", "starts_at": at(e.starts_at), "ends_at": at(e.ends_at)});
-            visit(WebhookType::AppointmentBooked, e.booked_at, ids, more)?
+            visit(
+                WebhookType::AppointmentBooked,
+                e.booked_at,
+                visit_ids!(e),
+                more,
+            )?
         }
         AppointmentRescheduled::TYPE_NAME => {
             let e: AppointmentRescheduled = incoming.decode()?;
-            let ids = [
-                &*e.appointment_id,
-                &e.referral_id,
-                &e.physio_id,
-                &e.clinic_id,
-            ];
             let more = json!({
                 "previous_starts_at": at(e.previous_starts_at),
                 "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
             });
-            visit(WebhookType::AppointmentMoved, e.rescheduled_at, ids, more)?
+            visit(
+                WebhookType::AppointmentMoved,
+                e.rescheduled_at,
+                visit_ids!(e),
+                more,
+            )?
         }
         FollowUpMoved::TYPE_NAME => {
             let e: FollowUpMoved = incoming.decode()?;
-            let ids = [
-                &*e.appointment_id,
-                &e.referral_id,
-                &e.physio_id,
-                &e.clinic_id,
-            ];
             let more = json!({
                 "previous_starts_at": at(e.previous_starts_at),
                 "starts_at": at(e.starts_at), "ends_at": at(e.ends_at),
             });
-            visit(WebhookType::AppointmentMoved, e.moved_at, ids, more)?
+            visit(
+                WebhookType::AppointmentMoved,
+                e.moved_at,
+                visit_ids!(e),
+                more,
+            )?
         }
         AppointmentCancelled::TYPE_NAME => {
             let e: AppointmentCancelled = incoming.decode()?;
-            let ids = [
-                &*e.appointment_id,
-                &e.referral_id,
-                &e.physio_id,
-                &e.clinic_id,
-            ];
             if e.decline_reason() == DeclineReason::Unspecified {
                 let more = json!({
                     "kind": kind(e.kind()),
                     "cancelled_by": code(e.cancelled_by().as_str_name(), "CANCELLED_BY_"),
                     "reason": code(e.reason_code().as_str_name(), "APPOINTMENT_CANCELLATION_REASON_"),
                 });
-                visit(WebhookType::AppointmentCancelled, e.cancelled_at, ids, more)?
+                visit(
+                    WebhookType::AppointmentCancelled,
+                    e.cancelled_at,
+                    visit_ids!(e),
+                    more,
+                )?
             } else {
                 let more =
                     json!({"reason": code(e.decline_reason().as_str_name(), "DECLINE_REASON_")});
-                visit(WebhookType::ReferralDeclined, e.cancelled_at, ids, more)?
+                visit(
+                    WebhookType::ReferralDeclined,
+                    e.cancelled_at,
+                    visit_ids!(e),
+                    more,
+                )?
             }
         }
         AppointmentCompleted::TYPE_NAME => {
             let e: AppointmentCompleted = incoming.decode()?;
-            let ids = [
-                &*e.appointment_id,
-                &e.referral_id,
-                &e.physio_id,
-                &e.clinic_id,
-            ];
             let more = json!({"kind": kind(e.kind()), "completed_at": at(e.completed_at)});
-            visit(WebhookType::AppointmentCompleted, e.completed_at, ids, more)?
+            visit(
+                WebhookType::AppointmentCompleted,
+                e.completed_at,
+                visit_ids!(e),
+                more,
+            )?
         }
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
-            let ids = [
-                &*e.appointment_id,
-                &e.referral_id,
-                &e.physio_id,
-                &e.clinic_id,
-            ];
             let more = json!({"kind": kind(e.kind())});
-            visit(WebhookType::AppointmentNoShow, e.recorded_at, ids, more)?
+            visit(
+                WebhookType::AppointmentNoShow,
+                e.recorded_at,
+                visit_ids!(e),
+                more,
+            )?
         }
         ReferralWaitlisted::TYPE_NAME => {
             let e: ReferralWaitlisted = incoming.decode()?;

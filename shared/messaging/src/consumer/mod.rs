@@ -259,15 +259,12 @@ impl Consumer {
     ) {
         let duplicate = matches!(outcome, Outcome::Duplicate);
         let stop = next_stop(outcome, queue, attempt);
-        if let Some(metrics) = &self.metrics {
-            let ended = match &stop {
-                None if duplicate => Consumed::Duplicate,
-                None => Consumed::Handled,
-                Some(stop) if stop.park_reason.is_some() => Consumed::Parked,
-                Some(_) => Consumed::Retried,
-            };
-            metrics.settled(&self.spec.name, ended);
-        }
+        let ended = match &stop {
+            None if duplicate => Consumed::Duplicate,
+            None => Consumed::Handled,
+            Some(stop) if stop.park_reason.is_some() => Consumed::Parked,
+            Some(_) => Consumed::Retried,
+        };
         let forwarded = match stop {
             None => true,
             Some(stop) => {
@@ -279,6 +276,11 @@ impl Consumer {
                 forward(publisher, delivery, &stop).await
             }
         };
+        // A delivery that could not be forwarded is requeued, and counted
+        // when it is settled again.
+        if forwarded && let Some(metrics) = &self.metrics {
+            metrics.settled(&self.spec.name, ended);
+        }
         let settled = ack_or_requeue(delivery, forwarded).await;
         if let Err(err) = settled {
             // The channel is gone; the broker redelivers and the inbox absorbs it.

@@ -5,7 +5,8 @@
 use crate::support::{CONSUMER, Harness, Options, picky_handler, record_effect, timestamp};
 use spotter_messaging::dead_letters;
 use spotter_messaging::testing::{BrokerRestart, close_connections_named};
-use spotter_messaging::{Handler, HandlerError};
+use spotter_messaging::{Broker, Handler, HandlerError};
+use spotter_platform::settings::BrokerSettings;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
@@ -193,28 +194,47 @@ async fn a_transient_failure_is_retried_with_back_off_without_blocking_others() 
     assert_eq!(h.count("SELECT count(*) AS n FROM dead_letters").await, 0);
 }
 
-/// A cluster's URL list with a node that is down (nothing listens on port
-/// 1): the connection goes to the next node, and consumers and the relay
-/// work through it.
+/// A cluster's URL list whose first node is down (nothing listens on port
+/// 1): the connection goes to the next node. And readiness: a broker never
+/// reached (a wrong URL, say) holds a replica out; one that was reached and
+/// then lost only degrades it.
 #[tokio::test]
 async fn a_node_that_is_down_is_skipped_for_the_next_in_the_list() {
     let h = Harness::start().await;
-    let mut settings = h.settings.clone();
-    let live = settings.addresses().remove(0);
-    settings.url = format!("amqp://guest:guest@127.0.0.1:1/%2f,{live}").into();
+    let live = h.settings.addresses().remove(0);
+    let dead = "amqp://guest:guest@127.0.0.1:1/%2f";
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let broker = spotter_messaging::Broker::start(
-        &settings,
-        &format!("test-{}list", h.prefix),
-        shutdown.clone(),
+    let start = |url: String, name: &str| {
+        let settings = BrokerSettings {
+            url: url.into(),
+            ..h.settings.clone()
+        };
+        // From the first node on: the dead one is tried first.
+        Broker::start_at(
+            &settings,
+            &format!("test-{}{name}", h.prefix),
+            0,
+            shutdown.clone(),
+        )
+    };
+    let listed = start(format!("{dead},{live}"), "list");
+    let never = start(dead.to_owned(), "dead");
+    assert!(
+        listed.readiness("listed").required(),
+        "required until reached"
     );
     let connected = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        broker.connected(&shutdown),
+        listed.connected(&shutdown),
     )
     .await
     .expect("connected through the second node within 30 s");
     assert!(connected.is_some());
-    assert!(broker.is_connected());
+    assert!(
+        !listed.readiness("listed").required(),
+        "reached once: only degrades"
+    );
+    assert!(never.readiness("never").required());
+    assert!(never.readiness("never").check().await.is_err());
     shutdown.cancel();
 }

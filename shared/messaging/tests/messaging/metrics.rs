@@ -46,8 +46,16 @@ async fn parked_messages_are_counted_until_replayed() {
         .await;
     h.wait_for_count("SELECT count(*) AS n FROM dead_letters", 2)
         .await;
-    // Each delivery is counted as it is settled, before the parked copy is
-    // recorded, so both parkings are in by now.
+    // Each is counted once its parked copy is confirmed, which races the
+    // parked copy's own recording: wait for the count, bounded.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h.metrics.count(CONSUMER, Consumed::Parked) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both parkings counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(h.metrics.count(CONSUMER, Consumed::Parked), 2);
     assert_eq!(h.metrics.count(CONSUMER, Consumed::Retried), 0);
 
