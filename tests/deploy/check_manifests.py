@@ -36,6 +36,14 @@ WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Cro
 SERVING = {"Deployment", "StatefulSet"}
 # actix-web closes an idle keep-alive connection after this many seconds.
 SERVICE_KEEPALIVE_SECONDS = 5
+# The PostgreSQL server deploy/k8s is sized for (docs/runbook.md, "The
+# connection budget"): its max_connections, less what the budget leaves for
+# superusers, psql, pg_dump and monitoring.
+POSTGRES_MAX_CONNECTIONS = 400
+CONNECTION_HEADROOM = 25
+# Connections a replica holds outside its pool, one per LISTEN (the same
+# runbook section): notification's count assumes both push providers.
+LISTEN_CONNECTIONS = {"referral": 2, "booking": 3, "notification": 6}
 
 
 def load(paths):
@@ -257,12 +265,62 @@ def check_cluster_objects(docs, errors):
             errors.append(f"{name}: no NetworkPolicy allows any ingress to its pods")
 
 
+def env_value(container, name):
+    for variable in container.get("env") or []:
+        if variable.get("name") == name:
+            return variable.get("value")
+    return None
+
+
+def connection_budget(docs, errors):
+    """Connections the services can hold at their HPAs' maxima plus a surge.
+
+    Every Deployment that connects to a database must set its pool size, and
+    together they must fit the server deploy/k8s is sized for. Returns the
+    lines of the budget, for check.sh to print."""
+    lines, total = [], 0
+    for doc in docs:
+        if doc.get("kind") != "Deployment":
+            continue
+        _, spec = pod_template(doc)
+        app = spec["containers"][0]
+        if not any(v.get("name") == "SPOTTER_DATABASE__URL" for v in app.get("env") or []):
+            continue
+        name, object_name = label(doc), doc["metadata"]["name"]
+        pool = env_value(app, "SPOTTER_DATABASE__MAX_CONNECTIONS")
+        if pool is None or not str(pool).isdigit():
+            errors.append(f"{name}: container {app.get('name')}: no SPOTTER_DATABASE__MAX_CONNECTIONS "
+                          "(the default pool of 20 per replica overruns the connection budget)")
+            continue
+        most = max([(h.get("spec") or {}).get("maxReplicas", 1)
+                    for h in docs if h.get("kind") == "HorizontalPodAutoscaler"
+                    and (h.get("spec") or {}).get("scaleTargetRef", {}).get("name") == object_name] or [1])
+        surge = ((doc.get("spec") or {}).get("strategy") or {}).get("rollingUpdate", {}).get("maxSurge", 1)
+        if not isinstance(surge, int):
+            errors.append(f"{name}: maxSurge {surge!r}: give a number, so the connection budget can count it")
+            continue
+        per_replica = int(pool) + LISTEN_CONNECTIONS.get(object_name, 0)
+        # One more per replica while it starts: the migration init container.
+        needs = (most + surge) * per_replica + 1
+        total += needs
+        lines.append(f"{object_name}: ({most} + {surge} surge) x ({pool} pool + "
+                     f"{LISTEN_CONNECTIONS.get(object_name, 0)} LISTEN) + 1 migration = {needs}")
+    limit = POSTGRES_MAX_CONNECTIONS - CONNECTION_HEADROOM
+    lines.append(f"total {total} of {limit} ({POSTGRES_MAX_CONNECTIONS} max_connections "
+                 f"less {CONNECTION_HEADROOM} headroom)")
+    if total > limit:
+        errors.append(f"Namespace/-/spotter: the services can hold {total} PostgreSQL connections at their "
+                      f"HPAs' maxima, more than the {limit} deploy/k8s is sized for")
+    return lines
+
+
 def policy_errors(docs):
     errors = []
     for doc in docs:
         check_restricted(doc, errors)
         check_serving(doc, errors)
     check_cluster_objects(docs, errors)
+    connection_budget(docs, errors)
     return errors
 
 
@@ -423,6 +481,13 @@ def self_test(docs):
          ["Namespace/-/spotter: no default-deny NetworkPolicy"]),
         ("no ingress policy", drop("NetworkPolicy", "gateway"),
          ["Deployment/spotter/gateway: no NetworkPolicy allows any ingress"]),
+        ("default database pool",
+         one("Deployment", "booking", lambda c: c.update(
+             env=[v for v in c["env"] if v["name"] != "SPOTTER_DATABASE__MAX_CONNECTIONS"])),
+         ["Deployment/spotter/booking: container booking: no SPOTTER_DATABASE__MAX_CONNECTIONS"]),
+        ("pools past the server's connections",
+         lambda d: find(d, "HorizontalPodAutoscaler", "notification")["spec"].update(maxReplicas=30),
+         ["Namespace/-/spotter: the services can hold"]),
     ]
     failures = []
     baseline = policy_errors(copy.deepcopy(docs))
@@ -458,6 +523,9 @@ def main():
         docs = load([args.file])
         errors = policy_errors(docs)
         serving = sum(1 for d in docs if d.get("kind") in SERVING)
+        print("PostgreSQL connections at the HPAs' maxima:")
+        for line in connection_budget(docs, []):
+            print(f"  {line}")
         summary = f"{len(docs)} objects, {serving} serving workloads: restricted Pod Security and production rules hold"
     elif args.command == "self-test":
         errors, count = self_test(load([args.file]))

@@ -4,4 +4,5 @@
 
 mod gateway;
 mod saga;
+mod scale;
 mod support;

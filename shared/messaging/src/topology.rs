@@ -3,8 +3,9 @@
 //!
 //! Per consumer `<prefix><service>.<purpose>`:
 //! * the work queue: durable quorum queue bound to the events it handles;
-//! * `….retry.<n>`: delay lines (message TTL) that dead-letter back into the
-//!   work queue, one per back-off step;
+//! * `….delay.<n>`: delay lines (message TTL) that dead-letter back into the
+//!   work queue, one per back-off step; quorum queues like the rest, so a
+//!   cluster node going down never takes a delay line with it;
 //! * `….parked`: where poison messages and those out of attempts wait for an
 //!   operator (listed and replayed through the admin API).
 
@@ -189,7 +190,17 @@ pub fn parked_queue(queue: &str) -> String {
     format!("{queue}.parked")
 }
 
-pub fn retry_queue(queue: &str, step: usize) -> String {
+pub fn delay_queue(queue: &str, step: usize) -> String {
+    format!("{queue}.delay.{step}")
+}
+
+/// The delay lines' earlier name, when they were classic queues: a classic
+/// queue lives on one node, and while that node was down no replica could
+/// (re)declare it, so the whole flow stopped (docs/decisions/0007). Nothing
+/// declares or publishes to them any more; what they still hold expires back
+/// into the work queue within a minute, after which an operator deletes them
+/// (docs/runbook.md, "Before you start").
+pub fn retired_delay_queue(queue: &str, step: usize) -> String {
     format!("{queue}.retry.{step}")
 }
 
@@ -238,25 +249,11 @@ pub async fn declare_consumer_queues(
         .await?;
 
     for (step, delay) in RETRY_DELAYS.iter().enumerate() {
-        let mut retry_args = FieldTable::default();
-        // A delay line: nobody consumes it; expired messages flow back to work.
-        retry_args.insert(
-            "x-message-ttl".into(),
-            AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-        );
-        retry_args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString("".into()),
-        );
-        retry_args.insert(
-            "x-dead-letter-routing-key".into(),
-            AMQPValue::LongString(queue.into()),
-        );
         channel
             .queue_declare(
-                retry_queue(queue, step).as_str().into(),
+                delay_queue(queue, step).as_str().into(),
                 durable,
-                retry_args,
+                delay_line_arguments(queue, *delay),
             )
             .await?;
     }
@@ -273,4 +270,25 @@ pub async fn declare_consumer_queues(
             .await?;
     }
     Ok(())
+}
+
+/// A delay line: nobody consumes it; each message expires after `delay` and
+/// is dead-lettered back into the work `queue`. A quorum queue (message TTL
+/// needs RabbitMQ 3.10), replicated like the work queue. Its dead-lettering is
+/// at-least-once: the broker keeps an expired message until the work queue
+/// has confirmed it, where the default would drop it if that hop failed,
+/// and at-least-once requires `reject-publish` on overflow.
+fn delay_line_arguments(queue: &str, delay: Duration) -> FieldTable {
+    let mut arguments = FieldTable::default();
+    let text = |value: &str| AMQPValue::LongString(value.into());
+    arguments.insert("x-queue-type".into(), text("quorum"));
+    arguments.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+    );
+    arguments.insert("x-dead-letter-exchange".into(), text(""));
+    arguments.insert("x-dead-letter-routing-key".into(), text(queue));
+    arguments.insert("x-dead-letter-strategy".into(), text("at-least-once"));
+    arguments.insert("x-overflow".into(), text("reject-publish"));
+    arguments
 }

@@ -30,26 +30,36 @@ fn free_port() -> u16 {
 }
 
 /// The deployed configuration with each `server <name>:8080;` pointed at
-/// the local process and `listen 8080;` at `port`.
+/// the local processes of that name (one `server` line each, as a
+/// Kubernetes Service spreads over replicas) and `listen 8080;` at `port`.
 fn site_config(upstreams: &[(&str, u16)], port: u16) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/spotter.conf");
     let mut conf = std::fs::read_to_string(&path).unwrap();
-    for (name, upstream_port) in upstreams {
+    let mut names: Vec<&str> = upstreams.iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
         let deployed = format!("server {name}:8080;");
         assert!(
             conf.contains(&deployed),
             "{} has no `{deployed}`",
             path.display()
         );
-        conf = conf.replace(&deployed, &format!("server 127.0.0.1:{upstream_port};"));
+        let local: Vec<String> = upstreams
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, upstream_port)| format!("server 127.0.0.1:{upstream_port};"))
+            .collect();
+        conf = conf.replace(&deployed, &local.join("\n    "));
     }
     assert!(conf.contains("listen 8080;"));
     conf.replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
 }
 
 impl Gateway {
-    /// Starts nginx routing to `upstreams` (service name → port) and waits
-    /// until it accepts connections.
+    /// Starts nginx routing to `upstreams` (service name → port, a name
+    /// repeated for each of its replicas) and waits until it
+    /// accepts connections.
     pub fn start(upstreams: &[(&str, u16)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();

@@ -18,6 +18,8 @@ pub enum Shape {
     Dev,
     /// Three `spotter serve` processes behind nginx.
     Processes,
+    /// Two `spotter serve` processes of each service, both behind nginx.
+    Replicated,
 }
 
 enum Running {
@@ -38,6 +40,7 @@ impl Stack {
         let running = match shape {
             Shape::Dev => Running::Dev(DevProcess::start(Path::new(SPOTTER)).await),
             Shape::Processes => Running::Processes(ProcessStack::start().await),
+            Shape::Replicated => Running::Processes(ProcessStack::start_with_replicas(2).await),
         };
         let base_url = match &running {
             Running::Dev(dev) => dev.base_url.clone(),
@@ -46,6 +49,16 @@ impl Stack {
         Self {
             running,
             api: Api::new(base_url),
+        }
+    }
+
+    /// Two processes of each service, as `Shape::Replicated`, on the
+    /// brokers of `broker_url` (a cluster's nodes, comma-separated).
+    pub async fn replicated_on(broker_url: String) -> Self {
+        let processes = ProcessStack::start_on(2, Some(broker_url)).await;
+        Self {
+            api: Api::new(processes.base_url.clone()),
+            running: Running::Processes(processes),
         }
     }
 

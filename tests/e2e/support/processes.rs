@@ -17,6 +17,16 @@ use uuid::Uuid;
 pub const SPOTTER: &str = env!("CARGO_BIN_EXE_spotter-under-test");
 const ISSUER: &str = "https://idp.spotter.test";
 
+impl Drop for ProcessStack {
+    /// With `SPOTTER_E2E_LOGS=<file>`, everything the processes logged is
+    /// written there when the stack ends: what to read when a test fails.
+    fn drop(&mut self) {
+        if let Ok(path) = std::env::var("SPOTTER_E2E_LOGS") {
+            let _ = std::fs::write(path, self.logs());
+        }
+    }
+}
+
 /// One service process and the port it listens on.
 struct Process {
     child: Child,
@@ -37,13 +47,17 @@ pub struct ProcessStack {
     prefix: String,
     databases: HashMap<&'static str, TestDatabase>,
     processes: HashMap<&'static str, Process>,
-    /// Further processes of a service, beside the one the gateway reaches.
+    /// Further processes of a service, beside the first: those of
+    /// `start_with_replicas` behind the gateway too, those of
+    /// `start_replica` reached only through the broker.
     replicas: Vec<Process>,
     /// Where each service listens; a restarted one comes back on its port,
     /// so the gateway's upstreams stay right.
     ports: HashMap<&'static str, u16>,
     /// Every line every process has logged so far.
     logs: Logs,
+    /// The broker node list the processes use, when not the test settings'.
+    broker_url: Option<String>,
     _gateway: Gateway,
     _broker_names: BrokerCleanup,
 }
@@ -52,6 +66,20 @@ type Logs = std::sync::Arc<std::sync::Mutex<String>>;
 
 impl ProcessStack {
     pub async fn start() -> Self {
+        Self::start_with_replicas(1).await
+    }
+
+    /// `replicas` processes of each service, every one of them an upstream
+    /// of the gateway. `kill` and `restart` act on the first of a service's;
+    /// the others keep serving meanwhile.
+    pub async fn start_with_replicas(replicas: usize) -> Self {
+        Self::start_on(replicas, None).await
+    }
+
+    /// As `start_with_replicas`, on the broker(s) of `broker_url` (a
+    /// comma-separated list of a cluster's nodes) instead of the test
+    /// settings' broker.
+    pub async fn start_on(replicas: usize, broker_url: Option<String>) -> Self {
         let key = SigningKey::generate("e2e-idp-key").unwrap();
         let jwks = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(jwks.path(), serde_json::to_vec(&key.jwks()).unwrap()).unwrap();
@@ -67,14 +95,37 @@ impl ProcessStack {
         broker.exchange = format!("{prefix}spotter.events");
         broker.queue_prefix = prefix.clone();
         let mut processes = HashMap::new();
+        let mut others = Vec::new();
         let mut ports = HashMap::new();
+        let mut upstreams = Vec::new();
         let logs = Logs::default();
         for service in spotter::SERVICES {
-            let process = launch(service, 0, &databases[service], &prefix, &jwks, &logs);
+            let process = launch(
+                service,
+                0,
+                &databases[service],
+                &prefix,
+                &jwks,
+                &logs,
+                broker_url.as_deref(),
+            );
             ports.insert(service, process.port);
+            upstreams.push((service, process.port));
             processes.insert(service, process);
+            for _ in 1..replicas {
+                let other = launch(
+                    service,
+                    0,
+                    &databases[service],
+                    &prefix,
+                    &jwks,
+                    &logs,
+                    broker_url.as_deref(),
+                );
+                upstreams.push((service, other.port));
+                others.push(other);
+            }
         }
-        let upstreams: Vec<(&str, u16)> = ports.iter().map(|(s, p)| (*s, *p)).collect();
         let gateway = Gateway::start(&upstreams);
         Self {
             base_url: format!("http://127.0.0.1:{}", gateway.port),
@@ -83,9 +134,10 @@ impl ProcessStack {
             prefix,
             databases,
             processes,
-            replicas: Vec::new(),
+            replicas: others,
             ports,
             logs,
+            broker_url,
             _gateway: gateway,
             _broker_names: BrokerCleanup {
                 settings: broker,
@@ -111,6 +163,7 @@ impl ProcessStack {
             &self.prefix,
             &self.jwks,
             &self.logs,
+            self.broker_url.as_deref(),
         );
         self.processes.insert(service, process);
     }
@@ -125,8 +178,14 @@ impl ProcessStack {
             &self.prefix,
             &self.jwks,
             &self.logs,
+            self.broker_url.as_deref(),
         );
         self.replicas.push(replica);
+    }
+
+    /// A queue's name on the broker: the test's own prefix before it.
+    pub fn queue_name(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
     }
 
     /// What the processes have logged so far, at `debug` (more than
@@ -163,8 +222,13 @@ fn launch(
     prefix: &str,
     jwks: &tempfile::NamedTempFile,
     logs: &Logs,
+    broker_url: Option<&str>,
 ) -> Process {
-    let mut child = Command::new(SPOTTER)
+    let mut command = Command::new(SPOTTER);
+    if let Some(url) = broker_url {
+        command.env("SPOTTER_BROKER__URL", url);
+    }
+    let mut child = command
         .args(["serve", service])
         .env("SPOTTER_SERVER__PORT", port.to_string())
         .env(

@@ -46,7 +46,7 @@ pub(super) fn next_stop(outcome: Outcome, queue: &str, attempt: u32) -> Option<N
                 .saturating_sub(1);
             Some(if step < RETRY_DELAYS.len() {
                 NextStop {
-                    queue: topology::retry_queue(queue, step),
+                    queue: topology::delay_queue(queue, step),
                     attempt: attempt + 1,
                     park_reason: None,
                 }
@@ -112,10 +112,10 @@ mod tests {
         let stops: Vec<_> = (1..=4)
             .map(|attempt| next_stop(Outcome::Retry("db down".into()), "q", attempt).unwrap())
             .collect();
-        assert_eq!(stops[0].queue, "q.retry.0");
+        assert_eq!(stops[0].queue, "q.delay.0");
         assert_eq!(stops[0].attempt, 2);
-        assert_eq!(stops[1].queue, "q.retry.1");
-        assert_eq!(stops[2].queue, "q.retry.2");
+        assert_eq!(stops[1].queue, "q.delay.1");
+        assert_eq!(stops[2].queue, "q.delay.2");
         assert_eq!(stops[2].park_reason, None);
         assert_eq!(stops[3].queue, "q.parked");
         assert_eq!(

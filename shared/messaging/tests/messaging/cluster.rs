@@ -5,71 +5,15 @@
 //! same processes, through the other nodes of the URL list.
 
 use crate::support::{CONSUMER, Harness, Options, timestamp};
-use std::path::PathBuf;
-use std::process::Command;
+use spotter_messaging::testing::LocalCluster;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The cluster for one test: started (or found running) by the script, and
-/// stopped, whatever the test did, when dropped.
-struct Cluster {
-    urls: String,
-}
-
-fn script_command() -> Command {
-    let mut command = Command::new("bash");
-    command.arg(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/local/rabbitmq-cluster.sh"),
-    );
-    command
-}
-
-fn script(args: &[&str]) -> String {
-    let output = script_command().args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "rabbitmq-cluster.sh {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let said = script(&["start"]);
-        let urls = said
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("SPOTTER_BROKER__URL="))
-            .unwrap_or_else(|| panic!("no URL list in:\n{said}"))
-            .to_owned();
-        Self { urls }
-    }
-
-    /// Which node (1, 2 or 3) leads `queue`.
-    fn leader_of(&self, queue: &str) -> String {
-        let said = script(&["leader-of", queue]);
-        let node = said.trim();
-        ["1", "2", "3"]
-            .into_iter()
-            .find(|n| node.contains(&format!("spotter-c{n}@")))
-            .unwrap_or_else(|| panic!("no cluster node leads {queue}: {said}"))
-            .to_owned()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Stopped whatever the test did: never leave three nodes running.
-        let _ = script_command().arg("stop").status();
-    }
-}
-
 #[tokio::test]
 #[ignore = "serial: starts a three-node RabbitMQ cluster and stops one of its nodes"]
 async fn the_node_leading_the_queue_stops_and_returns_under_load_losing_nothing() {
-    let cluster = Cluster::start();
+    let cluster = LocalCluster::start();
     let h = Arc::new(
         Harness::with(Options {
             broker_url: Some(cluster.urls.clone()),
@@ -102,7 +46,7 @@ async fn the_node_leading_the_queue_stops_and_returns_under_load_losing_nothing(
     let queue = h.queue(CONSUMER);
     let leader = cluster.leader_of(&queue);
     let stopped_at = Instant::now();
-    script(&["stop-node", &leader]);
+    cluster.stop_node(&leader);
     let before = h.count(effects).await;
     // The flow resumes through the other two nodes, on the same processes.
     h.wait_for_count_at_least(effects, before + 200).await;
@@ -113,7 +57,7 @@ async fn the_node_leading_the_queue_stops_and_returns_under_load_losing_nothing(
         "a new leader was elected"
     );
 
-    script(&["start-node", &leader]);
+    cluster.start_node(&leader);
     let back = h.count(effects).await;
     h.wait_for_count_at_least(effects, back + 100).await;
     stop_load.store(true, Ordering::SeqCst);

@@ -1,6 +1,9 @@
 //! Broker names of a test's own, removed when the test ends.
 
-use crate::topology::{RETRY_DELAYS, parked_queue, retry_queue};
+mod cluster;
+pub use cluster::{LocalCluster, cluster_script};
+
+use crate::topology::{RETRY_DELAYS, delay_queue, parked_queue};
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use spotter_platform::settings::BrokerSettings;
 
@@ -22,7 +25,7 @@ impl Drop for BrokerCleanup {
         for consumer in self.consumers.iter().cloned().chain(system) {
             let queue = settings.queue_name(&consumer);
             queues.push(parked_queue(&queue));
-            queues.extend((0..RETRY_DELAYS.len()).map(|step| retry_queue(&queue, step)));
+            queues.extend((0..RETRY_DELAYS.len()).map(|step| delay_queue(&queue, step)));
             queues.push(queue);
         }
         spotter_platform::testing::block_on_own_thread(async move {
