@@ -341,6 +341,7 @@ async fn happy_path_from_flag_through_a_follow_up_to_discharge(shape: Shape) {
         .await;
 
     w.wait_for_status(id, "acknowledged").await;
+    train_around_the_injury(&w, id).await;
 
     // The review takes place; the physio clears the client for full
     // training with no further review: discharged, and the trainer
@@ -467,6 +468,69 @@ async fn happy_path_from_flag_through_a_follow_up_to_discharge(shape: Shape) {
             3,
             "{logs}"
         );
+    }
+}
+
+/// Between guidance and review the client trains around the injury: the
+/// trainer checks a plan against the guidance, logs sessions, and one that
+/// hurts past the physio's ceiling reaches the physio (once, naming no
+/// health detail) and tells the trainer to drop back; adherence counts the
+/// sessions for both.
+async fn train_around_the_injury(w: &World, id: Uuid) {
+    let check = format!("/v1/referrals/{id}/guidance/check");
+    let plan = json!({"exercises": [{"pattern": "squat", "sets": 3, "reps": 8, "rpe": 8}]});
+    let checked = body(w.stack.post(&check, &w.trainer_token, &plan).await, 200).await;
+    assert_eq!(checked["within_guidance"], false);
+    assert_eq!(checked["conflicts"][0]["rule"], "rpe_above_max");
+
+    let sessions = format!("/v1/referrals/{id}/sessions");
+    // Performed as they are logged: after the guidance, so in a week it counts.
+    let session = |pain: i64| {
+        json!({
+            "performed_at": Utc::now(),
+            "exercises": [{"name": "terminal knee extension", "sets": 3, "reps": 15}],
+            "session_rpe": 5,
+            "pain_during": pain,
+        })
+    };
+    let calm = body(
+        w.stack.post(&sessions, &w.trainer_token, &session(2)).await,
+        201,
+    )
+    .await;
+    let sore = body(
+        w.stack.post(&sessions, &w.trainer_token, &session(6)).await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        sore["session"]["flare_signs"],
+        json!(["pain_above_ceiling"])
+    );
+    assert_eq!(sore["drop_back_to"]["id"], calm["session"]["id"]);
+    let flare = w
+        .wait_for_notices(&w.physio_token, "training_flare", 1)
+        .await;
+    let drop_back = w
+        .wait_for_notices(&w.trainer_token, "training_drop_back", 1)
+        .await;
+    no_health_detail(&flare);
+    no_health_detail(&drop_back);
+    assert_eq!(flare[0]["data"]["session_id"], sore["session"]["id"]);
+
+    // The physio reads the same log; both see this week's count.
+    let log = body(w.stack.get(&sessions, &w.physio_token).await, 200).await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 2);
+    let adherence = format!("/v1/referrals/{id}/adherence");
+    for token in [&w.trainer_token, &w.physio_token] {
+        let adherence = body(w.stack.get(&adherence, token).await, 200).await;
+        let weeks = adherence["weeks"].as_array().unwrap();
+        assert_eq!(weeks[0]["exercises"][0]["name"], "terminal knee extension");
+        let sessions: i64 = weeks
+            .iter()
+            .map(|week| week["exercises"][0]["sessions"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sessions, 2, "{adherence}");
     }
 }
 

@@ -14,7 +14,7 @@ use spotter_contracts::booking::v1::{
 use spotter_contracts::convert::{Malformed, appointment_kind, time, uuid};
 use spotter_contracts::referral::v1::{
     DeadlineReached as CareDeadlineReached, DoctorAdvised, EmergencyAdvised, GuidanceAcknowledged,
-    GuidanceShared, OutcomeImproved, ReferralDischarged, TrainingFlared,
+    GuidanceShared, OutcomeImproved, ReferralDischarged, TrainingBehind, TrainingFlared,
 };
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
@@ -101,6 +101,7 @@ async fn handle(
         ReferralDischarged::TYPE_NAME => follow_up_notices::discharged(&incoming.decode()?)?,
         TrainingFlared::TYPE_NAME => training_notices::flared(&incoming.decode()?)?,
         OutcomeImproved::TYPE_NAME => training_notices::improved(&incoming.decode()?)?,
+        TrainingBehind::TYPE_NAME => training_notices::behind(&incoming.decode()?)?,
         AppointmentNoShow::TYPE_NAME => {
             let e: AppointmentNoShow = incoming.decode()?;
             reminders::cancel(conn, uuid("appointment_id", &e.appointment_id)?).await?;

@@ -94,7 +94,10 @@ pub fn care(e: &CareDeadlineReached) -> Result<Vec<Notice>, Malformed> {
             format!("The trainer has not yet read the guidance you shared on {since}."),
             json!({"referral_id": e.referral_id, "version": e.guidance_version}),
         ),
-        (DeadlineKind::Booking | DeadlineKind::MedicalClearance, _) => {
+        (
+            DeadlineKind::Booking | DeadlineKind::MedicalClearance | DeadlineKind::AdherenceWeek,
+            _,
+        ) => {
             return Err(Malformed::new(
                 "kind",
                 "not a care deadline that tells anyone",

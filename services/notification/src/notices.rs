@@ -64,6 +64,9 @@ spotter_platform::coded! {
         TrainingDropBack = "training_drop_back",
         /// The physio's measures show a meaningful improvement (the trainer).
         OutcomeImproved = "outcome_improved",
+        /// A week of training ended with an exercise done in under half
+        /// its prescribed sessions (the trainer).
+        TrainingBehind = "training_behind",
         /// One of the clinic's webhook endpoints failed for a day and was
         /// turned off (the clinic's admins).
         WebhookDisabled = "webhook_disabled",

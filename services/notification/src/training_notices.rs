@@ -1,12 +1,13 @@
 //! Who hears of the client's training (docs/training.md, "Flares"): the
 //! treating physio of a flare at once, the trainer to drop back. Like every
 //! notice, no health detail: no pain, effort or body part, only that a
-//! session went past the guidance's limits, or that the client improved.
+//! session went past the guidance's limits, that a week fell short of the
+//! plan, or that the client improved.
 
 use crate::notices::{Audience, Notice, NoticeKind, notice};
 use serde_json::json;
 use spotter_contracts::convert::{Malformed, uuid};
-use spotter_contracts::referral::v1::{OutcomeImproved, TrainingFlared};
+use spotter_contracts::referral::v1::{OutcomeImproved, TrainingBehind, TrainingFlared};
 
 pub fn flared(e: &TrainingFlared) -> Result<Vec<Notice>, Malformed> {
     let mut notices = vec![notice(
@@ -53,6 +54,20 @@ pub fn improved(e: &OutcomeImproved) -> Result<Vec<Notice>, Malformed> {
         "The physio recorded a meaningful improvement since the flag. The referral has the details."
             .to_owned(),
         json!({"referral_id": e.referral_id, "measurement_id": e.measurement_id}),
+    )])
+}
+
+/// The trainer hears a week fell short of the plan; which exercises, and
+/// by how much, the adherence view shows them (docs/training.md,
+/// "Adherence").
+pub fn behind(e: &TrainingBehind) -> Result<Vec<Notice>, Malformed> {
+    Ok(vec![notice(
+        Audience::User(uuid("trainer_id", &e.trainer_id)?),
+        NoticeKind::TrainingBehind,
+        "Last week's training fell short of the plan",
+        "Your client did fewer than half the sessions the physio planned for at least one exercise last week. The adherence view has the details."
+            .to_owned(),
+        json!({"referral_id": e.referral_id, "week": e.week}),
     )])
 }
 

@@ -11,6 +11,7 @@ use crate::domain::vocabulary::TimelineCause;
 use crate::events;
 use crate::referrals::model::{Referral, move_to};
 use crate::schema::{guidance, referrals};
+use crate::training::adherence_weeks;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -29,7 +30,9 @@ fn awaited_in(kind: DeadlineKind) -> &'static [Status] {
         DeadlineKind::Guidance => &[Status::Assessed],
         DeadlineKind::Acknowledgement => &[Status::GuidanceShared, Status::Discharged],
         DeadlineKind::MedicalClearance => MEDICAL_ADVICE,
-        DeadlineKind::Booking => &[],
+        // Not something anyone owes: the end of a week of training, told
+        // only when it fell short (training/adherence_weeks.rs).
+        DeadlineKind::Booking | DeadlineKind::AdherenceWeek => &[],
     }
 }
 
@@ -139,8 +142,12 @@ async fn fire(conn: &mut AsyncPgConnection, due: &Due) -> QueryResult<Fired> {
         Ok(referral) => referral,
         Err(not_now) => return Ok(not_now),
     };
-    if due.kind == DeadlineKind::MedicalClearance {
-        return close_uncleared(conn, &referral).await;
+    match due.kind {
+        DeadlineKind::MedicalClearance => return close_uncleared(conn, &referral).await,
+        DeadlineKind::AdherenceWeek => {
+            return adherence_weeks::week_ended(conn, &referral, due).await;
+        }
+        _ => {}
     }
     let (true, Some(physio), Some(clinic)) = (
         awaited_in(due.kind).contains(&referral.status),
@@ -222,7 +229,8 @@ pub struct Awaiting {
     /// What is owed, and so by whom: `booking` by a clinic within reach,
     /// `guidance` by the physio, `acknowledgement` by the trainer,
     /// `medical_clearance` by the trainer (a doctor's clearance, recorded
-    /// before `next_step_at`, when the referral closes).
+    /// before `next_step_at`, when the referral closes). Never
+    /// `adherence_week`: the end of a week of training is owed by no one.
     pub awaited: DeadlineKind,
     pub since: DateTime<Utc>,
     /// When it is chased next (a reminder, then an escalation); for a

@@ -14,7 +14,7 @@ use spotter_contracts::referral::v1::{
     Clearance as WireClearance, DeadlineReached, DoctorAdvised, EmergencyAdvised,
     FlareSign as WireFlareSign, GuidanceAcknowledged, GuidanceShared, OutcomeImproved,
     ReferralCancellationReason, ReferralCancelled, ReferralDischarged, ReferralNotAttended,
-    ReferralRequested, TrainingFlared,
+    ReferralRequested, TrainingBehind, TrainingFlared,
 };
 use spotter_platform::vocabulary::{DeadlineKind, DeadlineStage};
 use uuid::Uuid;
@@ -183,6 +183,27 @@ pub struct FlareFacts<'a> {
     pub follow_up_appointment_id: Option<Uuid>,
     pub drop_back_to_session_id: Option<Uuid>,
     pub at: DateTime<Utc>,
+}
+
+/// What a week that fell short of the guidance came to (ids and counts).
+pub struct BehindFacts {
+    pub guidance_version: i32,
+    /// The ISO week, e.g. `2026-W49`.
+    pub week: String,
+    pub exercises_behind: usize,
+    pub week_ended_at: DateTime<Utc>,
+}
+
+pub fn training_behind(r: &Referral, f: &BehindFacts) -> TrainingBehind {
+    TrainingBehind {
+        referral_id: r.id.to_string(),
+        trainer_id: r.trainer_id.to_string(),
+        client_id: r.client_id.to_string(),
+        guidance_version: u32::try_from(f.guidance_version).unwrap_or(0),
+        week: f.week.clone(),
+        exercises_behind: u32::try_from(f.exercises_behind).unwrap_or(u32::MAX),
+        week_ended_at: timestamp(f.week_ended_at),
+    }
 }
 
 pub fn training_flared(r: &Referral, f: &FlareFacts) -> TrainingFlared {

@@ -84,7 +84,7 @@ both_ways!(DeclineReason <=> booking_wire::DeclineReason, "decline_reason" {
 });
 
 both_ways!(DeadlineKind <=> wire::DeadlineKind, "kind" {
-    Booking, Guidance, Acknowledgement, MedicalClearance,
+    Booking, Guidance, Acknowledgement, MedicalClearance, AdherenceWeek,
 });
 
 both_ways!(DeadlineStage <=> wire::DeadlineStage, "stage" { Reminder, Escalation });

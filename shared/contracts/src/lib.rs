@@ -122,6 +122,7 @@ events! {
     referral::ReferralNotAttended => "referral_not_attended";
     referral::TrainingFlared => "training_flared";
     referral::OutcomeImproved => "outcome_improved";
+    referral::TrainingBehind => "training_behind";
     booking::ReferralWaitlisted => "referral_waitlisted";
     booking::AppointmentBooked => "appointment_booked";
     booking::AppointmentCancelled => "appointment_cancelled";

@@ -77,6 +77,10 @@ pub enum Fired {
     /// this step is looked at again then, not fired on a state about to
     /// change.
     Busy(DateTime<Utc>),
+    /// A deadline that comes round again (the end of each week): this
+    /// round is done, its people told when `told`, and the next round
+    /// waits as `next`.
+    Again { told: bool, next: Wait },
 }
 
 /// How long a step whose subject is being changed waits to be looked at
@@ -225,7 +229,7 @@ pub async fn fire_due(
             .await;
         match outcome {
             Ok(Some((due, outcome))) => {
-                if outcome == Fired::Told {
+                if matches!(outcome, Fired::Told | Fired::Again { told: true, .. }) {
                     metrics
                         .reached
                         .with_label_values(&[due.kind.as_str(), due.stage.as_str()])
@@ -272,6 +276,17 @@ async fn settle(conn: &mut AsyncPgConnection, due: &Due, fired: Fired) -> QueryR
         (Fired::Busy(at), _) => {
             diesel::update(row)
                 .set(deadlines::due_at.eq(at))
+                .execute(conn)
+                .await?
+        }
+        (Fired::Again { next, .. }, _) => {
+            diesel::update(row)
+                .set((
+                    deadlines::stage.eq(DeadlineStage::Reminder.as_str()),
+                    deadlines::started_at.eq(next.started_at),
+                    deadlines::due_at.eq(next.remind_at),
+                    deadlines::escalate_at.eq(next.escalate_at),
+                ))
                 .execute(conn)
                 .await?
         }

@@ -56,6 +56,9 @@ crate::coded! {
         /// Referral: a doctor's clearance after triage advised medical
         /// care; without one the referral closes.
         MedicalClearance = "medical_clearance",
+        /// Referral: the end of each week of training under guidance; a
+        /// week under half the prescribed sessions tells the trainer.
+        AdherenceWeek = "adherence_week",
     }
 }
 

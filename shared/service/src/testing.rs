@@ -169,15 +169,50 @@ pub mod service {
 
         /// The clock reaches the next stage of `subject`'s one running
         /// deadline (docs/architecture.md, "Deadlines"): its due time is
-        /// moved to now, which wakes the workers.
+        /// moved to now, which wakes the workers. The weekly adherence
+        /// deadline beside it keeps its own calendar (a week's end is what
+        /// it counts up to; its tests move it themselves).
         pub async fn deadline_falls_due(&self, subject: uuid::Uuid) {
             let moved = self
                 .execute(&format!(
-                    "UPDATE deadlines SET due_at = now() WHERE subject_id = '{subject}'"
+                    "UPDATE deadlines SET due_at = now() \
+                     WHERE subject_id = '{subject}' AND kind <> 'adherence_week'"
                 ))
                 .await
                 .unwrap();
             assert_eq!(moved, 1, "one running deadline for {subject}");
+        }
+
+        /// Waits (bounded) until the consumers have skipped `want`
+        /// deliveries as already handled (`spotter_messages_consumed_total`,
+        /// outcome `duplicate`): a redelivery has been looked at, so that
+        /// it changed nothing can be asserted, not merely hoped.
+        pub async fn wait_for_duplicates(&self, want: u64) {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let metrics = self
+                    .anonymous(reqwest::Method::GET, "/metrics")
+                    .await
+                    .text()
+                    .await
+                    .unwrap_or_default();
+                let skipped: f64 = metrics
+                    .lines()
+                    .filter(|line| {
+                        line.starts_with("spotter_messages_consumed_total{")
+                            && line.contains(r#"outcome="duplicate""#)
+                    })
+                    .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum();
+                if skipped >= want as f64 {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{skipped} duplicate deliveries skipped, wanted {want}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
 
         /// Waits (bounded) until `count(sql)` reaches `want`.

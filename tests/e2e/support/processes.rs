@@ -100,20 +100,8 @@ impl ProcessStack {
         let mut upstreams = Vec::new();
         let logs = Logs::default();
         for service in spotter::SERVICES {
-            let process = launch(
-                service,
-                0,
-                &databases[service],
-                &prefix,
-                &jwks,
-                &logs,
-                broker_url.as_deref(),
-            );
-            ports.insert(service, process.port);
-            upstreams.push((service, process.port));
-            processes.insert(service, process);
-            for _ in 1..replicas {
-                let other = launch(
+            for nth in 0..replicas.max(1) {
+                let process = launch(
                     service,
                     0,
                     &databases[service],
@@ -122,8 +110,13 @@ impl ProcessStack {
                     &logs,
                     broker_url.as_deref(),
                 );
-                upstreams.push((service, other.port));
-                others.push(other);
+                upstreams.push((service, process.port));
+                if nth == 0 {
+                    ports.insert(service, process.port);
+                    processes.insert(service, process);
+                } else {
+                    others.push(process);
+                }
             }
         }
         let gateway = Gateway::start(&upstreams);

@@ -451,9 +451,8 @@ async fn two_replicas_send_each_push_once() {
 
 /// A flare in the session log reaches the treating physio's phone at once
 /// (high priority); the trainer's drop-back notice waits for the app.
-/// Neither says what hurt. (The referral service publishes one event per
-/// flare; a redelivered event has one effect, as the inbox guarantees:
-/// shared/messaging's delivery tests.)
+/// Neither says what hurt. The referral service publishes one event per
+/// flare; delivered twice, it still buzzes once.
 #[tokio::test]
 async fn a_flare_buzzes_the_physio_once_and_tells_the_trainer_quietly() {
     use spotter_contracts::referral::v1::{FlareSign, TrainingFlared};
@@ -473,10 +472,19 @@ async fn a_flare_buzzes_the_physio_once_and_tells_the_trainer_quietly() {
         follow_up_appointment_id: Uuid::now_v7().to_string(),
         ..Default::default()
     };
-    app.publish(&flare).await;
+    let message = Uuid::now_v7();
+    app.publish_as(&flare, message).await;
     app.wait_for_count(&deliveries("delivered"), 2).await;
+    // Delivered again: skipped as already handled, so the physio's phone
+    // buzzes once and each inbox holds one notice.
+    app.publish_as(&flare, message).await;
+    app.wait_for_duplicates(1).await;
     assert_eq!(
         app.count("SELECT count(*) AS n FROM notifications").await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM push_deliveries").await,
         2
     );
 

@@ -11,6 +11,7 @@ use crate::referrals::model::Because;
 use crate::referrals::model::{append_timeline, move_to};
 use crate::referrals::store::find_visible;
 use crate::schema::{guidance, referrals};
+use crate::training::adherence_weeks;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use diesel::prelude::*;
@@ -147,6 +148,10 @@ async fn write_guidance(
         .await
         .map_err(db_error)?;
     care.guidance_shared(conn, id, row.created_at)
+        .await
+        .map_err(db_error)?;
+    let has_exercises = !input.exercises.is_empty();
+    adherence_weeks::guidance_shared(conn, &moved, has_exercises, row.created_at)
         .await
         .map_err(db_error)?;
     let facts = GuidanceFacts {

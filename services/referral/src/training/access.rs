@@ -35,7 +35,7 @@ pub async fn for_roles(
 /// A referral under the physio's care: assessed and not yet closed. A
 /// discharged client trains without limits; a cancelled or missed
 /// referral has no physio watching.
-const UNDER_CARE: [Status; 3] = [
+pub const UNDER_CARE: [Status; 3] = [
     Status::Assessed,
     Status::GuidanceShared,
     Status::Acknowledged,

@@ -6,10 +6,12 @@
 //!
 //! `access`: who may, and the guidance in force; `check_api`; `sessions`
 //! (the log as stored) and `sessions_api`; `flares`: what a flare tells;
-//! `adherence_api`; `measures` and `measures_api` (NPRS and PSFS); `export_api` (the CSV).
+//! `adherence_api`, and `adherence_weeks`: the weeks counted and the end
+//! of each told; `measures` and `measures_api` (NPRS and PSFS); `export_api` (the CSV).
 
 pub mod access;
 pub mod adherence_api;
+pub mod adherence_weeks;
 pub mod check_api;
 pub mod export_api;
 pub mod flares;

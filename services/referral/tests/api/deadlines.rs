@@ -15,8 +15,13 @@ use uuid::Uuid;
 const EVENTS_WRITTEN: &str =
     "SELECT count(*) AS n FROM outbox WHERE message_type = 'spotter.referral.v1.DeadlineReached'";
 
+/// The referral's care deadlines: not the weekly adherence one, which runs
+/// beside them while guidance has exercises (tests/api/training.rs).
 fn rows(referral: Uuid, condition: &str) -> String {
-    format!("SELECT count(*) AS n FROM deadlines WHERE subject_id = '{referral}' {condition}")
+    format!(
+        "SELECT count(*) AS n FROM deadlines \
+         WHERE subject_id = '{referral}' AND kind <> 'adherence_week' {condition}"
+    )
 }
 
 async fn reached(app: &ReferralApp, referral: Uuid) -> DeadlineReached {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod adherence_weeks;
 mod contract;
 mod course;
 mod deadlines;

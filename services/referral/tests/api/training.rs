@@ -30,14 +30,14 @@ fn patterned_guidance() -> Value {
 }
 
 /// An assessed referral with that guidance shared; its physio's token.
-async fn under_care(app: &ReferralApp, trainer: &TrainerWithClient) -> (Uuid, String) {
+pub(crate) async fn under_care(app: &ReferralApp, trainer: &TrainerWithClient) -> (Uuid, String) {
     let (id, _, physio) = app.assessed(trainer).await;
     share_guidance(app, id, &physio).await;
     (id, physio)
 }
 
 /// Full training, no review: the physio discharges the client.
-async fn discharge(app: &ReferralApp, id: Uuid, physio: &str) {
+pub(crate) async fn discharge(app: &ReferralApp, id: Uuid, physio: &str) {
     let mut last = patterned_guidance();
     last["clearance"] = json!("full_training");
     last.as_object_mut().unwrap().remove("review_on");

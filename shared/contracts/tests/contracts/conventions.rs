@@ -12,6 +12,8 @@ const CODED_STRINGS: &[&str] = &[
     "review_on",
     // AppointmentBooked: an IANA time zone name, e.g. `Europe/London`.
     "clinic_timezone",
+    // TrainingBehind: an ISO 8601 week, e.g. `2026-W49`.
+    "week",
 ];
 
 fn ours() -> FileDescriptorSet {

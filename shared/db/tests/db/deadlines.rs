@@ -4,7 +4,7 @@
 //! what is already past, and one whose firing fails waits a minute without
 //! holding back the others.
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
@@ -241,4 +241,67 @@ async fn a_firing_that_fails_waits_a_minute_and_the_others_still_fire() {
         DeadlineStage::Reminder,
         "a failed step is not counted as fired"
     );
+}
+
+/// Comes round again a week after each round, as the end of a week of
+/// training does.
+struct Weekly;
+
+impl Expiry for Weekly {
+    fn fire<'a>(
+        &'a self,
+        _conn: &'a mut AsyncPgConnection,
+        due: &'a Due,
+    ) -> BoxFuture<'a, QueryResult<Fired>> {
+        let next_round = due.due_at + Duration::weeks(1);
+        Box::pin(async move {
+            Ok(Fired::Again {
+                told: true,
+                next: Wait {
+                    started_at: due.started_at,
+                    remind_at: next_round,
+                    escalate_at: next_round,
+                },
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_recurring_deadline_fires_once_per_round_and_waits_for_the_next() {
+    let db = database().await;
+    let pool = spotter_db::connect(&db.settings.url, 2).unwrap();
+    let subject = Uuid::now_v7();
+    // Microseconds, as the database keeps them.
+    let round = (Utc::now() - Duration::seconds(1)).trunc_subsecs(6);
+    let mut conn = pool.get().await.unwrap();
+    let first = Wait {
+        started_at: round - Duration::weeks(1),
+        remind_at: round,
+        escalate_at: round,
+    };
+    deadlines::start(&mut conn, subject, DeadlineKind::AdherenceWeek, first)
+        .await
+        .unwrap();
+    let metrics = DeadlineMetrics::new("test").unwrap();
+    assert_eq!(
+        deadlines::fire_due(&pool, &Weekly, &metrics).await.unwrap(),
+        1
+    );
+    // Next week's round is not due yet: nothing more fires now.
+    assert_eq!(
+        deadlines::fire_due(&pool, &Weekly, &metrics).await.unwrap(),
+        0
+    );
+    let next = &deadlines::of(&mut conn, subject).await.unwrap()[0];
+    assert_eq!(next.stage, DeadlineStage::Reminder);
+    assert_eq!(next.due_at, round + Duration::weeks(1));
+    assert_eq!(next.started_at, first.started_at);
+    let told = metrics.collectors()[0].collect()[0]
+        .get_metric()
+        .iter()
+        .filter(|m| m.get_label().iter().any(|l| l.value() == "adherence_week"))
+        .map(|m| m.get_counter().get_value())
+        .sum::<f64>();
+    assert_eq!(told, 1.0, "each round that told someone is counted");
 }

@@ -1,0 +1,1 @@
+DELETE FROM deadlines WHERE kind = 'adherence_week';
