@@ -150,3 +150,41 @@ async fn guidance_without_exercises_ends_the_weeks() {
     body(app.post(&path, &physio, &rest).await, 201).await;
     assert_eq!(app.count(&weekly_deadline(id, "")).await, 0);
 }
+
+/// The migration that introduced the weekly deadline gives it to the
+/// referrals already under care (guidance with exercises), due at the end
+/// of the current week where their clinic is; not to a discharged one.
+#[tokio::test]
+async fn referrals_already_under_care_are_given_their_weekly_deadline() {
+    let app = ReferralApp::start().await;
+    let (sydney, _) = under_care(&app, &app.trainer().await).await;
+    let (unknown_zone, _) = under_care(&app, &app.trainer().await).await;
+    let (discharged, physio) = under_care(&app, &app.trainer().await).await;
+    discharge(&app, discharged, &physio).await;
+    app.execute(&format!(
+        "UPDATE referrals SET clinic_timezone = CASE id \
+         WHEN '{sydney}' THEN 'Australia/Sydney' ELSE 'Nowhere/Unknown' END"
+    ))
+    .await
+    .unwrap();
+    // As before the deadline existed, then the migration.
+    app.execute("DELETE FROM deadlines WHERE kind = 'adherence_week'")
+        .await
+        .unwrap();
+    app.execute(include_str!(
+        "../../migrations/2026-12-07-000002_adherence_weeks/up.sql"
+    ))
+    .await
+    .unwrap();
+    let week_end = |zone: &str| {
+        format!(
+            "AND due_at = (date_trunc('week', now() AT TIME ZONE '{zone}') + interval '7 days') \
+             AT TIME ZONE '{zone}' AND escalate_at = due_at"
+        )
+    };
+    let in_sydney = weekly_deadline(sydney, &week_end("Australia/Sydney"));
+    assert_eq!(app.count(&in_sydney).await, 1);
+    let in_utc = weekly_deadline(unknown_zone, &week_end("UTC"));
+    assert_eq!(app.count(&in_utc).await, 1);
+    assert_eq!(app.count(&weekly_deadline(discharged, "")).await, 0);
+}
