@@ -4,7 +4,7 @@
 
 use crate::domain::lifecycle::Status;
 use crate::domain::vocabulary::Priority;
-use crate::referrals::model::Referral;
+use crate::referrals::model::{Referral, WAITING_SINCE_SQL};
 use crate::schema::referrals;
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -26,14 +26,17 @@ pub struct ClinicReferral {
     pub id: Uuid,
     pub status: Status,
     pub priority: Priority,
+    /// When it was reported to the clinic's side: the injury report, or,
+    /// for a referral a doctor saw first, the doctor's clearance (shown to
+    /// clinics as the report, like its timeline entry).
     pub created_at: DateTime<Utc>,
     pub target_missed: Option<bool>,
     /// When it was found still unbooked past its target (before it was
     /// booked here; docs/architecture.md, "Deadlines").
     pub overdue_since: Option<DateTime<Utc>>,
-    /// Seconds from the injury report to the first booking.
+    /// Seconds from `created_at` to the first booking.
     pub time_to_book_seconds: Option<i64>,
-    /// Seconds from the injury report to the first guidance.
+    /// Seconds from `created_at` to the first guidance.
     pub time_to_guidance_seconds: Option<i64>,
 }
 
@@ -100,22 +103,25 @@ pub async fn list(
             id: r.id,
             status: r.status,
             priority: r.priority,
-            created_at: r.created_at,
+            created_at: r.waiting_since(),
             target_missed: r.target_missed,
             overdue_since: r.overdue_since,
-            time_to_book_seconds: seconds(r.created_at, r.first_booked_at),
-            time_to_guidance_seconds: seconds(r.created_at, r.first_guidance_at),
+            time_to_book_seconds: seconds(r.waiting_since(), r.first_booked_at),
+            time_to_guidance_seconds: seconds(r.waiting_since(), r.first_guidance_at),
         })
         .collect();
-    let summary: Summary = diesel::sql_query(
+    // Timings count from when the client began waiting for a physio
+    // (`Referral::waiting_since`), as each row's do.
+    let summary: Summary = diesel::sql_query(format!(
         "SELECT \
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - created_at)) AS time_to_book_median_seconds, \
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - created_at)) AS time_to_book_p90_seconds, \
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - created_at)) AS time_to_guidance_median_seconds, \
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - created_at)) AS time_to_guidance_p90_seconds, \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - {since})) AS time_to_book_median_seconds, \
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - {since})) AS time_to_book_p90_seconds, \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - {since})) AS time_to_guidance_median_seconds, \
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - {since})) AS time_to_guidance_p90_seconds, \
            count(*) FILTER (WHERE overdue_since IS NOT NULL) AS overdue \
          FROM referrals WHERE clinic_id = $1",
-    )
+        since = WAITING_SINCE_SQL
+    ))
     .bind::<diesel::sql_types::Uuid, _>(clinic_id)
     .get_result(&mut conn)
     .await.map_err(db_error)?;

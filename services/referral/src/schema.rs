@@ -49,6 +49,7 @@ diesel::table! {
         discharged_at -> Nullable<Timestamptz>,
         previous_referral_id -> Nullable<Uuid>,
         clinic_timezone -> Nullable<Text>,
+        booking_requested_at -> Nullable<Timestamptz>,
     }
 }
 

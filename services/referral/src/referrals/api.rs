@@ -169,7 +169,7 @@ pub async fn get(
         let booking_queue = if referral.status == Status::AwaitingBooking {
             let now = Utc::now();
             Some(
-                queue::estimate(conn, referral.priority, referral.created_at, now)
+                queue::estimate(conn, referral.priority, referral.waiting_since(), now)
                     .await
                     .map_err(db_error)?,
             )

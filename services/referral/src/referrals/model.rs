@@ -46,7 +46,23 @@ pub struct Referral {
     /// The booked clinic's IANA time zone; none before a booking (and for
     /// referrals booked before booking named it).
     pub clinic_timezone: Option<String>,
+    /// When a doctor's clearance put a medically advised referral to
+    /// booking; none when the flag did.
+    pub booking_requested_at: Option<DateTime<Utc>>,
 }
+
+impl Referral {
+    /// Since when the client has waited for a physio: the flag, or the
+    /// doctor's clearance for a referral triage sent to a doctor first
+    /// (the days with the doctor are not a wait for a physio). Every
+    /// timing of the referral's care counts from here.
+    pub fn waiting_since(&self) -> DateTime<Utc> {
+        self.booking_requested_at.unwrap_or(self.created_at)
+    }
+}
+
+/// `waiting_since` in SQL, for timings computed in the database.
+pub const WAITING_SINCE_SQL: &str = "coalesce(booking_requested_at, created_at)";
 
 #[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
 #[diesel(table_name = referral_timeline)]

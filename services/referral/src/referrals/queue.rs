@@ -19,44 +19,57 @@ use utoipa::ToSchema;
 const RECENT_BOOKINGS: i64 = 50;
 const RECENT_WINDOW: Duration = Duration::hours(1);
 
+/// A booked referral's flag, clearance (if a doctor saw the client first)
+/// and first booking.
+type WaitTimes = (DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Present while the referral is `awaiting_booking`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BookingQueue {
     /// Always `queued`: the referral waits its turn in booking's lane.
     pub state: &'static str,
-    /// How long the latest bookings of this priority took from the flag
-    /// (median of the last 50 within the hour); null when there were none.
+    /// How long the latest bookings of this priority took from the flag (or
+    /// from a doctor's clearance, for a referral sent to a doctor first;
+    /// median of the last 50 within the hour); null when there were none.
     pub typical_wait_seconds: Option<i64>,
-    /// When it should be booked by at that pace: the flag's time plus the
-    /// typical wait, never in the past (a referral waiting longer than usual
+    /// When it should be booked by at that pace: the flag's (or the
+    /// clearance's) time plus the typical wait, never in the past (a referral waiting longer than usual
     /// is expected any moment). Null when there is no recent pace to go by.
     pub expected_by: Option<DateTime<Utc>>,
 }
 
-/// The estimate for a referral of `priority` flagged at `flagged_at`.
+/// The estimate for a referral of `priority` waiting since `waiting_since`
+/// (`Referral::waiting_since`).
 pub async fn estimate(
     conn: &mut AsyncPgConnection,
     priority: Priority,
-    flagged_at: DateTime<Utc>,
+    waiting_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<BookingQueue> {
-    let recent: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = referrals::table
+    let recent: Vec<WaitTimes> = referrals::table
         .filter(referrals::priority.eq(priority.as_str()))
         .filter(referrals::first_booked_at.gt(now - RECENT_WINDOW))
         .order(referrals::first_booked_at.desc())
         .limit(RECENT_BOOKINGS)
-        .select((referrals::created_at, referrals::first_booked_at))
+        .select((
+            referrals::created_at,
+            referrals::booking_requested_at,
+            referrals::first_booked_at,
+        ))
         .load(conn)
         .await?;
     let waits: Vec<Duration> = recent
         .into_iter()
-        .filter_map(|(created, booked)| booked.map(|b| (b - created).max(Duration::zero())))
+        .filter_map(|(flagged, cleared, booked)| {
+            let since = cleared.unwrap_or(flagged);
+            booked.map(|b| (b - since).max(Duration::zero()))
+        })
         .collect();
     let typical = median(waits);
     Ok(BookingQueue {
         state: "queued",
         typical_wait_seconds: typical.map(|d| d.num_seconds()),
-        expected_by: typical.map(|d| (flagged_at + d).max(now)),
+        expected_by: typical.map(|d| (waiting_since + d).max(now)),
     })
 }
 

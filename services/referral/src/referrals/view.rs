@@ -116,8 +116,10 @@ pub struct ReferralDetail {
     pub outcomes: Option<crate::training::measures::Outcomes>,
 }
 
-/// Seconds from the flag to each milestone the referral reached (null
-/// until it does): how long the client waited for each step of their care.
+/// Seconds to each milestone the referral reached (null until it does),
+/// from the flag or, for a referral triage sent to a doctor first, from the
+/// doctor's clearance: how long the client waited for each step of their
+/// care.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Durations {
     pub to_booking_seconds: Option<i64>,
@@ -129,7 +131,8 @@ pub struct Durations {
 
 impl Durations {
     pub fn of(r: &Referral, first_acknowledged_at: Option<DateTime<Utc>>) -> Self {
-        let since_flag = |at: Option<DateTime<Utc>>| at.map(|at| (at - r.created_at).num_seconds());
+        let since = r.waiting_since();
+        let since_flag = |at: Option<DateTime<Utc>>| at.map(|at| (at - since).num_seconds());
         Self {
             to_booking_seconds: since_flag(r.first_booked_at),
             to_first_guidance_seconds: since_flag(r.first_guidance_at),

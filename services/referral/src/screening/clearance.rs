@@ -170,6 +170,7 @@ async fn clear(
             referrals::priority.eq(priority.as_str()),
             referrals::target_by.eq(target_window(priority).map(|w| now + w)),
             referrals::previous_referral_id.eq(referral.previous_referral_id.or(previous)),
+            referrals::booking_requested_at.eq(now),
         ))
         .execute(conn)
         .await

@@ -355,3 +355,63 @@ async fn the_deprecated_checklist_goes_through_the_same_rules() {
     let detail = app.referral(id_of(&created), &trainer.token).await;
     assert_eq!(detail["triage"]["answers"], json!({"head_impact": true}));
 }
+
+/// A client sent to a doctor first waits for a physio from the doctor's
+/// clearance, not from the flag: the referral's durations, the clinic's
+/// timings and the typical-wait estimate other referrals are given all
+/// leave out the days with the doctor.
+#[tokio::test]
+async fn a_cleared_referrals_waits_count_from_the_clearance() {
+    use crate::support::{Booked, booked_event};
+    let app = ReferralApp::start().await;
+    let trainer = app.trainer().await;
+    let id = id_of(&flag(&app, &trainer, &cannot_bear_weight(&trainer)).await);
+    // Three days with the doctor (history the API cannot make any faster).
+    app.execute(&format!(
+        "UPDATE referrals SET created_at = now() - interval '3 days' WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    let path = format!("/v1/referrals/{id}/medical-clearance");
+    let cleared = json!({"cleared_on": Utc::now().date_naive().to_string(), "cleared_by": "Dr A. Jones, GP", "urgency": "urgent"});
+    body(app.post(&path, &trainer.token, &cleared).await, 200).await;
+    let booked = Booked {
+        appointment: Uuid::now_v7(),
+        physio: Uuid::now_v7(),
+        clinic: Uuid::now_v7(),
+    };
+    app.publish(&booked_event(id, &trainer, &booked)).await;
+    app.wait_for_status(id, &trainer.token, "booked").await;
+
+    let an_hour = 3600;
+    let detail = app.referral(id, &trainer.token).await;
+    let to_booking = detail["durations"]["to_booking_seconds"].as_i64().unwrap();
+    assert!((0..an_hour).contains(&to_booking), "{to_booking}");
+
+    let clinic = app.clinic_referrals(booked.clinic).await;
+    let row = &clinic["items"][0];
+    assert!(
+        (0..an_hour).contains(&row["time_to_book_seconds"].as_i64().unwrap()),
+        "{row}"
+    );
+    let median = clinic["summary"]["time_to_book_median_seconds"]
+        .as_f64()
+        .unwrap();
+    assert!(median < f64::from(an_hour as i32), "{clinic}");
+    // The clinic is shown the clearance as the report, as in its timeline.
+    let shown: chrono::DateTime<Utc> = row["created_at"].as_str().unwrap().parse().unwrap();
+    assert!(Utc::now() - shown < chrono::Duration::hours(1), "{row}");
+
+    // The next urgent referral is told the pace of recent bookings: this
+    // one took minutes, not three days.
+    let next = app.trainer().await;
+    let mut urgent = ReferralApp::report(&next);
+    urgent["pain_level"] = json!(8);
+    let waiting = id_of(&flag(&app, &next, &urgent).await);
+    let detail = app.referral(waiting, &next.token).await;
+    assert_eq!(detail["priority"], "urgent");
+    let typical = detail["booking_queue"]["typical_wait_seconds"]
+        .as_i64()
+        .unwrap();
+    assert!((0..an_hour).contains(&typical), "{typical}");
+}

@@ -170,6 +170,17 @@ impl ReferralApp {
 
     /// A referral of the trainer's, booked and assessed; its booking and its
     /// physio's token.
+    /// The clinic's referral list, as one of its admins reads it.
+    pub async fn clinic_referrals(&self, clinic: Uuid) -> Value {
+        let admin = self.auth.token(
+            spotter_auth::Role::ClinicAdmin,
+            Uuid::now_v7(),
+            Some(clinic),
+        );
+        let path = format!("/admin/v1/clinics/{clinic}/referrals");
+        body(self.get(&path, &admin).await, 200).await
+    }
+
     pub async fn assessed(&self, trainer: &TrainerWithClient) -> (Uuid, Booked, String) {
         let (id, booked, physio) = self.booked(trainer).await;
         self.complete(id, trainer, &booked).await;
