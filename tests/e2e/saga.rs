@@ -611,6 +611,41 @@ async fn a_red_flag_sends_the_client_to_urgent_care_and_books_nothing(shape: Sha
     assert!(w.inbox(&w.physio_token).await.is_empty());
 }
 
+/// Triage sends the client to a doctor first (a head knock: a possible
+/// concussion); nothing is booked until the trainer records the doctor's
+/// clearance, and then booking takes it at the doctor's urgency.
+async fn a_doctors_clearance_sends_the_client_on_to_a_physio(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let id = w.flag(4, json!(["head_injury"])).await;
+    assert_eq!(w.referral(id).await["status"], "doctor_advised");
+    let advised = w
+        .wait_for_notices(&w.trainer_token, "doctor_advised", 1)
+        .await;
+    no_health_detail(&advised);
+    assert!(
+        w.clinic_appointments().await.is_empty(),
+        "nothing booked yet"
+    );
+
+    let clearance = json!({
+        "cleared_on": Utc::now().date_naive().to_string(),
+        "cleared_by": "Dr A. Jones, GP",
+        "urgency": "routine",
+    });
+    let path = format!("/v1/referrals/{id}/medical-clearance");
+    let cleared = body(w.stack.post(&path, &w.trainer_token, &clearance).await, 200).await;
+    assert_eq!(cleared["status"], "awaiting_booking");
+    let booked = w.wait_for_status(id, "booked").await;
+    assert_eq!(booked["priority"], "routine");
+    w.wait_for_notices(&w.trainer_token, "appointment_booked", 1)
+        .await;
+    w.wait_for_notices(&w.physio_token, "appointment_booked", 1)
+        .await;
+    let diary = w.clinic_appointments().await;
+    assert_eq!(diary.len(), 1);
+    assert_eq!(diary[0]["referral_id"], id.to_string());
+}
+
 async fn without_capacity_it_waits_then_books_when_hours_are_added(shape: Shape) {
     let w = World::new(shape, json!([])).await;
     let id = w.flag(5, json!([])).await;
@@ -1010,6 +1045,7 @@ in_both_shapes!(
     happy_path_from_flag_through_a_follow_up_to_discharge,
     a_clinic_cancelled_follow_up_is_booked_again_with_the_same_physio,
     a_red_flag_sends_the_client_to_urgent_care_and_books_nothing,
+    a_doctors_clearance_sends_the_client_on_to_a_physio,
     without_capacity_it_waits_then_books_when_hours_are_added,
     a_physio_cancellation_rebooks_into_another_slot,
     a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio,

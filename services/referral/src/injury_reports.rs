@@ -33,7 +33,7 @@ use spotter_platform::extract::{IdempotencyKey, from_value};
 use spotter_platform::openapi::{AuthProblems, InputProblems};
 use spotter_platform::problem::Problem;
 use spotter_platform::settings::QuotaSettings;
-use spotter_platform::validate::finish;
+use spotter_platform::validate::{finish, latest_date_anywhere};
 use spotter_platform::{ApiError, ApiResult, FieldError, Json, Text, Within};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -91,7 +91,8 @@ pub struct NewInjuryReport {
     pub body_region: BodyRegion,
     pub side: Side,
     pub pain_level: Within<0, 10>,
-    /// The day it started; not in the future.
+    /// The day it started, in the trainer's own zone; not in the future
+    /// (a date no zone has reached yet).
     pub onset_date: NaiveDate,
     pub mechanism: Text<500>,
     pub description: Text<2000>,
@@ -139,12 +140,14 @@ struct Screened {
 }
 
 impl NewInjuryReport {
-    /// What the types cannot say: dates relative to today, consent given,
-    /// each red flag once, and the answers fit the questionnaire version.
-    fn validate(&self, today: NaiveDate) -> ApiResult<Screened> {
+    /// What the types cannot say: dates relative to today (`latest_today`:
+    /// the latest date it is anywhere, as the trainer's zone is unknown),
+    /// consent given, each red flag once, and the answers fit the
+    /// questionnaire version.
+    fn validate(&self, latest_today: NaiveDate) -> ApiResult<Screened> {
         let mut errors = Vec::new();
         let screened = self.screened(&mut errors);
-        if self.onset_date > today {
+        if self.onset_date > latest_today {
             errors.push(FieldError::new("onset_date", "must not be in the future"));
         }
         let flags = self.red_flags.as_deref().unwrap_or_default();
@@ -255,7 +258,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let raw = body.into_inner();
     let input: NewInjuryReport = from_value(raw.clone())?;
-    let screened = input.validate(Utc::now().date_naive())?;
+    let screened = input.validate(latest_date_anywhere(Utc::now()))?;
     let mut conn = checkout(&pool).await?;
     create_once(&mut conn, trainer.id, &key, &raw, async |conn| {
         write_report(conn, &caller, trainer.id, &quotas, &input, &screened).await

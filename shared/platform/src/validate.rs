@@ -1,7 +1,22 @@
 //! Small validated values several services take at the edge.
 
 use crate::problem::FieldError;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+
+/// The latest calendar date it is anywhere on Earth at `now` (UTC+14). A
+/// date a caller writes is their own zone's, which the server does not
+/// know: "not in the future" refuses only a date past this one, so a
+/// trainer in Auckland can give today's date before it is today in UTC.
+pub fn latest_date_anywhere(now: DateTime<Utc>) -> NaiveDate {
+    (now + Duration::hours(14)).date_naive()
+}
+
+/// The earliest calendar date it is anywhere on Earth at `at` (UTC−12):
+/// "not before `at`" refuses only a date before this one.
+pub fn earliest_date_anywhere(at: DateTime<Utc>) -> NaiveDate {
+    (at - Duration::hours(12)).date_naive()
+}
 
 /// A WGS84 position. Trainers and clinics both have one; matching measures
 /// great-circle distance between them.
@@ -56,5 +71,22 @@ mod tests {
         .check("location", &mut errors);
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["location.lat", "location.lon"]);
+    }
+
+    #[test]
+    fn a_date_is_judged_by_the_zones_it_can_be_in() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        // 11:00 UTC on 1 December: already the 2nd in Kiribati (UTC+14),
+        // still the 30th nowhere (UTC-12 is 23:00 on the 30th).
+        let now = at("2026-12-01T11:00:00Z");
+        assert_eq!(latest_date_anywhere(now), day("2026-12-02"));
+        assert_eq!(earliest_date_anywhere(now), day("2026-11-30"));
+        // 09:00 UTC: the 2nd has begun nowhere yet; the 30th is over.
+        let now = at("2026-12-01T09:00:00Z");
+        assert_eq!(latest_date_anywhere(now), day("2026-12-01"));
+        assert_eq!(earliest_date_anywhere(now), day("2026-11-30"));
+        let now = at("2026-12-01T13:00:00Z");
+        assert_eq!(earliest_date_anywhere(now), day("2026-12-01"));
     }
 }

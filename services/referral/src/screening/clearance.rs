@@ -25,6 +25,7 @@ use spotter_db::{Pool, checkout, db_error};
 use spotter_platform::openapi::{AuthProblems, InputProblems, NotFoundProblem};
 use spotter_platform::problem::Problem;
 use spotter_platform::settings::QuotaSettings;
+use spotter_platform::validate::{earliest_date_anywhere, latest_date_anywhere};
 use spotter_platform::{ApiError, ApiResult, Json, Text};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -51,8 +52,9 @@ impl From<ClearedUrgency> for Priority {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MedicalClearance {
-    /// The day the doctor saw the client: not before the flag, not in the
-    /// future.
+    /// The day the doctor saw the client, in the trainer's own zone: not
+    /// before the flag's date, not in the future (judged by the zones the
+    /// trainer could be in, as the server does not know theirs).
     pub cleared_on: NaiveDate,
     /// Who cleared the client, as on their note (e.g. "Dr A. Jones, GP").
     pub cleared_by: Text<200>,
@@ -135,10 +137,12 @@ async fn clear(
             "the advice was given more than 7 days ago: flag the injury again".to_owned(),
         ));
     }
-    if input.cleared_on > now.date_naive() {
+    // Dates are the trainer's own zone's, which is not known: refused only
+    // when no zone on Earth is at that date yet, or already past it.
+    if input.cleared_on > latest_date_anywhere(now) {
         return Err(ApiError::invalid("cleared_on", "must not be in the future"));
     }
-    if input.cleared_on < referral.created_at.date_naive() {
+    if input.cleared_on < earliest_date_anywhere(referral.created_at) {
         return Err(ApiError::invalid(
             "cleared_on",
             "must not be before the injury was flagged",

@@ -134,7 +134,8 @@ async fn every_invalid_report_names_its_field_and_writes_nothing() {
     let trainer = app.trainer().await;
     let stranger = app.trainer().await;
     // Two days ahead: still in the future if midnight passes mid-test.
-    let tomorrow = (Utc::now().date_naive() + chrono::Duration::days(2)).to_string();
+    // Two days on: tomorrow is already today in some zones.
+    let two_days_on = (Utc::now().date_naive() + chrono::Duration::days(2)).to_string();
     let cases: Vec<(&str, serde_json::Value, &str)> = vec![
         ("client_id", json!(stranger.client), "client_id"),
         ("pain_level", json!(11), "pain_level"),
@@ -157,7 +158,7 @@ async fn every_invalid_report_names_its_field_and_writes_nothing() {
             json!({"questionnaire_version": 1, "answers": {"head_impact": true}}),
             "screening.answers.exertional_chest_symptoms",
         ),
-        ("onset_date", json!(tomorrow), "onset_date"),
+        ("onset_date", json!(two_days_on), "onset_date"),
         ("onset_date", json!("last week"), "onset_date"),
         ("description", json!("   "), "description"),
         ("description", json!("x".repeat(2001)), "description"),
