@@ -209,6 +209,43 @@ impl World {
         }
     }
 
+    /// The clock reaches the next step of the referral's `kind` deadline:
+    /// its due time is moved to now in the referral service's database.
+    async fn deadline_falls_due(&self, id: Uuid, kind: &str) {
+        let sql = format!(
+            "UPDATE deadlines SET due_at = now() WHERE subject_id = '{id}' AND kind = '{kind}'"
+        );
+        assert_eq!(
+            self.stack.execute("referral", &sql).await,
+            1,
+            "{kind} running"
+        );
+    }
+
+    /// The booked appointment's time comes: it began ten minutes ago.
+    async fn appointment_began(&self, appointment: &str) {
+        let sql = format!(
+            "UPDATE appointments SET starts_at = now() - interval '10 minutes', \
+             ends_at = now() + interval '35 minutes', blocked_until = now() + interval '35 minutes' \
+             WHERE id = '{appointment}'"
+        );
+        assert_eq!(self.stack.execute("booking", &sql).await, 1);
+    }
+
+    /// The physio completes the booked appointment: assessed.
+    async fn assessed(&self, id: Uuid) -> String {
+        let booked = self.wait_for_status(id, "booked").await;
+        let appointment = booked["appointment"]["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/appointments/{appointment}/complete");
+        body(
+            self.stack.post(&path, &self.physio_token, &json!({})).await,
+            200,
+        )
+        .await;
+        self.wait_for_status(id, "assessed").await;
+        appointment
+    }
+
     async fn clinic_appointments(&self) -> Vec<Value> {
         body(
             self.stack
@@ -646,6 +683,103 @@ async fn a_doctors_clearance_sends_the_client_on_to_a_physio(shape: Shape) {
     assert_eq!(diary[0]["referral_id"], id.to_string());
 }
 
+/// The physio shares no guidance: the clock, moved in the database, reaches
+/// the reminder (the physio is told once) and then the escalation (the
+/// clinic's admins are told once). Guidance read at once clears the
+/// trainer's acknowledgement deadline before it can fire.
+async fn a_care_deadline_reminds_then_escalates_once_each(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let id = w.flag(5, json!([])).await;
+    w.assessed(id).await;
+
+    w.deadline_falls_due(id, "guidance").await;
+    let reminded = w.wait_for_notices(&w.physio_token, "guidance_due", 1).await;
+    no_health_detail(&reminded);
+    w.deadline_falls_due(id, "guidance").await;
+    let escalated = w.wait_for_notices(&w.clinic_admin, "guidance_due", 1).await;
+    no_health_detail(&escalated);
+    // Each step once: the physio was not told again by the escalation.
+    w.wait_for_notices(&w.physio_token, "guidance_due", 1).await;
+    let detail = w.referral(id).await;
+    assert!(
+        detail["awaiting"].as_array().unwrap().is_empty(),
+        "{detail}"
+    );
+
+    let guidance = json!({
+        "clearance": "modified_training", "avoid": [], "exercises": [],
+        "load_limits": {"max_rpe": 6, "pain_ceiling": 3},
+        "review_on": (Utc::now().date_naive() + Duration::days(7)).to_string(),
+    });
+    let path = format!("/v1/referrals/{id}/guidance");
+    body(w.stack.post(&path, &w.physio_token, &guidance).await, 201).await;
+    let acknowledge = format!("/v1/referrals/{id}/guidance/acknowledge");
+    body(
+        w.stack
+            .post(&acknowledge, &w.trainer_token, &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let late = format!(
+        "UPDATE deadlines SET due_at = now() WHERE subject_id = '{id}' AND kind = 'acknowledgement'"
+    );
+    assert_eq!(
+        w.stack.execute("referral", &late).await,
+        0,
+        "nothing left to fire"
+    );
+}
+
+/// A missed appointment tells the trainer, who takes the one rebooking
+/// offered; a second missed appointment closes the referral as
+/// `not_attended`, and the trainer is told again.
+async fn two_missed_appointments_close_the_referral(shape: Shape) {
+    let w = World::new(shape, World::morning_tomorrow()).await;
+    let id = w.flag(5, json!([])).await;
+    let booked = w.wait_for_status(id, "booked").await;
+    let mut appointment = booked["appointment"]["id"].as_str().unwrap().to_owned();
+    for missed in 1..=2 {
+        w.appointment_began(&appointment).await;
+        let path = format!("/v1/appointments/{appointment}/no-show");
+        body(w.stack.post(&path, &w.physio_token, &json!({})).await, 200).await;
+        let told = w
+            .wait_for_notices(&w.trainer_token, "appointment_missed", missed)
+            .await;
+        no_health_detail(&told);
+        if missed == 1 {
+            w.wait_for_status(id, "no_show").await;
+            let rebook = format!("/v1/referrals/{id}/rebook");
+            body(
+                w.stack.post(&rebook, &w.trainer_token, &json!({})).await,
+                200,
+            )
+            .await;
+            let first = appointment.clone();
+            let again = w
+                .wait_for_referral(id, "booked again", |r| {
+                    r["status"] == "booked" && r["appointment"]["id"] != first.as_str()
+                })
+                .await;
+            appointment = again["appointment"]["id"].as_str().unwrap().to_owned();
+        }
+    }
+    let closed = w.wait_for_status(id, "not_attended").await;
+    assert!(
+        closed["awaiting"].as_array().unwrap().is_empty(),
+        "{closed}"
+    );
+    // Once closed, it cannot be rebooked again.
+    let rebook = format!("/v1/referrals/{id}/rebook");
+    assert_eq!(
+        w.stack
+            .post(&rebook, &w.trainer_token, &json!({}))
+            .await
+            .status(),
+        409
+    );
+}
+
 async fn without_capacity_it_waits_then_books_when_hours_are_added(shape: Shape) {
     let w = World::new(shape, json!([])).await;
     let id = w.flag(5, json!([])).await;
@@ -1046,6 +1180,8 @@ in_both_shapes!(
     a_clinic_cancelled_follow_up_is_booked_again_with_the_same_physio,
     a_red_flag_sends_the_client_to_urgent_care_and_books_nothing,
     a_doctors_clearance_sends_the_client_on_to_a_physio,
+    a_care_deadline_reminds_then_escalates_once_each,
+    two_missed_appointments_close_the_referral,
     without_capacity_it_waits_then_books_when_hours_are_added,
     a_physio_cancellation_rebooks_into_another_slot,
     a_trainers_cancellation_cancels_the_appointment_and_tells_the_physio,

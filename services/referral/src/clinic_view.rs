@@ -53,6 +53,10 @@ pub struct Summary {
     /// Referrals that waited past their target before they were booked here.
     #[diesel(sql_type = BigInt)]
     pub overdue: i64,
+    /// Of the referrals booked here, the share booked by their target time
+    /// (urgent 48 h, routine 7 days), 0 to 1; null before the first booking.
+    #[diesel(sql_type = Nullable<Double>)]
+    pub booked_within_target_share: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,7 +122,10 @@ pub async fn list(
            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - {since})) AS time_to_book_p90_seconds, \
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - {since})) AS time_to_guidance_median_seconds, \
            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - {since})) AS time_to_guidance_p90_seconds, \
-           count(*) FILTER (WHERE overdue_since IS NOT NULL) AS overdue \
+           count(*) FILTER (WHERE overdue_since IS NOT NULL) AS overdue, \
+           count(*) FILTER (WHERE first_booked_at <= target_by)::float8 \
+             / nullif(count(*) FILTER (WHERE first_booked_at IS NOT NULL AND target_by IS NOT NULL), 0) \
+             AS booked_within_target_share \
          FROM referrals WHERE clinic_id = $1",
         since = WAITING_SINCE_SQL
     ))

@@ -74,6 +74,14 @@ impl TestDatabase {
         &self.name
     }
 
+    /// Runs one SQL statement as the server's administrator and returns
+    /// the rows it touched: an end-to-end test standing in for the clock
+    /// (moving a due time) in a running stack's database.
+    pub async fn execute(&self, sql: &str) -> anyhow::Result<usize> {
+        let mut conn = connect(&self.server, &self.name).await?;
+        Ok(diesel::sql_query(sql).execute(&mut conn).await?)
+    }
+
     /// Asserts, for each `(table, column, values)`, that the column's CHECK
     /// allows exactly `values` (the names a Rust enum declares).
     pub async fn assert_checks_allow(&self, columns: &[(&str, &str, Vec<String>)]) {

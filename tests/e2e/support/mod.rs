@@ -86,6 +86,15 @@ impl Stack {
         }
     }
 
+    /// Runs one SQL statement in `service`'s database, in either shape: the
+    /// tests move a due time there instead of waiting for it.
+    pub async fn execute(&self, service: &str, sql: &str) -> usize {
+        match &self.running {
+            Running::Dev(dev) => dev.execute(service, sql).await,
+            Running::Processes(processes) => processes.execute(service, sql).await,
+        }
+    }
+
     /// The separate processes, to kill and restart any one.
     pub fn processes(&mut self) -> &mut ProcessStack {
         match &mut self.running {

@@ -176,6 +176,12 @@ impl ProcessStack {
         self.replicas.push(replica);
     }
 
+    /// Runs one SQL statement in `service`'s database (a test standing in
+    /// for the clock); the rows it touched.
+    pub async fn execute(&self, service: &str, sql: &str) -> usize {
+        self.databases[service].execute(sql).await.unwrap()
+    }
+
     /// A queue's name on the broker: the test's own prefix before it.
     pub fn queue_name(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)

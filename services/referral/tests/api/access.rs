@@ -389,3 +389,40 @@ async fn a_no_show_closes_the_referral_to_its_physio() {
     let listed = body(app.get("/v1/referrals", &physio).await, 200).await;
     assert_eq!(listed["items"], json!([]));
 }
+
+/// The clinic's list says what share of its referrals it booked within
+/// their target time.
+#[tokio::test]
+async fn the_clinic_sees_the_share_booked_within_target() {
+    use crate::support::{Booked, booked_event};
+    let app = ReferralApp::start().await;
+    let clinic = Uuid::now_v7();
+    let physio = Uuid::now_v7();
+    for late in [false, false, true] {
+        let trainer = app.trainer().await;
+        let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
+        if late {
+            // Its target passed before the clinic found it a time.
+            app.execute(&format!(
+                "UPDATE referrals SET target_by = now() - interval '1 hour' WHERE id = '{id}'"
+            ))
+            .await
+            .unwrap();
+        }
+        let booked = Booked {
+            appointment: Uuid::now_v7(),
+            physio,
+            clinic,
+        };
+        app.publish(&booked_event(id, &trainer, &booked)).await;
+        app.wait_for_status(id, &trainer.token, "booked").await;
+    }
+    let view = app.clinic_referrals(clinic).await;
+    let share = view["summary"]["booked_within_target_share"]
+        .as_f64()
+        .unwrap();
+    assert!((share - 2.0 / 3.0).abs() < 1e-9, "{share}");
+    // Before any booking there is no share to give.
+    let elsewhere = app.clinic_referrals(Uuid::now_v7()).await;
+    assert!(elsewhere["summary"]["booked_within_target_share"].is_null());
+}

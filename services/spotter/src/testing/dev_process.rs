@@ -21,7 +21,7 @@ pub struct DevProcess {
     broker_prefix: String,
     key: SigningKey,
     service_accounts: bool,
-    _databases: Vec<TestDatabase>,
+    databases: Vec<TestDatabase>,
     _service_users: Option<ServiceUsers>,
     _broker_names: BrokerCleanup,
 }
@@ -46,6 +46,18 @@ impl DevProcess {
     /// The database `spotter dev` gives `service`.
     pub fn database(&self, service: &str) -> String {
         format!("{}{service}", self.db_prefix)
+    }
+
+    /// Runs one SQL statement in `service`'s database (a test standing in
+    /// for the clock); the rows it touched.
+    pub async fn execute(&self, service: &str, sql: &str) -> usize {
+        let name = self.database(service);
+        let database = self.databases.iter().find(|d| d.name() == name);
+        database
+            .unwrap_or_else(|| panic!("no database {name}"))
+            .execute(sql)
+            .await
+            .unwrap()
     }
 
     async fn start_with(binary: &Path, premade_databases: bool) -> Self {
@@ -81,7 +93,7 @@ impl DevProcess {
             broker_prefix,
             key,
             service_accounts,
-            _databases: databases,
+            databases,
             _service_users: service_accounts.then(|| ServiceUsers::grant(&broker.exchange)),
             _broker_names: BrokerCleanup {
                 settings: broker,
