@@ -34,7 +34,10 @@ pub type Application = spotter_service::Application<Notification>;
 impl ServiceDefinition for Notification {
     const NAME: &'static str = "notification";
     const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-    const RETENTION: &'static [spotter_db::retention::Rule] = &[push::delivery::FINISHED_PUSHES];
+    const RETENTION: &'static [spotter_db::retention::Rule] = &[
+        push::delivery::FINISHED_PUSHES,
+        webhooks::delivery::FINISHED_WEBHOOKS,
+    ];
 
     fn module(foundations: Foundations) -> BoxFuture<'static, anyhow::Result<ServiceModule>> {
         Box::pin(async move { routes::module(foundations) })

@@ -259,7 +259,7 @@ pub async fn update(
             (false, true) => (None, None),
             _ => (current.disabled_reason, current.failing_since),
         };
-        diesel::update(webhook_endpoints::table.find(id))
+        let changed = diesel::update(webhook_endpoints::table.find(id))
             .set((
                 webhook_endpoints::url.eq(change
                     .url
@@ -278,8 +278,13 @@ pub async fn update(
             .returning(Endpoint::as_returning())
             .get_result(conn)
             .await
-            .map(|changed| (!current.enabled && enabled, changed))
-            .map_err(db_error)
+            .map_err(db_error)?;
+        if current.enabled != enabled {
+            super::delivery::hold_pending(conn, id, enabled)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok((!current.enabled && enabled, changed))
     })
     .await?;
     let (turned_on, changed) = changed;

@@ -29,13 +29,51 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// A message that finished (delivered, or given up) stays in the delivery
+/// log for a month, then goes with its attempts (cascade). Pending ones are
+/// never pruned.
+pub const FINISHED_WEBHOOKS: spotter_db::retention::Rule = spotter_db::retention::Rule {
+    table: "webhook_messages",
+    timestamp: "updated_at",
+    keep: Duration::from_secs(30 * 24 * 3600),
+    only_when: Some("status <> 'pending'"),
+};
+
 const CHANNEL: &str = "spotter_webhooks";
-/// Messages one worker takes and sends at once.
+/// Attempts one worker keeps going at once.
 const IN_FLIGHT: i64 = 16;
+/// While attempts are in flight, how often a free slot looks for new due
+/// messages.
+const RECHECK: Duration = Duration::from_millis(500);
 /// How long a taken message stays the taker's: well past the timeout.
 const LEASE: Duration = Duration::from_secs(120);
 /// What of an error answer's body goes into the log.
 const ERROR_CHARS: usize = 200;
+
+/// An endpoint turned off (`enabled` false) keeps its pending messages, out
+/// of the due index's range (`infinity`), so the workers never step over
+/// them however long it stays off; turned back on, they are due at once.
+pub async fn hold_pending(
+    conn: &mut AsyncPgConnection,
+    endpoint: Uuid,
+    enabled: bool,
+) -> QueryResult<()> {
+    let (to, from) = if enabled {
+        ("now()", "next_attempt_at = 'infinity'")
+    } else {
+        // An attempt in flight too: its outcome, written later, is all
+        // that can make it due again (one message, skipped until then).
+        ("'infinity'", "true")
+    };
+    diesel::sql_query(format!(
+        "UPDATE webhook_messages SET next_attempt_at = {to}
+         WHERE endpoint_id = $1 AND status = 'pending' AND {from}"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(endpoint)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// Wakes the workers now (a redelivery, an endpoint turned back on).
 pub async fn wake(conn: &mut AsyncPgConnection) -> QueryResult<()> {
@@ -69,7 +107,8 @@ struct Taken {
     previous_secret: Option<String>,
 }
 
-async fn take(pool: &Pool) -> anyhow::Result<Vec<Taken>> {
+/// Takes up to `room` due messages for one attempt each, under a lease.
+async fn take(pool: &Pool, room: i64) -> anyhow::Result<Vec<Taken>> {
     let mut conn = pool.get().await?;
     Ok(diesel::sql_query(
         "WITH taken AS (
@@ -89,7 +128,7 @@ async fn take(pool: &Pool) -> anyhow::Result<Vec<Taken>> {
                     AS previous_secret
          FROM taken t JOIN webhook_endpoints e ON e.id = t.endpoint_id",
     )
-    .bind::<diesel::sql_types::BigInt, _>(IN_FLIGHT)
+    .bind::<diesel::sql_types::BigInt, _>(room)
     .bind::<Double, _>(LEASE.as_secs_f64())
     .load(&mut conn)
     .await?)
@@ -302,6 +341,7 @@ async fn failed_again(
     .execute(conn)
     .await?;
     if turned_off == 1 {
+        hold_pending(conn, m.endpoint_id, false).await?;
         let told = notice(
             Audience::Clinic(m.clinic_id),
             NoticeKind::WebhookDisabled,
@@ -312,29 +352,6 @@ async fn failed_again(
         crate::store::store(conn, &[told], &[]).await?;
     }
     Ok(())
-}
-
-/// Sends what is due; how many were attempted.
-pub async fn send_due(
-    pool: &Pool,
-    client: &reqwest::Client,
-    settings: &WebhookSettings,
-    metrics: &AttemptMetrics,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<usize> {
-    let taken = take(pool).await?;
-    let count = taken.len();
-    let sends = futures_util::stream::iter(taken).for_each_concurrent(None, |m| async move {
-        let answer = attempt(client, settings, &m).await;
-        if let Err(err) = record(pool, settings, metrics, &m, &answer).await {
-            // The lease runs out and the message is sent again.
-            tracing::warn!(message = %m.id, error = %err, "recording a webhook attempt failed");
-        }
-    });
-    tokio::select! {
-        () = shutdown.cancelled() => Ok(0),
-        () = sends => Ok(count),
-    }
 }
 
 #[derive(QueryableByName)]
@@ -382,21 +399,51 @@ struct Webhooks {
     shutdown: CancellationToken,
 }
 
+impl Webhooks {
+    /// Sends what is due, up to `IN_FLIGHT` attempts at once. A slot that
+    /// frees takes the next due message straight away, so a receiver that
+    /// answers slowly (up to the timeout) holds its own slot, not the next
+    /// message of every other endpoint. Returns once nothing is due and
+    /// nothing is in flight, or at shutdown (an attempt cut off then is
+    /// sent again when its lease runs out).
+    async fn send_while_due(&self) -> anyhow::Result<()> {
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            let room = IN_FLIGHT - i64::try_from(in_flight.len())?;
+            let taken = if room > 0 {
+                take(&self.pool, room).await?
+            } else {
+                Vec::new()
+            };
+            for m in taken {
+                let (pool, client) = (self.pool.clone(), self.client.clone());
+                let (settings, metrics) = (self.settings, self.metrics.clone());
+                in_flight.spawn(async move {
+                    let answer = attempt(&client, &settings, &m).await;
+                    if let Err(err) = record(&pool, &settings, &metrics, &m, &answer).await {
+                        // The lease runs out and the message is sent again.
+                        tracing::warn!(message = %m.id, error = %err, "recording a webhook attempt failed");
+                    }
+                });
+            }
+            if in_flight.is_empty() {
+                return Ok(());
+            }
+            let room_left = in_flight.len() < usize::try_from(IN_FLIGHT)?;
+            tokio::select! {
+                _ = in_flight.join_next() => {}
+                // Messages planned meanwhile (their wake-up is not heard
+                // while this runs) take a free slot within `RECHECK`.
+                () = tokio::time::sleep(RECHECK), if room_left => {}
+                () = self.shutdown.cancelled() => return Ok(()),
+            }
+        }
+    }
+}
+
 impl DueWork for Webhooks {
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            while send_due(
-                &self.pool,
-                &self.client,
-                &self.settings,
-                &self.metrics,
-                &self.shutdown,
-            )
-            .await?
-                == usize::try_from(IN_FLIGHT)?
-            {}
-            Ok(())
-        })
+        Box::pin(self.send_while_due())
     }
 
     fn until_next(&self) -> BoxFuture<'_, anyhow::Result<Option<Duration>>> {

@@ -1,6 +1,6 @@
 //! Bookkeeping rows expire (docs/architecture.md, "Retention"): what every
 //! service keeps (idempotency keys, inbox dedupe rows, replayed dead letters)
-//! and notification's own finished pushes. Fresh rows, and rows that still
+//! and notification's own finished pushes and webhook messages. Fresh rows, and rows that still
 //! matter (an unreplayed dead letter), stay.
 
 use notification_service::Notification;
@@ -115,6 +115,53 @@ async fn a_month_after_a_push_finished_it_goes_with_its_attempts_and_pending_one
     );
     assert_eq!(
         app.count("SELECT count(*) AS n FROM push_attempts").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_month_after_a_webhook_message_finished_it_goes_with_its_log_and_pending_ones_stay() {
+    let app = App::start().await;
+    app.execute(
+        "INSERT INTO webhook_endpoints (id, clinic_id, url, event_types, secret) \
+         VALUES ('00000000-0000-7000-8000-000000000001', gen_random_uuid(), \
+           'https://ehr.example/hooks', '{appointment.booked}', 'whsec_x')",
+    )
+    .await
+    .unwrap();
+    for (id, status, age) in [
+        (1, "delivered", "31 days"),
+        (2, "failed", "31 days"),
+        (3, "delivered", "29 days"),
+        (4, "pending", "31 days"),
+    ] {
+        app.execute(&format!(
+            "INSERT INTO webhook_messages (id, endpoint_id, event_type, payload, status, updated_at) \
+             VALUES ('00000000-0000-7000-8000-00000000010{id}', '00000000-0000-7000-8000-000000000001', \
+               'appointment.booked', '{{}}', '{status}', now() - interval '{age}')"
+        ))
+        .await
+        .unwrap();
+        app.execute(&format!(
+            "INSERT INTO webhook_attempts (message_id, attempt, endpoint_id, latency_ms, outcome) \
+             VALUES ('00000000-0000-7000-8000-00000000010{id}', 1, \
+               '00000000-0000-7000-8000-000000000001', 5, 'retry')"
+        ))
+        .await
+        .unwrap();
+    }
+    prune(&app).await;
+    let kept = "SELECT count(*) AS n FROM webhook_messages \
+                WHERE id IN ('00000000-0000-7000-8000-000000000103', '00000000-0000-7000-8000-000000000104')";
+    assert_eq!(app.count(kept).await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM webhook_messages")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM webhook_attempts")
+            .await,
         2
     );
 }

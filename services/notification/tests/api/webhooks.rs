@@ -25,6 +25,15 @@ async fn app() -> App {
     .await
 }
 
+/// A clinic of the test's own and a token of one of its admins.
+fn a_clinic(app: &App) -> (Uuid, String) {
+    let clinic = Uuid::now_v7();
+    let admin = app
+        .auth
+        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    (clinic, admin)
+}
+
 fn hooks(clinic: Uuid) -> String {
     format!("/admin/v1/clinics/{clinic}/webhooks")
 }
@@ -76,10 +85,7 @@ async fn test_send(app: &App, admin: &str, clinic: Uuid, endpoint: &Value) -> Va
 async fn a_clinic_admin_manages_its_endpoints_and_bad_ones_are_refused() {
     // The shipped setting: https to public addresses only.
     let app = App::start().await;
-    let clinic = Uuid::now_v7();
-    let admin = app
-        .auth
-        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (clinic, admin) = a_clinic(&app);
     let (endpoint, secret) = register(
         &app,
         &admin,
@@ -189,10 +195,7 @@ fn endpoint_routes(one: &str, message: &str) -> Vec<(reqwest::Method, String)> {
 #[tokio::test]
 async fn no_one_but_the_clinic_s_admins_reaches_its_webhooks() {
     let app = app().await;
-    let clinic = Uuid::now_v7();
-    let admin = app
-        .auth
-        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (clinic, admin) = a_clinic(&app);
     let (endpoint, _) = register(
         &app,
         &admin,
@@ -405,10 +408,7 @@ async fn guidance_shared_reaches_the_clinic_it_is_booked_with() {
 async fn a_slow_answer_times_out_retry_after_is_honoured_and_redirects_are_not_followed() {
     let app = app().await;
     let receiver = Receiver::start().await;
-    let clinic = Uuid::now_v7();
-    let admin = app
-        .auth
-        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (clinic, admin) = a_clinic(&app);
     let any = json!(["appointment.booked"]);
     let (slow, _) = register(&app, &admin, clinic, &receiver.url("/slow"), any.clone()).await;
     let (busy, _) = register(&app, &admin, clinic, &receiver.url("/busy"), any.clone()).await;
@@ -445,10 +445,7 @@ async fn a_slow_answer_times_out_retry_after_is_honoured_and_redirects_are_not_f
 async fn a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends() {
     let app = app().await;
     let receiver = Receiver::start().await;
-    let clinic = Uuid::now_v7();
-    let admin = app
-        .auth
-        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (clinic, admin) = a_clinic(&app);
     let (endpoint, old) = register(
         &app,
         &admin,
@@ -493,10 +490,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends() {
 async fn an_endpoint_failing_for_a_day_is_turned_off_and_its_admins_told() {
     let app = app().await;
     let receiver = Receiver::start().await;
-    let clinic = Uuid::now_v7();
-    let admin = app
-        .auth
-        .token(Role::ClinicAdmin, Uuid::now_v7(), Some(clinic));
+    let (clinic, admin) = a_clinic(&app);
     let (endpoint, _) = register(
         &app,
         &admin,
@@ -563,4 +557,97 @@ async fn an_endpoint_failing_for_a_day_is_turned_off_and_its_admins_told() {
         (on["enabled"].clone(), on["failing_since"].clone()),
         (json!(true), Value::Null)
     );
+}
+
+/// A receiver that is slow to answer holds one of the worker's slots, not
+/// the next message of every other endpoint: another endpoint's messages,
+/// even one planned while the slow attempt runs, are delivered before it
+/// ends.
+#[tokio::test]
+async fn a_slow_receiver_does_not_hold_back_other_endpoints() {
+    let app = App::start_with(|s| {
+        s.webhooks.allow_private_addresses = true;
+        s.webhooks.timeout_seconds = 10;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let (clinic, admin) = a_clinic(&app);
+    let any = json!(["appointment.booked"]);
+    // "/slow" answers its first request after 3 s.
+    let (slow, _) = register(&app, &admin, clinic, &receiver.url("/slow"), any.clone()).await;
+    let (quick, _) = register(&app, &admin, clinic, &receiver.url("/quick"), any).await;
+    test_send(&app, &admin, clinic, &slow).await;
+    test_send(&app, &admin, clinic, &quick).await;
+    receiver.wait_for("/slow", 1).await;
+    test_send(&app, &admin, clinic, &quick).await;
+    receiver.wait_for("/quick", 2).await;
+
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let slow_answered = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow attempt was never recorded"
+        );
+        if let Some(attempt) = log(&app, &admin, clinic, &slow).await[0]["attempts"]
+            .as_array()
+            .and_then(|a| a.first().cloned())
+        {
+            break at(&attempt["attempted_at"]);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let quick_log = log(&app, &admin, clinic, &quick).await;
+    assert_eq!(quick_log.len(), 2);
+    for message in &quick_log {
+        let delivered = at(&message["attempts"][0]["attempted_at"]);
+        assert!(
+            delivered < slow_answered,
+            "{message} waited for the slow receiver ({slow_answered})"
+        );
+    }
+}
+
+/// Messages owed to an endpoint an admin turns off wait out of the workers'
+/// way (never stepped over on each round), and go once it is back on.
+#[tokio::test]
+async fn messages_wait_while_their_endpoint_is_off_and_go_when_it_is_back() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let (clinic, admin) = a_clinic(&app);
+    // "/flaky" fails its first request: the message waits for a retry.
+    let any = json!(["appointment.booked"]);
+    let (endpoint, _) = register(&app, &admin, clinic, &receiver.url("/flaky"), any).await;
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    let one = format!("{}/{id}", hooks(clinic));
+    test_send(&app, &admin, clinic, &endpoint).await;
+    receiver.wait_for("/flaky", 1).await;
+    let retrying = format!(
+        "SELECT count(*) AS n FROM webhook_messages m JOIN webhook_attempts a ON a.message_id = m.id \
+         WHERE m.endpoint_id = '{id}' AND m.status = 'pending' AND a.outcome = 'retry'"
+    );
+    app.wait_for_count(&retrying, 1).await;
+
+    body(
+        app.patch(&one, &admin, &json!({"enabled": false})).await,
+        200,
+    )
+    .await;
+    let held = format!(
+        "SELECT count(*) AS n FROM webhook_messages \
+         WHERE endpoint_id = '{id}' AND status = 'pending' AND next_attempt_at = 'infinity'"
+    );
+    assert_eq!(app.count(&held).await, 1);
+
+    body(
+        app.patch(&one, &admin, &json!({"enabled": true})).await,
+        200,
+    )
+    .await;
+    assert_eq!(app.count(&held).await, 0);
+    receiver.wait_for("/flaky", 2).await;
+    let delivered = format!(
+        "SELECT count(*) AS n FROM webhook_messages WHERE endpoint_id = '{id}' AND status = 'delivered'"
+    );
+    app.wait_for_count(&delivered, 1).await;
 }
