@@ -76,9 +76,7 @@ fn ok(resource: &Json) -> HttpResponse {
 
 /// Loads referral `id` as the caller may see it, builds the view and
 /// records its reads in one transaction; a 404 for a referral that exists
-/// is recorded as a refusal, unless the caller may see its health detail
-/// and the referral simply lacks the resource (a response to a
-/// questionnaire it was flagged before).
+/// is recorded as a refusal.
 async fn view<B>(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
@@ -90,22 +88,17 @@ where
 {
     let viewed = spotter_db::transaction(conn, async |conn| {
         let course = Course::load(conn, caller, id).await?;
-        let viewed = match build(&course) {
-            Err(ApiError::NotFound) if course.health.is_some() => return Ok(None),
-            built => built?,
-        };
+        let viewed = build(&course)?;
         for read in &viewed.reads {
             audit::record(conn, caller, read, id)
                 .await
                 .map_err(db_error)?;
         }
-        Ok(Some(viewed.resource))
+        Ok(viewed.resource)
     })
     .await;
-    match audit::refusal_recorded(conn, caller, id, viewed).await? {
-        Some(resource) => Ok(ok(&resource)),
-        None => Err(ApiError::NotFound.into()),
-    }
+    let resource = audit::refusal_recorded(conn, caller, id, viewed).await?;
+    Ok(ok(&resource))
 }
 
 fn health(course: &Course) -> ApiResult<&Health> {

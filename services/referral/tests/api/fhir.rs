@@ -399,27 +399,3 @@ async fn the_capability_statement_names_what_is_served() {
     )
     .await;
 }
-
-/// A referral flagged before the questionnaire has no response to it: its
-/// own trainer gets a plain 404, which is not recorded as a refused access.
-#[tokio::test]
-async fn a_resource_the_referral_lacks_is_not_a_refusal_for_its_own_trainer() {
-    let app = ReferralApp::start().await;
-    let trainer = app.trainer().await;
-    let id = app.refer(&trainer, &ReferralApp::report(&trainer)).await;
-    app.execute(&format!(
-        "DELETE FROM screenings WHERE referral_id = '{id}'"
-    ))
-    .await
-    .unwrap();
-    let path = format!("/fhir/r4/QuestionnaireResponse/{id}");
-    not_found(app.get(&path, &trainer.token).await).await;
-    let refusals = format!(
-        "SELECT count(*) AS n FROM audit_log WHERE referral_id = '{id}' AND action = 'referral.access_refused'"
-    );
-    assert_eq!(app.count(&refusals).await, 0);
-    // Another trainer asking for it is still a refusal.
-    let other = app.trainer().await;
-    not_found(app.get(&path, &other.token).await).await;
-    assert_eq!(app.count(&refusals).await, 1);
-}
