@@ -28,9 +28,10 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const REGIONS: [&str; 5] = ["knee", "hip", "shoulder", "ankle_foot", "neck"];
-/// Five clients each, five regions per client: 400 flags can be sent, at
-/// most 25 per trainer (their open-referral quota is 50).
-const TRAINERS: usize = 16;
+/// Five clients each, five regions per client: 600 flags can be sent (a
+/// minute of load, room for slow node restarts), at most 25 per trainer
+/// (their open-referral quota is 50).
+const TRAINERS: usize = 24;
 /// One flag every this often, whatever the answers take.
 const FLAG_EVERY: Duration = Duration::from_millis(100);
 /// Flags to wait for in each phase: while a replica is down, and again

@@ -26,17 +26,15 @@ pub struct ClinicReferral {
     pub id: Uuid,
     pub status: Status,
     pub priority: Priority,
-    /// When it was reported to the clinic's side: the injury report, or,
-    /// for a referral a doctor saw first, the doctor's clearance (shown to
-    /// clinics as the report, like its timeline entry).
     pub created_at: DateTime<Utc>,
     pub target_missed: Option<bool>,
     /// When it was found still unbooked past its target (before it was
     /// booked here; docs/architecture.md, "Deadlines").
     pub overdue_since: Option<DateTime<Utc>>,
-    /// Seconds from `created_at` to the first booking.
+    /// Seconds to the first booking, from the injury report (or, for a
+    /// referral a doctor saw first, from the doctor's clearance).
     pub time_to_book_seconds: Option<i64>,
-    /// Seconds from `created_at` to the first guidance.
+    /// Seconds to the first guidance, counted the same way.
     pub time_to_guidance_seconds: Option<i64>,
 }
 
@@ -53,8 +51,9 @@ pub struct Summary {
     /// Referrals that waited past their target before they were booked here.
     #[diesel(sql_type = BigInt)]
     pub overdue: i64,
-    /// Of the referrals booked here, the share booked by their target time
-    /// (urgent 48 h, routine 7 days), 0 to 1; null before the first booking.
+    /// Of the referrals booked here, the share whose appointment falls
+    /// within their target (seen within 48 h urgent, 7 days routine; not
+    /// `target_missed`), 0 to 1; null before the first booking.
     #[diesel(sql_type = Nullable<Double>)]
     pub booked_within_target_share: Option<f64>,
 }
@@ -107,7 +106,7 @@ pub async fn list(
             id: r.id,
             status: r.status,
             priority: r.priority,
-            created_at: r.waiting_since(),
+            created_at: r.created_at,
             target_missed: r.target_missed,
             overdue_since: r.overdue_since,
             time_to_book_seconds: seconds(r.waiting_since(), r.first_booked_at),
@@ -123,8 +122,8 @@ pub async fn list(
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - {since})) AS time_to_guidance_median_seconds, \
            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_guidance_at - {since})) AS time_to_guidance_p90_seconds, \
            count(*) FILTER (WHERE overdue_since IS NOT NULL) AS overdue, \
-           count(*) FILTER (WHERE first_booked_at <= target_by)::float8 \
-             / nullif(count(*) FILTER (WHERE first_booked_at IS NOT NULL AND target_by IS NOT NULL), 0) \
+           count(*) FILTER (WHERE first_booked_at IS NOT NULL AND target_missed IS NOT TRUE)::float8 \
+             / nullif(count(*) FILTER (WHERE first_booked_at IS NOT NULL), 0) \
              AS booked_within_target_share \
          FROM referrals WHERE clinic_id = $1",
         since = WAITING_SINCE_SQL

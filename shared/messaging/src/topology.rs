@@ -194,16 +194,6 @@ pub fn delay_queue(queue: &str, step: usize) -> String {
     format!("{queue}.delay.{step}")
 }
 
-/// The delay lines' earlier name, when they were classic queues: a classic
-/// queue lives on one node, and while that node was down no replica could
-/// (re)declare it, so the whole flow stopped (docs/decisions/0007). Nothing
-/// declares or publishes to them any more; what they still hold expires back
-/// into the work queue within a minute, after which an operator deletes them
-/// (docs/runbook.md, "Before you start").
-pub fn retired_delay_queue(queue: &str, step: usize) -> String {
-    format!("{queue}.retry.{step}")
-}
-
 /// Declares a consumer's queues and binds its work queue to `routing_keys`.
 pub async fn declare_consumer_queues(
     channel: &Channel,

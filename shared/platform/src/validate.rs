@@ -78,11 +78,11 @@ mod tests {
         let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
         let day = |d: &str| d.parse::<NaiveDate>().unwrap();
         // 11:00 UTC on 1 December: already the 2nd in Kiribati (UTC+14),
-        // still the 30th nowhere (UTC-12 is 23:00 on the 30th).
+        // still the 30th in UTC-12 (23:00).
         let now = at("2026-12-01T11:00:00Z");
         assert_eq!(latest_date_anywhere(now), day("2026-12-02"));
         assert_eq!(earliest_date_anywhere(now), day("2026-11-30"));
-        // 09:00 UTC: the 2nd has begun nowhere yet; the 30th is over.
+        // 09:00 UTC: the 2nd has begun nowhere yet.
         let now = at("2026-12-01T09:00:00Z");
         assert_eq!(latest_date_anywhere(now), day("2026-12-01"));
         assert_eq!(earliest_date_anywhere(now), day("2026-11-30"));

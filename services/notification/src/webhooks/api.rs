@@ -279,11 +279,6 @@ pub async fn update(
             .get_result(conn)
             .await
             .map_err(db_error)?;
-        if current.enabled != enabled {
-            super::delivery::hold_pending(conn, id, enabled)
-                .await
-                .map_err(db_error)?;
-        }
         Ok((!current.enabled && enabled, changed))
     })
     .await?;

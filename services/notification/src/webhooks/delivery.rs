@@ -50,31 +50,6 @@ const LEASE: Duration = Duration::from_secs(120);
 /// What of an error answer's body goes into the log.
 const ERROR_CHARS: usize = 200;
 
-/// An endpoint turned off (`enabled` false) keeps its pending messages, out
-/// of the due index's range (`infinity`), so the workers never step over
-/// them however long it stays off; turned back on, they are due at once.
-pub async fn hold_pending(
-    conn: &mut AsyncPgConnection,
-    endpoint: Uuid,
-    enabled: bool,
-) -> QueryResult<()> {
-    let (to, from) = if enabled {
-        ("now()", "next_attempt_at = 'infinity'")
-    } else {
-        // An attempt in flight too: its outcome, written later, is all
-        // that can make it due again (one message, skipped until then).
-        ("'infinity'", "true")
-    };
-    diesel::sql_query(format!(
-        "UPDATE webhook_messages SET next_attempt_at = {to}
-         WHERE endpoint_id = $1 AND status = 'pending' AND {from}"
-    ))
-    .bind::<diesel::sql_types::Uuid, _>(endpoint)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Wakes the workers now (a redelivery, an endpoint turned back on).
 pub async fn wake(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT pg_notify('{CHANNEL}', '')"))
@@ -341,7 +316,6 @@ async fn failed_again(
     .execute(conn)
     .await?;
     if turned_off == 1 {
-        hold_pending(conn, m.endpoint_id, false).await?;
         let told = notice(
             Audience::Clinic(m.clinic_id),
             NoticeKind::WebhookDisabled,
@@ -411,7 +385,15 @@ impl Webhooks {
         loop {
             let room = IN_FLIGHT - i64::try_from(in_flight.len())?;
             let taken = if room > 0 {
-                take(&self.pool, room).await?
+                match take(&self.pool, room).await {
+                    Ok(taken) => taken,
+                    Err(err) => {
+                        // Attempts already sent finish and are recorded
+                        // before the error is reported.
+                        while in_flight.join_next().await.is_some() {}
+                        return Err(err);
+                    }
+                }
             } else {
                 Vec::new()
             };

@@ -401,9 +401,6 @@ async fn a_cleared_referrals_waits_count_from_the_clearance() {
         .as_f64()
         .unwrap();
     assert!(median < f64::from(an_hour as i32), "{clinic}");
-    // The clinic is shown the clearance as the report, as in its timeline.
-    let shown: chrono::DateTime<Utc> = row["created_at"].as_str().unwrap().parse().unwrap();
-    assert!(Utc::now() - shown < chrono::Duration::hours(1), "{row}");
 
     // The next urgent referral is told the pace of recent bookings: this
     // one took minutes, not three days.
