@@ -21,7 +21,7 @@ fn script_command() -> Command {
 
 /// Runs the script and returns what it printed; panics, with its output,
 /// when it fails.
-pub fn cluster_script(args: &[&str]) -> String {
+fn cluster_script(args: &[&str]) -> String {
     let output = script_command()
         .args(args)
         .output()

@@ -1,7 +1,7 @@
 //! Broker names of a test's own, removed when the test ends.
 
 mod cluster;
-pub use cluster::{LocalCluster, cluster_script};
+pub use cluster::LocalCluster;
 
 use crate::topology::{RETRY_DELAYS, delay_queue, parked_queue};
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
