@@ -130,14 +130,19 @@ bench: deps
 	$(MAKE) --no-print-directory bench-load
 
 # The whole stack under load, driven over HTTP as the app drives it
-# (services/spotter/src/bench): a release `spotter dev` of its own on
-# BENCH_PORT, with databases (spotter_bench_*), an exchange and queue names of
-# its own, so a `make run` stack beside it is neither loaded nor disturbed,
+# (services/spotter/src/bench): a release stack of its own on BENCH_PORT,
+# with databases (spotter_bench_*), an exchange and queue names of its own,
+# so a `make run` stack beside it is neither loaded nor disturbed,
 # (its 200 trainers each stay within the default quotas and rate limits),
-# and its 100,000 seeded appointments never land in the dev databases. The
-# stack is stopped however the run ends (the trap). Knobs: BENCH_ARGS, e.g.
+# and its 100,000 seeded appointments never land in the dev databases.
+# Booking runs in a process of its own (`spotter serve booking`, the
+# production shape), so its memory is booking's alone: `spotter dev` serves
+# the HTTP API of all three and does referral's and notification's work,
+# booking's process does all of booking's (`--work-elsewhere booking`).
+# Both are stopped however the run ends (the trap). Knobs: BENCH_ARGS, e.g.
 # make bench-load BENCH_ARGS='--rate 100 --open-for 30s'; see spotter bench --help.
 BENCH_PORT ?= 18080
+BENCH_BOOKING_PORT ?= 18081
 BENCH_ARGS ?=
 BENCH_EXCHANGE := spotter.bench.events
 bench-load: deps
@@ -149,17 +154,29 @@ bench-load: deps
 	done
 	@export SPOTTER_BROKER__EXCHANGE=$(BENCH_EXCHANGE) SPOTTER_BROKER__QUEUE_PREFIX=bench. \
 		SPOTTER_LOG__LEVEL=warn; \
-	log=target/bench-load-stack.log; \
-	./target/release/spotter dev --port $(BENCH_PORT) --db-prefix spotter_bench_ >$$log 2>&1 & \
-	pid=$$!; \
-	trap 'kill $$pid 2>/dev/null && wait $$pid 2>/dev/null; true' EXIT; \
+	log=target/bench-load-stack.log booking_log=target/bench-load-booking.log; \
+	./target/release/spotter dev --port $(BENCH_PORT) --db-prefix spotter_bench_ \
+		--work-elsewhere booking >$$log 2>&1 & \
+	pid=$$!; booking=; \
+	trap 'kill $$pid $$booking 2>/dev/null; wait $$pid $$booking 2>/dev/null; true' EXIT; \
+	wait_ready() { \
+		for _ in $$(seq 1 240); do \
+			curl -fs $$1/readyz | grep -q '"status":"ready"' && return 0; \
+			kill -0 $$2 2>/dev/null || { echo "$$3 exited; see $$4"; return 1; }; \
+			sleep 0.5; \
+		done; \
+		echo "$$3 is not ready after 2 minutes; see $$4"; return 1; \
+	}; \
 	url=http://127.0.0.1:$(BENCH_PORT); \
-	for _ in $$(seq 1 240); do \
-		curl -fs $$url/readyz | grep -q '"status":"ready"' && break; \
-		kill -0 $$pid 2>/dev/null || { echo "the bench stack exited; see $$log"; exit 1; }; \
-		sleep 0.5; \
-	done; \
-	curl -fs $$url/readyz | grep -q '"status":"ready"' || { echo "the bench stack is not ready after 2 minutes; see $$log"; exit 1; }; \
-	echo "bench stack (pid $$pid) ready at $$url; its log: $$log"; \
-	./target/release/spotter bench --url $$url --pid $$pid --exchange $(BENCH_EXCHANGE) \
+	wait_ready $$url $$pid "the bench stack" $$log; \
+	if [ -d /var/run/postgresql ]; then pg=%2Fvar%2Frun%2Fpostgresql; else pg=127.0.0.1:5432; fi; \
+	SPOTTER_SERVER__PORT=$(BENCH_BOOKING_PORT) \
+		SPOTTER_DATABASE__URL=postgres://$(USER)@$$pg/spotter_bench_booking \
+		SPOTTER_AUTH__JWKS=$${SPOTTER_DEV_KEYS:-.spotter/dev-keys}/jwks.json SPOTTER_AUTH__ISSUER=spotter-dev \
+		SPOTTER_AUTH__DEV_MODE=true \
+		./target/release/spotter serve booking >$$booking_log 2>&1 & \
+	booking=$$!; \
+	wait_ready http://127.0.0.1:$(BENCH_BOOKING_PORT) $$booking "booking's process" $$booking_log; \
+	echo "bench stack (pid $$pid) ready at $$url, booking's work in pid $$booking; logs: $$log, $$booking_log"; \
+	./target/release/spotter bench --url $$url --pid $$booking --stack-pid $$pid --exchange $(BENCH_EXCHANGE) \
 		--booking-db spotter_bench_booking --pg-user $(USER) $(BENCH_ARGS)

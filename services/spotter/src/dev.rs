@@ -31,6 +31,12 @@ pub struct DevArgs {
     /// SPOTTER_<SERVICE>_BROKER_PASSWORD, else `spotter-<service>-dev`.
     #[arg(long, env = "SPOTTER_DEV_SERVICE_ACCOUNTS")]
     service_accounts: bool,
+    /// Serve this service's HTTP API here but run none of its background
+    /// work (consumers, outbox relay, workers): a `spotter serve <service>`
+    /// process on the same database and queues does it. `make bench-load`
+    /// runs booking that way, to measure booking alone in its own process.
+    #[arg(long, value_name = "SERVICE", value_parser = clap::builder::PossibleValuesParser::new(SERVICES))]
+    work_elsewhere: Vec<String>,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -81,7 +87,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             spotter_db::ensure_database_exists(&admin_database(name)).await?;
         }
     }
-    let running = start_stack(&settings, for_service, verifier).await?;
+    let running = start_stack(&settings, for_service, verifier, &args.work_elsewhere).await?;
     print_banner(&args.host, running.port(), &args.keys_dir);
     running.run_until_stopped().await
 }

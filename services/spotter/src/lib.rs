@@ -34,14 +34,19 @@ pub fn admin_sql_of(service: &str) -> &'static str {
 
 /// Starts the three services behind one listener. `for_service` gives each
 /// service its settings (its own database); the server section of `base`
-/// decides the listener.
+/// decides the listener. The services named in `work_elsewhere` serve their
+/// HTTP API here but run none of their background work (consumers, outbox
+/// relay, workers): a `spotter serve` process of that service, on the same
+/// database and queues, does all of it (`make bench-load` measures booking
+/// alone that way).
 pub async fn start_stack(
     base: &Settings,
     for_service: impl Fn(&str) -> Settings,
     verifier: JwtVerifier,
+    work_elsewhere: &[String],
 ) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
-    let modules = vec![
+    let mut modules = vec![
         prepare_module::<Referral>(for_service("referral"), verifier.clone(), shutdown.clone())
             .await?,
         prepare_module::<Booking>(for_service("booking"), verifier.clone(), shutdown.clone())
@@ -49,6 +54,11 @@ pub async fn start_stack(
         prepare_module::<Notification>(for_service("notification"), verifier, shutdown.clone())
             .await?,
     ];
+    for module in &mut modules {
+        if work_elsewhere.iter().any(|name| name == module.name) {
+            module.tasks.clear();
+        }
+    }
     Running::start(&base.server, modules, Metrics::new()?, shutdown)
 }
 

@@ -45,10 +45,14 @@ impl TestStack {
         }
         let auth = TestAuth::new();
         let base = settings["referral"].clone();
-        let running =
-            crate::start_stack(&base, |name| settings[name].clone(), auth.verifier.clone())
-                .await
-                .unwrap();
+        let running = crate::start_stack(
+            &base,
+            |name| settings[name].clone(),
+            auth.verifier.clone(),
+            &[],
+        )
+        .await
+        .unwrap();
         let base_url = format!("http://127.0.0.1:{}", running.port());
         let shutdown = running.shutdown_token();
         tokio::spawn(running.run_until_stopped());

@@ -38,6 +38,25 @@ pub fn rss(pid: u32) -> anyhow::Result<Rss> {
     })
 }
 
+/// How `pid` was started (`/proc/<pid>/cmdline`, its program's file name
+/// and arguments), so a printed memory figure says which process it is.
+pub fn command_line(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|&b| b == 0)
+        .filter(|word| !word.is_empty())
+        .enumerate()
+        .map(|(i, word)| {
+            let word = String::from_utf8_lossy(word);
+            // The program by its file name; its folder says nothing here.
+            match i {
+                0 => word.rsplit('/').next().unwrap_or_default().to_owned(),
+                _ => word.into_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// TPC-B-like without the contended branch/teller updates (`-N`), 8 clients
 /// on 2 threads, on a freshly initialised scratch database: transactions
 /// per second.

@@ -38,9 +38,14 @@ pub struct BenchArgs {
     /// The stack's topic exchange.
     #[arg(long, default_value = "spotter.events")]
     exchange: String,
-    /// The process holding booking (e.g. `spotter dev`): its VmRSS/VmHWM are printed.
+    /// The process holding booking's work (`spotter serve booking`, or
+    /// `spotter dev`): its VmRSS/VmHWM are printed beside the target.
     #[arg(long)]
     pid: Option<u32>,
+    /// Another process of the stack (e.g. the `spotter dev` serving the rest):
+    /// its memory is printed too, for the record.
+    #[arg(long)]
+    stack_pid: Option<u32>,
     #[command(flatten)]
     pg: PgArgs,
     #[command(flatten)]
@@ -132,7 +137,8 @@ pub struct Knobs {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let k = &args.knobs;
-    let rss_before = args.pid.map(machine::rss);
+    let watched: Vec<u32> = args.pid.into_iter().chain(args.stack_pid).collect();
+    let rss_before: Vec<_> = watched.iter().map(|&pid| machine::rss(pid)).collect();
     let api = crate::dev_api::Api::new(&args.url, &args.keys_dir)?;
     api.ready().await?;
 
@@ -181,11 +187,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let solo = subjects::Subjects::new(api.clone(), vec![net.solo_trainer]);
     let cost = cost::run(&flagger, &solo, db.as_mut(), k, grace).await?;
 
-    let rss_after = args.pid.map(machine::rss);
-    if let Some(pid) = args.pid {
-        println!("\n▶ memory of process {pid}");
-        report::rss_line("before", rss_before.as_ref());
-        report::rss_line("after load", rss_after.as_ref());
+    let rss_after: Vec<_> = watched.iter().map(|&pid| machine::rss(pid)).collect();
+    for ((pid, before), after) in watched.iter().zip(&rss_before).zip(&rss_after) {
+        println!(
+            "\n▶ memory of process {pid} ({})",
+            machine::command_line(*pid)
+        );
+        report::rss_line("before", Some(before));
+        report::rss_line("after load", Some(after));
     }
 
     println!("\n▶ 5. the machine's own limit: pgbench -N on a scratch database");
@@ -207,7 +216,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         cost_ratio: cost.ratio(),
         flows_per_s: flows,
         pgbench_tps: tps,
-        rss_after: rss_after.and_then(Result::ok),
+        // The first watched process is --pid's, when there is one.
+        rss_after: args
+            .pid
+            .zip(rss_after.into_iter().next())
+            .and_then(|(pid, rss)| Some((machine::command_line(pid), rss.ok()?))),
     });
     Ok(())
 }

@@ -97,7 +97,8 @@ pub struct Summary {
     pub cost_ratio: Option<f64>,
     pub flows_per_s: f64,
     pub pgbench_tps: Option<f64>,
-    pub rss_after: Option<Rss>,
+    /// The `--pid` process's command line and its memory after the load.
+    pub rss_after: Option<(String, Rss)>,
 }
 
 pub fn table(s: &Summary) {
@@ -132,11 +133,11 @@ pub fn table(s: &Summary) {
             "≥ 0.125".to_owned(),
         ),
         (
-            "peak RSS of --pid (VmHWM)".to_owned(),
+            "peak RSS of the --pid process (VmHWM)".to_owned(),
             or_dash(
                 s.rss_after
                     .as_ref()
-                    .map(|r| format!("{:.1} MB", r.hwm_mb())),
+                    .map(|(_, r)| format!("{:.1} MB", r.hwm_mb())),
             ),
             "≤ 50 MB (booking)".to_owned(),
         ),
@@ -146,7 +147,8 @@ pub fn table(s: &Summary) {
     for (what, measured, target) in rows {
         println!("  {what:<50} {measured:>14}   {target}");
     }
-    if s.rss_after.is_some() {
-        println!("  (under `spotter dev` the process holds all three services, not booking alone)");
+    if let Some((command, _)) = &s.rss_after {
+        // `spotter dev` alone holds all three services, not booking alone.
+        println!("  (the --pid process: `{command}`)");
     }
 }
