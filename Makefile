@@ -139,6 +139,9 @@ bench: deps
 # production shape), so its memory is booking's alone: `spotter dev` serves
 # the HTTP API of all three and does referral's and notification's work,
 # booking's process does all of booking's (`--work-elsewhere booking`).
+# Nobody calls booking's process over HTTP, so it trusts no token at all:
+# deploy/local/no-callers-jwks.json is a public key whose private half was
+# never kept (dev keys are refused outside `spotter dev`, by design).
 # Both are stopped however the run ends (the trap). Knobs: BENCH_ARGS, e.g.
 # make bench-load BENCH_ARGS='--rate 100 --open-for 30s'; see spotter bench --help.
 BENCH_PORT ?= 18080
@@ -172,8 +175,8 @@ bench-load: deps
 	if [ -d /var/run/postgresql ]; then pg=%2Fvar%2Frun%2Fpostgresql; else pg=127.0.0.1:5432; fi; \
 	SPOTTER_SERVER__PORT=$(BENCH_BOOKING_PORT) \
 		SPOTTER_DATABASE__URL=postgres://$(USER)@$$pg/spotter_bench_booking \
-		SPOTTER_AUTH__JWKS=$${SPOTTER_DEV_KEYS:-.spotter/dev-keys}/jwks.json SPOTTER_AUTH__ISSUER=spotter-dev \
-		SPOTTER_AUTH__DEV_MODE=true \
+		SPOTTER_AUTH__JWKS=deploy/local/no-callers-jwks.json \
+		SPOTTER_AUTH__ISSUER=https://no-callers.spotter.invalid \
 		./target/release/spotter serve booking >$$booking_log 2>&1 & \
 	booking=$$!; \
 	wait_ready http://127.0.0.1:$(BENCH_BOOKING_PORT) $$booking "booking's process" $$booking_log; \

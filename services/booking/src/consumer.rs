@@ -9,7 +9,7 @@ use crate::engine::cancel::{CancelError, Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_referral;
 use crate::engine::follow_up::{self, Guidance};
 use crate::engine::requests::{self, ReferralRequest, RequestState};
-use crate::lanes::{Lane, LaneMetrics};
+use crate::lanes::{Lane, LaneMetrics, UrgentFirst};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
 use chrono::Utc;
 use diesel::prelude::*;
@@ -37,7 +37,9 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
         routing_keys: routing_keys_of(FOLLOW_UPS),
         handler: Arc::new(|conn, incoming| Box::pin(on_guidance(conn, incoming))),
         concurrency: 2,
+        admission: None,
     };
+    let urgent_first = UrgentFirst::default();
     Lane::ALL
         .into_iter()
         .map(|lane| {
@@ -50,6 +52,7 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
                     Box::pin(async move { handle(conn, incoming, lane, &metrics, rules).await })
                 }),
                 concurrency: lane.concurrency(),
+                admission: Some(urgent_first.admission(lane)),
             }
         })
         .chain([follow_ups])

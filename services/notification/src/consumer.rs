@@ -34,6 +34,7 @@ pub fn spec(push_platforms: Vec<&'static str>) -> ConsumerSpec {
             Box::pin(async move { handle(conn, incoming, &push_platforms).await })
         }),
         concurrency: 4,
+        admission: None,
     }
 }
 

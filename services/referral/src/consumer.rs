@@ -39,6 +39,7 @@ pub fn spec(care: CareDeadlines) -> ConsumerSpec {
         routing_keys: routing_keys_of(QUEUE),
         handler: Arc::new(move |conn, incoming| Box::pin(handle(conn, incoming, care))),
         concurrency: 1,
+        admission: None,
     }
 }
 

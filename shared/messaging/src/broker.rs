@@ -317,6 +317,18 @@ async fn connect(broker: &Broker, url: &str) -> anyhow::Result<lapin::Connection
 /// Messages ready in `queue`: a passive declare, which creates nothing (on a
 /// channel of its own, since asking after a missing queue closes it).
 pub async fn ready_messages(connection: &lapin::Connection, queue: &str) -> anyhow::Result<u32> {
+    Ok(passive_declare(connection, queue).await?.message_count())
+}
+
+/// Consumers attached to `queue` right now, from the same passive declare.
+pub async fn consumers_of(connection: &lapin::Connection, queue: &str) -> anyhow::Result<u32> {
+    Ok(passive_declare(connection, queue).await?.consumer_count())
+}
+
+async fn passive_declare(
+    connection: &lapin::Connection,
+    queue: &str,
+) -> anyhow::Result<lapin::Queue> {
     let channel = connection.create_channel().await?;
     let declared = channel
         .queue_declare(
@@ -329,7 +341,7 @@ pub async fn ready_messages(connection: &lapin::Connection, queue: &str) -> anyh
         )
         .await?;
     let _ = channel.close(200, "counted".into()).await;
-    Ok(declared.message_count())
+    Ok(declared)
 }
 
 /// Sleeps for `duration`, or less if `shutdown` fires first: every retry loop

@@ -17,7 +17,7 @@ pub mod topology;
 pub mod trace;
 
 pub use broker::Broker;
-pub use consumer::{Consumer, ConsumerSpec, Handler, HandlerError, Incoming};
+pub use consumer::{Admission, Admitted, Consumer, ConsumerSpec, Handler, HandlerError, Incoming};
 
 pub use outbox::{OutboundMessage, Relay, RelayConfig, enqueue, enqueue_message};
 

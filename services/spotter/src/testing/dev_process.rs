@@ -2,6 +2,7 @@
 //! own, on databases and broker names of the test's own, with its dev key.
 //! It can be SIGKILLed and started again on the same port.
 
+use secrecy::ExposeSecret;
 use spotter_auth::{Role, SigningKey, dev_token, ensure_dev_keys};
 use spotter_db::testing::TestDatabase;
 use spotter_messaging::testing::{BrokerCleanup, ServiceUsers};
@@ -21,6 +22,10 @@ pub struct DevProcess {
     broker_prefix: String,
     key: SigningKey,
     service_accounts: bool,
+    /// `--work-elsewhere`: the service whose work runs in `serve`'s process.
+    work_elsewhere: Option<&'static str>,
+    /// The `spotter serve` processes `serve` started, stopped with this.
+    served: Vec<Child>,
     databases: Vec<TestDatabase>,
     _service_users: Option<ServiceUsers>,
     _broker_names: BrokerCleanup,
@@ -31,7 +36,14 @@ impl DevProcess {
     /// databases made here from the migrated templates (fast): `spotter dev`
     /// finds them under the names its `--db-prefix` gives.
     pub async fn start(binary: &Path) -> Self {
-        Self::start_with(binary, true).await
+        Self::start_with(binary, true, None).await
+    }
+
+    /// `spotter dev --work-elsewhere <service>` (`make bench-load`'s shape):
+    /// the service's HTTP API is served here, its work only once `serve`
+    /// starts a process for it.
+    pub async fn start_working_elsewhere(binary: &Path, service: &'static str) -> Self {
+        Self::start_with(binary, true, Some(service)).await
     }
 
     /// As `make run` on a newcomer's machine: `spotter dev --service-accounts`
@@ -40,7 +52,7 @@ impl DevProcess {
     /// broker user, which may publish only that service's events on this
     /// test's exchange.
     pub async fn start_from_nothing(binary: &Path) -> Self {
-        Self::start_with(binary, false).await
+        Self::start_with(binary, false, None).await
     }
 
     /// The database `spotter dev` gives `service`.
@@ -60,7 +72,11 @@ impl DevProcess {
             .unwrap()
     }
 
-    async fn start_with(binary: &Path, premade_databases: bool) -> Self {
+    async fn start_with(
+        binary: &Path,
+        premade_databases: bool,
+        work_elsewhere: Option<&'static str>,
+    ) -> Self {
         let service_accounts = !premade_databases;
         let id = Uuid::new_v4().simple().to_string();
         let keys_dir = std::env::temp_dir().join(format!("spotter-keys-{id}"));
@@ -93,6 +109,8 @@ impl DevProcess {
             broker_prefix,
             key,
             service_accounts,
+            work_elsewhere,
+            served: Vec::new(),
             databases,
             _service_users: service_accounts.then(|| ServiceUsers::grant(&broker.exchange)),
             _broker_names: BrokerCleanup {
@@ -111,6 +129,11 @@ impl DevProcess {
             .args(["--db-prefix", &self.db_prefix])
             .arg("--keys-dir")
             .arg(&self.keys_dir)
+            .args(
+                self.work_elsewhere
+                    .iter()
+                    .flat_map(|service| ["--work-elsewhere", service]),
+            )
             .env(
                 "SPOTTER_BROKER__EXCHANGE",
                 format!("{}spotter.events", self.broker_prefix),
@@ -141,6 +164,61 @@ impl DevProcess {
         self.child = Some(child);
     }
 
+    /// Starts `spotter serve <service>` beside the stack, on the service's
+    /// database and the stack's queues (as `make bench-load` runs booking).
+    /// It runs until this value drops.
+    pub fn serve(&mut self, service: &str) {
+        let database = self
+            .databases
+            .iter()
+            .find(|d| d.name() == self.database(service))
+            .unwrap_or_else(|| panic!("no database for {service}"));
+        let child = Command::new(&self.binary)
+            .args(["serve", service])
+            .env("SPOTTER_SERVER__PORT", "0")
+            .env(
+                "SPOTTER_DATABASE__URL",
+                database.settings.url.expose_secret(),
+            )
+            .env(
+                "SPOTTER_BROKER__URL",
+                self._broker_names.settings.url.expose_secret(),
+            )
+            .env(
+                "SPOTTER_BROKER__EXCHANGE",
+                &self._broker_names.settings.exchange,
+            )
+            .env("SPOTTER_BROKER__QUEUE_PREFIX", &self.broker_prefix)
+            // No token reaches it in these tests: it trusts a key nobody holds
+            // (a serve process refuses the dev key, by design).
+            .env(
+                "SPOTTER_AUTH__JWKS",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../deploy/local/no-callers-jwks.json"),
+            )
+            .env("SPOTTER_AUTH__ISSUER", "https://no-callers.spotter.invalid")
+            .env("SPOTTER_LOG__LEVEL", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.served.push(child);
+    }
+
+    /// Consumers attached to one of the stack's queues (`name` without the
+    /// test's prefix) right now.
+    pub async fn consumers_of(&self, name: &str) -> u32 {
+        let url = self._broker_names.settings.url.expose_secret().to_owned();
+        let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let queue = format!("{}{name}", self.broker_prefix);
+        let consumers = spotter_messaging::testing::consumers_of(&connection, &queue)
+            .await
+            .unwrap();
+        let _ = connection.close(200, "counted".into()).await;
+        consumers
+    }
+
     /// SIGKILL: every service in it dies at once, nothing graceful.
     pub fn kill(&mut self) {
         let mut child = self.child.take().unwrap();
@@ -168,7 +246,7 @@ impl DevProcess {
 
 impl Drop for DevProcess {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
+        for child in self.child.iter_mut().chain(&mut self.served) {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -214,6 +214,55 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
     each_database_belongs_to_its_service_alone(&stack).await;
 }
 
+/// `make bench-load`'s shape: `spotter dev --work-elsewhere booking` serves
+/// booking's API but consumes none of its queues; a `spotter serve booking`
+/// on the same database and queues does all of booking's work, and the
+/// whole loop runs through the two.
+#[tokio::test]
+async fn booking_can_work_in_a_process_of_its_own_beside_spotter_dev() {
+    let mut stack = DevProcess::start_working_elsewhere(Path::new(SPOTTER), "booking").await;
+    // Wait until the other services' consumers are attached: booking's would
+    // have been started with them.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stack.consumers_of("referral.booking-events").await == 0
+        || stack.consumers_of("notification.events").await == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spotter dev's consumers never attached"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for lane in ["booking.referrals.urgent", "booking.referrals.routine"] {
+        assert_eq!(
+            stack.consumers_of(lane).await,
+            0,
+            "spotter dev consumes {lane}"
+        );
+    }
+
+    stack.serve("booking");
+    let output = tokio::process::Command::new(SPOTTER)
+        .args(["demo", "--url", &stack.base_url])
+        .arg("--keys-dir")
+        .arg(&stack.keys_dir)
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains("Appointment booked for your client"),
+        "{printed}"
+    );
+    // Booked by the one consumer of `spotter serve booking`.
+    assert_eq!(stack.consumers_of("booking.referrals.routine").await, 1);
+}
+
 /// Least privilege, as `make run` sets it up: each service's database is
 /// owned by that service's role, and another service's role cannot even
 /// connect to it (the whole loop above ran with these accounts).

@@ -41,6 +41,15 @@ pub type Handler = Arc<
         + Sync,
 >;
 
+/// Decides when a delivery may start: awaited before its transaction
+/// begins, and what it returns is held until the delivery is settled.
+/// Booking's lanes use it so routine requests wait while urgent ones are
+/// being booked in the same process (`services/booking/src/lanes.rs`).
+pub type Admission = Arc<dyn Fn() -> BoxFuture<'static, Admitted> + Send + Sync>;
+
+/// Held while an admitted delivery runs; its `Drop` can tell the others.
+pub type Admitted = Box<dyn Send>;
+
 #[derive(Clone)]
 pub struct ConsumerSpec {
     /// `<service>.<purpose>`, e.g. `referral.booking-events`; the queue name
@@ -50,6 +59,8 @@ pub struct ConsumerSpec {
     pub handler: Handler,
     /// Deliveries in flight at once (prefetch and handler concurrency).
     pub concurrency: u16,
+    /// `None`: every delivery starts as soon as it arrives.
+    pub admission: Option<Admission>,
 }
 
 pub struct Consumer {
@@ -183,6 +194,10 @@ impl Consumer {
 
     #[tracing::instrument(skip_all, fields(consumer = %self.spec.name, message_id, correlation_id))]
     async fn process(&self, delivery: Delivery, publisher: &Channel, queue: &str) {
+        let _admitted = match &self.spec.admission {
+            Some(admit) => Some(admit().await),
+            None => None,
+        };
         let incoming = match read(&delivery) {
             Ok(incoming) => incoming,
             Err(reason) => {

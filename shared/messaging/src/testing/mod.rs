@@ -94,7 +94,7 @@ pub fn close_connections_named(needle: &str) -> anyhow::Result<usize> {
 /// Messages ready in `queue` (not counting unacknowledged ones), as the
 /// broker answers a passive declare: exact, unlike `rabbitmqctl list_queues`,
 /// whose quorum-queue counts lag by seconds.
-pub use crate::broker::ready_messages;
+pub use crate::broker::{consumers_of, ready_messages};
 
 /// Stops RabbitMQ's application for a serial test (`make test-serial`) and
 /// always starts it again on drop, even when the test fails.

@@ -149,6 +149,7 @@ impl Harness {
                     routing_keys: vec![ROUTING_KEY.to_owned()],
                     handler: options.handler,
                     concurrency: options.concurrency,
+                    admission: None,
                 },
             )
             .with_metrics(metrics.clone());
