@@ -181,5 +181,5 @@ bench-load: deps
 	booking=$$!; \
 	wait_ready http://127.0.0.1:$(BENCH_BOOKING_PORT) $$booking "booking's process" $$booking_log; \
 	echo "bench stack (pid $$pid) ready at $$url, booking's work in pid $$booking; logs: $$log, $$booking_log"; \
-	./target/release/spotter bench --url $$url --pid $$booking --stack-pid $$pid --exchange $(BENCH_EXCHANGE) \
+	./target/release/spotter bench --url $$url --pid $$booking --stack-pid $$pid --exchange $(BENCH_EXCHANGE) --queue-prefix bench. \
 		--booking-db spotter_bench_booking --pg-user $(USER) $(BENCH_ARGS)

@@ -35,6 +35,7 @@ pub fn spec(push_platforms: Vec<&'static str>) -> ConsumerSpec {
         }),
         concurrency: 4,
         admission: None,
+        in_order_per_correlation: false,
     }
 }
 

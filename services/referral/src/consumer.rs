@@ -1,10 +1,11 @@
 //! What the referral service hears from booking, and how each event moves
 //! the referral (the rules are `domain::lifecycle`).
 //!
-//! Events are handled one at a time (concurrency 1) so one referral's events
-//! are applied in the order booking sent them; an event that still arrives
-//! ahead of its predecessor (its predecessor failed and is being retried) is
-//! retried itself rather than lost or misapplied.
+//! One referral's events are handled one after another, in the order booking
+//! sent them, while other referrals' run side by side
+//! (`in_order_per_correlation`); an event that still arrives ahead of its
+//! predecessor (its predecessor failed and is being retried, or another
+//! replica holds it) is retried itself rather than lost or misapplied.
 
 use crate::deadlines::CareDeadlines;
 use crate::domain::lifecycle::{Decision, Happening, Naming, Status, admit};
@@ -38,8 +39,12 @@ pub fn spec(care: CareDeadlines) -> ConsumerSpec {
         name: QUEUE.to_owned(),
         routing_keys: routing_keys_of(QUEUE),
         handler: Arc::new(move |conn, incoming| Box::pin(handle(conn, incoming, care))),
-        concurrency: 1,
+        // Under load, one at a time fell behind booking (thousands of events
+        // in a bench run), and the trainer saw "awaiting booking" long after
+        // the booking. Each holds a pool connection while it runs.
+        concurrency: 4,
         admission: None,
+        in_order_per_correlation: true,
     }
 }
 

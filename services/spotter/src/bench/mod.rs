@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// The stack's topic exchange.
     #[arg(long, default_value = "spotter.events")]
     exchange: String,
+    /// The stack's queue prefix (`SPOTTER_BROKER__QUEUE_PREFIX`), to read how
+    /// far the referral and notification services are behind booking.
+    #[arg(long, default_value = "")]
+    queue_prefix: String,
     /// The process holding booking's work (`spotter serve booking`, or
     /// `spotter dev`): its VmRSS/VmHWM are printed beside the target.
     #[arg(long)]
@@ -155,7 +159,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .collect();
     let state_file = args.keys_dir.join(format!("bench-clinics-{stack}"));
     let net = network::build(&api, k.physios_per_clinic, k.trainers_per_city, &state_file).await?;
-    let flagger = flag::Flagger::new(api.clone(), tap);
+    let flagger = flag::Flagger::new(api.clone(), tap.clone());
     let mut db = seed::BookingDb::connect(&args.pg, &net.clinic_ids).await;
     if let Some(db) = db.as_mut() {
         // Phases 1–3 measure the base network, whatever an earlier run seeded.
@@ -172,12 +176,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         k.workers, k.closed_for
     );
     let flows = load::closed_loop(&flagger, &subjects, k.workers, *k.closed_for, grace).await?;
+    tap.print_downstream(&args.queue_prefix, "after the closed loop")
+        .await;
 
     println!(
         "\n▶ 3. urgent under backlog: {} routine flags at once, then {} urgent/s while they drain",
         k.burst, k.urgent_rate
     );
     let urgent = backlog::run(&flagger, &subjects, k, grace).await?;
+    tap.print_downstream(&args.queue_prefix, "once the burst is booked")
+        .await;
 
     println!(
         "\n▶ 4. cost of one flag vs network size (after {} to settle)",

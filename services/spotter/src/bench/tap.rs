@@ -31,15 +31,36 @@ struct Seen {
 pub struct Tap {
     seen: Arc<Mutex<Seen>>,
     // Closing the connection (on drop) deletes the queue.
-    _connection: Connection,
+    connection: Connection,
     consumer: tokio::task::JoinHandle<()>,
 }
+
+/// The queues where the rest of the saga waits behind booking: how many of
+/// booking's events the referral and notification services have not yet
+/// taken. A stack that books faster than it records the bookings builds a
+/// backlog here, which the flag→booked times alone would not show.
+const DOWNSTREAM: [&str; 2] = ["referral.booking-events", "notification.events"];
 
 fn locked(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
     seen.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Tap {
+    /// Prints how many messages wait in the downstream queues (`prefix`: the
+    /// stack's queue prefix).
+    pub async fn print_downstream(&self, prefix: &str, when: &str) {
+        let mut waiting = Vec::new();
+        for queue in DOWNSTREAM {
+            let name = format!("{prefix}{queue}");
+            let depth = spotter_messaging::broker::ready_messages(&self.connection, &name).await;
+            waiting.push(match depth {
+                Ok(n) => format!("{queue} {n}"),
+                Err(err) => format!("{queue} unknown ({err:#})"),
+            });
+        }
+        println!("  waiting {when}: {}", waiting.join(", "));
+    }
+
     pub async fn open(broker_url: &str, exchange: &str) -> anyhow::Result<Self> {
         use anyhow::Context;
         let properties =
@@ -103,7 +124,7 @@ impl Tap {
         });
         Ok(Self {
             seen,
-            _connection: connection,
+            connection,
             consumer,
         })
     }

@@ -15,6 +15,7 @@ use crate::schema::inbox;
 use crate::topology;
 use crate::{parked, trace};
 
+mod order;
 mod retry;
 
 use diesel::prelude::*;
@@ -25,6 +26,7 @@ use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
+use order::Turns;
 use retry::{Outcome, forward, next_stop};
 use spotter_db::Pool;
 use std::sync::Arc;
@@ -61,6 +63,12 @@ pub struct ConsumerSpec {
     pub concurrency: u16,
     /// `None`: every delivery starts as soon as it arrives.
     pub admission: Option<Admission>,
+    /// Deliveries with the same correlation id (one referral's events) are
+    /// handled one after another, in the order they arrived, while other
+    /// referrals' run side by side: order without `concurrency: 1`. Only
+    /// within this process: replicas still share the queue, so a handler
+    /// must still cope with an event ahead of its predecessor.
+    pub in_order_per_correlation: bool,
 }
 
 pub struct Consumer {
@@ -145,12 +153,26 @@ impl Consumer {
         )
         .await??;
         let concurrency = usize::from(self.spec.concurrency.max(1));
+        let turns = self.spec.in_order_per_correlation.then(Turns::default);
         let work = deliveries
             .take_until(shutdown.cancelled())
             .for_each_concurrent(concurrency, |delivery| {
                 let publisher = &publisher;
                 let queue = &queue;
+                // Taken here, in arrival order, not when the future first runs.
+                let turn = match (&turns, &delivery) {
+                    (Some(turns), Ok(delivery)) => delivery
+                        .properties
+                        .correlation_id()
+                        .as_ref()
+                        .map(|id| turns.enter(id.as_str())),
+                    _ => None,
+                };
                 async move {
+                    let mut turn = turn;
+                    if let Some(turn) = &mut turn {
+                        turn.wait().await;
+                    }
                     match delivery {
                         Ok(delivery) => self.process(delivery, publisher, queue).await,
                         Err(err) => tracing::warn!(error = %err, "delivery error"),

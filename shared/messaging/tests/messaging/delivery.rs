@@ -1,8 +1,9 @@
 //! The delivery guarantees, against the real PostgreSQL and RabbitMQ:
 //! committed ⇒ published, rolled back ⇒ never; a duplicate ⇒ one effect;
-//! two relays ⇒ each event once, in order per referral.
+//! two relays ⇒ each event once, in order per referral; many deliveries in
+//! flight ⇒ still handled in order per referral.
 
-use crate::support::{Harness, Options, ROUTING_KEY, message};
+use crate::support::{Harness, Options, ROUTING_KEY, message, record_effect};
 use diesel_async::AsyncConnection;
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -192,5 +193,66 @@ async fn published_rows_past_retention_are_pruned_and_pending_ones_kept() {
         h.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
             .await,
         1
+    );
+}
+
+/// Eight deliveries in flight, yet each referral's events take effect in the
+/// order they were published: a slow event is not overtaken by the next one
+/// of its referral, while other referrals' events run beside it.
+#[tokio::test]
+async fn one_referrals_events_keep_their_order_with_many_in_flight() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (r, m) = (running.clone(), most.clone());
+    let handler: spotter_messaging::Handler = Arc::new(move |conn, incoming| {
+        let (running, most) = (r.clone(), m.clone());
+        Box::pin(async move {
+            most.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            // Even steps are slow: the next step would overtake them.
+            if incoming.payload.last().is_some_and(|digit| digit % 2 == 0) {
+                tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+            }
+            let recorded = record_effect(conn, incoming).await;
+            running.fetch_sub(1, Ordering::SeqCst);
+            recorded
+        })
+    });
+    let h = Harness::with(Options {
+        handler,
+        concurrency: 8,
+        in_order: true,
+        ..Options::default()
+    })
+    .await;
+    let referrals: Vec<String> = (0..6).map(|r| format!("referral-{r}")).collect();
+    for step in 0..6 {
+        for referral in &referrals {
+            h.enqueue(referral, &[format!("{referral}#{step}").as_bytes()])
+                .await;
+        }
+    }
+    h.wait_for_count("SELECT count(*) AS n FROM effects", 36)
+        .await;
+    let payloads: Vec<String> = h
+        .effect_payloads()
+        .await
+        .into_iter()
+        .map(|p| String::from_utf8(p).unwrap())
+        .collect();
+    for referral in &referrals {
+        let steps: Vec<&str> = payloads
+            .iter()
+            .filter_map(|p| p.strip_prefix(&format!("{referral}#")))
+            .collect();
+        assert_eq!(
+            steps,
+            ["0", "1", "2", "3", "4", "5"],
+            "{referral} out of order"
+        );
+    }
+    assert!(
+        most.load(Ordering::SeqCst) > 1,
+        "referrals were handled one at a time"
     );
 }

@@ -67,6 +67,8 @@ pub struct Options {
     /// Whether the consumer runs, and with how many deliveries in flight.
     pub consume: bool,
     pub concurrency: u16,
+    /// Each correlation id's deliveries one after another (`ConsumerSpec`).
+    pub in_order: bool,
     /// The broker's URL (a comma-separated list for a cluster); the
     /// machine's RabbitMQ when `None`.
     pub broker_url: Option<String>,
@@ -80,6 +82,7 @@ impl Default for Options {
             taps: Vec::new(),
             consume: true,
             concurrency: 1,
+            in_order: false,
             broker_url: None,
         }
     }
@@ -150,6 +153,7 @@ impl Harness {
                     handler: options.handler,
                     concurrency: options.concurrency,
                     admission: None,
+                    in_order_per_correlation: options.in_order,
                 },
             )
             .with_metrics(metrics.clone());
