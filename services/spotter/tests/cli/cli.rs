@@ -179,19 +179,7 @@ async fn spotter_dev_stops_cleanly_on_sigterm() {
 async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
     let stack = DevProcess::start_from_nothing(Path::new(SPOTTER)).await;
     for run in 1..=2 {
-        let output = tokio::process::Command::new(SPOTTER)
-            .args(["demo", "--url", &stack.base_url])
-            .arg("--keys-dir")
-            .arg(&stack.keys_dir)
-            .output()
-            .await
-            .unwrap();
-        let printed = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "run {run}: {printed}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let printed = demo(&stack, &format!("run {run}")).await;
         for seen in [
             "Appointment booked for your client",
             "New appointment booked with you",
@@ -212,6 +200,24 @@ async fn spotter_demo_plays_the_whole_loop_twice_against_spotter_dev() {
         );
     }
     each_database_belongs_to_its_service_alone(&stack).await;
+}
+
+/// Runs `spotter demo` against the stack; what it printed, once it succeeded.
+async fn demo(stack: &DevProcess, what: &str) -> String {
+    let output = tokio::process::Command::new(SPOTTER)
+        .args(["demo", "--url", &stack.base_url])
+        .arg("--keys-dir")
+        .arg(&stack.keys_dir)
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what}: {printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    printed
 }
 
 /// `make bench-load`'s shape: `spotter dev --work-elsewhere booking` serves
@@ -242,19 +248,7 @@ async fn booking_can_work_in_a_process_of_its_own_beside_spotter_dev() {
     }
 
     stack.serve("booking");
-    let output = tokio::process::Command::new(SPOTTER)
-        .args(["demo", "--url", &stack.base_url])
-        .arg("--keys-dir")
-        .arg(&stack.keys_dir)
-        .output()
-        .await
-        .unwrap();
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{printed}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let printed = demo(&stack, "with booking's work elsewhere").await;
     assert!(
         printed.contains("Appointment booked for your client"),
         "{printed}"
