@@ -139,6 +139,8 @@ bench: deps
 # production shape), so its memory is booking's alone: `spotter dev` serves
 # the HTTP API of all three and does referral's and notification's work,
 # booking's process does all of booking's (`--work-elsewhere booking`).
+# Booking's process reaches PostgreSQL the way `spotter dev` does by
+# default (the local socket as $USER), whatever SPOTTER_DATABASE__URL says.
 # Nobody calls booking's process over HTTP, so it trusts no token at all:
 # deploy/local/no-callers-jwks.json is a public key whose private half was
 # never kept (dev keys are refused outside `spotter dev`, by design).

@@ -32,9 +32,10 @@ pub struct DevArgs {
     #[arg(long, env = "SPOTTER_DEV_SERVICE_ACCOUNTS")]
     service_accounts: bool,
     /// Serve this service's HTTP API here but run none of its background
-    /// work (consumers, outbox relay, workers): a `spotter serve <service>`
-    /// process on the same database and queues does it. `make bench-load`
-    /// runs booking that way, to measure booking alone in its own process.
+    /// tasks (consumers, outbox relay, workers, retention, its rate limiter's
+    /// idle sweep and /metrics gauges): a `spotter serve <service>` process on
+    /// the same database and queues does the work. `make bench-load` runs
+    /// booking that way, to measure booking alone in its own process.
     #[arg(long, value_name = "SERVICE", value_parser = clap::builder::PossibleValuesParser::new(SERVICES))]
     work_elsewhere: Vec<String>,
 }

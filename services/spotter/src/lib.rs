@@ -35,10 +35,11 @@ pub fn admin_sql_of(service: &str) -> &'static str {
 /// Starts the three services behind one listener. `for_service` gives each
 /// service its settings (its own database); the server section of `base`
 /// decides the listener. The services named in `work_elsewhere` serve their
-/// HTTP API here but run none of their background work (consumers, outbox
-/// relay, workers): a `spotter serve` process of that service, on the same
-/// database and queues, does all of it (`make bench-load` measures booking
-/// alone that way).
+/// HTTP API here but run none of their background tasks (consumers, outbox
+/// relay, workers, retention; also their rate limiter's idle sweep and their
+/// `/metrics` gauges, so it suits a benchmark, not a long-lived stack): a
+/// `spotter serve` process of that service, on the same database and
+/// queues, does the work (`make bench-load` measures booking alone that way).
 pub async fn start_stack(
     base: &Settings,
     for_service: impl Fn(&str) -> Settings,

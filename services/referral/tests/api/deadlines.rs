@@ -137,7 +137,7 @@ async fn a_referral_booking_could_not_place_by_its_target_is_marked_overdue_once
         "SELECT count(*) AS n FROM referral_timeline WHERE referral_id = '{id}' AND cause = 'booking_overdue'"
     );
     app.wait_for_count(&overdue, 1).await;
-    // Both escalations were handled (the consumer takes one at a time).
+    // Both escalations were handled (one referral's events one at a time).
     app.wait_for_count(
         "SELECT count(*) AS n FROM inbox WHERE message_type = 'spotter.booking.v1.DeadlineReached'",
         3,
