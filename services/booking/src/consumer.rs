@@ -38,7 +38,6 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
         handler: Arc::new(|conn, incoming| Box::pin(on_guidance(conn, incoming))),
         concurrency: 2,
         admission: None,
-        in_order_per_correlation: false,
     };
     let urgent_first = UrgentFirst::default();
     Lane::ALL
@@ -54,7 +53,6 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
                 }),
                 concurrency: lane.concurrency(),
                 admission: Some(urgent_first.admission(lane)),
-                in_order_per_correlation: false,
             }
         })
         .chain([follow_ups])

@@ -78,12 +78,12 @@ impl UrgentFirst {
     pub fn admission(&self, lane: Lane) -> Admission {
         let running = self.urgent_running.clone();
         match lane {
-            Lane::Urgent => Arc::new(move || {
+            Lane::Urgent => Arc::new(move |_| {
                 running.send_modify(|n| *n += 1);
                 let done: Admitted = Box::new(UrgentDone(running.clone()));
                 Box::pin(std::future::ready(done))
             }),
-            Lane::Routine => Arc::new(move || {
+            Lane::Routine => Arc::new(move |_| {
                 let mut urgent = running.subscribe();
                 Box::pin(async move {
                     let none_urgent = urgent.wait_for(|&n| n == 0);
@@ -196,14 +196,14 @@ mod tests {
         let gate = UrgentFirst::default();
         let (urgent, routine) = (gate.admission(Lane::Urgent), gate.admission(Lane::Routine));
         // Nothing urgent: a routine request starts at once.
-        tokio::time::timeout(Duration::from_millis(100), routine())
+        tokio::time::timeout(Duration::from_millis(100), routine(None))
             .await
             .unwrap();
 
-        let first = urgent().await;
-        let second = urgent().await;
+        let first = urgent(None).await;
+        let second = urgent(None).await;
         assert_eq!(gate.urgent_running(), 2);
-        let mut waiting = tokio::spawn(routine());
+        let mut waiting = tokio::spawn(routine(None));
         drop(first);
         // One urgent request still runs: the routine one still waits.
         assert!(
@@ -222,9 +222,9 @@ mod tests {
     #[tokio::test]
     async fn a_flood_of_urgent_requests_slows_routine_ones_but_never_stops_them() {
         let gate = UrgentFirst::default();
-        let _held = gate.admission(Lane::Urgent)().await;
+        let _held = gate.admission(Lane::Urgent)(None).await;
         let started = std::time::Instant::now();
-        gate.admission(Lane::Routine)().await;
+        gate.admission(Lane::Routine)(None).await;
         let waited = started.elapsed();
         assert!(waited >= ROUTINE_YIELDS_AT_MOST, "{waited:?}");
         assert!(waited < ROUTINE_YIELDS_AT_MOST * 3, "{waited:?}");

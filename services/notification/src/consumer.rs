@@ -35,7 +35,6 @@ pub fn spec(push_platforms: Vec<&'static str>) -> ConsumerSpec {
         }),
         concurrency: 4,
         admission: None,
-        in_order_per_correlation: false,
     }
 }
 

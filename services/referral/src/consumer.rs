@@ -27,7 +27,7 @@ use spotter_contracts::booking::v1::{
 use spotter_contracts::common::v1::DeadlineStage;
 use spotter_contracts::convert::{Malformed, appointment_kind, optional_time, uuid};
 use spotter_messaging::topology::routing_keys_of;
-use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
+use spotter_messaging::{ConsumerSpec, HandlerError, Incoming, in_order_per_correlation};
 use spotter_platform::vocabulary::{AppointmentKind, AppointmentStatus};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -43,8 +43,7 @@ pub fn spec(care: CareDeadlines) -> ConsumerSpec {
         // in a bench run), and the trainer saw "awaiting booking" long after
         // the booking. Each holds a pool connection while it runs.
         concurrency: 4,
-        admission: None,
-        in_order_per_correlation: true,
+        admission: Some(in_order_per_correlation()),
     }
 }
 

@@ -17,7 +17,10 @@ pub mod topology;
 pub mod trace;
 
 pub use broker::Broker;
-pub use consumer::{Admission, Admitted, Consumer, ConsumerSpec, Handler, HandlerError, Incoming};
+pub use consumer::{
+    Admission, Admitted, Consumer, ConsumerSpec, Handler, HandlerError, Incoming,
+    in_order_per_correlation,
+};
 
 pub use outbox::{OutboundMessage, Relay, RelayConfig, enqueue, enqueue_message};
 

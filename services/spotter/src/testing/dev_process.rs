@@ -28,7 +28,7 @@ pub struct DevProcess {
     served: Vec<Child>,
     databases: Vec<TestDatabase>,
     _service_users: Option<ServiceUsers>,
-    _broker_names: BrokerCleanup,
+    broker_names: BrokerCleanup,
 }
 
 impl DevProcess {
@@ -113,7 +113,7 @@ impl DevProcess {
             served: Vec::new(),
             databases,
             _service_users: service_accounts.then(|| ServiceUsers::grant(&broker.exchange)),
-            _broker_names: BrokerCleanup {
+            broker_names: BrokerCleanup {
                 settings: broker,
                 consumers: Vec::new(),
             },
@@ -182,11 +182,11 @@ impl DevProcess {
             )
             .env(
                 "SPOTTER_BROKER__URL",
-                self._broker_names.settings.url.expose_secret(),
+                self.broker_names.settings.url.expose_secret(),
             )
             .env(
                 "SPOTTER_BROKER__EXCHANGE",
-                &self._broker_names.settings.exchange,
+                &self.broker_names.settings.exchange,
             )
             .env("SPOTTER_BROKER__QUEUE_PREFIX", &self.broker_prefix)
             // No token reaches it in these tests: it trusts a key nobody holds
@@ -205,16 +205,17 @@ impl DevProcess {
     }
 
     /// Consumers attached to one of the stack's queues (`name` without the
-    /// test's prefix) right now.
-    pub async fn consumers_of(&self, name: &str) -> u32 {
-        let url = self._broker_names.settings.url.expose_secret().to_owned();
+    /// test's prefix) right now; `None` while the stack has not declared it.
+    pub async fn consumers_of(&self, name: &str) -> Option<u32> {
+        let url = self.broker_names.settings.url.expose_secret().to_owned();
         let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
             .await
             .unwrap();
         let queue = format!("{}{name}", self.broker_prefix);
+        // A passive declare of a missing queue is refused: not declared yet.
         let consumers = spotter_messaging::testing::consumers_of(&connection, &queue)
             .await
-            .unwrap();
+            .ok();
         let _ = connection.close(200, "counted".into()).await;
         consumers
     }

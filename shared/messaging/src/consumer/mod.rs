@@ -16,6 +16,7 @@ use crate::topology;
 use crate::{parked, trace};
 
 mod order;
+pub use order::in_order_per_correlation;
 mod retry;
 
 use diesel::prelude::*;
@@ -26,7 +27,6 @@ use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
-use order::Turns;
 use retry::{Outcome, forward, next_stop};
 use spotter_db::Pool;
 use std::sync::Arc;
@@ -43,11 +43,14 @@ pub type Handler = Arc<
         + Sync,
 >;
 
-/// Decides when a delivery may start: awaited before its transaction
-/// begins, and what it returns is held until the delivery is settled.
-/// Booking's lanes use it so routine requests wait while urgent ones are
-/// being booked in the same process (`services/booking/src/lanes.rs`).
-pub type Admission = Arc<dyn Fn() -> BoxFuture<'static, Admitted> + Send + Sync>;
+/// Decides when a delivery may start. It is called as each delivery arrives,
+/// in arrival order, with the delivery's correlation id (its referral); the
+/// future it returns is awaited before the delivery's transaction begins,
+/// and what that yields is held until the delivery is settled. Booking's
+/// lanes use it so routine requests wait while urgent ones are being booked
+/// in the same process (`services/booking/src/lanes.rs`); `in_order_per_correlation`
+/// so one referral's events wait for each other.
+pub type Admission = Arc<dyn Fn(Option<&str>) -> BoxFuture<'static, Admitted> + Send + Sync>;
 
 /// Held while an admitted delivery runs; its `Drop` can tell the others.
 pub type Admitted = Box<dyn Send>;
@@ -63,12 +66,6 @@ pub struct ConsumerSpec {
     pub concurrency: u16,
     /// `None`: every delivery starts as soon as it arrives.
     pub admission: Option<Admission>,
-    /// Deliveries with the same correlation id (one referral's events) are
-    /// handled one after another, in the order they arrived, while other
-    /// referrals' run side by side: order without `concurrency: 1`. Only
-    /// within this process: replicas still share the queue, so a handler
-    /// must still cope with an event ahead of its predecessor.
-    pub in_order_per_correlation: bool,
 }
 
 pub struct Consumer {
@@ -153,26 +150,25 @@ impl Consumer {
         )
         .await??;
         let concurrency = usize::from(self.spec.concurrency.max(1));
-        let turns = self.spec.in_order_per_correlation.then(Turns::default);
         let work = deliveries
             .take_until(shutdown.cancelled())
             .for_each_concurrent(concurrency, |delivery| {
                 let publisher = &publisher;
                 let queue = &queue;
-                // Taken here, in arrival order, not when the future first runs.
-                let turn = match (&turns, &delivery) {
-                    (Some(turns), Ok(delivery)) => delivery
-                        .properties
-                        .correlation_id()
-                        .as_ref()
-                        .map(|id| turns.enter(id.as_str())),
+                // Asked here, in arrival order, not when the future first runs.
+                let admission = match (&self.spec.admission, &delivery) {
+                    (Some(admit), Ok(delivery)) => {
+                        let correlation = delivery.properties.correlation_id().as_ref();
+                        Some(admit(correlation.map(|id| id.as_str())))
+                    }
                     _ => None,
                 };
                 async move {
-                    let mut turn = turn;
-                    if let Some(turn) = &mut turn {
-                        turn.wait().await;
-                    }
+                    // Held until the delivery is settled.
+                    let _admitted = match admission {
+                        Some(admission) => Some(admission.await),
+                        None => None,
+                    };
                     match delivery {
                         Ok(delivery) => self.process(delivery, publisher, queue).await,
                         Err(err) => tracing::warn!(error = %err, "delivery error"),
@@ -216,10 +212,6 @@ impl Consumer {
 
     #[tracing::instrument(skip_all, fields(consumer = %self.spec.name, message_id, correlation_id))]
     async fn process(&self, delivery: Delivery, publisher: &Channel, queue: &str) {
-        let _admitted = match &self.spec.admission {
-            Some(admit) => Some(admit().await),
-            None => None,
-        };
         let incoming = match read(&delivery) {
             Ok(incoming) => incoming,
             Err(reason) => {

@@ -1,11 +1,12 @@
 //! One referral's deliveries one after another, in the order they arrived,
-//! while other referrals' run side by side (`ConsumerSpec::in_order_per_correlation`).
+//! while other referrals' run side by side (`in_order_per_correlation`).
 //!
 //! Each delivery enters a queue of turns keyed by its correlation id when it
 //! arrives (in delivery order), and waits for the turn before it to end,
 //! i.e. for that delivery to be settled. Nothing is kept for an id once its
 //! last turn ends.
 
+use super::{Admission, Admitted};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,13 +15,33 @@ use tokio::sync::oneshot;
 /// Per id, the latest turn: its ticket and what ends when it does.
 type Latest = HashMap<String, (u64, oneshot::Receiver<()>)>;
 
+/// An admission (`ConsumerSpec::admission`) under which deliveries with the
+/// same correlation id (one referral's events) are handled one after
+/// another, in the order they arrived, while other referrals' run side by
+/// side: order without `concurrency: 1`. Only within this process: replicas
+/// still share the queue, so a handler must still cope with an event ahead
+/// of its predecessor. A delivery without a correlation id waits for nothing.
+pub fn in_order_per_correlation() -> Admission {
+    let turns = Turns::default();
+    Arc::new(move |correlation| {
+        let turn = correlation.map(|id| turns.enter(id));
+        Box::pin(async move {
+            let mut turn = turn;
+            if let Some(turn) = &mut turn {
+                turn.wait().await;
+            }
+            Box::new(turn) as Admitted
+        })
+    })
+}
+
 #[derive(Clone, Default)]
-pub(crate) struct Turns {
+struct Turns {
     latest: Arc<Mutex<Latest>>,
     tickets: Arc<AtomicU64>,
 }
 
-pub(crate) struct Turn {
+struct Turn {
     turns: Turns,
     key: String,
     ticket: u64,
@@ -31,7 +52,7 @@ pub(crate) struct Turn {
 
 impl Turns {
     /// Called in arrival order: the delivery's place behind earlier ones of `key`.
-    pub(crate) fn enter(&self, key: &str) -> Turn {
+    fn enter(&self, key: &str) -> Turn {
         let (ended, after) = oneshot::channel();
         let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
         let before = self
@@ -59,7 +80,7 @@ impl Turns {
 
 impl Turn {
     /// Until every earlier delivery of the same id has been settled.
-    pub(crate) async fn wait(&mut self) {
+    async fn wait(&mut self) {
         if let Some(before) = self.before.take() {
             // Err means it ended: its sender is dropped, never used.
             let _ = before.await;

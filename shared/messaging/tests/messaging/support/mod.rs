@@ -10,7 +10,7 @@ use spotter_messaging::testing::{BrokerCleanup, ready_messages};
 use spotter_messaging::topology::declare_consumer_queues;
 use spotter_messaging::{
     Broker, Consumer, ConsumerSpec, Handler, HandlerError, Incoming, OutboundMessage, Relay,
-    RelayConfig, enqueue_message,
+    RelayConfig, enqueue_message, in_order_per_correlation,
 };
 use spotter_platform::settings::BrokerSettings;
 use std::path::PathBuf;
@@ -152,8 +152,7 @@ impl Harness {
                     routing_keys: vec![ROUTING_KEY.to_owned()],
                     handler: options.handler,
                     concurrency: options.concurrency,
-                    admission: None,
-                    in_order_per_correlation: options.in_order,
+                    admission: options.in_order.then(in_order_per_correlation),
                 },
             )
             .with_metrics(metrics.clone());
