@@ -62,9 +62,13 @@ pub struct Summary {
 pub struct ClinicReferrals {
     #[serde(flatten)]
     pub page: Page<ClinicReferral>,
-    /// Over all the clinic's referrals, not just this page.
+    /// Over the clinic's referrals flagged in the last 90 days, not just
+    /// this page.
     pub summary: Summary,
 }
+
+/// How far back the clinic's summary looks, in days.
+const SUMMARY_DAYS: i32 = 90;
 
 fn seconds(from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> Option<i64> {
     to.map(|to| (to - from).num_seconds())
@@ -114,7 +118,9 @@ pub async fn list(
         })
         .collect();
     // Timings count from when the client began waiting for a physio
-    // (`Referral::waiting_since`), as each row's do.
+    // (`Referral::waiting_since`), as each row's do. Only a recent window
+    // (index `referrals_by_clinic_created`): the figures say how the clinic
+    // does now, and their cost does not grow with its whole history.
     let summary: Summary = diesel::sql_query(format!(
         "SELECT \
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_booked_at - {since})) AS time_to_book_median_seconds, \
@@ -125,10 +131,11 @@ pub async fn list(
            count(*) FILTER (WHERE first_booked_at IS NOT NULL AND target_missed IS NOT TRUE)::float8 \
              / nullif(count(*) FILTER (WHERE first_booked_at IS NOT NULL), 0) \
              AS booked_within_target_share \
-         FROM referrals WHERE clinic_id = $1",
+         FROM referrals WHERE clinic_id = $1 AND created_at >= now() - make_interval(days => $2)",
         since = WAITING_SINCE_SQL
     ))
     .bind::<diesel::sql_types::Uuid, _>(clinic_id)
+    .bind::<diesel::sql_types::Integer, _>(SUMMARY_DAYS)
     .get_result(&mut conn)
     .await.map_err(db_error)?;
     Ok(web::Json(ClinicReferrals {

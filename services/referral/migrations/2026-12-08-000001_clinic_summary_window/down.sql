@@ -1,0 +1,1 @@
+DROP INDEX referrals_by_clinic_created;
