@@ -13,8 +13,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use spotter_db::Pool;
 use spotter_db::wake::{DueWork, run_when_due};
+use spotter_db::{Pool, prepared};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -55,11 +55,14 @@ pub async fn schedule(conn: &mut AsyncPgConnection, a: &Appointment) -> QueryRes
     if rows.is_empty() {
         return Ok(());
     }
-    diesel::insert_into(reminders::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    // At most people × `LEADS` rows, so a handful of texts: keep them prepared.
+    prepared(
+        diesel::insert_into(reminders::table)
+            .values(rows)
+            .on_conflict_do_nothing(),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

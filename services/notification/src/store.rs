@@ -7,6 +7,7 @@ use crate::push;
 use crate::schema::notifications;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use spotter_db::prepared;
 use uuid::Uuid;
 
 /// One lock for every notification insert, held until commit: their `seq`
@@ -25,10 +26,12 @@ pub async fn store(
     if made.is_empty() {
         return Ok(());
     }
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK)
-        .execute(conn)
-        .await?;
+    prepared(
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK),
+    )
+    .execute(conn)
+    .await?;
     let ids: Vec<Uuid> = made.iter().map(|_| Uuid::now_v7()).collect();
     let rows: Vec<_> = made
         .iter()
@@ -49,8 +52,8 @@ pub async fn store(
             )
         })
         .collect();
-    diesel::insert_into(notifications::table)
-        .values(rows)
+    // One text per number of notices an event makes: a handful.
+    prepared(diesel::insert_into(notifications::table).values(rows))
         .execute(conn)
         .await?;
     push::delivery::plan(conn, &ids, push_platforms).await

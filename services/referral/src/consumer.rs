@@ -26,6 +26,7 @@ use spotter_contracts::booking::v1::{
 };
 use spotter_contracts::common::v1::DeadlineStage;
 use spotter_contracts::convert::{Malformed, appointment_kind, optional_time, uuid};
+use spotter_db::prepared;
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming, in_order_per_correlation};
 use spotter_platform::vocabulary::{AppointmentKind, AppointmentStatus};
@@ -505,24 +506,23 @@ async fn record_booking(
         .map(|tz| tz.name())
         .or(referral.clinic_timezone.as_deref());
     let now = Utc::now();
-    diesel::update(referrals::table.find(referral.id))
-        .set((
-            referrals::appointment_id.eq(visit.appointment_id),
-            referrals::appointment_starts_at.eq(visit.starts_at),
-            referrals::appointment_ends_at.eq(visit.ends_at),
-            referrals::physio_id.eq(visit.physio_id),
-            referrals::clinic_id.eq(visit.clinic_id),
-            referrals::physio_access_ended_for.eq(None::<Uuid>),
-            referrals::target_missed.eq(target_missed),
-            referrals::clinic_timezone.eq(timezone),
-            referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
-            // The move itself, in the same statement (what `move_to`
-            // writes): this runs once per booking.
-            referrals::status.eq(to.as_str()),
-            referrals::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .await?;
+    prepared(diesel::update(referrals::table.find(referral.id)).set((
+        referrals::appointment_id.eq(visit.appointment_id),
+        referrals::appointment_starts_at.eq(visit.starts_at),
+        referrals::appointment_ends_at.eq(visit.ends_at),
+        referrals::physio_id.eq(visit.physio_id),
+        referrals::clinic_id.eq(visit.clinic_id),
+        referrals::physio_access_ended_for.eq(None::<Uuid>),
+        referrals::target_missed.eq(target_missed),
+        referrals::clinic_timezone.eq(timezone),
+        referrals::first_booked_at.eq(referral.first_booked_at.unwrap_or(now)),
+        // The move itself, in the same statement (what `move_to`
+        // writes): this runs once per booking.
+        referrals::status.eq(to.as_str()),
+        referrals::updated_at.eq(now),
+    )))
+    .execute(conn)
+    .await?;
     append_timeline(conn, referral.id, to, cause).await?;
     Ok(())
 }

@@ -14,18 +14,22 @@ use crate::schema::clients;
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use spotter_db::db_error;
+use spotter_db::{db_error, prepared};
 use spotter_platform::settings::QuotaSettings;
 use spotter_platform::{ApiError, ApiResult, QuotaHit};
 use uuid::Uuid;
 
 /// Holds `trainer`'s client quota checks in turn until the transaction ends.
 pub async fn take_turn(conn: &mut AsyncPgConnection, trainer: Uuid) -> ApiResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('quota:' || $1::text, 0))")
-        .bind::<diesel::sql_types::Uuid, _>(trainer)
-        .execute(conn)
-        .await
-        .map_err(db_error)?;
+    prepared(
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('quota:' || $1::text, 0))",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(trainer),
+    )
+    .execute(conn)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -58,7 +62,7 @@ pub async fn new_referral(
         #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
         discharged: Option<Uuid>,
     }
-    let found: Open = diesel::sql_query(
+    let found: Open = prepared(diesel::sql_query(
         "SELECT count(*) AS open, \
                 (array_agg(r.id) FILTER (WHERE r.client_id = $2 AND i.body_region = $3))[1] AS same_region, \
                 (SELECT d.id FROM referrals d JOIN injury_reports di ON di.referral_id = d.id \
@@ -70,7 +74,7 @@ pub async fn new_referral(
     .bind::<diesel::sql_types::Uuid, _>(trainer)
     .bind::<diesel::sql_types::Uuid, _>(client)
     .bind::<Text, _>(region.as_str())
-    .bind::<Array<Text>, _>(Status::OPEN.map(Status::as_str).to_vec())
+    .bind::<Array<Text>, _>(Status::OPEN.map(Status::as_str).to_vec()))
     .get_result(conn)
     .await
     .map_err(db_error)?;

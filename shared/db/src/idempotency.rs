@@ -8,6 +8,7 @@
 //! on the first request's row until it commits, then replays its response.
 
 use crate::errors::{Work, db_error, transaction};
+use crate::prepared::prepared;
 use actix_web::HttpResponse;
 use diesel::prelude::*;
 use diesel::sql_types::{Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid};
@@ -158,13 +159,15 @@ async fn begin(
     key: &str,
     hash: &str,
 ) -> ApiResult<Begun> {
-    let inserted = diesel::sql_query(
-        "INSERT INTO idempotency_keys (caller_id, key, request_hash) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
+    let inserted = prepared(
+        diesel::sql_query(
+            "INSERT INTO idempotency_keys (caller_id, key, request_hash) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<SqlUuid, _>(caller)
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(hash),
     )
-    .bind::<SqlUuid, _>(caller)
-    .bind::<Text, _>(key)
-    .bind::<Text, _>(hash)
     .execute(conn)
     .await
     .map_err(db_error)?;
@@ -206,14 +209,16 @@ async fn finish(
     status: u16,
     body: &serde_json::Value,
 ) -> ApiResult<()> {
-    diesel::sql_query(
-        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
-         WHERE caller_id = $1 AND key = $2",
+    prepared(
+        diesel::sql_query(
+            "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
+             WHERE caller_id = $1 AND key = $2",
+        )
+        .bind::<SqlUuid, _>(caller)
+        .bind::<Text, _>(key)
+        .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(200))
+        .bind::<Jsonb, _>(body),
     )
-    .bind::<SqlUuid, _>(caller)
-    .bind::<Text, _>(key)
-    .bind::<SmallInt, _>(i16::try_from(status).unwrap_or(200))
-    .bind::<Jsonb, _>(body)
     .execute(conn)
     .await
     .map_err(db_error)?;

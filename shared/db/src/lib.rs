@@ -12,6 +12,7 @@ pub mod idempotency;
 mod listen;
 mod migrate;
 mod pool;
+mod prepared;
 pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -26,6 +27,7 @@ pub use errors::{
 pub use listen::{listen, notify};
 pub use migrate::{pending_migrations, run_migrations};
 pub use pool::{Conn, DbReadiness, Pool, connect};
+pub use prepared::{Prepared, prepared};
 pub use tls::{PgTarget, establish};
 
 /// This crate's tables (idempotency keys) and the `spotter_notify(channel)`

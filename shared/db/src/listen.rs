@@ -52,9 +52,10 @@ pub async fn notify(
     conn: &mut AsyncPgConnection,
     channel: &'static str,
 ) -> diesel::QueryResult<()> {
-    diesel::sql_query("SELECT pg_notify($1, '')")
-        .bind::<diesel::sql_types::Text, _>(channel)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    crate::prepared(
+        diesel::sql_query("SELECT pg_notify($1, '')").bind::<diesel::sql_types::Text, _>(channel),
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

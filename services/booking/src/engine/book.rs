@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_contracts::booking::v1::WaitlistReason;
+use spotter_db::prepared;
 use spotter_platform::vocabulary::AppointmentKind;
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -320,14 +321,15 @@ pub async fn mark(
     to: RequestState,
 ) -> QueryResult<()> {
     let waitlisted_at = (to == RequestState::Waitlisted).then(Utc::now);
-    diesel::update(referral_requests::table.find(referral_id))
-        .set((
+    prepared(
+        diesel::update(referral_requests::table.find(referral_id)).set((
             referral_requests::state.eq(to),
             referral_requests::waitlisted_at.eq(waitlisted_at),
             referral_requests::updated_at.eq(Utc::now()),
-        ))
-        .execute(conn)
-        .await?;
+        )),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

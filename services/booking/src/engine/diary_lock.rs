@@ -13,6 +13,7 @@ use diesel::QueryableByName;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use spotter_db::prepared;
 use uuid::Uuid;
 
 /// Keeps diary locks apart from the other advisory locks in the database.
@@ -35,10 +36,12 @@ struct Taken {
 
 /// Takes the physio's diary lock if it is free (or already ours); never waits.
 pub async fn try_lock_physio(conn: &mut AsyncPgConnection, physio: Uuid) -> QueryResult<bool> {
-    let row: Taken = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS taken")
-        .bind::<BigInt, _>(key(physio, DIARY_LOCK_SALT))
-        .get_result(conn)
-        .await?;
+    let row: Taken = prepared(
+        diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS taken")
+            .bind::<BigInt, _>(key(physio, DIARY_LOCK_SALT)),
+    )
+    .get_result(conn)
+    .await?;
     Ok(row.taken)
 }
 
@@ -48,10 +51,12 @@ pub async fn try_lock_physio(conn: &mut AsyncPgConnection, physio: Uuid) -> Quer
 pub async fn lock_physio(conn: &mut AsyncPgConnection, physio: Uuid) -> QueryResult<bool> {
     let waited = conn
         .transaction(async |conn| {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<BigInt, _>(key(physio, DIARY_LOCK_SALT))
-                .execute(conn)
-                .await
+            prepared(
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<BigInt, _>(key(physio, DIARY_LOCK_SALT)),
+            )
+            .execute(conn)
+            .await
         })
         .await;
     match waited {
@@ -70,9 +75,11 @@ pub async fn lock_physio(conn: &mut AsyncPgConnection, physio: Uuid) -> QueryRes
 /// miss a booking still being committed. (A waitlist retry holds the
 /// request's row lock, which the cancellation's update waits for.)
 pub async fn lock_referral(conn: &mut AsyncPgConnection, referral: Uuid) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<BigInt, _>(key(referral, REFERRAL_LOCK_SALT))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    prepared(
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(key(referral, REFERRAL_LOCK_SALT)),
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

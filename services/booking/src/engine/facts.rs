@@ -16,6 +16,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Float8};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use spotter_db::prepared;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -201,18 +202,21 @@ pub async fn clinics_that_could_take(
 /// The index narrows the search to clinics whose area's bounding box holds
 /// the point; the great-circle distance then decides, exactly as before.
 async fn covering(conn: &mut AsyncPgConnection, at: Location) -> QueryResult<Vec<ClinicFacts>> {
-    let rows: Vec<ClinicColumns> = clinics::table
-        .filter(clinics::accepts_referrals.eq(true))
-        .filter(
-            sql::<Bool>(AREA_COVERS)
-                .bind::<Float8, _>(at.lat)
-                .sql(", ")
-                .bind::<Float8, _>(at.lon)
-                .sql(")"),
-        )
-        .select(CLINIC_COLUMNS)
-        .load(conn)
-        .await?;
+    // The fragment's text is constant, so the statement can stay prepared.
+    let rows: Vec<ClinicColumns> = prepared(
+        clinics::table
+            .filter(clinics::accepts_referrals.eq(true))
+            .filter(
+                sql::<Bool>(AREA_COVERS)
+                    .bind::<Float8, _>(at.lat)
+                    .sql(", ")
+                    .bind::<Float8, _>(at.lon)
+                    .sql(")"),
+            )
+            .select(CLINIC_COLUMNS),
+    )
+    .load(conn)
+    .await?;
     Ok(rows
         .into_iter()
         .filter(|row| {

@@ -9,6 +9,7 @@ use diesel::expression::AsExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use spotter_db::prepared;
 use spotter_platform::vocabulary::{BodyRegion, Priority};
 use uuid::Uuid;
 
@@ -94,8 +95,7 @@ pub async fn cancelled(conn: &mut AsyncPgConnection, referral_id: Uuid) -> Query
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, request: &ReferralRequest) -> QueryResult<()> {
-    diesel::insert_into(referral_requests::table)
-        .values(request.clone())
+    prepared(diesel::insert_into(referral_requests::table).values(request.clone()))
         .execute(conn)
         .await
         .map(|_| ())

@@ -17,8 +17,8 @@ use diesel::sql_types::{Array, Bool, Double, Int4, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use spotter_db::Pool;
 use spotter_db::wake::{DueWork, run_when_due};
+use spotter_db::{Pool, prepared};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -51,8 +51,9 @@ pub async fn plan(
     if notification_ids.is_empty() || platforms.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "INSERT INTO push_deliveries (id, notification_id, device_id, provider)
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO push_deliveries (id, notification_id, device_id, provider)
          SELECT gen_random_uuid(), n.id, d.id,
                 CASE d.platform WHEN 'ios' THEN 'apns' ELSE 'fcm' END
          FROM notifications n JOIN devices d ON d.user_id = n.recipient_id
@@ -60,9 +61,10 @@ pub async fn plan(
            AND NOT EXISTS (
                SELECT 1 FROM notification_preferences p
                WHERE p.user_id = n.recipient_id AND p.kind = n.kind AND NOT p.push)",
+        )
+        .bind::<Array<diesel::sql_types::Uuid>, _>(notification_ids)
+        .bind::<Array<Text>, _>(platforms),
     )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(notification_ids)
-    .bind::<Array<Text>, _>(platforms)
     .execute(conn)
     .await?;
     Ok(())

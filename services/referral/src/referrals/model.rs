@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
+use spotter_db::prepared;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -123,14 +124,16 @@ pub async fn move_to(
     to: Status,
     because: impl Into<Because>,
 ) -> QueryResult<Referral> {
-    let moved = diesel::update(referrals::table.find(id))
-        .set((
-            referrals::status.eq(to.as_str()),
-            referrals::updated_at.eq(Utc::now()),
-        ))
-        .returning(Referral::as_returning())
-        .get_result(conn)
-        .await?;
+    let moved = prepared(
+        diesel::update(referrals::table.find(id))
+            .set((
+                referrals::status.eq(to.as_str()),
+                referrals::updated_at.eq(Utc::now()),
+            ))
+            .returning(Referral::as_returning()),
+    )
+    .get_result(conn)
+    .await?;
     append_timeline(conn, id, to, because).await?;
     Ok(moved)
 }

@@ -5,4 +5,5 @@
 mod deadlines;
 mod errors;
 mod pool;
+mod prepared;
 mod tls;

@@ -18,7 +18,7 @@ use futures_util::future::join_all;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
-use spotter_db::Pool;
+use spotter_db::{Pool, prepared};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -51,6 +51,11 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 struct Round {
     published: usize,
     failed: usize,
+    /// Rows may be pending that no NOTIFY will announce: the round was full,
+    /// or a published row's successor became a head. Otherwise every row
+    /// committed since the round began announced itself on the wake channel,
+    /// so the relay can wait for it instead of running an empty round.
+    more: bool,
 }
 
 pub struct Relay {
@@ -110,7 +115,8 @@ impl Relay {
                 match round {
                     Ok(Round {
                         failed: 0,
-                        published: 0,
+                        more: false,
+                        ..
                     }) => {
                         tokio::select! {
                             () = shutdown.cancelled() => return,
@@ -119,7 +125,9 @@ impl Relay {
                         }
                     }
                     Ok(Round { failed: 0, .. }) => {}
-                    Ok(Round { failed, published }) => {
+                    Ok(Round {
+                        failed, published, ..
+                    }) => {
                         tracing::warn!(
                             failed,
                             published,
@@ -158,14 +166,18 @@ impl Relay {
                 .map(|(row, _)| row.seq)
                 .collect();
             if !confirmed.is_empty() {
-                diesel::update(outbox::table.filter(outbox::seq.eq_any(&confirmed)))
-                    .set(outbox::published_at.eq(diesel::dsl::now))
-                    .execute(conn)
-                    .await?;
+                prepared(
+                    diesel::update(outbox::table.filter(outbox::seq.eq_any(&confirmed)))
+                        .set(outbox::published_at.eq(diesel::dsl::now)),
+                )
+                .execute(conn)
+                .await?;
             }
+            let full = i64::try_from(rows.len()).is_ok_and(|n| n >= batch_size);
             Ok(Round {
                 published: confirmed.len(),
                 failed: rows.len() - confirmed.len(),
+                more: full || rows.iter().any(|row| row.has_next),
             })
         })
         .await
@@ -255,9 +267,12 @@ impl Upkeep {
 }
 
 async fn lock_heads(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<PendingRow>> {
-    diesel::sql_query(
+    prepared(diesel::sql_query(
         "SELECT o.seq, o.message_id, o.exchange, o.routing_key, o.message_type, o.correlation_id, \
-                o.payload, o.traceparent, o.created_at \
+                o.payload, o.traceparent, o.created_at, \
+                EXISTS (SELECT 1 FROM outbox n \
+                        WHERE n.correlation_id = o.correlation_id \
+                          AND n.published_at IS NULL AND n.seq > o.seq) AS has_next \
          FROM outbox o \
          WHERE o.published_at IS NULL \
            AND NOT EXISTS (SELECT 1 FROM outbox p \
@@ -266,7 +281,7 @@ async fn lock_heads(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec
          ORDER BY o.seq LIMIT $1 \
          FOR UPDATE OF o SKIP LOCKED",
     )
-    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .bind::<diesel::sql_types::BigInt, _>(limit))
     .load::<PendingRow>(conn)
     .await
 }
@@ -293,6 +308,10 @@ struct PendingRow {
     traceparent: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     created_at: DateTime<Utc>,
+    /// A later event of the same correlation id waits behind this one: it
+    /// becomes a head once this one is marked, and no NOTIFY will say so.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    has_next: bool,
 }
 
 /// Publishes every row with all confirms in flight at once; `true` per row

@@ -183,6 +183,42 @@ async fn published_rows_past_retention_are_pruned_and_pending_ones_kept() {
     );
 }
 
+/// A referral's later events wait behind its first; once the first is
+/// published they are heads, though no NOTIFY announces them again (the
+/// insert trigger fired when they were written). The relay must go on
+/// to them by itself, not wait for its poll: here the poll is an hour off.
+#[tokio::test]
+async fn a_referrals_later_events_follow_at_once_without_waiting_for_the_poll() {
+    let h = Harness::with(Options {
+        relays: 0,
+        ..Options::default()
+    })
+    .await;
+    let mut conn = h.connection().await;
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        for payload in ["a#00", "a#01", "a#02", "b#00"] {
+            let referral = &payload[..1];
+            enqueue_message(conn, message(referral, payload.as_bytes())).await?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let relay = spotter_messaging::Relay::new(
+        h.pool.clone(),
+        h.broker.clone(),
+        h.db.settings.url.clone(),
+        spotter_messaging::RelayConfig {
+            poll_interval: std::time::Duration::from_secs(3600),
+            ..spotter_messaging::RelayConfig::default()
+        },
+    );
+    tokio::spawn(relay.run(h.shutdown.clone()));
+    h.wait_for_count("SELECT count(*) AS n FROM effects", 4)
+        .await;
+    assert_each_took_effect_in_order(&h, &["a".to_owned()], 3).await;
+}
+
 /// Eight deliveries in flight, yet each referral's events take effect in the
 /// order they were published: a slow event is not overtaken by the next one
 /// of its referral, while other referrals' events run beside it.
