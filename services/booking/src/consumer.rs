@@ -9,8 +9,9 @@ use crate::engine::cancel::{CancelError, Cancellation, Then, cancel};
 use crate::engine::diary_lock::lock_referral;
 use crate::engine::follow_up::{self, Guidance};
 use crate::engine::requests::{self, ReferralRequest, RequestState};
-use crate::lanes::{Lane, LaneMetrics, UrgentFirst};
+use crate::lanes::{Lane, LaneMetrics};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
+use crate::urgent_first::{self, UrgentFirst};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -21,6 +22,7 @@ use spotter_contracts::convert::{Malformed, optional_time, time, uuid};
 use spotter_contracts::referral::v1::{
     GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
+use spotter_db::Pool;
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
 use spotter_platform::vocabulary::{BodyRegion, Priority};
@@ -30,8 +32,9 @@ use std::sync::Arc;
 const FOLLOW_UPS: &str = "booking.follow-ups";
 
 /// One consumer per lane, the same handler behind both, and one for the
-/// follow-ups. `rules`: what the settings decide (`engine::book::Rules`).
-pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
+/// follow-ups. `rules`: what the settings decide (`engine::book::Rules`);
+/// `pool`: the service's, where replicas see each other's urgent work.
+pub fn specs(metrics: &LaneMetrics, rules: Rules, pool: Pool) -> Vec<ConsumerSpec> {
     let follow_ups = ConsumerSpec {
         name: FOLLOW_UPS.to_owned(),
         routing_keys: routing_keys_of(FOLLOW_UPS),
@@ -39,7 +42,7 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules) -> Vec<ConsumerSpec> {
         concurrency: 2,
         admission: None,
     };
-    let urgent_first = UrgentFirst::default();
+    let urgent_first = UrgentFirst::across_replicas(pool);
     Lane::ALL
         .into_iter()
         .map(|lane| {
@@ -117,6 +120,9 @@ async fn handle(
             // Since it was requested (a re-request too), not since the flag.
             if let Some(enqueued_at) = incoming.enqueued_at {
                 metrics.taken(lane, Utc::now() - enqueued_at);
+            }
+            if lane == Lane::Urgent {
+                urgent_first::mark_running(conn).await?;
             }
             on_requested(conn, incoming.decode()?, rules).await
         }

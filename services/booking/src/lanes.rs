@@ -10,10 +10,8 @@
 
 use prometheus::core::Collector;
 use prometheus::{GaugeVec, IntGaugeVec, Opts};
-use spotter_messaging::{Admission, Admitted, Broker};
-use std::sync::Arc;
+use spotter_messaging::Broker;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,64 +46,6 @@ impl Lane {
             Lane::Urgent => 4,
             Lane::Routine => 8,
         }
-    }
-}
-
-/// Urgent first within one process: while an urgent request is being
-/// booked here, the routine lane starts no new request (those already
-/// running finish), so the urgent one shares the database and the CPU with
-/// as little routine work as possible. A routine request waits at most
-/// `ROUTINE_YIELDS_AT_MOST`, so a flood of urgent requests slows the routine
-/// lane down but never stops it. Replicas do not wait for each other's
-/// urgent work.
-#[derive(Clone)]
-pub struct UrgentFirst {
-    urgent_running: Arc<watch::Sender<usize>>,
-}
-
-const ROUTINE_YIELDS_AT_MOST: Duration = Duration::from_secs(1);
-
-impl Default for UrgentFirst {
-    fn default() -> Self {
-        Self {
-            urgent_running: Arc::new(watch::Sender::new(0)),
-        }
-    }
-}
-
-impl UrgentFirst {
-    /// When a delivery of `lane` may start (`ConsumerSpec::admission`).
-    pub fn admission(&self, lane: Lane) -> Admission {
-        let running = self.urgent_running.clone();
-        match lane {
-            Lane::Urgent => Arc::new(move |_| {
-                running.send_modify(|n| *n += 1);
-                let done: Admitted = Box::new(UrgentDone(running.clone()));
-                Box::pin(std::future::ready(done))
-            }),
-            Lane::Routine => Arc::new(move |_| {
-                let mut urgent = running.subscribe();
-                Box::pin(async move {
-                    let none_urgent = urgent.wait_for(|&n| n == 0);
-                    let _ = tokio::time::timeout(ROUTINE_YIELDS_AT_MOST, none_urgent).await;
-                    Box::new(()) as Admitted
-                })
-            }),
-        }
-    }
-
-    #[cfg(test)]
-    fn urgent_running(&self) -> usize {
-        *self.urgent_running.borrow()
-    }
-}
-
-/// One urgent request settled: the routine lane may go on once none runs.
-struct UrgentDone(Arc<watch::Sender<usize>>);
-
-impl Drop for UrgentDone {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
     }
 }
 
@@ -183,50 +123,5 @@ pub async fn probe_depths(broker: Broker, metrics: LaneMetrics, shutdown: Cancel
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(PROBE_EVERY) => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[tokio::test]
-    async fn routine_requests_wait_while_an_urgent_one_runs() {
-        let gate = UrgentFirst::default();
-        let (urgent, routine) = (gate.admission(Lane::Urgent), gate.admission(Lane::Routine));
-        // Nothing urgent: a routine request starts at once.
-        tokio::time::timeout(Duration::from_millis(100), routine(None))
-            .await
-            .unwrap();
-
-        let first = urgent(None).await;
-        let second = urgent(None).await;
-        assert_eq!(gate.urgent_running(), 2);
-        let mut waiting = tokio::spawn(routine(None));
-        drop(first);
-        // One urgent request still runs: the routine one still waits.
-        assert!(
-            tokio::time::timeout(Duration::from_millis(100), &mut waiting)
-                .await
-                .is_err()
-        );
-        drop(second);
-        tokio::time::timeout(Duration::from_millis(500), waiting)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(gate.urgent_running(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_flood_of_urgent_requests_slows_routine_ones_but_never_stops_them() {
-        let gate = UrgentFirst::default();
-        let _held = gate.admission(Lane::Urgent)(None).await;
-        let started = std::time::Instant::now();
-        gate.admission(Lane::Routine)(None).await;
-        let waited = started.elapsed();
-        assert!(waited >= ROUTINE_YIELDS_AT_MOST, "{waited:?}");
-        assert!(waited < ROUTINE_YIELDS_AT_MOST * 3, "{waited:?}");
     }
 }

@@ -12,6 +12,7 @@ pub mod lanes;
 pub mod openapi;
 mod routes;
 mod schema;
+pub mod urgent_first;
 pub mod waitlist;
 
 use futures_util::future::BoxFuture;

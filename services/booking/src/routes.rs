@@ -118,7 +118,7 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         deadline_reminder_share: deadline_settings.booking_reminder_share,
     };
     let quotas = web::Data::new(quotas);
-    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, rules)
+    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, rules, foundations.pool.clone())
         .into_iter()
         .map(|spec| foundations.consumer(spec))
         .collect();
