@@ -166,13 +166,7 @@ async fn published_rows_past_retention_are_pruned_and_pending_ones_kept() {
         .await
         .unwrap();
     }
-    let relay = spotter_messaging::Relay::new(
-        h.pool.clone(),
-        h.broker.clone(),
-        h.db.settings.url.clone(),
-        spotter_messaging::RelayConfig::default(),
-    );
-    tokio::spawn(relay.run(h.shutdown.clone()));
+    h.start_relay(spotter_messaging::RelayConfig::default());
     // The first idle round prunes; the unroutable row stays pending, retried.
     h.wait_for_count("SELECT count(*) AS n FROM outbox", 2)
         .await;
@@ -204,16 +198,10 @@ async fn a_referrals_later_events_follow_at_once_without_waiting_for_the_poll() 
     })
     .await
     .unwrap();
-    let relay = spotter_messaging::Relay::new(
-        h.pool.clone(),
-        h.broker.clone(),
-        h.db.settings.url.clone(),
-        spotter_messaging::RelayConfig {
-            poll_interval: std::time::Duration::from_secs(3600),
-            ..spotter_messaging::RelayConfig::default()
-        },
-    );
-    tokio::spawn(relay.run(h.shutdown.clone()));
+    h.start_relay(spotter_messaging::RelayConfig {
+        poll_interval: std::time::Duration::from_secs(3600),
+        ..spotter_messaging::RelayConfig::default()
+    });
     h.wait_for_count("SELECT count(*) AS n FROM effects", 4)
         .await;
     assert_each_took_effect_in_order(&h, &["a".to_owned()], 3).await;

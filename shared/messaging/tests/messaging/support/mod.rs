@@ -182,6 +182,18 @@ impl Harness {
         }
     }
 
+    /// Starts one more relay, for a test that writes its rows before any
+    /// relay runs (`Options::relays: 0`).
+    pub fn start_relay(&self, config: RelayConfig) {
+        let relay = Relay::new(
+            self.pool.clone(),
+            self.broker.clone(),
+            self.db.settings.url.clone(),
+            config,
+        );
+        tokio::spawn(relay.run(self.shutdown.clone()));
+    }
+
     pub fn queue(&self, consumer: &str) -> String {
         self.settings.queue_name(consumer)
     }
