@@ -43,7 +43,7 @@ POSTGRES_MAX_CONNECTIONS = 400
 CONNECTION_HEADROOM = 25
 # Connections a replica holds outside its pool, one per LISTEN (the same
 # runbook section): notification's count assumes both push providers.
-LISTEN_CONNECTIONS = {"referral": 2, "booking": 3, "notification": 6}
+LISTEN_CONNECTIONS = {"referral": 2, "booking": 4, "notification": 6}
 
 
 def load(paths):

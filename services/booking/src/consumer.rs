@@ -11,7 +11,7 @@ use crate::engine::follow_up::{self, Guidance};
 use crate::engine::requests::{self, ReferralRequest, RequestState};
 use crate::lanes::{Lane, LaneMetrics};
 use crate::schema::{appointments, referral_cancellations, referral_requests};
-use crate::urgent_first::{self, UrgentFirst};
+use crate::urgent_first::UrgentFirst;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -22,7 +22,6 @@ use spotter_contracts::convert::{Malformed, optional_time, time, uuid};
 use spotter_contracts::referral::v1::{
     GuidanceShared, ReferralCancellationReason, ReferralCancelled, ReferralRequested,
 };
-use spotter_db::Pool;
 use spotter_messaging::topology::routing_keys_of;
 use spotter_messaging::{ConsumerSpec, HandlerError, Incoming};
 use spotter_platform::vocabulary::{BodyRegion, Priority};
@@ -33,8 +32,8 @@ const FOLLOW_UPS: &str = "booking.follow-ups";
 
 /// One consumer per lane, the same handler behind both, and one for the
 /// follow-ups. `rules`: what the settings decide (`engine::book::Rules`);
-/// `pool`: the service's, where replicas see each other's urgent work.
-pub fn specs(metrics: &LaneMetrics, rules: Rules, pool: Pool) -> Vec<ConsumerSpec> {
+/// `urgent_first`: how the lanes share the database (`urgent_first`).
+pub fn specs(metrics: &LaneMetrics, rules: Rules, urgent_first: &UrgentFirst) -> Vec<ConsumerSpec> {
     let follow_ups = ConsumerSpec {
         name: FOLLOW_UPS.to_owned(),
         routing_keys: routing_keys_of(FOLLOW_UPS),
@@ -42,17 +41,19 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules, pool: Pool) -> Vec<ConsumerSpe
         concurrency: 2,
         admission: None,
     };
-    let urgent_first = UrgentFirst::across_replicas(pool);
     Lane::ALL
         .into_iter()
         .map(|lane| {
             let metrics = metrics.clone();
+            let gate = urgent_first.clone();
             ConsumerSpec {
                 name: lane.queue().to_owned(),
                 routing_keys: routing_keys_of(lane.queue()),
                 handler: Arc::new(move |conn, incoming| {
-                    let metrics = metrics.clone();
-                    Box::pin(async move { handle(conn, incoming, lane, &metrics, rules).await })
+                    let (metrics, gate) = (metrics.clone(), gate.clone());
+                    Box::pin(
+                        async move { handle(conn, incoming, lane, &metrics, &gate, rules).await },
+                    )
                 }),
                 concurrency: lane.concurrency(),
                 admission: Some(urgent_first.admission(lane)),
@@ -113,6 +114,7 @@ async fn handle(
     incoming: &Incoming,
     lane: Lane,
     metrics: &LaneMetrics,
+    urgent_first: &UrgentFirst,
     rules: Rules,
 ) -> Result<(), HandlerError> {
     match incoming.message_type.as_str() {
@@ -122,7 +124,7 @@ async fn handle(
                 metrics.taken(lane, Utc::now() - enqueued_at);
             }
             if lane == Lane::Urgent {
-                urgent_first::mark_running(conn).await?;
+                urgent_first.mark_running(conn).await?;
             }
             on_requested(conn, incoming.decode()?, rules).await
         }

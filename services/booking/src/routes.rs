@@ -5,6 +5,7 @@ use crate::appointments::{actions, api, bring_forward, decline};
 use crate::deadline::BookingDeadline;
 use crate::engine::book::Rules;
 use crate::lanes::{self, LaneMetrics};
+use crate::urgent_first::UrgentFirst;
 use crate::{consumer, openapi, waitlist};
 use actix_web::web;
 use spotter_db::deadlines;
@@ -118,10 +119,15 @@ pub fn module(foundations: Foundations) -> anyhow::Result<ServiceModule> {
         deadline_reminder_share: deadline_settings.booking_reminder_share,
     };
     let quotas = web::Data::new(quotas);
-    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, rules, foundations.pool.clone())
+    let urgent_first = UrgentFirst::across_replicas(foundations.pool.clone());
+    let mut tasks: Vec<BackgroundTask> = consumer::specs(&metrics, rules, &urgent_first)
         .into_iter()
         .map(|spec| foundations.consumer(spec))
         .collect();
+    let url = foundations.settings.database.url.clone();
+    tasks.push(Box::new(move |shutdown| {
+        Box::pin(urgent_first.hear_announcements(url, shutdown))
+    }));
     let pool = foundations.pool.clone();
     let url = foundations.settings.database.url.clone();
     tasks.push(Box::new(move |shutdown| {

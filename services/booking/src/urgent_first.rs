@@ -9,19 +9,23 @@
 //! Within a process the gate is a counter. Across replicas the urgent
 //! request's transaction holds a shared advisory lock (`mark_running`),
 //! which the database releases with the transaction whatever happens to the
-//! process; a routine admission reads `pg_locks` for it, at most once per
-//! `LOOK_AGAIN` per process, so the check costs a statement per 20 ms of
-//! routine work, not one per request.
+//! process, and announces itself on a NOTIFY channel once it holds it. Only
+//! after an announcement does a routine admission read `pg_locks` for the
+//! lock (at most once per `LOOK_AGAIN` per process), until it sees none: a
+//! routine lane with no urgent work anywhere asks the database nothing.
 
 use crate::lanes::Lane;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
+use secrecy::SecretString;
 use spotter_db::{Pool, prepared};
 use spotter_messaging::{Admission, Admitted};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 const ROUTINE_YIELDS_AT_MOST: Duration = Duration::from_secs(1);
 /// How old another replica's answer may be, and how often a waiting routine
@@ -31,6 +35,8 @@ const LOOK_AGAIN: Duration = Duration::from_millis(20);
 /// `pg_locks` shows it as `objid` with `classid` 0; the diary and referral
 /// locks use keys of 64 random bits, which never come this low in practice.
 const URGENT_RUNNING: i64 = 0x5572_6765;
+/// Where an urgent booking announces that it holds `URGENT_RUNNING`.
+const ANNOUNCED: &str = "spotter_booking_urgent";
 
 #[derive(Clone)]
 pub struct UrgentFirst {
@@ -51,10 +57,13 @@ impl UrgentFirst {
 
     /// Within this process and across every booking process on `pool`'s
     /// database.
+    /// Run `hear_announcements` beside it, or it never looks.
     pub fn across_replicas(pool: Pool) -> Self {
         Self {
             elsewhere: Some(Arc::new(Elsewhere {
                 pool,
+                announced: AtomicU64::new(0),
+                settled: AtomicU64::new(0),
                 last: Mutex::new(None),
             })),
             ..Self::in_process()
@@ -92,6 +101,56 @@ impl UrgentFirst {
         }
     }
 
+    /// Marks, until the transaction ends, that an urgent request is being
+    /// booked on this connection, and tells every replica so: their routine
+    /// lanes hold back meanwhile. The announcement goes out on a connection
+    /// of its own once the lock is held (a NOTIFY in the transaction would
+    /// arrive only at its end), so whoever hears it finds the lock.
+    pub async fn mark_running(&self, conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+        // In here only: its `load` would shadow the atomics' elsewhere.
+        use diesel_async::RunQueryDsl;
+        prepared(
+            diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1)")
+                .bind::<BigInt, _>(URGENT_RUNNING),
+        )
+        .execute(conn)
+        .await?;
+        if let Some(replicas) = &self.elsewhere {
+            let pool = replicas.pool.clone();
+            tokio::spawn(async move {
+                let announced = async {
+                    let mut conn = pool.get().await?;
+                    spotter_db::notify(&mut conn, ANNOUNCED).await?;
+                    anyhow::Ok(())
+                };
+                if let Err(err) = announced.await {
+                    tracing::debug!(error = %err, "could not announce an urgent booking");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts the urgent bookings announced by any replica until `shutdown`.
+    /// A notification missed while the listener reconnects only means other
+    /// replicas' routine lanes do not hold back for that one request.
+    pub async fn hear_announcements(self, url: SecretString, shutdown: CancellationToken) {
+        let Some(replicas) = self.elsewhere else {
+            return;
+        };
+        let (heard, mut announcements) = mpsc::channel(1);
+        tokio::spawn(spotter_db::listen(url, ANNOUNCED, heard, shutdown.clone()));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                got = announcements.recv() => match got {
+                    Some(()) => { replicas.announced.fetch_add(1, Ordering::AcqRel); }
+                    None => return,
+                },
+            }
+        }
+    }
+
     #[cfg(test)]
     fn urgent_running(&self) -> usize {
         *self.urgent_running.borrow()
@@ -113,31 +172,29 @@ async fn none_urgent(mut here: watch::Receiver<usize>, elsewhere: Option<Arc<Els
     }
 }
 
-/// Marks, until the transaction ends, that an urgent request is being booked
-/// on this connection: every replica's routine lane holds back meanwhile.
-pub async fn mark_running(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
-    prepared(
-        diesel::sql_query("SELECT pg_advisory_xact_lock_shared($1)")
-            .bind::<BigInt, _>(URGENT_RUNNING),
-    )
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
-/// What the booking processes sharing the database are doing, read from
-/// `pg_locks` and remembered for `LOOK_AGAIN`.
+/// What the booking processes sharing the database are doing: announced
+/// urgent bookings, and whether any still runs, read from `pg_locks`.
 struct Elsewhere {
     pool: Pool,
-    /// The last answer and when it was read; one reader at a time, the
-    /// others wait for its answer.
-    last: Mutex<Option<(Instant, bool)>>,
+    /// Urgent bookings announced so far (by any replica, this one too).
+    announced: AtomicU64,
+    /// How many of those a read of `pg_locks` has seen finished: when it
+    /// equals `announced`, nothing urgent runs anywhere and nobody asks.
+    settled: AtomicU64,
+    /// The last answer, when it was read and how many had been announced
+    /// then; one reader at a time, the others wait for its answer.
+    last: Mutex<Option<(Instant, u64, bool)>>,
 }
 
 impl Elsewhere {
     async fn urgent_running(&self) -> bool {
+        let announced = self.announced.load(Ordering::Acquire);
+        if announced <= self.settled.load(Ordering::Acquire) {
+            return false;
+        }
         let mut last = self.last.lock().await;
-        if let Some((at, running)) = *last
+        if let Some((at, seen, running)) = *last
+            && seen == announced
             && at.elapsed() < LOOK_AGAIN
         {
             return running;
@@ -150,11 +207,17 @@ impl Elsewhere {
                 false
             }
         };
-        *last = Some((Instant::now(), running));
+        *last = Some((Instant::now(), announced, running));
+        if !running {
+            // Whatever was announced before this read has finished; a later
+            // announcement makes the next admission look again.
+            self.settled.fetch_max(announced, Ordering::AcqRel);
+        }
         running
     }
 
     async fn read(&self) -> anyhow::Result<bool> {
+        use diesel_async::RunQueryDsl;
         #[derive(QueryableByName)]
         struct Held {
             #[diesel(sql_type = Bool)]
@@ -232,35 +295,42 @@ mod tests {
         assert!(waited < ROUTINE_YIELDS_AT_MOST * 3, "{waited:?}");
     }
 
-    /// Another booking process (here a connection of the test's own) books
-    /// an urgent request: this process's routine lane waits until that
-    /// transaction ends, then goes on.
+    /// Another booking process books an urgent request: this process's
+    /// routine lane waits until that transaction ends, then goes on. Before
+    /// any urgent work was announced, it asks the database nothing.
     #[tokio::test]
     async fn routine_requests_wait_while_another_replica_books_an_urgent_one() {
         use diesel_async::AsyncConnection;
         let db = spotter_db::testing::TestDatabase::create("urgent", &[])
             .await
             .unwrap();
+        let shutdown = CancellationToken::new();
+        let _stop = shutdown.clone().drop_guard();
         let replica = || {
             let pool = spotter_db::connect(&db.settings.url, 2).unwrap();
             // Far longer than the test waits: "let through" is never "gave up".
-            UrgentFirst::across_replicas(pool).yielding_at_most(Duration::from_secs(300))
+            let gate =
+                UrgentFirst::across_replicas(pool).yielding_at_most(Duration::from_secs(300));
+            let listening = gate.clone();
+            tokio::spawn(listening.hear_announcements(db.settings.url.clone(), shutdown.clone()));
+            gate
         };
+        let (here, there) = (replica(), replica());
+        let routine = here.admission(Lane::Routine);
         // Nothing urgent anywhere: a routine request starts at once.
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            replica().admission(Lane::Routine)(None),
-        )
-        .await
-        .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), routine(None))
+            .await
+            .unwrap();
+        let replicas = here.elsewhere.clone().unwrap();
+        assert!(replicas.last.lock().await.is_none(), "it read pg_locks");
 
-        let other = spotter_db::connect(&db.settings.url, 1).unwrap();
         let (marked, is_marked) = tokio::sync::oneshot::channel();
         let (finish, finished) = tokio::sync::oneshot::channel::<()>();
         let urgent = tokio::spawn(async move {
-            let mut conn = other.get().await.unwrap();
+            let pool = there.elsewhere.as_ref().unwrap().pool.clone();
+            let mut conn = pool.get().await.unwrap();
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                mark_running(conn).await?;
+                there.mark_running(conn).await?;
                 marked.send(()).unwrap();
                 finished.await.unwrap();
                 Ok(())
@@ -269,8 +339,17 @@ mod tests {
             .unwrap();
         });
         is_marked.await.unwrap();
+        // Heard here: a NOTIFY, so wait for the event rather than a delay.
+        let heard = async {
+            while replicas.announced.load(Ordering::Acquire) == 0 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), heard)
+            .await
+            .expect("the urgent booking's announcement should reach the other replica");
 
-        let mut waiting = tokio::spawn(replica().admission(Lane::Routine)(None));
+        let mut waiting = tokio::spawn(routine(None));
         assert!(
             tokio::time::timeout(Duration::from_millis(300), &mut waiting)
                 .await
@@ -283,5 +362,10 @@ mod tests {
             .await
             .expect("the routine request should go on once the urgent one committed")
             .unwrap();
+        // Seen finished: the next routine requests ask nothing.
+        assert_eq!(
+            replicas.settled.load(Ordering::Acquire),
+            replicas.announced.load(Ordering::Acquire)
+        );
     }
 }
