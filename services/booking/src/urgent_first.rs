@@ -10,9 +10,11 @@
 //! request's transaction holds a shared advisory lock (`mark_running`),
 //! which the database releases with the transaction whatever happens to the
 //! process, and announces itself on a NOTIFY channel once it holds it. Only
-//! after an announcement does a routine admission read `pg_locks` for the
-//! lock (at most once per `LOOK_AGAIN` per process), until it sees none: a
-//! routine lane with no urgent work anywhere asks the database nothing.
+//! after an announcement does a routine admission look whether the lock is
+//! held (at most once per `LOOK_AGAIN` per process), until it finds it free:
+//! a routine lane with no urgent work anywhere asks the database nothing.
+//! Urgent requests the waitlist retries run in booking's background worker,
+//! outside the lanes, and hold back nothing.
 
 use crate::lanes::Lane;
 use diesel::QueryableByName;
@@ -31,10 +33,14 @@ const ROUTINE_YIELDS_AT_MOST: Duration = Duration::from_secs(1);
 /// How old another replica's answer may be, and how often a waiting routine
 /// request asks again.
 const LOOK_AGAIN: Duration = Duration::from_millis(20);
-/// The advisory lock an urgent booking holds shared. Small enough that
-/// `pg_locks` shows it as `objid` with `classid` 0; the diary and referral
-/// locks use keys of 64 random bits, which never come this low in practice.
+/// The advisory lock an urgent booking holds shared (the diary and referral
+/// locks use keys of 64 random bits, which never meet this one in practice).
 const URGENT_RUNNING: i64 = 0x5572_6765;
+/// How long the gate waits for one of the bookings' pooled connections to
+/// look or to announce. Under load the pool is busy with bookings, and a
+/// look that waits longer delays more than it saves: not knowing lets the
+/// routine request go, and an announcement later than this is dropped.
+const CONNECTION_WAIT: Duration = Duration::from_millis(20);
 /// Where an urgent booking announces that it holds `URGENT_RUNNING`.
 const ANNOUNCED: &str = "spotter_booking_urgent";
 
@@ -59,9 +65,16 @@ impl UrgentFirst {
     /// database.
     /// Run `hear_announcements` beside it, or it never looks.
     pub fn across_replicas(pool: Pool) -> Self {
+        Self::across_replicas_waiting(pool, CONNECTION_WAIT)
+    }
+
+    /// As `across_replicas`, waiting up to `connection_wait` for a pooled
+    /// connection (tests wait longer: a busy machine is no reason to fail).
+    fn across_replicas_waiting(pool: Pool, connection_wait: Duration) -> Self {
         Self {
             elsewhere: Some(Arc::new(Elsewhere {
                 pool,
+                connection_wait,
                 announced: AtomicU64::new(0),
                 settled: AtomicU64::new(0),
                 last: Mutex::new(None),
@@ -116,10 +129,10 @@ impl UrgentFirst {
         .execute(conn)
         .await?;
         if let Some(replicas) = &self.elsewhere {
-            let pool = replicas.pool.clone();
+            let (pool, wait) = (replicas.pool.clone(), replicas.connection_wait);
             tokio::spawn(async move {
                 let announced = async {
-                    let mut conn = pool.get().await?;
+                    let mut conn = tokio::time::timeout(wait, pool.get()).await??;
                     spotter_db::notify(&mut conn, ANNOUNCED).await?;
                     anyhow::Ok(())
                 };
@@ -132,8 +145,8 @@ impl UrgentFirst {
     }
 
     /// Counts the urgent bookings announced by any replica until `shutdown`.
-    /// A notification missed while the listener reconnects only means other
-    /// replicas' routine lanes do not hold back for that one request.
+    /// Each time the listener (re)connects counts as one too: what was
+    /// announced while it was away is then looked for once.
     pub async fn hear_announcements(self, url: SecretString, shutdown: CancellationToken) {
         let Some(replicas) = self.elsewhere else {
             return;
@@ -173,16 +186,19 @@ async fn none_urgent(mut here: watch::Receiver<usize>, elsewhere: Option<Arc<Els
 }
 
 /// What the booking processes sharing the database are doing: announced
-/// urgent bookings, and whether any still runs, read from `pg_locks`.
+/// urgent bookings, and whether any still holds `URGENT_RUNNING`.
 struct Elsewhere {
     pool: Pool,
+    /// `CONNECTION_WAIT`, but for tests.
+    connection_wait: Duration,
     /// Urgent bookings announced so far (by any replica, this one too).
     announced: AtomicU64,
-    /// How many of those a read of `pg_locks` has seen finished: when it
-    /// equals `announced`, nothing urgent runs anywhere and nobody asks.
+    /// How many of those a look has seen finished: when it equals
+    /// `announced`, nothing urgent runs anywhere and nobody asks.
     settled: AtomicU64,
     /// The last answer, when it was read and how many had been announced
-    /// then; one reader at a time, the others wait for its answer.
+    /// then; one reader at a time, the others wait for its answer (at most
+    /// `CONNECTION_WAIT` and a round trip).
     last: Mutex<Option<(Instant, u64, bool)>>,
 }
 
@@ -193,9 +209,12 @@ impl Elsewhere {
             return false;
         }
         let mut last = self.last.lock().await;
+        // A fresh "running" holds whatever was announced since (during a
+        // flood of urgent work that is what keeps the looks to one per
+        // `LOOK_AGAIN`); a fresh "none" does not cover a later announcement.
         if let Some((at, seen, running)) = *last
-            && seen == announced
             && at.elapsed() < LOOK_AGAIN
+            && (running || seen == announced)
         {
             return running;
         }
@@ -216,29 +235,27 @@ impl Elsewhere {
         running
     }
 
+    /// Whether any urgent booking holds `URGENT_RUNNING` now: the lock
+    /// cannot be taken exclusively while one holds it shared. Outside a
+    /// transaction a taken lock is let go as the statement ends, so an urgent
+    /// request that comes to mark itself just then waits that long at most.
+    /// (Reading `pg_locks` instead would take every lock partition's LWLock,
+    /// slowing every lock the bookings take, for each look.)
     async fn read(&self) -> anyhow::Result<bool> {
         use diesel_async::RunQueryDsl;
         #[derive(QueryableByName)]
-        struct Held {
+        struct Free {
             #[diesel(sql_type = Bool)]
-            held: bool,
+            free: bool,
         }
-        let mut conn = self.pool.get().await?;
-        // Reading pg_locks takes no lock of ours, so it never delays the
-        // urgent request it looks for.
-        let row: Held = prepared(
-            diesel::sql_query(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks \
-                 WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 \
-                   AND objsubid = 1 AND granted \
-                   AND database = (SELECT oid FROM pg_database \
-                                   WHERE datname = current_database())) AS held",
-            )
-            .bind::<BigInt, _>(URGENT_RUNNING),
+        let mut conn = tokio::time::timeout(self.connection_wait, self.pool.get()).await??;
+        let row: Free = prepared(
+            diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS free")
+                .bind::<BigInt, _>(URGENT_RUNNING),
         )
         .get_result(&mut conn)
         .await?;
-        Ok(row.held)
+        Ok(!row.free)
     }
 }
 
@@ -295,6 +312,26 @@ mod tests {
         assert!(waited < ROUTINE_YIELDS_AT_MOST * 3, "{waited:?}");
     }
 
+    /// During a flood of urgent work announcements keep coming: a fresh
+    /// "running" answers them all, so a process looks at most once per
+    /// `LOOK_AGAIN` however many arrive; a fresh "none" answers only what
+    /// was announced before it.
+    #[tokio::test]
+    async fn a_fresh_answer_that_urgent_work_runs_covers_later_announcements() {
+        // Nothing listens there: a look would fail, and a failed look says "none".
+        let nowhere = SecretString::from("postgres://nobody@127.0.0.1:1/none");
+        let gate = UrgentFirst::across_replicas(spotter_db::connect(&nowhere, 1).unwrap());
+        let replicas = gate.elsewhere.unwrap();
+        replicas.announced.store(5, Ordering::Release);
+        *replicas.last.lock().await = Some((Instant::now(), 3, true));
+        assert!(replicas.urgent_running().await, "it looked again");
+
+        *replicas.last.lock().await = Some((Instant::now(), 3, false));
+        assert!(!replicas.urgent_running().await);
+        let (_, seen, _) = replicas.last.lock().await.unwrap();
+        assert_eq!(seen, 5, "a stale \"none\" should make it look again");
+    }
+
     /// Another booking process books an urgent request: this process's
     /// routine lane waits until that transaction ends, then goes on. Before
     /// any urgent work was announced, it asks the database nothing.
@@ -308,21 +345,36 @@ mod tests {
         let _stop = shutdown.clone().drop_guard();
         let replica = || {
             let pool = spotter_db::connect(&db.settings.url, 2).unwrap();
-            // Far longer than the test waits: "let through" is never "gave up".
-            let gate =
-                UrgentFirst::across_replicas(pool).yielding_at_most(Duration::from_secs(300));
+            // Far longer than the test waits: "let through" is never "gave up"
+            // or "could not look".
+            let gate = UrgentFirst::across_replicas_waiting(pool, Duration::from_secs(300))
+                .yielding_at_most(Duration::from_secs(300));
             let listening = gate.clone();
             tokio::spawn(listening.hear_announcements(db.settings.url.clone(), shutdown.clone()));
             gate
         };
         let (here, there) = (replica(), replica());
+        let replicas = here.elsewhere.clone().unwrap();
+        let announced_at_least = |n: u64| {
+            let replicas = replicas.clone();
+            async move {
+                while replicas.announced.load(Ordering::Acquire) < n {
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        // Its listener counts itself once it listens: from then on it hears.
+        tokio::time::timeout(Duration::from_secs(10), announced_at_least(1))
+            .await
+            .expect("the listener should connect");
         let routine = here.admission(Lane::Routine);
-        // Nothing urgent anywhere: a routine request starts at once.
+        // Nothing urgent anywhere: a routine request starts at once, and once
+        // it has seen that, the next ones ask nothing.
         tokio::time::timeout(Duration::from_secs(10), routine(None))
             .await
             .unwrap();
-        let replicas = here.elsewhere.clone().unwrap();
-        assert!(replicas.last.lock().await.is_none(), "it read pg_locks");
+        let before = replicas.announced.load(Ordering::Acquire);
+        assert_eq!(replicas.settled.load(Ordering::Acquire), before);
 
         let (marked, is_marked) = tokio::sync::oneshot::channel();
         let (finish, finished) = tokio::sync::oneshot::channel::<()>();
@@ -340,12 +392,7 @@ mod tests {
         });
         is_marked.await.unwrap();
         // Heard here: a NOTIFY, so wait for the event rather than a delay.
-        let heard = async {
-            while replicas.announced.load(Ordering::Acquire) == 0 {
-                tokio::task::yield_now().await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), heard)
+        tokio::time::timeout(Duration::from_secs(10), announced_at_least(before + 1))
             .await
             .expect("the urgent booking's announcement should reach the other replica");
 

@@ -15,6 +15,11 @@ use uuid::Uuid;
 /// lets a live stream resume from the last number it sent without missing a
 /// notification that a slower transaction committed later.
 const ORDER_LOCK: i64 = 0x0053_706f_744e_6f74;
+/// An event makes at most this many notices (one per party told), so their
+/// inserts have a handful of texts and stay prepared; a reminder batch can
+/// hold up to a hundred, whose texts would each stay prepared for the
+/// connection's life, so those are parsed each time.
+const PREPARED_UP_TO: usize = 4;
 
 /// Writes the notices to the inbox and plans their pushes, in the caller's
 /// transaction.
@@ -52,9 +57,11 @@ pub async fn store(
             )
         })
         .collect();
-    // One text per number of notices an event makes: a handful.
-    prepared(diesel::insert_into(notifications::table).values(rows))
-        .execute(conn)
-        .await?;
+    let insert = diesel::insert_into(notifications::table).values(rows);
+    if made.len() <= PREPARED_UP_TO {
+        prepared(insert).execute(conn).await?;
+    } else {
+        insert.execute(conn).await?;
+    }
     push::delivery::plan(conn, &ids, push_platforms).await
 }

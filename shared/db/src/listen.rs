@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Holds a LISTEN connection on `channel` (its own: a pooled connection would
 /// lose the LISTEN when recycled) and pokes `wake` on each notification,
-/// reconnecting after failures until `shutdown`. Callers poll as well: a
-/// notification sent while this reconnects is missed.
+/// reconnecting after failures until `shutdown`. A notification sent while
+/// no connection listens is lost, so `wake` is also poked each time LISTEN
+/// takes hold (at start and after every reconnection); callers poll as well.
 pub async fn listen(
     url: SecretString,
     channel: &'static str,
@@ -29,6 +30,8 @@ pub async fn listen(
                 .await
                 .is_ok()
         {
+            // Whatever was notified while no one listened is looked for now.
+            let _ = wake.try_send(());
             let mut notifications = std::pin::pin!(conn.notifications_stream());
             loop {
                 tokio::select! {
