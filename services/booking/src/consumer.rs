@@ -39,6 +39,7 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules, urgent_first: &UrgentFirst) ->
         routing_keys: routing_keys_of(FOLLOW_UPS),
         handler: Arc::new(|conn, incoming| Box::pin(on_guidance(conn, incoming))),
         concurrency: 2,
+        batch: 1,
         admission: None,
     };
     Lane::ALL
@@ -56,6 +57,7 @@ pub fn specs(metrics: &LaneMetrics, rules: Rules, urgent_first: &UrgentFirst) ->
                     )
                 }),
                 concurrency: lane.concurrency(),
+                batch: 1,
                 admission: Some(urgent_first.admission(lane)),
             }
         })

@@ -44,6 +44,7 @@ pub fn spec(care: CareDeadlines) -> ConsumerSpec {
         // in a bench run), and the trainer saw "awaiting booking" long after
         // the booking. Each holds a pool connection while it runs.
         concurrency: 4,
+        batch: 1,
         admission: Some(in_order_per_correlation()),
     }
 }

@@ -15,6 +15,7 @@ use crate::schema::inbox;
 use crate::topology;
 use crate::{parked, trace};
 
+mod batch;
 mod order;
 pub use order::in_order_per_correlation;
 mod retry;
@@ -62,8 +63,14 @@ pub struct ConsumerSpec {
     pub name: String,
     pub routing_keys: Vec<String>,
     pub handler: Handler,
-    /// Deliveries in flight at once (prefetch and handler concurrency).
+    /// Deliveries in flight at once (the prefetch; with `batch` 1 also the
+    /// handlers running at once).
     pub concurrency: u16,
+    /// Up to this many deliveries that are ready together are handled in one
+    /// transaction (`batch.rs`), by `concurrency / batch` workers (at least
+    /// one). 1: each delivery alone, `concurrency` at a time. A consumer
+    /// with an `admission` always takes them one by one.
+    pub batch: u16,
     /// `None`: every delivery starts as soon as it arrives.
     pub admission: Option<Admission>,
 }
@@ -150,9 +157,20 @@ impl Consumer {
         )
         .await??;
         let concurrency = usize::from(self.spec.concurrency.max(1));
-        let work = deliveries
-            .take_until(shutdown.cancelled())
-            .for_each_concurrent(concurrency, |delivery| {
+        let batch = usize::from(self.spec.batch.max(1));
+        let deliveries = deliveries.take_until(shutdown.cancelled());
+        let work: BoxFuture<'_, ()> = if batch > 1 && self.spec.admission.is_none() {
+            let workers = (concurrency / batch).max(1);
+            let (publisher, queue) = (&publisher, &queue);
+            Box::pin(
+                deliveries
+                    .ready_chunks(batch)
+                    .for_each_concurrent(workers, move |ready| {
+                        self.process_ready(ready, publisher, queue)
+                    }),
+            )
+        } else {
+            Box::pin(deliveries.for_each_concurrent(concurrency, |delivery| {
                 let publisher = &publisher;
                 let queue = &queue;
                 // Asked here, in arrival order, not when the future first runs.
@@ -174,7 +192,8 @@ impl Consumer {
                         Err(err) => tracing::warn!(error = %err, "delivery error"),
                     }
                 }
-            });
+            }))
+        };
         let parked = tokio::time::timeout(
             BROKER_TIMEOUT,
             channel.basic_consume(

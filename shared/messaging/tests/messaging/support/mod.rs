@@ -67,6 +67,8 @@ pub struct Options {
     /// Whether the consumer runs, and with how many deliveries in flight.
     pub consume: bool,
     pub concurrency: u16,
+    /// Deliveries ready together handled in one transaction (`ConsumerSpec`).
+    pub batch: u16,
     /// Each correlation id's deliveries one after another (`ConsumerSpec`).
     pub in_order: bool,
     /// The broker's URL (a comma-separated list for a cluster); the
@@ -82,6 +84,7 @@ impl Default for Options {
             taps: Vec::new(),
             consume: true,
             concurrency: 1,
+            batch: 1,
             in_order: false,
             broker_url: None,
         }
@@ -152,6 +155,7 @@ impl Harness {
                     routing_keys: vec![ROUTING_KEY.to_owned()],
                     handler: options.handler,
                     concurrency: options.concurrency,
+                    batch: options.batch,
                     admission: options.in_order.then(in_order_per_correlation),
                 },
             )

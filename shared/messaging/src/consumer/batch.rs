@@ -1,0 +1,149 @@
+//! Deliveries that are ready together, handled in one transaction
+//! (`ConsumerSpec::batch`; docs/architecture.md, "Consumers in batches").
+//!
+//! Under load, deliveries wait in the consumer's prefetch while its workers
+//! are busy; a worker then takes all that are ready (up to `batch`) and
+//! handles them one after another in a single transaction, with one inbox
+//! insert for all of them: one BEGIN, one COMMIT and one disk flush where
+//! each would have had its own. Idle, a worker finds one delivery ready and
+//! handles it alone as before, so batching adds no wait.
+//!
+//! Every guarantee stays per delivery. Nothing is acked before the
+//! transaction commits. If any handler fails, the whole transaction rolls
+//! back and each delivery of the batch is handled again alone, in its own
+//! transaction, so one message's failure retries or parks that message only.
+//! The inbox still makes each effect happen once: a delivery seen before is
+//! skipped, and so is a second copy of one message within the batch.
+
+use super::{Consumer, HandlerError, Incoming, Outcome};
+use crate::delivery::{header_str, read};
+use crate::schema::inbox;
+use crate::trace;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use lapin::Channel;
+use lapin::message::Delivery;
+use spotter_db::prepared;
+use std::collections::HashSet;
+use tracing::Instrument;
+use uuid::Uuid;
+
+impl Consumer {
+    /// Handles the deliveries a worker found ready, together when it can.
+    pub(super) async fn process_ready(
+        &self,
+        ready: Vec<Result<Delivery, lapin::Error>>,
+        publisher: &Channel,
+        queue: &str,
+    ) {
+        let mut readable = Vec::with_capacity(ready.len());
+        for delivery in ready {
+            match delivery {
+                Ok(delivery) => match read(&delivery) {
+                    Ok(incoming) => readable.push((delivery, incoming)),
+                    // Parked at once, as always.
+                    Err(_) => self.process(delivery, publisher, queue).await,
+                },
+                Err(err) => tracing::warn!(error = %err, "delivery error"),
+            }
+        }
+        if readable.len() < 2 {
+            for (delivery, _) in readable {
+                self.process(delivery, publisher, queue).await;
+            }
+            return;
+        }
+        match self.handle_together(&readable).await {
+            Ok(seen_before) => {
+                for (delivery, incoming) in &readable {
+                    if delivery.redelivered
+                        && let Some(metrics) = &self.metrics
+                    {
+                        metrics.redelivered(&self.spec.name);
+                    }
+                    let outcome = if seen_before.contains(&delivery.delivery_tag) {
+                        tracing::info!(message_id = %incoming.message_id, "duplicate delivery skipped");
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::Done
+                    };
+                    self.settle(delivery, outcome, publisher, queue, incoming.attempt)
+                        .await;
+                }
+            }
+            Err(err) => {
+                let reason = match &err {
+                    HandlerError::Transient(err) | HandlerError::Permanent(err) => err,
+                };
+                tracing::info!(
+                    consumer = %self.spec.name,
+                    deliveries = readable.len(),
+                    error = %format!("{reason:#}"),
+                    "a batch failed and rolled back; handling each of its deliveries alone"
+                );
+                for (delivery, _) in readable {
+                    self.process(delivery, publisher, queue).await;
+                }
+            }
+        }
+    }
+
+    /// Runs every new delivery's handler in one transaction, in arrival
+    /// order. Returns the delivery tags that were skipped as seen before.
+    async fn handle_together(
+        &self,
+        batch: &[(Delivery, Incoming)],
+    ) -> Result<HashSet<u64>, HandlerError> {
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|err| HandlerError::Transient(err.into()))?;
+        let consumer = self.spec.name.as_str();
+        let handler = self.spec.handler.clone();
+        conn.transaction::<_, HandlerError, _>(async |conn| {
+            let rows: Vec<_> = batch
+                .iter()
+                .map(|(_, incoming)| {
+                    (
+                        inbox::message_id.eq(incoming.message_id),
+                        inbox::consumer.eq(consumer),
+                        inbox::message_type.eq(&incoming.message_type),
+                    )
+                })
+                .collect();
+            // One text per batch size, at most `batch` of them: kept prepared.
+            let mut new: HashSet<Uuid> = prepared(
+                diesel::insert_into(inbox::table)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(inbox::message_id),
+            )
+            .get_results(conn)
+            .await?
+            .into_iter()
+            .collect();
+            let mut seen_before = HashSet::new();
+            for (delivery, incoming) in batch {
+                // Taken from `new` by its first copy: a second copy of the
+                // same message in this batch is a duplicate too.
+                if !new.remove(&incoming.message_id) {
+                    seen_before.insert(delivery.delivery_tag);
+                    continue;
+                }
+                let span = tracing::info_span!(
+                    "batched delivery",
+                    consumer = %consumer,
+                    message_id = %incoming.message_id,
+                    correlation_id = incoming.correlation_id.as_deref(),
+                );
+                let traceparent = header_str(delivery, "traceparent");
+                trace::in_trace(traceparent.as_deref(), handler(conn, incoming))
+                    .instrument(span)
+                    .await?;
+            }
+            Ok(seen_before)
+        })
+        .await
+    }
+}
