@@ -42,9 +42,10 @@ pub fn spec(care: CareDeadlines) -> ConsumerSpec {
         handler: Arc::new(move |conn, incoming| Box::pin(handle(conn, incoming, care))),
         // Under load, one at a time fell behind booking (thousands of events
         // in a bench run), and the trainer saw "awaiting booking" long after
-        // the booking. Each holds a pool connection while it runs.
-        concurrency: 4,
-        batch: 1,
+        // the booking. Four workers, each holding a pool connection while it
+        // runs, each taking up to four ready events into one transaction.
+        concurrency: 16,
+        batch: 4,
         admission: Some(in_order_per_correlation()),
     }
 }

@@ -13,7 +13,10 @@
 //! back and each delivery of the batch is handled again alone, in its own
 //! transaction, so one message's failure retries or parks that message only.
 //! The inbox still makes each effect happen once: a delivery seen before is
-//! skipped, and so is a second copy of one message within the batch.
+//! skipped, and so is a second copy of one message within the batch. A
+//! batch keeps arrival order, and an admission (one referral's events in
+//! order) holds across batches: a delivery whose turn has not come ends the
+//! batch gathered so far, which is handled and settled before it waits.
 
 use super::{Consumer, HandlerError, Incoming, Outcome};
 use crate::delivery::{header_str, read};
@@ -21,6 +24,8 @@ use crate::schema::inbox;
 use crate::trace;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use lapin::Channel;
 use lapin::message::Delivery;
 use spotter_db::prepared;
@@ -28,34 +33,74 @@ use std::collections::HashSet;
 use tracing::Instrument;
 use uuid::Uuid;
 
+/// A delivery with what its admission yielded, held until it is settled.
+type Admitted = Option<super::Admitted>;
+/// A delivery as it arrived, with its admission (asked in arrival order).
+pub(super) type Arrived = (
+    Result<Delivery, lapin::Error>,
+    Option<BoxFuture<'static, super::Admitted>>,
+);
+
 impl Consumer {
     /// Handles the deliveries a worker found ready, together when it can.
+    /// Each is admitted in turn (`ConsumerSpec::admission`); one whose
+    /// admission must wait may be waiting for a delivery of this very batch
+    /// (the same referral's earlier event), so what was gathered so far is
+    /// handled and settled first.
     pub(super) async fn process_ready(
         &self,
-        ready: Vec<Result<Delivery, lapin::Error>>,
+        ready: Vec<Arrived>,
         publisher: &Channel,
         queue: &str,
     ) {
-        let mut readable = Vec::with_capacity(ready.len());
-        for delivery in ready {
-            match delivery {
-                Ok(delivery) => match read(&delivery) {
-                    Ok(incoming) => readable.push((delivery, incoming)),
-                    // Parked at once, as always.
-                    Err(_) => self.process(delivery, publisher, queue).await,
+        let mut gathered = Vec::with_capacity(ready.len());
+        for (delivery, admission) in ready {
+            let delivery = match delivery {
+                Ok(delivery) => delivery,
+                Err(err) => {
+                    tracing::warn!(error = %err, "delivery error");
+                    continue;
+                }
+            };
+            let admitted = match admission {
+                None => None,
+                Some(mut admission) => match (&mut admission).now_or_never() {
+                    Some(admitted) => Some(admitted),
+                    None => {
+                        self.process_gathered(std::mem::take(&mut gathered), publisher, queue)
+                            .await;
+                        Some(admission.await)
+                    }
                 },
-                Err(err) => tracing::warn!(error = %err, "delivery error"),
+            };
+            match read(&delivery) {
+                Ok(incoming) => gathered.push((delivery, incoming, admitted)),
+                // Parked at once, as always.
+                Err(_) => self.process(delivery, publisher, queue).await,
             }
         }
-        if readable.len() < 2 {
-            for (delivery, _) in readable {
+        self.process_gathered(gathered, publisher, queue).await;
+    }
+
+    /// Handles admitted deliveries in one transaction (alone when there is
+    /// one, or when the batch fails), settles each, then lets their turns end.
+    async fn process_gathered(
+        &self,
+        gathered: Vec<(Delivery, Incoming, Admitted)>,
+        publisher: &Channel,
+        queue: &str,
+    ) {
+        if gathered.len() < 2 {
+            for (delivery, _, _admitted) in gathered {
                 self.process(delivery, publisher, queue).await;
             }
             return;
         }
-        match self.handle_together(&readable).await {
+        // Only what the transaction reads: the turns held stay outside it.
+        let batch: Vec<(&Delivery, &Incoming)> = gathered.iter().map(|(d, i, _)| (d, i)).collect();
+        match self.handle_together(&batch).await {
             Ok(seen_before) => {
-                for (delivery, incoming) in &readable {
+                for &(delivery, incoming) in &batch {
                     if delivery.redelivered
                         && let Some(metrics) = &self.metrics
                     {
@@ -77,11 +122,11 @@ impl Consumer {
                 };
                 tracing::info!(
                     consumer = %self.spec.name,
-                    deliveries = readable.len(),
+                    deliveries = gathered.len(),
                     error = %format!("{reason:#}"),
                     "a batch failed and rolled back; handling each of its deliveries alone"
                 );
-                for (delivery, _) in readable {
+                for (delivery, _, _admitted) in gathered {
                     self.process(delivery, publisher, queue).await;
                 }
             }
@@ -92,7 +137,7 @@ impl Consumer {
     /// order. Returns the delivery tags that were skipped as seen before.
     async fn handle_together(
         &self,
-        batch: &[(Delivery, Incoming)],
+        batch: &[(&Delivery, &Incoming)],
     ) -> Result<HashSet<u64>, HandlerError> {
         let mut conn = self
             .pool
@@ -124,7 +169,7 @@ impl Consumer {
             .into_iter()
             .collect();
             let mut seen_before = HashSet::new();
-            for (delivery, incoming) in batch {
+            for &(delivery, incoming) in batch {
                 // Taken from `new` by its first copy: a second copy of the
                 // same message in this batch is a duplicate too.
                 if !new.remove(&incoming.message_id) {

@@ -68,8 +68,7 @@ pub struct ConsumerSpec {
     pub concurrency: u16,
     /// Up to this many deliveries that are ready together are handled in one
     /// transaction (`batch.rs`), by `concurrency / batch` workers (at least
-    /// one). 1: each delivery alone, `concurrency` at a time. A consumer
-    /// with an `admission` always takes them one by one.
+    /// one). 1: each delivery alone, `concurrency` at a time.
     pub batch: u16,
     /// `None`: every delivery starts as soon as it arrives.
     pub admission: Option<Admission>,
@@ -159,12 +158,22 @@ impl Consumer {
         let concurrency = usize::from(self.spec.concurrency.max(1));
         let batch = usize::from(self.spec.batch.max(1));
         let deliveries = deliveries.take_until(shutdown.cancelled());
-        let work: BoxFuture<'_, ()> = if batch > 1 && self.spec.admission.is_none() {
+        let work: BoxFuture<'_, ()> = if batch > 1 {
             let workers = (concurrency / batch).max(1);
             let (publisher, queue) = (&publisher, &queue);
             Box::pin(
                 deliveries
                     .ready_chunks(batch)
+                    // Admissions asked here, in arrival order.
+                    .map(|ready| {
+                        ready
+                            .into_iter()
+                            .map(|delivery| {
+                                let admission = self.admission(&delivery);
+                                (delivery, admission)
+                            })
+                            .collect::<Vec<_>>()
+                    })
                     .for_each_concurrent(workers, move |ready| {
                         self.process_ready(ready, publisher, queue)
                     }),
@@ -174,13 +183,7 @@ impl Consumer {
                 let publisher = &publisher;
                 let queue = &queue;
                 // Asked here, in arrival order, not when the future first runs.
-                let admission = match (&self.spec.admission, &delivery) {
-                    (Some(admit), Ok(delivery)) => {
-                        let correlation = delivery.properties.correlation_id().as_ref();
-                        Some(admit(correlation.map(|id| id.as_str())))
-                    }
-                    _ => None,
-                };
+                let admission = self.admission(&delivery);
                 async move {
                     // Held until the delivery is settled.
                     let _admitted = match admission {
@@ -227,6 +230,20 @@ impl Consumer {
             return Ok(());
         }
         anyhow::bail!("the delivery stream ended")
+    }
+
+    /// The delivery's admission (`ConsumerSpec::admission`), asked now.
+    fn admission(
+        &self,
+        delivery: &Result<Delivery, lapin::Error>,
+    ) -> Option<BoxFuture<'static, Admitted>> {
+        match (&self.spec.admission, delivery) {
+            (Some(admit), Ok(delivery)) => {
+                let correlation = delivery.properties.correlation_id().as_ref();
+                Some(admit(correlation.map(|id| id.as_str())))
+            }
+            _ => None,
+        }
     }
 
     #[tracing::instrument(skip_all, fields(consumer = %self.spec.name, message_id, correlation_id))]

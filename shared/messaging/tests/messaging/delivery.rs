@@ -212,6 +212,27 @@ async fn a_referrals_later_events_follow_at_once_without_waiting_for_the_poll() 
 /// of its referral, while other referrals' events run beside it.
 #[tokio::test]
 async fn one_referrals_events_keep_their_order_with_many_in_flight() {
+    let (_h, most) = six_referrals_with_slow_steps(1).await;
+    assert!(most > 1, "referrals were handled one at a time");
+}
+
+/// The same with deliveries handled in batches by two workers: a batch
+/// keeps arrival order, and a referral's next event waits for the batch
+/// that holds its previous one to commit.
+#[tokio::test]
+async fn one_referrals_events_keep_their_order_when_handled_in_batches() {
+    let (h, most) = six_referrals_with_slow_steps(4).await;
+    assert!(most > 1, "the two workers never ran side by side");
+    let transactions = h
+        .count("SELECT count(DISTINCT txid) AS n FROM effects")
+        .await;
+    assert!(transactions < 36, "no two events shared a transaction");
+}
+
+/// Six referrals' six events each, consumed eight in flight (in batches of
+/// `batch`), each referral's in order; even steps are slow, so the next
+/// step would overtake them. Returns the most handlers seen running at once.
+async fn six_referrals_with_slow_steps(batch: u16) -> (Harness, usize) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -220,7 +241,6 @@ async fn one_referrals_events_keep_their_order_with_many_in_flight() {
         let (running, most) = (r.clone(), m.clone());
         Box::pin(async move {
             most.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
-            // Even steps are slow: the next step would overtake them.
             if incoming.payload.last().is_some_and(|digit| digit % 2 == 0) {
                 tokio::time::sleep(std::time::Duration::from_millis(40)).await;
             }
@@ -232,6 +252,7 @@ async fn one_referrals_events_keep_their_order_with_many_in_flight() {
     let h = Harness::with(Options {
         handler,
         concurrency: 8,
+        batch,
         in_order: true,
         ..Options::default()
     })
@@ -246,10 +267,8 @@ async fn one_referrals_events_keep_their_order_with_many_in_flight() {
     h.wait_for_count("SELECT count(*) AS n FROM effects", 36)
         .await;
     assert_each_took_effect_in_order(&h, &referrals, 6).await;
-    assert!(
-        most.load(Ordering::SeqCst) > 1,
-        "referrals were handled one at a time"
-    );
+    let most = most.load(Ordering::SeqCst);
+    (h, most)
 }
 
 /// Each referral's effects, payloads `<referral>#<step:02>`, were written in
