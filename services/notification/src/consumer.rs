@@ -2,7 +2,7 @@
 //! (the consumer's inbox table absorbs redeliveries).
 
 use crate::reminders;
-use crate::store::store;
+use crate::store::{store, take_turn};
 use crate::{deadline_notices, follow_up_notices, notices, training_notices};
 use diesel_async::AsyncPgConnection;
 use spotter_contracts::Event;
@@ -50,6 +50,10 @@ async fn handle(
     incoming: &Incoming,
     push_platforms: &[&str],
 ) -> Result<(), HandlerError> {
+    // First, before the reminders' rows (`store::take_turn`); within a
+    // batch the turn is already this transaction's, and taking it again
+    // returns at once.
+    take_turn(conn).await?;
     let made = match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;

@@ -7,7 +7,7 @@
 
 use crate::notices::{Audience, Notice, NoticeKind};
 use crate::schema::reminders;
-use crate::store::store;
+use crate::store::{store, take_turn};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -126,6 +126,8 @@ pub async fn send_due(pool: &Pool, push_platforms: &[&str]) -> anyhow::Result<us
     let mut conn = pool.get().await?;
     let sent = conn
         .transaction::<usize, diesel::result::Error, _>(async |conn| {
+            // The turn before the rows (`store::take_turn`).
+            take_turn(conn).await?;
             let due: Vec<Due> = reminders::table
                 .filter(reminders::sent_at.is_null())
                 .filter(reminders::cancelled_at.is_null())

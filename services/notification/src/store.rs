@@ -21,8 +21,24 @@ const ORDER_LOCK: i64 = 0x0053_706f_744e_6f74;
 /// connection's life, so those are parsed each time.
 const PREPARED_UP_TO: usize = 4;
 
+/// Takes this transaction's turn to write notifications (`ORDER_LOCK`),
+/// held until it ends. Every transaction that stores notices takes it
+/// first, before any row lock: the event consumer handles several events
+/// in one transaction (`ConsumerSpec::batch`), so a turn taken after row
+/// locks could close a cycle with another transaction holding the turn and
+/// waiting for those rows (the reminder worker's `FOR UPDATE`, say).
+pub async fn take_turn(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    prepared(
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Writes the notices to the inbox and plans their pushes, in the caller's
-/// transaction.
+/// transaction, which has taken its turn (`take_turn`).
 pub async fn store(
     conn: &mut AsyncPgConnection,
     made: &[Notice],
@@ -31,12 +47,6 @@ pub async fn store(
     if made.is_empty() {
         return Ok(());
     }
-    prepared(
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK),
-    )
-    .execute(conn)
-    .await?;
     let ids: Vec<Uuid> = made.iter().map(|_| Uuid::now_v7()).collect();
     let rows: Vec<_> = made
         .iter()

@@ -82,11 +82,22 @@ impl Consumer {
         self.process_gathered(gathered, publisher, queue).await;
     }
 
+    /// Under an admission, deliveries of different correlations (a batch
+    /// never holds two of one: the second's turn waits) are handled in the
+    /// order of their ids, so two batches, here or in another replica, take
+    /// the referrals' row locks in one order and never wait on each other
+    /// in a cycle. Without one, arrival order is kept.
+    fn lock_order(&self, gathered: &mut [(Delivery, Incoming, Admitted)]) {
+        if self.spec.admission.is_some() {
+            gathered.sort_by(|a, b| a.1.correlation_id.cmp(&b.1.correlation_id));
+        }
+    }
+
     /// Handles admitted deliveries in one transaction (alone when there is
     /// one, or when the batch fails), settles each, then lets their turns end.
     async fn process_gathered(
         &self,
-        gathered: Vec<(Delivery, Incoming, Admitted)>,
+        mut gathered: Vec<(Delivery, Incoming, Admitted)>,
         publisher: &Channel,
         queue: &str,
     ) {
@@ -96,6 +107,7 @@ impl Consumer {
             }
             return;
         }
+        self.lock_order(&mut gathered);
         // Only what the transaction reads: the turns held stay outside it.
         let batch: Vec<(&Delivery, &Incoming)> = gathered.iter().map(|(d, i, _)| (d, i)).collect();
         match self.handle_together(&batch).await {
@@ -107,7 +119,7 @@ impl Consumer {
                         metrics.redelivered(&self.spec.name);
                     }
                     let outcome = if seen_before.contains(&delivery.delivery_tag) {
-                        tracing::info!(message_id = %incoming.message_id, "duplicate delivery skipped");
+                        tracing::info!(consumer = %self.spec.name, message_id = %incoming.message_id, "duplicate delivery skipped");
                         Outcome::Duplicate
                     } else {
                         Outcome::Done
@@ -147,9 +159,13 @@ impl Consumer {
         let consumer = self.spec.name.as_str();
         let handler = self.spec.handler.clone();
         conn.transaction::<_, HandlerError, _>(async |conn| {
-            let rows: Vec<_> = batch
-                .iter()
-                .map(|(_, incoming)| {
+            // In id order: two batches holding the same messages (a relay's
+            // second publish) then wait on each other's rows in one order.
+            let mut ids: Vec<&Incoming> = batch.iter().map(|&(_, incoming)| incoming).collect();
+            ids.sort_by_key(|incoming| incoming.message_id);
+            let rows: Vec<_> = ids
+                .into_iter()
+                .map(|incoming| {
                     (
                         inbox::message_id.eq(incoming.message_id),
                         inbox::consumer.eq(consumer),

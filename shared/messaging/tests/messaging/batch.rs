@@ -7,6 +7,7 @@ use crate::support::{CONSUMER, Harness, Options, record_effect};
 use spotter_messaging::metrics::Consumed;
 use spotter_messaging::{Handler, HandlerError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -18,6 +19,8 @@ use uuid::Uuid;
 struct Gate {
     started: Arc<Notify>,
     released: Arc<Notify>,
+    /// How often the handler ran for the payload `a`.
+    a_runs: Arc<AtomicUsize>,
 }
 
 impl Gate {
@@ -33,6 +36,9 @@ impl Gate {
                     }
                     b"refuse" => {
                         return Err(HandlerError::Permanent(anyhow::anyhow!("refused")));
+                    }
+                    b"a" => {
+                        gate.a_runs.fetch_add(1, Ordering::SeqCst);
                     }
                     _ => {}
                 }
@@ -65,7 +71,9 @@ fn batching(gate: &Gate) -> Options {
 }
 
 /// Waits until every enqueued message is published and sits, delivered but
-/// unacked, in the consumer's prefetch.
+/// unacked, in the consumer's prefetch. The count is read on the consumer's
+/// own connection, after the deliveries on the socket: once it reads 0, the
+/// client has taken them in.
 async fn all_delivered(h: &Harness) {
     h.wait_for_count(
         "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL",
@@ -137,6 +145,11 @@ async fn a_refused_delivery_rolls_its_batch_back_and_is_parked_alone() {
     // The batch's work before the refusal was rolled back and done again
     // alone: once each, nothing of the refused one.
     assert_eq!(h.effect_payloads().await, [&b"gate"[..], b"a", b"b"]);
+    assert_eq!(
+        gate.a_runs.load(Ordering::SeqCst),
+        2,
+        "`a` should have run in the batch, then again alone"
+    );
 }
 
 async fn mark_seen(h: &Harness, message_id: Uuid) {
