@@ -15,8 +15,9 @@
 //! The inbox still makes each effect happen once: a delivery seen before is
 //! skipped, and so is a second copy of one message within the batch. A
 //! batch keeps arrival order, and an admission (one referral's events in
-//! order) holds across batches: a delivery whose turn has not come ends the
-//! batch gathered so far, which is handled and settled before it waits.
+//! order) holds across batches: a delivery whose turn has not come is set
+//! aside until the batch gathered without it is settled, and then handled
+//! alone once its turn comes.
 
 use super::{Consumer, HandlerError, Incoming, Outcome};
 use crate::delivery::{header_str, read};
@@ -43,10 +44,12 @@ pub(super) type Arrived = (
 
 impl Consumer {
     /// Handles the deliveries a worker found ready, together when it can.
-    /// Each is admitted in turn (`ConsumerSpec::admission`); one whose
-    /// admission must wait may be waiting for a delivery of this very batch
-    /// (the same referral's earlier event), so what was gathered so far is
-    /// handled and settled first.
+    /// Each is admitted in turn (`ConsumerSpec::admission`). One whose turn
+    /// has not come waits for an earlier delivery of its referral, which may
+    /// be in this very batch: it is set aside, the others are handled
+    /// together and settled, and then the ones set aside, each alone once
+    /// its turn comes. Its referral's later deliveries in the chunk wait for
+    /// it, so they are set aside too, and keep their order.
     pub(super) async fn process_ready(
         &self,
         ready: Vec<Arrived>,
@@ -54,6 +57,7 @@ impl Consumer {
         queue: &str,
     ) {
         let mut gathered = Vec::with_capacity(ready.len());
+        let mut set_aside = Vec::new();
         for (delivery, admission) in ready {
             let delivery = match delivery {
                 Ok(delivery) => delivery,
@@ -67,9 +71,8 @@ impl Consumer {
                 Some(mut admission) => match (&mut admission).now_or_never() {
                     Some(admitted) => Some(admitted),
                     None => {
-                        self.process_gathered(std::mem::take(&mut gathered), publisher, queue)
-                            .await;
-                        Some(admission.await)
+                        set_aside.push((delivery, admission));
+                        continue;
                     }
                 },
             };
@@ -80,6 +83,11 @@ impl Consumer {
             }
         }
         self.process_gathered(gathered, publisher, queue).await;
+        for (delivery, admission) in set_aside {
+            // Held until it is settled.
+            let _admitted = admission.await;
+            self.process(delivery, publisher, queue).await;
+        }
     }
 
     /// Under an admission, deliveries of different correlations (a batch
