@@ -1,5 +1,6 @@
 //! Deliveries that are ready together, handled in one transaction
 //! (`ConsumerSpec::batch`; docs/architecture.md, "Consumers in batches").
+//! A single delivery goes through the same transaction, as a batch of one.
 //!
 //! Under load, deliveries wait in the consumer's prefetch while its workers
 //! are busy; a worker then takes all that are ready (up to `batch`) and
@@ -118,7 +119,7 @@ impl Consumer {
         self.lock_order(&mut gathered);
         // Only what the transaction reads: the turns held stay outside it.
         let batch: Vec<(&Delivery, &Incoming)> = gathered.iter().map(|(d, i, _)| (d, i)).collect();
-        match self.handle_together(&batch).await {
+        match self.handle_in_one_transaction(&batch).await {
             Ok(seen_before) => {
                 for &(delivery, incoming) in &batch {
                     if delivery.redelivered
@@ -153,25 +154,29 @@ impl Consumer {
         }
     }
 
-    /// Runs every new delivery's handler in one transaction, in arrival
-    /// order. Returns the delivery tags that were skipped as seen before.
-    async fn handle_together(
+    /// Runs every new delivery's handler in one transaction, in the order
+    /// given, after one inbox insert for all of them; a single delivery
+    /// (`process`) is a batch of one. Returns the delivery tags skipped as
+    /// seen before.
+    pub(super) async fn handle_in_one_transaction(
         &self,
         batch: &[(&Delivery, &Incoming)],
     ) -> Result<HashSet<u64>, HandlerError> {
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|err| HandlerError::Transient(err.into()))?;
+        let mut conn = self.pool.get().await.map_err(|err| {
+            HandlerError::Transient(anyhow::anyhow!("no database connection: {err}"))
+        })?;
+        // A batch's handlers each get a span and a trace of their own; a
+        // single delivery's are its `process` span and trace already.
+        let own_spans = batch.len() > 1;
         let consumer = self.spec.name.as_str();
         let handler = self.spec.handler.clone();
         conn.transaction::<_, HandlerError, _>(async |conn| {
             // In id order: two batches holding the same messages (a relay's
             // second publish) then wait on each other's rows in one order.
-            let mut ids: Vec<&Incoming> = batch.iter().map(|&(_, incoming)| incoming).collect();
-            ids.sort_by_key(|incoming| incoming.message_id);
-            let rows: Vec<_> = ids
+            let mut in_id_order: Vec<&Incoming> =
+                batch.iter().map(|&(_, incoming)| incoming).collect();
+            in_id_order.sort_by_key(|incoming| incoming.message_id);
+            let rows: Vec<_> = in_id_order
                 .into_iter()
                 .map(|incoming| {
                     (
@@ -198,6 +203,10 @@ impl Consumer {
                 // same message in this batch is a duplicate too.
                 if !new.remove(&incoming.message_id) {
                     seen_before.insert(delivery.delivery_tag);
+                    continue;
+                }
+                if !own_spans {
+                    handler(conn, incoming).await?;
                     continue;
                 }
                 let span = tracing::info_span!(

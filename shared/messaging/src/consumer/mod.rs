@@ -11,7 +11,6 @@ use crate::broker::{BROKER_TIMEOUT, Broker, pause};
 pub use crate::delivery::{HandlerError, Incoming};
 use crate::delivery::{ack_or_requeue, header_str, read};
 use crate::metrics::{Consumed, ConsumerMetrics};
-use crate::schema::inbox;
 use crate::topology;
 use crate::{parked, trace};
 
@@ -20,8 +19,7 @@ mod order;
 pub use order::in_order_per_correlation;
 mod retry;
 
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::Channel;
@@ -267,39 +265,21 @@ impl Consumer {
             span.record("correlation_id", correlation.as_str());
         }
         let traceparent = header_str(&delivery, "traceparent");
-        let outcome = trace::in_trace(traceparent.as_deref(), self.handle(&incoming)).await;
+        let outcome =
+            trace::in_trace(traceparent.as_deref(), self.handle(&delivery, &incoming)).await;
         self.settle(&delivery, outcome, publisher, queue, incoming.attempt)
             .await;
     }
 
-    async fn handle(&self, incoming: &Incoming) -> Outcome {
-        let mut conn = match self.pool.get().await {
-            Ok(conn) => conn,
-            Err(err) => return Outcome::Retry(format!("no database connection: {err}")),
-        };
-        let consumer = self.spec.name.clone();
-        let handler = self.spec.handler.clone();
-        let result = conn
-            .transaction::<bool, HandlerError, _>(async |conn| {
-                let inserted = diesel::insert_into(inbox::table)
-                    .values((
-                        inbox::message_id.eq(incoming.message_id),
-                        inbox::consumer.eq(&consumer),
-                        inbox::message_type.eq(&incoming.message_type),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                if inserted == 0 {
-                    return Ok(false); // seen before: its effect already committed
-                }
-                handler(conn, incoming).await?;
-                Ok(true)
-            })
-            .await;
-        match result {
-            Ok(true) => Outcome::Done,
-            Ok(false) => {
+    /// One delivery in its own transaction: a batch of one.
+    async fn handle(&self, delivery: &Delivery, incoming: &Incoming) -> Outcome {
+        match self
+            .handle_in_one_transaction(&[(delivery, incoming)])
+            .await
+        {
+            Ok(seen_before) if seen_before.is_empty() => Outcome::Done,
+            Ok(_) => {
+                // Seen before: its effect already committed.
                 tracing::info!("duplicate delivery skipped");
                 Outcome::Duplicate
             }
