@@ -128,12 +128,23 @@ impl Consumer {
                         metrics.redelivered(&self.spec.name);
                     }
                     let outcome = if seen_before.contains(&delivery.delivery_tag) {
-                        tracing::info!(consumer = %self.spec.name, message_id = %incoming.message_id, "duplicate delivery skipped");
+                        tracing::info!(
+                            consumer = %self.spec.name,
+                            message_id = %incoming.message_id,
+                            "duplicate delivery skipped"
+                        );
                         Outcome::Duplicate
                     } else {
                         Outcome::Done
                     };
+                    // Its own span, as `process` gives a delivery handled alone.
+                    let span = tracing::info_span!(
+                        "settle",
+                        consumer = %self.spec.name,
+                        message_id = %incoming.message_id,
+                    );
                     self.settle(delivery, outcome, publisher, queue, incoming.attempt)
+                        .instrument(span)
                         .await;
                 }
             }
