@@ -17,6 +17,7 @@ pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
+pub mod upkeep;
 pub mod wake;
 
 pub use create::{database_owner, ensure_database_exists, ensure_owned_database};

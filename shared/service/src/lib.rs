@@ -138,8 +138,8 @@ pub async fn prepare_module<S: ServiceDefinition>(
 
 /// What every service has beside its own routes: readiness of its database and
 /// broker, the relay of its outbox (replays of dead letters go out through it
-/// too, so even a pure consumer runs one), the dead-letter admin API, and the
-/// messaging metrics. Each service keeps its own per-user budgets
+/// too, so even a pure consumer runs one), the upkeep of its tables where
+/// autovacuum is off, the dead-letter admin API, and the messaging metrics. Each service keeps its own per-user budgets
 /// (`RateLimiter`), in the dev stack as in production.
 fn with_common_parts<S: ServiceDefinition>(
     mut module: ServiceModule,
@@ -156,6 +156,10 @@ fn with_common_parts<S: ServiceDefinition>(
         .push(foundations.broker.readiness(&format!("{}.broker", S::NAME)));
     module.tasks.push(foundations.outbox_relay());
     module.tasks.push(foundations.retention(S::RETENTION));
+    let pool = foundations.pool.clone();
+    module.tasks.push(Box::new(move |shutdown| {
+        Box::pin(spotter_db::upkeep::run(pool, shutdown))
+    }));
     module
         .collectors
         .extend(foundations.consumer_metrics.collectors());

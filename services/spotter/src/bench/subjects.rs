@@ -15,6 +15,14 @@ use uuid::Uuid;
 
 /// Client creations in flight while preparing: quick, without crowding the stack.
 const CREATING_IN_FLIGHT: usize = 8;
+/// Clients a closed-loop worker makes when no slot is ready: enough
+/// trainers (twice the default workers) that consecutive flags stay with
+/// different trainers. Making one
+/// client at a time would queue its every region back to back, and the
+/// workers would then flag for one trainer at once, each waiting for the
+/// last (a trainer's flags take turns, for the quotas): a bench artifact,
+/// not the load of a network.
+const REFILL_CLIENTS: usize = 8 * CREATING_IN_FLIGHT;
 
 pub struct Slot {
     pub trainer: Arc<str>,
@@ -28,6 +36,8 @@ pub struct Subjects {
     trainers: Vec<Arc<str>>,
     next_trainer: AtomicUsize,
     ready: Mutex<VecDeque<Slot>>,
+    /// One refill at a time: workers that find no slot wait for it.
+    refilling: tokio::sync::Mutex<()>,
 }
 
 impl Subjects {
@@ -37,6 +47,7 @@ impl Subjects {
             trainers,
             next_trainer: AtomicUsize::new(0),
             ready: Mutex::new(VecDeque::new()),
+            refilling: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -68,14 +79,17 @@ impl Subjects {
         Ok(())
     }
 
-    /// The next slot, making a client when none is ready (closed loop only:
+    /// The next slot, making clients when none is ready (closed loop only:
     /// it cannot know ahead how many flags it will get through).
     pub async fn take(&self) -> anyhow::Result<Slot> {
         loop {
             if let Some(slot) = self.ready().pop_front() {
                 return Ok(slot);
             }
-            self.prepare(1).await?;
+            let _turn = self.refilling.lock().await;
+            if self.ready().is_empty() {
+                self.prepare(REFILL_CLIENTS * BodyRegion::ALL.len()).await?;
+            }
         }
     }
 

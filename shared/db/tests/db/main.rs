@@ -7,3 +7,4 @@ mod errors;
 mod pool;
 mod prepared;
 mod tls;
+mod upkeep;
