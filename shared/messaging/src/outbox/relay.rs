@@ -193,6 +193,7 @@ impl Relay {
         };
         let cutoff =
             Utc::now() - chrono::Duration::from_std(self.config.retention).unwrap_or_default();
+        // Through `outbox_published`: reads what it deletes, not what is kept.
         let _ = diesel::delete(outbox::table.filter(outbox::published_at.lt(cutoff)))
             .execute(&mut conn)
             .await;

@@ -8,5 +8,6 @@ mod delivery;
 mod faults;
 mod metrics;
 mod permissions;
+mod relay_plan;
 mod support;
 mod tls;
