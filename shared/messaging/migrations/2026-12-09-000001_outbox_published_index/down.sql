@@ -1,1 +1,1 @@
-DROP INDEX outbox_published;
+DROP INDEX CONCURRENTLY IF EXISTS outbox_published;
