@@ -1,5 +1,5 @@
-//! How long the messaging tables keep bookkeeping rows (the outbox prunes its
-//! own published rows: `outbox::relay`). See `spotter_db::retention`.
+//! How long the messaging tables keep bookkeeping rows. See
+//! `spotter_db::retention`.
 
 use spotter_db::retention::Rule;
 use std::time::Duration;
@@ -23,5 +23,16 @@ pub const REPLAYED_DEAD_LETTERS: Rule = Rule {
     table: "dead_letters",
     timestamp: "replayed_at",
     keep: Duration::from_secs(30 * DAY),
+    only_when: None,
+};
+
+/// An outbox row the broker has confirmed, kept seven days so that what a
+/// service published can be sent again after a restore or a lost broker
+/// (docs/runbook.md, "Making replay safe"). Pending rows (no `published_at`)
+/// are never touched. Deleted through the `outbox_published` index.
+pub const PUBLISHED_OUTBOX: Rule = Rule {
+    table: "outbox",
+    timestamp: "published_at",
+    keep: Duration::from_secs(7 * DAY),
     only_when: None,
 };

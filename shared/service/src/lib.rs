@@ -139,8 +139,9 @@ pub async fn prepare_module<S: ServiceDefinition>(
 /// What every service has beside its own routes: readiness of its database and
 /// broker, the relay of its outbox (replays of dead letters go out through it
 /// too, so even a pure consumer runs one), the upkeep of its tables where
-/// autovacuum is off, the dead-letter admin API, and the messaging metrics. Each service keeps its own per-user budgets
-/// (`RateLimiter`), in the dev stack as in production.
+/// autovacuum is off, the dead-letter admin API, and the messaging metrics.
+/// Each service keeps its own per-user budgets (`RateLimiter`), in the dev
+/// stack as in production.
 fn with_common_parts<S: ServiceDefinition>(
     mut module: ServiceModule,
     foundations: &Foundations,
@@ -252,9 +253,10 @@ impl Foundations {
 const GAUGE_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Expiring rows in the tables every service has.
-pub const COMMON_RETENTION: [Rule; 3] = [
+pub const COMMON_RETENTION: [Rule; 4] = [
     spotter_db::retention::IDEMPOTENCY_KEYS,
     spotter_messaging::retention::INBOX,
+    spotter_messaging::retention::PUBLISHED_OUTBOX,
     spotter_messaging::retention::REPLAYED_DEAD_LETTERS,
 ];
 

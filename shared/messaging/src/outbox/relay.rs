@@ -19,7 +19,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
 use spotter_db::{Pool, prepared};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -28,8 +28,6 @@ pub struct RelayConfig {
     pub batch_size: i64,
     /// Fallback when a NOTIFY is missed (listener reconnecting).
     pub poll_interval: Duration,
-    /// Published rows older than this are deleted.
-    pub retention: Duration,
 }
 
 impl Default for RelayConfig {
@@ -37,15 +35,12 @@ impl Default for RelayConfig {
         Self {
             batch_size: 500,
             poll_interval: Duration::from_secs(1),
-            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
 
 /// Notified by the outbox's insert trigger (see the outbox migration).
 const OUTBOX_CHANNEL: &str = "spotter_outbox";
-
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// What one relay round did.
 struct Round {
@@ -84,7 +79,6 @@ impl Relay {
 
     /// Runs until `shutdown`; every failure is retried after a pause.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut last_prune = None;
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
         tokio::spawn(spotter_db::listen(
             self.listen_url.clone(),
@@ -105,9 +99,6 @@ impl Relay {
                 if shutdown.is_cancelled() {
                     return;
                 }
-                // Rate-limited, and not only when idle: a row that keeps failing
-                // (an unroutable event) must not stop the pruning of the rest.
-                self.prune_now_and_then(&mut last_prune).await;
                 let round = self.publish_batch(&channel).await;
                 match round {
                     Ok(Round {
@@ -178,25 +169,6 @@ impl Relay {
             })
         })
         .await
-    }
-
-    /// Deletes published rows past retention, at most every `PRUNE_EVERY`:
-    /// rounds come many times a second and need not each run a DELETE.
-    /// (Where autovacuum is off, `spotter_db::upkeep` vacuums the outbox.)
-    async fn prune_now_and_then(&self, last_prune: &mut Option<Instant>) {
-        if last_prune.is_some_and(|at| at.elapsed() < PRUNE_EVERY) {
-            return;
-        }
-        *last_prune = Some(Instant::now());
-        let Ok(mut conn) = self.pool.get().await else {
-            return;
-        };
-        let cutoff =
-            Utc::now() - chrono::Duration::from_std(self.config.retention).unwrap_or_default();
-        // Through `outbox_published`: reads what it deletes, not what is kept.
-        let _ = diesel::delete(outbox::table.filter(outbox::published_at.lt(cutoff)))
-            .execute(&mut conn)
-            .await;
     }
 }
 

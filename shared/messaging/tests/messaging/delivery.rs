@@ -9,6 +9,7 @@ use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
 use spotter_messaging::enqueue_message;
+use spotter_messaging::retention::PUBLISHED_OUTBOX;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -143,37 +144,81 @@ async fn two_relays_publish_each_event_once_in_order_per_referral() {
     assert_each_took_effect_in_order(&h, &referrals, 10).await;
 }
 
+/// Pruning reads what it deletes: the outbox keeps a week of published
+/// rows for replays, and a prune that read them all every ten minutes would
+/// cost a week of rows each time.
 #[tokio::test]
-async fn published_rows_past_retention_are_pruned_and_pending_ones_kept() {
-    use diesel_async::RunQueryDsl;
-    // Rows written before the relay starts: one published long ago, one
-    // published recently, one never published (no queue takes it: unroutable).
+async fn published_rows_past_retention_are_pruned_through_their_index_and_pending_ones_kept() {
+    const RETAINED: i64 = 20_000;
     let h = Harness::with(Options {
         relays: 0,
+        consume: false,
         ..Options::default()
     })
     .await;
-    let mut conn = h.connection().await;
-    for (age, published) in [("8 days", true), ("1 day", true), ("8 days", false)] {
-        diesel::sql_query(format!(
+    // One published long ago, one never published (however old), and a
+    // week's worth published recently.
+    for (name, published) in [
+        ("expired", "now() - interval '8 days'"),
+        ("pending", "NULL"),
+    ] {
+        h.execute(&format!(
             "INSERT INTO outbox (message_id, routing_key, message_type, correlation_id, payload, \
-             created_at, published_at) VALUES ('{}', 'nobody.listens.v1', 't', 'r-{age}-{published}', \
-             '\\x00', now() - interval '{age}', {})",
-            uuid::Uuid::now_v7(),
-            if published { format!("now() - interval '{age}'") } else { "NULL".to_owned() }
+             created_at, published_at) VALUES (gen_random_uuid(), 'r.v1', 't', '{name}', \
+             '\\x00', now() - interval '8 days', {published})"
         ))
-        .execute(&mut conn)
+        .await;
+    }
+    h.execute(&format!(
+        "INSERT INTO outbox (message_id, routing_key, message_type, correlation_id, payload, \
+                             published_at) \
+         SELECT gen_random_uuid(), 'r.v1', 't', 'kept-' || i, '\\x00', now() - interval '1 day' \
+         FROM generate_series(1, {RETAINED}) i"
+    ))
+    .await;
+    h.execute("VACUUM (ANALYZE) outbox").await;
+
+    // One connection, so that its reads are the ones flushed to the statistics.
+    let pool = spotter_db::connect(&h.db.settings.url, 1).unwrap();
+    let scanned = async || {
+        use diesel_async::RunQueryDsl;
+        let mut conn = pool.get().await.unwrap();
+        diesel::sql_query("SELECT pg_stat_force_next_flush()")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        #[derive(diesel::QueryableByName)]
+        struct Read {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(
+            "SELECT seq_tup_read AS n FROM pg_stat_user_tables WHERE relname = 'outbox'",
+        )
+        .get_result::<Read>(&mut conn)
+        .await
+        .unwrap()
+        .n
+    };
+    let before = scanned().await;
+    let pruned = spotter_db::retention::prune(&pool, &[PUBLISHED_OUTBOX])
         .await
         .unwrap();
-    }
-    h.start_relay(spotter_messaging::RelayConfig::default());
-    // The first idle round prunes; the unroutable row stays pending, retried.
-    h.wait_for_count("SELECT count(*) AS n FROM outbox", 2)
-        .await;
+    let read_by_scanning = scanned().await - before;
+
+    assert_eq!(pruned, 1);
+    assert_eq!(
+        h.count("SELECT count(*) AS n FROM outbox").await,
+        RETAINED + 1
+    );
     assert_eq!(
         h.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
             .await,
         1
+    );
+    assert!(
+        read_by_scanning < RETAINED / 10,
+        "pruning one row read {read_by_scanning} rows by scanning"
     );
 }
 
