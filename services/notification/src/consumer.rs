@@ -53,7 +53,7 @@ async fn handle(
     // First, before the reminders' rows (`store::take_turn`); within a
     // batch the turn is already this transaction's, and taking it again
     // returns at once.
-    take_turn(conn).await?;
+    let turn = take_turn(conn).await?;
     let made = match incoming.message_type.as_str() {
         AppointmentBooked::TYPE_NAME => {
             let e: AppointmentBooked = incoming.decode()?;
@@ -134,7 +134,7 @@ async fn handle(
         // from them (a booking, a cancelled appointment) does.
         _ => Vec::new(),
     };
-    store(conn, &made, push_platforms).await?;
+    store(conn, &turn, &made, push_platforms).await?;
     // The clinics' own systems hear of it too (docs/webhooks.md).
     crate::webhooks::endpoints::plan(conn, incoming).await?;
     Ok(())

@@ -127,7 +127,7 @@ pub async fn send_due(pool: &Pool, push_platforms: &[&str]) -> anyhow::Result<us
     let sent = conn
         .transaction::<usize, diesel::result::Error, _>(async |conn| {
             // The turn before the rows (`store::take_turn`).
-            take_turn(conn).await?;
+            let turn = take_turn(conn).await?;
             let due: Vec<Due> = reminders::table
                 .filter(reminders::sent_at.is_null())
                 .filter(reminders::cancelled_at.is_null())
@@ -144,7 +144,7 @@ pub async fn send_due(pool: &Pool, push_platforms: &[&str]) -> anyhow::Result<us
             let (timely, late): (Vec<Due>, Vec<Due>) =
                 due.into_iter().partition(|d| d.starts_at > now);
             let notices: Vec<Notice> = timely.iter().map(notice).collect();
-            store(conn, &notices, push_platforms).await?;
+            store(conn, &turn, &notices, push_platforms).await?;
             let timely_ids: Vec<Uuid> = timely.iter().map(|d| d.id).collect();
             let late_ids: Vec<Uuid> = late.iter().map(|d| d.id).collect();
             if !timely_ids.is_empty() {

@@ -23,24 +23,31 @@ const PREPARED_UP_TO: usize = 4;
 
 /// Takes this transaction's turn to write notifications (`ORDER_LOCK`),
 /// held until it ends. Every transaction that stores notices takes it
-/// first, before any row lock: the event consumer handles several events
-/// in one transaction (`ConsumerSpec::batch`), so a turn taken after row
-/// locks could close a cycle with another transaction holding the turn and
-/// waiting for those rows (the reminder worker's `FOR UPDATE`, say).
-pub async fn take_turn(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+/// before any row lock that another turn's holder may wait for: the event
+/// consumer handles several events in one transaction
+/// (`ConsumerSpec::batch`), so a turn taken after such row locks could
+/// close a cycle with another transaction holding the turn and waiting for
+/// those rows (the reminder worker's `FOR UPDATE`, say). The `Turn` it
+/// returns is what `store` asks for, so no caller can store without it.
+pub async fn take_turn(conn: &mut AsyncPgConnection) -> QueryResult<Turn> {
     prepared(
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<diesel::sql_types::BigInt, _>(ORDER_LOCK),
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(Turn(()))
 }
 
+/// Proof that the transaction took its turn (`take_turn`); only that
+/// function makes one.
+pub struct Turn(());
+
 /// Writes the notices to the inbox and plans their pushes, in the caller's
-/// transaction, which has taken its turn (`take_turn`).
+/// transaction, which has taken its `turn`.
 pub async fn store(
     conn: &mut AsyncPgConnection,
+    _turn: &Turn,
     made: &[Notice],
     push_platforms: &[&str],
 ) -> QueryResult<()> {

@@ -323,8 +323,10 @@ async fn failed_again(
             "Deliveries to one of your clinic's webhook endpoints failed for a day, so Spotter stopped sending to it. Fix the receiver, then turn it back on.".to_owned(),
             json!({ "webhook_id": m.endpoint_id, "clinic_id": m.clinic_id }),
         );
-        crate::store::take_turn(conn).await?;
-        crate::store::store(conn, &[told], &[]).await?;
+        // After the endpoint's update, which no turn's holder waits for: the
+        // consumer's webhook messages only key-share the endpoint row.
+        let turn = crate::store::take_turn(conn).await?;
+        crate::store::store(conn, &turn, &[told], &[]).await?;
     }
     Ok(())
 }
