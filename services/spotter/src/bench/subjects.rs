@@ -17,11 +17,10 @@ use uuid::Uuid;
 const CREATING_IN_FLIGHT: usize = 8;
 /// Clients a closed-loop worker makes when no slot is ready: enough
 /// trainers (twice the default workers) that consecutive flags stay with
-/// different trainers. Making one
-/// client at a time would queue its every region back to back, and the
-/// workers would then flag for one trainer at once, each waiting for the
-/// last (a trainer's flags take turns, for the quotas): a bench artifact,
-/// not the load of a network.
+/// different trainers. Making one client at a time would queue its every
+/// region back to back, and the workers would then flag for one trainer at
+/// once, each waiting for the last (a trainer's flags take turns, for the
+/// quotas): a bench artifact, not the load of a network.
 const REFILL_CLIENTS: usize = 8 * CREATING_IN_FLIGHT;
 
 pub struct Slot {

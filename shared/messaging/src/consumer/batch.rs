@@ -20,7 +20,7 @@
 //! aside until the batch gathered without it is settled, and then handled
 //! alone once its turn comes.
 
-use super::{Consumer, HandlerError, Incoming, Outcome};
+use super::{Consumer, HandlerError, Incoming, done_or_duplicate};
 use crate::delivery::{header_str, read};
 use crate::schema::inbox;
 use crate::trace;
@@ -122,30 +122,21 @@ impl Consumer {
         match self.handle_in_one_transaction(&batch).await {
             Ok(seen_before) => {
                 for &(delivery, incoming) in &batch {
-                    if delivery.redelivered
-                        && let Some(metrics) = &self.metrics
-                    {
-                        metrics.redelivered(&self.spec.name);
-                    }
-                    let outcome = if seen_before.contains(&delivery.delivery_tag) {
-                        tracing::info!(
-                            consumer = %self.spec.name,
-                            message_id = %incoming.message_id,
-                            "duplicate delivery skipped"
-                        );
-                        Outcome::Duplicate
-                    } else {
-                        Outcome::Done
-                    };
                     // Its own span, as `process` gives a delivery handled alone.
                     let span = tracing::info_span!(
                         "settle",
                         consumer = %self.spec.name,
                         message_id = %incoming.message_id,
                     );
-                    self.settle(delivery, outcome, publisher, queue, incoming.attempt)
-                        .instrument(span)
-                        .await;
+                    async {
+                        self.count_redelivery(delivery);
+                        let seen = seen_before.contains(&delivery.delivery_tag);
+                        let outcome = done_or_duplicate(seen);
+                        self.settle(delivery, outcome, publisher, queue, incoming.attempt)
+                            .await;
+                    }
+                    .instrument(span)
+                    .await;
                 }
             }
             Err(err) => {

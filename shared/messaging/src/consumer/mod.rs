@@ -254,11 +254,7 @@ impl Consumer {
                 return;
             }
         };
-        if delivery.redelivered
-            && let Some(metrics) = &self.metrics
-        {
-            metrics.redelivered(&self.spec.name);
-        }
+        self.count_redelivery(&delivery);
         let span = tracing::Span::current();
         span.record("message_id", tracing::field::display(incoming.message_id));
         if let Some(correlation) = &incoming.correlation_id {
@@ -277,17 +273,21 @@ impl Consumer {
             .handle_in_one_transaction(&[(delivery, incoming)])
             .await
         {
-            Ok(seen_before) if seen_before.is_empty() => Outcome::Done,
-            Ok(_) => {
-                // Seen before: its effect already committed.
-                tracing::info!("duplicate delivery skipped");
-                Outcome::Duplicate
-            }
+            Ok(seen_before) => done_or_duplicate(!seen_before.is_empty()),
             Err(HandlerError::Transient(err)) => {
                 tracing::warn!(attempt = incoming.attempt, error = %format!("{err:#}"), "transient failure; will retry");
                 Outcome::Retry(format!("{err:#}"))
             }
             Err(HandlerError::Permanent(err)) => Outcome::Park(format!("{err:#}")),
+        }
+    }
+
+    /// Counts a delivery the broker had delivered before (`/metrics`).
+    fn count_redelivery(&self, delivery: &Delivery) {
+        if delivery.redelivered
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.redelivered(&self.spec.name);
         }
     }
 
@@ -331,5 +331,16 @@ impl Consumer {
             // The channel is gone; the broker redelivers and the inbox absorbs it.
             tracing::warn!(error = %err, "could not settle a delivery");
         }
+    }
+}
+
+/// A delivery whose transaction committed: done, or skipped because its
+/// effect had committed before (`seen_before`).
+fn done_or_duplicate(seen_before: bool) -> Outcome {
+    if seen_before {
+        tracing::info!("duplicate delivery skipped");
+        Outcome::Duplicate
+    } else {
+        Outcome::Done
     }
 }
