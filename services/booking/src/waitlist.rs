@@ -91,10 +91,11 @@ impl Waitlist {
 impl DueWork for Waitlist {
     fn work(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
+            // The changes first, every time: a sweep leaves the capacity a
+            // change made to that change's own pass (`retry`).
+            retry_where_capacity_changed(&self.pool, self.rules).await?;
             if self.sweep_due() {
                 retry_waitlist(&self.pool, self.rules).await?;
-            } else {
-                retry_where_capacity_changed(&self.pool, self.rules).await?;
             }
             Ok(())
         })
@@ -187,7 +188,14 @@ async fn retry_follow_ups(pool: &Pool, waiting: Vec<Uuid>) -> anyhow::Result<usi
     Ok(booked)
 }
 
-/// Retries each referral in turn, each in its own transaction.
+/// Retries each referral in turn, each in its own transaction. The list was
+/// read when the pass began; if capacity changed again since (a change not
+/// yet taken by a pass), a booking from it could give that new capacity to
+/// this list's next referral ahead of a more urgent one that joined the
+/// waitlist meanwhile. So such a booking is rolled back and the pass ends:
+/// the change's own pass, which its NOTIFY has already asked for, reads the
+/// waitlist afresh. (A capacity change and its `capacity_changes` row commit
+/// together, so a booking that could see the new capacity sees the row.)
 async fn retry(pool: &Pool, waiting: Vec<Uuid>, rules: Rules) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let mut booked = 0;
@@ -203,18 +211,36 @@ async fn retry(pool: &Pool, waiting: Vec<Uuid>, rules: Rules) -> anyhow::Result<
                     .first(conn)
                     .await
                     .optional()?;
-                match locked {
-                    Some(request) => {
-                        Ok(Some(book_or_waitlist(conn, &request, false, rules).await?))
-                    }
-                    None => Ok(None), // another replica has it, or it moved on
+                let Some(request) = locked else {
+                    return Ok(None); // another replica has it, or it moved on
+                };
+                let outcome = book_or_waitlist(conn, &request, false, rules).await?;
+                if matches!(outcome, Outcome::Booked(_)) && capacity_changed_since(conn).await? {
+                    return Err(diesel::result::Error::RollbackTransaction);
                 }
+                Ok(Some(outcome))
             })
-            .await?;
+            .await;
+        let outcome = match outcome {
+            Err(diesel::result::Error::RollbackTransaction) => {
+                tracing::info!("capacity changed during a waitlist pass; a fresh pass follows");
+                break;
+            }
+            outcome => outcome?,
+        };
         if let Some(Outcome::Booked(appointment)) = outcome {
             tracing::info!(%referral_id, appointment_id = %appointment.id, "booked from the waitlist");
             booked += 1;
         }
     }
     Ok(booked)
+}
+
+/// Whether a capacity change has committed that no pass has taken yet.
+async fn capacity_changed_since(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        capacity_changes::table.select(capacity_changes::clinic_id),
+    ))
+    .get_result(conn)
+    .await
 }
