@@ -13,7 +13,7 @@ pub mod fhir;
 pub mod guidance;
 pub mod injury_reports;
 pub mod openapi;
-mod quotas;
+pub mod quotas;
 pub mod referrals;
 mod routes;
 mod schema;

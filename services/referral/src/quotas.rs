@@ -62,14 +62,21 @@ pub async fn new_referral(
         #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
         discharged: Option<Uuid>,
     }
+    // Every value is read as `(SELECT $n)`, which the planner cannot look
+    // into, so its plan is the same for every trainer and the database keeps
+    // one plan for the statement. Seen as values, a trainer with few
+    // referrals looked cheaper to plan for afresh, and the database planned
+    // this statement anew on most flags, which cost more than running it
+    // (docs/architecture.md, "What one flow costs").
     let found: Open = prepared(diesel::sql_query(
         "SELECT count(*) AS open, \
-                (array_agg(r.id) FILTER (WHERE r.client_id = $2 AND i.body_region = $3))[1] AS same_region, \
+                (array_agg(r.id) FILTER (WHERE r.client_id = (SELECT $2) AND i.body_region = (SELECT $3)))[1] \
+                  AS same_region, \
                 (SELECT d.id FROM referrals d JOIN injury_reports di ON di.referral_id = d.id \
-                  WHERE d.client_id = $2 AND d.status = 'discharged' AND di.body_region = $3 \
+                  WHERE d.client_id = (SELECT $2) AND d.status = 'discharged' AND di.body_region = (SELECT $3) \
                   ORDER BY d.discharged_at DESC LIMIT 1) AS discharged \
            FROM referrals r JOIN injury_reports i ON i.referral_id = r.id \
-          WHERE r.trainer_id = $1 AND r.status = ANY($4)",
+          WHERE r.trainer_id = (SELECT $1) AND r.status = ANY((SELECT $4)::text[])",
     )
     .bind::<diesel::sql_types::Uuid, _>(trainer)
     .bind::<diesel::sql_types::Uuid, _>(client)

@@ -6,7 +6,13 @@
 
 use crate::support::{ReferralApp, TrainerWithClient, body, problem};
 use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use referral_service::domain::vocabulary::BodyRegion;
+use referral_service::quotas;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use spotter_platform::settings::QuotaSettings;
+use spotter_service::testing::plans_of;
 use uuid::Uuid;
 
 async fn start() -> ReferralApp {
@@ -173,4 +179,53 @@ async fn a_script_adding_clients_is_stopped_for_a_day_with_retry_after() {
     // Another trainer is not held back by this one.
     let other = app.trainer().await;
     body(add_client(&app, &other.token, 1).await, 201).await;
+}
+
+/// The check behind every flag is planned once per connection, for every
+/// trainer. Written with the trainer as a plain parameter, a trainer with no
+/// referrals yet, in a network where others have dozens, looked cheaper to
+/// plan for afresh, so the database planned it again on every one of that
+/// trainer's flags, which cost more than running it.
+#[tokio::test]
+async fn the_open_referral_check_keeps_one_plan_for_a_new_trainer_too() {
+    let app = start().await;
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    // 40 established trainers with 30 referrals each, and what the planner
+    // knows of them.
+    conn.batch_execute(
+        "WITH trainer AS (SELECT md5('trainer' || t)::uuid AS id FROM generate_series(1, 40) t), \
+              client AS (INSERT INTO clients (id, trainer_id, display_name) \
+                         SELECT md5(trainer.id::text || c)::uuid, trainer.id, 'Client' \
+                           FROM trainer, generate_series(1, 30) c RETURNING id, trainer_id), \
+              referral AS (INSERT INTO referrals (id, trainer_id, client_id, status, priority) \
+                           SELECT gen_random_uuid(), trainer_id, id, 'booked', 'routine' FROM client \
+                           RETURNING id) \
+         INSERT INTO injury_reports (referral_id, body_region, side, pain_level, onset_date, \
+                                     mechanism, description, red_flags, consent_method) \
+         SELECT id, 'knee', 'left', 3, current_date, 'gradual', 'seeded', '{}', 'verbal' FROM referral; \
+         ANALYZE clients; ANALYZE referrals; ANALYZE injury_reports;",
+    )
+    .await
+    .unwrap();
+    let (newcomer, client) = (Uuid::now_v7(), Uuid::now_v7());
+    for _ in 0..10 {
+        let found = quotas::new_referral(
+            &mut conn,
+            &QuotaSettings::default(),
+            newcomer,
+            client,
+            BodyRegion::Knee,
+        )
+        .await;
+        assert!(found.is_ok_and(|previous| previous.is_none()));
+    }
+    // The database plans a statement's first five runs for their values,
+    // then keeps one plan if it costs no more than those did.
+    let check = plans_of(&mut conn, "AS open").await.unwrap();
+    assert!(
+        check.kept > 0,
+        "planned afresh on all {} runs, never kept a plan",
+        check.planned_afresh
+    );
 }
