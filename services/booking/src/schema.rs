@@ -16,6 +16,8 @@ diesel::table! {
         buffer_minutes -> Int4,
         min_notice_minutes -> Int4,
         horizon_days -> Int4,
+        // service_box (cube, generated from lat, lon and the radius) is read
+        // only through SQL fragments (`engine::facts::AREA_COVERS`).
     }
 }
 

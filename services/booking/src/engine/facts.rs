@@ -14,7 +14,7 @@ use crate::schema::{clinics, physios, weekly_hours};
 use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Float8};
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_db::prepared;
 use std::collections::HashMap;
@@ -26,13 +26,30 @@ pub use super::diaries::{load_diaries, physio_diary};
 pub const SLOT_STEP_MINUTES: i64 = 15;
 
 /// "The clinic's area may cover the point": the bounding box of its service
-/// area (`earth_box`, in metres) contains the trainer. Written exactly as the
-/// `clinics_service_area` index expression so the planner uses the index.
-/// The box is 1% wider than the radius because `earthdistance` measures on a
-/// slightly larger sphere than our haversine (6,378.168 vs 6,371.009 km, 0.11%
-/// apart); the exact test is `distance_km`, the same function as ever.
-const AREA_COVERS: &str =
-    "earth_box(ll_to_earth(lat, lon), service_radius_km * 1010.0) @> ll_to_earth(";
+/// area (`service_box`, stored: `earth_box` of its centre and radius, in
+/// metres) contains the trainer's point. The box is 1% wider than the radius
+/// because `earthdistance` measures on a slightly larger sphere than our
+/// haversine (6,378.168 vs 6,371.009 km, 0.11% apart); the exact test is
+/// `distance_km`, the same function as ever. The point comes bound, as
+/// `earth_point` computes it, read as `(SELECT $n::cube)`: once per search,
+/// and opaque to the planner, so the one plan the database keeps for the
+/// statement is the plan for every trainer (see `covering`).
+const AREA_COVERS: [&str; 2] = ["service_box @> (SELECT ", "::cube)"];
+
+/// earthdistance's `earth()`: the radius of its sphere, in metres.
+const EARTH_RADIUS_M: f64 = 6_378_168.0;
+
+/// The point as earthdistance's `ll_to_earth(lat, lon)` gives it, in cube's
+/// text form. Computed here: in the database `ll_to_earth` is an SQL
+/// function that cannot be inlined (its search_path is pinned), so each
+/// call is compiled afresh, which cost as much as the rest of the search.
+pub fn earth_point(at: Location) -> String {
+    let (lat, lon) = (at.lat.to_radians(), at.lon.to_radians());
+    let x = EARTH_RADIUS_M * lat.cos() * lon.cos();
+    let y = EARTH_RADIUS_M * lat.cos() * lon.sin();
+    let z = EARTH_RADIUS_M * lat.sin();
+    format!("({x}, {y}, {z})")
+}
 
 pub(super) const CLINIC_COLUMNS: (
     clinics::id,
@@ -203,15 +220,17 @@ pub async fn clinics_that_could_take(
 /// the point; the great-circle distance then decides, exactly as before.
 async fn covering(conn: &mut AsyncPgConnection, at: Location) -> QueryResult<Vec<ClinicFacts>> {
     // The fragment's text is constant, so the statement can stay prepared.
+    // `accepts_referrals` is the column itself, not compared with a bound
+    // `true`: the index is partial on it, and a plan kept for any value could
+    // not use it, so the database planned this search afresh on every
+    // booking (docs/architecture.md, "What one flow costs").
     let rows: Vec<ClinicColumns> = prepared(
         clinics::table
-            .filter(clinics::accepts_referrals.eq(true))
+            .filter(clinics::accepts_referrals)
             .filter(
-                sql::<Bool>(AREA_COVERS)
-                    .bind::<Float8, _>(at.lat)
-                    .sql(", ")
-                    .bind::<Float8, _>(at.lon)
-                    .sql(")"),
+                sql::<Bool>(AREA_COVERS[0])
+                    .bind::<Text, _>(earth_point(at))
+                    .sql(AREA_COVERS[1]),
             )
             .select(CLINIC_COLUMNS),
     )

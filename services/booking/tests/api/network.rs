@@ -4,12 +4,15 @@
 
 use crate::support::{BookingApp, Referral, WAIT, body};
 use booking_service::domain::geo::{Location, distance_km};
-use booking_service::engine::facts::covering_clinics;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use booking_service::engine::facts::{covering_clinics, earth_point};
+use diesel::QueryableByName;
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use spotter_contracts::booking::v1::AppointmentBooked;
 use spotter_contracts::common::v1::Priority;
+use spotter_service::testing::plans_of;
 use uuid::Uuid;
 
 async fn clinic_at(app: &BookingApp, at: Location, radius_km: f64) -> Uuid {
@@ -266,4 +269,97 @@ async fn the_queue_before_lanes_stops_filling_at_connect() {
         .queue_delete(old.as_str().into(), Default::default())
         .await
         .unwrap();
+}
+
+/// The clinic search behind every booking keeps one plan, and that plan
+/// reads the service-area index, so its cost follows the clinics near the
+/// trainer, not the network. Compared with a bound `true`, the index (partial
+/// on `accepts_referrals`) was out of the kept plan's reach, so the database
+/// planned the search afresh on every booking.
+#[tokio::test]
+async fn the_clinic_search_keeps_one_plan_and_it_reads_the_service_area_index() {
+    let app = BookingApp::start().await;
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    // A network of 2,000 clinics spread over the globe, analyzed.
+    conn.batch_execute(
+        "INSERT INTO clinics (id, name, timezone, lat, lon, service_radius_km) \
+         SELECT gen_random_uuid(), 'Seeded Physio', 'UTC', \
+                -80 + (g * 37 % 160), -179 + (g * 113 % 358), 10 \
+           FROM generate_series(1, 2000) g; \
+         ANALYZE clinics;",
+    )
+    .await
+    .unwrap();
+    let london = Location {
+        lat: 51.5,
+        lon: -0.12,
+    };
+    for _ in 0..10 {
+        covering_clinics(&mut conn, london).await.unwrap();
+    }
+    let search = plans_of(&mut conn, "service_box").await.unwrap();
+    assert!(
+        search.kept > 0,
+        "planned afresh on all {} runs, never kept a plan",
+        search.planned_afresh
+    );
+    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let plan: Vec<PlanLine> = diesel::sql_query(format!(
+        "EXPLAIN EXECUTE {}('{}')",
+        search.name,
+        earth_point(london)
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let plan: Vec<String> = plan.into_iter().map(|p| p.line).collect();
+    assert!(
+        plan.iter().any(|line| line.contains("clinics_service_box")),
+        "the kept plan does not read the index: {plan:#?}"
+    );
+}
+
+/// The trainer's point, computed by the service, is where earthdistance's
+/// own `ll_to_earth` puts it, anywhere on earth (to a millimetre; the boxes
+/// it is tested against are 1% wider than the areas).
+#[tokio::test]
+async fn the_trainers_point_is_where_earthdistance_puts_it() {
+    let app = BookingApp::start().await;
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    #[derive(QueryableByName)]
+    struct Apart {
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        metres: f64,
+    }
+    for (lat, lon) in [
+        (51.5, -0.12),
+        (-33.87, 151.21),
+        (89.99, 179.99),
+        (-90.0, -180.0),
+        (0.0, 0.0),
+    ] {
+        let point = earth_point(Location { lat, lon });
+        let apart: Apart =
+            diesel::sql_query("SELECT cube_distance(ll_to_earth($1, $2), $3::cube) AS metres")
+                .bind::<diesel::sql_types::Double, _>(lat)
+                .bind::<diesel::sql_types::Double, _>(lon)
+                .bind::<Text, _>(&point)
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+        assert!(
+            apart.metres < 0.001,
+            "{lat}, {lon}: {point} is {} m off",
+            apart.metres
+        );
+    }
 }

@@ -6,10 +6,15 @@
 
 use crate::notifications::{booked, people};
 use crate::support::receiver::{Receiver, verify};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use notification_service::Notification;
+use notification_service::webhooks::endpoints::subscribed;
+use notification_service::webhooks::events::{ClinicEvent, WebhookType};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use spotter_auth::Role;
 use spotter_contracts::referral::v1::GuidanceShared;
+use spotter_service::testing::plans_of;
 use spotter_service::testing::service::{TestService, body, problem};
 use uuid::Uuid;
 
@@ -606,4 +611,45 @@ async fn a_slow_receiver_does_not_hold_back_other_endpoints() {
             "{message} waited for the slow receiver ({slow_answered})"
         );
     }
+}
+
+/// Finding who takes an event, once per event, keeps one plan on its
+/// connection. Seen as values (an array of one clinic), a fresh plan looked
+/// cheaper every time, and the database planned the lookup anew for every
+/// event.
+#[tokio::test]
+async fn finding_the_subscribed_endpoints_keeps_one_plan() {
+    let app = App::start().await;
+    let (clinic, admin) = a_clinic(&app);
+    let (endpoint, _) = register(
+        &app,
+        &admin,
+        clinic,
+        "https://ehr.example.org/spotter",
+        json!(["appointment.booked"]),
+    )
+    .await;
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let event = |event_type| ClinicEvent {
+        event_type,
+        clinics: vec![clinic, Uuid::now_v7()],
+        timestamp: chrono::Utc::now(),
+        data: json!({}),
+    };
+    for _ in 0..5 {
+        let booked = subscribed(&mut conn, &event(WebhookType::AppointmentBooked)).await;
+        assert_eq!(
+            booked.unwrap(),
+            [endpoint["id"].as_str().unwrap().parse::<Uuid>().unwrap()]
+        );
+        let overdue = subscribed(&mut conn, &event(WebhookType::ReferralOverdue)).await;
+        assert_eq!(overdue.unwrap(), Vec::<Uuid>::new());
+    }
+    let lookup = plans_of(&mut conn, "webhook_endpoints").await.unwrap();
+    assert!(
+        lookup.kept > 0,
+        "planned afresh on all {} runs, never kept a plan",
+        lookup.planned_afresh
+    );
 }
