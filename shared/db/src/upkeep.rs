@@ -13,18 +13,31 @@
 
 use crate::Pool;
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::data_types::PgInterval;
+use diesel::sql_types::{BigInt, Bool, Interval, Text};
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// How often the tables' change counts are read.
 const EVERY: Duration = Duration::from_secs(5);
+/// The least time between two ANALYZEs of a table, or two VACUUMs for rows
+/// inserted, as autovacuum's naptime keeps them: each ANALYZE reads up to
+/// 30,000 rows and makes every connection plan the table's statements
+/// afresh, which at every 5 s on each busy table cost more than the plans
+/// it kept right. A table that more than doubled since it was last analyzed
+/// is analyzed sooner, so the planner's view of a growing table is never
+/// off by more than half. Dead rows are vacuumed at every pass that finds
+/// them due: they slow every index scan that meets them.
+pub const AT_MOST_EVERY: Duration = Duration::from_secs(60);
 /// Changed rows after which a table is analyzed, beside autovacuum's own
 /// rule (50 plus a tenth of the table), which alone would let a table that
 /// keeps rows for days (the outbox, the inbox) go for days between runs.
 const ANALYZE_AT_MOST_EVERY: i64 = 1_000;
-/// Likewise for dead rows and VACUUM (autovacuum: 50 plus a fifth).
+/// Likewise for dead rows and VACUUM (autovacuum: 50 plus a fifth), and
+/// for rows inserted since the last VACUUM (autovacuum: 1,000 plus a
+/// fifth), whose VACUUM marks their pages all-visible, so index-only scans
+/// (a diary read) need not visit them.
 const VACUUM_AT_MOST_EVERY: i64 = 1_000;
 
 /// What a pass did to one table.
@@ -50,7 +63,7 @@ pub async fn run(pool: Pool, shutdown: CancellationToken) {
     }
     tracing::info!("autovacuum is off: this service vacuums and analyzes its own tables");
     loop {
-        match pass(&pool).await {
+        match pass(&pool, AT_MOST_EVERY).await {
             Ok(kept) if !kept.is_empty() => tracing::debug!(?kept, "tables kept"),
             Ok(_) => {}
             Err(err) => {
@@ -92,44 +105,68 @@ struct Due {
     #[diesel(sql_type = Text)]
     relation: String,
     #[diesel(sql_type = Bool)]
-    vacuum: bool,
+    vacuum_due: bool,
+    #[diesel(sql_type = Bool)]
+    analyze_due: bool,
 }
 
-/// Vacuums (and analyzes) each table of the database with more dead rows
-/// than autovacuum would allow, and analyzes each with more changed rows,
-/// whatever the autovacuum setting; returns what it did. A table another
-/// replica is keeping at that moment is skipped, not waited for.
-pub async fn pass(pool: &Pool) -> anyhow::Result<Vec<Kept>> {
+/// Vacuums each table of the database with more dead rows, or more rows
+/// inserted since its last VACUUM, than autovacuum would allow, and
+/// analyzes each with more changed rows, whatever the autovacuum setting;
+/// returns what it did. Inserted and changed rows count only once
+/// `at_most_every` has passed since the table was last kept for them (or
+/// it more than doubled). A table another replica is keeping at that moment
+/// is skipped, not waited for.
+pub async fn pass(pool: &Pool, at_most_every: Duration) -> anyhow::Result<Vec<Kept>> {
     let mut conn = pool.get().await?;
     // The statistics views lag the writes by up to a second or so: a table
     // just under the line is kept on a later pass.
     let due: Vec<Due> = diesel::sql_query(
-        "SELECT relid::regclass::text AS relation, \
-                s.n_dead_tup > least(50 + 0.2 * greatest(c.reltuples, 0), $1) AS vacuum \
-         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
-         WHERE s.n_dead_tup > least(50 + 0.2 * greatest(c.reltuples, 0), $1) \
-            OR s.n_mod_since_analyze > least(50 + 0.1 * greatest(c.reltuples, 0), $2) \
-         ORDER BY s.n_dead_tup + s.n_mod_since_analyze DESC",
+        "WITH t AS ( \
+           SELECT s.relid, greatest(c.reltuples, 0) AS size, s.n_dead_tup, \
+                  s.n_ins_since_vacuum, s.n_mod_since_analyze, \
+                  coalesce(s.last_vacuum, '-infinity') < now() - $3 AS vacuum_rested, \
+                  coalesce(s.last_analyze, '-infinity') < now() - $3 \
+                    OR s.n_mod_since_analyze > greatest(c.reltuples, 0) AS analyze_rested \
+             FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid), \
+         due AS ( \
+           SELECT relid, n_dead_tup + n_mod_since_analyze AS weight, \
+                  n_dead_tup > least(50 + 0.2 * size, $1) \
+                    OR (n_ins_since_vacuum > least(1000 + 0.2 * size, $1) AND vacuum_rested) \
+                    AS vacuum_due, \
+                  n_mod_since_analyze > least(50 + 0.1 * size, $2) AND analyze_rested AS analyze_due \
+             FROM t) \
+         SELECT relid::regclass::text AS relation, vacuum_due, analyze_due FROM due \
+          WHERE vacuum_due OR analyze_due ORDER BY weight DESC",
     )
     .bind::<BigInt, _>(VACUUM_AT_MOST_EVERY)
     .bind::<BigInt, _>(ANALYZE_AT_MOST_EVERY)
+    .bind::<Interval, _>(PgInterval::from_microseconds(
+        i64::try_from(at_most_every.as_micros()).unwrap_or(i64::MAX),
+    ))
     .load(&mut conn)
     .await?;
     let mut kept = Vec::with_capacity(due.len());
-    for Due { relation, vacuum } in due {
+    for Due {
+        relation,
+        vacuum_due,
+        analyze_due,
+    } in due
+    {
         // Outside a transaction (VACUUM refuses to run in one): a pooled
         // connection is in none.
-        if vacuum {
-            diesel::sql_query(format!("VACUUM (ANALYZE, SKIP_LOCKED) {relation}"))
-                .execute(&mut conn)
-                .await?;
-            kept.push(Kept::Vacuumed(relation));
-        } else {
-            diesel::sql_query(format!("ANALYZE (SKIP_LOCKED) {relation}"))
-                .execute(&mut conn)
-                .await?;
-            kept.push(Kept::Analyzed(relation));
-        }
+        let (command, done) = match (vacuum_due, analyze_due) {
+            (true, true) => (
+                "VACUUM (ANALYZE, SKIP_LOCKED)",
+                Kept::Vacuumed(relation.clone()),
+            ),
+            (true, false) => ("VACUUM (SKIP_LOCKED)", Kept::Vacuumed(relation.clone())),
+            _ => ("ANALYZE (SKIP_LOCKED)", Kept::Analyzed(relation.clone())),
+        };
+        diesel::sql_query(format!("{command} {relation}"))
+            .execute(&mut conn)
+            .await?;
+        kept.push(done);
     }
     Ok(kept)
 }

@@ -4,7 +4,8 @@
 
 use crate::support::{BookingApp, Referral, WAIT, body};
 use booking_service::domain::geo::{Location, distance_km};
-use booking_service::engine::facts::{covering_clinics, earth_point};
+use booking_service::domain::{Interval, PhysioFacts};
+use booking_service::engine::facts::{covering_clinics, earth_point, load_diaries};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -362,4 +363,88 @@ async fn the_trainers_point_is_where_earthdistance_puts_it() {
             apart.metres
         );
     }
+}
+
+/// A diary read, the commonest statement of a booking, is answered from the
+/// diary index alone: its plan is an index-only scan of
+/// `appointments_booked_diary`, which holds every column it reads. A bound
+/// status (the kept plan could not use the partial index) or a column
+/// missing from the index would send it to the table for every appointment.
+#[tokio::test]
+async fn a_diary_read_is_answered_from_the_diary_index_alone() {
+    let app = BookingApp::start().await;
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    // 20 physios with 100 appointments each, hour after hour from now;
+    // analyzed, so the planner knows what a window of one diary holds.
+    conn.batch_execute(
+        "INSERT INTO clinics (id, name, timezone, lat, lon, service_radius_km) \
+         VALUES ('00000000-0000-7000-8000-00000000c11c', 'Diary Physio', 'UTC', 51.5, -0.12, 10); \
+         INSERT INTO physios (id, clinic_id, display_name, specialties) \
+         SELECT gen_random_uuid(), '00000000-0000-7000-8000-00000000c11c', 'Physio', \
+                ARRAY['general'] FROM generate_series(1, 20); \
+         INSERT INTO referral_requests (referral_id, trainer_id, client_id, body_region, \
+                                        priority, lat, lon, requested_at, attempt, state) \
+         SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'knee', 'routine', \
+                51.5, -0.12, now(), 1, 'booked' FROM generate_series(1, 2000); \
+         WITH physio AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM physios), \
+              request AS (SELECT referral_id, trainer_id, client_id, \
+                                 row_number() OVER (ORDER BY referral_id) - 1 AS n \
+                            FROM referral_requests) \
+         INSERT INTO appointments (id, referral_id, trainer_id, client_id, physio_id, clinic_id, \
+                                   priority, starts_at, ends_at, blocked_until, target_missed) \
+         SELECT gen_random_uuid(), r.referral_id, r.trainer_id, r.client_id, p.id, \
+                '00000000-0000-7000-8000-00000000c11c', 'routine', \
+                date_trunc('hour', now()) + (r.n / 20 + 1) * interval '1 hour', \
+                date_trunc('hour', now()) + (r.n / 20 + 1) * interval '1 hour' + interval '45 minutes', \
+                date_trunc('hour', now()) + (r.n / 20 + 1) * interval '1 hour' + interval '45 minutes', \
+                false \
+           FROM request r JOIN physio p ON p.i = r.n % 20;",
+    )
+    .await
+    .unwrap();
+    // On its own: VACUUM refuses to run in the implicit transaction of a
+    // multi-statement string.
+    conn.batch_execute("VACUUM (ANALYZE) physios, referral_requests, appointments")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let mut physios = vec![PhysioFacts {
+        id: Uuid::now_v7(),
+        clinic_id: Uuid::now_v7(),
+        active: true,
+        specialties: vec!["general".to_owned()],
+        hours: vec![],
+        time_off: vec![],
+        booked: vec![],
+    }];
+    let window = Interval {
+        start: now,
+        end: now + chrono::Duration::days(2),
+    };
+    load_diaries(&mut conn, &mut physios, &[], window)
+        .await
+        .unwrap();
+    let read = plans_of(&mut conn, "blocked_until").await.unwrap();
+    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let plan: Vec<PlanLine> = diesel::sql_query(format!(
+        "EXPLAIN EXECUTE {}(true, '{{}}', now(), now(), now(), false, '{{}}', now(), now())",
+        read.name
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let plan: Vec<String> = plan.into_iter().map(|p| p.line).collect();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("Index Only Scan using appointments_booked_diary")),
+        "{plan:#?}"
+    );
 }
