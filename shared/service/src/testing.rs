@@ -465,3 +465,25 @@ pub async fn plans_of(
     .get_result(conn)
     .await
 }
+
+/// The lines of the plan `conn` keeps for its prepared statement `name`
+/// (as from `plans_of`), run with `args` (SQL literals, e.g. `'(1, 2, 3)'`).
+/// Leaves the connection keeping one plan for every statement.
+pub async fn kept_plan(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    args: &str,
+) -> diesel::QueryResult<Vec<String>> {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    #[derive(diesel::QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await?;
+    let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN EXECUTE {name}({args})"))
+        .load(conn)
+        .await?;
+    Ok(plan.into_iter().map(|p| p.line).collect())
+}

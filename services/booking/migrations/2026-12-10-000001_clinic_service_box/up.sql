@@ -11,4 +11,7 @@ ALTER TABLE clinics ADD COLUMN service_box cube
 
 CREATE INDEX clinics_service_box ON clinics USING gist (service_box) WHERE accepts_referrals;
 
-DROP INDEX clinics_service_area;
+-- clinics_service_area stays for one release: replicas of the previous
+-- release search through it during a rolling upgrade (without it, they
+-- would compute every clinic's box on every booking). A later release drops
+-- it (docs/runbook.md, "Zero-downtime migrations").

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use spotter_contracts::booking::v1::AppointmentBooked;
 use spotter_contracts::common::v1::Priority;
-use spotter_service::testing::plans_of;
+use spotter_service::testing::{kept_plan, plans_of};
 use uuid::Uuid;
 
 async fn clinic_at(app: &BookingApp, at: Location, radius_km: f64) -> Uuid {
@@ -305,23 +305,8 @@ async fn the_clinic_search_keeps_one_plan_and_it_reads_the_service_area_index() 
         "planned afresh on all {} runs, never kept a plan",
         search.planned_afresh
     );
-    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
-        .await
-        .unwrap();
-    #[derive(QueryableByName)]
-    struct PlanLine {
-        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
-    let plan: Vec<PlanLine> = diesel::sql_query(format!(
-        "EXPLAIN EXECUTE {}('{}')",
-        search.name,
-        earth_point(london)
-    ))
-    .load(&mut conn)
-    .await
-    .unwrap();
-    let plan: Vec<String> = plan.into_iter().map(|p| p.line).collect();
+    let args = format!("'{}'", earth_point(london));
+    let plan = kept_plan(&mut conn, &search.name, &args).await.unwrap();
     assert!(
         plan.iter().any(|line| line.contains("clinics_service_box")),
         "the kept plan does not read the index: {plan:#?}"
@@ -426,22 +411,8 @@ async fn a_diary_read_is_answered_from_the_diary_index_alone() {
         .await
         .unwrap();
     let read = plans_of(&mut conn, "blocked_until").await.unwrap();
-    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
-        .await
-        .unwrap();
-    #[derive(QueryableByName)]
-    struct PlanLine {
-        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
-    let plan: Vec<PlanLine> = diesel::sql_query(format!(
-        "EXPLAIN EXECUTE {}(true, '{{}}', now(), now(), now(), false, '{{}}', now(), now())",
-        read.name
-    ))
-    .load(&mut conn)
-    .await
-    .unwrap();
-    let plan: Vec<String> = plan.into_iter().map(|p| p.line).collect();
+    let args = "true, '{}', now(), now(), now(), false, '{}', now(), now()";
+    let plan = kept_plan(&mut conn, &read.name, args).await.unwrap();
     assert!(
         plan.iter()
             .any(|line| line.contains("Index Only Scan using appointments_booked_diary")),
