@@ -189,13 +189,15 @@ async fn retry_follow_ups(pool: &Pool, waiting: Vec<Uuid>) -> anyhow::Result<usi
 }
 
 /// Retries each referral in turn, each in its own transaction. The list was
-/// read when the pass began; if capacity changed again since (a change not
-/// yet taken by a pass), a booking from it could give that new capacity to
-/// this list's next referral ahead of a more urgent one that joined the
-/// waitlist meanwhile. So such a booking is rolled back and the pass ends:
-/// the change's own pass, which its NOTIFY has already asked for, reads the
-/// waitlist afresh. (A capacity change and its `capacity_changes` row commit
-/// together, so a booking that could see the new capacity sees the row.)
+/// read when the pass began; if a clinic's capacity changed since (a change
+/// not yet taken by a pass), a booking there from this list could take the
+/// new capacity ahead of a more urgent referral that joined the waitlist
+/// meanwhile. So a booking into such a clinic is rolled back and left to
+/// that change's own pass, which its NOTIFY has already asked for and which
+/// reads the waitlist around that clinic afresh (the referral is in its
+/// area: it was about to book there); the pass goes on with the rest. (A
+/// capacity change and its `capacity_changes` row commit together, so a
+/// booking that could see the new capacity sees the row.)
 async fn retry(pool: &Pool, waiting: Vec<Uuid>, rules: Rules) -> anyhow::Result<usize> {
     let mut conn = pool.get().await?;
     let mut booked = 0;
@@ -215,7 +217,9 @@ async fn retry(pool: &Pool, waiting: Vec<Uuid>, rules: Rules) -> anyhow::Result<
                     return Ok(None); // another replica has it, or it moved on
                 };
                 let outcome = book_or_waitlist(conn, &request, false, rules).await?;
-                if matches!(outcome, Outcome::Booked(_)) && capacity_changed_since(conn).await? {
+                if let Outcome::Booked(appointment) = &outcome
+                    && capacity_changed_at(conn, appointment.clinic_id).await?
+                {
                     return Err(diesel::result::Error::RollbackTransaction);
                 }
                 Ok(Some(outcome))
@@ -223,8 +227,8 @@ async fn retry(pool: &Pool, waiting: Vec<Uuid>, rules: Rules) -> anyhow::Result<
             .await;
         let outcome = match outcome {
             Err(diesel::result::Error::RollbackTransaction) => {
-                tracing::info!("capacity changed during a waitlist pass; a fresh pass follows");
-                break;
+                tracing::info!(%referral_id, "its clinic's capacity changed during the pass; left to that change's pass");
+                continue;
             }
             outcome => outcome?,
         };
@@ -236,11 +240,10 @@ async fn retry(pool: &Pool, waiting: Vec<Uuid>, rules: Rules) -> anyhow::Result<
     Ok(booked)
 }
 
-/// Whether a capacity change has committed that no pass has taken yet.
-async fn capacity_changed_since(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        capacity_changes::table.select(capacity_changes::clinic_id),
-    ))
-    .get_result(conn)
-    .await
+/// Whether `clinic`'s capacity changed in a way no pass has taken yet (one
+/// probe of the primary key).
+async fn capacity_changed_at(conn: &mut AsyncPgConnection, clinic: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(capacity_changes::table.find(clinic)))
+        .get_result(conn)
+        .await
 }

@@ -29,7 +29,7 @@ const EVERY: Duration = Duration::from_secs(5);
 /// is analyzed sooner, so the planner's view of a growing table is never
 /// off by more than half. Dead rows are vacuumed at every pass that finds
 /// them due: they slow every index scan that meets them.
-pub const AT_MOST_EVERY: Duration = Duration::from_secs(60);
+pub const NAPTIME: Duration = Duration::from_secs(60);
 /// Changed rows after which a table is analyzed, beside autovacuum's own
 /// rule (50 plus a tenth of the table), which alone would let a table that
 /// keeps rows for days (the outbox, the inbox) go for days between runs.
@@ -63,7 +63,7 @@ pub async fn run(pool: Pool, shutdown: CancellationToken) {
     }
     tracing::info!("autovacuum is off: this service vacuums and analyzes its own tables");
     loop {
-        match pass(&pool, AT_MOST_EVERY).await {
+        match pass(&pool, NAPTIME).await {
             Ok(kept) if !kept.is_empty() => tracing::debug!(?kept, "tables kept"),
             Ok(_) => {}
             Err(err) => {
@@ -114,10 +114,10 @@ struct Due {
 /// inserted since its last VACUUM, than autovacuum would allow, and
 /// analyzes each with more changed rows, whatever the autovacuum setting;
 /// returns what it did. Inserted and changed rows count only once
-/// `at_most_every` has passed since the table was last kept for them (or
+/// `naptime` has passed since the table was last kept for them (or
 /// it more than doubled). A table another replica is keeping at that moment
 /// is skipped, not waited for.
-pub async fn pass(pool: &Pool, at_most_every: Duration) -> anyhow::Result<Vec<Kept>> {
+pub async fn pass(pool: &Pool, naptime: Duration) -> anyhow::Result<Vec<Kept>> {
     let mut conn = pool.get().await?;
     // The statistics views lag the writes by up to a second or so: a table
     // just under the line is kept on a later pass.
@@ -142,7 +142,7 @@ pub async fn pass(pool: &Pool, at_most_every: Duration) -> anyhow::Result<Vec<Ke
     .bind::<BigInt, _>(VACUUM_AT_MOST_EVERY)
     .bind::<BigInt, _>(ANALYZE_AT_MOST_EVERY)
     .bind::<Interval, _>(PgInterval::from_microseconds(
-        i64::try_from(at_most_every.as_micros()).unwrap_or(i64::MAX),
+        i64::try_from(naptime.as_micros()).unwrap_or(i64::MAX),
     ))
     .load(&mut conn)
     .await?;
@@ -155,18 +155,19 @@ pub async fn pass(pool: &Pool, at_most_every: Duration) -> anyhow::Result<Vec<Ke
     {
         // Outside a transaction (VACUUM refuses to run in one): a pooled
         // connection is in none.
-        let (command, done) = match (vacuum_due, analyze_due) {
-            (true, true) => (
-                "VACUUM (ANALYZE, SKIP_LOCKED)",
-                Kept::Vacuumed(relation.clone()),
-            ),
-            (true, false) => ("VACUUM (SKIP_LOCKED)", Kept::Vacuumed(relation.clone())),
-            _ => ("ANALYZE (SKIP_LOCKED)", Kept::Analyzed(relation.clone())),
+        let command = match (vacuum_due, analyze_due) {
+            (true, true) => "VACUUM (ANALYZE, SKIP_LOCKED)",
+            (true, false) => "VACUUM (SKIP_LOCKED)",
+            (false, _) => "ANALYZE (SKIP_LOCKED)",
         };
         diesel::sql_query(format!("{command} {relation}"))
             .execute(&mut conn)
             .await?;
-        kept.push(done);
+        kept.push(if vacuum_due {
+            Kept::Vacuumed(relation)
+        } else {
+            Kept::Analyzed(relation)
+        });
     }
     Ok(kept)
 }

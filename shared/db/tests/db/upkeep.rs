@@ -8,7 +8,7 @@
 use diesel::sql_types::{BigInt, Double, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_db::testing::TestDatabase;
-use spotter_db::upkeep::{AT_MOST_EVERY, Kept, pass};
+use spotter_db::upkeep::{Kept, NAPTIME, pass};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -106,7 +106,7 @@ async fn each_table_is_kept_by_autovacuums_rules_for_inserted_changed_and_dead_r
 
     // Grown by more than 1,000 rows: vacuumed (and analyzed), so its pages
     // are marked all-visible and index-only scans need not visit them.
-    let kept = pass(&pool, AT_MOST_EVERY).await.unwrap();
+    let kept = pass(&pool, NAPTIME).await.unwrap();
     assert!(kept.contains(&Kept::Vacuumed("kept".into())), "{kept:?}");
     assert_eq!(planner_believes(&mut conn).await, 1500.0);
     assert!(all_visible_pages(&mut conn).await > 0);
@@ -119,7 +119,7 @@ async fn each_table_is_kept_by_autovacuums_rules_for_inserted_changed_and_dead_r
         .await
         .unwrap();
     until_counted(&mut conn, "kept", |c| c.changed >= 300).await;
-    let kept = pass(&pool, AT_MOST_EVERY).await.unwrap();
+    let kept = pass(&pool, NAPTIME).await.unwrap();
     assert!(!touched(&kept), "{kept:?}");
     let kept = pass(&pool, Duration::ZERO).await.unwrap();
     assert!(kept.contains(&Kept::Analyzed("kept".into())), "{kept:?}");
@@ -130,7 +130,7 @@ async fn each_table_is_kept_by_autovacuums_rules_for_inserted_changed_and_dead_r
         .await
         .unwrap();
     until_counted(&mut conn, "kept", |c| c.changed >= 3100).await;
-    let kept = pass(&pool, AT_MOST_EVERY).await.unwrap();
+    let kept = pass(&pool, NAPTIME).await.unwrap();
     assert!(kept.contains(&Kept::Analyzed("kept".into())), "{kept:?}");
     assert_eq!(planner_believes(&mut conn).await, 4600.0);
 
@@ -140,7 +140,7 @@ async fn each_table_is_kept_by_autovacuums_rules_for_inserted_changed_and_dead_r
         .await
         .unwrap();
     until_counted(&mut conn, "kept", |c| c.dead >= 4600).await;
-    let kept = pass(&pool, AT_MOST_EVERY).await.unwrap();
+    let kept = pass(&pool, NAPTIME).await.unwrap();
     assert!(kept.contains(&Kept::Vacuumed("kept".into())), "{kept:?}");
     assert_eq!(planner_believes(&mut conn).await, 0.0);
 
