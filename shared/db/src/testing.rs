@@ -5,6 +5,8 @@
 //! TEMPLATE` copies a template that was migrated once per migrations content.
 //! The template is built under an advisory lock so concurrent processes agree.
 
+pub mod plans;
+
 use crate::create::{database_owner, is_plain_identifier};
 use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};

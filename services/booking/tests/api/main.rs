@@ -15,3 +15,4 @@ mod network;
 mod operations;
 mod support;
 mod vocabulary;
+mod waitlist_pass;

@@ -4,7 +4,7 @@
 
 mod relay;
 
-pub use relay::{Relay, RelayConfig};
+pub use relay::{Relay, RelayConfig, mark_published};
 
 use crate::schema::outbox;
 use diesel::prelude::*;

@@ -10,7 +10,6 @@
 //! confirm and mark republishes; consumers' inbox absorbs the duplicate.
 
 use crate::broker::{BROKER_TIMEOUT, Broker, confirmed, pause};
-use crate::schema::outbox;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -154,12 +153,7 @@ impl Relay {
                 .map(|(row, _)| row.seq)
                 .collect();
             if !confirmed.is_empty() {
-                prepared(
-                    diesel::update(outbox::table.filter(outbox::seq.eq_any(&confirmed)))
-                        .set(outbox::published_at.eq(diesel::dsl::now)),
-                )
-                .execute(conn)
-                .await?;
+                mark_published(conn, &confirmed).await?;
             }
             let full = i64::try_from(rows.len()).is_ok_and(|n| n >= batch_size);
             Ok(Round {
@@ -170,6 +164,22 @@ impl Relay {
         })
         .await
     }
+}
+
+/// Marks the rows the broker confirmed as published. The array is read as
+/// `(SELECT $1)`, which the planner cannot look into: planned for its
+/// values, a round's few rows always looked cheaper than the plan kept for
+/// any array, so every round was planned afresh (docs/architecture.md, "What
+/// one flow costs", plans kept).
+pub async fn mark_published(conn: &mut AsyncPgConnection, seqs: &[i64]) -> QueryResult<usize> {
+    prepared(
+        diesel::sql_query(
+            "UPDATE outbox SET published_at = now() WHERE seq = ANY((SELECT $1)::bigint[])",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(seqs),
+    )
+    .execute(conn)
+    .await
 }
 
 /// The heads, oldest first. Ordered by `seq + 0`, not `seq`: ordered by

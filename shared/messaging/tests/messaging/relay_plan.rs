@@ -5,7 +5,9 @@
 //! primary key.)
 
 use crate::support::{CONSUMER, Harness, Options};
+use spotter_db::testing::plans::plans_of;
 use spotter_messaging::RelayConfig;
+use spotter_messaging::outbox::mark_published;
 
 const RETAINED: i64 = 20_000;
 const ROUNDS: i64 = 6;
@@ -91,4 +93,56 @@ async fn a_relay_round_never_reads_the_published_rows_the_outbox_retains() {
         "{ROUNDS} rounds read {through_key} rows through the primary key and \
          {scanned} by scanning, with {RETAINED} published rows retained"
     );
+}
+
+/// A round marks the few rows the broker confirmed. Planned for those few
+/// values, the update always looked cheaper than the plan kept for any
+/// array, so it was planned afresh every round; it must keep one plan.
+#[tokio::test]
+async fn marking_a_rounds_rows_published_keeps_one_plan() {
+    let h = Harness::with(Options {
+        relays: 0,
+        consume: false,
+        ..Options::default()
+    })
+    .await;
+    // A week's retained rows and the statistics that know them.
+    h.execute(&format!(
+        "INSERT INTO outbox (message_id, routing_key, message_type, correlation_id, payload, \
+                             published_at) \
+         SELECT gen_random_uuid(), 'old.v1', 'old', 'old-' || i, '\\x00', \
+                CASE WHEN i > {RETAINED} - 40 THEN NULL ELSE now() END \
+         FROM generate_series(1, {RETAINED}) i"
+    ))
+    .await;
+    h.execute("ANALYZE outbox").await;
+    let mut conn = h.connection().await;
+    let mut pending = pending_seqs(&mut conn).await.into_iter();
+    // Rounds of one to three rows, as a relay under a light load marks them.
+    for size in [1, 2, 3].into_iter().cycle().take(12) {
+        let round: Vec<i64> = pending.by_ref().take(size).collect();
+        let marked = mark_published(&mut conn, &round).await.unwrap();
+        assert_eq!(marked, size);
+    }
+    let marking = plans_of(&mut conn, "SET published_at").await.unwrap();
+    assert!(
+        marking.kept > 0,
+        "planned afresh on all {} rounds, never kept a plan",
+        marking.planned_afresh
+    );
+}
+
+async fn pending_seqs(conn: &mut diesel_async::AsyncPgConnection) -> Vec<i64> {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Seq {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seq: i64,
+    }
+    let pending: Vec<Seq> =
+        diesel::sql_query("SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq")
+            .load(conn)
+            .await
+            .unwrap();
+    pending.into_iter().map(|row| row.seq).collect()
 }
