@@ -160,6 +160,13 @@ pub fn ranked_offers_within(
 /// lighter day, then a fixed order so that a replayed request chooses alike.
 type Rank = (DateTime<Utc>, usize, Uuid);
 
+/// How far from an instant its local day can reach, either way: a day
+/// lasts 25 h when the clocks go back, and an hour more is spare. The diary
+/// read for a window reaches this far beyond it, so the day-load tie-break
+/// sees every appointment of each day an offer falls on
+/// (`engine::diaries`).
+pub const LOCAL_DAY_REACH: Duration = Duration::hours(26);
+
 /// A physio's appointments per local day, counted only for the days offers
 /// fall on. "That day" is the clinic's day: workload is felt in local dates.
 struct DayLoad<'a> {
@@ -185,9 +192,9 @@ impl<'a> DayLoad<'a> {
         } = self;
         let day = instant.with_timezone(tz).date_naive();
         *counted.entry(day).or_insert_with(|| {
-            // A local day lasts about 24 h, so an appointment two days away is
-            // on another day and needs no zone look-up.
-            let reach = Duration::days(2);
+            // An appointment further away than a local day can last is on
+            // another day and needs no zone look-up.
+            let reach = LOCAL_DAY_REACH;
             let from = instant
                 .checked_sub_signed(reach)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -546,5 +553,39 @@ mod tests {
         let first = ranked_offers(&request(Priority::Routine), &[c], &physios, utc(NOW), 5);
         assert_eq!(first, all[..5]);
         assert_eq!(first[0].physio_id, id(11));
+    }
+
+    /// The first instant of local date `day` in `tz` (midnight, or the first
+    /// hour after it where the clocks skip midnight).
+    fn start_of(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        (0..24)
+            .find_map(|hour| {
+                tz.from_local_datetime(&day.and_hms_opt(hour, 0, 0)?)
+                    .earliest()
+            })
+            .expect("some hour of the day exists")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn no_local_day_in_the_coming_years_outlasts_the_diary_reads_reach() {
+        // Every zone a clinic may choose, every day of the next three years:
+        // a day no longer than the reach lies within it of any of its instants.
+        let today = Utc::now().date_naive();
+        for tz in chrono_tz::TZ_VARIANTS {
+            let mut day = today;
+            let mut starts = start_of(tz, day);
+            for _ in 0..3 * 366 {
+                let next = day.succ_opt().unwrap();
+                let next_starts = start_of(tz, next);
+                assert!(
+                    next_starts - starts <= LOCAL_DAY_REACH,
+                    "{day} in {tz} lasts {} h",
+                    (next_starts - starts).num_minutes() as f64 / 60.0
+                );
+                (day, starts) = (next, next_starts);
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! (docs/architecture.md, "Booking").
 
 use super::facts::{CLINIC_COLUMNS, ClinicColumns, clinic_facts, load_hours};
-use crate::domain::matching::{ClinicFacts, PhysioFacts};
+use crate::domain::matching::{ClinicFacts, LOCAL_DAY_REACH, PhysioFacts};
 use crate::domain::slots::Interval;
 use crate::schema::{appointments, clinics, physios, time_off};
 use chrono::{DateTime, Duration, Utc};
@@ -19,9 +19,6 @@ use uuid::Uuid;
 /// An appointment is at most 4 h plus a 2 h buffer long (the policy's caps),
 /// so one that starts more than this before a window cannot reach into it.
 const LONGEST_BLOCK: Duration = Duration::days(1);
-/// A physio's load on a slot's local day counts appointments up to two days
-/// either side (see `DayLoad`): diaries are read that much beyond the window.
-const DAY_REACH: Duration = Duration::days(2);
 
 /// Fills each physio's time off and booked appointments that matter to slots
 /// starting within `window` (and to the day-load tie-break around them),
@@ -34,7 +31,7 @@ pub async fn load_diaries(
     window: Interval,
 ) -> QueryResult<()> {
     let ids: Vec<Uuid> = physios.iter().map(|p| p.id).collect();
-    let (from, until) = (window.start - DAY_REACH, window.end + DAY_REACH);
+    let (from, until) = (window.start - LOCAL_DAY_REACH, window.end + LOCAL_DAY_REACH);
     let (mut away, mut booked) = load_time_off_and_booked(conn, &ids, from, until).await?;
     for physio in physios {
         let buffer = clinics
