@@ -122,16 +122,22 @@ pub async fn new_clients(
     use diesel::sql_types::Timestamptz;
     let limit = quotas.new_clients_per_day;
     let day = Duration::hours(24);
-    let limiting: Option<chrono::DateTime<Utc>> = clients::table
-        .filter(clients::trainer_id.eq(trainer))
-        .filter(clients::created_at.gt(diesel::dsl::sql::<Timestamptz>("now() - interval '1 day'")))
-        .order(clients::created_at.desc())
-        .offset(i64::from(limit) - 1) // at least 1: QuotaSettings::check
-        .select(clients::created_at)
-        .first(conn)
-        .await
-        .optional()
-        .map_err(db_error)?;
+    // The SQL fragment's text is constant: the statement stays prepared.
+    let limiting: Option<chrono::DateTime<Utc>> = prepared(
+        clients::table
+            .filter(clients::trainer_id.eq(trainer))
+            .filter(
+                clients::created_at.gt(diesel::dsl::sql::<Timestamptz>("now() - interval '1 day'")),
+            )
+            .order(clients::created_at.desc())
+            .offset(i64::from(limit) - 1) // at least 1: QuotaSettings::check
+            .limit(1)
+            .select(clients::created_at),
+    )
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(db_error)?;
     match limiting {
         Some(at) => Err(ApiError::Quota(QuotaHit {
             quota: "new_clients_per_day".to_owned(),

@@ -229,3 +229,33 @@ async fn the_open_referral_check_keeps_one_plan_for_a_new_trainer_too() {
         check.planned_afresh
     );
 }
+
+/// The new-clients check runs on every client added; written with an SQL
+/// fragment, it was parsed and planned afresh each time (not prepared).
+#[tokio::test]
+async fn the_new_clients_check_stays_prepared_and_keeps_one_plan() {
+    let app = start().await;
+    let url = app.db.settings.url.expose_secret().to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    conn.batch_execute(
+        "INSERT INTO clients (id, trainer_id, display_name) \
+         SELECT gen_random_uuid(), md5('trainer' || t)::uuid, 'Client' \
+           FROM generate_series(1, 40) t, generate_series(1, 30) c; \
+         ANALYZE clients;",
+    )
+    .await
+    .unwrap();
+    let trainer = Uuid::now_v7();
+    for _ in 0..10 {
+        let checked = quotas::new_clients(&mut conn, &QuotaSettings::default(), trainer).await;
+        assert!(checked.is_ok());
+    }
+    let check = plans_of(&mut conn, "interval '1 day'")
+        .await
+        .expect("the check is a prepared statement of this connection");
+    assert!(
+        check.kept > 0,
+        "planned afresh on all {} runs, never kept a plan",
+        check.planned_afresh
+    );
+}
