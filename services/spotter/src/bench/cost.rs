@@ -38,6 +38,9 @@ pub async fn run(
         Some(db) => Some(db.network().await?),
         None => None,
     };
+    if let Some(db) = db.as_deref_mut() {
+        db.checkpoint().await;
+    }
     let base = measure(flagger, solo, flags, grace).await?;
     report("base network", size, &base);
     let base = base.percentile(0.5);
@@ -94,6 +97,7 @@ async fn seeded_median(
         .await?;
     db.set_seed_enabled(true).await?;
     let size = db.network().await?;
+    db.checkpoint().await;
     let seeded = measure(flagger, solo, flags, grace).await?;
     report("seeded network", Some(size), &seeded);
     Ok((seeded.percentile(0.5), Some(size)))

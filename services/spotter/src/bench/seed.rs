@@ -81,6 +81,17 @@ impl BookingDb {
         Ok((row.get(0), row.get(1)))
     }
 
+    /// Writes everything out before a measurement: after a burst or the
+    /// seeding, the disk may still be writing what they left, and every
+    /// commit's flush would wait behind it. Both networks are measured from
+    /// the same quiet disk. Needs the right to checkpoint (a superuser or
+    /// `pg_checkpoint`); without it, says so and measures anyway.
+    pub async fn checkpoint(&mut self) {
+        if let Err(err) = self.client.batch_execute("CHECKPOINT").await {
+            println!("  (no checkpoint before measuring: {err})");
+        }
+    }
+
     pub async fn set_seed_enabled(&mut self, on: bool) -> anyhow::Result<()> {
         let sql = format!(
             "UPDATE clinics c SET accepts_referrals = $1, updated_at = now()
