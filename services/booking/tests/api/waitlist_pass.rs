@@ -29,38 +29,36 @@ const WAITING_AT_X: &str = "00000000-0000-7000-8000-0000000000a1";
 const WAITING_AT_Y: &str = "00000000-0000-7000-8000-0000000000a2";
 
 #[derive(QueryableByName)]
-struct State {
+struct Row {
     #[diesel(sql_type = Text)]
-    state: String,
+    value: String,
+}
+
+/// The one text column `value` of each row `sql` returns.
+async fn values(conn: &mut AsyncPgConnection, sql: &str) -> Vec<String> {
+    let rows: Vec<Row> = diesel::sql_query(sql).load(conn).await.unwrap();
+    rows.into_iter().map(|row| row.value).collect()
 }
 
 async fn state_of(conn: &mut AsyncPgConnection, referral: &str) -> String {
-    let rows: Vec<State> = diesel::sql_query(format!(
-        "SELECT state FROM referral_requests WHERE referral_id = '{referral}'"
-    ))
-    .load(conn)
-    .await
-    .unwrap();
-    rows.into_iter().next().unwrap().state
+    let sql =
+        format!("SELECT state AS value FROM referral_requests WHERE referral_id = '{referral}'");
+    values(conn, &sql).await.remove(0)
 }
 
 async fn booked_clinic(conn: &mut AsyncPgConnection, referral: &str) -> String {
-    let rows: Vec<State> = diesel::sql_query(format!(
-        "SELECT clinic_id::text AS state FROM appointments WHERE referral_id = '{referral}'"
-    ))
-    .load(conn)
-    .await
-    .unwrap();
-    rows.into_iter().next().expect("an appointment").state
+    let sql = format!(
+        "SELECT clinic_id::text AS value FROM appointments WHERE referral_id = '{referral}'"
+    );
+    values(conn, &sql).await.remove(0)
 }
 
 async fn untaken_changes(conn: &mut AsyncPgConnection) -> Vec<String> {
-    let rows: Vec<State> =
-        diesel::sql_query("SELECT clinic_id::text AS state FROM capacity_changes ORDER BY 1")
-            .load(conn)
-            .await
-            .unwrap();
-    rows.into_iter().map(|r| r.state).collect()
+    values(
+        conn,
+        "SELECT clinic_id::text AS value FROM capacity_changes ORDER BY 1",
+    )
+    .await
 }
 
 #[tokio::test]
