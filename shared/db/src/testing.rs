@@ -76,6 +76,12 @@ impl TestDatabase {
         &self.name
     }
 
+    /// A connection of the test's own to this database, outside any pool
+    /// (to seed it, or to watch how one connection plans its statements).
+    pub async fn connection(&self) -> anyhow::Result<AsyncPgConnection> {
+        crate::establish(self.settings.url.expose_secret()).await
+    }
+
     /// Runs one SQL statement as the server's administrator and returns
     /// the rows it touched: an end-to-end test standing in for the clock
     /// (moving a due time) in a running stack's database.

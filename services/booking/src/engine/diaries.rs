@@ -249,3 +249,15 @@ fn by_physio<T>(rows: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<
     }
     grouped
 }
+
+#[cfg(test)]
+mod tests {
+    use super::BOOKED;
+    use crate::domain::AppointmentStatus;
+
+    #[test]
+    fn the_written_out_status_is_the_booked_status() {
+        let quoted = format!("'{}'", AppointmentStatus::Booked.as_str());
+        assert!(BOOKED.ends_with(&quoted), "{BOOKED}");
+    }
+}

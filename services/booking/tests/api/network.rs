@@ -8,7 +8,7 @@ use booking_service::domain::{Interval, PhysioFacts};
 use booking_service::engine::facts::{covering_clinics, earth_point, load_diaries};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use spotter_contracts::booking::v1::AppointmentBooked;
@@ -23,8 +23,7 @@ async fn clinic_at(app: &BookingApp, at: Location, radius_km: f64) -> Uuid {
 }
 
 async fn covering(app: &BookingApp, at: Location) -> Vec<Uuid> {
-    let url = app.db.settings.url.expose_secret().to_owned();
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut conn = app.db.connection().await.unwrap();
     covering_clinics(&mut conn, at).await.unwrap()
 }
 
@@ -280,8 +279,7 @@ async fn the_queue_before_lanes_stops_filling_at_connect() {
 #[tokio::test]
 async fn the_clinic_search_keeps_one_plan_and_it_reads_the_service_area_index() {
     let app = BookingApp::start().await;
-    let url = app.db.settings.url.expose_secret().to_owned();
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut conn = app.db.connection().await.unwrap();
     // A network of 2,000 clinics spread over the globe, analyzed.
     conn.batch_execute(
         "INSERT INTO clinics (id, name, timezone, lat, lon, service_radius_km) \
@@ -319,8 +317,7 @@ async fn the_clinic_search_keeps_one_plan_and_it_reads_the_service_area_index() 
 #[tokio::test]
 async fn the_trainers_point_is_where_earthdistance_puts_it() {
     let app = BookingApp::start().await;
-    let url = app.db.settings.url.expose_secret().to_owned();
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut conn = app.db.connection().await.unwrap();
     #[derive(QueryableByName)]
     struct Apart {
         #[diesel(sql_type = diesel::sql_types::Double)]
@@ -358,8 +355,7 @@ async fn the_trainers_point_is_where_earthdistance_puts_it() {
 #[tokio::test]
 async fn a_diary_read_is_answered_from_the_diary_index_alone() {
     let app = BookingApp::start().await;
-    let url = app.db.settings.url.expose_secret().to_owned();
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut conn = app.db.connection().await.unwrap();
     // 20 physios with 100 appointments each, hour after hour from now;
     // analyzed, so the planner knows what a window of one diary holds.
     conn.batch_execute(

@@ -11,8 +11,7 @@ use booking_service::engine::book::Rules;
 use booking_service::waitlist::{retry_waitlist, retry_where_capacity_changed};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use secrecy::ExposeSecret;
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use spotter_db::testing::TestDatabase;
 use spotter_service::testing::migration_dirs;
 
@@ -66,10 +65,7 @@ async fn a_pass_leaves_a_booking_into_a_clinic_whose_capacity_changed_to_that_ch
     let db = TestDatabase::create("booking", &migration_dirs("booking"))
         .await
         .unwrap();
-    let url = db.settings.url.clone();
-    let mut conn = AsyncPgConnection::establish(url.expose_secret())
-        .await
-        .unwrap();
+    let mut conn = db.connection().await.unwrap();
     conn.batch_execute(&format!(
         "INSERT INTO clinics (id, name, timezone, lat, lon, service_radius_km, min_notice_minutes) \
          VALUES ('{CLINIC_X}', 'X Physio', 'UTC', 51.5, -0.12, 10, 0), \
@@ -88,7 +84,7 @@ async fn a_pass_leaves_a_booking_into_a_clinic_whose_capacity_changed_to_that_ch
     ))
     .await
     .unwrap();
-    let pool = spotter_db::connect(&url, 2).unwrap();
+    let pool = spotter_db::connect(&db.settings.url, 2).unwrap();
 
     // A sweep that began before X's change was taken: X's referral is on
     // its list, first. Its booking at X is left to X's change; Y's is not

@@ -6,10 +6,9 @@
 
 use crate::support::{ReferralApp, TrainerWithClient, body, problem};
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::SimpleAsyncConnection;
 use referral_service::domain::vocabulary::BodyRegion;
 use referral_service::quotas;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use spotter_platform::settings::QuotaSettings;
 use spotter_service::testing::plans_of;
@@ -189,8 +188,7 @@ async fn a_script_adding_clients_is_stopped_for_a_day_with_retry_after() {
 #[tokio::test]
 async fn the_open_referral_check_keeps_one_plan_for_a_new_trainer_too() {
     let app = start().await;
-    let url = app.db.settings.url.expose_secret().to_owned();
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut conn = app.db.connection().await.unwrap();
     // 40 established trainers with 30 referrals each, and what the planner
     // knows of them.
     conn.batch_execute(
@@ -235,8 +233,7 @@ async fn the_open_referral_check_keeps_one_plan_for_a_new_trainer_too() {
 #[tokio::test]
 async fn the_new_clients_check_stays_prepared_and_keeps_one_plan() {
     let app = start().await;
-    let url = app.db.settings.url.expose_secret().to_owned();
-    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut conn = app.db.connection().await.unwrap();
     conn.batch_execute(
         "INSERT INTO clients (id, trainer_id, display_name) \
          SELECT gen_random_uuid(), md5('trainer' || t)::uuid, 'Client' \

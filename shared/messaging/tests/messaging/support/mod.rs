@@ -2,8 +2,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Binary, Integer, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use secrecy::ExposeSecret;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use spotter_db::testing::TestDatabase;
 use spotter_messaging::metrics::ConsumerMetrics;
 use spotter_messaging::testing::{BrokerCleanup, ready_messages};
@@ -204,9 +203,7 @@ impl Harness {
 
     /// A connection of the test's own, outside the pool.
     pub async fn connection(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(self.db.settings.url.expose_secret())
-            .await
-            .unwrap()
+        self.db.connection().await.unwrap()
     }
 
     /// Enqueues one message per payload, each in its own committed transaction.
